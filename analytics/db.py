@@ -1,0 +1,60 @@
+"""Opening the DuckDB file and serialising writes.
+
+One connection per process: DuckDB allows a single read-write handle to a file, and a
+connection is not safe across threads, so callers take `con.cursor()` per query and wrap
+every write in `write_lock` (Streamlit runs each browser session on its own thread).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import duckdb
+
+from .schema import DDL
+
+DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "hypercare.duckdb"
+
+write_lock = threading.RLock()
+
+
+def default_db_path() -> Path:
+    """The database file: HYPERCARE_DB if set, else data/hypercare.duckdb."""
+    return Path(os.environ.get("HYPERCARE_DB") or DEFAULT_DB)
+
+
+def connect(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the store at `path` and make sure the schema exists."""
+    target = str(path) if path is not None else str(default_db_path())
+    if target != ":memory:":
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(target)
+    # Stored timestamps mean UTC; make every TIMESTAMPTZ conversion agree with that.
+    con.execute("SET TimeZone = 'UTC'")
+    init_schema(con)
+    return con
+
+
+def init_schema(con: duckdb.DuckDBPyConnection) -> None:
+    with write_lock:
+        for statement in DDL:
+            con.execute(statement)
+
+
+def get_setting(con: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:
+    row = con.cursor().execute("SELECT value FROM settings WHERE key = ?", [key]).fetchall()
+    return row[0][0] if row else default
+
+
+def set_setting(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    with write_lock:
+        con.cursor().execute(
+            "INSERT INTO settings VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )
+
+
+def ticket_count(con: duckdb.DuckDBPyConnection) -> int:
+    return con.cursor().execute("SELECT count(*) FROM tickets").fetchall()[0][0]

@@ -1,0 +1,112 @@
+"""The canonical incident store: DuckDB tables every page and metric reads.
+
+Timestamps are stored as naive TIMESTAMP values that always mean UTC; the importers convert
+every source's local or offset times before they land here, so no query ever needs a zone.
+"""
+
+from __future__ import annotations
+
+# Canonical ticket fields, in table order, with their DuckDB types. The ingest pipeline, the
+# demo generator and the `tickets` CLI all derive their column lists from this one tuple.
+TICKET_FIELDS: tuple[tuple[str, str], ...] = (
+    ("ticket_id", "VARCHAR"),  # "<source>:<external_id>", stable across re-uploads
+    ("source", "VARCHAR"),
+    ("external_id", "VARCHAR"),
+    ("type", "VARCHAR"),  # incident / defect / enhancement / question / service_request
+    ("title", "VARCHAR"),
+    ("severity", "VARCHAR"),  # SEV-1..SEV-4, NULL when the raw priority could not be mapped
+    ("priority_raw", "VARCHAR"),
+    ("status", "VARCHAR"),
+    ("status_category", "VARCHAR"),  # open / resolved / closed / cancelled
+    ("service", "VARCHAR"),
+    ("component", "VARCHAR"),
+    ("category", "VARCHAR"),
+    ("team", "VARCHAR"),
+    ("assignee", "VARCHAR"),
+    ("tier", "VARCHAR"),
+    ("opened_at", "TIMESTAMP"),
+    ("impact_started_at", "TIMESTAMP"),
+    ("detected_at", "TIMESTAMP"),
+    ("acknowledged_at", "TIMESTAMP"),
+    ("mitigated_at", "TIMESTAMP"),
+    ("resolved_at", "TIMESTAMP"),
+    ("closed_at", "TIMESTAMP"),
+    ("reopen_count", "INTEGER"),
+    ("reassignment_count", "INTEGER"),
+    ("problem_id", "VARCHAR"),
+    ("root_cause", "VARCHAR"),
+    ("change_id", "VARCHAR"),
+    ("pir_required", "BOOLEAN"),
+    ("pir_completed_at", "TIMESTAMP"),
+    ("pir_url", "VARCHAR"),
+)
+
+TICKET_COLUMNS: tuple[str, ...] = tuple(name for name, _ in TICKET_FIELDS)
+TIMESTAMP_FIELDS: tuple[str, ...] = tuple(n for n, t in TICKET_FIELDS if t == "TIMESTAMP")
+INTEGER_FIELDS: tuple[str, ...] = tuple(n for n, t in TICKET_FIELDS if t == "INTEGER")
+BOOLEAN_FIELDS: tuple[str, ...] = tuple(n for n, t in TICKET_FIELDS if t == "BOOLEAN")
+# Fields a mapping profile may fill from a source column (ticket_id and source are derived).
+MAPPABLE_FIELDS: tuple[str, ...] = tuple(
+    n for n in TICKET_COLUMNS if n not in ("ticket_id", "source", "status_category")
+)
+# Fields that only exist for event logs: one row per status change.
+EVENT_FIELDS: tuple[str, ...] = ("event_time", "event_seq")
+
+SEVERITIES: tuple[str, ...] = ("SEV-1", "SEV-2", "SEV-3", "SEV-4")
+TICKET_TYPES: tuple[str, ...] = ("incident", "defect", "enhancement", "question", "service_request")
+STATUS_CATEGORIES: tuple[str, ...] = ("open", "resolved", "closed", "cancelled")
+
+_ticket_cols = ",\n    ".join(f"{n} {t}" for n, t in TICKET_FIELDS)
+
+DDL: tuple[str, ...] = (
+    "CREATE SEQUENCE IF NOT EXISTS dataset_seq START 1",
+    """CREATE TABLE IF NOT EXISTS datasets (
+    dataset_id INTEGER PRIMARY KEY DEFAULT nextval('dataset_seq'),
+    file_name VARCHAR NOT NULL,
+    sha256 VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    profile_name VARCHAR,
+    profile_toml VARCHAR,
+    timezone VARCHAR,
+    uploaded_by VARCHAR,
+    uploaded_at TIMESTAMP NOT NULL,
+    rows_read BIGINT NOT NULL,
+    rows_loaded BIGINT NOT NULL,
+    rows_rejected BIGINT NOT NULL,
+    tickets_inserted BIGINT NOT NULL,
+    tickets_updated BIGINT NOT NULL,
+    tickets_unchanged BIGINT NOT NULL,
+    duplicate_rows BIGINT NOT NULL DEFAULT 0
+)""",
+    f"""CREATE TABLE IF NOT EXISTS tickets (
+    {_ticket_cols},
+    dataset_id INTEGER,
+    row_hash VARCHAR,
+    loaded_at TIMESTAMP,
+    PRIMARY KEY (ticket_id)
+)""",
+    """CREATE TABLE IF NOT EXISTS status_history (
+    ticket_id VARCHAR NOT NULL,
+    event_time TIMESTAMP NOT NULL,
+    seq INTEGER NOT NULL,
+    status VARCHAR,
+    team VARCHAR,
+    tier VARCHAR,
+    dataset_id INTEGER
+)""",
+    """CREATE TABLE IF NOT EXISTS rejects (
+    dataset_id INTEGER NOT NULL,
+    row_number BIGINT NOT NULL,
+    reason VARCHAR NOT NULL,
+    raw VARCHAR
+)""",
+    """CREATE TABLE IF NOT EXISTS duplicate_ids (
+    dataset_id INTEGER NOT NULL,
+    external_id VARCHAR NOT NULL,
+    row_numbers VARCHAR NOT NULL
+)""",
+    """CREATE TABLE IF NOT EXISTS settings (
+    key VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+)""",
+)
