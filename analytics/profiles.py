@@ -48,7 +48,7 @@ class SourceSpec(BaseModel):
 class TimestampSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     format: str = "auto"
-    timezone: str = "UTC"
+    timezone: str | None = None  # None: the upload's choice, else Settings, else UTC
     # Per-column overrides, keyed by canonical field name (or "event_time").
     formats: dict[str, str] = Field(default_factory=dict)
 
@@ -77,6 +77,8 @@ class Profile(BaseModel):
     events: dict[str, list[str]] = Field(default_factory=dict)
     # Constant values for fields the export lacks, e.g. type = "incident".
     defaults: dict[str, str] = Field(default_factory=dict)
+    # Multi-valued cells ("Git Operations;API Requests"): keep the first item, split on this.
+    split: dict[str, str] = Field(default_factory=dict)
     null_values: list[str] = Field(default_factory=lambda: list(DEFAULT_NULLS))
     match: MatchSpec = Field(default_factory=MatchSpec)
 
@@ -193,7 +195,7 @@ class Profile(BaseModel):
         data["events"] = {k.removesuffix("_at"): v for k, v in data["events"].items()}
         if data["null_values"] == DEFAULT_NULLS:
             del data["null_values"]
-        for key in ("severity_map", "status_map", "type_map", "events", "defaults"):
+        for key in ("severity_map", "status_map", "type_map", "events", "defaults", "split"):
             if not data[key]:
                 del data[key]
         if not data["match"]["required"] and not data["match"]["header"]:

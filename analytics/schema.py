@@ -59,9 +59,8 @@ STATUS_CATEGORIES: tuple[str, ...] = ("open", "resolved", "closed", "cancelled")
 _ticket_cols = ",\n    ".join(f"{n} {t}" for n, t in TICKET_FIELDS)
 
 DDL: tuple[str, ...] = (
-    "CREATE SEQUENCE IF NOT EXISTS dataset_seq START 1",
     """CREATE TABLE IF NOT EXISTS datasets (
-    dataset_id INTEGER PRIMARY KEY DEFAULT nextval('dataset_seq'),
+    dataset_id INTEGER PRIMARY KEY,
     file_name VARCHAR NOT NULL,
     sha256 VARCHAR NOT NULL,
     source VARCHAR NOT NULL,
@@ -82,8 +81,9 @@ DDL: tuple[str, ...] = (
     {_ticket_cols},
     dataset_id INTEGER,
     row_hash VARCHAR,
-    loaded_at TIMESTAMP,
-    PRIMARY KEY (ticket_id)
+    loaded_at TIMESTAMP
+    -- ticket_id is unique by construction (ingest deletes before it re-inserts); no index,
+    -- because an ART index would cost more on a million-row load than the check is worth.
 )""",
     """CREATE TABLE IF NOT EXISTS status_history (
     ticket_id VARCHAR NOT NULL,

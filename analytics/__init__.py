@@ -1,0 +1,1 @@
+"""Hypercare's analytics core: storage, ingest and metrics. Never imports streamlit."""

@@ -1,0 +1,115 @@
+"""What has been uploaded: datasets, their rejected rows, and data-quality checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from . import db
+
+
+@dataclass(frozen=True)
+class QualityCheck:
+    key: str
+    label: str
+    description: str
+    where: str  # SQL condition over the tickets table (fixed text, no user values)
+
+
+CHECKS: tuple[QualityCheck, ...] = (
+    QualityCheck(
+        "before_opened", "Timestamps before the opened time",
+        "Acknowledged, resolved or closed earlier than opened: a negative duration that "
+        "metrics would otherwise count.",
+        "(acknowledged_at < opened_at OR resolved_at < opened_at OR closed_at < opened_at "
+        "OR mitigated_at < opened_at)",
+    ),
+    QualityCheck(
+        "out_of_order", "Timestamps out of order",
+        "Closed before resolved, or resolved before acknowledged.",
+        "(closed_at < resolved_at OR resolved_at < acknowledged_at)",
+    ),
+    QualityCheck(
+        "resolved_without_time", "Resolved without a resolution time",
+        "Status says resolved or closed but the export has no resolution time, so the ticket "
+        "cannot count towards MTTR or resolution SLA.",
+        "(status_category IN ('resolved', 'closed') AND resolved_at IS NULL)",
+    ),
+    QualityCheck(
+        "unmapped_severity", "Unmapped severities",
+        "The raw priority did not map to SEV-1..SEV-4: add it to the profile's severity mapping "
+        "on the Upload page.",
+        "(severity IS NULL)",
+    ),
+)
+DUPLICATES_KEY = "duplicate_ids"
+DUPLICATES_LABEL = "Duplicate ids within a file"
+
+
+def list_datasets(con) -> pd.DataFrame:
+    return con.cursor().execute(
+        "SELECT dataset_id, file_name, source, profile_name, uploaded_by, uploaded_at, rows_read, "
+        "rows_loaded, rows_rejected, tickets_inserted, tickets_updated, tickets_unchanged, duplicate_rows, "
+        "timezone, sha256 FROM datasets ORDER BY dataset_id DESC"
+    ).df()
+
+
+def rejects(con, dataset_id: int) -> pd.DataFrame:
+    return con.cursor().execute(
+        "SELECT row_number, reason, raw FROM rejects WHERE dataset_id = ? ORDER BY row_number", [dataset_id]
+    ).df()
+
+
+def _scope(dataset_id: int | None) -> tuple[str, list]:
+    return ("dataset_id = ?", [dataset_id]) if dataset_id is not None else ("TRUE", [])
+
+
+def data_quality(con, dataset_id: int | None = None) -> pd.DataFrame:
+    """One row per check: check key, label, count of affected tickets (or rows), description."""
+    scope, params = _scope(dataset_id)
+    counts = ", ".join(f"count(*) FILTER (WHERE {c.where})" for c in CHECKS)
+    cur = con.cursor()
+    values = cur.execute(f"SELECT {counts} FROM tickets WHERE {scope}", params).fetchall()[0]
+    rows = [(c.key, c.label, int(v), c.description) for c, v in zip(CHECKS, values)]
+    dup = cur.execute(f"SELECT count(*) FROM duplicate_ids WHERE {scope}", params).fetchall()[0][0]
+    rows.append((DUPLICATES_KEY, DUPLICATES_LABEL, int(dup),
+                 "The same ticket id on several rows of one tickets file: the last row was kept."))
+    return pd.DataFrame(rows, columns=["check", "label", "count", "description"])
+
+
+def data_quality_rows(con, check: str, dataset_id: int | None = None, limit: int = 5000) -> pd.DataFrame:
+    scope, params = _scope(dataset_id)
+    cur = con.cursor()
+    if check == DUPLICATES_KEY:
+        return cur.execute(
+            f"SELECT dataset_id, external_id, row_numbers FROM duplicate_ids WHERE {scope} "
+            "ORDER BY dataset_id, external_id LIMIT ?", params + [limit]
+        ).df()
+    found = next((c for c in CHECKS if c.key == check), None)
+    if found is None:
+        raise ValueError(f"unknown data-quality check '{check}'")
+    return cur.execute(
+        "SELECT ticket_id, title, severity, priority_raw, status, status_category, opened_at, acknowledged_at, "
+        f"resolved_at, closed_at, dataset_id FROM tickets WHERE {found.where} AND {scope} "
+        "ORDER BY opened_at LIMIT ?", params + [limit]
+    ).df()
+
+
+def delete_dataset(con, dataset_id: int) -> int:
+    """Remove a dataset and the tickets it last wrote; returns how many tickets went."""
+    with db.write_lock:
+        cur = con.cursor()
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            n = cur.execute("SELECT count(*) FROM tickets WHERE dataset_id = ?", [dataset_id]).fetchall()[0][0]
+            cur.execute(
+                "DELETE FROM status_history WHERE ticket_id IN (SELECT ticket_id FROM tickets WHERE dataset_id = ?) "
+                "OR dataset_id = ?", [dataset_id, dataset_id])
+            for table in ("tickets", "rejects", "duplicate_ids", "datasets"):
+                cur.execute(f"DELETE FROM {table} WHERE dataset_id = ?", [dataset_id])
+            cur.execute("COMMIT")
+        except Exception:
+            cur.execute("ROLLBACK")
+            raise
+        return n

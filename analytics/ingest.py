@@ -1,0 +1,326 @@
+"""Uploading one export: read, detect, map, validate, and upsert — all or nothing.
+
+An upload is one dataset record and one transaction. Rows that cannot be loaded are kept in
+`rejects` with their row number and reason, and the counts always reconcile:
+rows_read = rows_loaded + rows_rejected. Tickets upsert by (source, external id), so the same
+or an updated export never duplicates anything; uploading the very same file again (same
+sha256, nothing changed) writes nothing at all.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from . import db
+from .detect import Detection, detect, guess_generic
+from .profiles import Profile, ProfileError, all_profiles
+from .readers import FileRejected, RawFile, load_raw, load_raw_path, read_bytes
+from .schema import TICKET_COLUMNS
+from .timeparse import TimestampFormatError, TimestampGuess, check_timezone
+from .transform import Plan, build_maps, build_rows, build_stage_tickets, plan, qident
+from .transform_events import build_stage_events, build_stage_history
+
+DEFAULT_MAX_UPLOAD_MB = 200
+MIN_CONFIDENCE = 0.6
+
+
+class IngestError(ValueError):
+    """The upload was refused; str() names the file (and row) and the reason."""
+
+
+@dataclass
+class IngestResult:
+    dataset_id: int | None
+    file_name: str
+    source: str
+    profile_name: str
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    tickets_inserted: int
+    tickets_updated: int
+    tickets_unchanged: int
+    duplicate_rows: int = 0
+    duplicate_of: int | None = None
+    unmapped_severities: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        text = (
+            f"Loaded {self.file_name}: {self.rows_read:,} rows read · {self.rows_loaded:,} loaded · "
+            f"{self.rows_rejected:,} rejected · {self.tickets_inserted:,} inserted · "
+            f"{self.tickets_updated:,} updated · {self.tickets_unchanged:,} unchanged"
+        )
+        if self.duplicate_of is not None:
+            text += f" (identical to dataset {self.duplicate_of}; nothing was written)"
+        return text
+
+
+@dataclass
+class Inspection:
+    file_name: str
+    columns: list[str]
+    preview: pd.DataFrame
+    rows: int
+    format: str
+    encoding: str
+    delimiter: str | None
+    detections: list[Detection]
+    profile: Profile
+    timestamps: list[TimestampGuess]
+    severity_values: dict[str, str | None]
+    mapping: dict[str, str | None]
+    missing: dict[str, str]
+
+
+def max_upload_bytes(con=None) -> int:
+    env = os.environ.get("HYPERCARE_MAX_UPLOAD_MB")
+    mb = float(env) if env else float(db.get_setting(con, "max_upload_mb", str(DEFAULT_MAX_UPLOAD_MB))
+                                      if con is not None else DEFAULT_MAX_UPLOAD_MB)
+    return int(mb * 1024 * 1024)
+
+
+def _timezone(con, profile: Profile, tz: str | None) -> str:
+    chosen = tz or profile.timestamps.timezone or db.get_setting(con, "default_timezone", "UTC") or "UTC"
+    return check_timezone(chosen)
+
+
+def _open(cur, path, data, name, max_bytes) -> RawFile:
+    table = f"_raw_{uuid.uuid4().hex[:12]}"
+    if data is None and path is not None and Path(path).exists():
+        return load_raw_path(cur, Path(path), table=table, name=name, max_bytes=max_bytes)
+    display, raw = read_bytes(data if data is not None else path, name)
+    return load_raw(cur, display, raw, table=table, max_bytes=max_bytes)
+
+
+def _choose(raw: RawFile, source: str, profile: Profile | None, profiles_dir) -> tuple[Profile, list[Detection]]:
+    if profile is not None:
+        return profile, detect(raw.columns, [profile])
+    candidates = detect(raw.columns, all_profiles(profiles_dir), source)
+    if candidates and candidates[0].confidence >= MIN_CONFIDENCE:
+        return candidates[0].profile, candidates
+    if source not in ("auto", "generic", "", None) and not candidates:
+        raise IngestError(f"{raw.name}: no profile for source '{source}'")
+    guess = guess_generic(raw.columns)
+    gen = Detection("generic", 0.3, "no profile fits; columns guessed from their names — check the mapping", guess)
+    return guess, [gen] + candidates
+
+
+def inspect_file(con, path=None, *, data: bytes | None = None, name: str | None = None,
+                 source: str = "auto", profile: Profile | None = None, tz: str | None = None,
+                 max_bytes: int | None = None, profiles_dir=None) -> Inspection:
+    """What an upload would do, without writing anything: detection, mapping, formats, preview."""
+    cur = con.cursor()
+    cur.execute("SET TimeZone = 'UTC'")
+    raw = _wrap(lambda: _open(cur, path, data, name, max_bytes if max_bytes is not None else max_upload_bytes(con)), name or path)
+    try:
+        chosen, detections = _choose(raw, source, profile, profiles_dir)
+        zone = _wrap(lambda: _timezone(con, chosen, tz), raw.name)
+        pl = plan(cur, raw.table, raw.columns, chosen, zone)
+        preview = cur.execute(f"SELECT * EXCLUDE (__row) FROM {raw.table} ORDER BY __row LIMIT 50").df()
+        return Inspection(
+            file_name=raw.name, columns=raw.columns, preview=preview, rows=raw.rows, format=raw.format,
+            encoding=raw.encoding, delimiter=raw.delimiter, detections=detections, profile=chosen,
+            timestamps=list(pl.timestamps.values()), severity_values=pl.severity_values,
+            mapping={f: pl.columns.get(f) for f in chosen.columns}, missing=pl.missing,
+        )
+    finally:
+        cur.execute(f"DROP TABLE IF EXISTS {raw.table}")
+
+
+def _wrap(fn, name):
+    try:
+        return fn()
+    except FileRejected as exc:
+        raise IngestError(str(exc)) from exc
+    except (ProfileError, TimestampFormatError) as exc:
+        raise IngestError(f"{Path(str(name)).name if name else 'upload'}: {exc}") from exc
+
+
+def ingest_file(con, path=None, *, data: bytes | None = None, name: str | None = None,
+                source: str = "auto", profile: Profile | None = None, tz: str | None = None,
+                uploaded_by: str = "local", max_bytes: int | None = None, profiles_dir=None) -> IngestResult:
+    """Load one export into the store. Raises IngestError (database untouched) on refusal."""
+    with db.write_lock:
+        cur = con.cursor()
+        cur.execute("SET TimeZone = 'UTC'")
+        limit = max_bytes if max_bytes is not None else max_upload_bytes(con)
+        raw = _wrap(lambda: _open(cur, path, data, name, limit), name or path)
+        try:
+            chosen, _ = _wrap(lambda: _choose(raw, source, profile, profiles_dir), raw.name)
+            zone = _wrap(lambda: _timezone(con, chosen, tz), raw.name)
+            return _ingest(cur, raw, chosen, zone, uploaded_by)
+        finally:
+            for t in (raw.table, "_rows", "_stage", "_hist", "_cmp", "_sevmap", "_statmap", "_typemap", "_cfg"):
+                cur.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+def _check_plan(raw: RawFile, profile: Profile, pl: Plan) -> None:
+    needed = ["external_id"] + (["opened_at"] if profile.source.layout == "tickets" else ["event_time"])
+    absent = [f for f in needed if f not in pl.columns]
+    if absent:
+        detail = "; ".join(f"{f} → column '{pl.missing.get(f, '?')}'" for f in absent)
+        raise IngestError(
+            f"{raw.name}: the profile '{profile.source.name}' needs columns this file lacks ({detail}); "
+            f"the file's columns are: {', '.join(raw.columns[:20])}"
+        )
+    for guess in pl.timestamps.values():
+        if guess.total and guess.parsed == 0:
+            raise IngestError(
+                f"{raw.name}: no value of column '{guess.column}' (for {guess.field}) reads as a timestamp "
+                f"in format {guess.format}; e.g. '{guess.examples[0] if guess.examples else ''}' — "
+                "set the format on the Upload page or in the profile's [timestamps]"
+            )
+
+
+def _ingest(cur, raw: RawFile, profile: Profile, zone: str, uploaded_by: str) -> IngestResult:
+    pl = plan(cur, raw.table, raw.columns, profile, zone)
+    _check_plan(raw, profile, pl)
+    build_rows(cur, raw.table, profile, pl, zone)
+    build_maps(cur, profile, pl)
+    layout = profile.source.layout
+    if layout == "tickets":
+        build_stage_tickets(cur, profile, pl)
+    elif layout == "event_log":
+        build_stage_events(cur, profile, pl)
+    else:
+        build_stage_history(cur, profile, pl)
+
+    rejected = cur.execute("SELECT count(*) FROM _rows WHERE _reason IS NOT NULL").fetchall()[0][0]
+    loaded = raw.rows - rejected
+    if loaded == 0:
+        first = cur.execute("SELECT __row, _reason FROM _rows ORDER BY __row LIMIT 1").fetchall()
+        detail = f"row {first[0][0]}: {first[0][1]}" if first else "no rows"
+        raise IngestError(f"{raw.name}: none of the {raw.rows:,} rows could be loaded (first problem, {detail})")
+    dup = _duplicates(cur, layout)
+    unmapped = _unmapped(cur, pl)
+    if layout == "history":
+        counts = _history_counts(cur)
+    else:
+        counts = _ticket_counts(cur)
+    inserted, updated, unchanged = counts
+    previous = cur.execute(
+        "SELECT dataset_id FROM datasets WHERE sha256 = ? AND profile_name = ? ORDER BY dataset_id LIMIT 1",
+        [raw.sha256, profile.source.name],
+    ).fetchall()
+    warnings = [f"{f}: mapped column '{c}' is not in this file" for f, c in pl.missing.items()]
+    warnings += [f"{g.column}: day and month are ambiguous; read as {g.format}" for g in pl.timestamps.values() if g.ambiguous]
+    result = IngestResult(
+        dataset_id=None, file_name=raw.name, source=profile.source.source_label, profile_name=profile.source.name,
+        rows_read=raw.rows, rows_loaded=loaded, rows_rejected=rejected, tickets_inserted=inserted,
+        tickets_updated=updated, tickets_unchanged=unchanged, duplicate_rows=dup,
+        unmapped_severities=unmapped, warnings=warnings,
+    )
+    if previous and inserted == 0 and updated == 0:
+        result.dataset_id = result.duplicate_of = previous[0][0]
+        return result
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        result.dataset_id = _write(cur, raw, profile, zone, uploaded_by, result, layout)
+        cur.execute("COMMIT")
+    except Exception:
+        cur.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _duplicates(cur, layout: str) -> int:
+    if layout != "tickets":
+        cur.execute("CREATE OR REPLACE TEMP TABLE _dups (external_id VARCHAR, row_numbers VARCHAR, n BIGINT)")
+        return 0
+    cur.execute(
+        "CREATE OR REPLACE TEMP TABLE _dups AS SELECT f_external_id AS external_id, "
+        "array_to_string(list(__row ORDER BY __row), ', ') AS row_numbers, count(*) AS n "
+        "FROM _rows WHERE _reason IS NULL GROUP BY 1 HAVING count(*) > 1"
+    )
+    return cur.execute("SELECT coalesce(sum(n), 0) FROM _dups").fetchall()[0][0]
+
+
+def _unmapped(cur, pl: Plan) -> dict[str, int]:
+    bad = [v for v, sev in pl.severity_values.items() if sev is None]
+    if not bad:
+        return {}
+    rows = cur.execute(
+        "SELECT priority_raw, count(*) FROM _stage WHERE severity IS NULL AND priority_raw IS NOT NULL "
+        "GROUP BY 1 ORDER BY 2 DESC", []
+    ).fetchall() if _has(cur, "_stage") else []
+    return {r[0]: r[1] for r in rows}
+
+
+def _has(cur, table: str) -> bool:
+    return bool(cur.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [table]).fetchall())
+
+
+def _ticket_counts(cur) -> tuple[int, int, int]:
+    cur.execute(
+        "CREATE OR REPLACE TEMP TABLE _cmp AS SELECT s.ticket_id, t.row_hash AS old_hash, s.row_hash "
+        "FROM _stage s LEFT JOIN tickets t ON t.ticket_id = s.ticket_id"
+    )
+    return cur.execute(
+        "SELECT count(*) FILTER (WHERE old_hash IS NULL), "
+        "count(*) FILTER (WHERE old_hash IS NOT NULL AND old_hash <> row_hash), "
+        "count(*) FILTER (WHERE old_hash = row_hash) FROM _cmp"
+    ).fetchall()[0]
+
+
+def _history_counts(cur) -> tuple[int, int, int]:
+    cur.execute(
+        "CREATE OR REPLACE TEMP TABLE _cmp AS WITH new AS (SELECT ticket_id, md5(string_agg(concat_ws('|', event_time, "
+        "status, team, tier), ';' ORDER BY seq)) AS row_hash FROM _hist GROUP BY 1), old AS (SELECT ticket_id, "
+        "md5(string_agg(concat_ws('|', event_time, status, team, tier), ';' ORDER BY seq)) AS old_hash "
+        "FROM status_history WHERE ticket_id IN (SELECT ticket_id FROM new) GROUP BY 1) "
+        "SELECT new.ticket_id, old.old_hash, new.row_hash FROM new LEFT JOIN old USING (ticket_id)"
+    )
+    changed, same = cur.execute(
+        "SELECT count(*) FILTER (WHERE old_hash IS DISTINCT FROM row_hash), count(*) FILTER (WHERE old_hash = row_hash) FROM _cmp"
+    ).fetchall()[0]
+    return 0, changed, same
+
+
+def _write(cur, raw: RawFile, profile: Profile, zone: str, who: str, r: IngestResult, layout: str) -> int:
+    dataset_id = cur.execute("SELECT coalesce(max(dataset_id), 0) + 1 FROM datasets").fetchall()[0][0]
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    changed = "SELECT ticket_id FROM _cmp WHERE old_hash IS DISTINCT FROM row_hash"
+    if layout != "history":
+        cols = ", ".join(qident(c) for c in TICKET_COLUMNS)
+        cur.execute(f"DELETE FROM tickets WHERE ticket_id IN ({changed} AND old_hash IS NOT NULL)")
+        cur.execute(
+            f"INSERT INTO tickets ({cols}, row_hash, dataset_id, loaded_at) "
+            f"SELECT {cols}, row_hash, ?, ? FROM _stage WHERE ticket_id IN ({changed})",
+            [dataset_id, now],
+        )
+    if layout != "tickets":
+        cur.execute(f"DELETE FROM status_history WHERE ticket_id IN ({changed})")
+        cur.execute(
+            "INSERT INTO status_history SELECT ticket_id, event_time, seq, status, team, tier, ? "
+            f"FROM _hist WHERE ticket_id IN ({changed})",
+            [dataset_id],
+        )
+    cur.execute(
+        f"INSERT INTO rejects SELECT ?, r.__row, x._reason, to_json(r) FROM _rows x JOIN {raw.table} r "
+        "ON r.__row = x.__row WHERE x._reason IS NOT NULL",
+        [dataset_id],
+    )
+    cur.execute("INSERT INTO duplicate_ids SELECT ?, external_id, row_numbers FROM _dups", [dataset_id])
+    cur.execute(
+        "INSERT INTO datasets (dataset_id, file_name, sha256, source, profile_name, profile_toml, timezone, "
+        "uploaded_by, uploaded_at, rows_read, rows_loaded, rows_rejected, tickets_inserted, tickets_updated, "
+        "tickets_unchanged, duplicate_rows) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [dataset_id, raw.name, raw.sha256, r.source, profile.source.name, profile.to_toml(), zone, who, now,
+         r.rows_read, r.rows_loaded, r.rows_rejected, r.tickets_inserted, r.tickets_updated,
+         r.tickets_unchanged, r.duplicate_rows],
+    )
+    return dataset_id
+
+
+__all__ = ["IngestError", "IngestResult", "Inspection", "Detection", "TimestampGuess", "inspect_file",
+           "ingest_file", "max_upload_bytes"]

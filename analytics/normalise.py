@@ -1,0 +1,97 @@
+"""Vendor vocabularies → canonical values: severity, ticket type, status category.
+
+Each function maps one raw value. Ingest calls them once per *distinct* raw value and joins
+the result back in SQL, so a million-row file costs a few hundred Python calls, not a million.
+A profile's own maps ([severity_map], [type_map], [status_map]) win over these defaults.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Words that name a severity on their own. Jira's "Major" sits in the middle of
+# Blocker > Critical > Major > Minor > Trivial and Statuspage's "major" is second of four,
+# so "major" is SEV-2 by default; a source whose "Major" is its top level says so in its profile.
+_SEVERITY_WORDS: dict[str, str] = {
+    "critical": "SEV-1", "crit": "SEV-1", "blocker": "SEV-1", "highest": "SEV-1",
+    "urgent": "SEV-1", "emergency": "SEV-1", "severe": "SEV-1", "sev-1": "SEV-1",
+    "high": "SEV-2", "major": "SEV-2", "important": "SEV-2", "sev-2": "SEV-2",
+    "medium": "SEV-3", "moderate": "SEV-3", "normal": "SEV-3", "somewhat important": "SEV-3",
+    "sev-3": "SEV-3",
+    "low": "SEV-4", "lowest": "SEV-4", "minor": "SEV-4", "trivial": "SEV-4", "planning": "SEV-4",
+    "sev-4": "SEV-4",
+}
+# "P0: Blocker", "1 - Critical", "SEV1", "S2", "P3", "4": a leading level number decides.
+_LEVEL = re.compile(r"^(?:p|sev|s|priority|prio)?\s*-?\s*([0-5])\b")
+# P0 and P1 are both "drop everything" in the scales we meet (Apache P0–P4, PagerDuty P1–P5).
+_LEVEL_TO_SEV = {"0": "SEV-1", "1": "SEV-1", "2": "SEV-2", "3": "SEV-3", "4": "SEV-4", "5": "SEV-4"}
+
+
+def severity(raw: str | None, overrides: dict[str, str] | None = None) -> str | None:
+    """SEV-1..SEV-4 for a raw priority/severity/impact value, or None when it has no meaning
+    we can defend ("Unset", "Not Evaluated", …) — such values are reported, never guessed."""
+    if raw is None:
+        return None
+    value = str(raw).strip()
+    if overrides:
+        if value in overrides:
+            return overrides[value]
+        folded = {k.strip().lower(): v for k, v in overrides.items()}
+        if value.lower() in folded:
+            return folded[value.lower()]
+    key = value.lower()
+    if key in _SEVERITY_WORDS:
+        return _SEVERITY_WORDS[key]
+    level = _LEVEL.match(key.replace("sev ", "sev"))
+    if level:
+        return _LEVEL_TO_SEV[level.group(1)]
+    # "1 - Critical" is caught above; "Critical - 1" or "Sev: High" fall back to a word inside.
+    for word in re.split(r"[^a-z0-9-]+", key):
+        if word in _SEVERITY_WORDS:
+            return _SEVERITY_WORDS[word]
+    return None
+
+
+_TYPE_WORDS: tuple[tuple[str, str], ...] = (
+    (r"bug|defect|anomaly", "defect"),
+    (r"incident|outage|alert|disruption", "incident"),
+    (r"improvement|feature|story|epic|enhancement|suggestion|wish|change request", "enhancement"),
+    (r"question|information|faq|how ?to", "question"),
+    (r"request|task|access|service", "service_request"),
+)
+
+
+def ticket_type(raw: str | None, overrides: dict[str, str] | None = None,
+                default: str = "incident") -> str:
+    """incident / defect / enhancement / question / service_request."""
+    if raw is None or not str(raw).strip():
+        return default
+    value = str(raw).strip()
+    if overrides and value in overrides:
+        return overrides[value]
+    key = value.lower()
+    for pattern, kind in _TYPE_WORDS:
+        if re.search(pattern, key):
+            return kind
+    return default
+
+
+_STATUS_WORDS: tuple[tuple[str, str], ...] = (
+    (r"cancel|withdrawn|duplicate|invalid|rejected|won.?t|not a bug|unmatched", "cancelled"),
+    (r"resolv|fixed|mitigat", "resolved"),
+    (r"clos|done|complete|finished", "closed"),
+)
+
+
+def status_category(raw: str | None, overrides: dict[str, str] | None = None) -> str:
+    """open / resolved / closed / cancelled; anything unrecognised is still being worked: open."""
+    if raw is None or not str(raw).strip():
+        return "open"
+    value = str(raw).strip()
+    if overrides and value in overrides:
+        return overrides[value]
+    key = value.lower()
+    for pattern, category in _STATUS_WORDS:
+        if re.search(pattern, key):
+            return category
+    return "open"

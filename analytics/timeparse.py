@@ -1,0 +1,137 @@
+"""Recognising and parsing source timestamps into UTC, inside DuckDB.
+
+Formats are chosen per column from a sample, then applied to the whole column in SQL. Day-first
+and month-first are decided by the data: a value like 13/10/2016 settles it; when every sampled
+value fits both, the guess is day-first and flagged `ambiguous` so the Upload page asks.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import dataclass, field
+
+# "iso" is ISO 8601 with or without an offset ("Z", "+01:00", "+0000"), read by DuckDB's cast.
+ISO = "iso"
+CANDIDATES: tuple[str, ...] = (
+    ISO,
+    "%Y-%m-%dT%H:%M:%S.%g%z",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%Y/%m/%d %H:%M:%S.%f",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%d-%m-%Y %H:%M:%S",
+    "%d-%m-%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d/%b/%y %I:%M %p",
+    "%d-%b-%Y %H:%M:%S",
+    "%d %b %Y %H:%M",
+)
+# Which day-first format each month-first one competes with.
+_SWAPPED = {
+    "%m/%d/%Y %H:%M": "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S": "%d/%m/%Y %H:%M:%S",
+    "%m/%d/%Y": "%d/%m/%Y",
+}
+_ISO_RE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{1,2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?$"
+)
+_OFFSET_RE = re.compile(r"(Z|[+-]\d{2}(:?\d{2})?)$")
+
+
+class TimestampFormatError(ValueError):
+    pass
+
+
+@dataclass
+class TimestampGuess:
+    field: str
+    column: str
+    format: str
+    parsed: int
+    total: int
+    ambiguous: bool = False
+    has_offset: bool = False
+    examples: list[str] = field(default_factory=list)
+
+    @property
+    def share(self) -> float:
+        return self.parsed / self.total if self.total else 1.0
+
+
+def check_timezone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise TimestampFormatError(f"unknown time zone '{name}' (use an IANA name such as Europe/Amsterdam)") from exc
+    return name
+
+
+def count_parsed(cur, fmt: str, values: list[str]) -> int:
+    if fmt == ISO:
+        if not all(_ISO_RE.match(v) for v in values):
+            return 0
+        sql = "SELECT count(TRY_CAST(v AS TIMESTAMPTZ)) FROM unnest(?::VARCHAR[]) x(v)"
+        return cur.execute(sql, [values]).fetchall()[0][0]
+    sql = "SELECT count(try_strptime(v, ?)) FROM unnest(?::VARCHAR[]) x(v)"
+    return cur.execute(sql, [fmt, values]).fetchall()[0][0]
+
+
+def guess_format(cur, values: list[str], field_name: str = "", column: str = "") -> TimestampGuess:
+    """Pick the candidate format that parses the most sampled values (ties: list order)."""
+    values = [v.strip() for v in values if v is not None and v.strip()]
+    if not values:
+        return TimestampGuess(field_name, column, ISO, 0, 0)
+    best, best_n = ISO, -1
+    counts: dict[str, int] = {}
+    for fmt in CANDIDATES:
+        n = count_parsed(cur, fmt, values)
+        counts[fmt] = n
+        if n > best_n:
+            best, best_n = fmt, n
+        if n == len(values) and fmt not in _SWAPPED.values():
+            break
+    ambiguous = False
+    for month_first, day_first in _SWAPPED.items():
+        if best == day_first and counts.get(month_first, count_parsed(cur, month_first, values)) == best_n:
+            ambiguous = True
+    return TimestampGuess(field_name, column, best, best_n, len(values), ambiguous,
+                          has_offset(best, values), values[:3])
+
+
+def has_offset(fmt: str, sample: list[str]) -> bool:
+    if fmt == ISO:
+        return any(_OFFSET_RE.search(v.strip()) for v in sample if v)
+    return "%z" in fmt or "%Z" in fmt
+
+
+def sql_parse(expr: str, fmt: str, offset: bool, tz: str, params: list) -> str:
+    """SQL turning text `expr` into a naive UTC TIMESTAMP (NULL where it does not parse).
+
+    Values with an offset are converted by it; naive values are read as wall-clock time in `tz`
+    (DST-aware through ICU). Parameters are appended to `params` in order.
+    """
+    own: list = []
+    if fmt == ISO:
+        parsed = f"TRY_CAST({expr} AS TIMESTAMPTZ)" if offset else f"TRY_CAST({expr} AS TIMESTAMP)"
+    else:
+        own.append(fmt)
+        parsed = f"try_strptime({expr}, ?)"
+    if offset:
+        sql = f"timezone('UTC', {parsed})"
+    elif tz == "UTC":
+        sql = f"CAST({parsed} AS TIMESTAMP)"
+    else:
+        # The zone's placeholder comes first in the text, so it is bound first.
+        own.insert(0, tz)
+        sql = f"timezone('UTC', timezone(?, CAST({parsed} AS TIMESTAMP)))"
+    params.extend(own)
+    return sql

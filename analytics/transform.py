@@ -1,0 +1,254 @@
+"""Applying a profile to a raw text table, in DuckDB: canonical tickets, history and rejects.
+
+Everything here is set-based SQL over the staging table that `readers` created, so a file of a
+million rows is one pass per step, never a Python loop per row. Values that come from the file
+or the profile (null tokens, formats, map entries, messages) are bound parameters; only column
+identifiers, quoted, are written into the SQL text.
+
+Temp tables made on the cursor: _cfg, _sevmap, _statmap, _typemap, _rows (one row per source
+row with `_reason` set when it is rejected), _stage (one row per ticket, canonical columns plus
+row_hash) and _hist (status history rows).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from . import normalise
+from .profiles import Profile
+from .schema import BOOLEAN_FIELDS, INTEGER_FIELDS, TICKET_COLUMNS, TIMESTAMP_FIELDS
+from .timeparse import TimestampGuess, count_parsed, guess_format, has_offset, sql_parse
+
+_TEMPLATE = re.compile(r"\{([^{}]+)\}")
+_TEXT_FIELDS = [c for c in TICKET_COLUMNS if c not in TIMESTAMP_FIELDS]
+_CLOSEDISH = ("resolved", "closed")
+SAMPLE_SIZE = 400
+
+
+def qident(name: str) -> str:
+    """A quoted SQL identifier (column names come from the file, so quotes are doubled)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class Plan:
+    """What a profile resolves to for one file: columns, formats, and what is missing."""
+
+    columns: dict[str, str] = field(default_factory=dict)  # field -> source column or template
+    missing: dict[str, str] = field(default_factory=dict)  # field -> what the profile asked for
+    timestamps: dict[str, TimestampGuess] = field(default_factory=dict)
+    severity_values: dict[str, str | None] = field(default_factory=dict)
+
+
+def _clean(expr: str) -> str:
+    return f"CASE WHEN list_contains(_cfg.nulls, trim({expr})) THEN NULL ELSE trim({expr}) END"
+
+
+def _text_expr(spec: str, params: list) -> str:
+    parts = _TEMPLATE.split(spec)
+    if len(parts) == 1:
+        return _clean(qident(spec))
+    # "{repo}-{id}": literal pieces alternate with column names; NULL if any column is missing.
+    pieces = []
+    for i, piece in enumerate(parts):
+        if i % 2:
+            pieces.append(_clean(qident(piece)))
+        elif piece:
+            params.append(piece)
+            pieces.append("?")
+    return "(" + " || ".join(pieces) + ")"
+
+
+def plan(cur, raw: str, header: list[str], profile: Profile, tz: str) -> Plan:
+    """Resolve the profile against this file and guess any 'auto' timestamp formats."""
+    p = Plan()
+    for fld in profile.columns:
+        resolved = profile.resolve(fld, header)
+        if resolved is None:
+            p.missing[fld] = ", ".join(profile.source_columns(fld))
+        else:
+            p.columns[fld] = resolved
+    nulls = list(profile.null_values)
+    for fld in profile.mapped_timestamp_fields():
+        col = p.columns.get(fld)
+        if col is None:
+            continue
+        params: list = []
+        expr = _text_expr(col, params)
+        sample = [r[0] for r in cur.execute(
+            f"SELECT DISTINCT v FROM (SELECT {expr.replace('_cfg.nulls', '?')} AS v FROM {raw}) "
+            f"WHERE v IS NOT NULL LIMIT {SAMPLE_SIZE}",
+            _interleave_nulls(expr, params, nulls),
+        ).fetchall()]
+        fmt = profile.timestamp_format(fld)
+        if fmt == "auto":
+            p.timestamps[fld] = guess_format(cur, sample, fld, col)
+        else:
+            p.timestamps[fld] = TimestampGuess(fld, col, fmt, count_parsed(cur, fmt, sample), len(sample),
+                                               has_offset=has_offset(fmt, sample), examples=sample[:3])
+    sev_col = p.columns.get("severity")
+    if sev_col:
+        params = []
+        expr = _text_expr(sev_col, params)
+        values = [r[0] for r in cur.execute(
+            f"SELECT DISTINCT v FROM (SELECT {expr.replace('_cfg.nulls', '?')} AS v FROM {raw}) WHERE v IS NOT NULL",
+            _interleave_nulls(expr, params, nulls),
+        ).fetchall()]
+        p.severity_values = {v: normalise.severity(v, profile.severity_map) for v in sorted(values)}
+    return p
+
+
+def _interleave_nulls(expr: str, params: list, nulls: list[str]) -> list:
+    """Parameters for `expr` with each `_cfg.nulls` reference replaced by a bound list."""
+    out, it = [], iter(params)
+    for token in re.split(r"(_cfg\.nulls|\?)", expr):
+        if token == "_cfg.nulls":
+            out.append(nulls)
+        elif token == "?":
+            out.append(next(it))
+    return out
+
+
+def build_rows(cur, raw: str, profile: Profile, pl: Plan, tz: str) -> None:
+    """_rows: every source row with its mapped text, parsed timestamps and reject reason."""
+    cur.execute("CREATE OR REPLACE TEMP TABLE _cfg AS SELECT ?::VARCHAR[] AS nulls", [profile.null_values])
+    inner_params: list = []
+    inner = ["__row"]
+    for fld, spec in pl.columns.items():
+        expr = _text_expr(spec, inner_params)
+        if fld in profile.split:
+            inner_params.append(profile.split[fld])
+            expr = f"nullif(trim(split_part({expr}, ?, 1)), '')"
+        inner.append(f"{expr} AS {qident('f_' + fld)}")
+    outer_params: list = []
+    outer = ["*"]
+    reasons: list[str] = []
+    for fld, guess in pl.timestamps.items():
+        f_col = qident("f_" + fld)
+        outer.append(f"{sql_parse(f_col, guess.format, guess.has_offset, tz, outer_params)} AS {qident('t_' + fld)}")
+    # Reject reasons, in the order a user would fix them.
+    reason_params: list = []
+    id_col = pl.columns.get("external_id", "")
+    reason_params.append(f"missing ticket id (column '{id_col}')")
+    reasons.append("CASE WHEN f_external_id IS NULL THEN ? END")
+    required_time = "event_time" if profile.source.layout != "tickets" else "opened_at"
+    if required_time in pl.columns:
+        reason_params.append(f"missing {required_time.replace('_', ' ')} (column '{pl.columns[required_time]}')")
+        reasons.append(f"CASE WHEN {qident('f_' + required_time)} IS NULL THEN ? END")
+    for fld, guess in pl.timestamps.items():
+        fmt = "ISO 8601" if guess.format == "iso" else guess.format
+        reason_params += [f"column '{guess.column}': '", f"' is not a timestamp in format {fmt}"]
+        reasons.append(
+            f"CASE WHEN {qident('f_' + fld)} IS NOT NULL AND {qident('t_' + fld)} IS NULL "
+            f"THEN ? || {qident('f_' + fld)} || ? END"
+        )
+    reason_sql = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
+    sql = (
+        f"CREATE OR REPLACE TEMP TABLE _rows AS SELECT *, nullif({reason_sql}, '') AS _reason FROM ("
+        f"SELECT {', '.join(outer)} FROM ("
+        f"SELECT {', '.join(inner)} FROM {raw} CROSS JOIN _cfg))"
+    )
+    cur.execute(sql, reason_params + outer_params + inner_params)
+
+
+def build_maps(cur, profile: Profile, pl: Plan) -> None:
+    """Small lookup tables for the distinct raw severity, status and type values."""
+    sev = pl.severity_values
+    cur.execute("CREATE OR REPLACE TEMP TABLE _sevmap (raw VARCHAR, sev VARCHAR)")
+    if sev:
+        cur.executemany("INSERT INTO _sevmap VALUES (?, ?)", list(sev.items()))
+    default_type = profile.defaults.get("type", "incident")
+    for name, fld, fn in (
+        ("_statmap", "status", lambda v: normalise.status_category(v, profile.status_map)),
+        ("_typemap", "type", lambda v: normalise.ticket_type(v, profile.type_map, default_type)),
+    ):
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE {name} (raw VARCHAR, val VARCHAR)")
+        if fld in pl.columns:
+            values = [r[0] for r in cur.execute(
+                f"SELECT DISTINCT {qident('f_' + fld)} FROM _rows WHERE {qident('f_' + fld)} IS NOT NULL"
+            ).fetchall()]
+            if values:
+                cur.executemany(f"INSERT INTO {name} VALUES (?, ?)", [(v, fn(v)) for v in values])
+
+
+def _value_sql(fld: str, pl: Plan, params: list, defaults: dict[str, str]) -> str:
+    """The canonical value of a text/integer/boolean field for one (deduplicated) row `g`."""
+    col = qident("f_" + fld)
+    if fld in pl.columns:
+        base = col
+    else:
+        base = "NULL"
+    if fld in defaults:
+        params.append(defaults[fld])
+        base = f"coalesce({base}, ?)"
+    if fld in INTEGER_FIELDS:
+        return f"TRY_CAST(TRY_CAST({base} AS DOUBLE) AS INTEGER)"
+    if fld in BOOLEAN_FIELDS:
+        return f"TRY_CAST({base} AS BOOLEAN)"
+    return f"CAST({base} AS VARCHAR)"
+
+
+def _hash_sql(cols: list[str]) -> str:
+    parts = ", ".join(f"coalesce(CAST({qident(c)} AS VARCHAR), '\x01')" for c in cols)
+    return f"md5(concat_ws('\x1f', {parts}))"
+
+
+def build_stage_tickets(cur, profile: Profile, pl: Plan) -> None:
+    """_stage for a tickets layout: the last row of each id wins; history stays empty."""
+    params: list = [profile.source.source_label, profile.source.source_label]
+    exprs = ["? || ':' || f_external_id AS ticket_id", "? AS source", "f_external_id AS external_id"]
+    for fld in TICKET_COLUMNS[3:]:
+        exprs.append(f"{_field_expr(fld, pl, params, profile)} AS {qident(fld)}")
+    cur.execute(
+        "CREATE OR REPLACE TEMP TABLE _latest AS SELECT * FROM _rows WHERE _reason IS NULL "
+        "QUALIFY row_number() OVER (PARTITION BY f_external_id ORDER BY __row DESC) = 1"
+    )
+    cur.execute(
+        f"CREATE OR REPLACE TEMP TABLE _stage0 AS SELECT {', '.join(exprs)} FROM {_joined('_latest', pl)}",
+        params,
+    )
+    cur.execute("DROP TABLE _latest")
+    _finish_stage(cur)
+    cur.execute("CREATE OR REPLACE TEMP TABLE _hist (ticket_id VARCHAR, event_time TIMESTAMP, seq INTEGER, "
+                "status VARCHAR, team VARCHAR, tier VARCHAR)")
+
+
+def _joined(table: str, pl: Plan) -> str:
+    """FROM clause joining the lookup maps that this plan can use."""
+    sql = f"{table} g"
+    if "severity" in pl.columns:
+        sql += " LEFT JOIN _sevmap sm ON sm.raw = g.f_severity"
+    if "status" in pl.columns:
+        sql += " LEFT JOIN _statmap st ON st.raw = g.f_status"
+    if "type" in pl.columns:
+        sql += " LEFT JOIN _typemap tm ON tm.raw = g.f_type"
+    return sql
+
+
+def _field_expr(fld: str, pl: Plan, params: list, profile: Profile) -> str:
+    if fld in TIMESTAMP_FIELDS:
+        return qident("t_" + fld) if fld in pl.timestamps else "CAST(NULL AS TIMESTAMP)"
+    if fld == "severity":
+        return "sm.sev" if "severity" in pl.columns else "CAST(NULL AS VARCHAR)"
+    if fld == "priority_raw":
+        src = "f_priority_raw" if "priority_raw" in pl.columns else (
+            "f_severity" if "severity" in pl.columns else "NULL")
+        return f"CAST({src} AS VARCHAR)"
+    if fld == "type":
+        params.append(profile.defaults.get("type", "incident"))
+        return "coalesce(tm.val, ?)" if "type" in pl.columns else "CAST(? AS VARCHAR)"
+    if fld == "status_category":
+        # Without a status column, the timestamps say how far the ticket got.
+        derived = ("CASE WHEN closed_at_ IS NOT NULL THEN 'closed' WHEN resolved_at_ IS NOT NULL "
+                   "THEN 'resolved' ELSE 'open' END")
+        derived = derived.replace("closed_at_", _field_expr("closed_at", pl, [], profile)).replace(
+            "resolved_at_", _field_expr("resolved_at", pl, [], profile))
+        return f"coalesce(st.val, {derived})" if "status" in pl.columns else derived
+    return _value_sql(fld, pl, params, profile.defaults)
+
+
+def _finish_stage(cur) -> None:
+    hashed = _hash_sql(list(TICKET_COLUMNS))
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT *, {hashed} AS row_hash FROM _stage0")
+    cur.execute("DROP TABLE _stage0")

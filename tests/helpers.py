@@ -1,0 +1,22 @@
+"""Small helpers shared by tests (not fixtures)."""
+
+from __future__ import annotations
+
+STORE_TABLES = ("tickets", "status_history", "datasets", "rejects", "duplicate_ids", "settings")
+
+
+def snapshot(con) -> dict[str, tuple[int, str]]:
+    """Row count and a content digest of every store table: equal snapshots = unchanged store."""
+    out = {}
+    cur = con.cursor()
+    for table in STORE_TABLES:
+        out[table] = cur.execute(
+            f"SELECT count(*), md5(coalesce(string_agg(CAST(t AS VARCHAR), '|' ORDER BY CAST(t AS VARCHAR)), '')) "
+            f"FROM {table} t"
+        ).fetchall()[0]
+    return out
+
+
+def write_csv(path, header: list[str], rows: list[list[str]], sep: str = ",") -> None:
+    lines = [sep.join(header)] + [sep.join(r) for r in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,0 +1,324 @@
+"""Ingest on crafted files: upserts, rejects, reconciliation, all-or-nothing, time zones."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import datetime
+
+import pytest
+
+from analytics import transform
+from analytics.datasets import data_quality, data_quality_rows, delete_dataset, list_datasets, rejects
+from analytics.ingest import IngestError, ingest_file, inspect_file
+from analytics.profiles import parse_profile
+from tests.helpers import snapshot, write_csv
+
+HEADER = ["Ticket ID", "Title", "Priority", "Status", "Created", "Resolved", "Team"]
+ROWS = [
+    ["T-1", "Login fails", "P1", "Resolved", "2026-09-07 09:00", "2026-09-07 10:30", "Identity"],
+    ["T-2", "Slow search", "Medium", "Open", "2026-09-08 11:15", "", "Search"],
+    ["T-3", "Typo on page", "low", "Closed", "2026-09-09 16:00", "2026-09-10 09:00", "Web"],
+]
+PROFILE = parse_profile("""
+[source]
+name = "crafted"
+layout = "tickets"
+[columns]
+external_id = "Ticket ID"
+title = "Title"
+severity = "Priority"
+status = "Status"
+opened_at = "Created"
+resolved_at = "Resolved"
+team = "Team"
+[timestamps]
+format = "%Y-%m-%d %H:%M"
+""")
+
+
+@pytest.fixture
+def crafted(tmp_path):
+    path = tmp_path / "crafted.csv"
+    write_csv(path, HEADER, ROWS)
+    return path
+
+
+def test_first_upload_inserts_every_ticket(con, crafted):
+    r = ingest_file(con, crafted, profile=PROFILE)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (3, 3, 0)
+    assert (r.tickets_inserted, r.tickets_updated, r.tickets_unchanged) == (3, 0, 0)
+    rows = con.execute("SELECT ticket_id, severity, status_category, resolved_at FROM tickets ORDER BY 1").fetchall()
+    assert rows == [
+        ("crafted:T-1", "SEV-1", "resolved", datetime(2026, 9, 7, 10, 30)),
+        ("crafted:T-2", "SEV-3", "open", None),
+        ("crafted:T-3", "SEV-4", "closed", datetime(2026, 9, 10, 9, 0)),
+    ]
+
+
+def test_same_file_twice_changes_nothing(con, crafted):
+    first = ingest_file(con, crafted, profile=PROFILE)
+    before = snapshot(con)
+    second = ingest_file(con, crafted, profile=PROFILE)
+    assert (second.tickets_inserted, second.tickets_updated, second.tickets_unchanged) == (0, 0, 3)
+    assert second.duplicate_of == first.dataset_id
+    assert snapshot(con) == before
+
+
+def test_updated_export_upserts(con, tmp_path, crafted):
+    ingest_file(con, crafted, profile=PROFILE)
+    changed = [r[:] for r in ROWS]
+    changed[1][3], changed[1][5] = "Resolved", "2026-09-08 15:00"
+    changed.append(["T-4", "New one", "High", "Open", "2026-09-11 08:00", "", "Web"])
+    path = tmp_path / "crafted-v2.csv"
+    write_csv(path, HEADER, changed)
+    r = ingest_file(con, path, profile=PROFILE)
+    assert (r.tickets_inserted, r.tickets_updated, r.tickets_unchanged) == (1, 1, 2)
+    assert con.execute("SELECT count(*), count(DISTINCT ticket_id) FROM tickets").fetchall() == [(4, 4)]
+    assert con.execute("SELECT status_category FROM tickets WHERE external_id = 'T-2'").fetchall() == [("resolved",)]
+    assert len(list_datasets(con)) == 2
+
+
+def test_bad_rows_are_rejected_and_kept(con, tmp_path):
+    rows = ROWS + [
+        ["", "No id", "P2", "Open", "2026-09-10 10:00", "", "Web"],
+        ["T-9", "Bad date", "P2", "Open", "31/31/2026", "", "Web"],
+    ]
+    path = tmp_path / "mixed.csv"
+    write_csv(path, HEADER, rows)
+    r = ingest_file(con, path, profile=PROFILE)
+    assert r.rows_read == r.rows_loaded + r.rows_rejected == 5
+    assert r.rows_rejected == 2
+    rej = rejects(con, r.dataset_id)
+    assert list(rej["row_number"]) == [4, 5]
+    assert "missing ticket id (column 'Ticket ID')" in rej["reason"][0]
+    assert "column 'Created': '31/31/2026' is not a timestamp" in rej["reason"][1]
+    assert '"Title":"Bad date"' in rej["raw"][1]
+
+
+def test_duplicate_ids_within_a_file_keep_the_last_row(con, tmp_path):
+    rows = ROWS + [["T-1", "Login fails again", "P1", "Open", "2026-09-07 09:00", "", "Identity"]]
+    path = tmp_path / "dups.csv"
+    write_csv(path, HEADER, rows)
+    r = ingest_file(con, path, profile=PROFILE)
+    assert r.duplicate_rows == 2 and r.tickets_inserted == 3
+    assert con.execute("SELECT title FROM tickets WHERE external_id = 'T-1'").fetchall() == [("Login fails again",)]
+    dq = data_quality(con).set_index("check")
+    assert dq.loc["duplicate_ids", "count"] == 1
+    assert list(data_quality_rows(con, "duplicate_ids")["row_numbers"]) == ["1, 4"]
+
+
+def test_data_quality_checks_count_the_right_rows(con, tmp_path):
+    rows = [
+        ["A", "resolved before opened", "P1", "Resolved", "2026-09-07 09:00", "2026-09-06 09:00", "X"],
+        ["B", "closed without time", "P2", "Closed", "2026-09-07 09:00", "", "X"],
+        ["C", "unknown priority", "Whenever", "Open", "2026-09-07 09:00", "", "X"],
+        ["D", "fine", "P3", "Open", "2026-09-07 09:00", "", "X"],
+    ]
+    path = tmp_path / "dq.csv"
+    write_csv(path, HEADER, rows)
+    r = ingest_file(con, path, profile=PROFILE)
+    assert r.unmapped_severities == {"Whenever": 1}
+    dq = data_quality(con, r.dataset_id).set_index("check")["count"].to_dict()
+    assert dq == {"before_opened": 1, "out_of_order": 0, "resolved_without_time": 1,
+                  "unmapped_severity": 1, "duplicate_ids": 0}
+    assert list(data_quality_rows(con, "before_opened")["ticket_id"]) == ["crafted:A"]
+    with pytest.raises(ValueError):
+        data_quality_rows(con, "nope")
+
+
+def test_failure_while_writing_rolls_everything_back(con, crafted, tmp_path, monkeypatch):
+    ingest_file(con, crafted, profile=PROFILE)
+    before = snapshot(con)
+    changed = [r[:] for r in ROWS] + [["T-5", "x", "P1", "Open", "2026-09-12 08:00", "", "Web"]]
+    path = tmp_path / "v2.csv"
+    write_csv(path, HEADER, changed)
+    import analytics.ingest as ingest_mod
+
+    real_write = ingest_mod._write
+
+    def exploding(cur, *args, **kwargs):
+        real_write(cur, *args, **kwargs)  # everything written inside the transaction …
+        raise RuntimeError("disk full")  # … and then the upload fails
+
+    monkeypatch.setattr(ingest_mod, "_write", exploding)
+    with pytest.raises(RuntimeError):
+        ingest_file(con, path, profile=PROFILE)
+    assert snapshot(con) == before
+
+
+@pytest.mark.parametrize("tz,local,utc", [
+    ("Europe/Amsterdam", "2026-07-01 12:00", datetime(2026, 7, 1, 10, 0)),   # CEST, UTC+2
+    ("Europe/Amsterdam", "2026-01-15 12:00", datetime(2026, 1, 15, 11, 0)),  # CET, UTC+1
+    ("America/New_York", "2026-03-08 12:00", datetime(2026, 3, 8, 16, 0)),   # DST started that night
+    ("UTC", "2026-03-08 12:00", datetime(2026, 3, 8, 12, 0)),
+])
+def test_naive_timestamps_are_read_in_the_chosen_zone(con, tmp_path, tz, local, utc):
+    path = tmp_path / "tz.csv"
+    write_csv(path, HEADER, [["Z-1", "t", "P1", "Open", local, "", "X"]])
+    ingest_file(con, path, profile=PROFILE, tz=tz)
+    assert con.execute("SELECT opened_at FROM tickets").fetchall() == [(utc,)]
+
+
+def test_offsets_in_the_data_win_over_the_zone(con, tmp_path):
+    path = tmp_path / "offsets.csv"
+    write_csv(path, ["id", "opened"], [["A", "2010-03-31T15:59:42+01:00"], ["B", "2021-01-08T16:38:15.000-0500"]])
+    profile = parse_profile('[source]\nname="o"\n[columns]\nexternal_id="id"\nopened_at="opened"\n')
+    ingest_file(con, path, profile=profile, tz="Asia/Tokyo")
+    got = dict(con.execute("SELECT external_id, opened_at FROM tickets").fetchall())
+    assert got == {"A": datetime(2010, 3, 31, 14, 59, 42), "B": datetime(2021, 1, 8, 21, 38, 15)}
+
+
+def test_day_first_is_read_from_the_data(con, tmp_path):
+    path = tmp_path / "dayfirst.csv"
+    write_csv(path, ["id", "opened"], [["A", "5/3/2016 12:00"], ["B", "29/2/2016 01:16"]])
+    profile = parse_profile('[source]\nname="d"\n[columns]\nexternal_id="id"\nopened_at="opened"\n')
+    insp = inspect_file(con, path, profile=profile)
+    assert insp.timestamps[0].format == "%d/%m/%Y %H:%M" and not insp.timestamps[0].ambiguous
+    ingest_file(con, path, profile=profile)
+    got = dict(con.execute("SELECT external_id, opened_at FROM tickets").fetchall())
+    assert got == {"A": datetime(2016, 3, 5, 12, 0), "B": datetime(2016, 2, 29, 1, 16)}
+
+
+def test_ambiguous_day_month_is_flagged(con, tmp_path):
+    path = tmp_path / "amb.csv"
+    write_csv(path, ["id", "opened"], [["A", "5/3/2016 12:00"], ["B", "6/4/2016 01:16"]])
+    profile = parse_profile('[source]\nname="a"\n[columns]\nexternal_id="id"\nopened_at="opened"\n')
+    insp = inspect_file(con, path, profile=profile)
+    assert insp.timestamps[0].ambiguous
+    r = ingest_file(con, path, profile=profile)
+    assert any("ambiguous" in w for w in r.warnings)
+
+
+EVENT_HEADER = ["case", "when", "activity", "group", "level", "prio"]
+EVENTS = [
+    ["C1", "2026-09-07 09:00", "New", "L1 desk", "L1", "High"],
+    ["C1", "2026-09-07 09:20", "In Progress", "L1 desk", "L1", "High"],
+    ["C1", "2026-09-07 11:00", "Awaiting Customer", "App support", "L2", "High"],
+    ["C1", "2026-09-07 12:00", "Resolved", "App support", "L2", "High"],
+    ["C1", "2026-09-08 08:00", "In Progress", "App support", "L2", "High"],  # reopened
+    ["C1", "2026-09-08 10:00", "Resolved", "App support", "L2", "High"],
+    ["C1", "2026-09-13 10:00", "Closed", "App support", "L2", "High"],
+    ["C2", "2026-09-09 09:00", "New", "L1 desk", "L1", "Low"],
+    ["C2", "2026-09-09 10:00", "Resolved", "L1 desk", "L1", "Low"],
+    ["C2", "2026-09-10 10:00", "In Progress", "L1 desk", "L1", "Low"],  # reopened, still open
+]
+EVENT_PROFILE = parse_profile("""
+[source]
+name = "events"
+layout = "event_log"
+[columns]
+external_id = "case"
+event_time = "when"
+status = "activity"
+team = "group"
+tier = "level"
+severity = "prio"
+[events]
+acknowledged = ["In Progress"]
+""")
+
+
+def test_event_log_becomes_tickets_and_history(con, tmp_path):
+    path = tmp_path / "events.csv"
+    write_csv(path, EVENT_HEADER, EVENTS)
+    r = ingest_file(con, path, profile=EVENT_PROFILE)
+    assert (r.rows_read, r.tickets_inserted) == (10, 2)
+    t = {row[0]: row[1:] for row in con.execute(
+        "SELECT external_id, opened_at, acknowledged_at, resolved_at, closed_at, status_category, reopen_count, "
+        "reassignment_count, team, tier FROM tickets").fetchall()}
+    # The last entry into Resolved counts; the ticket ended closed.
+    assert t["C1"] == (datetime(2026, 9, 7, 9), datetime(2026, 9, 7, 9, 20), datetime(2026, 9, 8, 10),
+                       datetime(2026, 9, 13, 10), "closed", 1, 1, "App support", "L2")
+    # Reopened and still open: no resolution time.
+    assert t["C2"] == (datetime(2026, 9, 9, 9), datetime(2026, 9, 10, 10), None, None, "open", 1, 0, "L1 desk", "L1")
+    hist = con.execute("SELECT seq, status, tier FROM status_history WHERE ticket_id = 'events:C1' ORDER BY seq").fetchall()
+    assert [h[1] for h in hist] == [e[2] for e in EVENTS[:7]]
+    assert [h[0] for h in hist] == list(range(1, 8))
+
+
+def test_event_log_reupload_is_unchanged_and_history_change_is_an_update(con, tmp_path):
+    path = tmp_path / "events.csv"
+    write_csv(path, EVENT_HEADER, EVENTS)
+    ingest_file(con, path, profile=EVENT_PROFILE)
+    again = ingest_file(con, path, profile=EVENT_PROFILE)
+    assert (again.tickets_inserted, again.tickets_updated, again.tickets_unchanged) == (0, 0, 2)
+    more = EVENTS + [["C2", "2026-09-11 10:00", "Awaiting Customer", "L1 desk", "L1", "Low"]]
+    path2 = tmp_path / "events2.csv"
+    write_csv(path2, EVENT_HEADER, more)
+    r = ingest_file(con, path2, profile=EVENT_PROFILE)
+    assert (r.tickets_inserted, r.tickets_updated, r.tickets_unchanged) == (0, 1, 1)
+    assert con.execute("SELECT count(*) FROM status_history").fetchall() == [(11,)]
+
+
+def test_history_file_attaches_to_loaded_tickets_and_rejects_strangers(con, tmp_path, crafted):
+    ingest_file(con, crafted, profile=PROFILE)
+    path = tmp_path / "hist.csv"
+    write_csv(path, ["id", "at", "state"], [["T-1", "2026-09-07 09:00", "New"], ["T-1", "2026-09-07 10:30", "Resolved"],
+                                           ["T-77", "2026-09-07 10:30", "New"]])
+    profile = parse_profile('[source]\nname="h"\nlabel="crafted"\nlayout="history"\n'
+                            '[columns]\nexternal_id="id"\nevent_time="at"\nstatus="state"\n')
+    r = ingest_file(con, path, profile=profile)
+    assert (r.rows_loaded, r.rows_rejected, r.tickets_updated) == (2, 1, 1)
+    assert "no ticket crafted:T-77 in the store" in rejects(con, r.dataset_id)["reason"][0]
+    assert con.execute("SELECT count(*) FROM status_history").fetchall() == [(2,)]
+
+
+def test_template_ids_split_cells_and_defaults(con, tmp_path):
+    path = tmp_path / "t.csv"
+    write_csv(path, ["inst", "id", "opened", "comps"], [["Apache", "1", "2026-01-01 00:00", "API;Web"],
+                                                       ["Qt", "1", "2026-01-02 00:00", "Git"]])
+    profile = parse_profile('[source]\nname="tpl"\n[columns]\nexternal_id="{inst}-{id}"\nopened_at="opened"\n'
+                            'service="comps"\ncomponent="comps"\n[split]\nservice=";"\n[defaults]\ntype="defect"\n')
+    ingest_file(con, path, profile=profile)
+    assert con.execute("SELECT external_id, service, component, type FROM tickets ORDER BY 1").fetchall() == [
+        ("Apache-1", "API", "API;Web", "defect"), ("Qt-1", "Git", "Git", "defect")]
+
+
+def test_gzip_upload_from_bytes(con):
+    body = ("\n".join([",".join(HEADER)] + [",".join(r) for r in ROWS]) + "\n").encode()
+    r = ingest_file(con, data=gzip.compress(body), name="crafted.csv.gz", profile=PROFILE)
+    assert r.tickets_inserted == 3 and r.file_name == "crafted.csv.gz"
+
+
+def test_generic_guess_maps_common_names(con, tmp_path):
+    path = tmp_path / "sheet.csv"
+    write_csv(path, ["Ticket ID", "Summary", "Severity", "Status", "Created At", "Resolved At", "Assigned Team"],
+              [["1", "a", "critical", "open", "2026-09-01 10:00", "", "Ops"]])
+    insp = inspect_file(con, path)
+    assert insp.detections[0].profile_name == "generic"
+    assert insp.mapping["external_id"] == "Ticket ID" and insp.mapping["opened_at"] == "Created At"
+    assert insp.mapping["severity"] == "Severity" and insp.mapping["team"] == "Assigned Team"
+    r = ingest_file(con, path)
+    assert r.tickets_inserted == 1
+
+
+def test_missing_required_column_is_a_clear_error(con, tmp_path):
+    path = tmp_path / "x.csv"
+    write_csv(path, ["foo", "bar"], [["1", "2"]])
+    before = snapshot(con)
+    with pytest.raises(IngestError, match=r"x\.csv: the profile 'crafted' needs columns this file lacks"):
+        ingest_file(con, path, profile=PROFILE)
+    assert snapshot(con) == before
+
+
+def test_unparseable_timestamp_column_is_refused(con, tmp_path):
+    path = tmp_path / "x.csv"
+    write_csv(path, HEADER, [["A", "t", "P1", "Open", "yesterday", "", "X"]])
+    with pytest.raises(IngestError, match="no value of column 'Created'"):
+        ingest_file(con, path, profile=PROFILE)
+
+
+def test_unknown_time_zone_is_refused(con, crafted):
+    with pytest.raises(IngestError, match="unknown time zone 'Mars/Olympus'"):
+        ingest_file(con, crafted, profile=PROFILE, tz="Mars/Olympus")
+
+
+def test_delete_dataset_removes_its_tickets(con, crafted):
+    r = ingest_file(con, crafted, profile=PROFILE)
+    assert delete_dataset(con, r.dataset_id) == 3
+    assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(0,)]
+    assert list_datasets(con).empty
+
+
+def test_identifiers_are_quoted():
+    assert transform.qident('we"ird') == '"we""ird"'
