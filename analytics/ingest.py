@@ -10,7 +10,9 @@ sha256, nothing changed) writes nothing at all.
 from __future__ import annotations
 
 import os
+import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +36,13 @@ class IngestError(ValueError):
     """The upload was refused; str() names the file (and row) and the reason."""
 
 
+@contextmanager
+def _timed(timings: dict[str, float], stage: str):
+    start = time.perf_counter()
+    yield
+    timings[stage] = round(timings.get(stage, 0.0) + time.perf_counter() - start, 4)
+
+
 @dataclass
 class IngestResult:
     dataset_id: int | None
@@ -50,6 +59,8 @@ class IngestResult:
     duplicate_of: int | None = None
     unmapped_severities: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # Seconds per stage (read, plan, rows, stage, compare, write): for benchmarks and support.
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -154,11 +165,13 @@ def ingest_file(con, path=None, *, data: bytes | None = None, name: str | None =
         cur = con.cursor()
         cur.execute("SET TimeZone = 'UTC'")
         limit = max_bytes if max_bytes is not None else max_upload_bytes(con)
-        raw = _wrap(lambda: _open(cur, path, data, name, limit), name or path)
+        timings: dict[str, float] = {}
+        with _timed(timings, "read"):
+            raw = _wrap(lambda: _open(cur, path, data, name, limit), name or path)
         try:
             chosen, _ = _wrap(lambda: _choose(raw, source, profile, profiles_dir), raw.name)
             zone = _wrap(lambda: _timezone(con, chosen, tz), raw.name)
-            return _ingest(cur, raw, chosen, zone, uploaded_by)
+            return _ingest(cur, raw, chosen, zone, uploaded_by, timings)
         finally:
             for t in (raw.table, "_rows", "_stage", "_hist", "_cmp", "_sevmap", "_statmap", "_typemap", "_cfg"):
                 cur.execute(f"DROP TABLE IF EXISTS {t}")
@@ -182,18 +195,22 @@ def _check_plan(raw: RawFile, profile: Profile, pl: Plan) -> None:
             )
 
 
-def _ingest(cur, raw: RawFile, profile: Profile, zone: str, uploaded_by: str) -> IngestResult:
-    pl = plan(cur, raw.table, raw.columns, profile, zone)
-    _check_plan(raw, profile, pl)
-    build_rows(cur, raw.table, profile, pl, zone)
-    build_maps(cur, profile, pl)
+def _ingest(cur, raw: RawFile, profile: Profile, zone: str, uploaded_by: str,
+            timings: dict[str, float]) -> IngestResult:
+    with _timed(timings, "plan"):
+        pl = plan(cur, raw.table, raw.columns, profile, zone)
+        _check_plan(raw, profile, pl)
+    with _timed(timings, "rows"):
+        build_rows(cur, raw.table, profile, pl, zone)
+        build_maps(cur, profile, pl)
     layout = profile.source.layout
-    if layout == "tickets":
-        build_stage_tickets(cur, profile, pl)
-    elif layout == "event_log":
-        build_stage_events(cur, profile, pl)
-    else:
-        build_stage_history(cur, profile, pl)
+    with _timed(timings, "stage"):
+        if layout == "tickets":
+            build_stage_tickets(cur, profile, pl)
+        elif layout == "event_log":
+            build_stage_events(cur, profile, pl)
+        else:
+            build_stage_history(cur, profile, pl)
 
     rejected = cur.execute("SELECT count(*) FROM _rows WHERE _reason IS NOT NULL").fetchall()[0][0]
     loaded = raw.rows - rejected
@@ -201,12 +218,10 @@ def _ingest(cur, raw: RawFile, profile: Profile, zone: str, uploaded_by: str) ->
         first = cur.execute("SELECT __row, _reason FROM _rows ORDER BY __row LIMIT 1").fetchall()
         detail = f"row {first[0][0]}: {first[0][1]}" if first else "no rows"
         raise IngestError(f"{raw.name}: none of the {raw.rows:,} rows could be loaded (first problem, {detail})")
-    dup = _duplicates(cur, layout)
-    unmapped = _unmapped(cur, pl)
-    if layout == "history":
-        counts = _history_counts(cur)
-    else:
-        counts = _ticket_counts(cur)
+    with _timed(timings, "compare"):
+        dup = _duplicates(cur, layout)
+        unmapped = _unmapped(cur, pl)
+        counts = _history_counts(cur) if layout == "history" else _ticket_counts(cur)
     inserted, updated, unchanged = counts
     previous = cur.execute(
         "SELECT dataset_id FROM datasets WHERE sha256 = ? AND profile_name = ? ORDER BY dataset_id LIMIT 1",
@@ -218,18 +233,19 @@ def _ingest(cur, raw: RawFile, profile: Profile, zone: str, uploaded_by: str) ->
         dataset_id=None, file_name=raw.name, source=profile.source.source_label, profile_name=profile.source.name,
         rows_read=raw.rows, rows_loaded=loaded, rows_rejected=rejected, tickets_inserted=inserted,
         tickets_updated=updated, tickets_unchanged=unchanged, duplicate_rows=dup,
-        unmapped_severities=unmapped, warnings=warnings,
+        unmapped_severities=unmapped, warnings=warnings, timings=timings,
     )
     if previous and inserted == 0 and updated == 0:
         result.dataset_id = result.duplicate_of = previous[0][0]
         return result
-    cur.execute("BEGIN TRANSACTION")
-    try:
-        result.dataset_id = _write(cur, raw, profile, zone, uploaded_by, result, layout)
-        cur.execute("COMMIT")
-    except Exception:
-        cur.execute("ROLLBACK")
-        raise
+    with _timed(timings, "write"):
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            result.dataset_id = _write(cur, raw, profile, zone, uploaded_by, result, layout)
+            cur.execute("COMMIT")
+        except Exception:
+            cur.execute("ROLLBACK")
+            raise
     return result
 
 

@@ -190,8 +190,9 @@ def _value_sql(fld: str, pl: Plan, params: list, defaults: dict[str, str]) -> st
 
 
 def _hash_sql(cols: list[str]) -> str:
-    parts = ", ".join(f"coalesce(CAST({qident(c)} AS VARCHAR), '\x01')" for c in cols)
-    return f"md5(concat_ws('\x1f', {parts}))"
+    # DuckDB's 64-bit hash over the typed values: a changed ticket whose hash still collides
+    # has a 2^-64 chance, and hashing is several times cheaper than md5 over a joined string.
+    return f"CAST(hash({', '.join(qident(c) for c in cols)}) AS VARCHAR)"
 
 
 def build_stage_tickets(cur, profile: Profile, pl: Plan) -> None:
@@ -200,16 +201,15 @@ def build_stage_tickets(cur, profile: Profile, pl: Plan) -> None:
     exprs = ["? || ':' || f_external_id AS ticket_id", "? AS source", "f_external_id AS external_id"]
     for fld in TICKET_COLUMNS[3:]:
         exprs.append(f"{_field_expr(fld, pl, params, profile)} AS {qident(fld)}")
+    # Deduplicating needs a sort; most exports have unique ids, so check that first.
+    dup = cur.execute(
+        "SELECT count(*) > count(DISTINCT f_external_id) FROM _rows WHERE _reason IS NULL").fetchall()[0][0]
     cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _latest AS SELECT * FROM _rows WHERE _reason IS NULL "
-        "QUALIFY row_number() OVER (PARTITION BY f_external_id ORDER BY __row DESC) = 1"
+        "CREATE OR REPLACE TEMP VIEW _latest AS SELECT * FROM _rows WHERE _reason IS NULL "
+        + ("QUALIFY row_number() OVER (PARTITION BY f_external_id ORDER BY __row DESC) = 1" if dup else "")
     )
-    cur.execute(
-        f"CREATE OR REPLACE TEMP TABLE _stage0 AS SELECT {', '.join(exprs)} FROM {_joined('_latest', pl)}",
-        params,
-    )
-    cur.execute("DROP TABLE _latest")
-    _finish_stage(cur)
+    create_stage(cur, f"SELECT {', '.join(exprs)} FROM {_joined('_latest', pl)}", params)
+    cur.execute("DROP VIEW _latest")
     cur.execute("CREATE OR REPLACE TEMP TABLE _hist (ticket_id VARCHAR, event_time TIMESTAMP, seq INTEGER, "
                 "status VARCHAR, team VARCHAR, tier VARCHAR)")
 
@@ -248,7 +248,10 @@ def _field_expr(fld: str, pl: Plan, params: list, profile: Profile) -> str:
     return _value_sql(fld, pl, params, profile.defaults)
 
 
-def _finish_stage(cur) -> None:
-    hashed = _hash_sql(list(TICKET_COLUMNS))
-    cur.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT *, {hashed} AS row_hash FROM _stage0")
-    cur.execute("DROP TABLE _stage0")
+def create_stage(cur, select_sql: str, params: list) -> None:
+    """_stage: the canonical rows of `select_sql` plus the hash that detects changed tickets."""
+    cur.execute(
+        f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT *, {_hash_sql(list(TICKET_COLUMNS))} AS row_hash "
+        f"FROM ({select_sql})",
+        params,
+    )

@@ -19,7 +19,7 @@ import copy
 from .profiles import Profile
 from .schema import TICKET_COLUMNS, TIMESTAMP_FIELDS
 from .timeparse import TimestampGuess
-from .transform import Plan, _field_expr, _finish_stage, _joined, qident
+from .transform import Plan, _field_expr, _joined, create_stage, qident
 
 _DERIVABLE = ("acknowledged_at", "detected_at", "mitigated_at", "resolved_at", "closed_at")
 
@@ -112,10 +112,7 @@ def build_stage_events(cur, profile: Profile, pl: Plan) -> None:
                          else "coalesce(_final_cat, 'open') AS status_category")
             continue
         exprs.append(f"{_field_expr(fld, agg_plan, sparams, profile)} AS {qident(fld)}")
-    cur.execute(
-        f"CREATE OR REPLACE TEMP TABLE _stage0 AS SELECT {', '.join(exprs)} FROM {_joined('_agg', agg_plan)}",
-        sparams,
-    )
+    create_stage(cur, f"SELECT {', '.join(exprs)} FROM {_joined('_agg', agg_plan)}", sparams)
     cur.execute("DROP TABLE _agg")
 
     hp = [profile.source.source_label]
@@ -135,7 +132,6 @@ def build_stage_events(cur, profile: Profile, pl: Plan) -> None:
         "concat_ws('\x1f', event_time, status, team, tier), '\x1e' ORDER BY seq)) AS h "
         "FROM _hist GROUP BY ticket_id"
     )
-    _finish_stage(cur)
     cur.execute(
         "UPDATE _stage SET row_hash = md5(_stage.row_hash || _hhash.h) FROM _hhash "
         "WHERE _stage.ticket_id = _hhash.ticket_id"
