@@ -277,6 +277,13 @@ def _has(cur, table: str) -> bool:
 
 
 def _ticket_counts(cur) -> tuple[int, int, int]:
+    """(inserted, updated, unchanged); leaves _cmp (ticket_id, old_hash, row_hash) or, when the
+    store holds none of these tickets yet, no _cmp at all, so the write can skip its joins."""
+    known = cur.execute(
+        "SELECT count(*) FROM tickets WHERE ticket_id IN (SELECT ticket_id FROM _stage)").fetchall()[0][0]
+    if known == 0:
+        cur.execute("DROP TABLE IF EXISTS _cmp")
+        return cur.execute("SELECT count(*) FROM _stage").fetchall()[0][0], 0, 0
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _cmp AS SELECT s.ticket_id, t.row_hash AS old_hash, s.row_hash "
         "FROM _stage s LEFT JOIN tickets t ON t.ticket_id = s.ticket_id"
@@ -305,20 +312,24 @@ def _history_counts(cur) -> tuple[int, int, int]:
 def _write(cur, raw: RawFile, profile: Profile, zone: str, who: str, r: IngestResult, layout: str) -> int:
     dataset_id = cur.execute("SELECT coalesce(max(dataset_id), 0) + 1 FROM datasets").fetchall()[0][0]
     now = datetime.now(timezone.utc).replace(tzinfo=None)
+    all_new = not _has(cur, "_cmp")
     changed = "SELECT ticket_id FROM _cmp WHERE old_hash IS DISTINCT FROM row_hash"
+    only_changed = "TRUE" if all_new else f"ticket_id IN ({changed})"
     if layout != "history":
         cols = ", ".join(qident(c) for c in TICKET_COLUMNS)
-        cur.execute(f"DELETE FROM tickets WHERE ticket_id IN ({changed} AND old_hash IS NOT NULL)")
+        if not all_new:
+            cur.execute(f"DELETE FROM tickets WHERE ticket_id IN ({changed} AND old_hash IS NOT NULL)")
         cur.execute(
             f"INSERT INTO tickets ({cols}, row_hash, dataset_id, loaded_at) "
-            f"SELECT {cols}, row_hash, ?, ? FROM _stage WHERE ticket_id IN ({changed})",
+            f"SELECT {cols}, row_hash, ?, ? FROM _stage WHERE {only_changed}",
             [dataset_id, now],
         )
     if layout != "tickets":
-        cur.execute(f"DELETE FROM status_history WHERE ticket_id IN ({changed})")
+        if not all_new:
+            cur.execute(f"DELETE FROM status_history WHERE {only_changed}")
         cur.execute(
             "INSERT INTO status_history SELECT ticket_id, event_time, seq, status, team, tier, ? "
-            f"FROM _hist WHERE ticket_id IN ({changed})",
+            f"FROM _hist WHERE {only_changed}",
             [dataset_id],
         )
     cur.execute(

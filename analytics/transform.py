@@ -76,10 +76,14 @@ def plan(cur, raw: str, header: list[str], profile: Profile, tz: str) -> Plan:
             continue
         params: list = []
         expr = _text_expr(col, params)
+        # The file's head plus a reservoir sample of the whole column: a late "13/10" still
+        # gets a say in day-first versus month-first without a full DISTINCT over the file.
+        bound = _interleave_nulls(expr, params, nulls)
         sample = [r[0] for r in cur.execute(
-            f"SELECT DISTINCT v FROM (SELECT {expr.replace('_cfg.nulls', '?')} AS v FROM {raw}) "
-            f"WHERE v IS NOT NULL LIMIT {SAMPLE_SIZE}",
-            _interleave_nulls(expr, params, nulls),
+            f"SELECT DISTINCT v FROM (SELECT * FROM (SELECT {expr.replace('_cfg.nulls', '?')} AS v FROM {raw} "
+            f"LIMIT {SAMPLE_SIZE}) UNION ALL SELECT * FROM (SELECT {expr.replace('_cfg.nulls', '?')} AS v "
+            f"FROM {raw} USING SAMPLE reservoir({SAMPLE_SIZE} ROWS) REPEATABLE (7))) WHERE v IS NOT NULL",
+            bound + bound,
         ).fetchall()]
         fmt = profile.timestamp_format(fld)
         if fmt == "auto":
