@@ -35,8 +35,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from . import csv_sniff as sn
-from .csv_sniff import FileRejected
+from . import file_formats as sn
+from .file_formats import FileRejected
 
 __all__ = ["FORMULA_PATTERN", "FileRejected", "RawFile", "load_raw", "load_raw_path", "read_bytes", "sniff"]
 

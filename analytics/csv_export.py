@@ -1,0 +1,44 @@
+"""CSV downloads that a spreadsheet opens as data, never as formulas.
+
+Ticket titles and other uploaded text can start with "=", "+", "-", "@", a tab or a carriage
+return, which Excel, LibreOffice and Google Sheets evaluate as a formula (CSV injection).
+Following the OWASP guidance, such text cells get a leading single quote. Every download
+button in the app builds its bytes here.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+FORMULA_START = re.compile(r"^[=+\-@\t\r]")
+
+
+def neutralise_cell(value: object) -> object:
+    """Prefix a text value that a spreadsheet would read as a formula with "'"."""
+    if isinstance(value, str) and FORMULA_START.match(value):
+        return "'" + value
+    return value
+
+
+def neutralise(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `df` with every formula-like text cell (and column name) neutralised.
+
+    Only text is touched: a negative number stays a number.
+    """
+    out = df.copy()
+    out.columns = [neutralise_cell(str(c)) for c in out.columns]
+    for i in range(out.shape[1]):
+        col = out.iloc[:, i]
+        # Object, string and categorical-of-text columns; numbers and dates are left alone.
+        text = (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
+                or isinstance(col.dtype, pd.CategoricalDtype))
+        if text:
+            out.isetitem(i, col.astype(object).map(neutralise_cell, na_action="ignore"))
+    return out
+
+
+def to_csv_bytes(df: pd.DataFrame) -> bytes:
+    """UTF-8 CSV of `df` (no index) with formula-like text cells prefixed by "'"."""
+    return neutralise(df).to_csv(index=False).encode("utf-8")

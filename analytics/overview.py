@@ -1,0 +1,297 @@
+"""Overview metrics: volume, open backlog and its age, severity mix.
+
+Every function takes the connection and the global `Filters` and returns plain values or
+DataFrames; the definitions the UI shows next to each figure live in `DEFINITIONS`.
+Timestamps in the store are naive UTC, so `as_of` is a naive UTC datetime as well.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from .filters import UNMAPPED, Filters
+from .schema import SEVERITIES
+
+# One definition per figure: start, end, statistic, cohort, exclusions. The page shows these.
+DEFINITIONS: dict[str, str] = {
+    "tickets": (
+        "Tickets: number of distinct tickets opened in the filtered period (opened_at within "
+        "the date filter, UTC days) that match the other filters. A re-uploaded ticket is "
+        "counted once."
+    ),
+    "open_backlog": (
+        "Open backlog: filtered tickets whose status category is open and that were opened at "
+        "or before the as-of time. Status is the latest uploaded status, so an as-of time in "
+        "the past is an approximation."
+    ),
+    "sev12_open": (
+        "SEV-1 + SEV-2 open: the open backlog restricted to severity SEV-1 or SEV-2. Tickets "
+        "whose priority could not be mapped to a severity are not counted here."
+    ),
+    "ageing": (
+        "Backlog ageing: open backlog split by age = as-of time − opened_at. Each bucket "
+        "includes its lower bound and excludes its upper bound (1–3 d means at least 1 day "
+        "and less than 3 days); >30 d includes exactly 30 days."
+    ),
+    "severity_mix": (
+        "Severity mix: filtered tickets per severity, with the share of all filtered tickets. "
+        "Tickets whose raw priority could not be mapped to SEV-1..SEV-4 are shown as Unmapped."
+    ),
+    "volume_by_day": (
+        "Daily ticket volume: filtered tickets per UTC calendar day of opened_at, from the first "
+        "to the last day with a ticket; days without tickets show 0. Tickets without opened_at "
+        "are left out."
+    ),
+    "weekly_by_severity": (
+        "Weekly ticket volume: filtered tickets per ISO week (Monday–Sunday, UTC) of opened_at "
+        "and severity; weeks without tickets show 0."
+    ),
+    "top_titles": (
+        "Top titles: the 10 most frequent ticket titles among the filtered tickets, compared "
+        "exactly (same text, same case); empty titles are left out."
+    ),
+    "open_major": (
+        "Open SEV-1/SEV-2 tickets: filtered tickets with status category open and severity "
+        "SEV-1 or SEV-2, oldest first."
+    ),
+}
+
+# (label, lower bound in days inclusive, upper bound exclusive or None)
+AGE_BUCKETS: tuple[tuple[str, float, float | None], ...] = (
+    ("<1 d", 0, 1),
+    ("1–3 d", 1, 3),
+    ("3–7 d", 3, 7),
+    ("7–30 d", 7, 30),
+    (">30 d", 30, None),
+)
+SEVERITY_ORDER: tuple[str, ...] = (*SEVERITIES, UNMAPPED)
+
+
+def utc_now() -> datetime:
+    """Now, as a naive UTC datetime like the stored timestamps."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def normalise_as_of(as_of: datetime | None) -> datetime:
+    """None -> now; an aware datetime -> its naive UTC equivalent."""
+    if as_of is None:
+        return utc_now()
+    if as_of.tzinfo is not None:
+        return as_of.astimezone(UTC).replace(tzinfo=None)
+    return as_of
+
+
+def _filtered(filters: Filters) -> tuple[str, list[Any]]:
+    clause, params = filters.where()
+    return f"WITH f AS (SELECT * FROM tickets WHERE {clause})", params
+
+
+def summary(con: duckdb.DuckDBPyConnection, filters: Filters,
+            as_of: datetime | None = None) -> dict[str, Any]:
+    """Headline numbers (see DEFINITIONS).
+
+    Keys: tickets, open_backlog, sev12_open, unmapped (tickets without severity),
+    no_opened_at, first_opened, last_opened (naive UTC or None), as_of.
+    """
+    as_of = normalise_as_of(as_of)
+    cte, params = _filtered(filters)
+    row = con.cursor().execute(
+        f"""{cte}
+        SELECT count(*),
+               count(*) FILTER (WHERE status_category = 'open' AND opened_at <= ?),
+               count(*) FILTER (WHERE status_category = 'open' AND opened_at <= ?
+                                AND severity IN ('SEV-1', 'SEV-2')),
+               count(*) FILTER (WHERE severity IS NULL),
+               count(*) FILTER (WHERE opened_at IS NULL),
+               min(opened_at), max(opened_at)
+        FROM f""",
+        [*params, as_of, as_of],
+    ).fetchall()[0]
+    keys = ("tickets", "open_backlog", "sev12_open", "unmapped", "no_opened_at",
+            "first_opened", "last_opened")
+    out = dict(zip(keys, row, strict=True))
+    out["as_of"] = as_of
+    return out
+
+
+def figure_captions(summary_: dict[str, Any]) -> dict[str, str]:
+    """The caption under each Overview figure: its definition plus n and exclusions.
+
+    `summary_` is the dict `summary()` returns; keys: tickets, open_backlog, sev12_open,
+    volume_by_day, ageing, severity_mix.
+    """
+    n = summary_["tickets"]
+    open_n = summary_["open_backlog"]
+    as_of = f"{summary_['as_of']:%Y-%m-%d %H:%M} UTC"
+    unmapped = summary_["unmapped"]
+    no_opened = summary_["no_opened_at"]
+    volume = f"{DEFINITIONS['volume_by_day']} n = {n - no_opened:,}."
+    if no_opened:
+        volume += f" {no_opened:,} without opened_at are not shown."
+    mix = f"{DEFINITIONS['severity_mix']} n = {n:,}"
+    mix += (f"; {unmapped:,} without a severity are shown as Unmapped." if unmapped
+            else "; every ticket has a severity.")
+    return {
+        "tickets": f"{DEFINITIONS['tickets']} n = {n:,}.",
+        "open_backlog": f"{DEFINITIONS['open_backlog']} As of {as_of}; n = {open_n:,}.",
+        "sev12_open": f"{DEFINITIONS['sev12_open']} As of {as_of}; n = {summary_['sev12_open']:,}.",
+        "volume_by_day": volume,
+        "ageing": f"{DEFINITIONS['ageing']} As of {as_of}; n = {open_n:,} open tickets.",
+        "severity_mix": mix,
+    }
+
+
+def volume_by_day(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
+    """Columns day (date), tickets (int): one row per day from first to last opened day."""
+    cte, params = _filtered(filters)
+    df = con.cursor().execute(
+        f"""{cte},
+        days AS (
+            SELECT unnest(generate_series(min(opened_at)::DATE, max(opened_at)::DATE,
+                                          INTERVAL 1 DAY))::DATE AS day
+            FROM f WHERE opened_at IS NOT NULL
+        ),
+        counts AS (SELECT opened_at::DATE AS day, count(*) AS n FROM f
+                   WHERE opened_at IS NOT NULL GROUP BY 1)
+        SELECT days.day, coalesce(counts.n, 0)::BIGINT AS tickets
+        FROM days LEFT JOIN counts USING (day)
+        ORDER BY days.day""",
+        params,
+    ).df()
+    return _typed(df, {"tickets": "int64"}, date_cols=("day",))
+
+
+def backlog(con: duckdb.DuckDBPyConnection, filters: Filters,
+            as_of: datetime | None = None) -> pd.DataFrame:
+    """The open backlog, one row per ticket, most severe then oldest first.
+
+    Columns: ticket_id, severity ("Unmapped" when NULL), title, service, team, status,
+    opened_at, age_days (float, as-of time − opened_at).
+    """
+    as_of = normalise_as_of(as_of)
+    cte, params = _filtered(filters)
+    df = con.cursor().execute(
+        f"""{cte}
+        SELECT ticket_id, coalesce(severity, ?) AS severity, title, service, team, status,
+               opened_at, date_diff('second', opened_at, ?::TIMESTAMP) / 86400.0 AS age_days
+        FROM f
+        WHERE status_category = 'open' AND opened_at <= ?
+        ORDER BY coalesce(severity, 'SEV-9'), opened_at, ticket_id""",
+        [*params, UNMAPPED, as_of, as_of],
+    ).df()
+    return _typed(df, {"age_days": "float64"})
+
+
+def backlog_ageing(con: duckdb.DuckDBPyConnection, filters: Filters,
+                   as_of: datetime | None = None) -> pd.DataFrame:
+    """Columns bucket, tickets: the open backlog per age bucket (all five, zeros included)."""
+    as_of = normalise_as_of(as_of)
+    cte, params = _filtered(filters)
+    cases = []
+    bucket_params: list[Any] = []
+    for label, lo, hi in AGE_BUCKETS:
+        if hi is None:
+            cases.append("WHEN age >= ? THEN ?")
+            bucket_params += [lo, label]
+        else:
+            cases.append("WHEN age >= ? AND age < ? THEN ?")
+            bucket_params += [lo, hi, label]
+    rows = con.cursor().execute(
+        f"""{cte},
+        aged AS (
+            SELECT date_diff('second', opened_at, ?::TIMESTAMP) / 86400.0 AS age FROM f
+            WHERE status_category = 'open' AND opened_at <= ?
+        )
+        SELECT CASE {' '.join(cases)} END AS bucket, count(*) FROM aged GROUP BY 1""",
+        [*params, as_of, as_of, *bucket_params],
+    ).fetchall()
+    counts = dict(rows)
+    return pd.DataFrame(
+        {"bucket": [b[0] for b in AGE_BUCKETS],
+         "tickets": [int(counts.get(b[0], 0)) for b in AGE_BUCKETS]}
+    )
+
+
+def severity_mix(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
+    """Columns severity, tickets, percent: SEV-1..SEV-4 then Unmapped, zeros included.
+
+    percent is the share of all filtered tickets (0 when there are none); a severity value
+    outside SEV-1..SEV-4 (should not happen) gets its own row after SEV-4.
+    """
+    cte, params = _filtered(filters)
+    rows = con.cursor().execute(
+        f"{cte} SELECT coalesce(severity, ?), count(*) FROM f GROUP BY 1",
+        [*params, UNMAPPED],
+    ).fetchall()
+    counts = dict(rows)
+    order = [*SEVERITIES, *sorted(set(counts) - set(SEVERITY_ORDER)), UNMAPPED]
+    total = sum(counts.values())
+    data = [(s, int(counts.get(s, 0))) for s in order]
+    return pd.DataFrame(
+        {"severity": [s for s, _ in data],
+         "tickets": [n for _, n in data],
+         "percent": [round(100.0 * n / total, 1) if total else 0.0 for _, n in data]}
+    )
+
+
+def weekly_volume_by_severity(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
+    """Columns week (Monday, date), severity, tickets: every week × severity, zeros included."""
+    cte, params = _filtered(filters)
+    df = con.cursor().execute(
+        f"""{cte},
+        g AS (SELECT date_trunc('week', opened_at)::DATE AS week,
+                     coalesce(severity, ?) AS severity, count(*) AS n
+              FROM f WHERE opened_at IS NOT NULL GROUP BY 1, 2),
+        weeks AS (SELECT unnest(generate_series(min(week), max(week), INTERVAL 7 DAY))::DATE
+                         AS week FROM g)
+        SELECT weeks.week, s.severity, coalesce(g.n, 0)::BIGINT AS tickets
+        FROM weeks CROSS JOIN (SELECT DISTINCT severity FROM g) s
+        LEFT JOIN g ON g.week = weeks.week AND g.severity = s.severity""",
+        [*params, UNMAPPED],
+    ).df()
+    rank = df["severity"].map({s: i for i, s in enumerate(SEVERITY_ORDER)}).fillna(99)
+    df = df.assign(_rank=rank).sort_values(["week", "_rank", "severity"])
+    df = df.drop(columns="_rank").reset_index(drop=True)
+    return _typed(df, {"tickets": "int64"}, date_cols=("week",))
+
+
+def top_titles(con: duckdb.DuckDBPyConnection, filters: Filters, limit: int = 10) -> pd.DataFrame:
+    """Columns title, tickets, first_opened, last_opened: most frequent titles first."""
+    cte, params = _filtered(filters)
+    df = con.cursor().execute(
+        f"""{cte}
+        SELECT title, count(*) AS tickets, min(opened_at) AS first_opened,
+               max(opened_at) AS last_opened
+        FROM f WHERE title IS NOT NULL AND trim(title) <> ''
+        GROUP BY title ORDER BY tickets DESC, title LIMIT ?""",
+        [*params, int(limit)],
+    ).df()
+    return _typed(df, {"tickets": "int64"})
+
+
+def open_major_tickets(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
+    """Open SEV-1/SEV-2 tickets, oldest first.
+
+    Columns: ticket_id, severity, title, service, team, status, opened_at.
+    """
+    cte, params = _filtered(filters)
+    return con.cursor().execute(
+        f"""{cte}
+        SELECT ticket_id, severity, title, service, team, status, opened_at
+        FROM f WHERE status_category = 'open' AND severity IN ('SEV-1', 'SEV-2')
+        ORDER BY opened_at, ticket_id""",
+        params,
+    ).df()
+
+
+def _typed(df: pd.DataFrame, ints: dict[str, str], date_cols: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Stable dtypes whether or not the result is empty."""
+    for col, dtype in ints.items():
+        df[col] = df[col].astype(dtype)
+    for col in date_cols:
+        df[col] = pd.to_datetime(df[col]).dt.date if len(df) else pd.Series([], dtype=object)
+    return df
