@@ -137,7 +137,7 @@ def inspect_file(con, path=None, *, data: bytes | None = None, name: str | None 
         chosen, detections = _choose(raw, source, profile, profiles_dir)
         zone = _wrap(lambda: _timezone(con, chosen, tz), raw.name)
         pl = plan(cur, raw.table, raw.columns, chosen, zone)
-        preview = cur.execute(f"SELECT * EXCLUDE (__row) FROM {raw.table} ORDER BY __row LIMIT 50").df()
+        preview = cur.execute(f"SELECT * EXCLUDE (__row) FROM {qident(raw.table)} ORDER BY __row LIMIT 50").df()
         return Inspection(
             file_name=raw.name, columns=raw.columns, preview=preview, rows=raw.rows, format=raw.format,
             encoding=raw.encoding, delimiter=raw.delimiter, detections=detections, profile=chosen,
@@ -145,7 +145,7 @@ def inspect_file(con, path=None, *, data: bytes | None = None, name: str | None 
             mapping={f: pl.columns.get(f) for f in chosen.columns}, missing=pl.missing,
         )
     finally:
-        cur.execute(f"DROP TABLE IF EXISTS {raw.table}")
+        cur.execute(f"DROP TABLE IF EXISTS {qident(raw.table)}")
 
 
 def _wrap(fn, name):
@@ -333,7 +333,7 @@ def _write(cur, raw: RawFile, profile: Profile, zone: str, who: str, r: IngestRe
             [dataset_id],
         )
     cur.execute(
-        f"INSERT INTO rejects SELECT ?, r.__row, x._reason, to_json(r) FROM _rows x JOIN {raw.table} r "
+        f"INSERT INTO rejects SELECT ?, r.__row, x._reason, to_json(r) FROM _rows x JOIN {qident(raw.table)} r "
         "ON r.__row = x.__row WHERE x._reason IS NOT NULL",
         [dataset_id],
     )

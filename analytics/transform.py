@@ -80,9 +80,9 @@ def plan(cur, raw: str, header: list[str], profile: Profile, tz: str) -> Plan:
         # gets a say in day-first versus month-first without a full DISTINCT over the file.
         bound = _interleave_nulls(expr, params, nulls)
         sample = [r[0] for r in cur.execute(
-            f"SELECT DISTINCT v FROM (SELECT * FROM (SELECT {expr.replace('_cfg.nulls', '?')} AS v FROM {raw} "
+            f"SELECT DISTINCT v FROM (SELECT * FROM (SELECT {expr.replace('_cfg.nulls', '?')} AS v FROM {qident(raw)} "
             f"LIMIT {SAMPLE_SIZE}) UNION ALL SELECT * FROM (SELECT {expr.replace('_cfg.nulls', '?')} AS v "
-            f"FROM {raw} USING SAMPLE reservoir({SAMPLE_SIZE} ROWS) REPEATABLE (7))) WHERE v IS NOT NULL",
+            f"FROM {qident(raw)} USING SAMPLE reservoir({SAMPLE_SIZE} ROWS) REPEATABLE (7))) WHERE v IS NOT NULL",
             bound + bound,
         ).fetchall()]
         fmt = profile.timestamp_format(fld)
@@ -96,7 +96,7 @@ def plan(cur, raw: str, header: list[str], profile: Profile, tz: str) -> Plan:
         params = []
         expr = _text_expr(sev_col, params)
         values = [r[0] for r in cur.execute(
-            f"SELECT DISTINCT v FROM (SELECT {expr.replace('_cfg.nulls', '?')} AS v FROM {raw}) WHERE v IS NOT NULL",
+            f"SELECT DISTINCT v FROM (SELECT {expr.replace('_cfg.nulls', '?')} AS v FROM {qident(raw)}) WHERE v IS NOT NULL",
             _interleave_nulls(expr, params, nulls),
         ).fetchall()]
         p.severity_values = {v: normalise.severity(v, profile.severity_map) for v in sorted(values)}
@@ -151,7 +151,7 @@ def build_rows(cur, raw: str, profile: Profile, pl: Plan, tz: str) -> None:
     sql = (
         f"CREATE OR REPLACE TEMP TABLE _rows AS SELECT *, nullif({reason_sql}, '') AS _reason FROM ("
         f"SELECT {', '.join(outer)} FROM ("
-        f"SELECT {', '.join(inner)} FROM {raw} CROSS JOIN _cfg))"
+        f"SELECT {', '.join(inner)} FROM {qident(raw)} CROSS JOIN _cfg))"
     )
     cur.execute(sql, reason_params + outer_params + inner_params)
 
