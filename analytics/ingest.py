@@ -173,8 +173,10 @@ def ingest_file(con, path=None, *, data: bytes | None = None, name: str | None =
             zone = _wrap(lambda: _timezone(con, chosen, tz), raw.name)
             return _ingest(cur, raw, chosen, zone, uploaded_by, timings)
         finally:
-            for t in (raw.table, "_rows", "_stage", "_hist", "_cmp", "_sevmap", "_statmap", "_typemap", "_cfg"):
-                cur.execute(f"DROP TABLE IF EXISTS {t}")
+            cur.execute("DROP VIEW IF EXISTS _latest")
+            for t in (raw.table, "_rows", "_stage", "_hist", "_cmp", "_dups", "_sevmap", "_statmap", "_typemap",
+                      "_cfg"):
+                cur.execute(f"DROP TABLE IF EXISTS {qident(t)}")
 
 
 def _check_plan(raw: RawFile, profile: Profile, pl: Plan) -> None:
@@ -204,9 +206,13 @@ def _ingest(cur, raw: RawFile, profile: Profile, zone: str, uploaded_by: str,
         build_rows(cur, raw.table, profile, pl, zone)
         build_maps(cur, profile, pl)
     layout = profile.source.layout
+    # Nothing of this source in the store yet: every ticket is new, so skip the comparison.
+    fresh = layout == "tickets" and not cur.execute(
+        "SELECT 1 FROM tickets WHERE source = ? LIMIT 1", [profile.source.source_label]).fetchall()
+    direct = None
     with _timed(timings, "stage"):
         if layout == "tickets":
-            build_stage_tickets(cur, profile, pl)
+            direct = build_stage_tickets(cur, profile, pl, materialize=not fresh)
         elif layout == "event_log":
             build_stage_events(cur, profile, pl)
         else:
@@ -221,7 +227,12 @@ def _ingest(cur, raw: RawFile, profile: Profile, zone: str, uploaded_by: str,
     with _timed(timings, "compare"):
         dup = _duplicates(cur, layout)
         unmapped = _unmapped(cur, pl)
-        counts = _history_counts(cur) if layout == "history" else _ticket_counts(cur)
+        if direct is not None:
+            cur.execute("DROP TABLE IF EXISTS _cmp")
+            counts = (cur.execute("SELECT count(DISTINCT f_external_id) FROM _rows WHERE _reason IS NULL"
+                                  ).fetchall()[0][0], 0, 0)
+        else:
+            counts = _history_counts(cur) if layout == "history" else _ticket_counts(cur)
     inserted, updated, unchanged = counts
     previous = cur.execute(
         "SELECT dataset_id FROM datasets WHERE sha256 = ? AND profile_name = ? ORDER BY dataset_id LIMIT 1",
@@ -241,7 +252,7 @@ def _ingest(cur, raw: RawFile, profile: Profile, zone: str, uploaded_by: str,
     with _timed(timings, "write"):
         cur.execute("BEGIN TRANSACTION")
         try:
-            result.dataset_id = _write(cur, raw, profile, zone, uploaded_by, result, layout)
+            result.dataset_id = _write(cur, raw, profile, zone, uploaded_by, result, layout, direct)
             cur.execute("COMMIT")
         except Exception:
             cur.execute("ROLLBACK")
@@ -265,10 +276,16 @@ def _unmapped(cur, pl: Plan) -> dict[str, int]:
     bad = [v for v, sev in pl.severity_values.items() if sev is None]
     if not bad:
         return {}
-    rows = cur.execute(
-        "SELECT priority_raw, count(*) FROM _stage WHERE severity IS NULL AND priority_raw IS NOT NULL "
-        "GROUP BY 1 ORDER BY 2 DESC", []
-    ).fetchall() if _has(cur, "_stage") else []
+    if _has(cur, "_stage"):
+        rows = cur.execute(
+            "SELECT priority_raw, count(*) FROM _stage WHERE severity IS NULL AND priority_raw IS NOT NULL "
+            "GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
+    else:
+        rows = cur.execute(
+            "SELECT f_severity, count(DISTINCT f_external_id) FROM _rows WHERE _reason IS NULL "
+            "AND list_contains(?, f_severity) GROUP BY 1 ORDER BY 2 DESC", [bad]
+        ).fetchall()
     return {r[0]: r[1] for r in rows}
 
 
@@ -309,7 +326,8 @@ def _history_counts(cur) -> tuple[int, int, int]:
     return 0, changed, same
 
 
-def _write(cur, raw: RawFile, profile: Profile, zone: str, who: str, r: IngestResult, layout: str) -> int:
+def _write(cur, raw: RawFile, profile: Profile, zone: str, who: str, r: IngestResult, layout: str,
+           direct: tuple[str, list] | None = None) -> int:
     dataset_id = cur.execute("SELECT coalesce(max(dataset_id), 0) + 1 FROM datasets").fetchall()[0][0]
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     all_new = not _has(cur, "_cmp")
@@ -319,10 +337,11 @@ def _write(cur, raw: RawFile, profile: Profile, zone: str, who: str, r: IngestRe
         cols = ", ".join(qident(c) for c in TICKET_COLUMNS)
         if not all_new:
             cur.execute(f"DELETE FROM tickets WHERE ticket_id IN ({changed} AND old_hash IS NOT NULL)")
+        source_sql, source_params = (f"({direct[0]})", direct[1]) if direct else ("_stage", [])
         cur.execute(
             f"INSERT INTO tickets ({cols}, row_hash, dataset_id, loaded_at) "
-            f"SELECT {cols}, row_hash, ?, ? FROM _stage WHERE {only_changed}",
-            [dataset_id, now],
+            f"SELECT {cols}, row_hash, ?, ? FROM {source_sql} WHERE {only_changed}",
+            [dataset_id, now] + source_params,
         )
     if layout != "tickets":
         if not all_new:

@@ -197,8 +197,13 @@ def _hash_sql(cols: list[str]) -> str:
     return f"CAST(hash({', '.join(qident(c) for c in cols)}) AS VARCHAR)"
 
 
-def build_stage_tickets(cur, profile: Profile, pl: Plan) -> None:
-    """_stage for a tickets layout: the last row of each id wins; history stays empty."""
+def build_stage_tickets(cur, profile: Profile, pl: Plan, materialize: bool = True) -> tuple[str, list] | None:
+    """_stage for a tickets layout: the last row of each id wins; history stays empty.
+
+    With materialize=False (a first load, nothing to compare against) nothing is built: the
+    query and its parameters come back for the write to insert from directly, which saves
+    materialising a million-row copy.
+    """
     params: list = [profile.source.source_label, profile.source.source_label]
     exprs = ["? || ':' || f_external_id AS ticket_id", "? AS source", "f_external_id AS external_id"]
     for fld in TICKET_COLUMNS[3:]:
@@ -210,10 +215,14 @@ def build_stage_tickets(cur, profile: Profile, pl: Plan) -> None:
         "CREATE OR REPLACE TEMP VIEW _latest AS SELECT * FROM _rows WHERE _reason IS NULL "
         + ("QUALIFY row_number() OVER (PARTITION BY f_external_id ORDER BY __row DESC) = 1" if dup else "")
     )
-    create_stage(cur, f"SELECT {', '.join(exprs)} FROM {_joined('_latest', pl)}", params)
-    cur.execute("DROP VIEW _latest")
     cur.execute("CREATE OR REPLACE TEMP TABLE _hist (ticket_id VARCHAR, event_time TIMESTAMP, seq INTEGER, "
                 "status VARCHAR, team VARCHAR, tier VARCHAR)")
+    query = stage_query(f"SELECT {', '.join(exprs)} FROM {_joined('_latest', pl)}")
+    if not materialize:
+        return query, params
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS {query}", params)
+    cur.execute("DROP VIEW _latest")
+    return None
 
 
 def _joined(table: str, pl: Plan) -> str:
@@ -250,10 +259,10 @@ def _field_expr(fld: str, pl: Plan, params: list, profile: Profile) -> str:
     return _value_sql(fld, pl, params, profile.defaults)
 
 
+def stage_query(select_sql: str) -> str:
+    """The canonical rows of `select_sql` plus the hash that detects changed tickets."""
+    return f"SELECT *, {_hash_sql(list(TICKET_COLUMNS))} AS row_hash FROM ({select_sql})"
+
+
 def create_stage(cur, select_sql: str, params: list) -> None:
-    """_stage: the canonical rows of `select_sql` plus the hash that detects changed tickets."""
-    cur.execute(
-        f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT *, {_hash_sql(list(TICKET_COLUMNS))} AS row_hash "
-        f"FROM ({select_sql})",
-        params,
-    )
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS {stage_query(select_sql)}", params)
