@@ -55,6 +55,14 @@ def _layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure
     return fig
 
 
+def _whole_numbers(fig: go.Figure, top: float, axis: str = "y") -> None:
+    """Counts: no 0.5 ticks when the largest value is small."""
+    update = fig.update_yaxes if axis == "y" else fig.update_xaxes
+    update(rangemode="tozero", tickformat=",d")
+    if top < 10:
+        update(dtick=1)
+
+
 def volume_by_day_chart(df: pd.DataFrame) -> go.Figure:
     """Bars of tickets per day; `df` from overview.volume_by_day (day, tickets)."""
     fig = go.Figure(
@@ -67,7 +75,7 @@ def volume_by_day_chart(df: pd.DataFrame) -> go.Figure:
         )
     )
     fig.update_xaxes(type="date")
-    fig.update_yaxes(rangemode="tozero")
+    _whole_numbers(fig, df["tickets"].max() if not df.empty else 0)
     return _layout(fig, TITLES["volume_by_day"], "Day opened (UTC)", "Tickets")
 
 
@@ -85,7 +93,7 @@ def ageing_chart(df: pd.DataFrame) -> go.Figure:
         )
     )
     fig.update_xaxes(type="category")
-    fig.update_yaxes(rangemode="tozero")
+    _whole_numbers(fig, df["tickets"].max() if not df.empty else 0)
     return _layout(fig, TITLES["ageing"], "Age at as-of time", "Open tickets")
 
 

@@ -1,0 +1,28 @@
+"""Hypercare: the router. Opens the store, draws the shared filter bar, runs the chosen page.
+
+Start with ./run.sh (or: streamlit run app.py). HYPERCARE_DB picks the database file;
+HYPERCARE_NO_DEMO=1 skips loading demo data into an empty store on first start.
+"""
+
+import streamlit as st
+
+from ui import state
+
+st.set_page_config(page_title="Hypercare", layout="wide")
+
+con = state.get_connection()
+state.ensure_demo_data(con)
+state.filter_bar(con)
+
+pg = st.navigation(
+    [
+        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("pages/upload.py", title="Upload & data", icon=":material/upload_file:"),
+        st.Page("pages/sla.py", title="SLA compliance", icon=":material/timer:"),
+        st.Page("pages/kpi_trends.py", title="KPI trends", icon=":material/trending_up:"),
+        st.Page("pages/recurrence.py", title="Recurrence", icon=":material/repeat:"),
+        st.Page("pages/governance.py", title="Governance", icon=":material/gavel:"),
+        st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
+    ]
+)
+pg.run()

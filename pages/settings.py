@@ -1,0 +1,104 @@
+"""Settings: time zone for naive timestamps, upload limit, go-live date, mapping profiles."""
+
+import os
+from datetime import date
+
+import streamlit as st
+
+from analytics import db, profiles
+from analytics.ingest import DEFAULT_MAX_UPLOAD_MB
+from ui import state, widgets
+
+con = state.start_page()
+
+st.title("Settings")
+st.caption("Stored in the Hypercare database; they apply to every user of this instance.")
+
+zones = state.time_zones()
+current_tz = db.get_setting(con, "default_timezone", "UTC") or "UTC"
+env_limit = os.environ.get("HYPERCARE_MAX_UPLOAD_MB")
+current_mb = int(float(db.get_setting(con, "max_upload_mb", str(DEFAULT_MAX_UPLOAD_MB))))
+stored_go_live = db.get_setting(con, "go_live_date")
+try:
+    current_go_live = date.fromisoformat(stored_go_live) if stored_go_live else None
+except ValueError:
+    current_go_live = None
+
+with st.form("settings_form"):
+    tz = st.selectbox(
+        "Default time zone for naive timestamps",
+        zones,
+        index=zones.index(current_tz) if current_tz in zones else zones.index("UTC"),
+        key="set_timezone",
+        help="Timestamps without an offset in an upload are read as wall-clock time in this "
+        "zone (the Upload page can override it per file). Everything is stored in UTC.",
+    )
+    mb = st.number_input(
+        "Upload size limit (MB)",
+        min_value=1,
+        max_value=10_000,
+        value=int(float(env_limit)) if env_limit else current_mb,
+        step=10,
+        key="set_max_upload_mb",
+        disabled=bool(env_limit),
+        help="Largest file the Upload page accepts."
+        + (" Set by HYPERCARE_MAX_UPLOAD_MB, which overrides this setting." if env_limit else ""),
+    )
+    go_live = st.date_input(
+        "Go-live date",
+        value=current_go_live,
+        min_value=date(2000, 1, 1),
+        max_value=date(2100, 12, 31),
+        format="YYYY-MM-DD",
+        key="set_go_live",
+        help="The day the system went live; hypercare weeks are counted from it.",
+    )
+    if st.form_submit_button("Save settings", type="primary"):
+        db.set_setting(con, "default_timezone", tz)
+        if not env_limit:
+            db.set_setting(con, "max_upload_mb", str(int(mb)))
+        if go_live is not None:
+            db.set_setting(con, "go_live_date", go_live.isoformat())
+        state.data_changed()
+        st.success("Settings saved.", icon=":material/check_circle:")
+if env_limit:
+    st.caption(f"The upload limit is fixed at {widgets.escape_markdown(env_limit)} MB by the "
+               "HYPERCARE\\_MAX\\_UPLOAD\\_MB environment variable.")
+
+st.header("Mapping profiles")
+st.caption("A profile tells Hypercare how an export's columns map to ticket fields. Built-in "
+           "profiles ship with Hypercare; saved ones live in the profiles folder "
+           f"({widgets.escape_markdown(profiles.user_profile_dir())}).")
+try:
+    listing, tomls = state.profile_catalogue()
+except profiles.ProfileError as exc:
+    st.error(widgets.escape_markdown(exc), icon=":material/error:")
+    listing, tomls = None, {}
+if listing is not None:
+    widgets.table(listing, alt="Mapping profiles", key="profiles_table")
+if tomls:
+    chosen = st.selectbox("Profile to download", list(tomls), key="set_profile_pick")
+    st.download_button(
+        "Download profile (TOML)",
+        data=tomls[chosen],
+        file_name=f"{chosen.split(' (')[0]}.toml",
+        mime="application/toml",
+        key="set_profile_download",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+
+st.subheader("Add a profile")
+upload = st.file_uploader("Profile file (TOML)", type=["toml"], key="set_profile_upload")
+if upload is not None:
+    try:
+        profile = profiles.parse_profile(upload.getvalue().decode("utf-8"), origin=upload.name)
+    except (profiles.ProfileError, UnicodeDecodeError) as exc:
+        st.error(widgets.escape_markdown(exc), icon=":material/error:")
+    else:
+        st.success(f"Valid profile '{widgets.escape_markdown(profile.source.name)}' "
+                   f"({profile.source.layout} layout, {len(profile.columns)} mapped fields).",
+                   icon=":material/check_circle:")
+        if st.button("Save profile", key="set_profile_save"):
+            path = profiles.save_profile(profile)
+            st.success(f"Saved as {widgets.escape_markdown(path)}.", icon=":material/check_circle:")

@@ -1,0 +1,315 @@
+"""Upload & data: load an export with a checked mapping; uploads history, rejects, data quality."""
+
+import hashlib
+
+import pandas as pd
+import streamlit as st
+from pydantic import ValidationError
+
+from analytics import datasets, db
+from analytics.ingest import IngestError, ingest_file, max_upload_bytes
+from analytics.profiles import Profile, ProfileError, save_profile
+from analytics.schema import MAPPABLE_FIELDS, SEVERITIES, TIMESTAMP_FIELDS
+from ui import state, widgets
+
+NOT_MAPPED = "— not mapped —"
+UNMAPPED = "unmapped"
+FILE_TYPES = ["csv", "gz", "xlsx", "json", "jsonl", "txt", "tsv"]
+MB = 1024 * 1024
+
+con = state.start_page()
+st.title("Upload & data")
+st.caption("Filters in the sidebar do not apply on this page: it shows every upload.")
+
+
+def show_outcome() -> None:
+    """The result of the last load, kept across the rerun that refreshes the filter bar."""
+    outcome = st.session_state.pop("upload_outcome", None)
+    if outcome is None:
+        return
+    kind, message, notes = outcome
+    if kind == "success":
+        st.success(widgets.escape_markdown(message), icon=":material/check_circle:")
+    else:
+        st.error(widgets.escape_markdown(message), icon=":material/error:")
+    for note in notes:
+        st.warning(widgets.escape_markdown(note), icon=":material/warning:")
+
+
+def remember(kind: str, message: str, notes: list[str]) -> None:
+    st.session_state["upload_outcome"] = (kind, message, notes)
+
+
+def percent(share: float) -> str:
+    return f"{round(share * 100)} %"
+
+
+def corrected_profile(base: Profile, columns: dict, formats: dict, tz: str,
+                      severity_map: dict) -> Profile:
+    """The base profile with the user's mapping; raises ValidationError when unusable."""
+    data = base.model_dump()
+    data["columns"] = columns
+    data["timestamps"] = {**data["timestamps"], "timezone": tz,
+                          "formats": {**data["timestamps"]["formats"], **formats}}
+    data["severity_map"] = severity_map
+    return Profile.model_validate(data)
+
+
+show_outcome()
+
+# --- choose a file ----------------------------------------------------------------------
+limit = max_upload_bytes(con)
+upload = st.file_uploader(
+    "Ticket export",
+    type=FILE_TYPES,
+    key="upload_file",
+    max_upload_size=max(1, limit // MB),
+    help=f"CSV/TSV/TXT (optionally .gz), Excel .xlsx, JSON or JSON Lines; up to {limit // MB:,} MB.",
+)
+
+if upload is not None:
+    data = upload.getvalue()
+    default_tz = db.get_setting(con, "default_timezone", "UTC") or "UTC"
+    try:
+        first = state.inspect_upload(con, upload.file_id, upload.name, data, None, None, limit)
+    except IngestError as exc:
+        st.error(widgets.escape_markdown(exc), icon=":material/error:")
+        st.stop()
+
+    st.subheader("What Hypercare found")
+    st.text(f"Format: {first.format} · encoding: {first.encoding} · delimiter: "
+            f"{first.delimiter!r} · {first.rows:,} rows · {len(first.columns)} columns")
+    best = first.detections[0]
+    candidates = {d.profile_name: d for d in first.detections}
+    pick = st.selectbox(
+        "Mapping profile",
+        list(candidates),
+        format_func=lambda n: f"{candidates[n].profile.source.description or n} — "
+        f"{percent(candidates[n].confidence)}",
+        key=f"upload_profile_{upload.file_id}",
+        help="Best match first. Pick another to start from its mapping.",
+    )
+    chosen = candidates[pick]
+    label = chosen.profile.source.description or chosen.profile_name
+    st.text(f"Detected source: {label} — {percent(chosen.confidence)} ({chosen.reason})")
+    with st.expander("Other candidates"):
+        widgets.table(
+            pd.DataFrame(
+                [(d.profile_name, percent(d.confidence), d.reason) for d in first.detections],
+                columns=["profile", "confidence", "reason"],
+            ),
+            alt="Candidate profiles and how well they fit",
+            key="upload_candidates",
+        )
+    with st.expander("Preview (first 50 rows, as read)"):
+        widgets.table(first.preview, alt="Preview of the uploaded file", key="upload_preview")
+
+    base = first if pick == best.profile_name else state.inspect_upload(
+        con, upload.file_id, upload.name, data, chosen.profile, None, limit)
+    token = hashlib.sha1(f"{upload.file_id}|{pick}".encode()).hexdigest()[:10]
+
+    # --- mapping ------------------------------------------------------------------------
+    st.subheader("Mapping")
+    st.caption("For each Hypercare field, the column of your file it is read from.")
+    fields = list(MAPPABLE_FIELDS)
+    if base.profile.source.layout != "tickets":
+        fields += ["event_time", "event_seq"]
+    columns: dict[str, str] = {}
+    grid = st.columns(3)
+    for i, field in enumerate(fields):
+        current = base.mapping.get(field)
+        options = [NOT_MAPPED, *base.columns]
+        if current and current not in options:
+            options.append(current)  # a template such as "{project}-{id}"
+        with grid[i % 3]:
+            value = st.selectbox(field, options, index=options.index(current) if current else 0,
+                                 key=f"map_{token}_{field}")
+        if value != NOT_MAPPED:
+            columns[field] = value
+
+    tz_options = state.time_zones()
+    tz_default = base.profile.timestamps.timezone or default_tz
+    tz = st.selectbox(
+        "Time zone of timestamps without an offset",
+        tz_options,
+        index=tz_options.index(tz_default) if tz_default in tz_options else 0,
+        key=f"upload_tz_{token}",
+        help="Default from Settings. Values that carry an offset (Z, +02:00) keep it.",
+    )
+
+    # Formats typed on the previous run feed this run's check of the mapping.
+    guesses = {g.field: g for g in base.timestamps}
+    ts_fields = [f for f in (*TIMESTAMP_FIELDS, "event_time") if f in columns]
+    formats: dict[str, str] = {}
+    for field in ts_fields:
+        guess = guesses.get(field)
+        default = guess.format if guess and guess.column == columns[field] else "auto"
+        typed = st.session_state.get(f"fmt_{token}_{field}_{columns[field]}", default)
+        formats[field] = typed.strip() or "auto"
+
+    try:
+        mapped = corrected_profile(base.profile, columns, formats, tz, base.profile.severity_map)
+        checked = state.inspect_upload(con, upload.file_id, upload.name, data, mapped, tz, limit)
+        problem = None
+    except (ValidationError, ProfileError, IngestError) as exc:
+        mapped, checked, problem = None, None, exc
+
+    # --- timestamps ---------------------------------------------------------------------
+    st.subheader("Timestamp formats")
+    st.caption("strptime formats such as %d/%m/%Y %H:%M, or auto. The share is of up to 400 "
+               "distinct sampled values.")
+    checks = {g.field: g for g in checked.timestamps} if checked else {}
+    for field in ts_fields:
+        col = columns[field]
+        guess = guesses.get(field)
+        default = guess.format if guess and guess.column == col else "auto"
+        st.text_input(f"{field} (column {widgets.escape_markdown(col)})", value=default,
+                      key=f"fmt_{token}_{field}_{col}")
+        found = checks.get(field)
+        if found is not None:
+            st.caption(widgets.escape_markdown(
+                f"Read as {found.format}: {found.parsed:,} of {found.total:,} sampled values "
+                f"parsed ({percent(found.share)}); e.g. {', '.join(found.examples[:2])}"))
+            # Only an automatic guess knows whether the other day/month order also fits.
+            guessed = guesses.get(field)
+            if found.ambiguous or (guessed and guessed.column == col and guessed.ambiguous
+                                   and guessed.format == found.format):
+                st.warning("Ambiguous day/month: every sampled value reads both ways. Check "
+                           "that the format has day and month in the right order.",
+                           icon=":material/warning:")
+
+    # --- severities ---------------------------------------------------------------------
+    severity_map = dict(base.profile.severity_map)
+    if checked and checked.severity_values:
+        st.subheader("Severity mapping")
+        st.caption("Raw priority values of the file and the severity each becomes.")
+        table = pd.DataFrame({
+            "raw value": list(checked.severity_values),
+            "severity": [v or UNMAPPED for v in checked.severity_values.values()],
+        })
+        edited = st.data_editor(
+            table,
+            key=f"sev_{token}_{columns.get('severity')}",
+            hide_index=True,
+            disabled=["raw value"],
+            column_config={"severity": st.column_config.SelectboxColumn(
+                "severity", options=[*SEVERITIES, UNMAPPED], required=True)},
+        )
+        for raw, sev in zip(edited["raw value"], edited["severity"], strict=True):
+            if sev in SEVERITIES:
+                severity_map[raw] = sev
+            else:
+                severity_map.pop(raw, None)
+        n_unmapped = sum(1 for s in edited["severity"] if s not in SEVERITIES)
+        if n_unmapped:
+            st.warning(f"{n_unmapped} raw value(s) stay unmapped: those tickets get no severity "
+                       "and show as Unmapped.", icon=":material/warning:")
+
+    final = None
+    if problem is None:
+        try:
+            final = corrected_profile(base.profile, columns, formats, tz, severity_map)
+        except ValidationError as exc:
+            problem = exc
+    if problem is not None:
+        st.error(widgets.escape_markdown(f"This mapping can't be used: {problem}"),
+                 icon=":material/error:")
+
+    # --- save / load --------------------------------------------------------------------
+    left, right = st.columns(2)
+    with left:
+        name = st.text_input("Save mapping as profile", value=f"{pick}-custom",
+                             key=f"upload_profile_name_{token}",
+                             help="Letters, digits, '.', '_' and '-'. Saved profiles are "
+                             "tried first the next time.")
+        if st.button("Save mapping as profile", key="upload_save_profile", disabled=final is None):
+            try:
+                named = final.model_copy(update={
+                    "source": final.source.model_validate(
+                        {**final.source.model_dump(), "name": name.strip(),
+                         "label": final.source.source_label}),
+                    "match": final.match.model_validate({"header": list(base.columns)}),
+                })
+                path = save_profile(named)
+            except (ValidationError, ProfileError, OSError) as exc:
+                st.error(widgets.escape_markdown(f"Not saved: {exc}"), icon=":material/error:")
+            else:
+                st.success(widgets.escape_markdown(f"Saved profile '{name.strip()}' to {path}."),
+                           icon=":material/check_circle:")
+    with right:
+        if st.button("Load into Hypercare", key="upload_go", type="primary",
+                     disabled=final is None):
+            try:
+                with st.spinner(f"Loading {upload.name}…"):
+                    result = ingest_file(con, data=data, name=upload.name, profile=final, tz=tz,
+                                         uploaded_by="local", max_bytes=limit)
+            except IngestError as exc:
+                remember("error", str(exc), [])
+            else:
+                notes = list(result.warnings)
+                if result.unmapped_severities:
+                    shown = ", ".join(f"{k} ({v:,})" for k, v in result.unmapped_severities.items())
+                    notes.append(f"Unmapped severities: {shown}")
+                remember("success", result.summary(), notes)
+            state.data_changed()
+            st.rerun()
+
+# --- demo data --------------------------------------------------------------------------
+st.header("Demo data")
+demo_n = st.number_input("Demo tickets", min_value=100, max_value=1_000_000, value=5_000,
+                         step=1_000, key="demo_n")
+if st.button("Load demo data", key="demo_go"):
+    loader = state.demo_loader()
+    if loader is None:
+        remember("error", "The demo generator is not installed in this checkout.", [])
+    else:
+        with st.spinner(f"Generating and loading {int(demo_n):,} demo tickets…"):
+            results = loader(con, n_tickets=int(demo_n))
+        results = results if isinstance(results, list) else [results]
+        remember("success", " | ".join(r.summary() for r in results), [])
+    state.data_changed()
+    st.rerun()
+
+# --- uploads ----------------------------------------------------------------------------
+st.header("Uploads")
+uploads = state.dataset_data(con, "list_datasets")
+labels: dict[int, str] = {}
+widgets.table(uploads, alt="Uploads, newest first", key="datasets_table",
+              column_config={"uploaded_at": st.column_config.DatetimeColumn("Uploaded (UTC)")})
+
+if not uploads.empty:
+    labels = {int(r.dataset_id): f"#{r.dataset_id} {r.file_name} ({r.rows_rejected:,} rejected)"
+              for r in uploads.itertuples()}
+    st.subheader("Rejected rows")
+    chosen_ds = st.selectbox("Upload", list(labels), format_func=labels.get, key="rejects_dataset")
+    rejected = state.dataset_data(con, "rejects", chosen_ds)
+    widgets.table(rejected, alt=f"Rejected rows of upload {chosen_ds}", key="rejects_table")
+    if not rejected.empty:
+        widgets.download_csv(rejected, f"rejects_{chosen_ds}.csv", key="rejects_csv",
+                             label="Download rejected rows (CSV)")
+
+    with st.expander("Delete an upload"):
+        to_delete = st.selectbox("Upload to delete", list(labels), format_func=labels.get,
+                                 key="delete_dataset")
+        sure = st.checkbox("Yes, delete it and the tickets it last wrote", key="delete_confirm")
+        if st.button("Delete upload", key="delete_go", disabled=not sure):
+            gone = datasets.delete_dataset(con, to_delete)
+            remember("success", f"Deleted upload #{to_delete} and {gone:,} tickets.", [])
+            state.data_changed()
+            st.rerun()
+
+# --- data quality -----------------------------------------------------------------------
+st.header("Data quality")
+scopes = {None: "All uploads", **labels}
+scope = st.selectbox("Scope", list(scopes), format_func=scopes.get, key="dq_scope")
+quality = state.dataset_data(con, "data_quality", scope)
+widgets.table(quality, alt="Data-quality checks with the number of affected tickets",
+              key="dq_table")
+check_labels = {r.check: f"{r.label} ({r.count:,})" for r in quality.itertuples()}
+check = st.selectbox("Show the rows of", list(check_labels), format_func=check_labels.get,
+                     key="dq_check")
+if check:
+    rows = state.dataset_data(con, "data_quality_rows", check, scope)
+    widgets.table(rows, alt=f"Rows failing the check {check_labels[check]}", key="dq_rows")
+    if not rows.empty:
+        widgets.download_csv(rows, f"data_quality_{check}.csv", key="dq_csv")

@@ -1,0 +1,148 @@
+"""Charts are DataFrame -> figure functions: titles, traces, colours and text alternatives."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from analytics import charts
+
+
+def _contrast(hex_colour: str, background: str) -> float:
+    def lum(h: str) -> float:
+        c = [int(h.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+        c = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in c]
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
+    hi, lo = sorted([lum(hex_colour), lum(background)], reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.fixture
+def volume() -> pd.DataFrame:
+    return pd.DataFrame({"day": [date(2026, 9, 7), date(2026, 9, 8), date(2026, 9, 9)],
+                         "tickets": [5, 0, 12]})
+
+
+@pytest.fixture
+def ageing() -> pd.DataFrame:
+    return pd.DataFrame({"bucket": ["<1 d", "1–3 d", "3–7 d", "7–30 d", ">30 d"],
+                         "tickets": [3, 5, 0, 1200, 2]})
+
+
+@pytest.fixture
+def mix() -> pd.DataFrame:
+    return pd.DataFrame({"severity": ["SEV-1", "SEV-2", "SEV-3", "SEV-4", "Unmapped"],
+                         "tickets": [1, 2, 3, 4, 0], "percent": [10.0, 20.0, 30.0, 40.0, 0.0]})
+
+
+@pytest.fixture
+def weekly() -> pd.DataFrame:
+    weeks = [date(2026, 9, 7), date(2026, 9, 14)]
+    return pd.DataFrame({"week": [w for w in weeks for _ in range(3)],
+                         "severity": ["SEV-1", "SEV-3", "Unmapped"] * 2,
+                         "tickets": [1, 10, 0, 0, 7, 2]})
+
+
+def test_volume_by_day_chart(volume):
+    fig = charts.volume_by_day_chart(volume)
+    assert fig.layout.title.text == "Daily ticket volume"
+    assert [t.type for t in fig.data] == ["bar"]
+    assert list(fig.data[0].y) == [5, 0, 12]
+    assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text == "Tickets"
+
+
+def test_ageing_chart_prints_counts(ageing):
+    fig = charts.ageing_chart(ageing)
+    assert fig.layout.title.text == "Open backlog by age"
+    assert list(fig.data[0].x) == list(ageing.bucket)
+    assert list(fig.data[0].text) == ["3", "5", "0", "1,200", "2"]
+
+
+def test_severity_mix_chart_labels_each_bar(mix):
+    fig = charts.severity_mix_chart(mix)
+    assert fig.layout.title.text == "Severity mix"
+    (bar,) = fig.data
+    assert list(bar.y) == list(mix.severity)  # severity named on the axis, not only by colour
+    assert list(bar.text) == ["1 (10.0 %)", "2 (20.0 %)", "3 (30.0 %)", "4 (40.0 %)", "0 (0.0 %)"]
+    assert list(bar.marker.color) == [charts.SEVERITY_COLOURS[s] for s in mix.severity]
+    assert len(set(bar.marker.pattern.shape)) == 5
+    assert fig.layout.xaxis.range[1] > 4  # room for the labels
+
+
+def test_weekly_chart_has_one_stacked_trace_per_severity(weekly):
+    fig = charts.weekly_severity_chart(weekly)
+    assert fig.layout.title.text == "Weekly ticket volume by severity"
+    assert fig.layout.barmode == "stack"
+    assert [t.name for t in fig.data] == ["SEV-1", "SEV-3", "Unmapped"]
+    assert [t.marker.pattern.shape for t in fig.data] == ["x", "", "-"]
+    assert list(fig.layout.xaxis.ticktext) == ["7 Sep", "14 Sep"]
+    assert sum(sum(t.y) for t in fig.data) == weekly.tickets.sum()
+
+
+def test_weekly_chart_with_many_weeks_uses_default_ticks():
+    weeks = pd.date_range("2026-01-05", periods=30, freq="7D").date
+    fig = charts.weekly_severity_chart(pd.DataFrame({"week": weeks, "severity": "SEV-2", "tickets": 1}))
+    assert fig.layout.xaxis.tickvals is None
+
+
+@pytest.mark.parametrize("build,columns", [
+    (charts.volume_by_day_chart, ["day", "tickets"]),
+    (charts.ageing_chart, ["bucket", "tickets"]),
+    (charts.severity_mix_chart, ["severity", "tickets", "percent"]),
+    (charts.weekly_severity_chart, ["week", "severity", "tickets"]),
+], ids=["volume", "ageing", "mix", "weekly"])
+def test_charts_accept_empty_frames(build, columns):
+    fig = build(pd.DataFrame({c: [] for c in columns}))
+    assert fig.layout.title.text
+    fig.to_json()  # serialisable, as st.plotly_chart needs
+
+
+def test_palette_contrast_on_light_and_dark_backgrounds():
+    for colour in [*charts.SEVERITY_COLOURS.values(), charts.PRIMARY]:
+        assert _contrast(colour, "#FFFFFF") >= 3.0, colour
+        assert _contrast(colour, "#0E1117") >= 3.0, colour
+    assert len(set(charts.SEVERITY_COLOURS.values())) == len(charts.SEVERITY_COLOURS)
+
+
+def test_describe_volume(volume):
+    assert charts.describe_volume_by_day(volume) == (
+        "Daily ticket volume, 7 Sep 2026 to 9 Sep 2026: 17 tickets over 3 days; busiest day "
+        "9 Sep 2026 with 12; average 5.7 per day."
+    )
+
+
+def test_describe_ageing(ageing):
+    assert charts.describe_ageing(ageing) == (
+        "Open backlog by age: <1 d 3, 1–3 d 5, 3–7 d 0, 7–30 d 1,200, >30 d 2 (1,210 open)."
+    )
+
+
+def test_describe_severity_mix(mix):
+    assert charts.describe_severity_mix(mix).startswith(
+        "Severity mix of 10 tickets: SEV-1 1 (10.0 %), SEV-2 2 (20.0 %)")
+
+
+def test_describe_weekly(weekly):
+    assert charts.describe_weekly(weekly) == (
+        "Weekly ticket volume by severity, 2 weeks from 7 Sep 2026: 20 tickets; busiest week "
+        "starting 7 Sep 2026 with 11."
+    )
+
+
+@pytest.mark.parametrize("describe,frame", [
+    (charts.describe_volume_by_day, pd.DataFrame({"day": [], "tickets": []})),
+    (charts.describe_ageing, pd.DataFrame({"bucket": ["<1 d"], "tickets": [0]})),
+    (charts.describe_severity_mix, pd.DataFrame({"severity": [], "tickets": [], "percent": []})),
+    (charts.describe_weekly, pd.DataFrame({"week": [], "severity": [], "tickets": []})),
+], ids=["volume", "ageing", "mix", "weekly"])
+def test_describe_nothing(describe, frame):
+    assert describe(frame).endswith(": no tickets.") or describe(frame).endswith(": no open tickets.")
+
+
+def test_count_axes_use_whole_numbers(ageing):
+    small = charts.ageing_chart(pd.DataFrame({"bucket": ["<1 d", ">30 d"], "tickets": [0, 4]}))
+    assert small.layout.yaxis.dtick == 1 and small.layout.yaxis.tickformat == ",d"
+    assert charts.ageing_chart(ageing).layout.yaxis.dtick is None

@@ -1,0 +1,1 @@
+"""Streamlit edge of Hypercare: cached state, the filter bar, rendering helpers."""

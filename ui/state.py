@@ -1,0 +1,364 @@
+"""Streamlit edge: the one DuckDB connection, the cached analytics calls, the filter bar.
+
+This is the only module with @st.cache_resource / @st.cache_data. Cached functions take the
+connection as `_con` (the leading underscore keeps it out of the cache key) plus `con_key`,
+the connection's id, so a new store (tests, another HYPERCARE_DB) never sees old results.
+`data_changed()` clears every cached result; call it after anything writes tickets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import os
+import threading
+import zoneinfo
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+import streamlit as st
+from streamlit import config as st_config
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from analytics import datasets, db, ingest, overview, profiles
+from analytics import filters as flt
+from analytics.filters import Filters
+
+FILTER_KEYS: dict[str, str] = {  # Filters field -> widget key
+    "severity": "f_severity",
+    "service": "f_service",
+    "team": "f_team",
+    "source": "f_source",
+    "type": "f_type",
+    "status": "f_status",
+}
+DATES_KEY = "f_dates"
+FILTER_LABELS: dict[str, str] = {
+    "severity": "Severity",
+    "service": "Service",
+    "team": "Team",
+    "source": "Source",
+    "type": "Ticket type",
+    "status": "Status",
+}
+_DATES_INITIAL = "_f_dates_initial"  # the date widget's first value (from the URL)
+_URL_READ = "_filters_read_from_url"
+_CURRENT = "_filters_current"
+_demo_lock = threading.Lock()
+# Set by the router (filter_bar) in each script run, read by start_page. Every session's
+# script runs on its own thread, so a thread-local is per run.
+_run_marks = threading.local()
+
+# --- connection -------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def get_connection() -> duckdb.DuckDBPyConnection:
+    """The process-wide store connection (HYPERCARE_DB, else data/hypercare.duckdb)."""
+    return db.connect(db.default_db_path())
+
+
+@contextlib.contextmanager
+def _as_entry_script() -> Iterator[None]:
+    """Create widgets with the ids a normal run of app.py gives them.
+
+    Because a pages/ folder exists, Streamlit runs the first script run of a server process
+    (and every AppTest run) through its legacy multipage wrapper, which gives app.py's widgets
+    other ids (and on a page URL runs the page file without app.py). Widget ids that change
+    between runs lose the user's last change, so the filter bar always uses the entry
+    script's hash. Streamlit offers no public API for this.
+    """
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        yield
+        return
+    with ctx.run_with_active_hash(ctx.pages_manager.main_script_hash):
+        yield
+
+
+def start_page() -> duckdb.DuckDBPyConnection:
+    """First call of every page: returns the store connection.
+
+    When the legacy wrapper ran this page file without app.py, draw the filter bar here and
+    switch the wrapper off for the rest of the process; a real session then reruns once
+    through the router (its first run has no clicks to lose), AppTest carries on.
+    """
+    routed = getattr(_run_marks, "routed", False)
+    _run_marks.routed = False
+    con = get_connection()
+    if not routed:
+        from streamlit.runtime.pages_manager import PagesManager
+
+        filter_bar(con)
+        _run_marks.routed = False
+        PagesManager.uses_pages_directory = False
+        if not st_config.get_option("global.appTest") and getattr(_run_marks, "page_reruns", 0) < 1:
+            _run_marks.page_reruns = 1
+            st.rerun()
+    _run_marks.page_reruns = 0
+    return con
+
+
+def ensure_demo_data(con: duckdb.DuckDBPyConnection) -> None:
+    """On the very first start (empty store, never auto-loaded before) load the demo data.
+
+    HYPERCARE_NO_DEMO=1 skips it. A store the user emptied on purpose stays empty: the
+    setting "demo_autoloaded" remembers that the demo was loaded once.
+    """
+    if os.environ.get("HYPERCARE_NO_DEMO") == "1":
+        return
+    if db.get_setting(con, "demo_autoloaded") is not None or db.ticket_count(con) > 0:
+        return
+    with _demo_lock:  # two first sessions at once must not both load it
+        if db.get_setting(con, "demo_autoloaded") is not None or db.ticket_count(con) > 0:
+            return
+        loader = demo_loader()
+        if loader is None:  # a checkout without the demo generator
+            return
+        with st.spinner("First start: loading demo data…"):
+            loader(con)
+        db.set_setting(con, "demo_autoloaded", overview.utc_now().isoformat(timespec="seconds"))
+        data_changed()
+
+
+def demo_loader() -> Callable[..., Any] | None:
+    """`load_demo(con, n_tickets=5000, seed=42)`, wherever the demo module provides it."""
+    for module in ("analytics.demo", "analytics.demo_loader"):
+        try:
+            found = getattr(importlib.import_module(module), "load_demo", None)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        if found is not None:
+            return found
+    return None
+
+
+def data_changed() -> None:
+    """Forget every cached query result (after an ingest, a delete, a demo load)."""
+    st.cache_data.clear()
+
+
+# --- cached analytics calls -------------------------------------------------------------
+
+_CACHE = {"show_spinner": False, "max_entries": 256, "ttl": 3600}
+
+
+@st.cache_data(**_CACHE)
+def _filter_options(_con: duckdb.DuckDBPyConnection, con_key: int) -> dict[str, list[str]]:
+    return flt.filter_options(_con)
+
+
+def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    return _filter_options(con, id(con))
+
+
+@st.cache_data(**_CACHE)
+def _ticket_count(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters) -> int:
+    return flt.count_tickets(_con, filters)
+
+
+def ticket_count(con: duckdb.DuckDBPyConnection, filters: Filters) -> int:
+    return _ticket_count(con, id(con), filters)
+
+
+@st.cache_data(**_CACHE)
+def _overview(_con: duckdb.DuckDBPyConnection, con_key: int, name: str, filters: Filters,
+              as_of: datetime | None) -> Any:
+    fn = _OVERVIEW_FUNCTIONS[name]
+    return fn(_con, filters, as_of) if as_of is not None else fn(_con, filters)
+
+
+_OVERVIEW_FUNCTIONS = {
+    "summary": overview.summary,
+    "volume_by_day": overview.volume_by_day,
+    "backlog": overview.backlog,
+    "backlog_ageing": overview.backlog_ageing,
+    "severity_mix": overview.severity_mix,
+    "weekly_volume_by_severity": overview.weekly_volume_by_severity,
+    "top_titles": overview.top_titles,
+    "open_major_tickets": overview.open_major_tickets,
+}
+
+
+def overview_data(con: duckdb.DuckDBPyConnection, name: str, filters: Filters,
+                  as_of: datetime | None = None) -> Any:
+    """Cached `analytics.overview.<name>(con, filters[, as_of])`."""
+    if name not in _OVERVIEW_FUNCTIONS:
+        raise KeyError(name)
+    return _overview(con, id(con), name, filters, as_of)
+
+
+_DATASET_FUNCTIONS = {
+    "list_datasets": datasets.list_datasets,
+    "rejects": datasets.rejects,
+    "data_quality": datasets.data_quality,
+    "data_quality_rows": datasets.data_quality_rows,
+}
+
+
+@st.cache_data(**_CACHE)
+def _dataset_data(_con: duckdb.DuckDBPyConnection, con_key: int, name: str,
+                  args: tuple[Any, ...]) -> pd.DataFrame:
+    return _DATASET_FUNCTIONS[name](_con, *args)
+
+
+def dataset_data(con: duckdb.DuckDBPyConnection, name: str, *args: Any) -> pd.DataFrame:
+    """Cached `analytics.datasets.<name>(con, *args)`."""
+    if name not in _DATASET_FUNCTIONS:
+        raise KeyError(name)
+    return _dataset_data(con, id(con), name, tuple(args))
+
+
+@st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
+def _inspect(_con: duckdb.DuckDBPyConnection, con_key: int, file_id: str, name: str,
+             _data: bytes, profile_toml: str | None, tz: str | None,
+             max_bytes: int) -> ingest.Inspection:
+    profile = profiles.parse_profile(profile_toml, origin="mapping") if profile_toml else None
+    return ingest.inspect_file(_con, data=_data, name=name, profile=profile, tz=tz,
+                               max_bytes=max_bytes)
+
+
+def inspect_upload(con: duckdb.DuckDBPyConnection, file_id: str, name: str, data: bytes,
+                   profile: profiles.Profile | None, tz: str | None,
+                   max_bytes: int) -> ingest.Inspection:
+    """Cached `inspect_file` of an uploaded file (keyed by its upload id, not its bytes)."""
+    toml = profile.to_toml() if profile is not None else None
+    return _inspect(con, id(con), file_id, name, data, toml, tz, max_bytes)
+
+
+def as_of_now() -> datetime:
+    """Now (naive UTC) to the minute, so cached as-of results live for a minute."""
+    return overview.utc_now().replace(second=0, microsecond=0)
+
+
+@functools.cache
+def time_zones() -> list[str]:
+    """Every IANA time zone name, sorted, UTC first."""
+    return ["UTC", *sorted(z for z in zoneinfo.available_timezones() if z != "UTC")]
+
+
+def profile_catalogue() -> tuple[pd.DataFrame, dict[str, str]]:
+    """Saved and built-in mapping profiles: a table to show, and {choice label: TOML}.
+
+    Read from disk on every call (a profile saved a moment ago must show). Raises
+    ProfileError when a saved profile file is broken.
+    """
+    rows, tomls = [], {}
+    for origin, found in (("saved", profiles.user_profiles()), ("built-in", profiles.builtin_profiles())):
+        for p in found:
+            rows.append({"name": p.source.name, "origin": origin, "layout": p.source.layout,
+                         "source label": p.source.source_label, "description": p.source.description})
+            tomls[f"{p.source.name} ({origin})"] = p.to_toml()
+    return pd.DataFrame(rows, columns=["name", "origin", "layout", "source label", "description"]), tomls
+
+
+# --- filter bar -------------------------------------------------------------------------
+
+
+def current_filters() -> Filters:
+    """The filters the sidebar bar set in this run (empty before it has run)."""
+    return st.session_state.get(_CURRENT, Filters())
+
+
+def filter_bar(con: duckdb.DuckDBPyConnection) -> Filters:
+    """Draw the shared filter bar in the sidebar; keep it and the URL query string in sync."""
+    _run_marks.routed = True
+    options = filter_options(con)
+    if not st.session_state.get(_URL_READ):
+        _load_widgets(Filters.from_query_params(_query_params()), options)
+        st.session_state[_URL_READ] = True
+    _drop_unknown_values(options)
+
+    with st.sidebar, _as_entry_script():
+        st.header("Filters")
+        st.date_input(
+            "Opened between (UTC days)",
+            value=st.session_state.get(_DATES_INITIAL, ()),
+            min_value=flt.MIN_DATE,
+            max_value=flt.MAX_DATE,
+            key=DATES_KEY,
+            format="YYYY-MM-DD",
+            help="Tickets whose opened_at falls on these days, both days included. "
+            "Leave empty for all dates.",
+        )
+        for name, key in FILTER_KEYS.items():
+            st.multiselect(
+                FILTER_LABELS[name],
+                options[name],
+                key=key,
+                placeholder="All",
+                help=f"Only tickets with one of these {FILTER_LABELS[name].lower()} values. "
+                "Empty means all."
+                + (" Unmapped = no severity could be mapped." if name == "severity" else ""),
+            )
+        filters = _filters_from_widgets()
+        st.button("Clear filters", key="f_clear", on_click=_clear_widgets,
+                  disabled=filters.is_empty)
+        st.caption("The page address holds these filters: bookmark or share it to "
+                   "reopen this view.")
+
+    st.session_state[_CURRENT] = filters
+    _write_query_params(filters)
+    return filters
+
+
+def _query_params() -> dict[str, list[str]]:
+    return {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+
+
+def _load_widgets(filters: Filters, options: dict[str, list[str]]) -> None:
+    dates = [d for d in (filters.date_from, filters.date_to) if d is not None]
+    if filters.date_from is None and filters.date_to is not None:
+        dates = []  # the date widget can't express "until" alone; drop rather than misread
+    # Passed as the widget's value, not written to its key: Streamlit warns when a widget
+    # with a value also gets one through session state.
+    st.session_state[_DATES_INITIAL] = tuple(dates)
+    for name, key in FILTER_KEYS.items():
+        st.session_state[key] = [v for v in filters.values(name) if v in options[name]]
+
+
+def _drop_unknown_values(options: dict[str, list[str]]) -> None:
+    """After a delete or re-upload a selected value may no longer exist: unselect it."""
+    for name, key in FILTER_KEYS.items():
+        selected = st.session_state.get(key)
+        if selected:
+            kept = [v for v in selected if v in options[name]]
+            if kept != list(selected):
+                st.session_state[key] = kept
+
+
+def _filters_from_widgets() -> Filters:
+    dates = st.session_state.get(DATES_KEY) or ()
+    if isinstance(dates, date):
+        dates = (dates,)
+    dates = tuple(dates)
+    return Filters(
+        date_from=dates[0] if len(dates) > 0 else None,
+        date_to=dates[1] if len(dates) > 1 else None,
+        **{name: tuple(st.session_state.get(key) or ()) for name, key in FILTER_KEYS.items()},
+    )
+
+
+def _clear_widgets() -> None:
+    st.session_state[_DATES_INITIAL] = ()
+    st.session_state.pop(DATES_KEY, None)  # recreated from its (now empty) value
+    for key in FILTER_KEYS.values():
+        st.session_state[key] = []
+
+
+def _write_query_params(filters: Filters) -> None:
+    """Make the URL's filter keys match `filters`; other query parameters are left alone."""
+    wanted = filters.to_query_params()
+    for key in flt.QUERY_KEYS:
+        if key in wanted:
+            if st.query_params.get_all(key) != [wanted[key]]:
+                st.query_params[key] = wanted[key]
+        elif key in st.query_params:
+            del st.query_params[key]
+

@@ -1,0 +1,95 @@
+"""Small rendering helpers shared by the pages: escaped text, metrics, tables, charts, CSV.
+
+Ticket text is uploaded by users, so it is never rendered as HTML and only reaches markdown
+through `escape_markdown`; tables go through st.dataframe, which shows cells as plain text.
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from analytics.csv_export import to_csv_bytes
+from analytics.filters import Filters
+from ui import state
+
+UPLOAD_PAGE = "pages/upload.py"
+MAX_TABLE_ROWS = 10_000
+# Markdown and Streamlit-markdown syntax characters (incl. :emoji:/:color[...] and $math$).
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=^&])")
+
+
+def escape_markdown(text: object) -> str:
+    """`text` as literal characters inside st.markdown / st.caption (one line)."""
+    flat = " ".join(str(text).split())
+    return _MD_SPECIAL.sub(r"\\\1", flat)
+
+
+def filter_caption(con: duckdb.DuckDBPyConnection, filters: Filters) -> int:
+    """Show "Filters: … · n tickets" under the page title; returns n."""
+    n = state.ticket_count(con, filters)
+    st.caption(escape_markdown(filters.caption(n)))
+    return n
+
+
+def store_is_empty(con: duckdb.DuckDBPyConnection) -> bool:
+    return state.ticket_count(con, Filters()) == 0
+
+
+def empty_store_notice() -> None:
+    st.info("No tickets loaded yet. Upload a ticket export (or load the demo data) first.",
+            icon=":material/info:")
+    st.page_link(UPLOAD_PAGE, label="Go to Upload & data", icon=":material/upload:")
+
+
+def no_match_notice() -> None:
+    st.info("No tickets match the current filters. Change or clear them in the sidebar.",
+            icon=":material/filter_alt_off:")
+
+
+def metric(label: str, value: int | float | str, definition: str, key: str) -> None:
+    """st.metric plus a "Definition" popover holding the metric's one definition."""
+    shown = f"{value:,}" if isinstance(value, int) else value
+    st.metric(label, shown)
+    with st.popover("Definition", icon=":material/info:", key=f"{key}_definition"):
+        st.markdown(escape_markdown(definition))
+
+
+def table(df: pd.DataFrame, alt: str, *, key: str | None = None,
+          column_config: dict | None = None, height: int | str = "auto") -> None:
+    """A read-only table (text shown as text); very long tables show their first rows."""
+    if df.empty:
+        st.caption("No rows.")
+        return
+    shown = df.head(MAX_TABLE_ROWS)
+    st.dataframe(shown, hide_index=True, alt=alt, key=key, column_config=column_config,
+                 height=height)
+    if len(df) > len(shown):
+        st.caption(f"Showing the first {len(shown):,} of {len(df):,} rows; "
+                   "download the CSV for all of them.")
+
+
+def download_csv(df: pd.DataFrame, file_name: str, key: str,
+                 label: str = "Download CSV") -> None:
+    """A CSV download whose text cells can't run as spreadsheet formulas."""
+    st.download_button(label, data=to_csv_bytes(df), file_name=file_name, mime="text/csv",
+                       key=key, icon=":material/download:", on_click="ignore")
+
+
+def chart(fig: go.Figure, summary: str, data: pd.DataFrame, key: str,
+          definition: str | None = None) -> None:
+    """A chart with its text alternative: alt text, a caption and a "Data table" expander."""
+    st.plotly_chart(fig, key=key, alt=summary, config={"displaylogo": False})
+    st.caption(escape_markdown(definition or summary))
+    with st.expander("Data table"):
+        if definition:
+            st.caption(escape_markdown(summary))
+        table(data, alt=f"Data table: {fig.layout.title.text}", key=f"{key}_table")
+
+
+def being_built(what: str) -> None:
+    st.info(f"This page is being built: {what}", icon=":material/construction:")
