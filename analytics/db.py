@@ -56,5 +56,10 @@ def set_setting(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
         )
 
 
+def delete_setting(con: duckdb.DuckDBPyConnection, key: str) -> None:
+    with write_lock:
+        con.cursor().execute("DELETE FROM settings WHERE key = ?", [key])
+
+
 def ticket_count(con: duckdb.DuckDBPyConnection) -> int:
     return con.cursor().execute("SELECT count(*) FROM tickets").fetchall()[0][0]

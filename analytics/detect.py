@@ -67,8 +67,8 @@ def detect(header: list[str], profiles: list[Profile], source: str = "auto") -> 
 _HINTS: tuple[tuple[str, str], ...] = (
     ("external_id", r"^(ticket|incident|issue|case|sr|request)?[ _-]*(id|number|key|no|nr|#)$|^number$|^key$"),
     ("title", r"title|summary|short[ _]?desc|subject|^name$|description"),
-    ("severity", r"severity|priority|impact|urgency|^sev$"),
-    ("status", r"^(status|state|incident[ _]state)$"),
+    ("severity", r"severity|priori|^prio|impact|urgency|^sev$"),
+    ("status", r"^(ticket[ _]?|incident[ _]?)?(status|state)$"),
     ("type", r"^(type|issue[ _]?type|ticket[ _]?type|kind)$"),
     ("service", r"service|application|^app$|system|product"),
     ("component", r"component|cmdb|^ci$|config(uration)?[ _]?item"),

@@ -10,6 +10,7 @@ from analytics import datasets, db
 from analytics.ingest import IngestError, ingest_file, max_upload_bytes
 from analytics.profiles import Profile, ProfileError, save_profile
 from analytics.schema import MAPPABLE_FIELDS, SEVERITIES, TIMESTAMP_FIELDS
+from analytics.demo_loader import load_demo
 from ui import state, widgets
 
 NOT_MAPPED = "— not mapped —"
@@ -259,14 +260,9 @@ st.header("Demo data")
 demo_n = st.number_input("Demo tickets", min_value=100, max_value=1_000_000, value=5_000,
                          step=1_000, key="demo_n")
 if st.button("Load demo data", key="demo_go"):
-    loader = state.demo_loader()
-    if loader is None:
-        remember("error", "The demo generator is not installed in this checkout.", [])
-    else:
-        with st.spinner(f"Generating and loading {int(demo_n):,} demo tickets…"):
-            results = loader(con, n_tickets=int(demo_n))
-        results = results if isinstance(results, list) else [results]
-        remember("success", " | ".join(r.summary() for r in results), [])
+    with st.spinner(f"Generating and loading {int(demo_n):,} demo tickets…"):
+        results = load_demo(con, n_tickets=int(demo_n))
+    remember("success", " | ".join(r.summary() for r in results), [])
     state.data_changed()
     st.rerun()
 

@@ -322,3 +322,11 @@ def test_delete_dataset_removes_its_tickets(con, crafted):
 
 def test_identifiers_are_quoted():
     assert transform.qident('we"ird') == '"we""ird"'
+
+
+def test_generic_guess_reads_short_names(con, tmp_path):
+    path = tmp_path / "short.csv"
+    write_csv(path, ["Key", "Summary", "Prio", "State", "Opened"], [["K-1", "x", "High", "Done", "2026-09-01 10:00"]])
+    insp = inspect_file(con, path)
+    assert {f: insp.mapping.get(f) for f in ("external_id", "title", "severity", "status", "opened_at")} == {
+        "external_id": "Key", "title": "Summary", "severity": "Prio", "status": "State", "opened_at": "Opened"}

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import os
 import threading
 import zoneinfo
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
 import duckdb
 import pandas as pd
 import streamlit as st
+
+from analytics.demo_loader import load_demo
 from streamlit import config as st_config
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -116,27 +117,10 @@ def ensure_demo_data(con: duckdb.DuckDBPyConnection) -> None:
     with _demo_lock:  # two first sessions at once must not both load it
         if db.get_setting(con, "demo_autoloaded") is not None or db.ticket_count(con) > 0:
             return
-        loader = demo_loader()
-        if loader is None:  # a checkout without the demo generator
-            return
         with st.spinner("First start: loading demo data…"):
-            loader(con)
+            load_demo(con)
         db.set_setting(con, "demo_autoloaded", overview.utc_now().isoformat(timespec="seconds"))
         data_changed()
-
-
-def demo_loader() -> Callable[..., Any] | None:
-    """`load_demo(con, n_tickets=5000, seed=42)`, wherever the demo module provides it."""
-    for module in ("analytics.demo", "analytics.demo_loader"):
-        try:
-            found = getattr(importlib.import_module(module), "load_demo", None)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        if found is not None:
-            return found
-    return None
 
 
 def data_changed() -> None:
