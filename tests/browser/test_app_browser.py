@@ -1,0 +1,123 @@
+"""The dashboard as a person uses it: a real server, a real Chromium, stable data-testids.
+
+Screenshots land in artifacts/screenshots/ (gitignored); a failing test also leaves
+FAILED-<test>.png there.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+pytestmark = pytest.mark.browser
+
+PAGE_TITLES = [
+    "Overview",
+    "Upload & data",
+    "SLA compliance",
+    "KPI trends",
+    "Recurrence",
+    "Governance",
+    "Settings",
+]
+SAMPLE_CSV = Path(__file__).resolve().parents[1] / "fixtures" / "servicenow_event_log_sample.csv"
+
+
+def wait_until_idle(page: Page) -> None:
+    """Wait until the script run that the last action started has finished."""
+    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
+
+
+def open_app(page: Page, path: str = "/") -> None:
+    page.goto(path)
+    wait_until_idle(page)
+
+
+def assert_no_exception(page: Page) -> None:
+    """Fail at once, with Streamlit's own message, when the page shows an exception."""
+    shown = page.get_by_test_id("stException")
+    if shown.count():
+        pytest.fail(f"the page shows an exception:\n{shown.first.inner_text()}")
+
+
+def nav_link(page: Page, title: str) -> Locator:
+    return page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True)
+
+
+def go_to(page: Page, title: str) -> None:
+    nav_link(page, title).click()
+    # The link turns current once the new page's run has started; then wait for its end.
+    expect(nav_link(page, title)).to_have_attribute("aria-current", "page")
+    wait_until_idle(page)
+
+
+def tickets_value(page: Page) -> Locator:
+    label = page.get_by_test_id("stMetricLabel").get_by_text("Tickets", exact=True)
+    return page.get_by_test_id("stMetric").filter(has=label).get_by_test_id("stMetricValue")
+
+
+def as_count(text: str) -> int:
+    digits = re.sub(r"[\s,.\u202f\u00a0]", "", text)
+    assert digits.isdigit(), f"the Tickets metric shows {text!r}, not a whole number"
+    return int(digits)
+
+
+def test_overview_shows_ticket_count(page: Page, screenshots: Path):
+    open_app(page)
+    value = tickets_value(page)
+    expect(value).to_have_text(re.compile(r"\d"))
+    assert as_count(value.inner_text()) > 0
+    assert_no_exception(page)
+    page.screenshot(path=screenshots / "overview.png")
+
+
+@pytest.mark.parametrize("title", PAGE_TITLES)
+def test_sidebar_navigation_opens_page_without_error(page: Page, screenshots: Path, title: str):
+    open_app(page)
+    go_to(page, title)
+    assert_no_exception(page)
+    expect(page.get_by_test_id("stMain").get_by_test_id("stHeading").first).to_be_visible()
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    page.screenshot(path=screenshots / f"page-{slug}.png")
+
+
+def test_severity_filter_changes_tickets_and_survives_reload(page: Page, new_session, screenshots: Path):
+    open_app(page)
+    value = tickets_value(page)
+    expect(value).to_have_text(re.compile(r"\d"))
+    everything = value.inner_text()
+
+    page.locator(".st-key-f_severity").get_by_role("combobox").click()
+    page.get_by_role("option", name="SEV-1", exact=True).click()
+    page.keyboard.press("Escape")
+
+    expect(page).to_have_url(re.compile(r"[?&]severity=SEV-1(&|$)"))
+    expect(value).not_to_have_text(everything)
+    wait_until_idle(page)
+    sev1 = value.inner_text()
+    assert as_count(sev1) < as_count(everything)
+    page.screenshot(path=screenshots / "filter-sev1.png")
+
+    # The URL is a bookmark: a brand-new session opened on it shows the same filtered view.
+    again = new_session()
+    open_app(again, page.url)
+    expect(again.locator(".st-key-f_severity")).to_contain_text("SEV-1")
+    expect(tickets_value(again)).to_have_text(sev1)
+
+
+def test_upload_servicenow_sample_inserts_tickets(page: Page, screenshots: Path):
+    open_app(page)
+    go_to(page, "Upload & data")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(SAMPLE_CSV)
+    expect(page.get_by_test_id("stFileChipName")).to_have_attribute("title", SAMPLE_CSV.name)
+    wait_until_idle(page)
+
+    page.get_by_role("button", name="Load into Hypercare").click()
+    success = page.get_by_test_id("stAlert").filter(has_text=re.compile("inserted", re.IGNORECASE))
+    expect(success).to_be_visible()
+    assert_no_exception(page)
+    success.scroll_into_view_if_needed()
+    page.screenshot(path=screenshots / "upload.png")

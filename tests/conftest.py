@@ -1,0 +1,50 @@
+"""Fixtures shared by every test: a fresh store, the real exports, isolation from user data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from analytics import db
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "browser: starts a real Streamlit server and drives it with headless Chromium"
+    )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolate_user_data(tmp_path_factory: pytest.TempPathFactory):
+    """Point the default database and profile folder at a temp dir for the whole run.
+
+    A test that forgets to pass its own path then writes there, never into data/.
+    """
+    home = tmp_path_factory.mktemp("hypercare-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HYPERCARE_DB", str(home / "default.duckdb"))
+        mp.setenv("HYPERCARE_PROFILES", str(home / "profiles"))
+        yield home
+
+
+@pytest.fixture
+def con(tmp_path: Path):
+    """A fresh, empty store (schema created) in a DuckDB file of its own."""
+    connection = db.connect(tmp_path / "t.duckdb")
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """Folder of the real public exports (one sub-folder per source, each with a README)."""
+    path = Path(os.environ.get("HYPERCARE_REAL_DATA") or REPO_ROOT.parent / "shared" / "data" / "real")
+    if not path.is_dir():
+        pytest.skip(
+            f"real exports not found at {path}; set HYPERCARE_REAL_DATA to run tests on the full files"
+        )
+    return path
