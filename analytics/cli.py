@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument("--source", choices=SOURCES, default="auto", help="restrict detection to one vendor")
     ing.add_argument("--profile", help="a mapping profile TOML file, or the name of a saved/built-in one")
     ing.add_argument("--tz", help="time zone for timestamps without an offset (IANA name)")
+    ing.add_argument("--delimiter", help="CSV delimiter when detection gets it wrong: , ; tab |")
     ing.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
 
     tick = with_db(sub.add_parser("tickets", help="print the canonical tickets"))
@@ -70,7 +71,8 @@ def cmd_ingest(args) -> int:
     failed = 0
     for f in args.files:
         try:
-            result = ingest_file(con, f, source=args.source, profile=profile, tz=args.tz, uploaded_by=_operator())
+            result = ingest_file(con, f, source=args.source, profile=profile, tz=args.tz, uploaded_by=_operator(),
+                                 delimiter=args.delimiter)
         except IngestError as exc:
             failed += 1
             print(f"error: {exc}", file=sys.stderr)

@@ -105,12 +105,12 @@ def _timezone(con, profile: Profile, tz: str | None) -> str:
     return check_timezone(chosen)
 
 
-def _open(cur, path, data, name, max_bytes) -> RawFile:
+def _open(cur, path, data, name, max_bytes, delimiter=None) -> RawFile:
     table = f"_raw_{uuid.uuid4().hex[:12]}"
     if data is None and path is not None and Path(path).exists():
-        return load_raw_path(cur, Path(path), table=table, name=name, max_bytes=max_bytes)
+        return load_raw_path(cur, Path(path), table=table, name=name, max_bytes=max_bytes, delimiter=delimiter)
     display, raw = read_bytes(data if data is not None else path, name)
-    return load_raw(cur, display, raw, table=table, max_bytes=max_bytes)
+    return load_raw(cur, display, raw, table=table, max_bytes=max_bytes, delimiter=delimiter)
 
 
 def _choose(raw: RawFile, source: str, profile: Profile | None, profiles_dir) -> tuple[Profile, list[Detection]]:
@@ -128,11 +128,12 @@ def _choose(raw: RawFile, source: str, profile: Profile | None, profiles_dir) ->
 
 def inspect_file(con, path=None, *, data: bytes | None = None, name: str | None = None,
                  source: str = "auto", profile: Profile | None = None, tz: str | None = None,
-                 max_bytes: int | None = None, profiles_dir=None) -> Inspection:
+                 max_bytes: int | None = None, profiles_dir=None, delimiter: str | None = None) -> Inspection:
     """What an upload would do, without writing anything: detection, mapping, formats, preview."""
     cur = con.cursor()
     cur.execute("SET TimeZone = 'UTC'")
-    raw = _wrap(lambda: _open(cur, path, data, name, max_bytes if max_bytes is not None else max_upload_bytes(con)), name or path)
+    limit = max_bytes if max_bytes is not None else max_upload_bytes(con)
+    raw = _wrap(lambda: _open(cur, path, data, name, limit, delimiter), name or path)
     try:
         chosen, detections = _choose(raw, source, profile, profiles_dir)
         zone = _wrap(lambda: _timezone(con, chosen, tz), raw.name)
@@ -159,7 +160,8 @@ def _wrap(fn, name):
 
 def ingest_file(con, path=None, *, data: bytes | None = None, name: str | None = None,
                 source: str = "auto", profile: Profile | None = None, tz: str | None = None,
-                uploaded_by: str = "local", max_bytes: int | None = None, profiles_dir=None) -> IngestResult:
+                uploaded_by: str = "local", max_bytes: int | None = None, profiles_dir=None,
+                delimiter: str | None = None) -> IngestResult:
     """Load one export into the store. Raises IngestError (database untouched) on refusal."""
     with db.write_lock:
         cur = con.cursor()
@@ -167,7 +169,7 @@ def ingest_file(con, path=None, *, data: bytes | None = None, name: str | None =
         limit = max_bytes if max_bytes is not None else max_upload_bytes(con)
         timings: dict[str, float] = {}
         with _timed(timings, "read"):
-            raw = _wrap(lambda: _open(cur, path, data, name, limit), name or path)
+            raw = _wrap(lambda: _open(cur, path, data, name, limit, delimiter), name or path)
         try:
             chosen, _ = _wrap(lambda: _choose(raw, source, profile, profiles_dir), raw.name)
             zone = _wrap(lambda: _timezone(con, chosen, tz), raw.name)

@@ -17,6 +17,7 @@ NOT_MAPPED = "— not mapped —"
 UNMAPPED = "unmapped"
 FILE_TYPES = ["csv", "gz", "xlsx", "json", "jsonl", "txt", "tsv"]
 MB = 1024 * 1024
+DELIMITERS = {"auto": None, "comma ,": ",", "semicolon ;": ";", "tab": "\t", "pipe |": "|"}
 
 con = state.start_page()
 st.title("Upload & data")
@@ -71,8 +72,11 @@ upload = st.file_uploader(
 if upload is not None:
     data = upload.getvalue()
     default_tz = db.get_setting(con, "default_timezone", "UTC") or "UTC"
+    delim_choice = st.selectbox("CSV delimiter", list(DELIMITERS), key="upload_delimiter",
+                                help="Detected automatically; choose one if the columns look wrong.")
+    delimiter = DELIMITERS[delim_choice]
     try:
-        first = state.inspect_upload(con, upload.file_id, upload.name, data, None, None, limit)
+        first = state.inspect_upload(con, upload.file_id, upload.name, data, None, None, limit, delimiter)
     except IngestError as exc:
         st.error(widgets.escape_markdown(exc), icon=":material/error:")
         st.stop()
@@ -106,7 +110,7 @@ if upload is not None:
         widgets.table(first.preview, alt="Preview of the uploaded file", key="upload_preview")
 
     base = first if pick == best.profile_name else state.inspect_upload(
-        con, upload.file_id, upload.name, data, chosen.profile, None, limit)
+        con, upload.file_id, upload.name, data, chosen.profile, None, limit, delimiter)
     token = hashlib.sha1(f"{upload.file_id}|{pick}".encode()).hexdigest()[:10]
 
     # --- mapping ------------------------------------------------------------------------
@@ -150,7 +154,7 @@ if upload is not None:
 
     try:
         mapped = corrected_profile(base.profile, columns, formats, tz, base.profile.severity_map)
-        checked = state.inspect_upload(con, upload.file_id, upload.name, data, mapped, tz, limit)
+        checked = state.inspect_upload(con, upload.file_id, upload.name, data, mapped, tz, limit, delimiter)
         problem = None
     except (ValidationError, ProfileError, IngestError) as exc:
         mapped, checked, problem = None, None, exc
@@ -243,7 +247,7 @@ if upload is not None:
             try:
                 with st.spinner(f"Loading {upload.name}…"):
                     result = ingest_file(con, data=data, name=upload.name, profile=final, tz=tz,
-                                         uploaded_by="local", max_bytes=limit)
+                                         uploaded_by="local", max_bytes=limit, delimiter=delimiter)
             except IngestError as exc:
                 remember("error", str(exc), [])
             else:

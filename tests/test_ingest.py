@@ -330,3 +330,45 @@ def test_generic_guess_reads_short_names(con, tmp_path):
     insp = inspect_file(con, path)
     assert {f: insp.mapping.get(f) for f in ("external_id", "title", "severity", "status", "opened_at")} == {
         "external_id": "Key", "title": "Summary", "severity": "Prio", "status": "State", "opened_at": "Opened"}
+
+
+BAD_FILES = [
+    ("truncated.csv", b"Ticket ID,Title,Priority,Status,Created,Resolved,Team\nT-1,a,P1,Open,2026-09-07 09:00,,X\nT-2,b,P", "line 3"),
+    ("binary.csv", bytes(range(256)) * 40, "binary"),
+    ("empty.csv", b"", "the file is empty"),
+    ("header-only.csv", b"Ticket ID,Title,Priority,Status,Created,Resolved,Team\n", "header but no data rows"),
+    ("no-id-column.csv", b"Title,Priority,Status,Created\na,P1,Open,2026-09-07 09:00\n",
+     "needs columns this file lacks"),
+    ("formula.csv", b'Ticket ID,Title,Priority,Status,Created,Resolved,Team\nT-1,"=HYPERLINK(""http://evil"",""x"")",P1,'
+                    b"Open,2026-09-07 09:00,,X\n", "spreadsheet formula"),
+]
+
+
+@pytest.mark.parametrize("name,content,expected", BAD_FILES, ids=[b[0] for b in BAD_FILES])
+def test_bad_file_is_refused_and_the_store_is_unchanged(con, crafted, name, content, expected):
+    ingest_file(con, crafted, profile=PROFILE)
+    before = snapshot(con)
+    with pytest.raises(IngestError) as err:
+        ingest_file(con, data=content, name=name, profile=PROFILE)
+    assert str(err.value).startswith(name) and expected in str(err.value)
+    assert snapshot(con) == before
+
+
+def test_wrong_delimiter_is_explained_and_changes_nothing(con, crafted):
+    ingest_file(con, crafted, profile=PROFILE)
+    before = snapshot(con)
+    piped = crafted.read_text().replace(",", "|").encode()
+    with pytest.raises(IngestError, match=r"piped\.csv: only one column found .*delimiter looks like '\|'"):
+        ingest_file(con, data=piped, name="piped.csv", profile=PROFILE, delimiter=",")
+    assert snapshot(con) == before
+    # Detected on its own, the same file loads.
+    assert ingest_file(con, data=piped, name="piped.csv", profile=PROFILE).tickets_unchanged == 3
+
+
+def test_file_over_the_configured_limit_is_refused(con, crafted):
+    from analytics import db
+    db.set_setting(con, "max_upload_mb", "0.0001")
+    before = snapshot(con)
+    with pytest.raises(IngestError, match=r"crafted\.csv: the file is .* over the .* upload limit"):
+        ingest_file(con, crafted, profile=PROFILE)
+    assert snapshot(con) == before

@@ -202,18 +202,18 @@ def dataset_data(con: duckdb.DuckDBPyConnection, name: str, *args: Any) -> pd.Da
 @st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
 def _inspect(_con: duckdb.DuckDBPyConnection, con_key: int, file_id: str, name: str,
              _data: bytes, profile_toml: str | None, tz: str | None,
-             max_bytes: int) -> ingest.Inspection:
+             max_bytes: int, delimiter: str | None) -> ingest.Inspection:
     profile = profiles.parse_profile(profile_toml, origin="mapping") if profile_toml else None
     return ingest.inspect_file(_con, data=_data, name=name, profile=profile, tz=tz,
-                               max_bytes=max_bytes)
+                               max_bytes=max_bytes, delimiter=delimiter)
 
 
 def inspect_upload(con: duckdb.DuckDBPyConnection, file_id: str, name: str, data: bytes,
                    profile: profiles.Profile | None, tz: str | None,
-                   max_bytes: int) -> ingest.Inspection:
+                   max_bytes: int, delimiter: str | None = None) -> ingest.Inspection:
     """Cached `inspect_file` of an uploaded file (keyed by its upload id, not its bytes)."""
     toml = profile.to_toml() if profile is not None else None
-    return _inspect(con, id(con), file_id, name, data, toml, tz, max_bytes)
+    return _inspect(con, id(con), file_id, name, data, toml, tz, max_bytes, delimiter)
 
 
 def as_of_now() -> datetime:
