@@ -204,17 +204,18 @@ def _ingest(cur, raw: RawFile, profile: Profile, zone: str, uploaded_by: str,
     with _timed(timings, "plan"):
         pl = plan(cur, raw.table, raw.columns, profile, zone)
         _check_plan(raw, profile, pl)
-    with _timed(timings, "rows"):
-        build_rows(cur, raw.table, profile, pl, zone)
-        build_maps(cur, profile, pl)
     layout = profile.source.layout
-    # Nothing of this source in the store yet: every ticket is new, so skip the comparison.
+    # Nothing of this source in the store yet: every ticket is new, so skip the comparison
+    # and insert straight from the mapping query.
     fresh = layout == "tickets" and not cur.execute(
         "SELECT 1 FROM tickets WHERE source = ? LIMIT 1", [profile.source.source_label]).fetchall()
+    with _timed(timings, "rows"):
+        rows_q = build_rows(cur, raw.table, profile, pl, zone, slim=fresh)
+        build_maps(cur, profile, pl)
     direct = None
     with _timed(timings, "stage"):
         if layout == "tickets":
-            direct = build_stage_tickets(cur, profile, pl, materialize=not fresh)
+            direct = build_stage_tickets(cur, profile, pl, rows_q if fresh else None)
         elif layout == "event_log":
             build_stage_events(cur, profile, pl)
         else:

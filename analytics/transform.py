@@ -112,8 +112,16 @@ def make_cfg(cur, profile: Profile) -> None:
                 [profile.null_values, longest])
 
 
-def build_rows(cur, raw: str, profile: Profile, pl: Plan, tz: str) -> None:
-    """_rows: every source row with its mapped text, parsed timestamps and reject reason."""
+RowsQuery = tuple[str, list]  # (SELECT over the staging table, its bound parameters)
+
+
+def build_rows(cur, raw: str, profile: Profile, pl: Plan, tz: str, slim: bool = False) -> RowsQuery:
+    """_rows: every source row with its mapped text, parsed timestamps and reject reason.
+
+    Returns the query behind it. With slim=True only the columns the checks need are kept
+    (__row, id, severity, status, type, reason); a first load then reads the rest straight
+    from the returned query instead of materialising a second full copy of the file.
+    """
     make_cfg(cur, profile)
     inner_params: list = []
     inner = ["__row"]
@@ -146,12 +154,18 @@ def build_rows(cur, raw: str, profile: Profile, pl: Plan, tz: str) -> None:
             f"THEN ? || {qident('f_' + fld)} || ? END"
         )
     reason_sql = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
-    sql = (
-        f"CREATE OR REPLACE TEMP TABLE _rows AS SELECT *, nullif({reason_sql}, '') AS _reason FROM ("
+    query = (
+        f"SELECT *, nullif({reason_sql}, '') AS _reason FROM ("
         f"SELECT {', '.join(outer)} FROM ("
         f"SELECT {', '.join(inner)} FROM {qident(raw)} CROSS JOIN _cfg))"
     )
-    cur.execute(sql, reason_params + outer_params + inner_params)
+    params = reason_params + outer_params + inner_params
+    keep = "*"
+    if slim:
+        keep = ", ".join(["__row", "f_external_id", "_reason"]
+                         + [f"f_{f}" for f in ("severity", "status", "type") if f in pl.columns])
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS SELECT {keep} FROM ({query})", params)
+    return query, params
 
 
 def build_maps(cur, profile: Profile, pl: Plan) -> None:
@@ -197,12 +211,11 @@ def _hash_sql(cols: list[str]) -> str:
     return f"CAST(hash({', '.join(qident(c) for c in cols)}) AS VARCHAR)"
 
 
-def build_stage_tickets(cur, profile: Profile, pl: Plan, materialize: bool = True) -> tuple[str, list] | None:
+def build_stage_tickets(cur, profile: Profile, pl: Plan, rows: RowsQuery | None = None) -> RowsQuery | None:
     """_stage for a tickets layout: the last row of each id wins; history stays empty.
 
-    With materialize=False (a first load, nothing to compare against) nothing is built: the
-    query and its parameters come back for the write to insert from directly, which saves
-    materialising a million-row copy.
+    Given `rows` (a first load, nothing to compare against, _rows kept slim) nothing is
+    built: the stage query comes back for the write to insert from directly.
     """
     params: list = [profile.source.source_label, profile.source.source_label]
     exprs = ["? || ':' || f_external_id AS ticket_id", "? AS source", "f_external_id AS external_id"]
@@ -211,17 +224,16 @@ def build_stage_tickets(cur, profile: Profile, pl: Plan, materialize: bool = Tru
     # Deduplicating needs a sort; most exports have unique ids, so check that first.
     dup = cur.execute(
         "SELECT count(*) > count(DISTINCT f_external_id) FROM _rows WHERE _reason IS NULL").fetchall()[0][0]
-    cur.execute(
-        "CREATE OR REPLACE TEMP VIEW _latest AS SELECT * FROM _rows WHERE _reason IS NULL "
-        + ("QUALIFY row_number() OVER (PARTITION BY f_external_id ORDER BY __row DESC) = 1" if dup else "")
-    )
+    latest_filter = "WHERE _reason IS NULL " + (
+        "QUALIFY row_number() OVER (PARTITION BY f_external_id ORDER BY __row DESC) = 1" if dup else "")
     cur.execute("CREATE OR REPLACE TEMP TABLE _hist (ticket_id VARCHAR, event_time TIMESTAMP, seq INTEGER, "
                 "status VARCHAR, team VARCHAR, tier VARCHAR)")
-    query = stage_query(f"SELECT {', '.join(exprs)} FROM {_joined('_latest', pl)}")
-    if not materialize:
-        return query, params
-    cur.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS {query}", params)
-    cur.execute("DROP VIEW _latest")
+    if rows is not None:
+        latest = f"(SELECT * FROM ({rows[0]}) {latest_filter})"
+        return stage_query(f"SELECT {', '.join(exprs)} FROM {_joined(latest, pl)}"), params + rows[1]
+    latest = f"(SELECT * FROM _rows {latest_filter})"
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS "
+                f"{stage_query(f'SELECT {chr(44).join(exprs)} FROM {_joined(latest, pl)}')}", params)
     return None
 
 
