@@ -132,6 +132,14 @@ if upload is not None:
         if value != NOT_MAPPED:
             columns[field] = value
 
+    if base.profile.events:
+        # Event logs fill some timestamps from status changes rather than from a column.
+        rules = "; ".join(f"{target.removesuffix('_at')} ← {', '.join(statuses)}"
+                          for target, statuses in base.profile.events.items())
+        st.caption(widgets.escape_markdown(
+            f"Timestamps from status events (first entry; resolved/closed: last entry): {rules}. "
+            "A mapped column wins over its event rule."))
+
     tz_options = state.time_zones()
     tz_default = base.profile.timestamps.timezone or default_tz
     tz = st.selectbox(

@@ -121,3 +121,29 @@ def test_upload_servicenow_sample_inserts_tickets(page: Page, screenshots: Path)
     assert_no_exception(page)
     success.scroll_into_view_if_needed()
     page.screenshot(path=screenshots / "upload.png")
+
+
+REAL_UPLOADS = [
+    ("servicenow-incident-event-log/incident_event_log.csv.gz", "24,918 inserted"),
+    ("jira-public-dataset-subset/jira_issues_timeestimate_subset.csv.gz", "2,480 inserted"),
+]
+
+
+@pytest.mark.parametrize("rel,expected", REAL_UPLOADS, ids=["servicenow-log", "jira"])
+def test_upload_real_export_through_the_page(page: Page, screenshots: Path, real_data: Path, rel: str,
+                                            expected: str):
+    path = real_data / rel
+    open_app(page)
+    go_to(page, "Upload & data")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(path)
+    expect(page.get_by_test_id("stFileChipName")).to_have_attribute("title", path.name)
+    wait_until_idle(page)
+    # Detection names the source before anything is loaded.
+    expect(page.get_by_text(re.compile(r"Detected source: .* — \d+ %"))).to_be_visible()
+    page.get_by_role("button", name="Load into Hypercare").click()
+    success = page.get_by_test_id("stAlert").filter(has_text=expected)
+    expect(success).to_be_visible(timeout=120_000)
+    expect(success).to_contain_text("0 rejected")
+    assert_no_exception(page)
+    success.scroll_into_view_if_needed()
+    page.screenshot(path=screenshots / f"upload-{path.name.split('.')[0]}.png")
