@@ -20,12 +20,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 import streamlit as st
-
-from analytics.demo_loader import load_demo
 from streamlit import config as st_config
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from analytics import datasets, db, ingest, overview, profiles
+from analytics.demo_loader import load_demo
 from analytics import filters as flt
 from analytics.filters import Filters
 
