@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from .schema import MAPPABLE_FIELDS, SEVERITIES, STATUS_CATEGORIES, TICKET_TYPES, TIMESTAMP_FIELDS
 
@@ -23,6 +23,7 @@ DEFAULT_USER_DIR = Path(__file__).resolve().parent.parent / "data" / "profiles"
 
 DEFAULT_NULLS = ["", "?", "NULL", "null", "None", "N/A", "n/a", "NaN", "nan", "#N/B", "#N/A"]
 _TEMPLATE = re.compile(r"\{([^{}]+)\}")
+_MAP_VALUES = {"severity_map": SEVERITIES, "status_map": STATUS_CATEGORIES, "type_map": TICKET_TYPES}
 # Event rule keys may be written "resolved" or "resolved_at".
 EVENT_TARGETS = ("detected_at", "acknowledged_at", "mitigated_at", "resolved_at", "closed_at")
 
@@ -94,30 +95,13 @@ class Profile(BaseModel):
             )
         return value
 
-    @field_validator("severity_map")
+    @field_validator("severity_map", "status_map", "type_map")
     @classmethod
-    def _severities(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = {k: v for k, v in value.items() if v not in SEVERITIES}
+    def _map_values(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        allowed = _MAP_VALUES[info.field_name]
+        bad = {k: v for k, v in value.items() if v not in allowed}
         if bad:
-            raise ValueError(f"severity_map values must be one of {', '.join(SEVERITIES)}: {bad}")
-        return value
-
-    @field_validator("status_map")
-    @classmethod
-    def _statuses(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = {k: v for k, v in value.items() if v not in STATUS_CATEGORIES}
-        if bad:
-            raise ValueError(
-                f"status_map values must be one of {', '.join(STATUS_CATEGORIES)}: {bad}"
-            )
-        return value
-
-    @field_validator("type_map")
-    @classmethod
-    def _types(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = {k: v for k, v in value.items() if v not in TICKET_TYPES}
-        if bad:
-            raise ValueError(f"type_map values must be one of {', '.join(TICKET_TYPES)}: {bad}")
+            raise ValueError(f"{info.field_name} values must be one of {', '.join(allowed)}: {bad}")
         return value
 
     @field_validator("events")

@@ -372,3 +372,14 @@ def test_file_over_the_configured_limit_is_refused(con, crafted):
     with pytest.raises(IngestError, match=r"crafted\.csv: the file is .* over the .* upload limit"):
         ingest_file(con, crafted, profile=PROFILE)
     assert snapshot(con) == before
+
+
+@pytest.mark.parametrize("section,value,message", [
+    ("severity_map", "SEV-9", "severity_map values must be one of SEV-1"),
+    ("status_map", "weird", "status_map values must be one of open"),
+    ("type_map", "bug", "type_map values must be one of incident"),
+])
+def test_profile_map_values_are_validated(section, value, message):
+    from analytics.profiles import ProfileError
+    with pytest.raises(ProfileError, match=message):
+        parse_profile(f'[source]\nname="x"\n[columns]\nexternal_id="a"\nopened_at="b"\n[{section}]\nX="{value}"\n')

@@ -28,14 +28,7 @@ from analytics.demo_loader import load_demo
 from analytics import filters as flt
 from analytics.filters import Filters
 
-FILTER_KEYS: dict[str, str] = {  # Filters field -> widget key
-    "severity": "f_severity",
-    "service": "f_service",
-    "team": "f_team",
-    "source": "f_source",
-    "type": "f_type",
-    "status": "f_status",
-}
+FILTER_KEYS: dict[str, str] = {field: f"f_{field}" for field in flt.FILTER_COLUMNS}  # -> widget key
 DATES_KEY = "f_dates"
 FILTER_LABELS: dict[str, str] = {
     "severity": "Severity",
