@@ -175,7 +175,6 @@ def ingest_file(con, path=None, *, data: bytes | None = None, name: str | None =
             zone = _wrap(lambda: _timezone(con, chosen, tz), raw.name)
             return _ingest(cur, raw, chosen, zone, uploaded_by, timings)
         finally:
-            cur.execute("DROP VIEW IF EXISTS _latest")
             for t in (raw.table, "_rows", "_stage", "_hist", "_cmp", "_dups", "_sevmap", "_statmap", "_typemap",
                       "_cfg"):
                 cur.execute(f"DROP TABLE IF EXISTS {qident(t)}")
