@@ -47,7 +47,49 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42)
 
     sub.add_parser("profiles", help="list the mapping profiles (built-in and saved)")
+
+    sla = with_db(sub.add_parser("sla", help="SLA status of each ticket (response and resolution clocks)"))
+    sla.add_argument("--from", dest="date_from", type=_day, help="first opened day, YYYY-MM-DD (inclusive)")
+    sla.add_argument("--to", dest="date_to", type=_day, help="last opened day, YYYY-MM-DD (inclusive)")
+    sla.add_argument("--as-of", type=_instant, help="evaluation time, ISO 8601 (naive = UTC; default: now)")
+    sla_fmt = sla.add_mutually_exclusive_group()
+    sla_fmt.add_argument("--json", action="store_true")
+    sla_fmt.add_argument("--csv", action="store_true")
+
+    kpi = with_db(sub.add_parser("kpis", help="KPIs (MTTA, MTTR, MTTD, MTBF, availability, SLA, reopen rate)"))
+    kpi.add_argument("--from", dest="date_from", type=_day, help="first opened day, YYYY-MM-DD (inclusive)")
+    kpi.add_argument("--to", dest="date_to", type=_day, help="last opened day, YYYY-MM-DD (inclusive)")
+    kpi.add_argument("--severity", help="comma-separated severities, e.g. SEV-1,SEV-2")
+    kpi.add_argument("--by", choices=("severity", "service", "team", "month", "week"), help="one row per group")
+    kpi.add_argument("--as-of", dest="kpi_as_of", type=_instant, help="as-of time, ISO 8601 (naive = UTC; default: now)")
+    kpi.add_argument("--json", action="store_true", help="a JSON list of objects")
+
+    rec = with_db(sub.add_parser("recurrence", help="clusters of similar tickets that keep coming back"))
+    rec.add_argument("--from", dest="date_from", type=_day, help="first opened day, YYYY-MM-DD (inclusive)")
+    rec.add_argument("--to", dest="date_to", type=_day, help="last opened day, YYYY-MM-DD (inclusive)")
+    rec.add_argument("--threshold", type=float, help="title similarity 0-1 (default: setting or 0.85)")
+    rec.add_argument("--min-tickets", type=int, default=2, help="only clusters with at least this many tickets")
+    rec.add_argument("--json", action="store_true", help="a JSON list of clusters")
     return p
+
+
+def _day(value: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {value!r}") from exc
+
+
+def _instant(value: str):
+    from datetime import datetime, timezone
+
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {value!r}") from exc
+    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _resolve_profile(value: str | None):
@@ -119,7 +161,74 @@ def cmd_profiles(_args) -> int:
     return 0
 
 
+def cmd_sla(args) -> int:
+    from datetime import datetime, timezone
+
+    from .csv_export import to_csv_bytes
+    from .filters import Filters
+    from .sla_engine import evaluate, iso_frame, to_json_records
+    from .sla_policy import PolicyError
+
+    con = db.connect(args.db)
+    clause, params = Filters(date_from=args.date_from, date_to=args.date_to).where()
+    as_of = args.as_of or datetime.now(timezone.utc).replace(tzinfo=None)
+    try:
+        frame = evaluate(con, as_of=as_of, where=clause, params=params)
+    except PolicyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.csv:
+        sys.stdout.buffer.write(to_csv_bytes(iso_frame(frame)))
+    elif args.json:
+        json.dump(to_json_records(frame), sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(frame.to_string(max_rows=50) + "\n")
+    return 0
+
+
+def cmd_kpis(args) -> int:
+    from .filters import Filters
+    from .kpi_trends import cli_table
+
+    con = db.connect(args.db)
+    severities = tuple(v.strip() for v in (args.severity or "").split(",") if v.strip())
+    filters = Filters(date_from=args.date_from, date_to=args.date_to, severity=severities)
+    rows = cli_table(con, filters, args.kpi_as_of, by=args.by)
+    if args.json:
+        json.dump(rows, sys.stdout, default=str)
+        sys.stdout.write("\n")
+        return 0
+    for row in rows:
+        shown = {k: v for k, v in row.items() if k != "excluded"}
+        print("  ".join(f"{k}={'n/a' if v is None else v}" for k, v in shown.items()))
+        for kpi, info in row["excluded"].items():
+            print(f"    {kpi}: " + "; ".join(f"{label}: {n}" for label, n in info.items()))
+    return 0
+
+
+def cmd_recurrence(args) -> int:
+    from .filters import Filters
+    from .recurrence import clusters
+    from .recurrence_charts import to_json_records
+
+    con = db.connect(args.db)
+    try:
+        frame = clusters(con, Filters(date_from=args.date_from, date_to=args.date_to),
+                         threshold=args.threshold, min_tickets=args.min_tickets)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        json.dump(to_json_records(frame), sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        cols = ["cluster_id", "tickets", "first_seen", "last_seen", "service", "label"]
+        sys.stdout.write(frame[cols].to_string(max_rows=50, max_colwidth=70) + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return {"ingest": cmd_ingest, "tickets": cmd_tickets, "demo": cmd_demo, "profiles": cmd_profiles}[
-        args.command](args)
+    return {"ingest": cmd_ingest, "tickets": cmd_tickets, "demo": cmd_demo, "profiles": cmd_profiles,
+            "sla": cmd_sla, "kpis": cmd_kpis, "recurrence": cmd_recurrence}[args.command](args)

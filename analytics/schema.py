@@ -109,4 +109,32 @@ DDL: tuple[str, ...] = (
     key VARCHAR PRIMARY KEY,
     value VARCHAR NOT NULL
 )""",
+    # SLA policy versions (analytics/sla_policy.py): append-only, so a ticket is always judged
+    # by the goals in force when it opened, never by a later edit.
+    """CREATE TABLE IF NOT EXISTS sla_policies (
+    version VARCHAR PRIMARY KEY,
+    effective_from DATE NOT NULL,
+    policy_toml VARCHAR NOT NULL,
+    saved_by VARCHAR,
+    saved_at TIMESTAMP NOT NULL
+)""",
+    # Recurrence clusters (analytics/recurrence.py): the cluster of each distinct ticket key,
+    # kept current by update_clusters; keys are the coalesced ('' for NULL) ticket fields.
+    """CREATE TABLE IF NOT EXISTS recurrence_signatures (
+    service VARCHAR NOT NULL,
+    title VARCHAR NOT NULL,
+    category VARCHAR NOT NULL,
+    component VARCHAR NOT NULL,
+    signature VARCHAR NOT NULL,
+    cluster_id VARCHAR NOT NULL,
+    representative VARCHAR NOT NULL
+)""",
+    """CREATE TABLE IF NOT EXISTS recurrence_clusters (
+    cluster_id VARCHAR NOT NULL,
+    service VARCHAR NOT NULL,
+    component VARCHAR NOT NULL,
+    representative VARCHAR NOT NULL,
+    threshold DOUBLE NOT NULL,
+    created_seq BIGINT NOT NULL
+)""",
 )
