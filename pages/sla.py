@@ -1,15 +1,67 @@
-"""SLA compliance (being built): response and resolution against each severity's target."""
+"""SLA compliance: per severity against target, trend, open breaches, at risk, drill-down."""
 
 import streamlit as st
 
-from ui import state, widgets
+from analytics import sla_charts
+from analytics import sla_compliance as comp
+from ui import sla_state, state, widgets
 
 con = state.start_page()
 filters = state.current_filters()
 
 st.title("SLA compliance")
-widgets.filter_caption(con, filters)
-widgets.being_built(
-    "per severity, the share of tickets acknowledged and resolved within their SLA targets "
-    "(business hours, paused statuses excluded), with the breaches listed."
-)
+n = widgets.filter_caption(con, filters)
+if widgets.store_is_empty(con):
+    widgets.empty_store_notice()
+    st.stop()
+if n == 0:
+    widgets.no_match_notice()
+    st.stop()
+
+as_of = state.as_of_now()
+with st.spinner("Evaluating SLA clocks…"):
+    frame = sla_state.evaluation(con, filters, as_of)
+target = sla_state.compliance_target(con, as_of.date())
+versions = comp.versions_used(frame)
+st.caption(widgets.escape_markdown(
+    f"As of {as_of:%Y-%m-%d %H:%M} UTC · policy versions used: {', '.join(versions) or 'none'} · "
+    "edit policies on the Settings page."))
+
+table = comp.compliance_table(frame, target)
+widgets.chart(sla_charts.compliance_chart(table), sla_charts.describe_compliance(table), table,
+              key="sla_chart", definition=comp.DEFINITIONS["compliance"])
+widgets.table(comp.compliance_view(table), alt="Compliance per severity and clock", key="sla_table")
+
+grain = st.radio("Trend by", ["week", "month"], horizontal=True, key="sla_grain")
+trend = comp.compliance_trend(frame, grain)
+widgets.chart(sla_charts.trend_chart(trend, target, grain), sla_charts.describe_trend(trend, grain), trend,
+              key="sla_trend")
+
+lists = {
+    "Open and breached": (comp.open_breached(frame), "open_breached"),
+    "At risk": (comp.at_risk(frame, as_of), "at_risk"),
+    "Breaches": (comp.breaches(frame), "breaches"),
+}
+for (label, (rows, key)), tab in zip(lists.items(), st.tabs([f"{k} ({len(v[0]):,})" for k, v in lists.items()])):
+    with tab:
+        st.caption(widgets.escape_markdown(comp.DEFINITIONS[key]))
+        widgets.table(rows, alt=f"{label} tickets", key=f"sla_{key}")
+        widgets.download_csv(rows, f"sla_{key}.csv", key=f"sla_{key}_csv", label=f"Download {label.lower()} (CSV)")
+
+st.subheader("Ticket timeline")
+candidates = list(dict.fromkeys([*lists["Open and breached"][0].get("ticket_id", []),
+                                 *lists["Breaches"][0].get("ticket_id", [])]))[:500]
+picked = st.selectbox("Ticket", candidates, index=None, key="sla_ticket",
+                      placeholder="Choose a breached ticket", accept_new_options=True,
+                      help="Breached tickets are listed; type any ticket id to see its clocks.")
+if picked:
+    try:
+        tl = sla_state.timeline(con, str(picked).strip(), as_of)
+    except ValueError as exc:
+        st.error(widgets.escape_markdown(exc), icon=":material/error:")
+    else:
+        clocks = comp.clock_summary(tl)
+        widgets.chart(sla_charts.timeline_chart(tl), sla_charts.describe_timeline(tl), clocks,
+                      key="sla_timeline", definition="Status history, paused time and the periods each clock "
+                      "counted (working time on its calendar, pauses removed); × marks the breach.")
+        widgets.table(comp.history_table(tl), alt="Status history of the ticket", key="sla_history")

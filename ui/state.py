@@ -1,6 +1,6 @@
 """Streamlit edge: the one DuckDB connection, the cached analytics calls, the filter bar.
 
-This is the only module with @st.cache_resource / @st.cache_data. Cached functions take the
+This and the page-specific ui/*_state.py modules are the only ones with Streamlit caching. Cached functions take the
 connection as `_con` (the leading underscore keeps it out of the cache key) plus `con_key`,
 the connection's id, so a new store (tests, another HYPERCARE_DB) never sees old results.
 `data_changed()` clears every cached result; call it after anything writes tickets.

@@ -1,0 +1,128 @@
+"""SLA charts: compliance against target, its trend, and one ticket's clock timeline.
+
+Same rules as analytics/charts.py: Okabe–Ito hues, and never colour alone — response and
+resolution differ by pattern / dash / marker too, and every status is written as a word.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from .charts import _layout
+
+CLOCK_STYLE = {  # colour, bar pattern, line dash, marker
+    "response": ("#0072B2", "", "solid", "circle"),
+    "resolution": ("#D55E00", "/", "dash", "diamond"),
+}
+TARGET_COLOUR = "#1A1D23"
+
+
+def compliance_chart(table: pd.DataFrame) -> go.Figure:
+    """Bars of compliance % per severity and clock, Wilson ranges as error bars, target line."""
+    fig = go.Figure()
+    rows = table[table["severity"] != "All"]
+    for metric, (colour, pattern, _, _) in CLOCK_STYLE.items():
+        part = rows[rows["metric"] == metric]
+        pct = part["compliance_pct"].astype(float)
+        fig.add_bar(
+            name=metric.capitalize(), x=list(part["severity"]), y=list(pct.fillna(0)),
+            marker={"color": colour, "pattern": {"shape": pattern}},
+            error_y={"type": "data", "symmetric": False,
+                     "array": list((part["wilson_high"].astype(float) - pct).fillna(0)),
+                     "arrayminus": list((pct - part["wilson_low"].astype(float)).fillna(0))},
+            text=[_short(p, s) for p, s in zip(part["compliance_pct"], part["status"])],
+            textposition="outside",
+            hovertext=[_label(p, n, s) for p, n, s in zip(part["compliance_pct"], part["n"], part["status"])],
+            hoverinfo="text",
+        )
+    target = float(table["target_pct"].iloc[0]) if len(table) else 95.0
+    fig.add_hline(y=target, line={"color": TARGET_COLOUR, "dash": "dot"},
+                  annotation_text=f"target {target:g} %", annotation_position="top left")
+    fig.update_layout(barmode="group", yaxis={"range": [0, 110], "ticksuffix": " %"})
+    return _layout(fig, "SLA compliance by severity", "Severity", "Compliance")
+
+
+def _short(pct, status) -> str:
+    return "no data" if pct is None or pd.isna(pct) else f"{pct:.0f} % {status}"
+
+
+def _label(pct, n, status) -> str:
+    if pct is None or pd.isna(pct):
+        return "no data"
+    return f"{pct:.1f} % {status} (n={int(n):,})"
+
+
+def describe_compliance(table: pd.DataFrame) -> str:
+    rows = table[table["severity"] == "All"]
+    parts = [f"{r.metric}: {_label(r.compliance_pct, r.n, r.status)}, {r.open_breached:,} open and breached"
+             for r in rows.itertuples()]
+    return "Overall compliance — " + "; ".join(parts) + "." if parts else "No SLA clock has stopped."
+
+
+def trend_chart(trend: pd.DataFrame, target: float, grain: str) -> go.Figure:
+    """Compliance % per period, one line per clock (distinct dash and marker), target line."""
+    fig = go.Figure()
+    for metric, (colour, _, dash, symbol) in CLOCK_STYLE.items():
+        part = trend[trend["metric"] == metric]
+        fig.add_scatter(name=metric.capitalize(), x=list(part["period"]), y=list(part["compliance_pct"]),
+                        mode="lines+markers", line={"color": colour, "dash": dash},
+                        marker={"symbol": symbol, "size": 9},
+                        customdata=list(part["n"]), hovertemplate="%{y:.1f} % (n=%{customdata:,})")
+    fig.add_hline(y=target, line={"color": TARGET_COLOUR, "dash": "dot"}, annotation_text=f"target {target:g} %")
+    fig.update_layout(yaxis={"ticksuffix": " %"})
+    return _layout(fig, f"SLA compliance by {grain}", f"{grain.capitalize()} the clock stopped", "Compliance")
+
+
+def describe_trend(trend: pd.DataFrame, grain: str) -> str:
+    if trend.empty:
+        return "No SLA clock has stopped in the filtered tickets."
+    parts = []
+    for metric in ("response", "resolution"):
+        part = trend[trend["metric"] == metric]
+        if len(part):
+            first, last = part.iloc[0], part.iloc[-1]
+            parts.append(f"{metric} from {first.compliance_pct:.1f} % to {last.compliance_pct:.1f} % "
+                         f"over {len(part)} {grain}s")
+    return "Compliance trend: " + "; ".join(parts) + "."
+
+
+def timeline_chart(tl: dict) -> go.Figure:
+    """One ticket: status history, pauses, and when each clock ran, on a shared time axis."""
+    fig = go.Figure()
+    hist = tl["history"]
+    for i, h in enumerate(hist):
+        end = hist[i + 1]["event_time"] if i + 1 < len(hist) else tl["as_of"]
+        _span(fig, "Status", h["event_time"], end, h["status"] or "?", "#595959", "")
+    for seg in tl["pause_segments"]:
+        _span(fig, "Paused", seg["start"], seg["end"], seg["status"], "#E69F00", "x")
+    for metric, (colour, pattern, _, symbol) in CLOCK_STYLE.items():
+        row = f"{metric.capitalize()} clock running"
+        for seg in tl["running_segments"].get(metric, []):
+            _span(fig, row, seg["start"], seg["end"], f"{seg['minutes']:.0f} min", colour, pattern)
+        clock = tl["clocks"].get(metric)
+        if clock and clock.get("breach_at"):
+            fig.add_scatter(x=[clock["breach_at"]], y=[row], mode="markers+text", text=["breach"],
+                            textposition="top center", marker={"symbol": "x", "size": 14, "color": TARGET_COLOUR},
+                            name=f"{metric} breach", showlegend=False)
+    fig.update_xaxes(type="date")
+    fig.update_layout(barmode="overlay", showlegend=False,
+                      yaxis={"categoryorder": "array",
+                             "categoryarray": ["Resolution clock running", "Response clock running", "Paused", "Status"]})
+    return _layout(fig, f"Timeline of {tl['ticket_id']} (UTC)", "Time (UTC)", "")
+
+
+def _span(fig: go.Figure, row: str, start, end, label: str, colour: str, pattern: str) -> None:
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    fig.add_bar(y=[row], x=[(end - start).total_seconds() * 1000], base=[start], orientation="h",
+                marker={"color": colour, "pattern": {"shape": pattern}, "line": {"color": "white", "width": 1}},
+                text=[label], textposition="inside", insidetextanchor="middle",
+                hovertemplate=f"{row}: {label}<br>%{{base}} → {end}<extra></extra>")
+
+
+def describe_timeline(tl: dict) -> str:
+    ev = tl["evaluation"]
+    paused = sum((pd.Timestamp(s["end"]) - pd.Timestamp(s["start"])).total_seconds() / 60 for s in tl["pause_segments"])
+    return (f"{tl['ticket_id']}: {len(tl['history'])} status changes; paused {paused:,.0f} calendar minutes; "
+            f"response {ev['response_status']}, resolution {ev['resolution_status']} "
+            f"(policy {tl['policy_version']}).")

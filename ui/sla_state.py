@@ -1,0 +1,39 @@
+"""Streamlit edge for the SLA page: cached evaluation and ticket timelines."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from analytics import sla_engine, sla_policy, sla_timeline
+from analytics.filters import Filters
+
+_CACHE = {"show_spinner": False, "max_entries": 16, "ttl": 600}
+
+
+@st.cache_data(**_CACHE)
+def _evaluate(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, as_of: datetime) -> pd.DataFrame:
+    clause, params = filters.where()
+    return sla_engine.evaluate(_con, as_of=as_of, where=clause, params=params)
+
+
+def evaluation(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> pd.DataFrame:
+    """Cached `sla_engine.evaluate` of the filtered tickets (as_of is to the minute)."""
+    return _evaluate(con, id(con), filters, as_of)
+
+
+@st.cache_data(**_CACHE)
+def _timeline(_con: duckdb.DuckDBPyConnection, con_key: int, ticket_id: str, as_of: datetime) -> dict:
+    return sla_timeline.ticket_timeline(_con, ticket_id, as_of)
+
+
+def timeline(con: duckdb.DuckDBPyConnection, ticket_id: str, as_of: datetime) -> dict:
+    return _timeline(con, id(con), ticket_id, as_of)
+
+
+def compliance_target(con: duckdb.DuckDBPyConnection, day) -> float:
+    """The compliance target of the policy version in force on `day`."""
+    return sla_policy.policy_in_force(sla_policy.policies(con), day).compliance_target_pct
