@@ -1,0 +1,84 @@
+"""The SLA policy editor on the Settings page: versions, a form for targets and the business
+calendar, TOML import/export. Saving always appends a new version (never overwrites)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import holidays
+import streamlit as st
+
+from analytics import sla_policy as sp
+from analytics.schema import SEVERITIES, TICKET_TYPES
+from analytics.sla_policy_form import ANY_TYPE, KIND_LABELS, policy_from_form, targets_frame
+from ui import state, widgets
+
+def render(con: duckdb.DuckDBPyConnection) -> None:
+    st.header("SLA policy")
+    st.caption("Targets per severity (and per ticket type for defect triage) on a calendar. Saving creates a "
+               "new version with an effective date: a ticket is judged by the version in force when it opened, "
+               "so editing a goal never rewrites history.")
+    pols = sp.policies(con)
+    versions = sp.policy_versions(con)
+    widgets.table(versions, alt="Saved SLA policy versions", key="policy_versions")
+    if versions.empty:
+        st.caption("No version saved yet: the seed defaults apply.")
+    latest = pols[-1]
+    names = [p.version for p in pols]
+    shown = st.selectbox("Version", names, index=len(names) - 1, key="policy_shown")
+    chosen = pols[names.index(shown)]
+    st.download_button("Export this version as TOML", data=sp.policy_to_toml(chosen).encode(),
+                       file_name=f"sla-policy-{chosen.version}.toml", mime="application/toml",
+                       key="policy_download", icon=":material/download:", on_click="ignore")
+
+    with st.form("policy_form"):
+        st.subheader("New version")
+        c1, c2, c3 = st.columns(3)
+        version = c1.text_input("Version name", value=f"{latest.version}-edit", key="policy_version")
+        effective = c2.date_input("Effective from", value=date.today(), key="policy_effective")
+        compliance = c3.number_input("Compliance target %", 0.0, 100.0, float(latest.compliance_target_pct),
+                                     key="policy_compliance")
+        cal = next((c for c in latest.calendars if c.name == sp.BUSINESS), sp.business_calendar())
+        c4, c5, c6 = st.columns(3)
+        zones = state.time_zones()
+        tz = c4.selectbox("Business calendar time zone", zones, index=zones.index(cal.timezone), key="policy_tz")
+        countries = ["", *sorted(holidays.list_supported_countries())]
+        country = c5.selectbox("Public holidays of", countries, index=countries.index(cal.country or ""),
+                               key="policy_country", help="Empty: no public holidays.")
+        subdivision = c6.text_input("Subdivision (optional)", value=cal.subdivision or "", key="policy_subdiv")
+        hours = st.text_input("Working hours, Monday–Friday", key="policy_hours",
+                              value=", ".join(f"{a}-{b}" for a, b in cal.hours.get("mon", [])))
+        pauses = st.text_area("Statuses that pause the clock (one per line, * = any text)",
+                              value="\n".join(latest.pause_statuses), key="policy_pauses")
+        targets = st.data_editor(
+            targets_frame(latest), key="policy_targets", num_rows="dynamic", hide_index=True,
+            column_config={
+                "severity": st.column_config.SelectboxColumn(options=list(SEVERITIES), required=True),
+                "ticket type": st.column_config.SelectboxColumn(options=[ANY_TYPE, *TICKET_TYPES], required=True),
+                "clock": st.column_config.SelectboxColumn(options=["response", "resolution"], required=True),
+                "calendar": st.column_config.SelectboxColumn(options=[sp.ALWAYS, sp.BUSINESS], required=True),
+                "kind": st.column_config.SelectboxColumn(options=list(KIND_LABELS.values()), required=True),
+                "amount": st.column_config.NumberColumn(min_value=0),
+            })
+        if st.form_submit_button("Save as new version", type="primary"):
+            try:
+                saved = sp.save_policy(con, policy_from_form(latest, version, effective, targets, tz, country,
+                                                             subdivision, hours, pauses, compliance), who="local")
+            except sp.PolicyError as exc:
+                st.error(widgets.escape_markdown(exc), icon=":material/error:")
+            else:
+                state.data_changed()
+                st.success(widgets.escape_markdown(f"Saved version '{saved.version}', effective "
+                                                   f"{saved.effective_from:%Y-%m-%d}."), icon=":material/check_circle:")
+
+    uploaded = st.file_uploader("Import a policy TOML as a new version", type=["toml"], key="policy_upload")
+    if uploaded is not None and st.button("Import", key="policy_import"):
+        try:
+            saved = sp.save_policy(con, sp.policy_from_toml(uploaded.getvalue().decode("utf-8", "replace"),
+                                                            origin=uploaded.name), who="local")
+        except sp.PolicyError as exc:
+            st.error(widgets.escape_markdown(exc), icon=":material/error:")
+        else:
+            state.data_changed()
+            st.success(widgets.escape_markdown(f"Imported version '{saved.version}'."), icon=":material/check_circle:")
