@@ -1,0 +1,91 @@
+"""Ticket titles reduced to their failure text: variable parts become placeholders.
+
+"Payment gateway timeout on pay-node-07 (txn 88412)" and "Payment gateway timeout on
+pay-node-11 (txn 10233)" both normalise to "payment gateway timeout on <host> (txn <n>)".
+The rules run in order (most specific first) on each *distinct* title only, so a million
+tickets with 200,000 distinct titles cost 200,000 normalisations, not a million.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+# (name, pattern, placeholder). Ticket references run on the original case (PROJ-123 is upper
+# case, a host like web-12 is not); everything after that runs on the lower-cased text.
+_CASED_RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("ticket reference", re.compile(r"\b(?:INC|CHG|PRB|REQ|RITM|TASK|SCTASK|PRJ)\d{4,}\b", re.I), "<ref>"),
+    ("issue key", re.compile(r"\b[A-Z][A-Z0-9]{1,9}-\d+\b"), "<ref>"),
+)
+_RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("url", re.compile(r"\b(?:https?|ftp)://\S+"), "<url>"),
+    ("email", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), "<email>"),
+    ("uuid", re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
+    ("ipv4", re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b"), "<ip>"),
+    ("ipv6", re.compile(r"\b(?:[0-9a-f]{1,4}:){3,7}[0-9a-f]{1,4}\b"), "<ip>"),
+    ("iso date-time", re.compile(
+        r"\b\d{4}-\d{2}-\d{2}(?:[t ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}:?\d{2})?)?\b"), "<date>"),
+    ("date", re.compile(r"\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b"), "<date>"),
+    ("time", re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?(?:\s?(?:am|pm|utc|z))?\b"), "<time>"),
+    # Fully qualified host names: db01.prod.example.com, www.githubstatus.com.
+    ("fqdn", re.compile(r"\b[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+"
+                        r"\.(?:com|net|org|io|local|internal|lan|corp|prod|dev|test|example|[a-z]{2})\b"), "<host>"),
+    ("hex", re.compile(r"\b(?:0x[0-9a-f]+|(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,})\b"), "<hex>"),
+    # Host names: pay-node-07, sync-worker-3, web-12a, db01, srv123.
+    ("hyphenated host", re.compile(r"\b[a-z][a-z0-9]*(?:-[a-z][a-z0-9]*)*-\d+[a-z]?\b"), "<host>"),
+    ("host", re.compile(r"\b[a-z]{2,}\d{2,}[a-z]?\b"), "<host>"),
+    ("number", re.compile(r"\d+(?:[.,]\d+)*"), "<n>"),
+)
+_SPACES = re.compile(r"\s+")
+# A title's tokens for the fuzzy comparison: placeholders, words, single symbols.
+_TOKENS = re.compile(r"<[a-z]+>|[^\W_]+|[^\w\s]")
+
+RULE_NAMES: tuple[str, ...] = tuple(name for name, _, _ in (*_CASED_RULES, *_RULES))
+
+
+def normalise_title(title: object) -> str:
+    """The title's failure text: lower-case, variable parts as placeholders, single spaces.
+
+    "" for a missing or blank title. Placeholders: <ref> <url> <email> <uuid> <ip> <date>
+    <time> <host> <hex> <n>.
+    """
+    if title is None or title != title:  # missing or NaN
+        return ""
+    text = str(title)
+    if not text.strip():
+        return ""
+    for _, pattern, placeholder in _CASED_RULES:
+        text = pattern.sub(placeholder, text)
+    text = text.lower()
+    for _, pattern, placeholder in _RULES:
+        text = pattern.sub(placeholder, text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def normalise_many(titles: Iterable[object]) -> dict[object, str]:
+    """{title: normalised title} for each distinct title (None maps to "")."""
+    return {t: normalise_title(t) for t in dict.fromkeys(titles)}
+
+
+def tokens(normalised: str) -> list[str]:
+    """The tokens the similarity compares (placeholders stay whole)."""
+    return _TOKENS.findall(normalised)
+
+
+def comparable(normalised: str) -> str:
+    """The string the fuzzy scorer sees: tokens joined by single spaces."""
+    return " ".join(tokens(normalised))
+
+
+def field_signature(category: object, component: object) -> str:
+    """Signature of a ticket without a title (e.g. the ServiceNow event log): its fields.
+
+    The service is the block the signature lives in, so only category and component appear.
+    """
+    def clean(v: object) -> str:
+        return "" if v is None or v != v else " ".join(str(v).split()).lower()
+    return f"[no title] category={clean(category) or '-'}; component={clean(component) or '-'}"
+
+
+def is_field_signature(signature: str) -> bool:
+    return signature.startswith("[no title]")

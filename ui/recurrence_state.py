@@ -1,0 +1,69 @@
+"""Streamlit edge for the Recurrence page: cached calls into analytics.recurrence / .patterns.
+
+Same conventions as ui/state.py: the connection is `_con` (kept out of the cache key) plus
+`con_key`; `state.data_changed()` (st.cache_data.clear) forgets these results too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from analytics import patterns, recurrence
+from analytics.filters import Filters
+
+_CACHE = {"show_spinner": False, "max_entries": 64, "ttl": 3600}
+_PATTERN_FUNCTIONS = {
+    "pareto": patterns.pareto,
+    "weekday_hour": patterns.weekday_hour,
+    "repeat_offenders": patterns.repeat_offenders,
+    "root_causes": patterns.root_causes,
+    "reopen_hotspots": patterns.reopen_hotspots,
+}
+
+
+@st.cache_data(**_CACHE)
+def _clusters(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, threshold: float,
+              window_days: int) -> pd.DataFrame:
+    return recurrence.clusters(_con, filters, threshold=threshold, window_days=window_days)
+
+
+def clusters(con: duckdb.DuckDBPyConnection, filters: Filters, threshold: float,
+             window_days: int) -> pd.DataFrame:
+    """Cached `analytics.recurrence.clusters` (every cluster, singletons included)."""
+    return _clusters(con, id(con), filters, float(threshold), int(window_days))
+
+
+@st.cache_data(**_CACHE)
+def _cluster_tickets(_con: duckdb.DuckDBPyConnection, con_key: int,
+                     ticket_ids: tuple[str, ...]) -> pd.DataFrame:
+    return recurrence.cluster_tickets(_con, list(ticket_ids))
+
+
+def cluster_tickets(con: duckdb.DuckDBPyConnection, ticket_ids: Any) -> pd.DataFrame:
+    """Cached drill-down: the tickets of one cluster."""
+    return _cluster_tickets(con, id(con), tuple(str(t) for t in ticket_ids))
+
+
+@st.cache_data(**_CACHE)
+def _pattern(_con: duckdb.DuckDBPyConnection, con_key: int, name: str, filters: Filters,
+             args: tuple[Any, ...]) -> pd.DataFrame:
+    return _PATTERN_FUNCTIONS[name](_con, filters, *args)
+
+
+def pattern(con: duckdb.DuckDBPyConnection, name: str, filters: Filters, *args: Any) -> pd.DataFrame:
+    """Cached `analytics.patterns.<name>(con, filters, *args)`."""
+    if name not in _PATTERN_FUNCTIONS:
+        raise KeyError(name)
+    return _pattern(con, id(con), name, filters, tuple(args))
+
+
+def default_threshold(con: duckdb.DuckDBPyConnection) -> float:
+    return recurrence.default_threshold(con)
+
+
+def heatmap_timezone(con: duckdb.DuckDBPyConnection) -> str:
+    return patterns.heatmap_timezone(con)
