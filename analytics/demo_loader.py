@@ -10,6 +10,7 @@ from datetime import date
 from . import demo
 from .ingest import IngestResult, ingest_file
 from .profiles import find_profile
+from .recurrence import update_clusters
 from .sla_policy import business_calendar, default_policy, policy_versions, save_policy
 
 DEMO_POLICY_VERSION = "demo-us-business-hours"
@@ -32,9 +33,11 @@ def load_demo(con, n_tickets: int = 5000, seed: int = 42) -> list[IngestResult]:
     with tempfile.TemporaryDirectory(prefix="hypercare-demo-") as d:
         tickets_csv, history_csv = demo.write_csvs(Path(d), n_tickets, seed)
         name = f"demo-{n_tickets}-seed{seed}"
-        return [
+        results = [
             ingest_file(con, tickets_csv, name=f"{name}-tickets.csv", profile=find_profile("hypercare-tickets"),
                         uploaded_by="demo", max_bytes=2**40),
             ingest_file(con, history_csv, name=f"{name}-history.csv", profile=find_profile("hypercare-history"),
                         uploaded_by="demo", max_bytes=2**40),
         ]
+    update_clusters(con, results[0].dataset_id)
+    return results

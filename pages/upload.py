@@ -11,6 +11,7 @@ from analytics.ingest import IngestError, ingest_file, max_upload_bytes
 from analytics.profiles import Profile, ProfileError, save_profile
 from analytics.schema import MAPPABLE_FIELDS, SEVERITIES, TIMESTAMP_FIELDS
 from analytics.demo_loader import load_demo
+from analytics.recurrence import update_clusters
 from ui import state, widgets
 
 NOT_MAPPED = "— not mapped —"
@@ -259,6 +260,8 @@ if upload is not None:
             except IngestError as exc:
                 remember("error", str(exc), [])
             else:
+                if result.duplicate_of is None:
+                    update_clusters(con, result.dataset_id)  # recurrence follows the upload
                 notes = list(result.warnings)
                 if result.unmapped_severities:
                     shown = ", ".join(f"{k} ({v:,})" for k, v in result.unmapped_severities.items())

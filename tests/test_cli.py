@@ -37,6 +37,12 @@ def test_ingest_json_and_tickets_json(tmp_path, capsys):
     again = json.loads(capsys.readouterr().out)
     assert (again["tickets_inserted"], again["tickets_updated"], again["tickets_unchanged"]) == (0, 0, 2)
 
+    # Recurrence clusters followed the upload.
+    from analytics import db
+    con = db.connect(dbp)
+    assert con.execute("SELECT count(*) FROM recurrence_signatures").fetchall()[0][0] == 2
+    con.close()
+
     assert main(["tickets", "--db", dbp, "--json"]) == 0
     records = json.loads(capsys.readouterr().out)
     assert len(records) == 2 and set(TICKET_COLUMNS) <= set(records[0])
