@@ -147,3 +147,43 @@ def test_upload_real_export_through_the_page(page: Page, screenshots: Path, real
     assert_no_exception(page)
     success.scroll_into_view_if_needed()
     page.screenshot(path=screenshots / f"upload-{path.name.split('.')[0]}.png")
+
+
+def test_recurrence_heatmap_and_cluster_drill_down(page: Page, screenshots: Path):
+    open_app(page)
+    go_to(page, "Recurrence")
+    assert_no_exception(page)
+    # Drill down: choose the first cluster; its tickets and the reason they were grouped appear.
+    page.get_by_test_id("stSelectbox").filter(has_text="Show the tickets of cluster").click()
+    page.get_by_role("option").first.click()
+    wait_until_idle(page)
+    expect(page.get_by_text(re.compile(r"^Why grouped: "))).to_be_visible()
+    assert_no_exception(page)
+    page.screenshot(path=screenshots / "recurrence-drilldown.png")
+    page.get_by_role("tab", name="Patterns").click()
+    heatmap = page.locator(".js-plotly-plot").filter(has_text="weekday")
+    expect(heatmap.first).to_be_visible()
+    expect(heatmap.first.locator(".heatmaplayer")).to_have_count(1)
+    heatmap.first.scroll_into_view_if_needed()
+    page.screenshot(path=screenshots / "recurrence-heatmap.png")
+
+
+def test_sla_page_compliance_and_timeline(page: Page, screenshots: Path):
+    open_app(page)
+    go_to(page, "SLA compliance")
+    expect(page.locator(".js-plotly-plot").filter(has_text="SLA compliance by severity").first).to_be_visible()
+    box = page.locator(".st-key-sla_ticket").get_by_role("combobox")
+    box.scroll_into_view_if_needed()
+    box.click()
+    box.press_sequentially("hypercare:HC-")
+    # The first option is the typed text itself (any ticket id may be typed); then the matches.
+    page.get_by_role("option").filter(has_text=re.compile(r"^hypercare:HC-\d+$")).first.click()
+    wait_until_idle(page)
+    # Charts below the fold render when scrolled to.
+    page.get_by_test_id("stPlotlyChart").last.scroll_into_view_if_needed()
+    timeline = page.locator(".js-plotly-plot").filter(has_text="Timeline of")
+    expect(timeline.first).to_be_visible()
+    expect(timeline.first).to_contain_text("Resolution clock running")
+    assert_no_exception(page)
+    timeline.first.scroll_into_view_if_needed()
+    page.screenshot(path=screenshots / "sla-timeline.png")
