@@ -96,3 +96,26 @@ def test_bad_file_shows_a_clear_message_and_changes_nothing(store, name, content
     errors = [e.value.replace("\\", "") for e in at.error]  # shown markdown-escaped
     assert any(name in e and expected in e for e in errors), errors
     assert snapshot(con) == before
+
+
+def test_saved_mapping_is_proposed_for_the_same_columns(store, tmp_path):
+    content = (b"Ref,What,Urgency,State,Logged (local)\n"
+               b"A-1,Printer down,Sehr hoch,Open,07.09.2026 09:15\n"
+               b"A-2,VPN slow,Mittel,Closed,08.09.2026 14:00\n")
+    at = _upload(_upload_page(), "local-desk.csv", content)
+    # A file no profile knows: a generic guess, to be corrected and saved.
+    assert at.selectbox(key=[k for k in _keys(at) if k.startswith("upload_profile_") and "name" not in k][0]
+                        ).value == "generic"
+    token_key = next(k for k in _keys(at) if k.startswith("upload_profile_name_"))
+    at.text_input(key=token_key).set_value("local-desk").run()
+    at.button(key="upload_save_profile").click().run()
+    assert any("Saved profile 'local-desk'" in s.value.replace("\\", "") for s in at.success)
+    # The same columns again, in another file: the saved profile comes first, at 100 %.
+    at2 = _upload(_upload_page(), "local-desk-october.csv", content.replace(b"A-1", b"A-9"))
+    profile_key = next(k for k in _keys(at2) if k.startswith("upload_profile_") and "name" not in k)
+    assert at2.selectbox(key=profile_key).value == "local-desk"
+    assert any("100 %" in t.value and "identical" in t.value for t in at2.text)
+
+
+def _keys(at: AppTest) -> list[str]:
+    return [w.key for w in at.selectbox] + [w.key for w in at.text_input]
