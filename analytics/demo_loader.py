@@ -7,7 +7,7 @@ from pathlib import Path
 
 from datetime import date
 
-from . import demo
+from . import db, demo
 from .ingest import IngestResult, ingest_file
 from .profiles import find_profile
 from .recurrence import update_clusters
@@ -30,6 +30,9 @@ def load_demo(con, n_tickets: int = 5000, seed: int = 42) -> list[IngestResult]:
     with no SLA policy of its own also gets the demo's policy version (named as such)."""
     if policy_versions(con).empty:
         save_policy(con, demo_policy(), who="demo")
+    if db.get_setting(con, "go_live_date") is None:
+        # The demo has a go-live, so the Overview's hypercare view has something to show.
+        db.set_setting(con, "go_live_date", demo.DEFAULT_GO_LIVE.isoformat())
     with tempfile.TemporaryDirectory(prefix="hypercare-demo-") as d:
         tickets_csv, history_csv = demo.write_csvs(Path(d), n_tickets, seed)
         name = f"demo-{n_tickets}-seed{seed}"

@@ -1,26 +1,37 @@
-"""KPI trends (being built); for now the weekly ticket volume by severity."""
+"""KPI trends: one KPI per day/week/month/quarter, split, with target, previous period and XmR."""
 
 import streamlit as st
 
-from analytics import charts
-from analytics.overview import DEFINITIONS
-from ui import state, widgets
+from analytics import kpi_charts, kpi_registry, kpi_trends
+from ui import kpi_state, state, widgets
+
 
 con = state.start_page()
 filters = state.current_filters()
 
 st.title("KPI trends")
 n = widgets.filter_caption(con, filters)
-widgets.being_built(
-    "weekly trends of time to acknowledge, time to resolve, reopen rate and backlog, "
-    "so you can see whether the service is settling after go-live."
-)
-
 if widgets.store_is_empty(con):
     widgets.empty_store_notice()
-elif n == 0:
+    st.stop()
+if n == 0:
     widgets.no_match_notice()
-else:
-    weekly = state.overview_data(con, "weekly_volume_by_severity", filters)
-    widgets.chart(charts.weekly_severity_chart(weekly), charts.describe_weekly(weekly), weekly,
-                  key="chart_weekly", definition=f"{DEFINITIONS['weekly_by_severity']} n = {n:,}.")
+    st.stop()
+
+names = {k.key: k.name for k in kpi_registry.KPIS if k.trend}
+c1, c2, c3 = st.columns(3)
+key = c1.selectbox("KPI", list(names), format_func=names.get, key="kt_kpi",
+                   index=list(names).index("mttr"))
+grain = c2.selectbox("Grain", kpi_trends.GRAINS, index=1, key="kt_grain")
+split = c3.selectbox("Split by", kpi_trends.SPLITS, key="kt_split")
+
+kpi = kpi_registry.get(key)
+target = kpi_state.targets(con)[key]
+data = kpi_state.trend(con, filters, key, grain, split, state.as_of_now())
+definition = (f"{kpi.name}: {kpi.definition} Cohort: {kpi_registry.COHORT_TEXT[kpi.cohort]}. "
+              f"Each point is one {grain}; the dotted line is the same {grain} one period "
+              "earlier. Control limits (XmR): mean ± 2.66 × mean moving range; points outside "
+              "them are special causes (diamond, labelled).")
+widgets.chart(kpi_charts.trend_chart(data, key, target, grain),
+              kpi_charts.describe_trend(data, key, target, grain), data,
+              key="chart_kpi_trend", definition=definition)

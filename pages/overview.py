@@ -1,10 +1,23 @@
-"""Overview: volume, open backlog and its age, severity mix for the filtered tickets."""
+"""Overview: KPI cards, the hypercare view, volume, open backlog and its age, severity mix."""
+
+from datetime import date
 
 import streamlit as st
 
-from analytics import charts
+from analytics import charts, db, kpi_charts, kpi_registry, kpis
 from analytics.overview import DEFINITIONS, figure_captions
-from ui import state, widgets
+from ui import kpi_state, state, widgets
+
+
+def _kpi_card(result: kpis.KpiResult) -> None:
+    c = kpi_charts.card(result)
+    st.metric(c["label"], c["value"], delta=c["delta"] or None, delta_color=c["delta_colour"])
+    st.caption(f"{c['icon']} {widgets.escape_markdown(c['status'] + ' · ' + c['target'])}")
+    st.caption(widgets.escape_markdown(c["footnote"]))
+    with st.popover("Definition", icon=":material/info:", key=f"kpi_{result.key}_definition"):
+        for line in c["definition"].splitlines():
+            st.markdown(widgets.escape_markdown(line))
+
 
 con = state.start_page()
 filters = state.current_filters()
@@ -22,6 +35,30 @@ if n == 0:
 as_of = state.as_of_now()
 summary = state.overview_data(con, "summary", filters, as_of)
 captions = figure_captions(summary)
+
+st.subheader("KPIs for the filtered period")
+results = kpi_state.card_results(con, filters, as_of)
+for row_start in range(0, len(kpi_registry.CARD_KEYS), 4):
+    for col, key in zip(st.columns(4), kpi_registry.CARD_KEYS[row_start:row_start + 4]):
+        with col:
+            _kpi_card(results[key])
+with st.expander("Availability, MTBF and MTBSI per service"):
+    widgets.table(kpi_charts.service_table(results["availability"]),
+                  alt="Availability, MTBF and MTBSI per service", key="kpi_services_table")
+
+st.subheader("Hypercare")
+go_live_text = db.get_setting(con, "go_live_date")
+if not go_live_text:
+    st.info("No go-live date set. Set it under Settings → Go-live date to see daily tickets "
+            "during the two weeks of hypercare and after.", icon=":material/event:")
+    st.page_link("pages/settings.py", label="Go to Settings", icon=":material/settings:")
+else:
+    go_live = date.fromisoformat(go_live_text)
+    daily = kpi_state.hypercare(con, filters, go_live)
+    widgets.chart(kpi_charts.hypercare_chart(daily, go_live),
+                  kpi_charts.describe_hypercare(daily, go_live), daily, key="chart_hypercare",
+                  definition="Tickets opened per UTC day from the go-live date, the first 14 days "
+                  "(hypercare) hatched, with the trailing 7-day mean of daily tickets.")
 
 c1, c2, c3 = st.columns(3)
 with c1:

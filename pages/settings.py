@@ -7,7 +7,7 @@ import streamlit as st
 
 from analytics import db, profiles
 from analytics.ingest import DEFAULT_MAX_UPLOAD_MB
-from ui import state, widgets
+from ui import policy_editor, state, widgets
 
 con = state.start_page()
 
@@ -102,3 +102,39 @@ if upload is not None:
         if st.button("Save profile", key="set_profile_save"):
             path = profiles.save_profile(profile)
             st.success(f"Saved as {widgets.escape_markdown(path)}.", icon=":material/check_circle:")
+
+
+# --- KPI targets (issue #4; owned by the KPI work) ---------------------------------------
+
+from analytics import kpi_registry  # noqa: E402
+
+st.header("KPI targets")
+st.caption("Targets the Overview cards and KPI trends compare against. Defaults come from the "
+           "hypercare seeds; clear a field to show a KPI without a target.")
+_targets = kpi_registry.targets(con)
+with st.form("kpi_targets_form"):
+    _entered = {}
+    for _k in (k for k in kpi_registry.KPIS if k.kind not in ("count",)):
+        _entered[_k.key] = st.text_input(
+            f"{_k.name} ({_k.unit}, {_k.direction} is better)",
+            value="" if _targets[_k.key] is None else f"{_targets[_k.key]:g}",
+            key=f"set_kpi_target_{_k.key}",
+            help=f"Default: {_k.target_text or 'none'}. {_k.definition}")
+    _outage = st.multiselect(
+        "Severities counted as outages (availability, MTBF)", ["SEV-1", "SEV-2", "SEV-3", "SEV-4"],
+        default=list(kpi_registry.outage_severities(con)), key="set_kpi_outage")
+    if st.form_submit_button("Save KPI targets"):
+        for _key, _value in _entered.items():
+            try:
+                float(_value) if _value.strip() else None
+            except ValueError:
+                st.error(f"Not a number for {widgets.escape_markdown(_key)}: "
+                         f"{widgets.escape_markdown(_value)}", icon=":material/error:")
+                continue
+            db.set_setting(con, f"kpi_target.{_key}", _value.strip())
+        db.set_setting(con, kpi_registry.OUTAGE_SETTING, ",".join(_outage or ["SEV-1", "SEV-2"]))
+        state.data_changed()
+        st.success("KPI targets saved.", icon=":material/check_circle:")
+
+# --- SLA policy (versions, targets, calendar, TOML) -----------------------------------
+policy_editor.render(con)

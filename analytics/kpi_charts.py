@@ -1,0 +1,181 @@
+"""KPI presentation: card texts, the trend chart with target and XmR limits, the hypercare chart.
+
+Charts follow analytics.charts: Okabe–Ito colours, a title, and a `describe_*` sentence as the
+text alternative. Status is a word plus an icon, never colour alone; special-cause points are
+drawn with their own marker symbol and labelled.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from . import kpi_registry as reg
+from .kpis import MET, MISSED, NO_TARGET, KpiResult
+
+STATUS_ICON = {MET: ":material/check_circle:", MISSED: ":material/cancel:",
+               NO_TARGET: ":material/remove:", "not measurable": ":material/help:"}
+GROUP_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#595959", "#E69F00", "#56B4E9")
+TARGET_COLOUR, LIMIT_COLOUR, PREVIOUS_COLOUR = "#D55E00", "#595959", "#767676"
+_UNIT_TEXT = {"minutes": "min", "hours": "h", "days": "d", "%": "%", "tickets": ""}
+
+
+def fmt(value: float | None, unit: str) -> str:
+    """"12.5 min", "99.95 %", "1,234"; "n/a" for None."""
+    if value is None:
+        return "n/a"
+    if unit == "tickets":
+        return f"{value:,.0f}"
+    if unit == "%":
+        return f"{value:,.2f} %" if value >= 99 else f"{value:,.1f} %"
+    return f"{value:,.1f} {_UNIT_TEXT.get(unit, unit)}".strip()
+
+
+def card(result: KpiResult) -> dict[str, str]:
+    """Texts of one KPI card: label, value, delta, status, icon, target, footnote, definition."""
+    k = reg.get(result.key)
+    delta = ""
+    if result.change is not None:
+        # ASCII sign: st.metric reads the arrow direction from a leading "-".
+        sign = "+" if result.change >= 0 else "-"
+        size = (f"{abs(result.change):,.2f} points" if result.unit == "%"
+                else fmt(abs(result.change), result.unit))
+        delta = f"{sign}{size} vs previous period"
+    target = (f"target {'≥' if k.direction == reg.HIGHER else '≤'} {fmt(result.target, result.unit)}"
+              if result.target is not None else "set a target in Settings")
+    foot = f"n = {result.n:,}" + (" (small sample: fewer than 5)" if result.small_sample else "")
+    if result.stats.get("median") is not None:
+        foot += (f" · median {fmt(result.stats['median'], result.unit)}"
+                 f" · p90 {fmt(result.stats['p90'], result.unit)}")
+    if "lowest_service" in result.extra:
+        foot += f" · lowest: {result.extra['lowest_service']}"
+    if "open_breached" in result.extra:
+        foot += f" · {result.extra['open_breached']:,} open tickets already breached"
+    if result.key == "mtbf":
+        mtbsi = [r["mtbsi_hours"] for r in result.extra.get("services", []) if r["mtbsi_hours"]]
+        if mtbsi:
+            foot += f" · MTBSI (period / failures) {fmt(min(mtbsi), 'hours')}"
+    return {"label": k.name, "value": fmt(result.value, result.unit), "delta": delta,
+            "status": result.status, "icon": STATUS_ICON[result.status], "target": target,
+            "footnote": foot, "definition": definition_text(result),
+            "delta_colour": "inverse" if k.direction == reg.LOWER else "normal"}
+
+
+def definition_text(result: KpiResult) -> str:
+    """The popover text: definition, cohort, statistic, exclusions with counts, reason."""
+    k = reg.get(result.key)
+    lines = [f"{k.name}: {k.definition}",
+             f"Start: {k.start_event}. End: {k.end_event}. Statistic: {k.statistic}.",
+             f"Cohort: {reg.COHORT_TEXT[k.cohort]}"
+             + (f", {k.scope_text}" if k.scope_text else "") + ".",
+             f"Period: {result.extra.get('period', 'the filtered period')}; n = {result.n:,}."]
+    if result.excluded:
+        lines += [f"{count:,} {label} excluded." for label, count in result.excluded]
+    elif k.exclusions:
+        lines.append("No ticket excluded.")
+    if result.reason:
+        lines.append(result.reason)
+    return "\n".join(lines)
+
+
+def _layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
+    fig.update_layout(title={"text": title}, xaxis_title=x_title, yaxis_title=y_title,
+                      margin={"l": 10, "r": 10, "t": 50, "b": 10}, font={"size": 14},
+                      hoverlabel={"font_size": 14}, legend_title_text="")
+    return fig
+
+
+def trend_chart(df: pd.DataFrame, key: str, target: float | None, grain: str) -> go.Figure:
+    """Lines per group (df from kpi_trends.trend), previous period dotted, the target dashed,
+    XmR centre and limits for a single group, special causes as labelled diamonds."""
+    k = reg.get(key)
+    fig = go.Figure()
+    groups = list(dict.fromkeys(df["group"]))
+    for i, g in enumerate(groups):
+        part = df[df["group"] == g]
+        colour = GROUP_COLOURS[i % len(GROUP_COLOURS)]
+        fig.add_trace(go.Scatter(x=list(part["bucket"]), y=list(part["value"]), name=str(g),
+                                 mode="lines+markers", line={"color": colour, "width": 3},
+                                 marker={"symbol": "circle", "size": 7}))
+        special = part[part["special_cause"]]
+        if len(special):
+            fig.add_trace(go.Scatter(
+                x=list(special["bucket"]), y=list(special["value"]), mode="markers+text",
+                name=f"{g}: special cause (outside XmR limits)", text=["special cause"] * len(special),
+                textposition="top center",
+                marker={"symbol": "diamond-open", "size": 16, "color": "#000000",
+                        "line": {"width": 2}}))
+    if len(groups) == 1 and len(df):
+        part = df
+        fig.add_trace(go.Scatter(x=list(part["bucket"]), y=list(part["previous"]),
+                                 name="previous period", mode="lines",
+                                 line={"color": PREVIOUS_COLOUR, "dash": "dot", "width": 2}))
+        for col, name in (("mean", "XmR centre (mean)"), ("ucl", "upper control limit"),
+                          ("lcl", "lower control limit")):
+            fig.add_trace(go.Scatter(x=list(part["bucket"]), y=list(part[col]), name=name,
+                                     mode="lines", line={"color": LIMIT_COLOUR, "width": 1,
+                                                         "dash": "solid" if col == "mean" else "dashdot"}))
+    if target is not None:
+        fig.add_hline(y=target, line={"color": TARGET_COLOUR, "dash": "dash", "width": 2},
+                      annotation_text=f"target {fmt(target, k.unit)}", annotation_position="top left")
+    fig.update_xaxes(type="date")
+    return _layout(fig, f"{k.name} per {grain}", f"{grain.capitalize()} (UTC)",
+                   f"{k.name} ({k.unit})")
+
+
+def describe_trend(df: pd.DataFrame, key: str, target: float | None, grain: str) -> str:
+    """E.g. "MTTR per week, 11 weeks: latest 4.2 h; 1 special-cause point (week of 5 Oct)."."""
+    k = reg.get(key)
+    shown = df.dropna(subset=["value"])
+    if shown.empty:
+        return f"{k.name} per {grain}: no value in any {grain}."
+    parts = []
+    for g, part in shown.groupby("group", sort=False):
+        last = part.iloc[-1]
+        special = [f"{pd.Timestamp(b):%d %b %Y}" for b in part.loc[part["special_cause"], "bucket"]]
+        text = f"{g}: latest {fmt(last['value'], k.unit)} ({pd.Timestamp(last['bucket']):%d %b %Y})"
+        if special:
+            more = f" and {len(special) - 5} more" if len(special) > 5 else ""
+            text += f", special causes {', '.join(special[:5])}{more}"
+        parts.append(text)
+    tgt = f"; target {fmt(target, k.unit)}" if target is not None else ""
+    return f"{k.name} per {grain}, {df['bucket'].nunique():,} {grain}s{tgt}. " + "; ".join(parts) + "."
+
+
+def hypercare_chart(df: pd.DataFrame, go_live: date) -> go.Figure:
+    """Daily tickets since go-live (bars, hypercare days hatched) and the 7-day rolling mean."""
+    fig = go.Figure()
+    for phase, pattern, colour in (("hypercare", "/", "#0072B2"), ("after", "", "#56B4E9")):
+        part = df[df["phase"] == phase]
+        fig.add_trace(go.Bar(x=list(part["day"]), y=list(part["tickets"]),
+                             name=f"tickets ({phase})", marker={"color": colour,
+                                                               "pattern": {"shape": pattern}},
+                             hovertemplate="%{x|%a %d %b %Y}: %{y:,} tickets<extra></extra>"))
+    fig.add_trace(go.Scatter(x=list(df["day"]), y=list(df["rolling_mean"]), mode="lines",
+                             name="7-day rolling mean", line={"color": "#D55E00", "width": 3}))
+    end = go_live + timedelta(days=14)
+    fig.add_vline(x=pd.Timestamp(end).timestamp() * 1000, line={"dash": "dash", "color": "#595959"},
+                  annotation_text="end of hypercare (2 weeks)")
+    fig.update_xaxes(type="date")
+    fig.update_layout(barmode="overlay")
+    return _layout(fig, "Daily tickets since go-live", "Day opened (UTC)", "Tickets")
+
+
+def describe_hypercare(df: pd.DataFrame, go_live: date) -> str:
+    if df.empty:
+        return "Daily tickets since go-live: no tickets."
+    hc, after = df[df["phase"] == "hypercare"], df[df["phase"] == "after"]
+    text = (f"Daily tickets since go-live on {go_live:%d %b %Y}: {int(hc['tickets'].sum()):,} in the "
+            f"two weeks of hypercare ({hc['tickets'].mean():,.1f} per day)")
+    if len(after):
+        text += f", {int(after['tickets'].sum()):,} after ({after['tickets'].mean():,.1f} per day)"
+    return text + f"; 7-day rolling mean on the last day {df['rolling_mean'].iloc[-1]:,.1f}."
+
+
+def service_table(result: KpiResult) -> pd.DataFrame:
+    """Per-service availability, MTBF and MTBSI rows of an availability/MTBF result."""
+    cols = ["service", "failures", "downtime_hours", "period_hours", "availability_pct",
+            "mtbf_hours", "mtbsi_hours", "mtbf_reason"]
+    return pd.DataFrame(result.extra.get("services", []), columns=cols)

@@ -1,0 +1,272 @@
+"""The KPI registry: every KPI declared once, with its definition, cohort, exclusions and target.
+
+`analytics.kpis` computes from these declarations, the pages and the CLI show their text, and
+`scripts/gen_metrics_doc.py` writes docs/metrics.md from them. SQL fragments here are code
+written by us (never user values); they run over the `tickets` columns plus two derived ones:
+`esc_level` (highest support tier number reached, from tickets.tier or status_history.tier)
+and `t` (the cohort time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from . import db
+
+HIGHER, LOWER = "higher", "lower"
+OPENED, RESOLVED, OPEN_AT, IMPACT = "opened", "resolved", "open_at", "impact"
+COHORT_TEXT = {
+    OPENED: "tickets opened in the period (opened_at, UTC)",
+    RESOLVED: "tickets resolved in the period (resolved_at, UTC)",
+    OPEN_AT: "tickets open at the end of the period (or now, if earlier)",
+    IMPACT: "SEV-1/SEV-2 incident impact windows overlapping the period, clipped to it",
+}
+# Severities whose incidents count as outages (availability, MTBF); editable in Settings.
+DEFAULT_OUTAGE_SEVERITIES: tuple[str, ...] = ("SEV-1", "SEV-2")
+OUTAGE_SETTING = "kpi_outage_severities"
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Rows left out of a KPI: a SQL condition over a ticket and the label the UI shows."""
+
+    label: str
+    condition_sql: str
+
+
+CANCELLED = Exclusion("cancelled tickets", "status_category = 'cancelled'")
+CLOSED_NO_RESOLUTION = Exclusion(
+    "tickets resolved or closed without a resolution time",
+    "status_category IN ('resolved', 'closed') AND resolved_at IS NULL")
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI. `kind` says how analytics.kpis computes it:
+
+    count: rows of the cohort; duration: `measure_sql` (in `unit`) over the cohort minus the
+    exclusions, headline `statistic`, with mean, median and p90 beside it; rate: percentage of
+    the included rows matching `numerator_sql`; backlog, backlog_age, availability, mtbf, mtbsi,
+    sla: special computations described in `definition`.
+    """
+
+    key: str
+    name: str
+    definition: str
+    start_event: str
+    end_event: str
+    statistic: str
+    cohort: str
+    kind: str
+    unit: str
+    direction: str
+    how_to_fix: str
+    default_target: float | None = None
+    target_text: str = ""
+    exclusions: tuple[Exclusion, ...] = ()
+    scope_sql: str = ""  # rows outside the scope are not part of this KPI (not "excluded")
+    scope_text: str = ""
+    measure_sql: str = ""
+    numerator_sql: str = ""
+    trend: bool = True
+    cli_fields: tuple[str, ...] = field(default=())
+
+    @property
+    def setting_key(self) -> str:
+        return f"kpi_target.{self.key}"
+
+
+def _secs(a: str, b: str) -> str:
+    return f"(date_diff('millisecond', {a}, {b}) / 1000.0)"
+
+
+ACK_EXCLUSIONS = (
+    CANCELLED,
+    Exclusion("tickets without an acknowledgement", "acknowledged_at IS NULL"),
+    Exclusion("tickets acknowledged before they were opened", "acknowledged_at < opened_at"),
+)
+RESOLVE_EXCLUSIONS = (
+    CANCELLED,
+    Exclusion("tickets with zero duration (resolved the instant they were opened, e.g. "
+              "bulk-imported history)", "resolved_at = opened_at"),
+    Exclusion("tickets resolved before they were opened", "resolved_at < opened_at"),
+)
+RESOLVED_ONLY = "status_category IN ('resolved', 'closed')"
+
+KPIS: tuple[Kpi, ...] = (
+    Kpi("tickets", "Tickets", "Number of tickets opened in the period that match the filters.",
+        "opened_at", "-", "count", OPENED, "count", "tickets", LOWER,
+        "Load a ticket export on the Upload page.", trend=True, cli_fields=("tickets",)),
+    Kpi("open_backlog", "Open backlog",
+        "Tickets open at the end of the period (or now, if earlier): opened before it, not yet "
+        "resolved then, not cancelled.",
+        "opened_at", "resolved_at", "count", OPEN_AT, "backlog", "tickets", LOWER,
+        "Map opened_at and resolved_at on the Upload page.",
+        exclusions=(CANCELLED, CLOSED_NO_RESOLUTION), cli_fields=("open",)),
+    Kpi("backlog_age", "Backlog age (median)",
+        "Median age of the open backlog at the end of the period: end − opened_at, in days.",
+        "opened_at", "end of period", "median", OPEN_AT, "backlog_age", "days", LOWER,
+        "Map opened_at and resolved_at on the Upload page.",
+        exclusions=(CANCELLED, CLOSED_NO_RESOLUTION), trend=False),
+    Kpi("mtta", "MTTA", "Mean time to acknowledge: acknowledged_at − opened_at, in minutes.",
+        "opened_at", "acknowledged_at", "mean (median and p90 beside)", OPENED, "duration",
+        "minutes", LOWER,
+        "MTTA needs an acknowledgement column: map one (e.g. 'Take in charge', first "
+        "response) on the Upload page.",
+        exclusions=ACK_EXCLUSIONS, measure_sql=_secs("opened_at", "acknowledged_at") + " / 60.0",
+        cli_fields=("mtta_median_minutes", "mtta_mean_minutes")),
+    Kpi("mttr", "MTTR", "Mean time to resolve: resolved_at − opened_at, in hours. Ends at "
+        "resolution, never at closure (exports auto-close days later).",
+        "opened_at", "resolved_at", "mean (median and p90 beside)", RESOLVED, "duration",
+        "hours", LOWER, "MTTR needs a resolution-time column: map one on the Upload page.",
+        exclusions=RESOLVE_EXCLUSIONS, measure_sql=_secs("opened_at", "resolved_at") + " / 3600.0",
+        cli_fields=("mttr_median_hours", "mttr_mean_hours", "mttr_p90_hours")),
+    Kpi("mttr_sev1", "MTTR SEV-1", "MTTR of SEV-1 tickets only: resolved_at − opened_at, hours.",
+        "opened_at", "resolved_at", "mean (median and p90 beside)", RESOLVED, "duration",
+        "hours", LOWER, "MTTR needs SEV-1 tickets with a resolution time: check the severity "
+        "mapping and resolution column on the Upload page.", 4.0, "< 4 h (seed 003)",
+        exclusions=RESOLVE_EXCLUSIONS, scope_sql="severity = 'SEV-1'", scope_text="SEV-1 only",
+        measure_sql=_secs("opened_at", "resolved_at") + " / 3600.0"),
+    Kpi("mttd", "MTTD", "Mean time to detect: detected_at − impact_started_at, in minutes.",
+        "impact_started_at", "detected_at", "mean (median and p90 beside)", OPENED, "duration",
+        "minutes", LOWER, "MTTD needs an impact-start column: map one on the Upload page.",
+        5.0, "< 5 min (seed 003)",
+        exclusions=(CANCELLED,
+                    Exclusion("tickets without an impact start", "impact_started_at IS NULL"),
+                    Exclusion("tickets without a detection time", "detected_at IS NULL"),
+                    Exclusion("tickets whose impact start, detection and resolution are the "
+                              "same instant (bulk-imported history)",
+                              "impact_started_at = detected_at AND detected_at = resolved_at"),
+                    Exclusion("tickets detected before impact started",
+                              "detected_at < impact_started_at")),
+        measure_sql=_secs("impact_started_at", "detected_at") + " / 60.0",
+        cli_fields=("mttd_median_minutes",)),
+    Kpi("mtbf", "MTBF", "Mean time between failures per service: (period − downtime) / "
+        "failures, in hours; the card shows the lowest service. A failure is one merged outage "
+        "(overlapping SEV-1/SEV-2 incident windows of a service count once) that starts in the "
+        "period. A service needs at least two failures (with one, the period is only a lower "
+        "bound). MTBSI = period / failures is shown beside it.",
+        "end of previous outage", "start of next outage", "per service, lowest shown", IMPACT,
+        "mtbf", "hours", HIGHER, "MTBF needs SEV-1/SEV-2 incidents with a service: check the "
+        "severity and service mapping on the Upload page.", 720.0, "> 30 days (seed 003)",
+        exclusions=(CANCELLED, CLOSED_NO_RESOLUTION), cli_fields=("mtbf_hours",)),
+    Kpi("mtbsi", "MTBSI", "Mean time between service incidents (ITIL): period / failures, "
+        "hours, per service (lowest shown); failures as for MTBF.",
+        "period start", "period end", "per service, lowest shown", IMPACT, "mtbsi", "hours",
+        HIGHER, "As MTBF.", exclusions=(CANCELLED, CLOSED_NO_RESOLUTION)),
+    Kpi("availability", "Availability", "Per service: 1 − merged downtime / period, in %; the "
+        "card shows the lowest service. Downtime = impact windows [coalesce(impact_started_at, "
+        "opened_at), coalesce(mitigated_at, resolved_at, now for open tickets)) of SEV-1/SEV-2 "
+        "incidents (configurable), overlapping windows merged, clipped to the period.",
+        "impact_started_at (else opened_at)", "mitigated_at (else resolved_at)",
+        "per service, lowest shown", IMPACT, "availability", "%", HIGHER,
+        "Availability needs SEV-1/SEV-2 incidents with a service: check the severity and "
+        "service mapping on the Upload page.", 99.9, "> 99.9 % (seed 003)",
+        exclusions=(CANCELLED, CLOSED_NO_RESOLUTION,
+                    Exclusion("incidents with zero duration (start = end)", "zero_duration")),
+        cli_fields=("availability_pct",)),
+    Kpi("response_sla", "Response SLA met", "Share of tickets whose response SLA clock has "
+        "stopped that met the target: met / (met + breached), in %. Open tickets already past "
+        "the target are counted separately as open breached.",
+        "opened_at", "acknowledged_at", "percentage", OPENED, "sla", "%", HIGHER,
+        "Needs the SLA engine and an SLA policy (SLA page) and an acknowledgement column.",
+        95.0, "> 95 % (seed 003)", cli_fields=("response_sla_met_pct",)),
+    Kpi("resolution_sla", "Resolution SLA met", "Share of resolved tickets that met the "
+        "resolution SLA target: met / (met + breached), in %. Open tickets already past the "
+        "target are counted separately as open breached.",
+        "opened_at", "resolved_at", "percentage", OPENED, "sla", "%", HIGHER,
+        "Needs the SLA engine and an SLA policy (SLA page) and a resolution-time column.",
+        95.0, "> 95 % (seed 003)", cli_fields=("resolution_sla_met_pct",)),
+    Kpi("reopen_rate", "Reopen rate", "Share of resolved or closed tickets reopened at least "
+        "once (reopen_count > 0), in %.", "resolved_at", "-", "percentage", RESOLVED, "rate",
+        "%", LOWER, "Map a reopen count on the Upload page (event logs derive it).",
+        exclusions=(Exclusion("tickets without a reopen count", "reopen_count IS NULL"),),
+        scope_sql=RESOLVED_ONLY, scope_text="resolved or closed tickets",
+        numerator_sql="reopen_count > 0", cli_fields=("reopen_rate_pct",)),
+    Kpi("reassignment_rate", "Reassignment rate", "Share of tickets reassigned at least once "
+        "(reassignment_count > 0), in %.", "opened_at", "-", "percentage", OPENED, "rate", "%",
+        LOWER, "Map a reassignment count on the Upload page (event logs derive it).",
+        exclusions=(CANCELLED, Exclusion("tickets without a reassignment count",
+                                         "reassignment_count IS NULL")),
+        numerator_sql="reassignment_count > 0"),
+    Kpi("escalation_rate", "Escalation rate", "Share of tickets that reached support tier 2 "
+        "or higher (L2+), in %: the number in tickets.tier (the tier the export reports), or "
+        "for a ticket without one, the highest tier in its status history.",
+        "opened_at", "-", "percentage", OPENED, "rate", "%", LOWER,
+        "Escalation needs a support tier (L1/L2/L3): map a tier or support-line column on the "
+        "Upload page.",
+        exclusions=(CANCELLED, Exclusion("tickets without a tier", "esc_level IS NULL")),
+        numerator_sql="esc_level >= 2"),
+    Kpi("first_time_fix", "First-time-fix rate", "Share of resolved or closed tickets "
+        "resolved without a reassignment and without a reopen, in %.", "resolved_at", "-",
+        "percentage", RESOLVED, "rate", "%", HIGHER,
+        "Map reopen and reassignment counts on the Upload page (event logs derive them).",
+        exclusions=(Exclusion("tickets without a reopen or reassignment count",
+                              "reopen_count IS NULL OR reassignment_count IS NULL"),),
+        scope_sql=RESOLVED_ONLY, scope_text="resolved or closed tickets",
+        numerator_sql="reopen_count = 0 AND reassignment_count = 0"),
+)
+# Availability / MTBF: outage windows (why: 0 used, else the exclusion), merged per service
+# into episodes (a window starting at or before the running end of the earlier ones joins
+# their episode), clipped to each bucket; failures = episodes starting in the bucket.
+OUTAGE_WHY = ("", CANCELLED.label, CLOSED_NO_RESOLUTION.label,
+        "incidents with zero duration (start = end)")
+OUTAGE_SQL = """WITH w AS (
+    SELECT {group_sql} AS grp, coalesce(service, '(no service)') AS service,
+        coalesce(impact_started_at, opened_at) AS s,
+        CASE WHEN status_category = 'open' THEN coalesce(mitigated_at, resolved_at, ?)
+             ELSE coalesce(mitigated_at, resolved_at) END AS e, status_category
+    FROM tickets WHERE {clause} AND list_contains(?::VARCHAR[], severity)
+        AND coalesce(type, 'incident') = 'incident'
+        AND coalesce(impact_started_at, opened_at) < ?
+        AND coalesce(mitigated_at, resolved_at, ?) >= ?),
+c AS (SELECT *, CASE WHEN status_category = 'cancelled' THEN 1 WHEN e IS NULL THEN 2
+                     WHEN e <= s THEN 3 ELSE 0 END AS why FROM w),
+m AS (SELECT grp, service, s, e, max(e) OVER (PARTITION BY grp, service ORDER BY s, e
+        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end FROM c WHERE why = 0),
+ep AS (SELECT *, sum(CASE WHEN prev_end IS NULL OR s > prev_end THEN 1 ELSE 0 END) OVER (
+        PARTITION BY grp, service ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS ep_id FROM m),
+epi AS (SELECT grp, service, min(s) AS s, max(e) AS e FROM ep GROUP BY grp, service, ep_id),
+b AS (SELECT unnest(?::INTEGER[]) AS bucket, unnest(?::TIMESTAMP[]) AS b0,
+             unnest(?::TIMESTAMP[]) AS b1, unnest(?::TIMESTAMP[]) AS bobs)
+SELECT b.bucket, epi.grp, epi.service, 0 AS why, sum(greatest(0, date_diff('millisecond',
+        greatest(epi.s, b.b0), least(epi.e, b.bobs)))) / 3600000.0 AS down,
+    count(*) FILTER (WHERE epi.s >= b.b0 AND epi.s < b.b1) AS n
+FROM b JOIN epi ON epi.s < b.b1 AND epi.e > b.b0 GROUP BY ALL
+UNION ALL
+SELECT NULL, grp, NULL, why, 0, count(*) FROM c WHERE why > 0 GROUP BY ALL"""
+
+BY_KEY: dict[str, Kpi] = {k.key: k for k in KPIS}
+# Shown on the Overview as cards, in this order.
+CARD_KEYS: tuple[str, ...] = ("mtta", "mttr", "mttr_sev1", "mttd", "availability", "mtbf",
+                              "response_sla", "resolution_sla", "reopen_rate",
+                              "reassignment_rate", "escalation_rate", "first_time_fix")
+
+
+def get(key: str) -> Kpi:
+    return BY_KEY[key]
+
+
+def targets(con: duckdb.DuckDBPyConnection) -> dict[str, float | None]:
+    """Target per KPI: the setting "kpi_target.<key>" if set (empty = no target), else the seed."""
+    out: dict[str, float | None] = {}
+    for k in KPIS:
+        raw = db.get_setting(con, k.setting_key)
+        if raw is None:
+            out[k.key] = k.default_target
+            continue
+        try:
+            out[k.key] = float(raw) if raw.strip() else None
+        except ValueError:
+            out[k.key] = k.default_target
+    return out
+
+
+def outage_severities(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    """Severities counted as outages (setting "kpi_outage_severities", comma-separated)."""
+    raw = db.get_setting(con, OUTAGE_SETTING)
+    if not raw:
+        return DEFAULT_OUTAGE_SEVERITIES
+    return tuple(s.strip() for s in raw.split(",") if s.strip()) or DEFAULT_OUTAGE_SEVERITIES

@@ -1,0 +1,399 @@
+"""KPI computation from the registry (analytics.kpi_registry): SQL per cohort, pandas for outages.
+
+`frame()` is the core: one row per (bucket, group, KPI) with value, n, mean/median/p90,
+exclusions and the reason a value is missing. `results()` wraps it for one period into
+`KpiResult`s with target, status and the previous period; `table()` feeds the CLI.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from . import kpi_registry as reg
+from .filters import Filters
+from .kpi_trends import ALL, Period, bucket_sql, buckets, period_of, split_sql, undated
+from .overview import normalise_as_of
+
+MET, MISSED, NOT_MEASURABLE, NO_TARGET = "met", "missed", "not measurable", "no target"
+SMALL_N = 5
+FRAME_COLUMNS = ["bucket", "group", "key", "value", "n", "mean", "median", "p90", "excluded",
+                 "reason", "extra"]
+
+
+@dataclass(frozen=True)
+class KpiResult:
+    """One KPI for one period. `value` is None when not computable (`reason` says why)."""
+
+    key: str
+    value: float | None
+    n: int
+    unit: str
+    target: float | None
+    status: str  # met / missed / not measurable / no target
+    excluded: tuple[tuple[str, int], ...] = ()
+    reason: str | None = None
+    previous: float | None = None
+    change: float | None = None
+    stats: dict[str, float | None] = field(default_factory=dict)  # mean, median, p90
+    extra: dict[str, Any] = field(default_factory=dict)  # per-service rows, open breached, …
+
+    @property
+    def small_sample(self) -> bool:
+        return self.value is not None and 0 < self.n < SMALL_N
+
+
+def status_of(kpi: reg.Kpi, value: float | None, target: float | None) -> str:
+    """met / missed against the target (at or better than it = met); text, never colour."""
+    if value is None:
+        return NOT_MEASURABLE
+    if target is None:
+        return NO_TARGET
+    ok = value >= target if kpi.direction == reg.HIGHER else value <= target
+    return MET if ok else MISSED
+
+
+def _case(kpi: reg.Kpi) -> str:
+    """CASE giving -1 (out of scope), i (first matching exclusion, 1-based) or 0 (included)."""
+    parts = [f"WHEN NOT coalesce(({kpi.scope_sql}), false) THEN -1"] if kpi.scope_sql else []
+    parts += [f"WHEN coalesce(({e.condition_sql}), false) THEN {i}"
+              for i, e in enumerate(kpi.exclusions, 1)]
+    return f"CASE {' '.join(parts)} ELSE 0 END" if parts else "0"
+
+
+def _aggregates(kpi: reg.Kpi) -> list[str]:
+    x, k = f"x_{kpi.key}", kpi.key
+    cols = [f"count(*) FILTER (WHERE {x} = 0) AS {k}__n"]
+    if kpi.kind == "duration":
+        v = f"CASE WHEN {x} = 0 THEN v_{k} END"
+        cols += [f"avg({v}) AS {k}__mean", f"quantile_cont({v}, [0.5, 0.9]) AS {k}__q"]
+    elif kpi.kind == "rate":
+        cols.append(f"count(*) FILTER (WHERE {x} = 0 AND coalesce(({kpi.numerator_sql}), false)) "
+                    f"AS {k}__hits")
+    cols += [f"count(*) FILTER (WHERE {x} = {i}) AS {k}__x{i}" for i in range(1, len(kpi.exclusions) + 1)]
+    return cols
+
+
+# Escalation level: tickets.tier's number (L2 -> 2); for a ticket without a tier, the highest
+# tier number in its status history. (Scanning the whole history for every ticket costs
+# ~0.6 s per filter change at a million tickets, so it is only consulted where needed.)
+_LEVEL = "try_cast(regexp_extract({}, '(\\d+)', 1) AS INTEGER)"
+_ESC_SQL = f"""esc AS (SELECT ticket_id, max({_LEVEL.format('tier')}) AS lvl FROM status_history
+    WHERE tier IS NOT NULL AND ticket_id IN (SELECT ticket_id FROM f0 WHERE tier IS NULL) GROUP BY 1),"""
+
+
+def _cohort_frame(con, filters: Filters, period: Period, kpis: list[reg.Kpi], cohort: str,
+                  grain: str | None, split: str | None, history: bool = False) -> pd.DataFrame:
+    """SQL for the opened / resolved cohort: one row per (bucket, group) with every aggregate.
+
+    grain "compare": two buckets, "current" (the period) and "previous" (the one before)."""
+    clause, params = undated(filters).where("tk")
+    time_col = "tk.opened_at" if cohort == reg.OPENED else "tk.resolved_at"
+    need_esc = history and any(k.key == "escalation_rate" for k in kpis)
+    x_cols = ", ".join([f"{_case(k)} AS x_{k.key}" for k in kpis]
+                       + [f"{k.measure_sql} AS v_{k.key}" for k in kpis if k.kind == "duration"])
+    aggs = ", ".join(a for k in kpis for a in _aggregates(k))
+    query_sql = f"""WITH f0 AS (SELECT tk.*, {time_col} AS t FROM tickets tk
+          WHERE {clause} AND {time_col} >= ? AND {time_col} < ?), {_ESC_SQL if need_esc else ''}
+    f AS (SELECT f0.*, {f"coalesce({_LEVEL.format('f0.tier')}, esc.lvl)" if need_esc else _LEVEL.format('f0.tier')}
+          AS esc_level FROM f0 {'LEFT JOIN esc USING (ticket_id)' if need_esc else ''}),
+    x AS (SELECT *, {_bucket(grain)} AS bucket, {split_sql(split)} AS grp, {x_cols} FROM f)
+    SELECT bucket, grp, count(*) AS cohort_n, {aggs} FROM x GROUP BY ALL"""
+    lo = period.previous().start if grain == COMPARE else period.start
+    cut = [period.start] if grain == COMPARE else []
+    return con.cursor().execute(query_sql, [*params, lo, period.end, *cut]).df()
+
+
+COMPARE = "compare"
+
+
+def _bucket(grain: str | None) -> str:
+    return "CASE WHEN t >= ? THEN 'current' ELSE 'previous' END" if grain == COMPARE else \
+        bucket_sql(grain)
+
+
+def _windows(period: Period, grain: str | None) -> list[tuple[Any, datetime, datetime]]:
+    """(bucket label, start, end) of each window a KPI is computed for."""
+    if grain == COMPARE:
+        prev = period.previous()
+        return [("current", period.start, period.end), ("previous", prev.start, prev.end)]
+    return [(b[0], b[1], b[2]) for b in buckets(period, grain)] if grain else \
+        [(None, period.start, period.end)]
+
+
+def _sql_rows(df: pd.DataFrame, kpis: list[reg.Kpi], cohort_label: str) -> list[dict[str, Any]]:
+    rows = []
+    for rec in df.to_dict("records"):
+        for k in kpis:
+            n = int(rec.get(f"{k.key}__n") or 0)
+            excluded = tuple((e.label, int(rec[f"{k.key}__x{i}"]))
+                             for i, e in enumerate(k.exclusions, 1) if rec[f"{k.key}__x{i}"])
+            row = {"bucket": rec["bucket"], "group": rec["grp"], "key": k.key, "n": n,
+                   "excluded": excluded, "reason": None, "extra": {},
+                   "mean": None, "median": None, "p90": None, "value": None}
+            if k.kind == "count":
+                row["value"] = float(rec["cohort_n"])
+                row["n"] = int(rec["cohort_n"])
+            elif n == 0:
+                row["reason"] = _empty_reason(k, excluded, cohort_label)
+            elif k.kind == "duration":
+                q = rec[f"{k.key}__q"]
+                row.update(mean=_f(rec[f"{k.key}__mean"]), median=_f(q[0]), p90=_f(q[1]))
+                row["value"] = row["mean"]
+            else:
+                row["value"] = 100.0 * int(rec[f"{k.key}__hits"]) / n
+            rows.append(row)
+    return rows
+
+
+def _empty_reason(k: reg.Kpi, excluded: tuple[tuple[str, int], ...], cohort: str) -> str:
+    if excluded:
+        biggest = max(excluded, key=lambda e: e[1])
+        return f"not measurable: all {sum(c for _, c in excluded):,} {cohort} were excluded " \
+               f"(most: {biggest[1]:,} {biggest[0]}). {k.how_to_fix}"
+    scope = f" ({k.scope_text})" if k.scope_text else ""
+    return f"not measurable: no {cohort}{scope}."
+
+
+def _day(v: Any) -> Any:
+    """Buckets as datetime.date (SQL gives Timestamps, pandas periods give dates), else None."""
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT or v == "current":
+        return None
+    if isinstance(v, str):
+        return v
+    return pd.Timestamp(v).date()
+
+
+def _f(v: Any) -> float | None:
+    return None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
+
+
+def _backlog_rows(con, filters: Filters, period: Period, kpis: list[reg.Kpi], grain: str | None,
+                  split: str | None) -> list[dict[str, Any]]:
+    """Open backlog and its median age at each bucket end (or the period end), capped at as_of."""
+    ends = [(w[0], max(w[1], min(w[2], period.as_of))) for w in _windows(period, grain)]
+    clause, params = undated(filters).where()
+    cancel, nores = reg.CANCELLED.condition_sql, reg.CLOSED_NO_RESOLUTION.condition_sql
+    query_sql = f"""WITH e AS (SELECT unnest(?::INTEGER[]) AS bucket, unnest(?::TIMESTAMP[]) AS te),
+    f AS (SELECT *, {split_sql(split)} AS grp FROM tickets WHERE {clause} AND opened_at IS NOT NULL)
+    SELECT e.bucket, f.grp,
+        count(*) FILTER (WHERE NOT ({cancel}) AND NOT coalesce(({nores}), false)
+                         AND (resolved_at IS NULL OR resolved_at >= te)) AS n,
+        median(date_diff('second', opened_at, te) / 86400.0) FILTER (
+            WHERE NOT ({cancel}) AND NOT coalesce(({nores}), false)
+            AND (resolved_at IS NULL OR resolved_at >= te)) AS age,
+        count(*) FILTER (WHERE {cancel}) AS x1,
+        count(*) FILTER (WHERE NOT ({cancel}) AND coalesce(({nores}), false)) AS x2
+    FROM e JOIN f ON f.opened_at < e.te GROUP BY ALL"""
+    df = con.cursor().execute(query_sql, [list(range(len(ends))), [t for _, t in ends], *params]).df()
+    rows = []
+    for rec in df.to_dict("records"):
+        excluded = tuple((e.label, int(c)) for e, c in
+                         zip(kpis[0].exclusions, (rec["x1"], rec["x2"]), strict=True) if c)
+        for k in kpis:
+            value = float(rec["n"]) if k.kind == "backlog" else _f(rec["age"])
+            rows.append({"bucket": ends[int(rec["bucket"])][0], "group": rec["grp"], "key": k.key,
+                         "value": value, "n": int(rec["n"]), "excluded": excluded,
+                         "reason": None if value is not None else "not measurable: no open tickets.",
+                         "extra": {}, "mean": None, "median": None, "p90": None})
+    return rows
+
+
+def _outage_rows(con, filters: Filters, period: Period, kpis: list[reg.Kpi], grain: str | None,
+                 split: str | None, severities: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Availability / MTBF / MTBSI per bucket and group from merged outage episodes.
+
+    SQL merges each service's windows (a window starting at or before the running end of the
+    earlier ones joins their episode), clips episodes to each bucket and counts failures =
+    episodes starting in the bucket."""
+    wins = _windows(period, grain)
+    observed = [max(b0, min(b1, period.as_of)) for _, b0, b1 in wins]
+    clause, params = undated(filters).where()
+    query_sql = reg.OUTAGE_SQL.format(group_sql=split_sql(split), clause=clause)
+    df = con.cursor().execute(query_sql, [
+        period.as_of, *params, list(severities), period.end, period.as_of, period.start,
+        list(range(len(wins))), [w[1] for w in wins], [w[2] for w in wins], observed]).df()
+    sev_text = "/".join(severities)
+    excl = df[df["why"] > 0]
+    used = df[df["why"] == 0]
+    groups = sorted(set(df["grp"]))
+    rows = []
+    for i, ((bucket, b0, _), b_end) in enumerate(zip(wins, observed, strict=True)):
+        hours = (b_end - b0).total_seconds() / 3600.0
+        for g in groups:
+            excluded = tuple((reg.OUTAGE_WHY[int(r["why"])], int(r["n"]))
+                             for r in excl[excl["grp"] == g].sort_values("why").to_dict("records"))
+            part = used[(used["grp"] == g) & (used["bucket"] == i)]
+            per_service = [_service_row(r["service"], int(r["n"]), float(r["down"]), hours)
+                           for r in part.sort_values("service").to_dict("records")]
+            rows += [_outage_kpi(k, bucket, g, per_service, excluded, sev_text) for k in kpis]
+    if not groups:
+        for bucket, _, _ in wins:
+            rows += [{"bucket": bucket, "group": ALL, "key": k.key, "value": None, "n": 0,
+                      "excluded": (), "extra": {"services": []}, "mean": None, "median": None,
+                      "p90": None, "reason": f"not measurable: no {sev_text} incidents touch the "
+                      f"period, so there is no outage to measure. {k.how_to_fix}"}
+                     for k in kpis]
+    return rows
+
+
+def _service_row(svc: str, fails: int, down: float, hours: float) -> dict[str, Any]:
+    return {"service": svc, "failures": fails, "downtime_hours": down, "period_hours": hours,
+            "availability_pct": 100.0 * (1 - down / hours) if hours > 0 else None,
+            "mtbf_hours": (hours - down) / fails if fails >= 2 else None,
+            "mtbsi_hours": hours / fails if fails >= 2 else None,
+            "mtbf_reason": None if fails >= 2 else (
+                f"{svc}: {'one failure' if fails == 1 else 'no failure started'} in the "
+                f"period; MTBF needs at least two ({hours / 24:,.1f} days observed).")}
+
+
+def _outage_kpi(k: reg.Kpi, bucket, g, per_service: list[dict], excluded, sev_text) -> dict:
+    col = {"availability": "availability_pct", "mtbf": "mtbf_hours", "mtbsi": "mtbsi_hours"}[k.kind]
+    values = [(r[col], r["service"]) for r in per_service if r[col] is not None]
+    row = {"bucket": bucket, "group": g, "key": k.key, "excluded": excluded, "mean": None,
+           "median": None, "p90": None, "n": sum(r["failures"] for r in per_service),
+           "extra": {"services": per_service}, "value": None, "reason": None}
+    if values:
+        row["value"], row["extra"]["lowest_service"] = min(values)
+    elif k.kind == "availability":
+        row["value"], row["reason"] = 100.0, None  # no downtime in this window
+    else:
+        why = "; ".join(r["mtbf_reason"] for r in per_service if r["mtbf_reason"])
+        row["reason"] = f"not computable: {why or f'no {sev_text} outages in the period.'} " \
+                        f"{k.how_to_fix if not per_service else ''}".strip()
+    return row
+
+
+def _sla_rows(con, filters: Filters, period: Period, kpis: list[reg.Kpi], grain: str | None,
+              split: str | None) -> list[dict[str, Any]]:
+    base = {"mean": None, "median": None, "p90": None, "excluded": (), "extra": {}, "n": 0}
+    try:
+        from .sla_engine import evaluate
+    except Exception:  # the engine is another module's work; never fake its numbers
+        return [{**base, "bucket": None, "group": ALL, "key": k.key, "value": None,
+                 "reason": "not computable: the SLA engine is not available."} for k in kpis]
+    clause, params = undated(filters).where()
+    dated = f"({clause}) AND opened_at >= ? AND opened_at < ?"
+    try:
+        ev = evaluate(con, as_of=period.as_of, where=dated, params=[*params, period.start, period.end])
+    except Exception as exc:  # e.g. no policy saved: say so
+        return [{**base, "bucket": None, "group": ALL, "key": k.key, "value": None,
+                 "reason": f"not computable: {exc}"} for k in kpis]
+    extra = con.cursor().execute(
+        f"SELECT ticket_id, {split_sql(split)} AS grp, acknowledged_at FROM tickets WHERE {dated}",
+        [*params, period.start, period.end]).df()
+    ev = ev.merge(extra, on="ticket_id", how="left")
+    ev["bucket"] = (pd.to_datetime(ev["opened_at"]).dt.to_period(_PGRAIN[grain]).dt.start_time.dt.date
+                    if grain else None)
+    closedish = ev["status_category"].astype(str).isin(["resolved", "closed"])
+    rows = []
+    for k in kpis:
+        m = "response" if k.key == "response_sla" else "resolution"
+        st = ev[f"{m}_status"].astype(str)
+        stopped = closedish | (ev["acknowledged_at"].notna() if m == "response" else False)
+        e = ev.assign(met=(st == "met") & stopped, br=(st == "breached") & stopped,
+                      open_br=(st == "breached") & ~stopped)
+        for (bucket, g), part in e.groupby(["bucket", "grp"], dropna=False, sort=True):
+            n = int(part["met"].sum() + part["br"].sum())
+            rows.append({**base, "bucket": None if pd.isna(bucket) else bucket, "group": g,
+                         "key": k.key, "n": n,
+                         "value": 100.0 * part["met"].sum() / n if n else None,
+                         "reason": None if n else "not measurable: no ticket's SLA clock stopped.",
+                         "extra": {"open_breached": int(part["open_br"].sum()),
+                                   "not_applicable": int((st.loc[part.index] == "not applicable").sum())}})
+    return rows
+
+
+_PGRAIN = {"day": "D", "week": "W-SUN", "month": "M", "quarter": "Q"}
+
+
+def _cohort_rows(con, filters: Filters, period: Period, ks: list[reg.Kpi], cohort: str,
+                 grain: str | None, split: str | None) -> list[dict[str, Any]]:
+    label = f"tickets {'opened' if cohort == reg.OPENED else 'resolved'} in the period"
+    df = _cohort_frame(con, filters, period, ks, cohort, grain, split)
+    esc, rows = reg.get("escalation_rate"), []
+    if esc in ks and df.get("escalation_rate__x2", pd.Series(dtype=int)).sum() and \
+            con.cursor().execute("SELECT count(*) FROM (SELECT 1 FROM status_history "
+                                 "WHERE tier IS NOT NULL LIMIT 1)").fetchall()[0][0]:
+        # Some tickets lack a tier: only then is their status history worth the scan.
+        alone = _cohort_frame(con, filters, period, [esc], cohort, grain, split, history=True)
+        rows += _sql_rows(alone, [esc], label)
+        ks = [k for k in ks if k is not esc]
+    return rows + _sql_rows(df, ks, label)
+
+
+def frame(con: duckdb.DuckDBPyConnection, filters: Filters, period: Period, *,
+          keys: tuple[str, ...] | None = None, grain: str | None = None,
+          split: str | None = None, outage: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Long table of KPI values (columns FRAME_COLUMNS) for `period`, per bucket and group."""
+    chosen = [reg.get(k) for k in keys] if keys is not None else list(reg.KPIS)
+    outage = outage or reg.outage_severities(con)
+    parts = [partial(_cohort_rows, con, filters, period, ks, cohort, grain, split)
+             for cohort in (reg.OPENED, reg.RESOLVED)
+             if (ks := [k for k in chosen if k.cohort == cohort and k.kind in ("count", "duration", "rate")])]
+    if ks := [k for k in chosen if k.kind in ("backlog", "backlog_age")]:
+        parts.append(partial(_backlog_rows, con, filters, period, ks, grain, split))
+    if ks := [k for k in chosen if k.kind in ("availability", "mtbf", "mtbsi")]:
+        parts.append(partial(_outage_rows, con, filters, period, ks, grain, split, outage))
+    if ks := [k for k in chosen if k.kind == "sla"]:
+        parts.append(partial(_sla_rows, con, filters, period, ks, grain, split))
+    # Independent queries, each on its own cursor: run them side by side (DuckDB and numpy
+    # release the GIL), so a filter change waits for the slowest, not the sum.
+    with ThreadPoolExecutor(max_workers=max(1, len(parts))) as pool:
+        rows = [row for part in pool.map(lambda fn: fn(), parts) for row in part]
+    df = pd.DataFrame(rows, columns=FRAME_COLUMNS)
+    # pandas 3 would store the text column as str with NaN for None: keep None.
+    df["reason"] = pd.Series([r["reason"] for r in rows], index=df.index, dtype=object)
+    df["bucket"] = pd.Series([_day(r["bucket"]) for r in rows], index=df.index, dtype=object)
+    return df
+
+
+def results(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime | None = None, *,
+            keys: tuple[str, ...] | None = None, previous: bool = True) -> dict[str, KpiResult]:
+    """Each KPI for the filtered period, with target, status and the previous period's value."""
+    period = period_of(con, filters, normalise_as_of(as_of))
+    keys = keys or tuple(k.key for k in reg.KPIS)
+    sla = tuple(k for k in keys if reg.get(k).kind == "sla")
+    df = frame(con, filters, period, keys=tuple(k for k in keys if k not in sla),
+               grain=COMPARE if previous else None)
+    if sla:  # the SLA engine evaluates one ticket set per call
+        df = pd.concat([df, frame(con, filters, period, keys=sla)], ignore_index=True)
+        if previous:
+            df = pd.concat([df, frame(con, filters, period.previous(), keys=sla).assign(
+                bucket="previous")], ignore_index=True)
+    now = _by_key(df[df["bucket"].isna()])
+    before = _by_key(df[df["bucket"] == "previous"])
+    targets = reg.targets(con)
+    out = {}
+    for key in keys:
+        k = reg.get(key)
+        row = now.get(key) or _nothing(k)
+        prev = _f((before.get(key) or {}).get("value"))
+        value = _f(row["value"])
+        out[key] = KpiResult(
+            key=key, value=value, n=int(row["n"]), unit=k.unit, target=targets[key],
+            status=status_of(k, value, targets[key]), excluded=tuple(row["excluded"]),
+            reason=row["reason"], previous=prev,
+            change=None if value is None or prev is None else value - prev,
+            stats={s: _f(row.get(s)) for s in ("mean", "median", "p90")},
+            extra={**row["extra"], "period": period.label()})
+    return out
+
+
+def _nothing(k: reg.Kpi) -> dict[str, Any]:
+    """The row of a KPI whose cohort is empty: counts are 0, everything else not measurable."""
+    if k.kind in ("count", "backlog"):
+        return {"value": 0.0, "n": 0, "excluded": (), "extra": {}, "reason": None}
+    return {"value": None, "n": 0, "excluded": (), "extra": {},
+            "reason": f"not measurable: no tickets in the period. {k.how_to_fix}"}
+
+
+def _by_key(df: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    return {r["key"]: r for r in df.to_dict("records")}

@@ -1,0 +1,91 @@
+"""Write docs/metrics.md from the KPI registry (analytics/kpi_registry.py).
+
+    .venv/bin/python scripts/gen_metrics_doc.py          # rewrite docs/metrics.md
+    .venv/bin/python scripts/gen_metrics_doc.py --check  # exit 1 when the file is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from analytics import kpi_registry as reg  # noqa: E402
+
+DOC = ROOT / "docs" / "metrics.md"
+
+
+def _target(k: reg.Kpi) -> str:
+    if k.default_target is None:
+        return "none by default (settable)"
+    op = "≥" if k.direction == reg.HIGHER else "≤"
+    return f"{op} {k.default_target:g} {k.unit} — {k.target_text}"
+
+
+def render() -> str:
+    """The whole docs/metrics.md text."""
+    out = [
+        "# KPI definitions",
+        "",
+        "Generated from `analytics/kpi_registry.py` by `scripts/gen_metrics_doc.py`; do not edit "
+        "by hand (a test checks it is up to date). Every KPI the app shows is listed here with "
+        "the same text the app shows in its Definition popover.",
+        "",
+        "General rules:",
+        "- Timestamps are UTC. A period is [start, end): the filter's first day to the day after "
+        "its last day; without a date filter, the first to the last opened day of the filtered "
+        "tickets, capped at now. The previous period is the interval of the same length just "
+        "before it.",
+        "- Cohorts: " + "; ".join(f"**{c}** = {t}" for c, t in reg.COHORT_TEXT.items()) + ".",
+        "- An excluded ticket is counted under the first exclusion it matches, and each card says "
+        "how many were excluded and why. A KPI with nothing left to measure shows "
+        "\"not measurable\" with the reason and how to fix it, never 0.",
+        "- Status: **met** when the value is at or better than the target, **missed** otherwise, "
+        "**not measurable** without a value, **no target** when none is set (Settings → KPI "
+        "targets). n < 5 is flagged as a small sample; durations show mean, median and p90.",
+        "- Statuspage's 839 bulk-imported legacy incidents (created = started = resolved) are "
+        "not silently dropped: they show as exclusions with their counts — MTTR \"tickets with "
+        "zero duration\" (839 in the GitHub export), MTTD \"impact start, detection and "
+        "resolution are the same instant\" (836; 3 have a different start), availability/MTBF "
+        "\"incidents with zero duration\" (those among the outage severities).",
+        "",
+        "| key | KPI | unit | cohort | statistic | default target |",
+        "|---|---|---|---|---|---|",
+    ]
+    for k in reg.KPIS:
+        out.append(f"| `{k.key}` | {k.name} | {k.unit} | {k.cohort} | {k.statistic} | {_target(k)} |")
+    for k in reg.KPIS:
+        out += ["", f"## {k.name} (`{k.key}`)", "", k.definition, "",
+                f"- Start event: {k.start_event}; end event: {k.end_event}",
+                f"- Statistic: {k.statistic}; unit: {k.unit}; {k.direction} is better",
+                f"- Cohort: {reg.COHORT_TEXT[k.cohort]}" + (f" ({k.scope_text})" if k.scope_text else ""),
+                f"- Target: {_target(k)} (setting `{k.setting_key}`)"]
+        if k.exclusions:
+            out.append("- Exclusions: " + "; ".join(e.label for e in k.exclusions))
+        else:
+            out.append("- Exclusions: none")
+        out.append(f"- When not computable: {k.how_to_fix}")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--check", action="store_true", help="fail when docs/metrics.md is stale")
+    args = p.parse_args(argv)
+    text = render()
+    if args.check:
+        current = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
+        if current != text:
+            print("docs/metrics.md is out of date: run scripts/gen_metrics_doc.py", file=sys.stderr)
+            return 1
+        return 0
+    DOC.write_text(text, encoding="utf-8")
+    print(f"wrote {DOC.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

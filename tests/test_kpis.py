@@ -1,0 +1,336 @@
+"""KPIs on the seeded demo, each checked against an independent plain-pandas computation."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics import db, kpi_registry, kpis
+from analytics.demo_loader import load_demo
+from analytics.filters import Filters
+
+AS_OF = datetime(2026, 11, 23, 12, 0)
+D0, D1 = date(2026, 9, 14), date(2026, 10, 25)
+START, END = datetime.combine(D0, time.min), datetime.combine(D1 + timedelta(days=1), time.min)
+FILTERS = [
+    Filters(date_from=D0, date_to=D1),
+    Filters(date_from=D0, date_to=D1, severity=("SEV-1", "SEV-2")),
+    Filters(date_from=D0, date_to=D1, severity=("SEV-3",), team=()),
+]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    con = db.connect(tmp_path_factory.mktemp("kpis") / "demo.duckdb")
+    load_demo(con, n_tickets=3000)
+    tickets = con.execute("SELECT * FROM tickets").df()
+    history = con.execute("SELECT * FROM status_history").df()
+    yield con, tickets, history
+    con.close()
+
+
+def _select(t: pd.DataFrame, f: Filters) -> pd.DataFrame:
+    """The filters, without the dates (each KPI applies its own cohort time)."""
+    if f.severity:
+        t = t[t["severity"].isin(f.severity)]
+    return t
+
+
+def _minutes(a: pd.Series, b: pd.Series) -> pd.Series:
+    return (b - a).dt.total_seconds() / 60.0
+
+
+def test_registry_declares_each_kpi_once_with_its_texts():
+    keys = [k.key for k in kpi_registry.KPIS]
+    assert len(keys) == len(set(keys))
+    for k in kpi_registry.KPIS:
+        assert k.definition and k.how_to_fix and k.cohort in kpi_registry.COHORT_TEXT
+        assert k.direction in (kpi_registry.HIGHER, kpi_registry.LOWER)
+    assert kpi_registry.get("mttd").how_to_fix.startswith("MTTD needs an impact-start column")
+    defaults = {k.key: k.default_target for k in kpi_registry.KPIS}
+    assert defaults["availability"] == 99.9 and defaults["mttd"] == 5.0
+    assert defaults["mttr_sev1"] == 4.0 and defaults["mtbf"] == 720.0
+    assert defaults["response_sla"] == defaults["resolution_sla"] == 95.0
+
+
+def test_targets_come_from_settings(con):
+    db.set_setting(con, "kpi_target.mttd", "10")
+    db.set_setting(con, "kpi_target.availability", "")
+    targets = kpi_registry.targets(con)
+    assert targets["mttd"] == 10.0 and targets["availability"] is None
+    assert targets["mttr_sev1"] == 4.0
+
+
+@pytest.mark.parametrize("f", FILTERS, ids=["all", "sev12", "sev3"])
+def test_durations_and_rates_match_pandas(demo, f):
+    con, tickets, history = demo
+    got = kpis.results(con, f, AS_OF, previous=False)
+    t = _select(tickets, f)
+    opened = t[(t["opened_at"] >= START) & (t["opened_at"] < END)]
+    live = opened[opened["status_category"] != "cancelled"]
+
+    acked = live[live["acknowledged_at"].notna() & (live["acknowledged_at"] >= live["opened_at"])]
+    mtta = _minutes(acked["opened_at"], acked["acknowledged_at"])
+    assert got["mtta"].n == len(mtta)
+    assert got["mtta"].value == pytest.approx(mtta.mean())
+    assert got["mtta"].stats["median"] == pytest.approx(mtta.median())
+    assert dict(got["mtta"].excluded).get("tickets without an acknowledgement", 0) == \
+        int(live["acknowledged_at"].isna().sum())
+
+    resolved = t[(t["resolved_at"] >= START) & (t["resolved_at"] < END)
+                 & (t["status_category"] != "cancelled") & (t["resolved_at"] > t["opened_at"])]
+    hours = (resolved["resolved_at"] - resolved["opened_at"]).dt.total_seconds() / 3600
+    assert got["mttr"].n == len(hours)
+    assert got["mttr"].value == pytest.approx(hours.mean())
+    assert got["mttr"].stats["median"] == pytest.approx(hours.median())
+    assert got["mttr"].stats["p90"] == pytest.approx(np.quantile(hours, 0.9))
+    sev1 = hours[resolved["severity"] == "SEV-1"]
+    if len(sev1):
+        assert got["mttr_sev1"].value == pytest.approx(sev1.mean())
+        assert got["mttr_sev1"].status == ("met" if sev1.mean() <= 4 else "missed")
+    else:
+        assert got["mttr_sev1"].value is None and got["mttr_sev1"].status == "not measurable"
+
+    d = live[live["impact_started_at"].notna() & live["detected_at"].notna()]
+    d = d[d["detected_at"] >= d["impact_started_at"]]
+    mttd = _minutes(d["impact_started_at"], d["detected_at"])
+    assert got["mttd"].n == len(mttd)
+    if len(mttd):
+        assert got["mttd"].value == pytest.approx(mttd.mean())
+    else:  # SEV-3 demo tickets never carry an impact start: not measurable, never 0
+        assert got["mttd"].value is None and got["mttd"].status == "not measurable"
+        assert "MTTD needs an impact-start column" in got["mttd"].reason
+
+    closed = resolved_all = t[(t["resolved_at"] >= START) & (t["resolved_at"] < END)
+                              & t["status_category"].isin(["resolved", "closed"])]
+    assert got["reopen_rate"].value == pytest.approx(100 * (closed["reopen_count"] > 0).mean())
+    ftf = (resolved_all["reopen_count"] == 0) & (resolved_all["reassignment_count"] == 0)
+    assert got["first_time_fix"].value == pytest.approx(100 * ftf.mean())
+    assert got["reassignment_rate"].value == pytest.approx(
+        100 * (live["reassignment_count"] > 0).mean())
+
+    level = lambda s: pd.to_numeric(s.astype("string").str.extract(r"(\d+)")[0], errors="coerce")  # noqa: E731
+    hist = history.assign(lvl=level(history["tier"])).groupby("ticket_id")["lvl"].max()
+    lv = level(live["tier"]).set_axis(live["ticket_id"])
+    lv = lv.fillna(hist.reindex(live["ticket_id"]))
+    assert got["escalation_rate"].value == pytest.approx(100 * (lv.dropna() >= 2).mean())
+    assert got["tickets"].value == len(opened)
+
+
+def test_backlog_matches_pandas(demo):
+    con, tickets, _ = demo
+    got = kpis.results(con, Filters(date_from=D0, date_to=D1), AS_OF, previous=False)
+    t = tickets
+    ok = (t["status_category"] != "cancelled") & ~(
+        t["status_category"].isin(["resolved", "closed"]) & t["resolved_at"].isna())
+    open_ = t[ok & (t["opened_at"] < END) & (t["resolved_at"].isna() | (t["resolved_at"] >= END))]
+    assert got["open_backlog"].value == len(open_)
+    age = (END - open_["opened_at"]).dt.total_seconds() / 86400
+    assert got["backlog_age"].value == pytest.approx(age.median())
+
+
+def _sweep_downtime(windows: pd.DataFrame, start: datetime, end: datetime) -> tuple[float, int]:
+    """Independent union by an event sweep: (+1 at a start, −1 at an end), clipped to the period.
+
+    Returns downtime hours and the number of outages (0 → >0 transitions) starting in the period.
+    """
+    events = sorted([(s, 1) for s in windows["s"]] + [(e, -1) for e in windows["e"]],
+                    key=lambda x: (x[0], -x[1]))
+    depth, since, down, fails = 0, None, 0.0, 0
+    for when, step in events:
+        if depth == 0 and step == 1:
+            since = when
+            fails += start <= when < end
+        depth += step
+        if depth == 0:
+            lo, hi = max(since, start), min(when, end)
+            down += max(0.0, (hi - lo).total_seconds())
+    return down / 3600, fails
+
+
+@pytest.mark.parametrize("f", FILTERS[:2], ids=["all", "sev12"])
+def test_availability_and_mtbf_match_a_sweep(demo, f):
+    con, tickets, _ = demo
+    got = kpis.results(con, f, AS_OF, keys=("availability", "mtbf", "mtbsi"), previous=False)
+    t = _select(tickets, f)
+    t = t[t["severity"].isin(["SEV-1", "SEV-2"]) & (t["type"] == "incident")
+          & (t["status_category"] != "cancelled")]
+    s = t["impact_started_at"].fillna(t["opened_at"])
+    e = t["mitigated_at"].fillna(t["resolved_at"])
+    e = e.where(t["status_category"] != "open", e.fillna(pd.Timestamp(AS_OF)))
+    w = pd.DataFrame({"service": t["service"], "s": s, "e": e}).dropna()
+    w = w[(w["e"] > w["s"]) & (w["s"] < END) & (w["e"] >= START)]
+    hours = (END - START).total_seconds() / 3600
+    avail, mtbf, mtbsi = {}, {}, {}
+    for svc, ws in w.groupby("service"):
+        down, fails = _sweep_downtime(ws, START, END)
+        avail[svc] = 100 * (1 - down / hours)
+        if fails >= 2:
+            mtbf[svc], mtbsi[svc] = (hours - down) / fails, hours / fails
+    assert got["availability"].value == pytest.approx(min(avail.values()))
+    assert got["mtbf"].value == pytest.approx(min(mtbf.values()))
+    assert got["mtbsi"].value == pytest.approx(min(mtbsi.values()))
+    shown = {r["service"]: r for r in got["mtbf"].extra["services"]}
+    for svc, a in avail.items():
+        assert shown[svc]["availability_pct"] == pytest.approx(a)
+
+
+def test_sla_compliance_matches_the_engine_rows(demo):
+    from analytics.sla_engine import evaluate
+
+    con, tickets, _ = demo
+    f = Filters(date_from=D0, date_to=D1)
+    got = kpis.results(con, f, AS_OF, keys=("response_sla", "resolution_sla"), previous=False)
+    clause, params = f.where()
+    ev = evaluate(con, as_of=AS_OF, where=clause, params=params)
+    ev = ev.merge(tickets[["ticket_id", "acknowledged_at"]], on="ticket_id")
+    done = ev["status_category"].astype(str).isin(["resolved", "closed"])
+    for key, m, stopped in (("response_sla", "response", done | ev["acknowledged_at"].notna()),
+                            ("resolution_sla", "resolution", done)):
+        st = ev[f"{m}_status"].astype(str)
+        met, br = ((st == "met") & stopped).sum(), ((st == "breached") & stopped).sum()
+        assert got[key].n == met + br
+        assert got[key].value == pytest.approx(100 * met / (met + br))
+        assert got[key].extra["open_breached"] == int(((st == "breached") & ~stopped).sum())
+
+
+def test_previous_period_and_change(demo):
+    con, _, _ = demo
+    f = Filters(date_from=date(2026, 10, 1), date_to=date(2026, 10, 14))
+    now = kpis.results(con, f, AS_OF, keys=("tickets", "mttr"))
+    before = kpis.results(con, Filters(date_from=date(2026, 9, 17), date_to=date(2026, 9, 30)),
+                          AS_OF, keys=("tickets", "mttr"), previous=False)
+    for key in ("tickets", "mttr"):
+        assert now[key].previous == pytest.approx(before[key].value)
+        assert now[key].change == pytest.approx(now[key].value - before[key].value)
+
+
+# --- edge cases on crafted tickets --------------------------------------------------------
+
+T0 = datetime(2026, 10, 5)
+DAY = Filters(date_from=T0.date(), date_to=T0.date())
+H = timedelta(hours=1)
+
+
+def _insert(con, **row):
+    cols = ", ".join(row)
+    con.execute(f"INSERT INTO tickets ({cols}) VALUES ({', '.join('?' for _ in row)})", list(row.values()))
+
+
+def _ticket(con, tid, **kw):
+    base = {"ticket_id": tid, "source": "t", "type": "incident", "severity": "SEV-3",
+            "status_category": "closed", "service": "Payments", "opened_at": T0 + H}
+    _insert(con, **{**base, **kw})
+
+
+def test_no_ticket_in_the_filter(con):
+    _ticket(con, "a", opened_at=T0 - timedelta(days=30))
+    got = kpis.results(con, DAY, AS_OF)
+    assert got["tickets"].value == 0 and got["tickets"].n == 0
+    for key in ("mtta", "mttr", "mttd", "reopen_rate", "mtbf"):
+        assert got[key].value is None and got[key].status == "not measurable"
+        assert got[key].reason
+
+
+def test_empty_store(con):
+    got = kpis.results(con, Filters(), AS_OF)
+    assert got["tickets"].value == 0
+    assert got["mtta"].value is None and "no tickets" in got["mtta"].reason
+
+
+def test_single_ticket(con):
+    _ticket(con, "a", acknowledged_at=T0 + 2 * H, resolved_at=T0 + 5 * H, closed_at=T0 + 200 * H,
+            reopen_count=0, reassignment_count=1)
+    got = kpis.results(con, DAY, AS_OF)
+    assert got["mtta"].value == pytest.approx(60.0) and got["mtta"].n == 1
+    assert got["mtta"].small_sample
+    assert got["mttr"].value == pytest.approx(4.0)  # resolved_at, never closed_at
+    assert got["reopen_rate"].value == 0.0 and got["first_time_fix"].value == 0.0
+    assert got["reassignment_rate"].value == 100.0
+
+
+def test_none_acknowledged(con):
+    for i in range(3):
+        _ticket(con, f"a{i}", resolved_at=T0 + 3 * H)
+    got = kpis.results(con, DAY, AS_OF)
+    assert got["mtta"].value is None and got["mtta"].status == "not measurable"
+    assert got["mtta"].excluded == (("tickets without an acknowledgement", 3),)
+    assert "acknowledgement column" in got["mtta"].reason
+
+
+def test_mttd_without_impact_start_is_not_measurable_never_zero(con):
+    _ticket(con, "a", detected_at=T0 + H, resolved_at=T0 + 2 * H)
+    got = kpis.results(con, DAY, AS_OF)
+    assert got["mttd"].value is None
+    assert "MTTD needs an impact-start column: map one on the Upload page" in got["mttd"].reason
+
+
+def test_overlapping_outages_are_merged(con):
+    _ticket(con, "a", severity="SEV-1", impact_started_at=T0 + 10 * H, resolved_at=T0 + 12 * H)
+    _ticket(con, "b", severity="SEV-2", impact_started_at=T0 + 11 * H, mitigated_at=T0 + 13 * H,
+            resolved_at=T0 + 20 * H)
+    _ticket(con, "c", severity="SEV-3", impact_started_at=T0 + 1 * H, resolved_at=T0 + 9 * H)
+    got = kpis.results(con, DAY, AS_OF, keys=("availability", "mtbf"))
+    (svc,) = got["availability"].extra["services"]
+    assert svc["downtime_hours"] == pytest.approx(3.0) and svc["failures"] == 1
+    assert got["availability"].value == pytest.approx(100 * (1 - 3 / 24))
+    assert got["availability"].status == "missed"
+
+
+def test_windows_spanning_the_period_are_clipped(con):
+    _ticket(con, "a", severity="SEV-1", opened_at=T0 - 2 * H, resolved_at=T0 + 2 * H)
+    _ticket(con, "b", severity="SEV-1", opened_at=T0 + 23 * H, resolved_at=T0 + 30 * H)
+    _ticket(con, "c", severity="SEV-1", opened_at=T0 + 5 * H, resolved_at=T0 + 5 * H)  # zero
+    got = kpis.results(con, DAY, AS_OF, keys=("availability", "mtbf", "mtbsi"))
+    (svc,) = got["availability"].extra["services"]
+    assert svc["downtime_hours"] == pytest.approx(3.0)  # 2 h + 1 h inside the day
+    assert svc["failures"] == 1  # "a" started the day before
+    assert dict(got["availability"].excluded) == {"incidents with zero duration (start = end)": 1}
+
+
+def test_service_with_one_incident_has_no_mtbf(con):
+    _ticket(con, "a", severity="SEV-1", service="Web", opened_at=T0 + H, resolved_at=T0 + 2 * H)
+    _ticket(con, "b", severity="SEV-1", service="Api", opened_at=T0 + H, resolved_at=T0 + 2 * H)
+    _ticket(con, "c", severity="SEV-2", service="Api", opened_at=T0 + 5 * H, resolved_at=T0 + 6 * H)
+    got = kpis.results(con, DAY, AS_OF, keys=("mtbf", "mtbsi"))
+    rows = {r["service"]: r for r in got["mtbf"].extra["services"]}
+    assert rows["Web"]["mtbf_hours"] is None and "one failure" in rows["Web"]["mtbf_reason"]
+    assert rows["Api"]["mtbf_hours"] == pytest.approx((24 - 2) / 2)
+    assert got["mtbsi"].value == pytest.approx(12.0)
+    only_web = kpis.results(con, DAY.with_values(service=("Web",)), AS_OF, keys=("mtbf",))
+    assert only_web["mtbf"].value is None and "one failure" in only_web["mtbf"].reason
+
+
+def test_outage_severities_are_configurable(con):
+    _ticket(con, "a", severity="SEV-3", opened_at=T0 + H, resolved_at=T0 + 7 * H)
+    assert kpis.results(con, DAY, AS_OF, keys=("availability",))["availability"].value is None
+    db.set_setting(con, kpi_registry.OUTAGE_SETTING, "SEV-1,SEV-2,SEV-3")
+    got = kpis.results(con, DAY, AS_OF, keys=("availability",))
+    assert got["availability"].value == pytest.approx(75.0)
+
+
+def test_escalation_uses_history_only_for_tickets_without_a_tier(con):
+    _ticket(con, "a", tier="L1")
+    _ticket(con, "b", tier="L2")
+    _ticket(con, "c")  # no tier: its history says it reached L3
+    _ticket(con, "d")  # no tier anywhere: excluded
+    con.execute("INSERT INTO status_history (ticket_id, event_time, seq, tier) VALUES "
+                "('c', ?, 1, 'L1'), ('c', ?, 2, 'L3'), ('a', ?, 1, 'L3')", [T0, T0 + H, T0])
+    got = kpis.results(con, DAY, AS_OF, keys=("escalation_rate",))["escalation_rate"]
+    assert got.n == 3 and got.value == pytest.approx(100 * 2 / 3)  # b and c; a's tier is L1
+    assert got.excluded == (("tickets without a tier", 1),)
+
+
+def test_sla_kpis_say_so_when_the_engine_is_missing(con, monkeypatch):
+    import sys
+
+    _ticket(con, "a", acknowledged_at=T0 + 2 * H, resolved_at=T0 + 3 * H)
+    monkeypatch.setitem(sys.modules, "analytics.sla_engine", None)  # import fails
+    got = kpis.results(con, DAY, AS_OF, keys=("response_sla", "resolution_sla", "mtta"))
+    for key in ("response_sla", "resolution_sla"):
+        assert got[key].value is None and got[key].status == "not measurable"
+        assert got[key].reason == "not computable: the SLA engine is not available."
+    assert got["mtta"].value == pytest.approx(60.0)

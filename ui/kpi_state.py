@@ -1,0 +1,51 @@
+"""Streamlit edge for the KPI cards and trends: cached calls into analytics.kpis / kpi_trends."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import duckdb
+import streamlit as st
+
+from analytics import kpi_registry, kpi_trends, kpis
+from analytics.filters import Filters
+
+_CACHE = {"show_spinner": False, "max_entries": 64, "ttl": 3600}
+
+
+@st.cache_data(**_CACHE)
+def _results(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, as_of: datetime) -> dict:
+    return kpis.results(_con, filters, as_of, keys=kpi_registry.CARD_KEYS)
+
+
+def card_results(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> dict:
+    """The Overview's KPI cards for the filtered period (cached per filter and minute)."""
+    return _results(con, id(con), filters, as_of)
+
+
+@st.cache_data(**_CACHE)
+def _hypercare(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, go_live: date):
+    return kpi_trends.hypercare_daily(_con, filters, go_live)
+
+
+def hypercare(con: duckdb.DuckDBPyConnection, filters: Filters, go_live: date):
+    return _hypercare(con, id(con), filters, go_live)
+
+
+@st.cache_data(**_CACHE)
+def _trend(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, key: str, grain: str, split: str,
+           as_of: datetime):
+    return kpi_trends.trend(_con, filters, key, grain, split, as_of)
+
+
+def trend(con: duckdb.DuckDBPyConnection, filters: Filters, key: str, grain: str, split: str, as_of: datetime):
+    return _trend(con, id(con), filters, key, grain, split, as_of)
+
+
+@st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
+def _targets(_con: duckdb.DuckDBPyConnection, con_key: int) -> dict:
+    return kpi_registry.targets(_con)
+
+
+def targets(con: duckdb.DuckDBPyConnection) -> dict:
+    return _targets(con, id(con))
