@@ -136,14 +136,19 @@ def cmd_ingest(args) -> int:
 
 def cmd_tickets(args) -> int:
     from .tickets_export import tickets_frame, to_json_records
+
+    frame = tickets_frame(db.connect(args.db))
+    return _emit(args, frame, to_json_records(frame) if args.json else None, frame)
+
+
+def _emit(args, frame, records: list | None, csv_frame) -> int:
+    """Print a result as CSV (formula-safe), JSON records, or a readable table."""
     from .csv_export import to_csv_bytes
 
-    con = db.connect(args.db)
-    frame = tickets_frame(con)
-    if args.csv:
-        sys.stdout.buffer.write(to_csv_bytes(frame))
+    if getattr(args, "csv", False):
+        sys.stdout.buffer.write(to_csv_bytes(csv_frame))
     elif args.json:
-        json.dump(to_json_records(frame), sys.stdout)
+        json.dump(records, sys.stdout)
         sys.stdout.write("\n")
     else:
         sys.stdout.write(frame.to_string(max_rows=50) + "\n")
@@ -168,7 +173,6 @@ def cmd_profiles(_args) -> int:
 def cmd_sla(args) -> int:
     from datetime import datetime, timezone
 
-    from .csv_export import to_csv_bytes
     from .filters import Filters
     from .sla_engine import evaluate, iso_frame, to_json_records
     from .sla_policy import PolicyError
@@ -181,14 +185,8 @@ def cmd_sla(args) -> int:
     except PolicyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.csv:
-        sys.stdout.buffer.write(to_csv_bytes(iso_frame(frame)))
-    elif args.json:
-        json.dump(to_json_records(frame), sys.stdout)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(frame.to_string(max_rows=50) + "\n")
-    return 0
+    return _emit(args, frame, to_json_records(frame) if args.json else None,
+                 iso_frame(frame) if args.csv else None)
 
 
 def cmd_kpis(args) -> int:

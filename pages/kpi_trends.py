@@ -6,17 +6,7 @@ from analytics import kpi_charts, kpi_registry, kpi_trends
 from ui import kpi_state, state, widgets
 
 
-con = state.start_page()
-filters = state.current_filters()
-
-st.title("KPI trends")
-n = widgets.filter_caption(con, filters)
-if widgets.store_is_empty(con):
-    widgets.empty_store_notice()
-    st.stop()
-if n == 0:
-    widgets.no_match_notice()
-    st.stop()
+con, filters, n = widgets.filtered_page("KPI trends")
 
 names = {k.key: k.name for k in kpi_registry.KPIS if k.trend}
 c1, c2, c3 = st.columns(3)

@@ -19,18 +19,7 @@ def _kpi_card(result: kpis.KpiResult) -> None:
             st.markdown(widgets.escape_markdown(line))
 
 
-con = state.start_page()
-filters = state.current_filters()
-
-st.title("Overview")
-n = widgets.filter_caption(con, filters)
-
-if widgets.store_is_empty(con):
-    widgets.empty_store_notice()
-    st.stop()
-if n == 0:
-    widgets.no_match_notice()
-    st.stop()
+con, filters, n = widgets.filtered_page("Overview")
 
 as_of = state.as_of_now()
 summary = state.overview_data(con, "summary", filters, as_of)

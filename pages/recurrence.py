@@ -6,17 +6,7 @@ from analytics import recurrence, recurrence_charts as rc
 from analytics.patterns import DEFINITIONS as PATTERNS, DIMENSIONS
 from ui import recurrence_state as rstate, state, widgets
 
-con = state.start_page()
-filters = state.current_filters()
-
-st.title("Recurrence")
-n = widgets.filter_caption(con, filters)
-if widgets.store_is_empty(con):
-    widgets.empty_store_notice()
-    st.stop()
-if n == 0:
-    widgets.no_match_notice()
-    st.stop()
+con, filters, n = widgets.filtered_page("Recurrence")
 
 c1, c2, c3 = st.columns(3)
 threshold = c1.slider("Title similarity threshold", 0.5, 1.0, rstate.default_threshold(con), 0.01,

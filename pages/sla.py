@@ -6,17 +6,7 @@ from analytics import sla_charts
 from analytics import sla_compliance as comp
 from ui import sla_state, state, widgets
 
-con = state.start_page()
-filters = state.current_filters()
-
-st.title("SLA compliance")
-n = widgets.filter_caption(con, filters)
-if widgets.store_is_empty(con):
-    widgets.empty_store_notice()
-    st.stop()
-if n == 0:
-    widgets.no_match_notice()
-    st.stop()
+con, filters, n = widgets.filtered_page("SLA compliance")
 
 as_of = state.as_of_now()
 with st.spinner("Evaluating SLA clocks…"):

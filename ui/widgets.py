@@ -36,6 +36,25 @@ def filter_caption(con: duckdb.DuckDBPyConnection, filters: Filters) -> int:
     return n
 
 
+def filtered_page(title: str) -> tuple[duckdb.DuckDBPyConnection, Filters, int]:
+    """The opening of every page that reads the filter bar: (connection, filters, n tickets).
+
+    Draws the title and the filter caption; stops the page with a pointer to Upload & data when
+    the store is empty, or with a hint when the filters match nothing.
+    """
+    con = state.start_page()
+    filters = state.current_filters()
+    st.title(title)
+    n = filter_caption(con, filters)
+    if store_is_empty(con):
+        empty_store_notice()
+        st.stop()
+    if n == 0:
+        no_match_notice()
+        st.stop()
+    return con, filters, n
+
+
 def store_is_empty(con: duckdb.DuckDBPyConnection) -> bool:
     return state.ticket_count(con, Filters()) == 0
 
