@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+
+import pytest
+
 STORE_TABLES = ("tickets", "status_history", "datasets", "rejects", "duplicate_ids", "settings")
 
 
@@ -20,3 +24,25 @@ def snapshot(con) -> dict[str, tuple[int, str]]:
 def write_csv(path, header: list[str], rows: list[list[str]], sep: str = ",") -> None:
     lines = [sep.join(header)] + [sep.join(r) for r in rows]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@contextlib.contextmanager
+def app_using(path, demo: bool = False):
+    """Point the Streamlit app (AppTest, same process) at the store file `path`.
+
+    Caches are cleared on the way in and out: a connection cached by an earlier test would
+    still hold its own file. Without `demo`, an empty store stays empty on first start.
+    """
+    import streamlit as st
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HYPERCARE_DB", str(path))
+        if not demo:
+            mp.setenv("HYPERCARE_NO_DEMO", "1")
+        st.cache_resource.clear()
+        st.cache_data.clear()
+        try:
+            yield path
+        finally:
+            st.cache_resource.clear()
+            st.cache_data.clear()

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.helpers import app_using
 from analytics import db, kpi_charts, kpi_trends, kpis
 from analytics.cli import main
 from analytics.demo_loader import load_demo
@@ -172,13 +173,8 @@ def app_db(demo):
 
     _, path = demo
     demo[0].execute("CHECKPOINT")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HYPERCARE_DB", str(path))
-        st.cache_resource.clear()
-        st.cache_data.clear()
+    with app_using(path, demo=True):
         yield path
-        st.cache_resource.clear()
-        st.cache_data.clear()
 
 
 def _app():

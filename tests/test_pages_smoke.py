@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from tests.helpers import app_using
 from analytics import db
 from analytics.demo_loader import load_demo
 
@@ -28,14 +28,8 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory):
     con = db.connect(path)
     load_demo(con, n_tickets=500)
     con.close()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HYPERCARE_DB", str(path))
-        # A connection cached by an earlier test module would still point at its own file.
-        st.cache_resource.clear()
-        st.cache_data.clear()
+    with app_using(path, demo=True):
         yield path
-        st.cache_resource.clear()
-        st.cache_data.clear()
 
 
 def _problems(at: AppTest) -> list[str]:

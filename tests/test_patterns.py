@@ -11,6 +11,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from tests.helpers import app_using
 from analytics import db, patterns
 from analytics import recurrence_charts as rc
 from analytics.demo_loader import load_demo
@@ -148,17 +149,13 @@ def test_describe_empty():
 
 
 @pytest.fixture
-def app_store(tmp_path, monkeypatch):
+def app_store(tmp_path):
     path = tmp_path / "page.duckdb"
     con = db.connect(path)
     load_demo(con, n_tickets=800)
     con.close()
-    monkeypatch.setenv("HYPERCARE_DB", str(path))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield path
-    st.cache_resource.clear()
-    st.cache_data.clear()
+    with app_using(path, demo=True):
+        yield path
 
 
 def test_recurrence_page_threshold_and_drill_down(app_store):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from tests.helpers import app_using
 from analytics import db
 from analytics.demo_loader import load_demo
 from analytics.ingest import ingest_file
@@ -17,15 +17,9 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):
-    path = tmp_path / "sla.duckdb"
-    monkeypatch.setenv("HYPERCARE_DB", str(path))
-    monkeypatch.setenv("HYPERCARE_NO_DEMO", "1")
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield path
-    st.cache_resource.clear()
-    st.cache_data.clear()
+def store(tmp_path):
+    with app_using(tmp_path / "sla.duckdb") as path:
+        yield path
 
 
 def _page(page: str) -> AppTest:

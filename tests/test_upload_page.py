@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import snapshot
+from tests.helpers import snapshot, app_using
 from ui.state import get_connection
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -29,15 +28,9 @@ REAL = [
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):
-    path = tmp_path / "page.duckdb"
-    monkeypatch.setenv("HYPERCARE_DB", str(path))
-    monkeypatch.setenv("HYPERCARE_NO_DEMO", "1")
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield path
-    st.cache_resource.clear()
-    st.cache_data.clear()
+def store(tmp_path):
+    with app_using(tmp_path / "page.duckdb") as path:
+        yield path
 
 
 def _upload_page() -> AppTest:
