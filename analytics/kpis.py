@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import kpi_registry as reg
 from .filters import Filters
+from .kpi_sla import sla_rows
 from .kpi_trends import ALL, Period, bucket_sql, buckets, period_of, split_sql, undated
 from .overview import normalise_as_of
 
@@ -271,47 +272,6 @@ def _outage_kpi(k: reg.Kpi, bucket, g, per_service: list[dict], excluded, sev_te
     return row
 
 
-def _sla_rows(con, filters: Filters, period: Period, kpis: list[reg.Kpi], grain: str | None,
-              split: str | None) -> list[dict[str, Any]]:
-    base = {"mean": None, "median": None, "p90": None, "excluded": (), "extra": {}, "n": 0}
-    try:
-        from .sla_engine import evaluate
-    except Exception:  # the engine is another module's work; never fake its numbers
-        return [{**base, "bucket": None, "group": ALL, "key": k.key, "value": None,
-                 "reason": "not computable: the SLA engine is not available."} for k in kpis]
-    clause, params = undated(filters).where()
-    dated = f"({clause}) AND opened_at >= ? AND opened_at < ?"
-    try:
-        ev = evaluate(con, as_of=period.as_of, where=dated, params=[*params, period.start, period.end])
-    except Exception as exc:  # e.g. no policy saved: say so
-        return [{**base, "bucket": None, "group": ALL, "key": k.key, "value": None,
-                 "reason": f"not computable: {exc}"} for k in kpis]
-    extra = con.cursor().execute(
-        f"SELECT ticket_id, {split_sql(split)} AS grp, acknowledged_at FROM tickets WHERE {dated}",
-        [*params, period.start, period.end]).df()
-    ev = ev.merge(extra, on="ticket_id", how="left")
-    ev["bucket"] = (pd.to_datetime(ev["opened_at"]).dt.to_period(_PGRAIN[grain]).dt.start_time.dt.date
-                    if grain else None)
-    closedish = ev["status_category"].astype(str).isin(["resolved", "closed"])
-    rows = []
-    for k in kpis:
-        m = "response" if k.key == "response_sla" else "resolution"
-        st = ev[f"{m}_status"].astype(str)
-        stopped = closedish | (ev["acknowledged_at"].notna() if m == "response" else False)
-        e = ev.assign(met=(st == "met") & stopped, br=(st == "breached") & stopped,
-                      open_br=(st == "breached") & ~stopped)
-        for (bucket, g), part in e.groupby(["bucket", "grp"], dropna=False, sort=True):
-            n = int(part["met"].sum() + part["br"].sum())
-            rows.append({**base, "bucket": None if pd.isna(bucket) else bucket, "group": g,
-                         "key": k.key, "n": n,
-                         "value": 100.0 * part["met"].sum() / n if n else None,
-                         "reason": None if n else "not measurable: no ticket's SLA clock stopped.",
-                         "extra": {"open_breached": int(part["open_br"].sum()),
-                                   "not_applicable": int((st.loc[part.index] == "not applicable").sum())}})
-    return rows
-
-
-_PGRAIN = {"day": "D", "week": "W-SUN", "month": "M", "quarter": "Q"}
 
 
 def _cohort_rows(con, filters: Filters, period: Period, ks: list[reg.Kpi], cohort: str,
@@ -343,7 +303,7 @@ def frame(con: duckdb.DuckDBPyConnection, filters: Filters, period: Period, *,
     if ks := [k for k in chosen if k.kind in ("availability", "mtbf", "mtbsi")]:
         parts.append(partial(_outage_rows, con, filters, period, ks, grain, split, outage))
     if ks := [k for k in chosen if k.kind == "sla"]:
-        parts.append(partial(_sla_rows, con, filters, period, ks, grain, split))
+        parts.append(partial(sla_rows, con, filters, period, ks, grain, split))
     # Independent queries, each on its own cursor: run them side by side (DuckDB and numpy
     # release the GIL), so a filter change waits for the slowest, not the sum.
     with ThreadPoolExecutor(max_workers=max(1, len(parts))) as pool:
@@ -370,6 +330,8 @@ def results(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime | 
                 bucket="previous")], ignore_index=True)
     now = _by_key(df[df["bucket"].isna()])
     before = _by_key(df[df["bucket"] == "previous"])
+    if previous and _no_tickets(con, filters, period.previous()):
+        before = {}  # nothing happened then (e.g. before go-live): there is nothing to compare with
     targets = reg.targets(con)
     out = {}
     for key in keys:
@@ -385,6 +347,13 @@ def results(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime | 
             stats={s: _f(row.get(s)) for s in ("mean", "median", "p90")},
             extra={**row["extra"], "period": period.label()})
     return out
+
+
+def _no_tickets(con: duckdb.DuckDBPyConnection, filters: Filters, period: Period) -> bool:
+    clause, params = undated(filters).where()
+    return not con.cursor().execute(
+        f"SELECT 1 FROM tickets WHERE ({clause}) AND opened_at >= ? AND opened_at < ? LIMIT 1",
+        [*params, period.start, period.end]).fetchall()
 
 
 def _nothing(k: reg.Kpi) -> dict[str, Any]:

@@ -334,3 +334,14 @@ def test_sla_kpis_say_so_when_the_engine_is_missing(con, monkeypatch):
         assert got[key].value is None and got[key].status == "not measurable"
         assert got[key].reason == "not computable: the SLA engine is not available."
     assert got["mtta"].value == pytest.approx(60.0)
+
+
+def test_no_change_is_shown_against_a_period_without_tickets(con):
+    """Before go-live nothing happened: no previous value, so no 'change' (not 100 % availability)."""
+    from datetime import datetime as _dt
+
+    from analytics.demo_loader import load_demo
+    from analytics.filters import Filters as _F
+    load_demo(con, n_tickets=600, seed=5)
+    got = kpis.results(con, _F(), _dt(2026, 11, 23), keys=("availability", "mttr", "tickets"))
+    assert all(r.previous is None and r.change is None for r in got.values())
