@@ -272,8 +272,6 @@ def _outage_kpi(k: reg.Kpi, bucket, g, per_service: list[dict], excluded, sev_te
     return row
 
 
-
-
 def _cohort_rows(con, filters: Filters, period: Period, ks: list[reg.Kpi], cohort: str,
                  grain: str | None, split: str | None) -> list[dict[str, Any]]:
     label = f"tickets {'opened' if cohort == reg.OPENED else 'resolved'} in the period"
