@@ -41,6 +41,12 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     with write_lock:
         for statement in DDL:
             con.execute(statement)
+        # Stores made before row_hash became a number: the old text hashes cannot be compared,
+        # so they are dropped; the next upload of those tickets counts them as updated once.
+        kind = con.execute("SELECT data_type FROM information_schema.columns WHERE table_name = 'tickets' "
+                           "AND column_name = 'row_hash'").fetchall()
+        if kind and kind[0][0] != "UBIGINT":
+            con.execute("ALTER TABLE tickets ALTER row_hash SET DATA TYPE UBIGINT USING NULL")
 
 
 def get_setting(con: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:

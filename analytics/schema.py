@@ -80,7 +80,7 @@ DDL: tuple[str, ...] = (
     f"""CREATE TABLE IF NOT EXISTS tickets (
     {_ticket_cols},
     dataset_id INTEGER,
-    row_hash VARCHAR,
+    row_hash UBIGINT,
     loaded_at TIMESTAMP
     -- ticket_id is unique by construction (ingest deletes before it re-inserts); no index,
     -- because an ART index would cost more on a million-row load than the check is worth.

@@ -41,10 +41,18 @@ class Plan:
     severity_values: dict[str, str | None] = field(default_factory=dict)
 
 
+# Slots for the first characters of the null tokens (see make_cfg); a profile with more
+# distinct first characters than this skips the range test and always looks tokens up.
+_TOKEN_SLOTS = 8
+
+
 def _clean(expr: str) -> str:
-    # The length guard skips the list lookup for ordinary values (it was most of the cost),
-    # and only values with edge blanks pay for a trim.
-    return (f"CASE WHEN strlen({expr}) <= _cfg.k AND list_contains(_cfg.nulls, trim({expr})) THEN NULL "
+    # Most values cannot be a null token: the length test and a byte-range test on the first
+    # character (against the tokens' own first characters, bound in _cfg) keep the list lookup
+    # off them; it was most of the cost. Only values with edge blanks pay for a trim.
+    ranges = " OR ".join(f"({expr} >= _cfg.lo{i} AND {expr} < _cfg.hi{i})" for i in range(_TOKEN_SLOTS))
+    return (f"CASE WHEN strlen({expr}) <= _cfg.k AND (_cfg.any_first OR {expr} < '!' OR {ranges}) "
+            f"AND list_contains(_cfg.nulls, trim({expr})) THEN NULL "
             f"WHEN {expr} LIKE ' %' OR {expr} LIKE '% ' THEN trim({expr}) ELSE {expr} END")
 
 
@@ -107,9 +115,15 @@ def plan(cur, raw: str, header: list[str], profile: Profile, tz: str) -> Plan:
 
 def make_cfg(cur, profile: Profile) -> None:
     """_cfg: the profile's null tokens (bound once, joined into every cleaning expression)."""
-    longest = max((len(v.encode()) for v in profile.null_values), default=0) + 4
-    cur.execute("CREATE OR REPLACE TEMP TABLE _cfg AS SELECT ?::VARCHAR[] AS nulls, ? AS k",
-                [profile.null_values, longest])
+    tokens = [t.strip() for t in profile.null_values]
+    longest = max((len(t.encode()) for t in tokens), default=0) + 4
+    firsts = sorted({t[0] for t in tokens if t})
+    # [lo, hi) byte ranges, one per first character; unused slots are empty ranges.
+    slots = [(c, chr(ord(c) + 1)) for c in firsts][:_TOKEN_SLOTS]
+    slots += [("", "")] * (_TOKEN_SLOTS - len(slots))
+    cols = ", ".join(f"?::VARCHAR AS lo{i}, ?::VARCHAR AS hi{i}" for i in range(_TOKEN_SLOTS))
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE _cfg AS SELECT ?::VARCHAR[] AS nulls, ? AS k, ? AS any_first, {cols}",
+                [profile.null_values, longest, len(firsts) > _TOKEN_SLOTS, *[v for pair in slots for v in pair]])
 
 
 RowsQuery = tuple[str, list]  # (SELECT over the staging table, its bound parameters)
@@ -207,8 +221,8 @@ def _value_sql(fld: str, pl: Plan, params: list, defaults: dict[str, str]) -> st
 
 def _hash_sql(cols: list[str]) -> str:
     # DuckDB's 64-bit hash over the typed values: a changed ticket whose hash still collides
-    # has a 2^-64 chance, and hashing is several times cheaper than md5 over a joined string.
-    return f"CAST(hash({', '.join(qident(c) for c in cols)}) AS VARCHAR)"
+    # has a 2^-64 chance, and hashing (and storing a number) is far cheaper than md5 text.
+    return f"hash({', '.join(qident(c) for c in cols)})"
 
 
 def build_stage_tickets(cur, profile: Profile, pl: Plan, rows: RowsQuery | None = None) -> RowsQuery | None:

@@ -133,7 +133,7 @@ def build_stage_events(cur, profile: Profile, pl: Plan) -> None:
         "FROM _hist GROUP BY ticket_id"
     )
     cur.execute(
-        "UPDATE _stage SET row_hash = md5(_stage.row_hash || _hhash.h) FROM _hhash "
+        "UPDATE _stage SET row_hash = hash(_stage.row_hash, _hhash.h) FROM _hhash "
         "WHERE _stage.ticket_id = _hhash.ticket_id"
     )
     cur.execute("DROP TABLE _hhash")

@@ -383,3 +383,35 @@ def test_profile_map_values_are_validated(section, value, message):
     from analytics.profiles import ProfileError
     with pytest.raises(ProfileError, match=message):
         parse_profile(f'[source]\nname="x"\n[columns]\nexternal_id="a"\nopened_at="b"\n[{section}]\nX="{value}"\n')
+
+
+@pytest.mark.parametrize("extra_nulls", [[], [f"{c}x" for c in "abcdefghij"]], ids=["default", "many-first-chars"])
+def test_null_tokens_become_missing_and_lookalikes_stay(con, tmp_path, extra_nulls):
+    path = tmp_path / "nulls.csv"
+    write_csv(path, ["id", "opened", "team", "title"], [
+        ["1", "2026-01-01 00:00", "N/A", "New printer"],
+        ["2", "2026-01-01 00:00", " n/a ", "NaNny state"],
+        ["3", "2026-01-01 00:00", "?", "#N/B"],
+        ["4", "2026-01-01 00:00", "None", "  padded title  "],
+        ["5", "2026-01-01 00:00", "Nope", "ax"],
+    ])
+    tokens = ", ".join(f'"{t}"' for t in ["", "?", "N/A", "n/a", "None", "#N/B", *extra_nulls])
+    profile = parse_profile(f'null_values = [{tokens}]\n[source]\nname="n"\n[columns]\nexternal_id="id"\n'
+                            'opened_at="opened"\nteam="team"\ntitle="title"\n')
+    ingest_file(con, path, profile=profile)
+    got = dict(con.execute("SELECT external_id, (team, title) FROM tickets").fetchall())
+    assert [got[k][0] for k in "12345"] == [None, None, None, None, "Nope"]
+    assert [got[k][1] for k in "12345"] == ["New printer", "NaNny state", None, "padded title",
+                                           None if extra_nulls else "ax"]
+
+
+def test_old_stores_get_numeric_change_hashes(tmp_path):
+    import duckdb
+    from analytics import db
+    path = tmp_path / "old.duckdb"
+    old = duckdb.connect(str(path))
+    old.execute("CREATE TABLE tickets (ticket_id VARCHAR, row_hash VARCHAR)")
+    old.execute("INSERT INTO tickets VALUES ('a:1', 'abc')")
+    old.close()
+    con = db.connect(path)
+    assert con.execute("SELECT typeof(row_hash), row_hash FROM tickets").fetchall() == [("UBIGINT", None)]
