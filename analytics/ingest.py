@@ -211,10 +211,12 @@ def _ingest(cur, raw: RawFile, profile: Profile, zone: str, uploaded_by: str,
     with _timed(timings, "rows"):
         rows_q = build_rows(cur, raw.table, profile, pl, zone, slim=fresh)
         build_maps(cur, profile, pl)
+    with _timed(timings, "compare"):
+        dup, dup_ids = _duplicates(cur, layout)
     direct = None
     with _timed(timings, "stage"):
         if layout == "tickets":
-            direct = build_stage_tickets(cur, profile, pl, rows_q if fresh else None)
+            direct = build_stage_tickets(cur, profile, pl, rows_q if fresh else None, has_dups=dup_ids > 0)
         elif layout == "event_log":
             build_stage_events(cur, profile, pl)
         else:
@@ -227,12 +229,10 @@ def _ingest(cur, raw: RawFile, profile: Profile, zone: str, uploaded_by: str,
         detail = f"row {first[0][0]}: {first[0][1]}" if first else "no rows"
         raise IngestError(f"{raw.name}: none of the {raw.rows:,} rows could be loaded (first problem, {detail})")
     with _timed(timings, "compare"):
-        dup = _duplicates(cur, layout)
         unmapped = _unmapped(cur, pl)
         if direct is not None:
             cur.execute("DROP TABLE IF EXISTS _cmp")
-            counts = (cur.execute("SELECT count(DISTINCT f_external_id) FROM _rows WHERE _reason IS NULL"
-                                  ).fetchall()[0][0], 0, 0)
+            counts = (loaded - (dup - dup_ids), 0, 0)  # each duplicated id is one ticket
         else:
             counts = _history_counts(cur) if layout == "history" else _ticket_counts(cur)
     inserted, updated, unchanged = counts
@@ -262,16 +262,21 @@ def _ingest(cur, raw: RawFile, profile: Profile, zone: str, uploaded_by: str,
     return result
 
 
-def _duplicates(cur, layout: str) -> int:
+def _duplicates(cur, layout: str) -> tuple[int, int]:
+    """_dups: ids on several accepted rows of a tickets file; returns (rows, ids) involved."""
     if layout != "tickets":
         cur.execute("CREATE OR REPLACE TEMP TABLE _dups (external_id VARCHAR, row_numbers VARCHAR, n BIGINT)")
-        return 0
+        return 0, 0
+    # Find the duplicated ids first, then list rows for those alone: listing rows for every id
+    # of a million-row file would cost more than the whole check.
     cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _dups AS SELECT f_external_id AS external_id, "
-        "array_to_string(list(__row ORDER BY __row), ', ') AS row_numbers, count(*) AS n "
-        "FROM _rows WHERE _reason IS NULL GROUP BY 1 HAVING count(*) > 1"
+        "CREATE OR REPLACE TEMP TABLE _dups AS WITH d AS (SELECT f_external_id FROM _rows WHERE _reason IS NULL "
+        "GROUP BY 1 HAVING count(*) > 1) SELECT r.f_external_id AS external_id, "
+        "array_to_string(list(r.__row ORDER BY r.__row), ', ') AS row_numbers, count(*) AS n "
+        "FROM _rows r SEMI JOIN d USING (f_external_id) WHERE r._reason IS NULL GROUP BY 1"
     )
-    return cur.execute("SELECT coalesce(sum(n), 0) FROM _dups").fetchall()[0][0]
+    rows, ids = cur.execute("SELECT coalesce(sum(n), 0), count(*) FROM _dups").fetchall()[0]
+    return int(rows), int(ids)
 
 
 def _unmapped(cur, pl: Plan) -> dict[str, int]:

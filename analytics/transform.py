@@ -225,7 +225,8 @@ def _hash_sql(cols: list[str]) -> str:
     return f"hash({', '.join(qident(c) for c in cols)})"
 
 
-def build_stage_tickets(cur, profile: Profile, pl: Plan, rows: RowsQuery | None = None) -> RowsQuery | None:
+def build_stage_tickets(cur, profile: Profile, pl: Plan, rows: RowsQuery | None = None,
+                        has_dups: bool = True) -> RowsQuery | None:
     """_stage for a tickets layout: the last row of each id wins; history stays empty.
 
     Given `rows` (a first load, nothing to compare against, _rows kept slim) nothing is
@@ -235,11 +236,9 @@ def build_stage_tickets(cur, profile: Profile, pl: Plan, rows: RowsQuery | None 
     exprs = ["? || ':' || f_external_id AS ticket_id", "? AS source", "f_external_id AS external_id"]
     for fld in TICKET_COLUMNS[3:]:
         exprs.append(f"{_field_expr(fld, pl, params, profile)} AS {qident(fld)}")
-    # Deduplicating needs a sort; most exports have unique ids, so check that first.
-    dup = cur.execute(
-        "SELECT count(*) > count(DISTINCT f_external_id) FROM _rows WHERE _reason IS NULL").fetchall()[0][0]
+    # Deduplicating needs a sort; most exports have unique ids (the caller knows), so only then.
     latest_filter = "WHERE _reason IS NULL " + (
-        "QUALIFY row_number() OVER (PARTITION BY f_external_id ORDER BY __row DESC) = 1" if dup else "")
+        "QUALIFY row_number() OVER (PARTITION BY f_external_id ORDER BY __row DESC) = 1" if has_dups else "")
     cur.execute("CREATE OR REPLACE TEMP TABLE _hist (ticket_id VARCHAR, event_time TIMESTAMP, seq INTEGER, "
                 "status VARCHAR, team VARCHAR, tier VARCHAR)")
     if rows is not None:
