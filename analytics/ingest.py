@@ -213,16 +213,19 @@ def _ingest(cur, raw: RawFile, profile: Profile, zone: str, uploaded_by: str,
         build_maps(cur, profile, pl)
     with _timed(timings, "compare"):
         dup, dup_ids = _duplicates(cur, layout)
+        rejected = cur.execute("SELECT count(*) FROM _rows WHERE _reason IS NOT NULL").fetchall()[0][0]
     direct = None
     with _timed(timings, "stage"):
         if layout == "tickets":
-            direct = build_stage_tickets(cur, profile, pl, rows_q if fresh else None, has_dups=dup_ids > 0)
+            direct = build_stage_tickets(cur, profile, pl, rows_q if fresh else None, has_dups=dup_ids > 0,
+                                         has_rejects=rejected > 0)
         elif layout == "event_log":
             build_stage_events(cur, profile, pl)
         else:
             build_stage_history(cur, profile, pl)
+            # Rows for tickets not in the store were rejected just now.
+            rejected = cur.execute("SELECT count(*) FROM _rows WHERE _reason IS NOT NULL").fetchall()[0][0]
 
-    rejected = cur.execute("SELECT count(*) FROM _rows WHERE _reason IS NOT NULL").fetchall()[0][0]
     loaded = raw.rows - rejected
     if loaded == 0:
         first = cur.execute("SELECT __row, _reason FROM _rows ORDER BY __row LIMIT 1").fetchall()

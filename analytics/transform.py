@@ -226,7 +226,7 @@ def _hash_sql(cols: list[str]) -> str:
 
 
 def build_stage_tickets(cur, profile: Profile, pl: Plan, rows: RowsQuery | None = None,
-                        has_dups: bool = True) -> RowsQuery | None:
+                        has_dups: bool = True, has_rejects: bool = True) -> RowsQuery | None:
     """_stage for a tickets layout: the last row of each id wins; history stays empty.
 
     Given `rows` (a first load, nothing to compare against, _rows kept slim) nothing is
@@ -237,7 +237,8 @@ def build_stage_tickets(cur, profile: Profile, pl: Plan, rows: RowsQuery | None 
     for fld in TICKET_COLUMNS[3:]:
         exprs.append(f"{_field_expr(fld, pl, params, profile)} AS {qident(fld)}")
     # Deduplicating needs a sort; most exports have unique ids (the caller knows), so only then.
-    latest_filter = "WHERE _reason IS NULL " + (
+    # Without rejects there is nothing to filter, and the reason text need not be built again.
+    latest_filter = ("WHERE _reason IS NULL " if has_rejects else "") + (
         "QUALIFY row_number() OVER (PARTITION BY f_external_id ORDER BY __row DESC) = 1" if has_dups else "")
     cur.execute("CREATE OR REPLACE TEMP TABLE _hist (ticket_id VARCHAR, event_time TIMESTAMP, seq INTEGER, "
                 "status VARCHAR, team VARCHAR, tier VARCHAR)")
