@@ -192,3 +192,27 @@ def test_sla_page_compliance_and_timeline(page: Page, screenshots: Path):
     assert_no_exception(page)
     timeline.first.scroll_into_view_if_needed()
     page.screenshot(path=screenshots / "sla-timeline.png")
+
+
+def metric_value(page: Page, label: str) -> Locator:
+    name = page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
+    return page.get_by_test_id("stMetric").filter(has=name).get_by_test_id("stMetricValue")
+
+
+def test_kpi_cards_and_trend_follow_a_filter(page: Page, screenshots: Path):
+    open_app(page)
+    mttr = metric_value(page, "MTTR")
+    expect(mttr).to_have_text(re.compile(r"\d"))
+    before = mttr.inner_text()
+    page.locator(".st-key-f_severity").get_by_role("combobox").click()
+    page.get_by_role("option", name="SEV-4", exact=True).click()
+    page.keyboard.press("Escape")
+    expect(mttr).not_to_have_text(before)
+    wait_until_idle(page)
+    assert_no_exception(page)
+    go_to(page, "KPI trends")  # the filter travels with the page switch
+    chart = page.locator(".js-plotly-plot").first
+    expect(chart).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Filters: SEV-4"))).to_be_visible()
+    assert_no_exception(page)
+    page.screenshot(path=screenshots / "kpi-trends-sev4.png")
