@@ -61,19 +61,22 @@ _TYPE_WORDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def ticket_type(raw: str | None, overrides: dict[str, str] | None = None,
-                default: str = "incident") -> str:
-    """incident / defect / enhancement / question / service_request."""
+def _classify(raw: str | None, overrides: dict[str, str] | None, words: tuple[tuple[str, str], ...],
+              default: str) -> str:
+    """The profile's own mapping first, else the first vocabulary pattern found in the value."""
     if raw is None or not str(raw).strip():
         return default
     value = str(raw).strip()
     if overrides and value in overrides:
         return overrides[value]
     key = value.lower()
-    for pattern, kind in _TYPE_WORDS:
-        if re.search(pattern, key):
-            return kind
-    return default
+    return next((kind for pattern, kind in words if re.search(pattern, key)), default)
+
+
+def ticket_type(raw: str | None, overrides: dict[str, str] | None = None,
+                default: str = "incident") -> str:
+    """incident / defect / enhancement / question / service_request."""
+    return _classify(raw, overrides, _TYPE_WORDS, default)
 
 
 _STATUS_WORDS: tuple[tuple[str, str], ...] = (
@@ -85,13 +88,4 @@ _STATUS_WORDS: tuple[tuple[str, str], ...] = (
 
 def status_category(raw: str | None, overrides: dict[str, str] | None = None) -> str:
     """open / resolved / closed / cancelled; anything unrecognised is still being worked: open."""
-    if raw is None or not str(raw).strip():
-        return "open"
-    value = str(raw).strip()
-    if overrides and value in overrides:
-        return overrides[value]
-    key = value.lower()
-    for pattern, category in _STATUS_WORDS:
-        if re.search(pattern, key):
-            return category
-    return "open"
+    return _classify(raw, overrides, _STATUS_WORDS, "open")
