@@ -7,16 +7,6 @@ from dataclasses import dataclass
 
 from .profiles import Profile, SourceSpec
 
-# A vendor name the user (or --source) may ask for, and the profile labels that serve it.
-SOURCE_ALIASES = {
-    "servicenow": "servicenow",
-    "jira": "jira",
-    "pagerduty": "pagerduty",
-    "statuspage": "statuspage",
-    "generic": "generic",
-}
-
-
 @dataclass
 class Detection:
     profile_name: str
@@ -51,7 +41,8 @@ def _score(profile: Profile, header: list[str]) -> tuple[float, str]:
 
 def detect(header: list[str], profiles: list[Profile], source: str = "auto") -> list[Detection]:
     """Every candidate profile, best first. `source` restricts to one vendor's profiles."""
-    wanted = None if source in ("auto", "", None) else SOURCE_ALIASES.get(source, source)
+    # --source names a vendor; its profiles carry it as their source label.
+    wanted = None if source in ("auto", "", None) else source
     out = []
     for profile in profiles:
         if wanted and wanted != "generic" and wanted not in (profile.source.source_label, profile.source.name):

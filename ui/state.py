@@ -12,6 +12,7 @@ import contextlib
 import functools
 import os
 import threading
+import weakref
 import zoneinfo
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -42,6 +43,9 @@ _DATES_INITIAL = "_f_dates_initial"  # the date widget's first value (from the U
 _URL_READ = "_filters_read_from_url"
 _CURRENT = "_filters_current"
 _demo_lock = threading.Lock()
+# Connections whose first-start demo question is settled (weak: a closed one must not be
+# mistaken for a new one that happens to get its id).
+_demo_settled: weakref.WeakSet = weakref.WeakSet()
 # Set by the router (filter_bar) in each script run, read by start_page. Every session's
 # script runs on its own thread, so a thread-local is per run.
 _run_marks = threading.local()
@@ -102,17 +106,16 @@ def ensure_demo_data(con: duckdb.DuckDBPyConnection) -> None:
     HYPERCARE_NO_DEMO=1 skips it. A store the user emptied on purpose stays empty: the
     setting "demo_autoloaded" remembers that the demo was loaded once.
     """
-    if os.environ.get("HYPERCARE_NO_DEMO") == "1":
-        return
-    if db.get_setting(con, "demo_autoloaded") is not None or db.ticket_count(con) > 0:
+    if os.environ.get("HYPERCARE_NO_DEMO") == "1" or con in _demo_settled:
         return
     with _demo_lock:  # two first sessions at once must not both load it
-        if db.get_setting(con, "demo_autoloaded") is not None or db.ticket_count(con) > 0:
-            return
-        with st.spinner("First start: loading demo data…"):
-            load_demo(con)
-        db.set_setting(con, "demo_autoloaded", overview.utc_now().isoformat(timespec="seconds"))
-        data_changed()
+        if db.get_setting(con, "demo_autoloaded") is None and db.ticket_count(con) == 0:
+            with st.spinner("First start: loading demo data…"):
+                load_demo(con)
+            db.set_setting(con, "demo_autoloaded", overview.utc_now().isoformat(timespec="seconds"))
+            data_changed()
+        # Decided once per connection: later reruns of every page skip the two queries.
+        _demo_settled.add(con)
 
 
 def data_changed() -> None:
