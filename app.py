@@ -6,9 +6,10 @@ HYPERCARE_NO_DEMO=1 skips loading demo data into an empty store on first start.
 
 import streamlit as st
 
-from ui import state
+from ui import auth, state
 
 st.set_page_config(page_title="Hypercare", layout="wide")
+auth.gate()  # shared mode: nothing below runs before sign-in (docs/auth.md)
 
 con = state.get_connection()
 state.ensure_demo_data(con)

@@ -50,6 +50,17 @@ _demo_settled: weakref.WeakSet = weakref.WeakSet()
 # script runs on its own thread, so a thread-local is per run.
 _run_marks = threading.local()
 
+# --- who is acting ----------------------------------------------------------------------
+
+
+def actor() -> str:
+    """The name audit records carry for this session: HYPERCARE_OPERATOR, else "local:<login>"
+    (local mode: one user at the keyboard; sign-in replaces this body)."""
+    import getpass
+
+    return os.environ.get("HYPERCARE_OPERATOR") or f"local:{getpass.getuser()}"
+
+
 # --- connection -------------------------------------------------------------------------
 
 
@@ -86,6 +97,10 @@ def start_page() -> duckdb.DuckDBPyConnection:
     """
     routed = getattr(_run_marks, "routed", False)
     _run_marks.routed = False
+    if not routed:
+        from ui import auth
+
+        auth.require_signed_in()  # the router's sign-in gate did not run
     con = get_connection()
     if not routed:
         from streamlit.runtime.pages_manager import PagesManager

@@ -1,0 +1,208 @@
+"""The sign-in gate, banner and identity of ui/auth.py, driven headless with AppTest.
+
+The real OpenID Connect round trip (st.login against a provider) is in
+tests/browser/test_oidc.py; here `AppTest.user` stands in for the ID-token claims.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analytics import auth, ingest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+AUTH = {
+    "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+    "cookie_secret": "test-secret-long-enough",
+    "client_id": "hypercare",
+    "client_secret": "x",
+    "server_metadata_url": "http://127.0.0.1:1/.well-known/openid-configuration",
+}
+
+
+def _page():
+    """A stand-in for app.py: the gate, then a page that says who it runs for."""
+    import streamlit as st
+
+    from ui import auth as ui_auth
+
+    me = ui_auth.gate()
+    st.write(f"PAGE for {me.label} as {me.role_text}; actor={ui_auth.actor_label()}")
+
+
+def run(secrets: dict | None = None, user: dict | None = None) -> AppTest:
+    at = AppTest.from_function(_page, default_timeout=30)
+    for key, value in (secrets or {}).items():
+        at.secrets[key] = value
+    if user is not None:
+        at.user = user
+    return at.run()
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for e in (*at.markdown, *at.info, *at.warning, *at.error, *at.caption, *at.title)]
+    return "\n".join(str(p) for p in parts)
+
+
+def page_shown(at: AppTest) -> bool:
+    return any(str(m.value).startswith("PAGE for") for m in at.markdown)
+
+
+def test_local_mode_shows_the_banner_and_runs_as_the_local_operator(monkeypatch):
+    monkeypatch.setenv("HYPERCARE_OPERATOR", "Night Ops")
+    at = run()
+    assert not at.exception
+    assert [i.value for i in at.info] == [
+        "Local mode: single local user, everything allowed — see docs/auth.md to enable sign-in"]
+    assert "Local user: Night Ops (every role)" in [c.value for c in at.sidebar.caption]
+    assert any(m.value == "PAGE for Night Ops as viewer, analyst, admin, approver; actor=Night Ops"
+               for m in at.markdown)
+    assert not [b for b in at.button if b.key == "auth_sign_out"]
+
+
+def test_shared_mode_shows_only_the_sign_in_screen_before_sign_in():
+    at = run({"auth": AUTH}, {"is_logged_in": False})
+    assert not at.exception
+    assert not page_shown(at) and not at.info  # no page, no local banner
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert "Sign in with your organisation's account" in texts(at)
+
+
+def test_one_sign_in_button_per_named_provider():
+    sections = {"redirect_uri": AUTH["redirect_uri"], "cookie_secret": AUTH["cookie_secret"],
+                "okta": {k: AUTH[k] for k in ("client_id", "client_secret", "server_metadata_url")},
+                "entra-id": {k: AUTH[k] for k in ("client_id", "client_secret", "server_metadata_url")}}
+    at = run({"auth": sections}, {"is_logged_in": False})
+    assert sorted(b.label for b in at.button) == ["Sign in with Entra Id", "Sign in with Okta"]
+
+
+def test_auth_without_a_provider_says_what_is_missing():
+    at = run({"auth": {"redirect_uri": AUTH["redirect_uri"], "cookie_secret": "x" * 20}},
+             {"is_logged_in": False})
+    assert "names no identity provider" in texts(at) and not page_shown(at)
+
+
+def test_signed_in_user_with_a_role_claim_sees_the_page_and_a_sign_out_button():
+    user = {"is_logged_in": True, "sub": "u-1", "name": "Jane Doe", "email": "jane@x.org",
+            "roles": ["analyst"]}
+    at = run({"auth": AUTH}, user)
+    assert not at.exception
+    assert any(m.value == "PAGE for Jane Doe <jane@x.org> as analyst; actor=Jane Doe <jane@x.org>"
+               for m in at.markdown)
+    # the name is escaped: a claim can't inject Markdown
+    assert [m.value for m in at.sidebar.markdown] == [
+        "**Signed in as** Jane Doe \\<jane@x\\.org\\>  \nRoles: analyst"]
+    assert [b.label for b in at.sidebar.button] == ["Sign out"]
+    assert not at.info  # no local banner in shared mode
+
+
+def test_signed_in_user_without_any_role_is_stopped_with_an_explanation():
+    at = run({"auth": AUTH}, {"is_logged_in": True, "sub": "s", "name": "Stranger", "email": "s@else.org"})
+    assert not page_shown(at)
+    assert "has no Hypercare role" in texts(at)
+    assert [b.label for b in at.sidebar.button] == ["Sign out"]  # can still leave
+
+
+def test_roles_table_in_secrets_and_the_settings_role_map_apply(tmp_path, monkeypatch):
+    from analytics import db
+    from ui import state
+
+    monkeypatch.setenv("HYPERCARE_DB", str(tmp_path / "roles.duckdb"))
+    state.get_connection.clear()
+    try:
+        con = state.get_connection()
+        auth.save_role_map(con, {"ana@x.org": ["approver"]}, "cli:test")
+        roles = {"claim": "groups", "claim_values": {"hc-analysts": ["analyst"]},
+                 "emails": {"boss@x.org": ["admin"]}}
+        at = run({"auth": AUTH, "roles": roles},
+                 {"is_logged_in": True, "sub": "a", "name": "Ana", "email": "ana@x.org",
+                  "groups": ["hc-analysts"], "roles": ["admin"]})  # "roles" is not the claim here
+        assert any(m.value.startswith("PAGE for Ana <ana@x.org> as analyst, approver;") for m in at.markdown)
+        at = run({"auth": AUTH, "roles": roles},
+                 {"is_logged_in": True, "sub": "b", "name": "Boss", "email": "boss@x.org"})
+        assert any(m.value.startswith("PAGE for Boss <boss@x.org> as admin;") for m in at.markdown)
+        # a corrupt role map is ignored with a warning, not a crash and not a grant
+        db.set_setting(con, auth.ROLE_MAP_SETTING, "{broken")
+        at = run({"auth": AUTH, "roles": roles},
+                 {"is_logged_in": True, "sub": "a", "name": "Ana", "email": "ana@x.org"})
+        assert "role map in Settings is unreadable" in texts(at) and not page_shown(at)
+    finally:
+        state.get_connection.clear()
+
+
+def test_a_malformed_roles_table_fails_closed():
+    at = run({"auth": AUTH, "roles": {"default": ["root"]}},
+             {"is_logged_in": True, "sub": "a", "email": "a@x.org", "roles": ["admin"]})
+    assert "Sign-in is misconfigured" in texts(at) and not page_shown(at)
+
+
+def _unrouted_page():
+    import streamlit as st
+
+    from ui import auth as ui_auth
+
+    ui_auth.require_signed_in()
+    st.write("PAGE for anyone")
+
+
+@pytest.mark.parametrize("secrets, user, shown", [
+    ({}, None, True),
+    ({"auth": AUTH}, {"is_logged_in": False}, False),
+    ({"auth": AUTH}, {"is_logged_in": True, "sub": "s", "email": "s@else.org"}, False),
+    ({"auth": AUTH}, {"is_logged_in": True, "sub": "v", "email": "v@x.org", "roles": ["viewer"]}, True),
+])
+def test_a_page_run_without_the_router_is_gated_too(secrets, user, shown):
+    at = AppTest.from_function(_unrouted_page, default_timeout=30)
+    for key, value in secrets.items():
+        at.secrets[key] = value
+    if user is not None:
+        at.user = user
+    at.run()
+    assert any(m.value == "PAGE for anyone" for m in at.markdown) is shown
+    assert bool([b for b in at.button if b.label == "Sign in"]) is not shown
+
+
+def test_current_identity_before_sign_in_may_do_nothing():
+    def script():
+        import streamlit as st
+
+        from ui import auth as ui_auth
+
+        me = ui_auth.current_identity()
+        st.write(f"{me.label}|{me.role_text}|{me.mode}")
+
+    at = AppTest.from_function(script, default_timeout=30)
+    at.secrets["auth"] = AUTH
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert at.markdown[0].value == "not signed in|no role|shared"
+
+
+# --- server-side upload limits -------------------------------------------------------------------
+
+
+def test_server_upload_limit_matches_the_core_default():
+    config = tomllib.loads((REPO_ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["server"]["maxUploadSize"] == ingest.DEFAULT_MAX_UPLOAD_MB
+    assert config["server"]["enableXsrfProtection"] is True
+
+
+def test_secrets_are_ignored_and_the_example_documents_every_key():
+    ignored = (REPO_ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert ".streamlit/secrets.toml" in ignored
+    example = (REPO_ROOT / ".streamlit" / "secrets.toml.example").read_text(encoding="utf-8")
+    # every key, commented out, so that copying the example never half-enables sign-in
+    uncommented = [line for line in example.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert uncommented == []
+    for key in ("[auth]", "redirect_uri", "cookie_secret", "client_id", "client_secret",
+                "server_metadata_url", "[auth.", "[roles]", "claim", "claim_values", "emails", "default"):
+        assert key in example, key
+    # the commented [roles] example parses and is accepted by the core
+    body = "\n".join(line.lstrip()[1:].removeprefix(" ") for line in example.splitlines()
+                     if line.lstrip().startswith("#") and not line.lstrip().startswith("##"))
+    parsed = tomllib.loads(body)
+    assert auth.RolePolicy.from_config(parsed["roles"]).claim

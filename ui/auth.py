@@ -1,0 +1,161 @@
+"""Streamlit edge of sign-in: which mode, the sign-in gate, who is signed in.
+
+Shared mode when .streamlit/secrets.toml has an [auth] section (Streamlit's own OpenID Connect
+sign-in, `st.login`), else local mode. The roles themselves are decided in analytics/auth.py;
+this module only reads `st.user` and the secrets and draws the gate, banner and sign-out.
+docs/auth.md explains both modes and the configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import streamlit as st
+from streamlit.errors import StreamlitSecretNotFoundError
+
+from analytics import auth
+from analytics.auth import Identity
+
+LOCAL_BANNER = ("Local mode: single local user, everything allowed — see docs/auth.md to "
+                "enable sign-in")
+# Keys of a provider section in [auth] (Streamlit passes them to Authlib).
+_PROVIDER_KEYS = {"client_id", "server_metadata_url"}
+
+
+def _secrets_table(name: str) -> Mapping[str, Any] | None:
+    try:
+        value = st.secrets.get(name)
+    except (StreamlitSecretNotFoundError, FileNotFoundError):  # no secrets file at all
+        return None
+    return value if isinstance(value, Mapping) else None
+
+
+def mode() -> str:
+    """"shared" when secrets configure sign-in ([auth]), else "local"."""
+    return "shared" if _secrets_table("auth") else "local"
+
+
+def providers() -> list[tuple[str | None, str]]:
+    """(provider for st.login, button label) for each configured identity provider.
+
+    The [auth] section itself is the unnamed provider when it holds client_id /
+    server_metadata_url; each [auth.NAME] sub-table with those keys is a named one.
+    """
+    section = _secrets_table("auth") or {}
+    found: list[tuple[str | None, str]] = []
+    if _PROVIDER_KEYS & set(section):
+        found.append((None, "Sign in"))
+    for name, value in section.items():
+        if isinstance(value, Mapping) and _PROVIDER_KEYS & set(value):
+            found.append((str(name), f"Sign in with {str(name).replace('-', ' ').title()}"))
+    return found
+
+
+def role_policy() -> auth.RolePolicy:
+    """The [roles] table of the secrets (raises ValueError when it is malformed)."""
+    return auth.RolePolicy.from_config(_secrets_table("roles"))
+
+
+def _role_map() -> tuple[dict[str, frozenset[str]], str | None]:
+    """The admins' e-mail → roles setting, and a warning when it cannot be read."""
+    from ui import state  # late: ui.state asks this module who the actor is
+
+    try:
+        return auth.role_map(state.get_connection()), None
+    except ValueError as exc:
+        return {}, f"The role map in Settings is unreadable and was ignored: {exc}"
+
+
+def _claims() -> dict[str, Any]:
+    return {k: v for k, v in st.user.to_dict().items() if k != "tokens"}
+
+
+def _logged_in() -> bool:
+    return bool(st.user.get("is_logged_in"))
+
+
+def current_identity() -> Identity:
+    """Who acts in this session: the local user, or the signed-in user with their roles.
+
+    In shared mode before sign-in this is a nameless identity without roles, so every
+    `auth.require` refuses; the gate never lets a page run in that state anyway.
+    """
+    if mode() == "local":
+        return auth.local_identity()
+    if not _logged_in():
+        return Identity(name="not signed in", mode="shared")
+    return auth.identity_from_claims(_claims(), role_policy(), _role_map()[0])
+
+
+def actor_label() -> str:
+    """What audit records carry for this session (`Identity.label`)."""
+    return current_identity().label
+
+
+def gate() -> Identity:
+    """Top of app.py: no page before sign-in; the banner or who is signed in, and sign-out.
+
+    Stops the script run (st.stop) on the sign-in screen, when the sign-in configuration is
+    broken, and for a signed-in user who holds no role.
+    """
+    if mode() == "local":
+        st.info(LOCAL_BANNER, icon=":material/person:")
+        me = auth.local_identity()
+        with st.sidebar:
+            st.caption(f"Local user: {_plain(me.label)} (every role)")
+        return me
+    try:
+        policy = role_policy()
+    except ValueError as exc:  # fail closed: a broken role table must not open the app
+        st.error(f"Sign-in is misconfigured ([roles] in .streamlit/secrets.toml): {exc}",
+                 icon=":material/error:")
+        st.stop()
+    if not _logged_in():
+        _sign_in_screen()
+        st.stop()
+    mapping, warning = _role_map()
+    me = auth.identity_from_claims(_claims(), policy, mapping)
+    with st.sidebar:
+        st.markdown(f"**Signed in as** {_plain(me.label)}  \nRoles: {me.role_text}")
+        st.button("Sign out", key="auth_sign_out", icon=":material/logout:", on_click=st.logout)
+        if warning:
+            st.warning(warning, icon=":material/warning:")
+    if not me.roles:
+        st.title("Hypercare")
+        st.warning(f"You are signed in as {_plain(me.label)}, but your account has no Hypercare "
+                   "role yet. Ask a Hypercare admin to add your e-mail address to the role map "
+                   "(Settings), or your identity provider's administrator to assign you a role.",
+                   icon=":material/lock:")
+        st.stop()
+    return me
+
+
+def require_signed_in() -> None:
+    """For a page run without the router (first run of a process on a page URL): draw
+    nothing of the page unless someone with a role is signed in."""
+    if mode() == "local":
+        return
+    if not _logged_in() or not current_identity().roles:
+        _sign_in_screen()
+        st.stop()
+
+
+def _sign_in_screen() -> None:
+    st.title("Hypercare")
+    st.write("Sign in with your organisation's account to open the dashboard.")
+    options = providers()
+    if not options:
+        st.error("Sign-in is configured ([auth] in .streamlit/secrets.toml) but names no identity "
+                 "provider: add client_id, client_secret and server_metadata_url (see docs/auth.md).",
+                 icon=":material/error:")
+    for provider, label in options:
+        st.button(label, key=f"auth_sign_in_{provider or 'default'}", icon=":material/login:",
+                  type="primary", on_click=st.login, args=(provider,) if provider else ())
+
+
+def _plain(text: str) -> str:
+    """A name from the identity provider, shown as text (no Markdown from a claim)."""
+    from ui.widgets import escape_markdown
+
+    return escape_markdown(text)
