@@ -19,8 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .demo_formats import arrow_concat as _join, arrow_int_strings as _int_str  # Arrow string building
-from .demo_formats import arrow_null_unless as _where, arrow_strings as _strings, canonical_csv_writer
+from .demo_formats import arrow_concat as _join, arrow_int_strings as _int_str, arrow_null_unless as _where, \
+    arrow_strings as _strings, canonical_csv_writer  # Arrow string building
 from .demo_formats import to_jira_csv, to_pagerduty_csv, to_servicenow_list  # noqa: F401 (API)
 from .schema import TICKET_COLUMNS
 
@@ -318,6 +318,10 @@ def _chunk(rng: np.random.Generator, cal: _Calendar, day: np.ndarray, first_numb
         "change_id": _where(chg, _join("CHG00", _int_str(rng.integers(30100, 30500, n)))),
         "pir_required": pir_req, "pir_completed_at": pir_done,
     }
+    rel, sched = np.floor(np.maximum(opened - 24 * H, 0) / (672 * H)) + 1, np.random.default_rng([first_number, n]).random(n)
+    sched = ((ttype == 4) & (sched < 0.75)) | ((ttype == 1) & (sev >= 2) & (sched < 0.5))
+    cols["target_release"] = _where(sched, _join("Release ", _int_str(rel.astype(np.int64))))
+    cols["due_at"] = np.where(sched, (33 + rel * 672) * H, np.nan)  # 4-weekly releases; own rng: nothing else moved
     ids = _join("HC-", _int_str(np.arange(first_number, first_number + n), 6))
     cols["pir_url"] = _where(~np.isnan(pir_done), _join("https://wiki.example.com/hypercare/pir/", ids))
     tickets = pa.table([ids] + [_arrow(cal, cols[c], SCHEMA.field(c).type) for c in DEMO_COLUMNS[1:]],

@@ -39,6 +39,10 @@ TICKET_FIELDS: tuple[tuple[str, str], ...] = (
     ("pir_required", "BOOLEAN"),
     ("pir_completed_at", "TIMESTAMP"),
     ("pir_url", "VARCHAR"),
+    # Scheduling of enhancements and defects (closure criterion "prioritised and scheduled"):
+    # a target sprint / version / release label, and a due date.
+    ("target_release", "VARCHAR"),
+    ("due_at", "TIMESTAMP"),
 )
 
 TICKET_COLUMNS: tuple[str, ...] = tuple(name for name, _ in TICKET_FIELDS)
@@ -136,5 +140,62 @@ DDL: tuple[str, ...] = (
     representative VARCHAR NOT NULL,
     threshold DOUBLE NOT NULL,
     created_seq BIGINT NOT NULL
+)""",
+    # Append-only audit trail (analytics/audit.py): uploads, deletions, policy and settings
+    # changes, sign-offs. Each record carries the hash of the one before it, so an edit or a
+    # removed row shows up when the chain is verified. Nothing in the code updates or deletes it.
+    """CREATE TABLE IF NOT EXISTS audit_log (
+    seq BIGINT PRIMARY KEY,
+    recorded_at TIMESTAMP NOT NULL,
+    actor VARCHAR NOT NULL,
+    action VARCHAR NOT NULL,
+    object VARCHAR,
+    detail VARCHAR,
+    prev_hash VARCHAR NOT NULL,
+    hash VARCHAR NOT NULL
+)""",
+    # Stakeholder sign-offs (analytics/signoff.py), event-sourced: a revocation is a new row,
+    # and the current state of a role is its latest event.
+    """CREATE TABLE IF NOT EXISTS signoff_events (
+    event_id BIGINT PRIMARY KEY,
+    role VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    signed_on DATE,
+    comment VARCHAR,
+    recorded_by VARCHAR NOT NULL,
+    recorded_at TIMESTAMP NOT NULL
+)""",
+    # Post-incident review registers (analytics/pir_register.py): each upload is a snapshot of
+    # the register; the latest upload that names a ticket is the one that counts.
+    """CREATE TABLE IF NOT EXISTS pir_registers (
+    register_id INTEGER PRIMARY KEY,
+    file_name VARCHAR NOT NULL,
+    sha256 VARCHAR NOT NULL,
+    uploaded_by VARCHAR,
+    uploaded_at TIMESTAMP NOT NULL,
+    rows_read BIGINT NOT NULL,
+    rows_loaded BIGINT NOT NULL,
+    rows_rejected BIGINT NOT NULL
+)""",
+    """CREATE TABLE IF NOT EXISTS pir_reviews (
+    register_id INTEGER NOT NULL,
+    ticket_ref VARCHAR NOT NULL,
+    completed_on DATE
+)""",
+    """CREATE TABLE IF NOT EXISTS pir_actions (
+    register_id INTEGER NOT NULL,
+    row_number BIGINT NOT NULL,
+    ticket_ref VARCHAR NOT NULL,
+    action VARCHAR,
+    owner VARCHAR,
+    due_on DATE,
+    closed_on DATE
+)""",
+    """CREATE TABLE IF NOT EXISTS pir_rejects (
+    register_id INTEGER NOT NULL,
+    row_number BIGINT NOT NULL,
+    reason VARCHAR NOT NULL,
+    raw VARCHAR
 )""",
 )
