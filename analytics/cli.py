@@ -70,7 +70,21 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--threshold", type=float, help="title similarity 0-1 (default: setting or 0.85)")
     rec.add_argument("--min-tickets", type=int, default=2, help="only clusters with at least this many tickets")
     rec.add_argument("--json", action="store_true", help="a JSON list of clusters")
+
+    clo = with_db(sub.add_parser("closure", help="hypercare closure criteria: pass / fail / at risk / not measurable"))
+    clo.add_argument("--as-of", dest="closure_as_of", type=_as_of_day,
+                     help="YYYY-MM-DD (= the end of that day, UTC) or an ISO 8601 time (naive = UTC; default: now)")
+    clo.add_argument("--json", action="store_true", help="a JSON list of objects")
     return p
+
+
+def _as_of_day(value: str):
+    """A bare date means the end of that day (everything on it counts); a time is taken as is."""
+    from datetime import timedelta
+
+    if len(value.strip()) == 10:
+        return _instant(value) + timedelta(days=1)
+    return _instant(value)
 
 
 def _day(value: str):
@@ -230,7 +244,29 @@ def cmd_recurrence(args) -> int:
     return 0
 
 
+def cmd_closure(args) -> int:
+    from .closure import cli_records
+    from .closure_rules import ClosureRulesError
+
+    try:
+        rows = cli_records(db.connect(args.db), args.closure_as_of)
+    except ClosureRulesError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        json.dump(rows, sys.stdout)
+        sys.stdout.write("\n")
+        return 0
+    if rows:
+        print(f"Closure criteria as of {rows[0]['as_of']}")
+    for r in rows:
+        print(f"{r['status'].upper():15} {r['criterion']} ({r['evidence_count']:,} evidence rows)")
+        print(f"{'':15} {r['detail']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     return {"ingest": cmd_ingest, "tickets": cmd_tickets, "demo": cmd_demo, "profiles": cmd_profiles,
-            "sla": cmd_sla, "kpis": cmd_kpis, "recurrence": cmd_recurrence}[args.command](args)
+            "sla": cmd_sla, "kpis": cmd_kpis, "recurrence": cmd_recurrence,
+            "closure": cmd_closure}[args.command](args)

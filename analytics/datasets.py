@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from . import db
+from . import audit, db
 
 
 @dataclass(frozen=True)
@@ -96,13 +96,22 @@ def data_quality_rows(con, check: str, dataset_id: int | None = None, limit: int
     ).df()
 
 
-def delete_dataset(con, dataset_id: int) -> int:
-    """Remove a dataset and the tickets it last wrote; returns how many tickets went."""
+def delete_dataset(con, dataset_id: int, actor: str = "local") -> int:
+    """Remove a dataset and the tickets it last wrote; returns how many tickets went.
+
+    Recorded in the audit log ("dataset.delete") in the same transaction; deleting a dataset
+    that does not exist changes nothing and records nothing."""
     with db.write_lock:
         cur = con.cursor()
         cur.execute("BEGIN TRANSACTION")
         try:
             n = cur.execute("SELECT count(*) FROM tickets WHERE dataset_id = ?", [dataset_id]).fetchall()[0][0]
+            found = cur.execute("SELECT file_name, sha256, source, uploaded_by FROM datasets WHERE dataset_id = ?",
+                                [dataset_id]).fetchall()
+            if found:
+                audit.record(cur, actor, audit.DATASET_DELETE, f"dataset:{dataset_id}", {
+                    "file_name": found[0][0], "sha256": found[0][1], "source": found[0][2],
+                    "uploaded_by": found[0][3], "tickets_removed": int(n)})
             cur.execute(
                 "DELETE FROM status_history WHERE ticket_id IN (SELECT ticket_id FROM tickets WHERE dataset_id = ?) "
                 "OR dataset_id = ?", [dataset_id, dataset_id])

@@ -4,7 +4,8 @@ An upload is one dataset record and one transaction. Rows that cannot be loaded 
 `rejects` with their row number and reason, and the counts always reconcile:
 rows_read = rows_loaded + rows_rejected. Tickets upsert by (source, external id), so the same
 or an updated export never duplicates anything; uploading the very same file again (same
-sha256, nothing changed) writes nothing at all.
+sha256, nothing changed) writes nothing at all — not even an audit record, since nothing happened.
+Each upload that writes appends an "upload" audit record inside its own transaction.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import db
+from . import audit, db
 from .detect import Detection, detect, guess_generic
 from .profiles import Profile, ProfileError, all_profiles
 from .readers import FileRejected, RawFile, load_raw, load_raw_path, read_bytes
@@ -258,6 +259,13 @@ def _ingest(cur, raw: RawFile, profile: Profile, zone: str, uploaded_by: str,
         cur.execute("BEGIN TRANSACTION")
         try:
             result.dataset_id = _write(cur, raw, profile, zone, uploaded_by, result, layout, direct)
+            # Same cursor, same transaction: a rolled-back upload leaves no audit record.
+            audit.record(cur, uploaded_by, audit.UPLOAD, f"dataset:{result.dataset_id}", {
+                "file_name": raw.name, "sha256": raw.sha256, "source": result.source,
+                "profile": result.profile_name, "rows_read": result.rows_read,
+                "rows_loaded": result.rows_loaded, "rows_rejected": result.rows_rejected,
+                "tickets_inserted": result.tickets_inserted, "tickets_updated": result.tickets_updated,
+                "tickets_unchanged": result.tickets_unchanged})
             cur.execute("COMMIT")
         except Exception:
             cur.execute("ROLLBACK")

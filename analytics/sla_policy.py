@@ -7,6 +7,7 @@ changing a goal never rewrites the history judged by an earlier version.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 from datetime import date, datetime, timezone
@@ -18,7 +19,7 @@ import holidays
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from . import db
+from . import audit, db
 from .schema import SEVERITIES, TICKET_TYPES
 
 ALWAYS = "24x7"  # the built-in calendar on which all time counts
@@ -318,17 +319,20 @@ def save_policy(con, policy: Policy, who: str) -> Policy:
     policy = validate_policy(policy, f"policy '{policy.version}'")
     if policy.version == SEED_VERSION:
         raise PolicyError(f"'{SEED_VERSION}' names the built-in defaults; choose another version name")
-    with db.write_lock:
-        cur = con.cursor()
+    with audit.transaction(con) as cur:  # the version and its audit record, or neither
         taken = cur.execute("SELECT count(*) FROM sla_policies WHERE version = ?", [policy.version]).fetchall()
         if taken[0][0]:
             raise PolicyError(f"version '{policy.version}' is already saved; versions are never "
                               "overwritten, so history keeps the goals it was judged by — save a new version")
+        text = policy.to_toml()
         cur.execute(
             "INSERT INTO sla_policies (version, effective_from, policy_toml, saved_by, saved_at) VALUES (?, ?, ?, ?, ?)",
-            [policy.version, policy.effective_from, policy.to_toml(), who,
-             datetime.now(timezone.utc).replace(tzinfo=None)],
+            [policy.version, policy.effective_from, text, who, datetime.now(timezone.utc).replace(tzinfo=None)],
         )
+        audit.record(cur, who, audit.POLICY_SAVE, f"policy:{policy.version}", {
+            "version": policy.version, "effective_from": policy.effective_from,
+            "compliance_target_pct": policy.compliance_target_pct, "targets": len(policy.targets),
+            "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()})
     return policy
 
 

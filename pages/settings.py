@@ -5,7 +5,7 @@ from datetime import date
 
 import streamlit as st
 
-from analytics import db, profiles
+from analytics import audit, db, profiles
 from analytics.ingest import DEFAULT_MAX_UPLOAD_MB
 from ui import policy_editor, state, widgets
 
@@ -54,11 +54,12 @@ with st.form("settings_form"):
         help="The day the system went live; hypercare weeks are counted from it.",
     )
     if st.form_submit_button("Save settings", type="primary"):
-        db.set_setting(con, "default_timezone", tz)
+        _changes = {"default_timezone": tz}
         if not env_limit:
-            db.set_setting(con, "max_upload_mb", str(int(mb)))
+            _changes["max_upload_mb"] = str(int(mb))
         if go_live is not None:
-            db.set_setting(con, "go_live_date", go_live.isoformat())
+            _changes["go_live_date"] = go_live.isoformat()
+        audit.set_settings(con, _changes, state.actor())
         state.data_changed()
         st.success("Settings saved.", icon=":material/check_circle:")
 if env_limit:
@@ -124,6 +125,7 @@ with st.form("kpi_targets_form"):
         "Severities counted as outages (availability, MTBF)", ["SEV-1", "SEV-2", "SEV-3", "SEV-4"],
         default=list(kpi_registry.outage_severities(con)), key="set_kpi_outage")
     if st.form_submit_button("Save KPI targets"):
+        _changes = {}
         for _key, _value in _entered.items():
             try:
                 float(_value) if _value.strip() else None
@@ -131,8 +133,9 @@ with st.form("kpi_targets_form"):
                 st.error(f"Not a number for {widgets.escape_markdown(_key)}: "
                          f"{widgets.escape_markdown(_value)}", icon=":material/error:")
                 continue
-            db.set_setting(con, f"kpi_target.{_key}", _value.strip())
-        db.set_setting(con, kpi_registry.OUTAGE_SETTING, ",".join(_outage or ["SEV-1", "SEV-2"]))
+            _changes[f"kpi_target.{_key}"] = _value.strip()
+        _changes[kpi_registry.OUTAGE_SETTING] = ",".join(_outage or ["SEV-1", "SEV-2"])
+        audit.set_settings(con, _changes, state.actor())  # one transaction, one audit record per change
         state.data_changed()
         st.success("KPI targets saved.", icon=":material/check_circle:")
 

@@ -256,7 +256,7 @@ if upload is not None:
             try:
                 with st.spinner(f"Loading {upload.name}…"):
                     result = ingest_file(con, data=data, name=upload.name, profile=final, tz=tz,
-                                         uploaded_by="local", max_bytes=limit, delimiter=delimiter)
+                                         uploaded_by=state.actor(), max_bytes=limit, delimiter=delimiter)
             except IngestError as exc:
                 remember("error", str(exc), [])
             else:
@@ -304,7 +304,7 @@ if not uploads.empty:
                                  key="delete_dataset")
         sure = st.checkbox("Yes, delete it and the tickets it last wrote", key="delete_confirm")
         if st.button("Delete upload", key="delete_go", disabled=not sure):
-            gone = datasets.delete_dataset(con, to_delete)
+            gone = datasets.delete_dataset(con, to_delete, actor=state.actor())
             remember("success", f"Deleted upload #{to_delete} and {gone:,} tickets.", [])
             state.data_changed()
             st.rerun()

@@ -64,7 +64,7 @@ def render(con: duckdb.DuckDBPyConnection) -> None:
         if st.form_submit_button("Save as new version", type="primary"):
             try:
                 saved = sp.save_policy(con, policy_from_form(latest, version, effective, targets, tz, country,
-                                                             subdivision, hours, pauses, compliance), who="local")
+                                                             subdivision, hours, pauses, compliance), who=state.actor())
             except sp.PolicyError as exc:
                 st.error(widgets.escape_markdown(exc), icon=":material/error:")
             else:
@@ -76,7 +76,7 @@ def render(con: duckdb.DuckDBPyConnection) -> None:
     if uploaded is not None and st.button("Import", key="policy_import"):
         try:
             saved = sp.save_policy(con, sp.policy_from_toml(uploaded.getvalue().decode("utf-8", "replace"),
-                                                            origin=uploaded.name), who="local")
+                                                            origin=uploaded.name), who=state.actor())
         except sp.PolicyError as exc:
             st.error(widgets.escape_markdown(exc), icon=":material/error:")
         else:

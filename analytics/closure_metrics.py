@@ -1,0 +1,191 @@
+"""Closure criteria that rest on measures: SLA compliance (SLA engine) and KPI targets (KPI engine).
+
+Both are evaluated as of a moment T: the SLA engine stops no clock after T, and the KPI engine
+runs over a period that ends at T. Rules and their exact wording: analytics/closure_rules.py.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+import pandas as pd
+
+from . import db
+from . import kpi_registry as reg
+from .closure_rules import AT_RISK, FAIL, NOT_MEASURABLE, PASS, ClosureRules, Outcome
+from .filters import Filters
+from .kpi_trends import Period, undated
+from .sla_compliance import wilson
+
+METRICS = ("response", "resolution")
+SLA_EVIDENCE = ["ticket_id", "metric", "status", "severity", "type", "opened_at", "stopped_at",
+                "target_minutes", "business_minutes", "policy_version"]
+KPI_EVIDENCE = ["kpi", "service", "value", "unit", "target", "status", "n", "note"]
+
+
+def stamp(at: datetime) -> str:
+    return f"{at:%Y-%m-%d %H:%M} UTC"
+
+
+# --- 2. SLA compliance ------------------------------------------------------------------
+
+
+def sla_target(con, rules: ClosureRules, at: datetime) -> tuple[float, str]:
+    """The compliance target and where it comes from (the rules, else the policy in force)."""
+    if rules.sla_target_pct is not None:
+        return rules.sla_target_pct, "closure rules"
+    from .sla_policy import policies, policy_in_force
+
+    pol = policy_in_force(policies(con), at.date())
+    return pol.compliance_target_pct, f"SLA policy '{pol.version}'"
+
+
+def sla_clocks(con, at: datetime, filters: Filters, rules: ClosureRules) -> pd.DataFrame:
+    """One row per response or resolution clock that stopped in [T − window, T) (SLA_EVIDENCE)."""
+    from .sla_engine import evaluate
+
+    start = at - timedelta(days=rules.sla_window_days)
+    clause, params = undated(filters).where()
+    # A ticket resolved before the window stopped both clocks before it: skip it early.
+    scope_sql = f"({clause}) AND opened_at < ? AND (resolved_at IS NULL OR resolved_at >= ?)"
+    ev = evaluate(con, as_of=at, where=scope_sql, params=[*params, at, start])
+    parts = []
+    for m in METRICS:
+        status = ev[f"{m}_status"].astype(str)
+        stopped = pd.to_datetime(ev[f"{m}_stopped_at"])
+        keep = status.isin(["met", "breached"]) & stopped.notna() & (stopped >= start) & (stopped < at)
+        sel = ev[keep]
+        parts.append(pd.DataFrame({
+            "ticket_id": sel["ticket_id"].astype(str), "metric": m, "status": status[keep],
+            "severity": sel["severity"].astype(object), "type": sel["type"].astype(object),
+            "opened_at": sel["opened_at"], "stopped_at": stopped[keep],
+            "target_minutes": sel[f"{m}_target_minutes"].round(1),
+            "business_minutes": sel[f"{m}_business_minutes"].round(1),
+            "policy_version": sel["policy_version"].astype(str)}))
+    out = pd.concat(parts, ignore_index=True)[SLA_EVIDENCE]
+    order = out["status"].map({"breached": 0, "met": 1})
+    return out.assign(_o=order).sort_values(["_o", "stopped_at"], ascending=[True, False]) \
+        .drop(columns="_o").reset_index(drop=True)
+
+
+def sla(con, at: datetime, filters: Filters, rules: ClosureRules) -> Outcome:
+    from .sla_policy import PolicyError
+
+    empty = pd.DataFrame(columns=SLA_EVIDENCE)
+    try:
+        target, origin = sla_target(con, rules, at)
+        clocks = sla_clocks(con, at, filters, rules)
+    except (PolicyError, ValueError) as exc:
+        return Outcome(NOT_MEASURABLE, f"No SLA policy can be applied: {exc}", empty)
+    window = f"the {rules.sla_window_days} days before {stamp(at)}"
+    parts, states, missing = [], [], []
+    for m in METRICS:
+        part = clocks[clocks["metric"] == m]
+        met, n = int((part["status"] == "met").sum()), len(part)
+        if n == 0:
+            missing.append(m)
+            continue
+        pct = 100.0 * met / n
+        low, high = wilson(met, n)
+        parts.append(f"{m} {pct:.1f} % ({met:,} of {n:,} met; 95 % range {low:.1f}–{high:.1f})")
+        if pct < target:
+            states.append(FAIL)
+        elif pct < target + rules.sla_margin_pct or n < rules.sla_min_sample:
+            states.append(AT_RISK)
+        else:
+            states.append(PASS)
+    figures = "; ".join(parts)
+    goal = f"Target {target:g} % ({origin})"
+    if missing:
+        text = f"No {' or '.join(missing)} clock stopped in {window}: nothing to judge"
+        return Outcome(NOT_MEASURABLE, f"{text}{'; ' + figures if figures else ''}. {goal}.", clocks)
+    if FAIL in states:
+        return Outcome(FAIL, f"Below target over {window}: {figures}. {goal}.", clocks)
+    if AT_RISK in states:
+        return Outcome(AT_RISK, f"At or above target over {window}, but by less than {rules.sla_margin_pct:g} "
+                       f"points or on fewer than {rules.sla_min_sample} clocks: {figures}. {goal}.", clocks)
+    return Outcome(PASS, f"At or above target over {window}: {figures}. {goal}.", clocks)
+
+
+# --- 3. KPI targets ---------------------------------------------------------------------
+
+
+def kpi_period(con, at: datetime, rules: ClosureRules) -> Period:
+    """[T − kpi_window_days, T), starting at the go-live date when that is later (and before T)."""
+    start = at - timedelta(days=rules.kpi_window_days)
+    raw = db.get_setting(con, "go_live_date")
+    try:
+        go_live = datetime.combine(datetime.fromisoformat(raw).date(), time.min) if raw else None
+    except ValueError:
+        go_live = None
+    if go_live is not None and start < go_live < at:
+        start = go_live
+    return Period(start, at, at)
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.3f} %" if unit == "%" else f"{value:,.1f} {unit}"
+
+
+def kpi_evidence(con, at: datetime, filters: Filters, rules: ClosureRules) -> tuple[pd.DataFrame, Period]:
+    """One row per KPI (service "all"), then per service for availability and MTBF."""
+    from .kpis import frame, status_of
+
+    period = kpi_period(con, at, rules)
+    df = frame(con, undated(filters), period, keys=tuple(rules.kpi_keys))
+    targets = reg.targets(con)
+    rows, services = [], []
+    for key in rules.kpi_keys:
+        k = reg.get(key)
+        found = df[df["key"] == key].to_dict("records")
+        r = found[0] if found else {"value": None, "n": 0, "extra": {},
+                                    "reason": "not measurable: no tickets in the window."}
+        value = None if r["value"] is None or pd.isna(r["value"]) else float(r["value"])
+        target = targets[key]
+        rows.append({"kpi": k.name, "service": "all", "value": value, "unit": k.unit, "target": target,
+                     "status": status_of(k, value, target), "n": int(r["n"]), "note": r["reason"] or "",
+                     "key": key})
+        col = {"availability": "availability_pct", "mtbf": "mtbf_hours", "mtbsi": "mtbsi_hours"}.get(k.kind)
+        for s in (r.get("extra") or {}).get("services", []) if col else []:
+            v = s[col]
+            services.append({"kpi": k.name, "service": s["service"], "value": v, "unit": k.unit,
+                             "target": target, "status": status_of(k, v, target), "n": s["failures"],
+                             "note": s.get("mtbf_reason") or "" if k.kind != "availability" else "", "key": key})
+    return pd.DataFrame(rows + services, columns=[*KPI_EVIDENCE, "key"]), period
+
+
+def kpis(con, at: datetime, filters: Filters, rules: ClosureRules) -> Outcome:
+    from .kpis import MET, MISSED
+
+    ev, period = kpi_evidence(con, at, filters, rules)
+    head = ev[ev["service"] == "all"]
+    window = f"{period.start:%Y-%m-%d} – {stamp(at)}"
+    said, missed, unknown, small = [], [], [], []
+    for r in head.to_dict("records"):
+        k = reg.get(r["key"])
+        goal = "no target" if r["target"] is None else \
+            f"target {'≥' if k.direction == reg.HIGHER else '≤'} {_fmt(r['target'], k.unit)}"
+        if r["status"] in (MET, MISSED):
+            said.append(f"{k.name} {_fmt(r['value'], k.unit)} ({goal}: {r['status']}, n = {r['n']:,})")
+            if r["status"] == MISSED:
+                missed.append(k.name)
+            elif k.kind == "duration" and r["n"] < rules.kpi_min_sample:
+                small.append(k.name)
+        else:
+            why = r["note"] or "no target set in Settings → KPI targets"
+            why = why.removeprefix("not measurable: ").removeprefix("not computable: ").strip().rstrip(".")
+            said.append(f"{k.name} {r['status']}: {why}")
+            unknown.append(k.name)
+    figures = "; ".join(said)
+    evidence = ev.drop(columns="key")
+    if missed:
+        return Outcome(FAIL, f"Missed over {window}: {', '.join(missed)}. {figures}.", evidence)
+    if len(unknown) == len(head):
+        return Outcome(NOT_MEASURABLE, f"None of the KPIs can be judged over {window}. {figures}.", evidence)
+    if unknown or small:
+        why = [f"not judged: {', '.join(unknown)}"] if unknown else []
+        why += [f"fewer than {rules.kpi_min_sample} tickets: {', '.join(small)}"] if small else []
+        return Outcome(AT_RISK, f"No KPI missed over {window}, but {'; '.join(why)}. {figures}.", evidence)
+    return Outcome(PASS, f"All met over {window}. {figures}.", evidence)
