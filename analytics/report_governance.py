@@ -1,0 +1,184 @@
+"""The monthly report's governance sections: PIR compliance, defect triage, closure and sign-offs.
+
+Each section reads its own core module (analytics/pir.py, defect_triage.py, closure.py,
+signoff.py). A module missing from the installation gives a section that says so, never
+numbers of its own making.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from datetime import datetime
+from types import ModuleType
+
+import duckdb
+import pandas as pd
+
+from .filters import Filters
+from .report import Block, Section, Table, Text
+from .report_sections import status_label
+
+OVERDUE_ROWS = 25  # overdue reviews listed in the PDF (all of them are in the data pack)
+
+
+def _module(name: str) -> ModuleType | None:
+    if importlib.util.find_spec(f"analytics.{name}") is None:
+        return None
+    return importlib.import_module(f"analytics.{name}")
+
+
+def _missing(key: str, title: str, module: str) -> Section:
+    return Section(key, title, (Text(f"Not available in this installation: analytics/{module}.py is "
+                                     "missing, so this section has no figures."),))
+
+
+def _num(value, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.1f}{unit}"
+    return f"{value:,}{unit}"
+
+
+# --- PIR compliance ---------------------------------------------------------------------
+
+
+def pir_rows(s: dict) -> pd.DataFrame:
+    """The PIR summary dict as (measure, value) rows, raw values (the data pack's table)."""
+    keys = ("required", "completed", "done_on_time", "done_late", "coverage_pct", "on_time_pct", "overdue",
+            "not_yet_due", "required_by_column_only", "completed_from_register", "completed_from_column",
+            "actions_total", "actions_closed", "action_closure_pct", "actions_overdue",
+            "open_action_median_age_days", "oldest_open_action_days")
+    rows = [(k, s.get(k)) for k in keys if k in s]
+    rows += [(f"excluded: {label}", n) for label, n in s.get("excluded", [])]
+    return pd.DataFrame(rows, columns=["measure", "value"])
+
+
+def pir_view(s: dict) -> pd.DataFrame:
+    rows = [
+        ("Reviews required", _num(s.get("required"))),
+        ("Completed (coverage)", f"{_num(s.get('completed'))} ({_num(s.get('coverage_pct'), ' %')})"),
+        ("Done on time / done late", f"{_num(s.get('done_on_time'))} / {_num(s.get('done_late'))}"),
+        ("On time (of reviews with a known outcome)", _num(s.get("on_time_pct"), " %")),
+        ("Overdue / not yet due", f"{_num(s.get('overdue'))} / {_num(s.get('not_yet_due'))}"),
+        ("Action items closed", f"{_num(s.get('actions_closed'))} of {_num(s.get('actions_total'))} "
+                                f"({_num(s.get('action_closure_pct'), ' %')})"),
+        ("Action items overdue", _num(s.get("actions_overdue"))),
+        ("Open action items: median age / oldest", f"{_num(s.get('open_action_median_age_days'), ' d')} / "
+                                                   f"{_num(s.get('oldest_open_action_days'), ' d')}"),
+    ]
+    rows += [(f"Excluded: {label}", _num(n)) for label, n in s.get("excluded", [])]
+    return pd.DataFrame(rows, columns=["measure", "value"])
+
+
+def _overdue_view(overdue: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "ticket": list(overdue["ticket_id"]), "severity": list(overdue["severity"]),
+        "title": ["" if pd.isna(t) else str(t) for t in overdue["title"]],
+        "resolved (UTC)": [f"{pd.Timestamp(t):%Y-%m-%d %H:%M}" for t in overdue["resolved_at"]],
+        "due": [str(d) for d in overdue["due_on"]],
+        "days overdue": [f"{int(d):,}" for d in overdue["days_overdue"]],
+        "required because": list(overdue["required_because"])})
+
+
+def pir_section(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> Section:
+    key, title = "pir", "PIR compliance"
+    pir = _module("pir")
+    if pir is None:
+        return _missing(key, title, "pir")
+    s = pir.summary(con, filters, as_of)
+    reviews = pir.reviews(con, filters, as_of)
+    overdue = reviews[reviews["state"] == "overdue"]
+    blocks: list[Block] = [
+        Text("Tickets resolved in the month that require a post-incident review, judged as of "
+             f"{as_of:%Y-%m-%d %H:%M} UTC."),
+        Text(s.get("definition", ""), "note"),
+        Table("summary", "PIR compliance", pir_rows(s), view=pir_view(s), widths=(3, 2)),
+        Table("overdue", f"Overdue reviews ({len(overdue):,}"
+              + (f"; the {OVERDUE_ROWS} most overdue shown" if len(overdue) > OVERDUE_ROWS else "") + ")",
+              overdue, view=_overdue_view(overdue.head(OVERDUE_ROWS)), widths=(1.6, 1, 3.4, 1.7, 1.2, 1, 2)),
+        Table("reviews", "Every required review", reviews, pdf=False),
+        Table("actions", "PIR action items", pir.actions(con, filters, as_of), pdf=False),
+    ]
+    return Section(key, title, tuple(blocks))
+
+
+# --- defect triage ----------------------------------------------------------------------
+
+
+def _status_view(df: pd.DataFrame) -> pd.DataFrame:
+    view = df.copy()
+    for col in view.columns:
+        if str(col) in ("status", "state", "ack_status", "fix_status") or str(col).endswith("_status"):
+            view[col] = view[col].map(lambda v: v if v is None or (isinstance(v, float) and pd.isna(v))
+                                      else status_label(v))
+    return view
+
+
+def defect_section(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> Section:
+    key, title = "defects", "Defect triage"
+    triage = _module("defect_triage")
+    if triage is None:
+        return _missing(key, title, "defect_triage")
+    table = triage.summary(con, filters, as_of)
+    blocks: list[Block] = [
+        Text("Defects (tickets typed defect or bug) of the month against the triage SLAs (seed 000: "
+             "Critical ack 1 h, fix 24 h; High ack same business day, fix 3 days; Medium/Low next sprint), "
+             f"as of {as_of:%Y-%m-%d %H:%M} UTC."),
+    ]
+    definition = getattr(triage, "DEFINITION", None) or getattr(triage, "DEFINITIONS", None)
+    if isinstance(definition, str):
+        blocks.append(Text(definition, "note"))
+    elif isinstance(definition, dict):
+        blocks += [Text(str(v), "note") for v in definition.values()]
+    blocks.append(Table("summary", "Defect triage", table, view=_status_view(table)))
+    return Section(key, title, tuple(blocks))
+
+
+# --- closure scorecard and sign-offs ------------------------------------------------------
+
+
+def _closure_view(card: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"criterion": list(card["criterion"]), "status": [status_label(s) for s in card["status"]],
+                         "detail": list(card["detail"]),
+                         "evidence": [f"{int(n):,}" if pd.notna(n) else "–" for n in card["evidence_count"]]})
+
+
+SIGNOFF_SYMBOL = {"signed": "✓ signed", "revoked": "✗ revoked", "not signed": "– not signed"}
+
+
+def _signoff_view(sign: pd.DataFrame) -> pd.DataFrame:
+    def text(v) -> str:
+        return "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+
+    return pd.DataFrame({
+        "role": list(sign["role"]), "state": [SIGNOFF_SYMBOL.get(s, s) for s in sign["state"]],
+        "name": [text(v) for v in sign.get("name", [])], "signed on": [text(v) for v in sign.get("signed_on", [])],
+        "comment or reason": [text(r) or text(c) for c, r in zip(sign.get("comment", []), sign.get("reason", []))]})
+
+
+def closure_section(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> Section:
+    key, title = "closure", "Closure scorecard and sign-offs"
+    closure, signoff = _module("closure"), _module("signoff")
+    blocks: list[Block] = []
+    if closure is None:
+        blocks.append(Text("Closure scorecard not available in this installation: analytics/closure.py "
+                           "is missing."))
+    else:
+        card = closure.evaluate(con, as_of, filters)
+        counts = card["status"].value_counts()
+        blocks += [
+            Text(f"Hypercare exit criteria evaluated as of {as_of:%Y-%m-%d %H:%M} UTC: "
+                 + ", ".join(f"{int(counts.get(s, 0))} {s}" for s in ("pass", "fail", "at risk", "not measurable"))
+                 + "."),
+            Table("scorecard", "Closure criteria", card, view=_closure_view(card), widths=(2.4, 1.6, 5, 1)),
+        ]
+        blocks += [Text(f"{c}: {d}", "note") for c, d in zip(card["criterion"], card["definition"])]
+    if signoff is None:
+        blocks.append(Text("Sign-offs not available in this installation: analytics/signoff.py is missing."))
+    else:
+        sign = signoff.current(con, as_of)
+        blocks.append(Table("signoffs", f"Sign-offs as of {as_of:%Y-%m-%d %H:%M} UTC", sign,
+                            view=_signoff_view(sign), widths=(1.8, 1.5, 1.8, 1.3, 3.6)))
+    return Section(key, title, tuple(blocks))
