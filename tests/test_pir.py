@@ -62,6 +62,17 @@ def test_add_business_days_with_public_holidays_and_a_long_gap():
     assert add_business_days(cal, np.array(["2026-12-31"], dtype="datetime64[D]"), 1)[0] == np.datetime64("2027-05-03")
 
 
+def test_nothing_to_date():
+    assert np.isnat(add_business_days(CAL, np.array([None], dtype="datetime64[D]"), 3)).all()
+    assert np.isnat(close_of_business(CAL, [None])).all()
+
+
+def test_close_of_business_after_a_long_closure():
+    off = [date(2026, 12, 1) + timedelta(days=i) for i in range(150)]
+    cal = business_calendar("UTC").model_copy(update={"custom_holidays": off})
+    assert close_of_business(cal, [datetime(2026, 11, 30, 18)])[0] == np.datetime64("2027-04-30T17:00")
+
+
 def test_close_of_business_before_at_and_after_hours():
     got = close_of_business(CAL, [FRI, datetime(2026, 11, 27, 17), datetime(2026, 11, 28, 8), None])
     assert list(got[:3]) == [np.datetime64("2026-11-27T17:00"), np.datetime64("2026-12-01T17:00"),
