@@ -112,8 +112,7 @@ def gate() -> Identity:
                  icon=":material/error:")
         st.stop()
     if not _logged_in():
-        _sign_in_screen()
-        st.stop()
+        _only(_sign_in_screen)
     mapping, warning = _role_map()
     me = auth.identity_from_claims(_claims(), policy, mapping)
     with st.sidebar:
@@ -122,12 +121,7 @@ def gate() -> Identity:
         if warning:
             st.warning(warning, icon=":material/warning:")
     if not me.roles:
-        st.title("Hypercare")
-        st.warning(f"You are signed in as {_plain(me.label)}, but your account has no Hypercare "
-                   "role yet. Ask a Hypercare admin to add your e-mail address to the role map "
-                   "(Settings), or your identity provider's administrator to assign you a role.",
-                   icon=":material/lock:")
-        st.stop()
+        _only(lambda: _no_role_screen(me))
     return me
 
 
@@ -137,8 +131,26 @@ def require_signed_in() -> None:
     if mode() == "local":
         return
     if not _logged_in() or not current_identity().roles:
-        _sign_in_screen()
-        st.stop()
+        _only(_sign_in_screen)
+
+
+def _only(screen) -> None:
+    """Show `screen` as the app's one page and end the run.
+
+    Through st.navigation, so that Streamlit lists no page of pages/ in the sidebar either
+    (its automatic pages/ navigation would otherwise name every page before sign-in).
+    """
+    st.navigation([st.Page(screen, title="Hypercare", url_path="sign-in", default=True)],
+                  position="hidden").run()
+    st.stop()
+
+
+def _no_role_screen(me: Identity) -> None:
+    st.title("Hypercare")
+    st.warning(f"You are signed in as {_plain(me.label)}, but your account has no Hypercare "
+               "role yet. Ask a Hypercare admin to add your e-mail address to the role map "
+               "(Settings), or your identity provider's administrator to assign you a role.",
+               icon=":material/lock:")
 
 
 def _sign_in_screen() -> None:

@@ -67,16 +67,22 @@ def _wait_healthy(proc: subprocess.Popen, url: str, log: Path) -> None:
     pytest.fail(f"streamlit did not answer {url} within {SERVER_START_DEADLINE}s:\n{_tail(log)}")
 
 
-@pytest.fixture(scope="session")
-def streamlit_server(tmp_path_factory: pytest.TempPathFactory):
-    """Base URL of a running `streamlit run app.py` with a fresh database."""
-    tmp = tmp_path_factory.mktemp("browser")
+@contextlib.contextmanager
+def launch_streamlit(tmp: Path, *, secrets: str = "", extra_env: dict[str, str] | None = None):
+    """Run `streamlit run app.py` on a free loopback port; yields (base URL, port).
+
+    It reads `secrets` as its only secrets file (empty: local mode, whatever a developer's
+    own .streamlit/secrets.toml says), and its own database and profile folder under `tmp`.
+    """
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
+    secrets_file = tmp / "secrets.toml"
+    secrets_file.write_text(secrets.replace("{port}", str(port)), encoding="utf-8")
     env = {
         **os.environ,
         "HYPERCARE_DB": str(tmp / "browser.duckdb"),
         "HYPERCARE_PROFILES": str(tmp / "profiles"),
+        **(extra_env or {}),
     }
     env.pop("HYPERCARE_NO_DEMO", None)  # these tests need the demo data of a first start
     log = tmp / "streamlit.log"
@@ -88,6 +94,7 @@ def streamlit_server(tmp_path_factory: pytest.TempPathFactory):
                 "--server.headless", "true",
                 "--server.address", "127.0.0.1",
                 "--browser.gatherUsageStats", "false",
+                "--secrets.files", str(secrets_file),
             ],
             cwd=REPO_ROOT,
             env=env,
@@ -97,7 +104,7 @@ def streamlit_server(tmp_path_factory: pytest.TempPathFactory):
         )
         try:
             _wait_healthy(proc, f"{base}/_stcore/health", log)
-            yield base
+            yield base, port
         finally:
             proc.terminate()
             try:
@@ -105,6 +112,13 @@ def streamlit_server(tmp_path_factory: pytest.TempPathFactory):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(tmp_path_factory: pytest.TempPathFactory):
+    """Base URL of a running `streamlit run app.py` (local mode) with a fresh database."""
+    with launch_streamlit(tmp_path_factory.mktemp("browser")) as (base, _port):
+        yield base
 
 
 @pytest.fixture(scope="session")
