@@ -123,9 +123,7 @@ def kpi_period(con, at: datetime, rules: ClosureRules) -> Period:
     return Period(start, at, at)
 
 
-def _fmt(value: float | None, unit: str) -> str:
-    if value is None:
-        return "—"
+def _fmt(value: float, unit: str) -> str:
     return f"{value:.3f} %" if unit == "%" else f"{value:,.1f} {unit}"
 
 
