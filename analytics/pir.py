@@ -34,6 +34,8 @@ from .sla_policy import policies as saved_policies
 
 STATES = ("done on time", "done late", "overdue", "not yet due")
 SOURCE_COLUMN = "ticket column pir_completed_at"
+NO_COMPLETION_DATA = ("no PIR completion data: map a pir_completed_at column on the Upload page, or upload a "
+                      "PIR register (ticket id, completed date, action items)")
 
 
 @dataclass(frozen=True)
@@ -238,7 +240,9 @@ def actions(con, filters: Filters, as_of: datetime | None = None) -> pd.DataFram
 
 
 def summary(con, filters: Filters, as_of: datetime | None = None) -> dict:
-    """Headline PIR figures for the filters at `as_of`; percentages are None without a denominator."""
+    """Headline PIR figures for the filters at `as_of`. Percentages are None without a denominator,
+    and coverage / on-time also when the store has no completion data at all (the reason is in
+    not_measurable_reason, with how to fix it)."""
     as_of = normalise_as_of(as_of)
     pol = policy(con)
     cand = _candidates(con, filters, as_of, pol)
@@ -254,9 +258,12 @@ def summary(con, filters: Filters, as_of: datetime | None = None) -> dict:
     unknown = unknown_register_refs(con)
     if unknown:
         excluded.append(("PIR register entries naming no ticket in the store", unknown))
+    # Without any completion data in the store, 0 % would blame the team for a missing column.
+    reason = None if has_completion_data(con) else NO_COMPLETION_DATA
     return {
         "required": len(rows), "completed": completed, "done_on_time": on_time, "done_late": late,
-        "coverage_pct": _pct(completed, len(rows)), "on_time_pct": _pct(on_time, completed + overdue),
+        "coverage_pct": None if reason else _pct(completed, len(rows)),
+        "on_time_pct": None if reason else _pct(on_time, completed + overdue), "not_measurable_reason": reason,
         "overdue": overdue, "not_yet_due": not_due,
         "required_by_column_only": int((rows["required_because"] == "marked pir_required in the data").sum()),
         "completed_from_register": int(rows["completion_source"].astype(str).str.startswith("register ").sum()),
@@ -267,6 +274,14 @@ def summary(con, filters: Filters, as_of: datetime | None = None) -> dict:
         "oldest_open_action_days": int(open_age.max()) if len(open_age) else None,
         "definition": pol.definition, "excluded": excluded,
     }
+
+
+def has_completion_data(con) -> bool:
+    """Whether the store holds any PIR completion at all: an uploaded register or a ticket with
+    pir_completed_at (store-wide: a mapping either has the column or not)."""
+    return bool(con.cursor().execute(
+        "SELECT EXISTS (SELECT 1 FROM pir_registers) OR EXISTS (SELECT 1 FROM tickets WHERE pir_completed_at "
+        "IS NOT NULL)").fetchall()[0][0])
 
 
 def unknown_register_refs(con) -> int:
