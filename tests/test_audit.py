@@ -271,3 +271,28 @@ def test_policy_save_is_recorded_and_a_refused_one_is_not(con):
     assert len(t) == 1 and t.loc[0, "action"] == audit.POLICY_SAVE and t.loc[0, "object"] == "policy:v2"
     stored = con.execute("SELECT policy_toml FROM sla_policies").fetchall()[0][0]
     assert json.loads(t.loc[0, "detail"])["sha256"] == hashlib.sha256(stored.encode()).hexdigest()
+
+
+def test_settings_page_saves_through_the_audit_log(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.helpers import app_using
+
+    path = tmp_path / "app.duckdb"
+    db.connect(path).close()
+    monkeypatch.setenv("HYPERCARE_OPERATOR", "erin")
+    with app_using(path):
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+        at.switch_page("pages/settings.py").run()
+        assert not at.exception
+        at.date_input(key="set_go_live").set_value(date(2026, 9, 7))
+        next(b for b in at.button if b.label == "Save settings").click().run()
+        assert not at.exception
+    con = db.connect(path)
+    try:
+        t = audit.trail(con, action=audit.SETTING_CHANGE)
+        by_key = {json.loads(d)["key"]: (a, json.loads(d)["new"]) for a, d in zip(t["actor"], t["detail"])}
+        assert by_key["go_live_date"][1] == "2026-09-07" and by_key["go_live_date"][0]
+        assert audit.verify(con) == []
+    finally:
+        con.close()
