@@ -144,18 +144,13 @@ def evaluate(con, filters: Filters, as_of: datetime | None = None) -> pd.DataFra
 
 
 def _met(done: np.ndarray, due: np.ndarray, lost: np.ndarray, now: np.datetime64) -> np.ndarray:
-    """True / False where known; None when there is no target, it is not yet due or not measurable."""
-    out: list[bool | None] = []
-    for d, u, gone in zip(done, due, lost):
-        if np.isnat(u):
-            out.append(None)
-        elif not np.isnat(d):
-            out.append(bool(d <= u))
-        elif gone or now <= u:
-            out.append(None)
-        else:
-            out.append(False)
-    return np.array(out, dtype=object)  # object even when all known, so None / True / False stay as such
+    """True / False where known; None when there is no target, it is not yet due or not measurable.
+    An object array of Python bools and None, even when every value is known."""
+    out = np.full(len(due), None, dtype=object)
+    known = ~np.isnat(due) & ~np.isnat(done)
+    out[known] = np.array((done[known] <= due[known]).tolist() + [None], dtype=object)[:-1]
+    out[~np.isnat(due) & np.isnat(done) & ~lost & (now > due)] = False
+    return out
 
 
 def _same_business_day(con, opened: np.ndarray) -> np.ndarray:

@@ -221,12 +221,15 @@ def _judge(con, t: pd.DataFrame, pol: PirPolicy, as_of: datetime) -> pd.DataFram
 
 
 def _dates(values: np.ndarray) -> list[date | None]:
-    return [None if np.isnat(v) else v.astype(object) for v in values]
+    return np.asarray(values, dtype="datetime64[D]").astype(object).tolist()  # NaT → None, else date
 
 
 def _register_completions(con, keys: pd.DataFrame) -> pd.DataFrame:
     """Per ticket: the latest register naming it, its completed date (or NaT) and file name."""
     cur = con.cursor()
+    if keys.empty or not cur.execute("SELECT EXISTS (SELECT 1 FROM pir_reviews)").fetchall()[0][0]:
+        return pd.DataFrame({"ticket_id": pd.Series(dtype=object), "reg_completed_on": pd.Series(dtype="datetime64[us]"),
+                             "reg_file": pd.Series(dtype=object)})
     cur.register("_pir_c", keys)
     try:
         return cur.execute(_REGISTER_SQL).df()[["ticket_id", "reg_completed_on", "reg_file"]]

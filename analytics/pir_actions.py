@@ -48,6 +48,8 @@ ORDER BY l.ticket_id, a.row_number
 def action_frame(con, filters: Filters, as_of: datetime, pol) -> pd.DataFrame:
     """The action items (COLUMNS) of the tickets matching the filters' non-date parts, opened by
     `as_of` and, with a date filter, resolved by `as_of` within its UTC days (as pir.reviews)."""
+    if not con.cursor().execute("SELECT EXISTS (SELECT 1 FROM pir_actions)").fetchall()[0][0]:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})  # no register yet: skip the scan
     where, params = undated(filters).where()
     range_clause, extra = "", []
     if filters.date_from or filters.date_to:
@@ -85,4 +87,4 @@ def _days(col: pd.Series) -> np.ndarray:
 
 
 def _objects(values: np.ndarray) -> list:
-    return [None if np.isnat(v) else v.astype(object) for v in values]
+    return np.asarray(values, dtype="datetime64[D]").astype(object).tolist()  # NaT → None, else date

@@ -220,3 +220,12 @@ def test_month_first_file(store):
     assert pir.reviews(store, Filters(), datetime(2027, 1, 5)).set_index("external_id").loc["INC1", "completed_on"] \
         == date(2026, 12, 3)
     assert not pir_register.day_first(["12/25/2026"]) and pir_register.day_first(["25/12/2026", "12/25/2026"])
+
+
+def test_actions_follow_the_resolution_date_filter(store):
+    ingest_register(store, data=GOOD, name="pir.csv")
+    friday = Filters(date_from=date(2026, 11, 27), date_to=date(2026, 11, 27))
+    assert len(pir.actions(store, friday, AS_OF)) == 3
+    assert pir.actions(store, Filters(date_from=date(2026, 11, 28)), AS_OF).empty
+    assert pir.actions(store, Filters(date_to=date(2026, 11, 26)), AS_OF).empty
+    assert pir.summary(store, friday, AS_OF)["actions_total"] == 3
