@@ -10,6 +10,7 @@ import holidays
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from analytics import db, pir
 from analytics.business_days import add_business_days, close_of_business, working_calendar
@@ -50,6 +51,22 @@ def test_add_business_days_steps_over_weekends_and_holidays(start, n, holidays_,
     cal = business_calendar("UTC").model_copy(update={"custom_holidays": holidays_})
     got = add_business_days(cal, np.array([start, None], dtype="datetime64[D]"), n)
     assert got[0] == np.datetime64(expected) and np.isnat(got[1])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dates(date(2026, 1, 1), date(2027, 12, 31)), st.integers(1, 15),
+       st.sets(st.dates(date(2026, 1, 1), date(2028, 3, 31)), max_size=40),
+       st.sets(st.integers(0, 6), min_size=1, max_size=7))
+def test_add_business_days_matches_a_day_by_day_walk(start, n, off, workdays):
+    names = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    cal = Calendar(name="c", timezone="UTC", hours={names[d]: [("09:00", "17:00")] for d in workdays},
+                   custom_holidays=sorted(off))
+    day, left = start, n
+    while left:
+        day += timedelta(days=1)
+        if day.weekday() in workdays and day not in off:
+            left -= 1
+    assert add_business_days(cal, np.array([start], dtype="datetime64[D]"), n)[0] == np.datetime64(day)
 
 
 def test_add_business_days_with_public_holidays_and_a_long_gap():
