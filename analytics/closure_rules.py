@@ -15,7 +15,7 @@ import pandas as pd
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from . import audit, db
+from . import audit, auth, db
 from .kpi_registry import BY_KEY as KPI_BY_KEY
 from .schema import SEVERITIES, TICKET_TYPES
 from .signoff import ROLES
@@ -152,7 +152,8 @@ def definition(key: str, rules: ClosureRules) -> str:
     if key == "signoff":
         roles = ", ".join(r.required_roles) or "(none)"
         return (f"Sign-off state of each required role ({roles}) as of the as-of time: a sign-off counts "
-                "from its date, a revocation from when it was recorded, the later recorded event wins. "
+                "from its date (or its recording, if earlier), a revocation from when it was recorded; "
+                "the later recorded event wins. "
                 "Pass: every required role signed. Fail: a required role's sign-off is revoked, or none "
                 "signed. At risk: some but not all signed. Not measurable: no role is required.")
     raise KeyError(key)
@@ -185,8 +186,9 @@ def rules_to_toml(rules: ClosureRules) -> str:
     return tomli_w.dumps(rules.model_dump(mode="python", exclude_none=True))
 
 
-def save_rules(con, rules: ClosureRules | dict, actor: str) -> bool:
+def save_rules(con, rules: ClosureRules | dict, actor: auth.Identity | str) -> bool:
     """Validate and save the rules with an audit record of what changed; False when unchanged."""
+    actor = auth.require(actor, auth.Permission.CHANGE_CLOSURE_RULES).label
     new = validate_rules(rules)
     old = load_rules(con)
     if new == old and db.get_setting(con, SETTING) is not None:

@@ -5,8 +5,9 @@ Event-sourced in `signoff_events`: recording a sign-off and revoking one each ap
 revocation row repeats the signer's name and keeps the reason in `comment`.
 
 State as of a moment T: among the events in effect by T — a sign-off from its signed_on day
-(the date the stakeholder signed, which may be entered later), a revocation from the moment it
-was recorded — the one recorded last decides: "signed", "revoked", or "not signed" when none.
+(the date the stakeholder signed, which may be entered later) or from when it was recorded,
+whichever is earlier; a revocation from the moment it was recorded — the one recorded last
+decides: "signed", "revoked", or "not signed" when none.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import date, datetime, timezone
 
 import pandas as pd
 
-from . import audit
+from . import audit, auth
 
 ROLES: tuple[str, ...] = ("IT Director", "Operations Lead", "Engineering Lead", "Support Lead")
 SIGNED, REVOKED, NOT_SIGNED = "signed", "revoked", "not signed"
@@ -49,6 +50,13 @@ def _text(value: str | None, what: str, limit: int, required: bool) -> str:
     return text
 
 
+def _who(actor: auth.Identity | str) -> str:
+    """The recording user's label; auth.PermissionDenied unless they may sign off."""
+    if not isinstance(actor, auth.Identity):
+        actor = _text(actor, "The recording user", MAX_NAME, required=True)
+    return auth.require(actor, auth.Permission.SIGN_OFF).label
+
+
 def _latest(cur, role: str) -> tuple | None:
     rows = cur.execute("SELECT kind, name, signed_on, comment FROM signoff_events WHERE role = ? "
                        "ORDER BY event_id DESC LIMIT 1", [role]).fetchall()
@@ -63,11 +71,13 @@ def _append(cur, role: str, kind: str, name: str, signed_on: date | None, commen
     return int(event_id)
 
 
-def record(con, role: str, name: str, signed_on: date, comment: str, actor: str) -> int:
+def record(con, role: str, name: str, signed_on: date, comment: str, actor: auth.Identity | str) -> int:
     """Record that `name` signed off for `role` on `signed_on`; returns the event id.
 
     A later sign-off for the same role supersedes the earlier one (both stay in the history).
-    Raises ValueError with a message for the user: unknown role, empty name, date in the future."""
+    Raises ValueError with a message for the user: unknown role, empty name, date in the future;
+    auth.PermissionDenied when the actor is not an approver."""
+    actor = _who(actor)
     _check_role(role)
     name = _text(name, "The signer's name", MAX_NAME, required=True)
     comment = _text(comment, "The comment", MAX_COMMENT, required=False)
@@ -78,7 +88,6 @@ def record(con, role: str, name: str, signed_on: date, comment: str, actor: str)
     if signed_on > _today():
         raise ValueError(f"The sign-off date {signed_on:%Y-%m-%d} is in the future; a sign-off records "
                          "something that has happened")
-    actor = _text(actor, "The recording user", MAX_NAME, required=True)
     with audit.transaction(con) as cur:
         event_id = _append(cur, role, SIGNED, name, signed_on, comment, actor)
         audit.record(cur, actor, audit.SIGNOFF_RECORD, f"signoff:{role}",
@@ -87,11 +96,11 @@ def record(con, role: str, name: str, signed_on: date, comment: str, actor: str)
     return event_id
 
 
-def revoke(con, role: str, reason: str, actor: str) -> int:
+def revoke(con, role: str, reason: str, actor: auth.Identity | str) -> int:
     """Revoke the current sign-off of `role`, giving a reason; returns the event id."""
+    actor = _who(actor)
     _check_role(role)
     reason = _text(reason, "A reason for the revocation", MAX_COMMENT, required=True)
-    actor = _text(actor, "The recording user", MAX_NAME, required=True)
     with audit.transaction(con) as cur:
         latest = _latest(cur, role)
         if latest is None or latest[0] != SIGNED:
@@ -119,8 +128,8 @@ def current(con, as_of: datetime | None = None) -> pd.DataFrame:
     at = as_of or _now()
     rows = con.cursor().execute(
         "SELECT event_id, role, kind, name, signed_on, comment, recorded_by, recorded_at FROM signoff_events "
-        "WHERE (kind = ? AND signed_on <= ?) OR (kind = ? AND recorded_at <= ?) ORDER BY event_id",
-        [SIGNED, at.date(), REVOKED, at]).fetchall()
+        "WHERE recorded_at <= ? OR (kind = ? AND signed_on <= ?) ORDER BY event_id",
+        [at, SIGNED, at.date()]).fetchall()
     last: dict[str, tuple] = {}
     last_signed: dict[str, tuple] = {}
     for r in rows:

@@ -4,7 +4,7 @@ rules storage, the CLI, and a run over the demo data."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
@@ -273,8 +273,12 @@ def test_enhancements_pass_when_none_open(con):
 # --- 5. sign-off ------------------------------------------------------------------------
 
 
+def _utc_soon() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(minutes=1)
+
+
 def test_signoff_each_state(con):
-    now = datetime.now() + timedelta(minutes=1)
+    now = _utc_soon()
     s, detail, ev = status(con, "signoff", as_of=now)
     assert s == closure.FAIL and "0 of 4 required roles signed" in detail and len(ev) == 4
     day = now.date() - timedelta(days=1)
@@ -284,14 +288,14 @@ def test_signoff_each_state(con):
     assert s == closure.AT_RISK and "still to sign: Operations Lead, Engineering Lead" in detail
     signoff.record(con, "Operations Lead", "Cy", day, "", "a")
     signoff.record(con, "Engineering Lead", "Di", day, "", "a")
-    assert status(con, "signoff", as_of=datetime.now() + timedelta(minutes=1))[0] == closure.PASS
+    assert status(con, "signoff", as_of=_utc_soon())[0] == closure.PASS
     # Before the sign-off day nothing was signed yet.
     assert status(con, "signoff", as_of=datetime.combine(day, datetime.min.time()) - D)[0] == closure.FAIL
     signoff.revoke(con, "Support Lead", "new SEV-1", "b")
-    s, detail, _ = status(con, "signoff", as_of=datetime.now() + timedelta(minutes=1))
+    s, detail, _ = status(con, "signoff", as_of=_utc_soon())
     assert s == closure.FAIL and "revoked: Support Lead" in detail
     three = cr.ClosureRules(required_roles=["IT Director", "Operations Lead", "Engineering Lead"])
-    assert status(con, "signoff", rules=three, as_of=datetime.now() + timedelta(minutes=1))[0] == closure.PASS
+    assert status(con, "signoff", rules=three, as_of=_utc_soon())[0] == closure.PASS
     assert status(con, "signoff", rules=cr.ClosureRules(required_roles=[]))[0] == closure.NOT_MEASURABLE
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
 from analytics import audit, signoff
 
-TODAY = date.today()
+TODAY = datetime.now(timezone.utc).date()
 
 
 def test_roles_are_the_seeds():
@@ -102,9 +102,20 @@ def test_state_as_of_a_moment(con):
     mid = signoff.current(con, as_of=datetime.combine(TODAY - timedelta(days=5), datetime.min.time()))
     assert dict(zip(mid["role"], mid["state"]))["IT Director"] == "signed"
     assert dict(zip(mid["role"], mid["state"]))["Support Lead"] == "not signed"
+    signoff.record(con, "Engineering Lead", "Cy", TODAY, "", "a")
     # Just before the revocation was recorded both were signed; now the revocation counts.
     before = signoff.current(con, as_of=recorded.to_pydatetime())
     assert dict(zip(before["role"], before["state"]))["IT Director"] == "signed"
     now = signoff.current(con)
     assert dict(zip(now["role"], now["state"])) == {"IT Director": "revoked", "Operations Lead": "not signed",
-                                                   "Engineering Lead": "not signed", "Support Lead": "signed"}
+                                                   "Engineering Lead": "signed", "Support Lead": "signed"}
+
+
+def test_a_signoff_dated_ahead_of_utc_counts_once_recorded(con, monkeypatch):
+    # East of UTC a stakeholder's "today" can be tomorrow in UTC: once recorded, it counts.
+    tomorrow = TODAY + timedelta(days=1)
+    monkeypatch.setattr(signoff, "_today", lambda: tomorrow)
+    signoff.record(con, "IT Director", "Ann", tomorrow, "", "a")
+    recorded = signoff.history(con).loc[0, "recorded_at"].to_pydatetime()
+    assert signoff.current(con).loc[0, "state"] == "signed"
+    assert signoff.current(con, as_of=recorded - timedelta(seconds=1)).loc[0, "state"] == "not signed"
