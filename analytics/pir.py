@@ -137,14 +137,13 @@ def period_bounds(filters: Filters, as_of: datetime) -> tuple[datetime | None, d
 def _candidates(con, filters: Filters, as_of: datetime, pol: PirPolicy) -> pd.DataFrame:
     """Tickets the policy or the column could require, opened by the end of the period, with
     the reason each one is (or is not) in the cohort."""
-    _, end = period_bounds(filters, as_of)
+    start, end = period_bounds(filters, as_of)
     where, params = undated(filters).where()
     t = con.cursor().execute(_CANDIDATES_SQL.format(where=where), [as_of, as_of, *params, end]).df()
     sev = t["severity"].astype(object)
     by_policy = (sev == "SEV-1") | ((sev == "SEV-2") & (t["duration_hours"] > pol.sev2_min_hours))
     t["by_policy"] = by_policy
     t["by_column"] = t["pir_required"].astype(bool)
-    start, _ = period_bounds(filters, as_of)
     resolved = t["resolved_at"].notna() & (t["resolved_at"] <= as_of)
     in_range = resolved & (t["resolved_at"] < end if filters.date_to else True)
     if start is not None:
