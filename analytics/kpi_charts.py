@@ -17,7 +17,8 @@ from .kpis import MET, MISSED, NO_TARGET, KpiResult
 
 STATUS_ICON = {MET: ":material/check_circle:", MISSED: ":material/cancel:",
                NO_TARGET: ":material/remove:", "not measurable": ":material/help:"}
-GROUP_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#595959", "#E69F00", "#56B4E9")
+# Okabe–Ito orange and sky blue darkened (#C27C00, #4A90C8) to reach 3:1 on white (WCAG 1.4.11).
+GROUP_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#595959", "#C27C00", "#4A90C8")
 TARGET_COLOUR, LIMIT_COLOUR, PREVIOUS_COLOUR = "#D55E00", "#595959", "#767676"
 _UNIT_TEXT = {"minutes": "min", "hours": "h", "days": "d", "%": "%", "tickets": ""}
 
@@ -147,7 +148,7 @@ def describe_trend(df: pd.DataFrame, key: str, target: float | None, grain: str)
 def hypercare_chart(df: pd.DataFrame, go_live: date) -> go.Figure:
     """Daily tickets since go-live (bars, hypercare days hatched) and the 7-day rolling mean."""
     fig = go.Figure()
-    for phase, pattern, colour in (("hypercare", "/", "#0072B2"), ("after", "", "#56B4E9")):
+    for phase, pattern, colour in (("hypercare", "/", "#0072B2"), ("after", "", "#4A90C8")):
         part = df[df["phase"] == phase]
         fig.add_trace(go.Bar(x=list(part["day"]), y=list(part["tickets"]),
                              name=f"tickets ({phase})", marker={"color": colour,

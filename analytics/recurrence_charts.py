@@ -14,10 +14,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .charts import PRIMARY, _layout, _whole_numbers
+from .chart_contrast import HEATMAP_SCALE, HEATMAP_TEXT
 
 VERMILLION = "#D55E00"
-# Okabe–Ito hues with ≥ 3:1 contrast on white and dark, then grey; dashes and symbols as well.
-SERIES_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#767676")
+# Okabe–Ito hues with ≥ 3:1 contrast on white (orange and sky blue darkened to #C27C00 and
+# #4A90C8 for it), then grey; dashes and symbols as well.
+SERIES_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#C27C00", "#4A90C8", "#767676")
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot", "solid")
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "star")
 MEASURE_LABELS = {"tickets": "Tickets", "downtime_hours": "Downtime (hours)"}
@@ -52,8 +54,8 @@ def heatmap_chart(df: pd.DataFrame, tz: str) -> go.Figure:
     grid = df.pivot(index="weekday_name", columns="hour", values="tickets").reindex(names)
     z = grid.to_numpy()
     fig = go.Figure(go.Heatmap(
-        z=z, x=[f"{h:02d}" for h in grid.columns], y=names, colorscale="Cividis",
-        text=z, texttemplate="%{text}", colorbar={"title": "Tickets"},
+        z=z, x=[f"{h:02d}" for h in grid.columns], y=names, colorscale=HEATMAP_SCALE,
+        text=z, texttemplate="%{text}", textfont={"color": HEATMAP_TEXT}, colorbar={"title": "Tickets"},
         hovertemplate="%{y} %{x}:00: %{z:,} tickets<extra></extra>"))
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(type="category")

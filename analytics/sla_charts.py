@@ -95,7 +95,7 @@ def timeline_chart(tl: dict) -> go.Figure:
         end = hist[i + 1]["event_time"] if i + 1 < len(hist) else tl["as_of"]
         _span(fig, "Status", h["event_time"], end, h["status"] or "?", "#595959", "")
     for seg in tl["pause_segments"]:
-        _span(fig, "Paused", seg["start"], seg["end"], seg["status"], "#E69F00", "x")
+        _span(fig, "Paused", seg["start"], seg["end"], seg["status"], "#C27C00", "x")
     for metric, (colour, pattern, _, symbol) in CLOCK_STYLE.items():
         row = f"{metric.capitalize()} clock running"
         for seg in tl["running_segments"].get(metric, []):
