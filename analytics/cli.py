@@ -75,6 +75,17 @@ def _parser() -> argparse.ArgumentParser:
     clo.add_argument("--as-of", dest="closure_as_of", type=_as_of_day,
                      help="YYYY-MM-DD (= the end of that day, UTC) or an ISO 8601 time (naive = UTC; default: now)")
     clo.add_argument("--json", action="store_true", help="a JSON list of objects")
+
+    rep = with_db(sub.add_parser("report", help="the monthly governance report: PDF, or its data pack (CSV zip, XLSX)"))
+    rep.add_argument("--month", required=True, help="the month, YYYY-MM (its tickets by opened_at, UTC)")
+    rep.add_argument("--severity", help="comma-separated severities, e.g. SEV-1,SEV-2")
+    rep.add_argument("--service", help="comma-separated services")
+    rep.add_argument("--team", help="comma-separated teams")
+    rep.add_argument("--as-of", dest="report_as_of", type=_instant,
+                     help="as-of time, ISO 8601 (naive = UTC; default: the end of the month, or now if earlier)")
+    rep.add_argument("--out", required=True, help="the file to write")
+    rep.add_argument("--format", choices=("pdf", "csv", "xlsx"),
+                     help="pdf, csv (a zip of CSV files) or xlsx (default: from --out's suffix, else pdf)")
     return p
 
 
@@ -265,8 +276,34 @@ def cmd_closure(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .report import build, split_values
+    from .report_pack import to_csv_zip, to_xlsx
+    from .report_pdf import to_pdf
+
+    kind = args.format or {".xlsx": "xlsx", ".zip": "csv", ".csv": "csv"}.get(Path(args.out).suffix.lower(), "pdf")
+    try:
+        report = build(db.connect(args.db), args.month, severity=split_values(args.severity),
+                       service=split_values(args.service), team=split_values(args.team), as_of=args.report_as_of)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if kind == "pdf":
+        data, chart_error = to_pdf(report)
+        if chart_error:
+            print(f"warning: charts not drawn ({chart_error}); the PDF has their text and data", file=sys.stderr)
+    else:
+        data = to_csv_zip(report) if kind == "csv" else to_xlsx(report)
+    Path(args.out).write_bytes(data)
+    print(f"wrote {args.out} ({kind}, {len(data):,} bytes): {report.caption.removeprefix('Filters: ')}; as of "
+          f"{report.as_of:%Y-%m-%d %H:%M} UTC; inputs fingerprint {report.fingerprint}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "report":
+        return cmd_report(args)
     return {"ingest": cmd_ingest, "tickets": cmd_tickets, "demo": cmd_demo, "profiles": cmd_profiles,
             "sla": cmd_sla, "kpis": cmd_kpis, "recurrence": cmd_recurrence,
             "closure": cmd_closure}[args.command](args)

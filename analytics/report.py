@@ -8,8 +8,9 @@ three outputs can never disagree.
 Reproducible: the figures depend only on the store's content, the month, the filters and the
 as-of time. The as-of time defaults to the end of the month (or now, for a month not yet over),
 and the cover's *inputs fingerprint* hashes everything that determines the figures (dataset
-hashes, policy versions, settings, month, filters, as-of), so two reports with the same
-fingerprint hold the same numbers.
+hashes, a content hash of the stored tickets, history and clusters, policy versions, settings,
+sign-offs, month, filters, as-of), so two reports with the same fingerprint hold the same
+numbers (built by the same code: the cover names the code version too).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
+from time import perf_counter
 from typing import Any, Union
 
 import duckdb
@@ -217,10 +219,21 @@ def _signoff_digest(con: duckdb.DuckDBPyConnection) -> str:
     return hashlib.sha256(repr(rows).encode("utf-8")).hexdigest()
 
 
+def store_digest(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """Row count and an order-free content hash of the tables the figures are computed from, so
+    an edit that bypassed the upload path (or a deletion) still changes the fingerprint."""
+    out = {}
+    for table in ("tickets", "status_history", "recurrence_signatures"):
+        n, total = con.cursor().execute(f"SELECT count(*), sum(hash(x)::HUGEINT) FROM {table} x").fetchall()[0]
+        out[table] = [str(n), str(total or 0)]
+    return out
+
+
 def fingerprint(datasets: pd.DataFrame, policies: pd.DataFrame, settings: pd.DataFrame, signoffs: str,
-                month: str, filters: Filters, as_of: datetime) -> str:
+                month: str, filters: Filters, as_of: datetime, store: dict | None = None) -> str:
     """sha256 over everything that determines the report's figures (see the module docstring)."""
     payload = {
+        "store": store or {},
         "datasets": [[k, s] for k, s in zip(datasets["kind"], datasets["sha256"], strict=True)],
         "policies": [[v, str(e), s] for v, e, s in zip(policies["version"], policies["effective_from"],
                                                        policies["sha256"], strict=True)],
@@ -255,10 +268,11 @@ def _cover(month: str, filters: Filters, as_of: datetime, n_tickets: int, versio
         "sha256": datasets["sha256"]})
     blocks: list[Block] = [
         Table("summary", "Report", cover, widths=(1, 3.2)),
-        Text("The inputs fingerprint is the sha256 of the dataset hashes, the SLA policy versions, the "
-             "settings listed below, the sign-offs, the month, the filters and the as-of time: two "
-             "reports with the same fingerprint were built from the same inputs and hold the same "
-             "figures.", "note"),
+        Text("The inputs fingerprint is the sha256 of the dataset hashes, a content hash of the stored "
+             "tickets, status history and recurrence clusters, the SLA policy versions, the settings listed "
+             "below, the sign-offs, the month, the filters and the as-of time: two reports with the same "
+             "fingerprint (and code version) were built from the same inputs and hold the same figures.",
+             "note"),
         Table("datasets", "Datasets used (ticket exports and PIR registers)", datasets, view=ds_view,
               widths=(2.0, 0.8, 0.8, 0.8, 5.6)),
         Table("policies", "SLA policy versions", policies, view=policies.set_axis(
@@ -270,32 +284,49 @@ def _cover(month: str, filters: Filters, as_of: datetime, n_tickets: int, versio
 
 
 def build(con: duckdb.DuckDBPyConnection, month: str, *, severity=(), service=(), team=(),
-          as_of: datetime | None = None) -> Report:
-    """Gather the monthly report for `month` ("YYYY-MM") and the filters (see the module doc)."""
+          as_of: datetime | None = None, timings: dict[str, float] | None = None) -> Report:
+    """Gather the monthly report for `month` ("YYYY-MM") and the filters (see the module doc).
+
+    `timings`, when given, receives the seconds each part took (for bench/report.py)."""
     from . import report_governance as gov
     from . import report_sections as sec
     from .filters import count_tickets
 
+    clock = _Stopwatch(timings)
     filters = month_filters(month, severity, service, team)
     as_of = normalise_as_of(as_of) if as_of is not None else default_as_of(month)
-    kpi_section, results = sec.kpi_section(con, filters, as_of)
-    sla_section, sla_frame, versions = sec.sla_section(con, filters, as_of)
+    kpi_section, results = clock("kpis", sec.kpi_section, con, filters, as_of)
+    sla_section, sla_frame, versions = clock("sla", sec.sla_section, con, filters, as_of)
     n = count_tickets(con, filters)
-    datasets = datasets_used(con, filters)
+    datasets = clock("datasets", datasets_used, con, filters)
     policies = policy_table(con, versions)
     settings = figure_settings(con)
-    digest = fingerprint(datasets, policies, settings, _signoff_digest(con), month, filters, as_of)
+    digest = clock("fingerprint", lambda: fingerprint(datasets, policies, settings, _signoff_digest(con),
+                                                      month, filters, as_of, store_digest(con)))
     sections = (
         _cover(month, filters, as_of, n, versions, datasets, policies, settings, digest),
         kpi_section,
         sla_section,
-        sec.trends_section(con, filters, as_of, sla_frame),
-        sec.recurrence_section(con, filters),
-        gov.pir_section(con, filters, as_of),
-        gov.defect_section(con, filters, as_of),
-        gov.closure_section(con, filters, as_of),
+        clock("trends", sec.trends_section, con, filters, as_of, sla_frame),
+        clock("recurrence", sec.recurrence_section, con, filters),
+        clock("pir", gov.pir_section, con, filters, as_of),
+        clock("defects", gov.defect_section, con, filters, as_of),
+        clock("closure", gov.closure_section, con, filters, as_of),
         sec.appendix_section(results),
     )
     return Report(month=month, start=filters.date_from, end=filters.date_to, as_of=as_of, filters=filters,
                   caption=filters.caption(n), tool_version=tool_version(), fingerprint=digest,
                   policy_versions=versions, sections=sections, kpis=results)
+
+
+class _Stopwatch:
+    def __init__(self, sink: dict[str, float] | None):
+        self.sink = sink
+
+    def __call__(self, name: str, fn, *args):
+        start = perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            if self.sink is not None:
+                self.sink[name] = perf_counter() - start

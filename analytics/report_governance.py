@@ -107,13 +107,31 @@ def pir_section(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetim
 # --- defect triage ----------------------------------------------------------------------
 
 
-def _status_view(df: pd.DataFrame) -> pd.DataFrame:
-    view = df.copy()
-    for col in view.columns:
-        if str(col) in ("status", "state", "ack_status", "fix_status") or str(col).endswith("_status"):
-            view[col] = view[col].map(lambda v: v if v is None or (isinstance(v, float) and pd.isna(v))
-                                      else status_label(v))
-    return view
+def _met_text(met, missed, pct) -> str:
+    if met is None or pd.isna(met) or int(met) + int(missed) == 0:
+        return "–"
+    return f"{int(met):,} of {int(met) + int(missed):,} ({_num(pct, ' %')})"
+
+
+def defect_view(table: pd.DataFrame) -> pd.DataFrame:
+    """The triage summary as people read it: met counts with their %, exclusions in words."""
+    def excluded(items) -> str:
+        return "; ".join(f"{n:,} {label}" for label, n in (items or [])) or "none"
+
+    return pd.DataFrame({
+        "class": [f"{c} ({s})" if s else str(c) for c, s in zip(table["class"], table["severity"])],
+        "defects": [f"{int(n):,}" for n in table["defects"]], "open": [f"{int(n):,}" for n in table["open"]],
+        "acknowledged in time": [_met_text(m, x, p) for m, x, p in
+                                 zip(table["ack_met"], table["ack_missed"], table["ack_met_pct"])],
+        "fixed in time": [_met_text(m, x, p) for m, x, p in
+                          zip(table["fix_met"], table["fix_missed"], table["fix_met_pct"])],
+        "open scheduled": [_num(p, " %") for p in table["scheduled_pct"]],
+        "open past target": [f"{int(n):,}" for n in table["breached_open"]],
+        "excluded": [excluded(x) for x in table["excluded"]]})
+
+
+def _excluded_text(items) -> str:
+    return "; ".join(f"{n} {label}" for label, n in (items or []))
 
 
 def defect_section(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> Section:
@@ -122,17 +140,21 @@ def defect_section(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: date
     if triage is None:
         return _missing(key, title, "defect_triage")
     table = triage.summary(con, filters, as_of)
+    data = table.assign(excluded=table["excluded"].map(_excluded_text))
+    targets = pd.DataFrame({"class": list(table["class"]), "target": list(table["target"])})
     blocks: list[Block] = [
-        Text("Defects (tickets typed defect or bug) of the month against the triage SLAs (seed 000: "
-             "Critical ack 1 h, fix 24 h; High ack same business day, fix 3 days; Medium/Low next sprint), "
-             f"as of {as_of:%Y-%m-%d %H:%M} UTC."),
+        Text(f"Defects (tickets typed defect) opened in the month, judged as of {as_of:%Y-%m-%d %H:%M} UTC "
+             "against the triage targets below."),
+        Text(getattr(triage, "DEFINITION", ""), "note"),
+        Table("targets", "Triage targets", targets, widths=(1, 4)),
+        Table("summary", "Defect triage per class", data, view=defect_view(table),
+              widths=(1.6, 0.9, 0.8, 1.9, 1.9, 1.1, 1.0, 2.2)),
     ]
-    definition = getattr(triage, "DEFINITION", None) or getattr(triage, "DEFINITIONS", None)
-    if isinstance(definition, str):
-        blocks.append(Text(definition, "note"))
-    elif isinstance(definition, dict):
-        blocks += [Text(str(v), "note") for v in definition.values()]
-    blocks.append(Table("summary", "Defect triage", table, view=_status_view(table)))
+    if hasattr(triage, "tag_split"):
+        split = triage.tag_split(con, filters)
+        blocks.append(Table("tags", "Tickets per tag (bug, enhancement, question)", split,
+                            view=split.set_axis(["tag", "tickets", "open", "resolved or closed", "cancelled",
+                                                 "open with a target release or due date"], axis=1)))
     return Section(key, title, tuple(blocks))
 
 

@@ -87,7 +87,7 @@ def _write(zf: zipfile.ZipFile, name: str, data: bytes, when: tuple) -> None:
     zf.writestr(info, data)
 
 
-def csv_zip(report: Report) -> bytes:
+def to_csv_zip(report: Report) -> bytes:
     """The CSV pack (see the module docstring) as zip bytes."""
     when = _zip_time(report)
     buf = io.BytesIO()
@@ -158,7 +158,7 @@ def _write_sheet(ws, report: Report, section: Section) -> None:
         ws.column_dimensions[letter].width = 18
 
 
-def xlsx(report: Report) -> bytes:
+def to_xlsx(report: Report) -> bytes:
     """The XLSX pack: one sheet per section (see the module docstring)."""
     wb = Workbook()
     wb.remove(wb.active)

@@ -34,7 +34,7 @@ FONT_CANDIDATES = (  # Debian/Ubuntu, Arch, Fedora
 # Characters outside Latin-1 that have a faithful plain spelling.
 _PLAIN = {"✓": "+", "✗": "x", "–": "-", "—": "-", "−": "-", "≥": ">=", "≤": "<=", "…": "...",
           "→": "->", "‘": "'", "’": "'", "“": '"', "”": '"', "•": "·", "÷": "÷", "≈": "~", " ": " "}
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\ufeff]")
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\ufeff]")
 INK, MUTED, RULE = (26, 29, 35), (85, 85, 85), (190, 190, 190)
 STATUS_COLOURS = {"✓": (0, 110, 60), "✗": (176, 0, 32), "!": (150, 75, 0)}  # dark enough for 4.5:1
 BODY, NOTE, SMALL = 9.5, 8, 7.5

@@ -1,0 +1,87 @@
+"""Monthly report benchmark: building the governance PDF for one month at 1,000,000 tickets.
+
+    python bench/report.py                        # 1,000,000 demo tickets, month 2026-10
+    python bench/report.py --tickets 100000 --runs 1
+    python bench/report.py --db existing.duckdb   # reuse a store that already holds the demo
+
+Loads the seeded demo once (as bench/kpis.py and bench/sla.py do; with --db PATH the store is
+kept there and reused next time), then times the whole path `python -m analytics report` takes
+for a PDF, cold each run (a new Chromium per report, as from the command line), by stage:
+- gather: analytics.report.build (every figure of every section; per section below),
+- charts: analytics.report_charts.render (one Chromium session for all chart images),
+- pdf: analytics.report_pdf.render (fpdf2 layout, font subsetting, images);
+plus the CSV zip and XLSX data packs for comparison. Target: PDF ≤ 30 s in total.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from analytics import db, report_charts, report_pack, report_pdf  # noqa: E402
+from analytics.demo_loader import load_demo  # noqa: E402
+from analytics.report import build  # noqa: E402
+
+TARGET_SECONDS = 30.0
+AS_OF = datetime(2026, 11, 1)
+
+
+def once(con, month: str) -> dict[str, float]:
+    stages: dict[str, float] = {}
+    t0 = time.perf_counter()
+    report = build(con, month, as_of=AS_OF, timings=stages)
+    t1 = time.perf_counter()
+    images, error = report_charts.render([c.figure for c in report.charts])
+    t2 = time.perf_counter()
+    pdf = report_pdf.render(report, images, error)
+    t3 = time.perf_counter()
+    if error:
+        print(f"  warning: charts not drawn: {error}")
+    csv = report_pack.to_csv_zip(report)
+    t4 = time.perf_counter()
+    book = report_pack.to_xlsx(report)
+    t5 = time.perf_counter()
+    print(f"  gather {t1 - t0:6.2f} s  charts {t2 - t1:5.2f} s ({len(images)} images)  pdf {t3 - t2:5.2f} s"
+          f"  = {t3 - t0:6.2f} s for {len(pdf) / 1e6:.2f} MB;  csv zip {t4 - t3:.2f} s, xlsx {t5 - t4:.2f} s"
+          f"  ({len(csv) / 1e3:,.0f} kB, {len(book) / 1e3:,.0f} kB)")
+    print("    gather by section: " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()))
+    return {"gather": t1 - t0, "charts": t2 - t1, "pdf": t3 - t2, "total": t3 - t0}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tickets", type=int, default=1_000_000)
+    ap.add_argument("--month", default="2026-10")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--db", help="a DuckDB file holding the demo (loaded into it first when empty)")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="hypercare-bench-report-") as tmp:
+        con = db.connect(args.db or Path(tmp) / "report.duckdb")
+        if db.ticket_count(con) == 0:
+            t0 = time.perf_counter()
+            load_demo(con, n_tickets=args.tickets)
+            print(f"loaded {args.tickets:,} demo tickets with history in {time.perf_counter() - t0:.1f} s")
+        n_month = con.execute("SELECT count(*) FROM tickets WHERE strftime(opened_at, '%Y-%m') = ?",
+                              [args.month]).fetchall()[0][0]
+        print(f"store: {db.ticket_count(con):,} tickets, {n_month:,} opened in {args.month}; "
+              f"Chromium: {report_charts.browser_path() or 'none found'}")
+        runs = []
+        for i in range(args.runs):
+            print(f"run {i + 1}:")
+            runs.append(once(con, args.month))
+        med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        verdict = "met" if med["total"] <= TARGET_SECONDS else "NOT met"
+        print(f"median of {len(runs)}: gather {med['gather']:.2f} s, charts {med['charts']:.2f} s, "
+              f"pdf {med['pdf']:.2f} s, total {med['total']:.2f} s — target ≤ {TARGET_SECONDS:.0f} s {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
