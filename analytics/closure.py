@@ -45,7 +45,7 @@ def _scoped(filters: Filters) -> tuple[str, list]:
 # --- 1. open critical / high defects ----------------------------------------------------
 
 
-def _open_defects(con, at: datetime, filters: Filters, rules: ClosureRules) -> Outcome:
+def _open_defects(con, at: datetime, filters: Filters, rules: ClosureRules, rows: bool = True) -> Outcome:
     scope_sql, params = _scoped(filters)
     query_sql = f"""WITH t AS (SELECT {_TICKET_COLS}, mitigated_at, resolved_at, closed_at,
             list_contains(?::VARCHAR[], severity) AS blocking,
@@ -99,7 +99,7 @@ def _open_defects(con, at: datetime, filters: Filters, rules: ClosureRules) -> O
 # --- 4. enhancements prioritised and scheduled ------------------------------------------
 
 
-def _enhancements(con, at: datetime, filters: Filters, rules: ClosureRules) -> Outcome:
+def _enhancements(con, at: datetime, filters: Filters, rules: ClosureRules, rows: bool = True) -> Outcome:
     scope_sql, params = _scoped(filters)
     base = [*params, at, list(rules.scheduled_types)]
     query_sql = f"""SELECT {_TICKET_COLS}, target_release, due_at,
@@ -150,7 +150,7 @@ def _enhancements(con, at: datetime, filters: Filters, rules: ClosureRules) -> O
 # --- 5. stakeholder sign-off ------------------------------------------------------------
 
 
-def _signoff(con, at: datetime, _filters: Filters, rules: ClosureRules) -> Outcome:
+def _signoff(con, at: datetime, _filters: Filters, rules: ClosureRules, rows: bool = True) -> Outcome:
     state = signoff.current(con, as_of=at)
     ev = state[state["role"].isin(rules.required_roles)].reset_index(drop=True)
     if ev.empty:
@@ -175,10 +175,11 @@ _CHECKS: dict[str, Callable[..., Outcome]] = {
 }
 
 
-def _outcome(con, key: str, as_of: datetime | None, filters: Filters, rules: ClosureRules | None) -> Outcome:
+def _outcome(con, key: str, as_of: datetime | None, filters: Filters, rules: ClosureRules | None,
+             rows: bool = True) -> Outcome:
     if key not in BY_KEY:
         raise ValueError(f"unknown closure criterion '{key}' (known: {', '.join(BY_KEY)})")
-    return _CHECKS[key](con, normalise_as_of(as_of), filters, rules or load_rules(con))
+    return _CHECKS[key](con, normalise_as_of(as_of), filters, rules or load_rules(con), rows)
 
 
 def evaluate(con, as_of: datetime | None = None, filters: Filters = Filters(),
@@ -187,9 +188,9 @@ def evaluate(con, as_of: datetime | None = None, filters: Filters = Filters(),
     rules = rules or load_rules(con)
     rows = []
     for c in CRITERIA:
-        out = _outcome(con, c.key, as_of, filters, rules)
+        out = _outcome(con, c.key, as_of, filters, rules, rows=False)
         rows.append({"key": c.key, "criterion": c.name, "status": out.status, "detail": out.detail,
-                     "evidence_count": len(out.evidence), "definition": definition(c.key, rules)})
+                     "evidence_count": out.evidence_count, "definition": definition(c.key, rules)})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -112,7 +112,12 @@ class Outcome:
 
     status: str
     detail: str
-    evidence: pd.DataFrame
+    evidence: pd.DataFrame | None  # None when only the count was asked for
+    count: int | None = None  # rows of the evidence, when it was not built
+
+    @property
+    def evidence_count(self) -> int:
+        return self.count if self.count is not None else len(self.evidence)
 
 
 def definition(key: str, rules: ClosureRules) -> str:
