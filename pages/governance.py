@@ -1,28 +1,23 @@
-"""Governance (being built); for now the open SEV-1/SEV-2 tickets."""
+"""Governance: closure scorecard, sign-off, post-incident reviews, defect triage, monthly report, audit."""
 
 import streamlit as st
 
-from analytics.overview import DEFINITIONS
-from ui import state, widgets
+from ui import governance_pir, governance_report, governance_views, widgets
 
-con = state.start_page()
-filters = state.current_filters()
+con, filters, n = widgets.filtered_page("Governance")
+as_of = governance_views.as_of_picker()
 
-st.title("Governance")
-n = widgets.filter_caption(con, filters)
-widgets.being_built(
-    "the hypercare exit criteria: open major incidents, post-incident reviews due and done, "
-    "problem records and changes linked to incidents."
-)
-
-if widgets.store_is_empty(con):
-    widgets.empty_store_notice()
-elif n == 0:
-    widgets.no_match_notice()
-else:
-    major = state.overview_data(con, "open_major_tickets", filters)
-    st.subheader(f"Open SEV-1/SEV-2 tickets: {len(major):,}")
-    st.caption(widgets.escape_markdown(DEFINITIONS["open_major"]))
-    widgets.table(major, alt="Open SEV-1 and SEV-2 tickets, oldest first", key="open_major",
-                  column_config={"opened_at": st.column_config.DatetimeColumn("Opened (UTC)")})
-    widgets.download_csv(major, "open_sev1_sev2.csv", key="open_major_csv")
+# Lazy tabs: only the open tab's content runs, so the scorecard is not re-evaluated while a
+# reviewer reads the audit trail.
+sections = {
+    "Closure scorecard": lambda: governance_views.scorecard(con, filters, as_of),
+    "Sign-off": lambda: governance_views.signoffs(con),
+    "Post-incident reviews": lambda: governance_pir.reviews(con, filters, as_of),
+    "Defect triage": lambda: governance_pir.triage(con, filters, as_of),
+    "Monthly report": lambda: governance_report.monthly_report(con, filters),
+    "Audit trail": lambda: governance_views.audit_trail(con),
+}
+for tab, draw in zip(st.tabs(list(sections), key="gov_tab", on_change="rerun"), sections.values()):
+    if tab.open:
+        with tab:
+            draw()

@@ -1,0 +1,64 @@
+"""Governance page part: build and download the monthly report (PDF, CSV pack, XLSX pack)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import streamlit as st
+
+from analytics import report, report_pack, report_pdf
+from analytics.filters import Filters
+from ui import widgets
+
+_FORMATS = {
+    "PDF report": ("pdf", "application/pdf"),
+    "CSV data pack (zip)": ("zip", "application/zip"),
+    "Excel data pack (xlsx)": ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+}
+
+
+def _months(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.cursor().execute(
+        "SELECT DISTINCT strftime(opened_at, '%Y-%m') AS m FROM tickets WHERE opened_at IS NOT NULL "
+        "ORDER BY m DESC").fetchall()
+    return [r[0] for r in rows]
+
+
+def monthly_report(con: duckdb.DuckDBPyConnection, filters: Filters) -> None:
+    st.caption("The month's figures for the governance board: cover with inputs and their sha256, KPIs "
+               "against targets, SLA compliance, trends, recurring clusters, PIR compliance, defect triage, "
+               "the closure scorecard with sign-offs, and every definition. The same data, month, filters "
+               "and as-of time give the same numbers; the cover's fingerprint identifies the inputs.")
+    months = _months(con)
+    if not months:
+        st.info("No dated tickets: nothing to report.", icon=":material/info:")
+        return
+    month = st.selectbox("Month", months, key="gov_report_month")
+    used = {k: filters.values(k) for k in ("severity", "service", "team")}
+    ignored = [k for k in ("source", "type", "status") if filters.values(k)]
+    st.caption(widgets.escape_markdown(
+        "Report filters (from the sidebar): " + (", ".join(f"{k} = {', '.join(v)}" for k, v in used.items() if v)
+                                                 or "none") + "; the month replaces the sidebar's date range."
+        + (f" Not applied to the report: {', '.join(ignored)}." if ignored else "")))
+    fmt = st.radio("Format", list(_FORMATS), horizontal=True, key="gov_report_format")
+    if st.button("Build report", key="gov_report_build", type="primary", icon=":material/description:"):
+        ext, mime = _FORMATS[fmt]
+        with st.spinner("Building the report (charts take a few seconds)…"):
+            rep = report.build(con, month, **used)
+            if ext == "pdf":
+                data, error = report_pdf.to_pdf(rep)
+                if error:
+                    st.warning(widgets.escape_markdown(f"Charts could not be drawn ({error}); the PDF has "
+                                                       "their data tables instead."), icon=":material/warning:")
+            elif ext == "zip":
+                data = report_pack.to_csv_zip(rep)
+            else:
+                data = report_pack.to_xlsx(rep)
+        st.session_state["gov_report_file"] = (f"hypercare-report-{month}.{ext}", data, mime, fmt)
+    built = st.session_state.get("gov_report_file")
+    if built:
+        name, data, mime, label = built
+        st.download_button(f"Download {label} ({len(data) / 1024:,.0f} KB)", data=data, file_name=name, mime=mime,
+                           key="gov_report_download", icon=":material/download:", on_click="ignore")
+        st.caption(widgets.escape_markdown(f"Built {name} on {date.today():%Y-%m-%d}."))

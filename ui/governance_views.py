@@ -1,0 +1,134 @@
+"""Governance page parts: as-of picker, closure scorecard, sign-off forms, audit trail.
+
+The page itself only arranges these; every figure comes from the analytics core
+(closure, signoff, audit), and every write goes through it with the session's actor.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from analytics import audit, closure, signoff
+from analytics.filters import Filters
+from ui import state, widgets
+
+# Status words with an icon each, so a status never rests on colour alone.
+STATUS_ICONS = {
+    closure.PASS: ":material/check_circle:",
+    closure.FAIL: ":material/cancel:",
+    closure.AT_RISK: ":material/warning:",
+    closure.NOT_MEASURABLE: ":material/help:",
+}
+_STATUS_SYMBOL = {closure.PASS: "✓", closure.FAIL: "✗", closure.AT_RISK: "⚠", closure.NOT_MEASURABLE: "?"}
+
+
+def as_of_picker() -> datetime:
+    """The date the governance figures are evaluated at (end of that day, UTC; today = now)."""
+    now = state.as_of_now()
+    day = st.date_input("Evaluate as of", value=now.date(), max_value=now.date(), format="YYYY-MM-DD",
+                        key="gov_as_of", help="Rules and sign-offs are judged as they stood at the end of "
+                        "this day (UTC). Today means now.")
+    if day is None or day >= now.date():
+        return now
+    return datetime.combine(day + timedelta(days=1), time.min)
+
+
+@st.cache_data(show_spinner=False, max_entries=64, ttl=3600)
+def _scorecard(_con: duckdb.DuckDBPyConnection, con_key: int, as_of: datetime, filters: Filters) -> pd.DataFrame:
+    return closure.evaluate(_con, as_of, filters)
+
+
+@st.cache_data(show_spinner=False, max_entries=64, ttl=3600)
+def _evidence(_con: duckdb.DuckDBPyConnection, con_key: int, key: str, as_of: datetime,
+              filters: Filters) -> pd.DataFrame:
+    return closure.evidence(_con, key, as_of, filters)
+
+
+def status_text(status: str) -> str:
+    return f"{_STATUS_SYMBOL.get(status, '')} {status}".strip()
+
+
+def scorecard(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> None:
+    st.caption(widgets.escape_markdown(
+        f"Hypercare closure criteria as of {as_of:%Y-%m-%d %H:%M} UTC. Rules are edited on the Settings page."))
+    with st.spinner("Evaluating closure criteria…"):
+        card = _scorecard(con, id(con), as_of, filters)
+    counts = card["status"].value_counts()
+    cols = st.columns(4)
+    for col, status in zip(cols, STATUS_ICONS):
+        col.metric(status_text(status).capitalize(), int(counts.get(status, 0)))
+    view = card.assign(status=card["status"].map(status_text))[["criterion", "status", "detail", "evidence_count"]]
+    widgets.table(view, alt="Closure criteria with status, detail and evidence count", key="gov_scorecard",
+                  column_config={"evidence_count": st.column_config.NumberColumn("Evidence rows")})
+    widgets.download_csv(card, f"closure_scorecard_{as_of:%Y-%m-%d}.csv", key="gov_scorecard_csv",
+                         label="Download scorecard (CSV)")
+    for row in card.to_dict("records"):
+        label = f"{row['criterion']} — {row['status']}"
+        with st.expander(widgets.escape_markdown(label), icon=STATUS_ICONS.get(row["status"])):
+            st.markdown(widgets.escape_markdown(row["detail"]))
+            st.caption(widgets.escape_markdown(f"Definition: {row['definition']}"))
+            if st.toggle("Show evidence", key=f"gov_ev_toggle_{row['key']}"):
+                ev = _evidence(con, id(con), row["key"], as_of, filters)
+                widgets.table(ev, alt=f"Evidence for {row['criterion']}", key=f"gov_ev_{row['key']}")
+                widgets.download_csv(ev, f"closure_evidence_{row['key']}.csv", key=f"gov_ev_csv_{row['key']}",
+                                     label="Download evidence (CSV)")
+
+
+def signoffs(con: duckdb.DuckDBPyConnection) -> None:
+    st.caption("Stakeholder sign-off on the post-implementation report (seed roles). Every sign-off and "
+               "revocation is kept in the audit trail; nothing is overwritten.")
+    current = signoff.current(con)
+    view = current.assign(state=current["state"].map(
+        {"signed": "✓ signed", "revoked": "✗ revoked", "not signed": "… not signed"}).fillna(current["state"]))
+    widgets.table(view, alt="Sign-off state per role", key="gov_signoffs",
+                  column_config={"signed_on": st.column_config.DateColumn("Signed on"),
+                                 "recorded_at": st.column_config.DatetimeColumn("Recorded at (UTC)")})
+    record_col, revoke_col = st.columns(2)
+    with record_col, st.form("gov_signoff_form"):
+        st.markdown("**Record a sign-off**")
+        role = st.selectbox("Role", signoff.ROLES, key="gov_so_role")
+        name = st.text_input("Name", key="gov_so_name", max_chars=200)
+        day = st.date_input("Date", value=date.today(), max_value=date.today(), format="YYYY-MM-DD",
+                            key="gov_so_date")
+        comment = st.text_area("Comment", key="gov_so_comment", max_chars=2000)
+        if st.form_submit_button("Record sign-off", type="primary"):
+            _write(lambda: signoff.record(con, role, name, day, comment, state.actor()),
+                   f"Sign-off recorded for {role}.")
+    with revoke_col, st.form("gov_revoke_form"):
+        st.markdown("**Revoke a sign-off**")
+        role = st.selectbox("Role", signoff.ROLES, key="gov_rv_role")
+        reason = st.text_area("Reason (required)", key="gov_rv_reason", max_chars=2000)
+        if st.form_submit_button("Revoke sign-off"):
+            _write(lambda: signoff.revoke(con, role, reason, state.actor()), f"Sign-off of {role} revoked.")
+
+
+def _write(action, done: str) -> None:
+    """Run a core write; show its refusal as a message, and refresh every cached figure on success."""
+    try:
+        action()
+    except (ValueError, PermissionError) as exc:
+        st.error(widgets.escape_markdown(exc), icon=":material/error:")
+        return
+    state.data_changed()
+    st.toast(done, icon=":material/check:")
+    st.rerun()
+
+
+def audit_trail(con: duckdb.DuckDBPyConnection) -> None:
+    st.caption("Append-only record of uploads, deletions, policy and settings changes and sign-offs. "
+               "Each entry carries the hash of the one before it, so an edited or removed entry is detected.")
+    problems = audit.verify(con)
+    if problems:
+        st.error(widgets.escape_markdown("Audit chain broken: " + "; ".join(problems[:5])), icon=":material/gpp_bad:")
+    else:
+        st.success("Audit chain verified: no entry was changed or removed.", icon=":material/verified:")
+    actions = ["(all)", *sorted({a for a in audit.trail(con)["action"].dropna()})]
+    picked = st.selectbox("Action", actions, key="gov_audit_action")
+    trail = audit.trail(con, limit=5000, action=None if picked == "(all)" else picked)
+    widgets.table(trail, alt="Audit trail, newest first", key="gov_audit",
+                  column_config={"recorded_at": st.column_config.DatetimeColumn("Recorded at (UTC)")})
+    widgets.download_csv(trail, "audit_trail.csv", key="gov_audit_csv", label="Download audit trail (CSV)")
