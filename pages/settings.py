@@ -7,7 +7,9 @@ import streamlit as st
 
 from analytics import audit, db, profiles
 from analytics.ingest import DEFAULT_MAX_UPLOAD_MB
-from ui import policy_editor, state, widgets
+from analytics.auth import Permission
+from ui import auth as ui_auth
+from ui import closure_editor, policy_editor, state, widgets
 
 con = state.start_page()
 
@@ -24,6 +26,7 @@ try:
 except ValueError:
     current_go_live = None
 
+_may_settings = ui_auth.allowed(Permission.CHANGE_SETTINGS)
 with st.form("settings_form"):
     tz = st.selectbox(
         "Default time zone for naive timestamps",
@@ -53,7 +56,7 @@ with st.form("settings_form"):
         key="set_go_live",
         help="The day the system went live; hypercare weeks are counted from it.",
     )
-    if st.form_submit_button("Save settings", type="primary"):
+    if st.form_submit_button("Save settings", type="primary", disabled=not _may_settings):
         _changes = {"default_timezone": tz}
         if not env_limit:
             _changes["max_upload_mb"] = str(int(mb))
@@ -100,8 +103,8 @@ if upload is not None:
         st.success(f"Valid profile '{widgets.escape_markdown(profile.source.name)}' "
                    f"({profile.source.layout} layout, {len(profile.columns)} mapped fields).",
                    icon=":material/check_circle:")
-        if st.button("Save profile", key="set_profile_save"):
-            path = profiles.save_profile(profile)
+        if st.button("Save profile", key="set_profile_save", disabled=not ui_auth.allowed(Permission.EDIT_MAPPINGS)):
+            path = profiles.save_profile(profile, actor=state.actor())
             st.success(f"Saved as {widgets.escape_markdown(path)}.", icon=":material/check_circle:")
 
 
@@ -113,6 +116,7 @@ st.header("KPI targets")
 st.caption("Targets the Overview cards and KPI trends compare against. Defaults come from the "
            "hypercare seeds; clear a field to show a KPI without a target.")
 _targets = kpi_registry.targets(con)
+_may_targets = ui_auth.allowed(Permission.CHANGE_TARGETS)
 with st.form("kpi_targets_form"):
     _entered = {}
     for _k in (k for k in kpi_registry.KPIS if k.kind not in ("count",)):
@@ -124,7 +128,7 @@ with st.form("kpi_targets_form"):
     _outage = st.multiselect(
         "Severities counted as outages (availability, MTBF)", ["SEV-1", "SEV-2", "SEV-3", "SEV-4"],
         default=list(kpi_registry.outage_severities(con)), key="set_kpi_outage")
-    if st.form_submit_button("Save KPI targets"):
+    if st.form_submit_button("Save KPI targets", disabled=not _may_targets):
         _changes = {}
         for _key, _value in _entered.items():
             try:
@@ -141,3 +145,6 @@ with st.form("kpi_targets_form"):
 
 # --- SLA policy (versions, targets, calendar, TOML) -----------------------------------
 policy_editor.render(con)
+
+# --- closure criteria (Governance page's scorecard) -----------------------------------
+closure_editor.editor(con)
