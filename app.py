@@ -6,6 +6,7 @@ HYPERCARE_NO_DEMO=1 skips loading demo data into an empty store on first start.
 
 import streamlit as st
 
+from analytics.auth import PermissionDenied
 from ui import auth, state
 
 st.set_page_config(page_title="Hypercare", layout="wide")
@@ -26,4 +27,7 @@ pg = st.navigation(
         st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
     ]
 )
-pg.run()
+try:
+    pg.run()
+except PermissionDenied as exc:  # the core refused a write this person's roles don't allow
+    st.error(str(exc), icon=":material/block:")

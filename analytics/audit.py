@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import db
+from . import auth, db
 
 UPLOAD = "upload"
 DATASET_DELETE = "dataset.delete"
@@ -72,8 +72,13 @@ def _hash(prev_hash: str, seq: int, recorded_at: datetime, actor: str, action: s
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
-def record(cur, actor: str, action: str, obj: str | None = None, detail: dict | None = None) -> int:
-    """Append one record on `cur` (inside the caller's open transaction); returns its seq."""
+def record(cur, actor: auth.Identity | str, action: str, obj: str | None = None,
+           detail: dict | None = None) -> int:
+    """Append one record on `cur` (inside the caller's open transaction); returns its seq.
+
+    `actor` is who did it: an Identity (its label is recorded) or a name. Permission checks
+    belong to the write that calls this; the log records whatever happened."""
+    actor = getattr(actor, "label", actor)
     if not str(actor or "").strip():
         raise ValueError("an audit record needs an actor (who did it)")
     if not str(action or "").strip():
@@ -104,7 +109,7 @@ def transaction(con) -> Iterator[Any]:
             raise
 
 
-def append(con, actor: str, action: str, obj: str | None = None, detail: dict | None = None) -> int:
+def append(con, actor: auth.Identity | str, action: str, obj: str | None = None, detail: dict | None = None) -> int:
     """`record()` in a transaction of its own (for a record that goes with no other write)."""
     with transaction(con) as cur:
         return record(cur, actor, action, obj, detail)
@@ -115,11 +120,16 @@ def _upsert(cur, key: str, value: str) -> None:
                 [key, value])
 
 
-def set_settings(con, values: Mapping[str, str | None], actor: str) -> list[str]:
+def set_settings(con, values: Mapping[str, str | None], actor: auth.Identity | str) -> list[str]:
     """Save several settings in one transaction, one SETTING_CHANGE record per changed key.
 
     A value of None removes the setting. Unchanged keys are neither written nor recorded.
-    Returns the keys that changed."""
+    Returns the keys that changed. Raises auth.PermissionDenied, before writing anything,
+    when the actor may not change one of the keys (`auth.setting_permission`)."""
+    who = auth.as_identity(actor)
+    for key in values:
+        auth.require(who, auth.setting_permission(key))
+    actor = who.label
     changed: list[str] = []
     with transaction(con) as cur:
         for key, value in values.items():
@@ -138,7 +148,7 @@ def set_settings(con, values: Mapping[str, str | None], actor: str) -> list[str]
     return changed
 
 
-def set_setting(con, key: str, value: str | None, actor: str) -> bool:
+def set_setting(con, key: str, value: str | None, actor: auth.Identity | str) -> bool:
     """Save one setting with an audit record (None removes it); False when nothing changed."""
     if key == HEAD_SETTING:
         raise ValueError(f"'{HEAD_SETTING}' is kept by the audit log itself")

@@ -202,6 +202,21 @@ def require_delete(actor: Identity | str, uploaded_by: str | None) -> Identity:
     return require(identity, Permission.DELETE_ANY_DATASET)
 
 
+def setting_permission(key: str) -> Permission:
+    """Which permission changing the setting `key` needs (keys named by the modules that own them)."""
+    if key == ROLE_MAP_SETTING:
+        return Permission.MANAGE_ROLES
+    if key.startswith("kpi_target.") or key == "kpi_outage_severities":  # analytics/kpi_registry.py
+        return Permission.CHANGE_TARGETS
+    if key == "closure_rules":  # analytics/closure_rules.py
+        return Permission.CHANGE_CLOSURE_RULES
+    if "calendar" in key:  # e.g. pir_calendar: which business calendar due dates count on
+        return Permission.CHANGE_CALENDARS
+    if key.startswith("pir_"):  # the post-incident review policy (analytics/pir.py)
+        return Permission.CHANGE_POLICIES
+    return Permission.CHANGE_SETTINGS
+
+
 # --- roles from the identity provider ------------------------------------------------------
 
 
@@ -327,11 +342,14 @@ def role_map_json(mapping: Mapping[str, Iterable[str]]) -> str:
 
 def save_role_map(con, mapping: Mapping[str, Iterable[str]], actor: Identity | str) -> None:
     """Replace the e-mail → roles map (admins only)."""
+    from . import audit  # late: audit checks permissions through this module
+
     require(actor, Permission.MANAGE_ROLES)
-    db.set_setting(con, ROLE_MAP_SETTING, role_map_json(mapping))
+    audit.set_setting(con, ROLE_MAP_SETTING, role_map_json(mapping), actor)
 
 
 __all__ = ["ACTIONS", "ALL_ROLES", "Identity", "Permission", "PermissionDenied", "ROLES",
            "ROLE_MAP_SETTING", "ROLE_PERMISSIONS", "RolePolicy", "as_identity", "identity_from_claims",
            "local_identity", "operator_name", "parse_role_map", "require", "require_delete",
-           "role_map", "role_map_json", "roles_from_claims", "roles_granting", "save_role_map"]
+           "role_map", "role_map_json", "roles_from_claims", "roles_granting", "save_role_map",
+           "setting_permission"]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from . import audit, db
+from . import audit, auth, db
 
 
 @dataclass(frozen=True)
@@ -96,11 +96,13 @@ def data_quality_rows(con, check: str, dataset_id: int | None = None, limit: int
     ).df()
 
 
-def delete_dataset(con, dataset_id: int, actor: str = "local") -> int:
+def delete_dataset(con, dataset_id: int, actor: auth.Identity | str = "local") -> int:
     """Remove a dataset and the tickets it last wrote; returns how many tickets went.
 
     Recorded in the audit log ("dataset.delete") in the same transaction; deleting a dataset
-    that does not exist changes nothing and records nothing."""
+    that does not exist changes nothing and records nothing. Its uploader needs the
+    delete-own permission (analyst), anyone else delete-any (admin): auth.PermissionDenied."""
+    auth.require(actor, auth.Permission.DELETE_OWN_DATASETS)
     with db.write_lock:
         cur = con.cursor()
         cur.execute("BEGIN TRANSACTION")
@@ -109,6 +111,7 @@ def delete_dataset(con, dataset_id: int, actor: str = "local") -> int:
             found = cur.execute("SELECT file_name, sha256, source, uploaded_by FROM datasets WHERE dataset_id = ?",
                                 [dataset_id]).fetchall()
             if found:
+                actor = auth.require_delete(actor, found[0][3])
                 audit.record(cur, actor, audit.DATASET_DELETE, f"dataset:{dataset_id}", {
                     "file_name": found[0][0], "sha256": found[0][1], "source": found[0][2],
                     "uploaded_by": found[0][3], "tickets_removed": int(n)})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from datetime import date
 
-from . import db, demo
+from . import auth, db, demo
 from .ingest import IngestResult, ingest_file
 from .profiles import find_profile
 from .recurrence import update_clusters
@@ -25,9 +25,13 @@ def demo_policy():
         update={"version": DEMO_POLICY_VERSION, "effective_from": date(1970, 1, 1), "calendars": [calendar]})
 
 
-def load_demo(con, n_tickets: int = 5000, seed: int = 42) -> list[IngestResult]:
+def load_demo(con, n_tickets: int = 5000, seed: int = 42,
+              actor: auth.Identity | str = "demo") -> list[IngestResult]:
     """Generate `n_tickets` demo tickets with their status history and upsert them; a store
-    with no SLA policy of its own also gets the demo's policy version (named as such)."""
+    with no SLA policy of its own also gets the demo's policy version (named as such).
+
+    `actor` loads them (an upload: analyst or admin); the first-start load is "demo"."""
+    actor = auth.require(actor, auth.Permission.UPLOAD)
     if policy_versions(con).empty:
         save_policy(con, demo_policy(), who="demo")
     if db.get_setting(con, "go_live_date") is None:
@@ -38,9 +42,9 @@ def load_demo(con, n_tickets: int = 5000, seed: int = 42) -> list[IngestResult]:
         name = f"demo-{n_tickets}-seed{seed}"
         results = [
             ingest_file(con, tickets_csv, name=f"{name}-tickets.csv", profile=find_profile("hypercare-tickets"),
-                        uploaded_by="demo", max_bytes=2**40),
+                        uploaded_by=actor, max_bytes=2**40),
             ingest_file(con, history_csv, name=f"{name}-history.csv", profile=find_profile("hypercare-history"),
-                        uploaded_by="demo", max_bytes=2**40),
+                        uploaded_by=actor, max_bytes=2**40),
         ]
     update_clusters(con, results[0].dataset_id)
     return results

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import audit, db
+from . import audit, auth, db
 from .detect import Detection, detect, guess_generic
 from .profiles import Profile, ProfileError, all_profiles
 from .readers import FileRejected, RawFile, load_raw, load_raw_path, read_bytes
@@ -161,9 +161,13 @@ def _wrap(fn, name):
 
 def ingest_file(con, path=None, *, data: bytes | None = None, name: str | None = None,
                 source: str = "auto", profile: Profile | None = None, tz: str | None = None,
-                uploaded_by: str = "local", max_bytes: int | None = None, profiles_dir=None,
+                uploaded_by: auth.Identity | str = "local", max_bytes: int | None = None, profiles_dir=None,
                 delimiter: str | None = None) -> IngestResult:
-    """Load one export into the store. Raises IngestError (database untouched) on refusal."""
+    """Load one export into the store. Raises IngestError (database untouched) on refusal.
+
+    `uploaded_by` is who loads it (recorded by its label); auth.PermissionDenied unless that
+    identity may upload (a plain name is a local operator)."""
+    uploaded_by = auth.require(uploaded_by, auth.Permission.UPLOAD).label
     with db.write_lock:
         cur = con.cursor()
         cur.execute("SET TimeZone = 'UTC'")

@@ -28,7 +28,7 @@ from datetime import date, datetime, timezone
 
 import pandas as pd
 
-from . import audit, db
+from . import audit, auth, db
 from .ingest import max_upload_bytes
 from .readers import FileRejected, load_raw, read_bytes
 from .transform import qident
@@ -184,8 +184,9 @@ def _check_row(cell: dict[str, str | None], dayfirst: bool) -> dict:
 
 
 def ingest_register(con, path=None, *, data: bytes | None = None, name: str | None = None,
-                    actor: str = "local") -> RegisterResult:
+                    actor: auth.Identity | str = "local") -> RegisterResult:
     """Load one PIR register into the store (see the module docstring)."""
+    actor = auth.require(actor, auth.Permission.UPLOAD).label
     if data is None and path is None:
         raise RegisterError("no register file given")
     display, raw = read_bytes(data if data is not None else path, name)

@@ -16,6 +16,7 @@ from typing import Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from . import auth
 from .schema import MAPPABLE_FIELDS, SEVERITIES, STATUS_CATEGORIES, TICKET_TYPES, TIMESTAMP_FIELDS
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin_profiles"
@@ -236,8 +237,12 @@ def find_profile(name: str, directory: Path | None = None) -> Profile:
     raise ProfileError(f"no profile named '{name}'")
 
 
-def save_profile(profile: Profile, directory: Path | None = None) -> Path:
-    """Write a profile as <name>.toml in the user folder; returns the path."""
+def save_profile(profile: Profile, directory: Path | None = None, *,
+                 actor: auth.Identity | str = "local") -> Path:
+    """Write a profile as <name>.toml in the user folder; returns the path.
+
+    auth.PermissionDenied unless `actor` may edit mappings (a plain name is a local operator)."""
+    auth.require(actor, auth.Permission.EDIT_MAPPINGS)
     d = directory or user_profile_dir()
     d.mkdir(parents=True, exist_ok=True)
     path = d / f"{profile.source.name}.toml"

@@ -19,7 +19,7 @@ import holidays
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from . import audit, db
+from . import audit, auth, db
 from .schema import SEVERITIES, TICKET_TYPES
 
 ALWAYS = "24x7"  # the built-in calendar on which all time counts
@@ -314,8 +314,11 @@ def _zone_names() -> frozenset[str]:
 # --- versioned storage ------------------------------------------------------------------
 
 
-def save_policy(con, policy: Policy, who: str) -> Policy:
+def save_policy(con, policy: Policy, who: auth.Identity | str) -> Policy:
     """Validate and append `policy` as a new version; refuses a version name already saved."""
+    actor = auth.require(who, auth.Permission.CHANGE_POLICIES)
+    # A version carries its business calendars, so saving one changes both.
+    who = auth.require(actor, auth.Permission.CHANGE_CALENDARS).label
     policy = validate_policy(policy, f"policy '{policy.version}'")
     if policy.version == SEED_VERSION:
         raise PolicyError(f"'{SEED_VERSION}' names the built-in defaults; choose another version name")

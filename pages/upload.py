@@ -11,7 +11,9 @@ from analytics.ingest import IngestError, ingest_file, max_upload_bytes
 from analytics.profiles import Profile, ProfileError, save_profile
 from analytics.schema import MAPPABLE_FIELDS, SEVERITIES, TIMESTAMP_FIELDS
 from analytics.demo_loader import load_demo
+from analytics.auth import Permission
 from analytics.recurrence import update_clusters
+from ui import auth as ui_auth
 from ui import state, widgets
 
 NOT_MAPPED = "— not mapped —"
@@ -62,10 +64,12 @@ show_outcome()
 
 # --- choose a file ----------------------------------------------------------------------
 limit = max_upload_bytes(con)
+may_upload = ui_auth.allowed(Permission.UPLOAD)
 upload = st.file_uploader(
     "Ticket export",
     type=FILE_TYPES,
     key="upload_file",
+    disabled=not may_upload,
     max_upload_size=max(1, limit // MB),
     help=f"CSV/TSV/TXT (optionally .gz), Excel .xlsx, JSON or JSON Lines; up to {limit // MB:,} MB.",
 )
@@ -236,7 +240,8 @@ if upload is not None:
                              key=f"upload_profile_name_{token}",
                              help="Letters, digits, '.', '_' and '-'. Saved profiles are "
                              "tried first the next time.")
-        if st.button("Save mapping as profile", key="upload_save_profile", disabled=final is None):
+        if st.button("Save mapping as profile", key="upload_save_profile",
+                     disabled=final is None or not ui_auth.can(Permission.EDIT_MAPPINGS)):
             try:
                 named = final.model_copy(update={
                     "source": final.source.model_validate(
@@ -244,7 +249,7 @@ if upload is not None:
                          "label": final.source.source_label}),
                     "match": final.match.model_validate({"header": list(base.columns)}),
                 })
-                path = save_profile(named)
+                path = save_profile(named, actor=state.actor())
             except (ValidationError, ProfileError, OSError) as exc:
                 st.error(widgets.escape_markdown(f"Not saved: {exc}"), icon=":material/error:")
             else:
@@ -274,9 +279,9 @@ if upload is not None:
 st.header("Demo data")
 demo_n = st.number_input("Demo tickets", min_value=100, max_value=1_000_000, value=5_000,
                          step=1_000, key="demo_n")
-if st.button("Load demo data", key="demo_go"):
+if st.button("Load demo data", key="demo_go", disabled=not may_upload):
     with st.spinner(f"Generating and loading {int(demo_n):,} demo tickets…"):
-        results = load_demo(con, n_tickets=int(demo_n))
+        results = load_demo(con, n_tickets=int(demo_n), actor=state.actor())
     remember("success", " | ".join(r.summary() for r in results), [])
     state.data_changed()
     st.rerun()
@@ -303,7 +308,8 @@ if not uploads.empty:
         to_delete = st.selectbox("Upload to delete", list(labels), format_func=labels.get,
                                  key="delete_dataset")
         sure = st.checkbox("Yes, delete it and the tickets it last wrote", key="delete_confirm")
-        if st.button("Delete upload", key="delete_go", disabled=not sure):
+        if st.button("Delete upload", key="delete_go",
+                     disabled=not sure or not ui_auth.allowed(Permission.DELETE_OWN_DATASETS)):
             gone = datasets.delete_dataset(con, to_delete, actor=state.actor())
             remember("success", f"Deleted upload #{to_delete} and {gone:,} tickets.", [])
             state.data_changed()

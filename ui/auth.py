@@ -93,6 +93,21 @@ def actor_label() -> str:
     return current_identity().label
 
 
+def can(permission: auth.Permission | str) -> bool:
+    """Whether this session's person holds `permission` (to hide or disable a control)."""
+    return current_identity().can(permission)
+
+
+def allowed(permission: auth.Permission | str) -> bool:
+    """`can`, and when not, a caption saying who lacks which role. The core refuses anyway
+    (analytics.auth.require): hiding a control is a courtesy, not the guard."""
+    me = current_identity()
+    if me.can(permission):
+        return True
+    st.caption(f":material/lock: {_plain(auth.PermissionDenied(me, auth.Permission(permission)))}")
+    return False
+
+
 def gate() -> Identity:
     """Top of app.py: no page before sign-in; the banner or who is signed in, and sign-out.
 

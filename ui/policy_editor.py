@@ -12,6 +12,8 @@ import streamlit as st
 from analytics import sla_policy as sp
 from analytics.schema import SEVERITIES, TICKET_TYPES
 from analytics.sla_policy_form import ANY_TYPE, KIND_LABELS, policy_from_form, targets_frame
+from analytics.auth import Permission
+from ui import auth as ui_auth
 from ui import state, widgets
 
 def render(con: duckdb.DuckDBPyConnection) -> None:
@@ -31,6 +33,8 @@ def render(con: duckdb.DuckDBPyConnection) -> None:
     st.download_button("Export this version as TOML", data=sp.policy_to_toml(chosen).encode(),
                        file_name=f"sla-policy-{chosen.version}.toml", mime="application/toml",
                        key="policy_download", icon=":material/download:", on_click="ignore")
+    if not ui_auth.allowed(Permission.CHANGE_POLICIES):  # viewers see and export, no editor
+        return
 
     with st.form("policy_form"):
         st.subheader("New version")

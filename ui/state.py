@@ -25,6 +25,7 @@ from streamlit import config as st_config
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from analytics import datasets, db, ingest, overview, profiles
+from analytics.auth import Identity
 from analytics.demo_loader import load_demo
 from analytics import filters as flt
 from analytics.filters import Filters
@@ -53,12 +54,14 @@ _run_marks = threading.local()
 # --- who is acting ----------------------------------------------------------------------
 
 
-def actor() -> str:
-    """The name audit records carry for this session: HYPERCARE_OPERATOR, else "local:<login>"
-    (local mode: one user at the keyboard; sign-in replaces this body)."""
-    import getpass
+def actor() -> Identity:
+    """Who acts in this session, to pass to every write of the core (which checks the
+    permission and records `.label`): the signed-in person in shared mode, else the local
+    user (HYPERCARE_OPERATOR, else "local:<login>"). An Identity, not a name: the core reads a
+    plain name as a local operator with every role."""
+    from ui import auth
 
-    return os.environ.get("HYPERCARE_OPERATOR") or f"local:{getpass.getuser()}"
+    return auth.current_identity()
 
 
 # --- connection -------------------------------------------------------------------------
