@@ -42,7 +42,7 @@ def reviews(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -
     c[1].metric("On time", _pct(s["on_time_pct"]), help=f"{s['done_on_time']:,} on time; denominator: completed "
                 "plus overdue")
     c[2].metric("Overdue", f"{s['overdue']:,}", help=f"{s['not_yet_due']:,} more are not yet due")
-    c[3].metric("Action items closed", _pct(s["action_closure_pct"]),
+    c[3].metric("Action items closed", _pct(s["action_closure_pct"]) if s["actions_total"] else "no items",
                 help=f"{s['actions_closed']:,} of {s['actions_total']:,}; open items: median age "
                 f"{_days(s['open_action_median_age_days'])}, oldest {_days(s['oldest_open_action_days'])}")
     if s.get("not_measurable_reason"):
