@@ -1,57 +1,65 @@
 """SLA compliance KPIs: response and resolution met % from the SLA engine, per bucket and group.
 
 Compliance = met ÷ (met + breached) among tickets whose clock stopped; open tickets already past
-target are reported beside it ("open breached"), never folded in.
+target are reported beside it ("open breached"), never folded in. The per-ticket judgements
+come from analytics.sla_cache (the engine runs once per store version, not per filter).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
-
 from . import kpi_registry as reg
 from .filters import Filters
-from .kpi_trends import ALL, Period, split_sql, undated
+from .kpi_trends import ALL, Period, bucket_sql, split_sql, undated
 
-_PGRAIN = {"day": "D", "week": "W-SUN", "month": "M", "quarter": "Q"}
+# Per metric: the clock counts as stopped when the ticket is resolved/closed (and, for the
+# response, once it was acknowledged).
+_CLOSEDISH_SQL = "coalesce(status_category IN ('resolved', 'closed'), false)"
+_STOPPED_SQL = {"response": f"({_CLOSEDISH_SQL} OR acknowledged)", "resolution": _CLOSEDISH_SQL}
+
+
+def _counts_sql(m: str, text: list[str]) -> str:
+    """Sums of the per-judgement counts; statuses are codes into `text` (sla_engine.STATUS_TEXT)."""
+    st, met, br, na = f"{m}_status", text.index("met"), text.index("breached"), text.index("not applicable")
+    return (f"coalesce(sum(n) FILTER (WHERE {st} = {met} AND {m}_stopped), 0) AS {m}_met, "
+            f"coalesce(sum(n) FILTER (WHERE {st} = {br} AND {m}_stopped), 0) AS {m}_br, "
+            f"coalesce(sum(n) FILTER (WHERE {st} = {br} AND NOT {m}_stopped), 0) AS {m}_open_br, "
+            f"coalesce(sum(n) FILTER (WHERE {st} = {na}), 0) AS {m}_na")
 
 
 def sla_rows(con, filters: Filters, period: Period, kpis: list[reg.Kpi], grain: str | None,
-              split: str | None) -> list[dict[str, Any]]:
+             split: str | None) -> list[dict[str, Any]]:
     base = {"mean": None, "median": None, "p90": None, "excluded": (), "extra": {}, "n": 0}
     try:
-        from .sla_engine import evaluate
-    except Exception:  # the engine is another module's work; never fake its numbers
+        # The engine is another module's work: without it, say so; never fake its numbers.
+        from .sla_engine import STATUS_TEXT
+        from .sla_cache import query
+    except Exception:
         return [{**base, "bucket": None, "group": ALL, "key": k.key, "value": None,
                  "reason": "not computable: the SLA engine is not available."} for k in kpis]
     clause, params = undated(filters).where()
     dated = f"({clause}) AND opened_at >= ? AND opened_at < ?"
+    # Count per judgement first (a few codes), then fold the counts per bucket and group.
+    counts_sql = ", ".join(_counts_sql(m, STATUS_TEXT) for m in ("response", "resolution"))
+    stopped_sql = ", ".join(f"{_STOPPED_SQL[m]} AS {m}_stopped" for m in ("response", "resolution"))
+    body_sql = f"""SELECT bucket, grp, {counts_sql} FROM (
+        SELECT {bucket_sql(grain, 'opened_at')} AS bucket, {split_sql(split)} AS grp,
+            response_status, resolution_status, {stopped_sql}, count(*) AS n
+        FROM tickets WHERE {dated} GROUP BY ALL) GROUP BY ALL ORDER BY bucket, grp"""
     try:
-        ev = evaluate(con, as_of=period.as_of, where=dated, params=[*params, period.start, period.end])
+        recs = query(con, period.as_of, body_sql, [*params, period.start, period.end]).df().to_dict("records")
     except Exception as exc:  # e.g. no policy saved: say so
         return [{**base, "bucket": None, "group": ALL, "key": k.key, "value": None,
                  "reason": f"not computable: {exc}"} for k in kpis]
-    extra = con.cursor().execute(
-        f"SELECT ticket_id, {split_sql(split)} AS grp, acknowledged_at FROM tickets WHERE {dated}",
-        [*params, period.start, period.end]).df()
-    ev = ev.merge(extra, on="ticket_id", how="left")
-    ev["bucket"] = (pd.to_datetime(ev["opened_at"]).dt.to_period(_PGRAIN[grain]).dt.start_time.dt.date
-                    if grain else None)
-    closedish = ev["status_category"].astype(str).isin(["resolved", "closed"])
     rows = []
     for k in kpis:
         m = "response" if k.key == "response_sla" else "resolution"
-        st = ev[f"{m}_status"].astype(str)
-        stopped = closedish | (ev["acknowledged_at"].notna() if m == "response" else False)
-        e = ev.assign(met=(st == "met") & stopped, br=(st == "breached") & stopped,
-                      open_br=(st == "breached") & ~stopped)
-        for (bucket, g), part in e.groupby(["bucket", "grp"], dropna=False, sort=True):
-            n = int(part["met"].sum() + part["br"].sum())
-            rows.append({**base, "bucket": None if pd.isna(bucket) else bucket, "group": g,
-                         "key": k.key, "n": n,
-                         "value": 100.0 * part["met"].sum() / n if n else None,
+        for r in recs:
+            met, n = int(r[f"{m}_met"]), int(r[f"{m}_met"]) + int(r[f"{m}_br"])
+            rows.append({**base, "bucket": r["bucket"] if grain else None, "group": r["grp"],
+                         "key": k.key, "n": n, "value": 100.0 * met / n if n else None,
                          "reason": None if n else "not measurable: no ticket's SLA clock stopped.",
-                         "extra": {"open_breached": int(part["open_br"].sum()),
-                                   "not_applicable": int((st.loc[part.index] == "not applicable").sum())}})
+                         "extra": {"open_breached": int(r[f"{m}_open_br"]),
+                                   "not_applicable": int(r[f"{m}_na"])}})
     return rows

@@ -1,0 +1,132 @@
+"""Per-ticket SLA judgements kept in memory per store version, so a filter change only aggregates.
+
+Why here and not at the Streamlit edge: the judgement of a ticket depends on the data, the SLA
+policies and the as-of time, never on the filters, and it is the expensive part (the SLA engine
+over a million tickets takes seconds). The Overview, KPI trends and the CLI all ask for filtered
+SLA compliance; each answer is a filtered aggregate over this cache (`query`).
+
+What invalidates it: `data_token` reads cheap counters from the store (datasets: count, newest
+id, newest upload; tickets: count, newest loaded_at; status_history: count; sla_policies:
+versions and newest save). An upload, a dataset deletion, a demo load or a policy save changes
+one of them, so the next `query` rebuilds. (An in-place UPDATE of ticket rows that changes none
+of them is not seen; the app never writes tickets that way.)
+
+The as-of time: a ticket whose clocks have stopped — cancelled, or resolved/closed with its
+opening, acknowledgement, resolution and every history event at or before the as-of time —
+gets the same judgement at any later as-of time ("settled"). The cache judges all tickets
+once at the first as-of time A0, and for a later as-of time re-judges only the others (the
+open ones, a few percent): the table `settled` (judged at A0) plus a `live_<n>` table judged at
+that time, both in a private in-memory DuckDB. An as-of time before A0 rebuilds from it.
+At a million tickets: the first judgement ~5 s (once per upload or policy save), each new
+as-of minute ~0.5 s, each filtered aggregate ~10–20 ms.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import weakref
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+# Per ticket: the filter columns (so Filters.where() applies unchanged), whether it was
+# acknowledged, and the two judgements as codes into sla_engine.STATUS_TEXT (0 = not
+# applicable, 1 = met, 2 = breached, 3 = running, 4 = paused).
+FILTER_COLUMNS = ("opened_at", "severity", "service", "team", "source", "type", "status_category")
+COLUMNS = (*FILTER_COLUMNS, "acknowledged", "response_status", "resolution_status")
+LIVE_KEEP = 4  # as-of times whose live rows are kept (the page moves on by the minute)
+
+# A ticket whose judgement no later as-of time can change (see the module docstring). Bound
+# parameters: the as-of time A0, four times.
+SETTLED_SQL = """coalesce(opened_at IS NULL OR status_category = 'cancelled'
+    OR (status_category IN ('resolved', 'closed') AND opened_at <= ?
+        AND coalesce(acknowledged_at <= ?, true) AND coalesce(resolved_at <= ?, true)
+        AND ticket_id NOT IN (SELECT ticket_id FROM status_history WHERE event_time > ?)), false)"""
+LIVE_SQL = f"NOT {SETTLED_SQL}"
+
+_TOKEN_SQL = """SELECT * FROM
+    (SELECT count(*), max(dataset_id), max(uploaded_at) FROM datasets),
+    (SELECT count(*), max(loaded_at) FROM tickets), (SELECT count(*) FROM status_history),
+    (SELECT list(version ORDER BY version), max(saved_at) FROM sla_policies)"""
+
+
+def data_token(con: duckdb.DuckDBPyConnection) -> tuple:
+    """A cheap value (~3 ms at a million tickets) that changes with every upload, deletion,
+    demo load and policy save."""
+    return tuple(con.cursor().execute(_TOKEN_SQL).fetchall()[0])
+
+
+@dataclass
+class _Entry:
+    token: tuple
+    base_as_of: datetime
+    db: duckdb.DuckDBPyConnection  # in-memory: table `settled` (judged at base_as_of), live_<n>
+    live: dict[datetime, str] = field(default_factory=dict)  # as-of time -> its live table
+
+
+_lock = threading.Lock()
+_entries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # store connection -> _Entry
+_names = itertools.count()
+stats = {"builds": 0, "live_builds": 0}  # how often the engine ran (tests and the benchmark read it)
+
+
+def _judged(con: duckdb.DuckDBPyConnection, as_of: datetime, where_sql: str, params: list) -> pa.Table:
+    """COLUMNS for the tickets matching `where_sql`, judged by the SLA engine at `as_of`."""
+    from .sla_engine import evaluate
+
+    ev = evaluate(con, as_of=as_of, where=where_sql, params=params)
+    judged = pa.table({"ticket_id": pa.Array.from_pandas(ev["ticket_id"]),
+                       **{f"{m}_status": pa.array(ev[f"{m}_status"].cat.codes.to_numpy().astype(np.uint8))
+                          for m in ("response", "resolution")}})
+    cur = con.cursor()
+    cur.register("_sla_judged", judged)
+    cols_sql = ", ".join(f"t.{c}" for c in FILTER_COLUMNS)
+    return cur.sql(f"SELECT {cols_sql}, t.acknowledged_at IS NOT NULL AS acknowledged, "
+                   "j.response_status, j.resolution_status FROM tickets t JOIN _sla_judged j "
+                   "USING (ticket_id) ORDER BY t.opened_at").to_arrow_table()
+
+
+def _store(mem: duckdb.DuckDBPyConnection, name_table: str, rows: pa.Table) -> None:
+    cur = mem.cursor()
+    cur.register("_rows", rows)
+    cur.execute(f"CREATE TABLE {name_table} AS SELECT * FROM _rows")
+
+
+def _entry(con: duckdb.DuckDBPyConnection, as_of: datetime) -> tuple[_Entry, str]:
+    """The cache entry for the store's current version, and the name of its live table at `as_of`."""
+    token = data_token(con)
+    with _lock:
+        entry = _entries.get(con)
+        if entry is None or entry.token != token or as_of < entry.base_as_of:
+            mem = duckdb.connect()
+            _store(mem, "settled", _judged(con, as_of, SETTLED_SQL, [as_of] * 4))
+            entry = _Entry(token, as_of, mem)
+            _entries[con] = entry  # the old entry's database goes with its last reader
+            stats["builds"] += 1
+        live_table = entry.live.get(as_of)
+        if live_table is None:
+            live_table = f"live_{next(_names)}"
+            _store(entry.db, live_table, _judged(con, as_of, LIVE_SQL, [entry.base_as_of] * 4))
+            entry.live[as_of] = live_table
+            for old in sorted(entry.live)[:-LIVE_KEEP]:
+                entry.db.execute(f"DROP TABLE {entry.live.pop(old)}")
+            stats["live_builds"] += 1
+    return entry, live_table
+
+
+def query(con: duckdb.DuckDBPyConnection, as_of: datetime, body_sql: str, params: list) -> duckdb.DuckDBPyConnection:
+    """Run `body_sql` over the relation `tickets` = one row per ticket with COLUMNS as the SLA
+    engine judges it at `as_of`. Returns the executed cursor (then .fetchall() / .df())."""
+    entry, live_table = _entry(con, as_of)
+    return entry.db.cursor().execute(
+        f"WITH tickets AS (SELECT * FROM settled UNION ALL SELECT * FROM {live_table}) {body_sql}", params)
+
+
+def clear() -> None:
+    """Forget every cached judgement (tests; never needed for correctness)."""
+    with _lock:
+        _entries.clear()

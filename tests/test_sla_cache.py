@@ -1,0 +1,181 @@
+"""The SLA judgement cache: the same compliance as the engine run afresh, and rebuilt after every
+upload, policy save and dataset deletion (analytics/sla_cache.py)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from analytics import datasets, kpi_registry, kpis, sla_cache
+from analytics.demo_loader import demo_policy, load_demo
+from analytics.filters import Filters
+from analytics.kpi_sla import sla_rows
+from analytics.kpi_trends import period_of, undated
+from analytics.sla_engine import evaluate
+from analytics.sla_policy import save_policy
+
+AS_OF = datetime(2026, 11, 23, 12, 0)
+SLA_KPIS = [kpi_registry.get("response_sla"), kpi_registry.get("resolution_sla")]
+GRAIN = {"week": "W-SUN", "month": "M"}
+FILTERS = [Filters(), Filters(severity=("SEV-1", "SEV-2")), Filters(status=("open",)),
+           Filters(date_from=date(2026, 10, 1), date_to=date(2026, 10, 31), team=("Service Desk",)),
+           Filters(date_from=date(2026, 11, 9), date_to=date(2026, 11, 25))]
+
+
+def reference(con, f: Filters, as_of: datetime, grain: str | None = None,
+              split: str | None = None) -> dict:
+    """Compliance the plain way: the engine over exactly the filtered tickets, counted in pandas.
+    {(bucket, group): {metric: (met, breached-and-stopped, open-and-breached, not applicable)}}"""
+    period = period_of(con, f, as_of)
+    clause, params = undated(f).where()
+    ev = evaluate(con, as_of=as_of, where=f"({clause}) AND opened_at >= ? AND opened_at < ?",
+                  params=[*params, period.start, period.end])
+    t = con.execute("SELECT ticket_id, acknowledged_at, severity, team FROM tickets").df()
+    ev = ev.drop(columns=["severity"]).merge(t, on="ticket_id")
+    ev["bucket"] = (ev["opened_at"].dt.to_period(GRAIN[grain]).dt.start_time.dt.date if grain else None)
+    ev["grp"] = ev[split].fillna({"severity": "Unmapped", "team": "(no team)"}[split]) if split else "All"
+    closed = ev["status_category"].astype(str).isin(["resolved", "closed"])
+    out = {}
+    for (bucket, grp), part in ev.groupby(["bucket", "grp"], dropna=False):
+        cell = {}
+        for m in ("response", "resolution"):
+            st = part[f"{m}_status"].astype(str)
+            stopped = closed[part.index] | (part["acknowledged_at"].notna() if m == "response" else False)
+            cell[m] = (int(((st == "met") & stopped).sum()), int(((st == "breached") & stopped).sum()),
+                       int(((st == "breached") & ~stopped).sum()), int((st == "not applicable").sum()))
+        out[(None if pd.isna(bucket) else bucket, grp)] = cell
+    return out
+
+
+def cached(con, f: Filters, as_of: datetime, grain: str | None = None, split: str | None = None) -> dict:
+    rows = sla_rows(con, f, period_of(con, f, as_of), SLA_KPIS, grain, split)
+    out: dict = {}
+    for r in rows:
+        m = "response" if r["key"] == "response_sla" else "resolution"
+        bucket = None if r["bucket"] is None else pd.Timestamp(r["bucket"]).date()
+        met = round(r["value"] * r["n"] / 100) if r["n"] else 0
+        assert r["value"] is None or r["value"] == pytest.approx(100.0 * met / r["n"])
+        out.setdefault((bucket, r["group"]), {})[m] = (
+            met, r["n"] - met, r["extra"]["open_breached"], r["extra"]["not_applicable"])
+    return out
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from analytics import db
+
+    con = db.connect(tmp_path_factory.mktemp("sla_cache") / "demo.duckdb")
+    load_demo(con, n_tickets=2500, seed=11)
+    yield con
+    con.close()
+
+
+def test_same_compliance_as_the_engine_run_afresh(demo):
+    sla_cache.clear()
+    for f in FILTERS:
+        assert cached(demo, f, AS_OF) == reference(demo, f, AS_OF), f
+    assert cached(demo, FILTERS[0], AS_OF, "week", "severity") == \
+        reference(demo, FILTERS[0], AS_OF, "week", "severity")
+    assert cached(demo, FILTERS[3], AS_OF, "month", "team") == \
+        reference(demo, FILTERS[3], AS_OF, "month", "team")
+
+
+def test_a_later_as_of_rejudges_only_the_open_tickets_and_agrees(demo):
+    sla_cache.clear()
+    before = dict(sla_cache.stats)
+    times = [datetime(2026, 11, 10, 9, 0), datetime(2026, 11, 10, 9, 1), datetime(2026, 11, 18, 17, 30),
+             AS_OF + timedelta(days=40)]
+    for as_of in times:
+        for f in (FILTERS[0], FILTERS[2], FILTERS[4]):
+            assert cached(demo, f, as_of) == reference(demo, f, as_of), (as_of, f)
+    assert sla_cache.stats["builds"] - before["builds"] == 1  # one full judgement …
+    assert sla_cache.stats["live_builds"] - before["live_builds"] == len(times)  # … then only the rest
+    live = demo.execute(f"SELECT count(*) FROM tickets WHERE {sla_cache.LIVE_SQL}",
+                        [times[0]] * 4).fetchall()[0][0]
+    assert live  # the demo has open tickets at that time: the split is exercised
+
+
+def test_an_earlier_as_of_rebuilds(demo):
+    sla_cache.clear()
+    cached(demo, FILTERS[0], AS_OF)
+    builds = sla_cache.stats["builds"]
+    earlier = datetime(2026, 10, 15, 8, 0)
+    assert cached(demo, FILTERS[0], earlier) == reference(demo, FILTERS[0], earlier)
+    assert sla_cache.stats["builds"] == builds + 1
+
+
+def test_only_a_few_as_of_times_are_kept(demo):
+    sla_cache.clear()
+    for minute in range(sla_cache.LIVE_KEEP + 3):
+        cached(demo, FILTERS[1], AS_OF + timedelta(minutes=minute))
+    entry = sla_cache._entries[demo]
+    assert len(entry.live) == sla_cache.LIVE_KEEP
+    tables = {r[0] for r in entry.db.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert tables == {"settled", *entry.live.values()}
+
+
+def test_settled_tickets_are_judged_the_same_at_any_later_time(demo):
+    """The premise of the split: a settled ticket's judgement does not move with as_of."""
+    a0, a1 = datetime(2026, 11, 1), datetime(2026, 11, 23, 12)
+    first = evaluate(demo, as_of=a0, where=sla_cache.SETTLED_SQL, params=[a0] * 4)
+    later = evaluate(demo, as_of=a1, where=sla_cache.SETTLED_SQL, params=[a0] * 4)
+    assert len(first) > 1000
+    pd.testing.assert_frame_equal(first, later)
+
+
+def _compliance(con, as_of=AS_OF):
+    return kpis.results(con, Filters(), as_of, keys=("response_sla", "resolution_sla"), previous=False)
+
+
+def test_rebuilt_after_an_upload(con):
+    load_demo(con, n_tickets=400, seed=3)
+    assert cached(con, Filters(), AS_OF) == reference(con, Filters(), AS_OF)
+    token, builds = sla_cache.data_token(con), sla_cache.stats["builds"]
+    load_demo(con, n_tickets=900, seed=4)  # more tickets, and changed ones
+    assert sla_cache.data_token(con) != token
+    assert cached(con, Filters(), AS_OF) == reference(con, Filters(), AS_OF)
+    assert sla_cache.stats["builds"] == builds + 1
+    assert _compliance(con)["response_sla"].n > 400
+
+
+def test_rebuilt_after_a_policy_save(con):
+    load_demo(con, n_tickets=400, seed=3)
+    loose = _compliance(con)["resolution_sla"].value
+    strict = demo_policy().model_copy(update={
+        "version": "strict", "effective_from": date(2000, 1, 1),
+        "targets": [t.model_copy(update={"minutes": 1.0, "business_days": None, "same_business_day": None,
+                                         "next_release": None})
+                    for t in demo_policy().targets]})
+    save_policy(con, strict, who="tester")
+    assert cached(con, Filters(), AS_OF) == reference(con, Filters(), AS_OF)
+    assert _compliance(con)["resolution_sla"].value < loose
+
+
+def test_rebuilt_after_a_dataset_deletion(con):
+    results = load_demo(con, n_tickets=400, seed=3)
+    assert _compliance(con)["response_sla"].n > 0
+    datasets.delete_dataset(con, results[0].dataset_id)
+    got = _compliance(con)["response_sla"]
+    assert got.n == 0 and got.value is None
+    assert cached(con, Filters(), AS_OF) == reference(con, Filters(), AS_OF) == {}
+
+
+def test_an_engine_error_is_shown_as_the_reason(con, monkeypatch):
+    import analytics.sla_engine
+
+    def broken(*args, **kwargs):
+        raise ValueError("the calendar has no working hours")
+
+    con.execute("INSERT INTO tickets (ticket_id, severity, status_category, opened_at) "
+                "VALUES ('a', 'SEV-2', 'open', ?)", [AS_OF - timedelta(hours=3)])
+    monkeypatch.setattr(analytics.sla_engine, "evaluate", broken)
+    got = _compliance(con)["response_sla"]
+    assert got.value is None and got.reason == "not computable: the calendar has no working hours"
+
+
+def test_the_token_is_cheap_and_changes_with_a_direct_insert(con):
+    token = sla_cache.data_token(con)
+    con.execute("INSERT INTO tickets (ticket_id, opened_at) VALUES ('x', ?)", [AS_OF])
+    assert sla_cache.data_token(con) != token
