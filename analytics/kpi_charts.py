@@ -43,7 +43,10 @@ def card(result: KpiResult) -> dict[str, str]:
         sign = "+" if result.change >= 0 else "-"
         size = (f"{abs(result.change):,.2f} points" if result.unit == "%"
                 else fmt(abs(result.change), result.unit))
-        delta = f"{sign}{size} vs previous period"
+        # The word, not only st.metric's green/red, says whether the change is good (WCAG 1.4.1).
+        better = result.change > 0 if k.direction == reg.HIGHER else result.change < 0
+        verdict = "unchanged" if result.change == 0 else ("better" if better else "worse")
+        delta = f"{sign}{size} vs previous period ({verdict})"
     target = (f"target {'≥' if k.direction == reg.HIGHER else '≤'} {fmt(result.target, result.unit)}"
               if result.target is not None else "set a target in Settings")
     foot = f"n = {result.n:,}" + (" (small sample: fewer than 5)" if result.small_sample else "")

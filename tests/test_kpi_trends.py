@@ -160,7 +160,8 @@ def test_card_texts(demo):
     drop = kpis.KpiResult(key="availability", value=92.2, n=3, unit="%", target=99.9,
                           status="missed", previous=100.0, change=-7.8)
     c = kpi_charts.card(drop)  # st.metric reads the arrow from an ASCII "-"
-    assert c["delta"] == "-7.80 points vs previous period" and c["delta_colour"] == "normal"
+    # Availability is higher-is-better and fell: the text itself says "worse".
+    assert c["delta"] == "-7.80 points vs previous period (worse)" and c["delta_colour"] == "normal"
     assert "small sample" in c["footnote"]
 
 

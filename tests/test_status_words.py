@@ -1,0 +1,32 @@
+"""Status is never carried by colour alone (WCAG 1.4.1): the words beside the colours."""
+
+from __future__ import annotations
+
+import pytest
+
+from analytics import kpi_charts, kpi_registry
+from analytics.kpis import KpiResult
+
+
+@pytest.mark.parametrize("key,unit,previous,value,verdict", [
+    ("mttr", "hours", 10.0, 8.0, "better"),          # lower is better, fell
+    ("mttr", "hours", 8.0, 10.0, "worse"),
+    ("availability", "%", 99.0, 99.5, "better"),     # higher is better, rose
+    ("availability", "%", 99.5, 99.0, "worse"),
+    ("mttr", "hours", 8.0, 8.0, "unchanged"),
+])
+def test_kpi_card_delta_says_whether_the_change_is_good(key, unit, previous, value, verdict):
+    # st.metric colours the delta green/red; the text must say the same in words.
+    assert kpi_registry.get("mttr").direction == kpi_registry.LOWER
+    assert kpi_registry.get("availability").direction == kpi_registry.HIGHER
+    res = KpiResult(key=key, value=value, n=20, unit=unit, target=None, status="no target",
+                    previous=previous, change=value - previous)
+    card = kpi_charts.card(res)
+    assert card["delta"].endswith(f"vs previous period ({verdict})"), card["delta"]
+    assert card["delta"].startswith("-" if value < previous else "+")
+
+
+def test_every_kpi_status_has_an_icon_and_a_word():
+    for status, icon in kpi_charts.STATUS_ICON.items():
+        assert status.strip() and icon.startswith(":material/"), status
+    assert len(set(kpi_charts.STATUS_ICON.values())) == len(kpi_charts.STATUS_ICON)
