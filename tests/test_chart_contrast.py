@@ -150,3 +150,27 @@ def test_series_colours_stand_out_from_the_background():
                *(style[0] for style in sla_charts.CLOCK_STYLE.values())}
     low = {c: round(contrast_ratio(c, BACKGROUND), 2) for c in colours if contrast_ratio(c, BACKGROUND) < 3}
     assert not low, low
+
+
+CHART_CALLS = {"plotly_chart", "altair_chart", "vega_lite_chart", "pyplot", "bokeh_chart",
+               "line_chart", "bar_chart", "area_chart", "scatter_chart", "pydeck_chart"}
+
+
+def test_every_chart_on_a_page_goes_through_widgets_chart():
+    """ui.widgets.chart is the one place that adds the text alternative (alt text, caption,
+    data table) and the readable label colours; no page or helper draws a chart around it."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    direct, through_widgets = [], 0
+    for path in [*root.glob("pages/*.py"), *root.glob("ui/*.py"), root / "app.py"]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                st_map = node.func.attr == "map" and getattr(node.func.value, "id", "") == "st"
+                if (node.func.attr in CHART_CALLS or st_map) and path.name != "widgets.py":
+                    direct.append(f"{path.relative_to(root)}:{node.lineno} {node.func.attr}")
+                if node.func.attr == "chart" and getattr(node.func.value, "id", "") == "widgets":
+                    through_widgets += 1
+    assert not direct, direct
+    assert through_widgets >= 10  # the scan sees the pages' charts
