@@ -277,22 +277,25 @@ def cmd_closure(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report import build, split_values
+    from .report import build, month_range, split_values
     from .report_pack import to_csv_zip, to_xlsx
-    from .report_pdf import to_pdf
+    from .report_pdf import build_pdf
 
     kind = args.format or {".xlsx": "xlsx", ".zip": "csv", ".csv": "csv"}.get(Path(args.out).suffix.lower(), "pdf")
+    options = {"severity": split_values(args.severity), "service": split_values(args.service),
+               "team": split_values(args.team), "as_of": args.report_as_of}
     try:
-        report = build(db.connect(args.db), args.month, severity=split_values(args.severity),
-                       service=split_values(args.service), team=split_values(args.team), as_of=args.report_as_of)
+        month_range(args.month)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    con = db.connect(args.db)
     if kind == "pdf":
-        data, chart_error = to_pdf(report)
+        report, data, chart_error = build_pdf(con, args.month, **options)
         if chart_error:
             print(f"warning: charts not drawn ({chart_error}); the PDF has their text and data", file=sys.stderr)
     else:
+        report = build(con, args.month, **options)
         data = to_csv_zip(report) if kind == "csv" else to_xlsx(report)
     Path(args.out).write_bytes(data)
     print(f"wrote {args.out} ({kind}, {len(data):,} bytes): {report.caption.removeprefix('Filters: ')}; as of "

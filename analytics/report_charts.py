@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -59,9 +59,41 @@ def _server_running() -> bool:
     return kaleido._global_server.is_running()  # noqa: SLF001 — kaleido has no public query
 
 
+class EarlyBrowser:
+    """A Chromium started now, in a thread of its own, that renders the figures handed to
+    `render` later: its start-up then overlaps whatever the caller does meanwhile (gathering
+    the report). Use as a context manager, so the browser is closed however the block ends."""
+
+    def __init__(self, wait_s: float = 600):
+        self._figures: Future = Future()
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._images = self._pool.submit(asyncio.run, self._serve(wait_s)) if browser_path() else None
+
+    async def _serve(self, wait_s: float) -> list[bytes]:
+        import kaleido
+
+        async with kaleido.Kaleido(n=1, mathjax=False, timeout=TIMEOUT_S) as k:
+            figures, opts = await asyncio.wait_for(asyncio.wrap_future(self._figures), wait_s)
+            return [await k.calc_fig(fig, opts=opts) for fig in figures]
+
+    def render(self, figures: Sequence[go.Figure], **size) -> tuple[list[bytes | None], str | None]:
+        return render(figures, browser=self, **size)
+
+    def __enter__(self) -> EarlyBrowser:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self._figures.done():
+            self._figures.set_exception(RuntimeError("no chart to render"))
+        self._pool.shutdown(wait=True)
+
+
 def render(figures: Sequence[go.Figure], *, width: int = WIDTH, height: int = HEIGHT,
-           scale: float = SCALE) -> tuple[list[bytes | None], str | None]:
-    """PNG bytes per figure (same order) and None; or Nones and the reason nothing was drawn."""
+           scale: float = SCALE, browser: EarlyBrowser | None = None) -> tuple[list[bytes | None], str | None]:
+    """PNG bytes per figure (same order) and None; or Nones and the reason nothing was drawn.
+
+    `browser`: an EarlyBrowser already starting (used once); else a browser of its own, or the
+    kept-alive one inside `session()`."""
     if not figures:
         return [], None
     figures = [for_print(f) for f in figures]
@@ -70,7 +102,10 @@ def render(figures: Sequence[go.Figure], *, width: int = WIDTH, height: int = HE
         if browser_path() is None:
             raise RuntimeError("no Chrome/Chromium found: install chromium (Debian: apt-get install "
                                "chromium) or set BROWSER_PATH")
-        if _server_running():
+        if browser is not None and browser._images is not None:  # noqa: SLF001
+            browser._figures.set_result((figures, opts))  # noqa: SLF001
+            images = browser._images.result()  # noqa: SLF001
+        elif _server_running():
             import kaleido
 
             images = [kaleido.calc_fig_sync(fig, opts=opts) for fig in figures]

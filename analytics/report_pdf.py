@@ -257,9 +257,31 @@ def render(report: Report, images: Sequence[bytes | None] | None = None, error: 
     return bytes(pdf.output())
 
 
-def to_pdf(report: Report) -> tuple[bytes, str | None]:
-    """Charts rendered (one browser session) and the PDF built: (bytes, chart error or None)."""
+def to_pdf(report: Report, browser=None) -> tuple[bytes, str | None]:
+    """Charts rendered (one browser session; `browser`: a report_charts.EarlyBrowser already
+    starting) and the PDF built: (bytes, chart error or None)."""
     from .report_charts import render as render_charts
 
-    images, error = render_charts([c.figure for c in report.charts])
+    images, error = render_charts([c.figure for c in report.charts], browser=browser)
     return render(report, images, error), error
+
+
+def build_pdf(con, month: str, *, timings: dict[str, float] | None = None,
+              **options) -> tuple[Report, bytes, str | None]:
+    """Gather the report and draw its PDF, Chromium starting while the figures are gathered:
+    (report, PDF bytes, chart error or None). `options`: as for report.build."""
+    from time import perf_counter
+
+    from .report import build
+    from .report_charts import EarlyBrowser, render as render_charts
+
+    with EarlyBrowser() as browser:
+        t0 = perf_counter()
+        report = build(con, month, timings=timings, **options)
+        t1 = perf_counter()
+        images, error = render_charts([c.figure for c in report.charts], browser=browser)
+    t2 = perf_counter()
+    pdf = render(report, images, error)
+    if timings is not None:
+        timings.update(gather=t1 - t0, charts=t2 - t1, pdf=perf_counter() - t2)
+    return report, pdf, error

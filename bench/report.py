@@ -6,9 +6,11 @@
 
 Loads the seeded demo once (as bench/kpis.py and bench/sla.py do; with --db PATH the store is
 kept there and reused next time), then times the whole path `python -m analytics report` takes
-for a PDF, cold each run (a new Chromium per report, as from the command line), by stage:
-- gather: analytics.report.build (every figure of every section; per section below),
-- charts: analytics.report_charts.render (one Chromium session for all chart images),
+for a PDF (analytics.report_pdf.build_pdf), cold each run (a new Chromium per report, as from
+the command line), by stage:
+- gather: analytics.report.build (every figure of every section, sections side by side; the
+  time of each is printed below), while Chromium starts in the background,
+- charts: the wait for the chart images after the gather (one Chromium session for all),
 - pdf: analytics.report_pdf.render (fpdf2 layout, font subsetting, images);
 plus the CSV zip and XLSX data packs for comparison. Target: PDF ≤ 30 s in total.
 """
@@ -27,32 +29,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analytics import db, report_charts, report_pack, report_pdf  # noqa: E402
 from analytics.demo_loader import load_demo  # noqa: E402
-from analytics.report import build  # noqa: E402
+from analytics.report import GATHER_WORKERS  # noqa: E402
 
 TARGET_SECONDS = 30.0
 AS_OF = datetime(2026, 11, 1)
 
 
-def once(con, month: str) -> dict[str, float]:
+def once(con, month: str, workers: int) -> dict[str, float]:
     stages: dict[str, float] = {}
-    t0 = time.perf_counter()
-    report = build(con, month, as_of=AS_OF, timings=stages)
-    t1 = time.perf_counter()
-    images, error = report_charts.render([c.figure for c in report.charts])
-    t2 = time.perf_counter()
-    pdf = report_pdf.render(report, images, error)
-    t3 = time.perf_counter()
+    report, pdf, error = report_pdf.build_pdf(con, month, as_of=AS_OF, timings=stages, workers=workers)
     if error:
         print(f"  warning: charts not drawn: {error}")
+    t3 = time.perf_counter()
     csv = report_pack.to_csv_zip(report)
     t4 = time.perf_counter()
     book = report_pack.to_xlsx(report)
     t5 = time.perf_counter()
-    print(f"  gather {t1 - t0:6.2f} s  charts {t2 - t1:5.2f} s ({len(images)} images)  pdf {t3 - t2:5.2f} s"
-          f"  = {t3 - t0:6.2f} s for {len(pdf) / 1e6:.2f} MB;  csv zip {t4 - t3:.2f} s, xlsx {t5 - t4:.2f} s"
-          f"  ({len(csv) / 1e3:,.0f} kB, {len(book) / 1e3:,.0f} kB)")
-    print("    gather by section: " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()))
-    return {"gather": t1 - t0, "charts": t2 - t1, "pdf": t3 - t2, "total": t3 - t0}
+    total = stages["gather"] + stages["charts"] + stages["pdf"]
+    print(f"  gather {stages['gather']:6.2f} s  charts {stages['charts']:5.2f} s ({len(report.charts)} images, "
+          f"beyond the gather)  pdf {stages['pdf']:5.2f} s  = {total:6.2f} s for {len(pdf) / 1e6:.2f} MB;  "
+          f"csv zip {t4 - t3:.2f} s, xlsx {t5 - t4:.2f} s ({len(csv) / 1e3:,.0f} kB, {len(book) / 1e3:,.0f} kB)")
+    parts = {k: v for k, v in stages.items() if k not in ("gather", "charts", "pdf")}
+    print("    sections (side by side, so they overlap): " + ", ".join(f"{k} {v:.2f} s" for k, v in parts.items()))
+    return {"gather": stages["gather"], "charts": stages["charts"], "pdf": stages["pdf"], "total": total}
 
 
 def main() -> int:
@@ -61,6 +60,7 @@ def main() -> int:
     ap.add_argument("--month", default="2026-10")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--db", help="a DuckDB file holding the demo (loaded into it first when empty)")
+    ap.add_argument("--workers", type=int, default=GATHER_WORKERS, help="sections gathered side by side")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="hypercare-bench-report-") as tmp:
         con = db.connect(args.db or Path(tmp) / "report.duckdb")
@@ -75,7 +75,7 @@ def main() -> int:
         runs = []
         for i in range(args.runs):
             print(f"run {i + 1}:")
-            runs.append(once(con, args.month))
+            runs.append(once(con, args.month, args.workers))
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         verdict = "met" if med["total"] <= TARGET_SECONDS else "NOT met"
         print(f"median of {len(runs)}: gather {med['gather']:.2f} s, charts {med['charts']:.2f} s, "

@@ -230,3 +230,27 @@ def test_charts_degrade_to_text_without_a_browser(monkeypatch):
     images, error = report_charts.render([go.Figure()])
     assert images == [None] and "no Chrome/Chromium" in error
     assert report_charts.render([]) == ([], None)
+    with report_charts.EarlyBrowser() as browser:
+        assert browser.render([go.Figure()])[0] == [None]
+
+
+def test_cli_writes_the_pdf_with_its_charts(store, tmp_path, capsys):
+    if report_charts.browser_path() is None:
+        pytest.skip("no Chromium for the chart images")
+    out = tmp_path / "october.pdf"
+    assert main(["report", "--db", str(store), "--month", "2026-10", "--team", "Service Desk,Platform",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert "wrote" in printed.out and "warning" not in printed.err
+    reader = pypdf.PdfReader(out)
+    assert sum(len(p.images) for p in reader.pages) >= 4
+    assert "team = Service Desk, Platform" in _flat(_text(reader))
+    assert reader.metadata.creation_date == AS_OF.replace(tzinfo=timezone.utc)  # the month's end by default
+
+
+def test_an_early_browser_closes_when_no_chart_comes(monkeypatch):
+    if report_charts.browser_path() is None:
+        pytest.skip("no Chromium")
+    with report_charts.EarlyBrowser() as browser:
+        pass
+    assert browser._images.done()
