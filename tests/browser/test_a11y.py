@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,8 @@ MIN_TEXT_CONTRAST = 4.5
 AXE = Axe()
 
 # (rule id, CSS selector, why) for findings in Streamlit's own markup that the app cannot
-# change. Each is excluded only for that rule on that selector; anything new fails the test.
+# change. Each excuses only that rule on elements matching that selector; anything else fails.
+# Empty: every finding so far was fixed in the app (see docs/accessibility.md).
 KNOWN_STREAMLIT_ISSUES: list[tuple[str, str, str]] = []
 
 
@@ -120,14 +122,31 @@ def render_everything(page: Page) -> None:
 
 
 def axe_violations(page: Page, state: str) -> list[dict]:
-    """Serious/critical WCAG 2.1 AA violations on the whole document (sidebar included)."""
-    excluded = [[selector] for _, selector, _ in KNOWN_STREAMLIT_ISSUES]
+    """Serious/critical WCAG 2.1 AA violations on the whole document (sidebar included),
+    less the nodes KNOWN_STREAMLIT_ISSUES excuses for that one rule."""
     options = {"runOnly": {"type": "tag", "values": WCAG_TAGS},
                "resultTypes": ["violations", "incomplete"]}
-    results = AXE.run(page, context={"include": [["html"]], "exclude": excluded}, options=options)
+    results = AXE.run(page, options=options)
     REPORTS.mkdir(parents=True, exist_ok=True)
     results.save_to_file(REPORTS / f"{slug(state)}.json")
-    return [v for v in results.response["violations"] if v["impact"] in BLOCKING]
+    found = []
+    for v in results.response["violations"]:
+        if v["impact"] not in BLOCKING:
+            continue
+        excused = [sel for rule, sel, _ in KNOWN_STREAMLIT_ISSUES if rule == v["id"]]
+        nodes = [n for n in v["nodes"] if not (excused and _matches(page, n["target"], excused))]
+        if nodes:
+            found.append({**v, "nodes": nodes})
+    return found
+
+
+def _matches(page: Page, target: list, selectors: list[str]) -> bool:
+    """Whether axe's node (its target selector; no iframes or shadow DOM here) matches one of
+    the excused CSS selectors."""
+    if len(target) != 1 or not isinstance(target[0], str):
+        return False
+    return page.evaluate("([t, sels]) => { const el = document.querySelector(t);"
+                         " return !!el && sels.some(s => el.matches(s)); }", [target[0], selectors])
 
 
 def describe(violations: list[dict], limit: int = 12) -> str:
@@ -292,8 +311,9 @@ def test_second_state_has_no_serious_accessibility_violation(page: Page, screens
     assert not reports, "\n\n".join(reports)
 
 
-def test_axe_check_catches_planted_violations(page: Page):
-    """The check can fail: a low-contrast caption and an unlabelled image are reported."""
+def test_axe_check_catches_planted_violations(page: Page, monkeypatch):
+    """The check can fail: a low-contrast paragraph and an unlabelled image are reported, and
+    an excuse covers only its own rule on its own selector."""
     open_page(page, PAGES[0].title)
     page.evaluate("""() => {
       const p = document.createElement('p');
@@ -304,7 +324,15 @@ def test_axe_check_catches_planted_violations(page: Page):
       const main = document.querySelector('[data-testid="stMain"]');
       main.prepend(p); main.prepend(img);
     }""")
-    found = {(v["id"], t) for v in axe_violations(page, "planted") for n in v["nodes"]
-             for t in n["target"]}
-    assert ("color-contrast", "#planted-contrast") in found, found
-    assert ("image-alt", "#planted-img") in found, found
+
+    def found() -> set[tuple[str, str]]:
+        return {(v["id"], t) for v in axe_violations(page, "planted") for n in v["nodes"]
+                for t in n["target"]}
+
+    assert {("color-contrast", "#planted-contrast"), ("image-alt", "#planted-img")} <= found()
+    monkeypatch.setattr(sys.modules[__name__], "KNOWN_STREAMLIT_ISSUES",
+                        [("image-alt", "img#planted-img", "test"),
+                         ("image-alt", "#planted-contrast", "test: wrong rule for this node")])
+    after = found()
+    assert ("image-alt", "#planted-img") not in after
+    assert ("color-contrast", "#planted-contrast") in after
