@@ -13,11 +13,6 @@ from . import kpi_registry as reg
 from .filters import Filters
 from .kpi_trends import ALL, Period, bucket_sql, split_sql, undated
 
-# Per metric: the clock counts as stopped when the ticket is resolved/closed (and, for the
-# response, once it was acknowledged).
-_CLOSEDISH_SQL = "coalesce(status_category IN ('resolved', 'closed'), false)"
-_STOPPED_SQL = {"response": f"({_CLOSEDISH_SQL} OR acknowledged)", "resolution": _CLOSEDISH_SQL}
-
 
 def _counts_sql(m: str, text: list[str]) -> str:
     """Sums of the per-judgement counts; statuses are codes into `text` (sla_engine.STATUS_TEXT)."""
@@ -42,7 +37,9 @@ def sla_rows(con, filters: Filters, period: Period, kpis: list[reg.Kpi], grain: 
     dated = f"({clause}) AND opened_at >= ? AND opened_at < ?"
     # Count per judgement first (a few codes), then fold the counts per bucket and group.
     counts_sql = ", ".join(_counts_sql(m, STATUS_TEXT) for m in ("response", "resolution"))
-    stopped_sql = ", ".join(f"{_STOPPED_SQL[m]} AS {m}_stopped" for m in ("response", "resolution"))
+    # A clock counts once it had stopped at the as-of time (the engine's stopped_at), exactly as
+    # on the SLA page: a ticket resolved after the as-of time was still running then.
+    stopped_sql = "response_stopped, resolution_stopped"
     body_sql = f"""SELECT bucket, grp, {counts_sql} FROM (
         SELECT {bucket_sql(grain, 'opened_at')} AS bucket, {split_sql(split)} AS grp,
             response_status, resolution_status, {stopped_sql}, count(*) AS n

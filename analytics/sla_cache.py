@@ -33,11 +33,12 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-# Per ticket: the filter columns (so Filters.where() applies unchanged), whether it was
-# acknowledged, and the two judgements as codes into sla_engine.STATUS_TEXT (0 = not
-# applicable, 1 = met, 2 = breached, 3 = running, 4 = paused).
+# Per ticket: the filter columns (so Filters.where() applies unchanged), the two judgements as
+# codes into sla_engine.STATUS_TEXT (0 = not applicable, 1 = met, 2 = breached, 3 = running,
+# 4 = paused), and whether each clock had stopped at the as-of time (the engine's stopped_at,
+# not today's status: a ticket resolved after the as-of time was still running then).
 FILTER_COLUMNS = ("opened_at", "severity", "service", "team", "source", "type", "status_category")
-COLUMNS = (*FILTER_COLUMNS, "acknowledged", "response_status", "resolution_status")
+COLUMNS = (*FILTER_COLUMNS, "response_status", "resolution_status", "response_stopped", "resolution_stopped")
 LIVE_KEEP = 4  # as-of times whose live rows are kept (the page moves on by the minute)
 
 # A ticket whose judgement no later as-of time can change (see the module docstring). Bound
@@ -81,12 +82,14 @@ def _judged(con: duckdb.DuckDBPyConnection, as_of: datetime, where_sql: str, par
     ev = evaluate(con, as_of=as_of, where=where_sql, params=params)
     judged = pa.table({"ticket_id": pa.Array.from_pandas(ev["ticket_id"]),
                        **{f"{m}_status": pa.array(ev[f"{m}_status"].cat.codes.to_numpy().astype(np.uint8))
+                          for m in ("response", "resolution")},
+                       **{f"{m}_stopped": pa.array(ev[f"{m}_stopped_at"].notna().to_numpy())
                           for m in ("response", "resolution")}})
     cur = con.cursor()
     cur.register("_sla_judged", judged)
     cols_sql = ", ".join(f"t.{c}" for c in FILTER_COLUMNS)
-    return cur.sql(f"SELECT {cols_sql}, t.acknowledged_at IS NOT NULL AS acknowledged, "
-                   "j.response_status, j.resolution_status FROM tickets t JOIN _sla_judged j "
+    return cur.sql(f"SELECT {cols_sql}, j.response_status, j.resolution_status, j.response_stopped, "
+                   "j.resolution_stopped FROM tickets t JOIN _sla_judged j "
                    "USING (ticket_id) ORDER BY t.opened_at").to_arrow_table()
 
 

@@ -36,13 +36,12 @@ def reference(con, f: Filters, as_of: datetime, grain: str | None = None,
     ev = ev.drop(columns=["severity"]).merge(t, on="ticket_id")
     ev["bucket"] = (ev["opened_at"].dt.to_period(GRAIN[grain]).dt.start_time.dt.date if grain else None)
     ev["grp"] = ev[split].fillna({"severity": "Unmapped", "team": "(no team)"}[split]) if split else "All"
-    closed = ev["status_category"].astype(str).isin(["resolved", "closed"])
     out = {}
     for (bucket, grp), part in ev.groupby(["bucket", "grp"], dropna=False):
         cell = {}
         for m in ("response", "resolution"):
             st = part[f"{m}_status"].astype(str)
-            stopped = closed[part.index] | (part["acknowledged_at"].notna() if m == "response" else False)
+            stopped = part[f"{m}_stopped_at"].notna()  # stopped by the as-of time, as on the SLA page
             cell[m] = (int(((st == "met") & stopped).sum()), int(((st == "breached") & stopped).sum()),
                        int(((st == "breached") & ~stopped).sum()), int((st == "not applicable").sum()))
         out[(None if pd.isna(bucket) else bucket, grp)] = cell
