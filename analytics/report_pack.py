@@ -23,7 +23,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, WriteOnlyCell
 from openpyxl.styles import Font
 
 from .csv_export import neutralise_cell, to_csv_bytes
@@ -136,35 +136,35 @@ def xlsx_value(value: object) -> object:
     return ILLEGAL_CHARACTERS_RE.sub(" ", str(neutralise_cell(str(value))))
 
 
-def _write_sheet(ws, report: Report, section: Section) -> None:
-    bold = Font(bold=True)
-    ws.append([xlsx_value(section.title)])
-    ws.cell(ws.max_row, 1).font = Font(bold=True, size=13)
-    for block in section.blocks:
-        if isinstance(block, Text):
-            ws.append([xlsx_value(block.text)])
-    for name, title, data in tables_of(section):
-        frame = pack_frame(data)
-        ws.append([])
-        ws.append([xlsx_value(title)])
-        ws.cell(ws.max_row, 1).font = bold
-        ws.append([xlsx_value(c) for c in frame.columns])
-        for cell in ws[ws.max_row]:
-            cell.font = bold
-        for row in frame.itertuples(index=False):
-            ws.append([xlsx_value(v) for v in row])
+def _write_sheet(ws, section: Section) -> None:
+    """Section title, its text, then each table under its title (write-only: rows stream out)."""
+    def strong(value: object, size: float | None = None) -> WriteOnlyCell:
+        cell = WriteOnlyCell(ws, value=xlsx_value(value))
+        cell.font = Font(bold=True, size=size)
+        return cell
+
     ws.column_dimensions["A"].width = 28
     for letter in "BCDEFGHIJ":
         ws.column_dimensions[letter].width = 18
+    ws.append([strong(section.title, 13)])
+    for block in section.blocks:
+        if isinstance(block, Text):
+            ws.append([xlsx_value(block.text)])
+    for _, title, data in tables_of(section):
+        frame = pack_frame(data)
+        ws.append([])
+        ws.append([strong(title)])
+        ws.append([strong(c) for c in frame.columns])
+        for row in frame.itertuples(index=False):
+            ws.append([xlsx_value(v) for v in row])
 
 
 def to_xlsx(report: Report) -> bytes:
     """The XLSX pack: one sheet per section (see the module docstring)."""
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = Workbook(write_only=True)
     taken: set[str] = set()
     for section in report.sections:
-        _write_sheet(wb.create_sheet(sheet_name(section, taken)), report, section)
+        _write_sheet(wb.create_sheet(sheet_name(section, taken)), section)
     wb.properties.creator = "Hypercare"
     wb.properties.title = report.title
     wb.properties.created = wb.properties.modified = report.as_of

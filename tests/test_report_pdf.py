@@ -254,3 +254,29 @@ def test_an_early_browser_closes_when_no_chart_comes(monkeypatch):
     with report_charts.EarlyBrowser() as browser:
         pass
     assert browser._images.done()
+
+
+@pytest.mark.parametrize("value, text", [
+    (None, "–"), (pd.NaT, "–"), (float("nan"), "–"), (True, "yes"), (False, "no"), (3.0, "3"),
+    (1234.5678, "1,234.57"), (1234567, "1,234,567"), (["a", 2], "a; 2"),
+    (datetime(2026, 10, 1, 9, 5, 7), "2026-10-01 09:05"), (pd.Timestamp("2026-10-01 09:05"), "2026-10-01 09:05"),
+    (date(2026, 10, 1), "2026-10-01"), ("text", "text"),
+])
+def test_cell_text(value, text):
+    assert report_pdf.cell_text(value) == text
+
+
+def test_font_falls_back_to_the_core_font(monkeypatch, tmp_path):
+    monkeypatch.delenv("HYPERCARE_PDF_FONT", raising=False)
+    assert report_pdf.find_font(candidates=(str(tmp_path / "none.ttf"),)) == CORE
+    installed = report_pdf.find_font()
+    if installed.unicode:  # HYPERCARE_PDF_FONT picks a font of one's choice
+        monkeypatch.setenv("HYPERCARE_PDF_FONT", installed.regular)
+        assert report_pdf.find_font(candidates=()).regular == installed.regular
+
+
+def test_charts_render_without_a_session():
+    if report_charts.browser_path() is None:
+        pytest.skip("no Chromium")
+    images, error = report_charts.render([go.Figure(go.Bar(x=["a", "b"], y=[1, 2]))], width=400, height=300)
+    assert error is None and images[0][:8] == b"\x89PNG\r\n\x1a\n"
