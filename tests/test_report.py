@@ -122,6 +122,18 @@ def test_filters_reach_every_section(demo):
     assert set(clusters["service"]) <= {service}
 
 
+def test_an_empty_store_still_gives_every_section(con):
+    from analytics import report_pdf
+
+    r = build(con, "2026-10", as_of=AS_OF)
+    assert [s.key for s in r.sections] == SECTION_KEYS
+    assert r.kpis["tickets"].value == 0 and r.kpis["mttr"].value is None
+    assert "0 tickets" in r.caption
+    assert r.section("cover").tables[1].data.empty  # no dataset
+    assert report_pdf.render(r)[:5] == b"%PDF-"
+    assert len(zipfile.ZipFile(io.BytesIO(report_pack.to_csv_zip(r))).namelist()) > len(SECTION_KEYS)
+
+
 def test_cover_lists_datasets_with_their_file_hash(tmp_path):
     con = db.connect(tmp_path / "s.duckdb")
     from analytics.demo import DEMO_COLUMNS
