@@ -206,3 +206,38 @@ def test_secrets_are_ignored_and_the_example_documents_every_key():
                      if line.lstrip().startswith("#") and not line.lstrip().startswith("##"))
     parsed = tomllib.loads(body)
     assert auth.RolePolicy.from_config(parsed["roles"]).claim
+
+
+# --- controls follow the roles ------------------------------------------------------------------
+
+SAVE_BUTTONS = ["Save settings", "Save KPI targets", "Save as new version", "Save closure criteria"]
+
+
+@pytest.mark.parametrize("roles, enabled, locks", [
+    (["viewer"], [], ["change settings", "change KPI targets", "change SLA policies", "change closure rules"]),
+    (["analyst", "approver"], [],
+     ["change settings", "change KPI targets", "change SLA policies", "change closure rules"]),
+    (["admin"], SAVE_BUTTONS, []),
+])
+def test_settings_page_disables_what_the_roles_do_not_allow(tmp_path, monkeypatch, roles, enabled, locks):
+    from ui import state
+
+    monkeypatch.setenv("HYPERCARE_DB", str(tmp_path / "settings.duckdb"))
+    monkeypatch.setenv("HYPERCARE_NO_DEMO", "1")
+    state.get_connection.clear()
+    try:
+        at = AppTest.from_file(str(REPO_ROOT / "pages" / "settings.py"), default_timeout=60)
+        at.secrets["auth"] = AUTH
+        at.user = {"is_logged_in": True, "sub": "p", "name": "Pat", "email": "pat@x.org", "roles": roles}
+        at.run()
+        assert not at.exception
+        buttons = {b.label: b.disabled for b in at.button if b.label in SAVE_BUTTONS}
+        # the policy editor is not drawn at all without the role; the others are disabled
+        assert sorted(label for label, disabled in buttons.items() if not disabled) == sorted(enabled)
+        assert ("Save as new version" in buttons) is ("admin" in roles)
+        shown = [c.value for c in at.caption if "may not" in c.value]
+        assert len(shown) == len(locks)
+        for what, caption in zip(locks, shown):
+            assert f"may not {what}" in caption.replace("\\", "")
+    finally:
+        state.get_connection.clear()

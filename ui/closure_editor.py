@@ -9,6 +9,8 @@ from analytics import closure_rules as cr
 from analytics import kpi_registry
 from analytics.schema import SEVERITIES, TICKET_TYPES
 from analytics.signoff import ROLES
+from analytics.auth import Permission
+from ui import auth as ui_auth
 from ui import state, widgets
 
 
@@ -18,6 +20,7 @@ def editor(con: duckdb.DuckDBPyConnection) -> None:
                "plan). A change is recorded in the audit trail with your name.")
     rules = cr.load_rules(con)
     kpi_names = {k.key: k.name for k in kpi_registry.KPIS}
+    may_save = ui_auth.allowed(Permission.CHANGE_CLOSURE_RULES)
     with st.form("closure_rules_form"):
         st.markdown("**1. No open critical or high defects**")
         sev = st.multiselect("Blocking severities", SEVERITIES, default=rules.blocking_severities, key="cr_sev")
@@ -42,7 +45,7 @@ def editor(con: duckdb.DuckDBPyConnection) -> None:
                                key="cr_sched")
         st.markdown("**5. Stakeholder sign-off recorded**")
         roles = st.multiselect("Required roles", ROLES, default=rules.required_roles, key="cr_roles")
-        if st.form_submit_button("Save closure criteria", type="primary"):
+        if st.form_submit_button("Save closure criteria", type="primary", disabled=not may_save):
             data = {"blocking_severities": sev, "blocking_types": types, "sla_window_days": int(window),
                     "sla_target_pct": float(target) or None, "sla_margin_pct": float(margin),
                     "sla_min_sample": int(sample), "kpi_keys": kpis, "kpi_window_days": int(kwin),
