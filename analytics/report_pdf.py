@@ -135,6 +135,8 @@ class _Document(FPDF):
 
     def paragraph(self, block: Text) -> None:
         if block.style == "subheading":
+            if self.get_y() + 25 > self.page_break_trigger:  # keep a heading with what follows
+                self.add_page()
             self.ln(1.5)
             self.style(BODY + 0.5, bold=True)
             self.multi_cell(0, 5.2, self.t(block.text), align="L", new_x="LMARGIN", new_y="NEXT")
@@ -145,6 +147,8 @@ class _Document(FPDF):
         self.ln(1.2)
 
     def caption(self, text: str) -> None:
+        if self.get_y() + 20 > self.page_break_trigger:  # a table's title stays with its first rows
+            self.add_page()
         self.style(BODY, bold=True)
         self.multi_cell(0, 5, self.t(text), align="L", new_x="LMARGIN", new_y="NEXT")
         self.ln(0.5)
@@ -215,13 +219,14 @@ def _metadata(pdf: _Document, report: Report) -> None:
 def _cover(pdf: _Document, report: Report, section: Section) -> None:
     pdf.style(20, bold=True)
     pdf.start_section(pdf.t(section.title))
-    pdf.multi_cell(0, 9, pdf.t(report.title), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 9, pdf.t(report.title), align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.style(11, colour=MUTED)
     pdf.multi_cell(0, 6, pdf.t(f"{report.caption.removeprefix('Filters: ')} · as of "
-                               f"{report.as_of:%Y-%m-%d %H:%M} UTC"), new_x="LMARGIN", new_y="NEXT")
+                               f"{report.as_of:%Y-%m-%d %H:%M} UTC"), align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.style(NOTE, colour=MUTED)
     # The one line that differs between two builds of the same report (tests skip it).
-    pdf.multi_cell(0, 4.5, f"Generated at {utc_now():%Y-%m-%d %H:%M:%S} UTC", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 4.5, f"Generated at {utc_now():%Y-%m-%d %H:%M:%S} UTC", align="L", new_x="LMARGIN",
+                   new_y="NEXT")
     pdf.ln(3)
     contents = " · ".join(f"{i}. {s.title}" for i, s in enumerate(report.sections[1:], 1))
     pdf.paragraph(Text(f"Contents: {contents}.", "note"))
@@ -251,7 +256,7 @@ def render(report: Report, images: Sequence[bytes | None] | None = None, error: 
         pdf.style(15, bold=True)
         heading = f"{number}. {section.title}"
         pdf.start_section(pdf.t(heading))
-        pdf.multi_cell(0, 8, pdf.t(heading), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 8, pdf.t(heading), align="L", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(1)
         _blocks(pdf, section, by_chart, error)
     return bytes(pdf.output())
