@@ -154,7 +154,7 @@ def trend(con: duckdb.DuckDBPyConnection, filters: Filters, key: str, grain: str
     outage = outage or kpi_registry.outage_severities(con)
     with ThreadPoolExecutor(max_workers=2) as pool:  # both periods side by side
         cur, prev = pool.map(lambda p: kpis.frame(con, filters, p, keys=(key,), grain=grain,
-                                                  split=split, outage=outage),
+                                                  split=split, outage=outage, stats=False),
                              (period, period.previous()))
     days = [b[0] for b in buckets(period, grain)]
     prev_days = [b[0] for b in buckets(period.previous(), grain)]

@@ -17,6 +17,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from . import kpi_facts
 from . import kpi_registry as reg
 from .filters import Filters
 from .kpi_sla import sla_rows
@@ -61,55 +62,60 @@ def status_of(kpi: reg.Kpi, value: float | None, target: float | None) -> str:
     return MET if ok else MISSED
 
 
-def _case(kpi: reg.Kpi) -> str:
-    """CASE giving -1 (out of scope), i (first matching exclusion, 1-based) or 0 (included)."""
-    parts = [f"WHEN NOT coalesce(({kpi.scope_sql}), false) THEN -1"] if kpi.scope_sql else []
-    parts += [f"WHEN coalesce(({e.condition_sql}), false) THEN {i}"
-              for i, e in enumerate(kpi.exclusions, 1)]
-    return f"CASE {' '.join(parts)} ELSE 0 END" if parts else "0"
+def _code_columns(kpis: list[reg.Kpi]) -> list[str]:
+    """The kpi_facts columns that classify a ticket for these KPIs (few distinct values each)."""
+    return [c for k in kpis if k.kind != "count"
+            for c in (f"x_{k.key}", *([f"h_{k.key}"] if k.kind == "rate" else []))]
 
 
-def _aggregates(kpi: reg.Kpi) -> list[str]:
+def _folds(kpi: reg.Kpi) -> list[str]:
+    """Per-KPI counts folded from the per-classification counts `n`."""
     x, k = f"x_{kpi.key}", kpi.key
-    cols = [f"count(*) FILTER (WHERE {x} = 0) AS {k}__n"]
-    if kpi.kind == "duration":
-        v = f"CASE WHEN {x} = 0 THEN v_{k} END"
-        cols += [f"avg({v}) AS {k}__mean", f"quantile_cont({v}, [0.5, 0.9]) AS {k}__q"]
-    elif kpi.kind == "rate":
-        cols.append(f"count(*) FILTER (WHERE {x} = 0 AND coalesce(({kpi.numerator_sql}), false)) "
-                    f"AS {k}__hits")
-    cols += [f"count(*) FILTER (WHERE {x} = {i}) AS {k}__x{i}" for i in range(1, len(kpi.exclusions) + 1)]
-    return cols
+    if kpi.kind == "count":
+        return []
+    conds = [(f"{x} = 0", f"{k}__n")]
+    if kpi.kind == "rate":
+        conds.append((f"{x} = 0 AND h_{k}", f"{k}__hits"))
+    conds += [(f"{x} = {i}", f"{k}__x{i}") for i in range(1, len(kpi.exclusions) + 1)]
+    return [f"coalesce(sum(n) FILTER (WHERE {cond}), 0)::BIGINT AS {alias}" for cond, alias in conds]
 
 
-# Escalation level: tickets.tier's number (L2 -> 2); for a ticket without a tier, the highest
-# tier number in its status history. (Scanning the whole history for every ticket costs
-# ~0.6 s per filter change at a million tickets, so it is only consulted where needed.)
-_LEVEL = "try_cast(regexp_extract({}, '(\\d+)', 1) AS INTEGER)"
-_ESC_SQL = f"""esc AS (SELECT ticket_id, max({_LEVEL.format('tier')}) AS lvl FROM status_history
-    WHERE tier IS NOT NULL AND ticket_id IN (SELECT ticket_id FROM f0 WHERE tier IS NULL) GROUP BY 1),"""
+def _durations(kpi: reg.Kpi, quantiles_sql: str | None) -> list[str]:
+    """Mean (and median, p90 of the rows `quantiles_sql` selects; None: not wanted — they cost
+    more than everything else together) of a duration KPI's included tickets."""
+    v, k = f"CASE WHEN x_{kpi.key} = 0 THEN v_{kpi.key} END", kpi.key
+    q = (f"quantile_cont(CASE WHEN x_{k} = 0 AND {quantiles_sql} THEN v_{k} END, [0.5, 0.9])"
+         if quantiles_sql else "NULL")
+    return [f"avg({v}) AS {k}__mean", f"{q} AS {k}__q"]
 
 
 def _cohort_frame(con, filters: Filters, period: Period, kpis: list[reg.Kpi], cohort: str,
-                  grain: str | None, split: str | None, history: bool = False) -> pd.DataFrame:
-    """SQL for the opened / resolved cohort: one row per (bucket, group) with every aggregate.
+                  grain: str | None, split: str | None, stats: bool = True) -> pd.DataFrame:
+    """One row per (bucket, group) of the opened / resolved cohort with every aggregate, over
+    the per-ticket facts (analytics.kpi_facts): tickets counted per classification first (a
+    few hundred combinations), folded per KPI after; durations aggregated beside.
 
-    grain "compare": two buckets, "current" (the period) and "previous" (the one before)."""
-    clause, params = undated(filters).where("tk")
-    time_col = "tk.opened_at" if cohort == reg.OPENED else "tk.resolved_at"
-    need_esc = history and any(k.key == "escalation_rate" for k in kpis)
-    x_cols = ", ".join([f"{_case(k)} AS x_{k.key}" for k in kpis]
-                       + [f"{k.measure_sql} AS v_{k.key}" for k in kpis if k.kind == "duration"])
-    aggs = ", ".join(a for k in kpis for a in _aggregates(k))
-    query_sql = f"""WITH f0 AS (SELECT tk.*, {time_col} AS t FROM tickets tk
-          WHERE {clause} AND {time_col} >= ? AND {time_col} < ?), {_ESC_SQL if need_esc else ''}
-    f AS (SELECT f0.*, {f"coalesce({_LEVEL.format('f0.tier')}, esc.lvl)" if need_esc else _LEVEL.format('f0.tier')}
-          AS esc_level FROM f0 {'LEFT JOIN esc USING (ticket_id)' if need_esc else ''}),
-    x AS (SELECT *, {_bucket(grain)} AS bucket, {split_sql(split)} AS grp, {x_cols} FROM f)
-    SELECT bucket, grp, count(*) AS cohort_n, {aggs} FROM x GROUP BY ALL"""
+    grain "compare": two buckets, "current" (the period) and "previous" (the one before);
+    median and p90 only for the current one (the previous period shows its headline value)."""
+    clause, params = undated(filters).where()
+    time_col = "opened_at" if cohort == reg.OPENED else "resolved_at"
+    quantiles_sql = ("bucket = 'current'" if grain == COMPARE else "true") if stats else None
+    codes_sql = ", ".join(["bucket", "grp", *_code_columns(kpis)])
+    folds_sql = ", ".join(["sum(n)::BIGINT AS cohort_n", *(c for k in kpis for c in _folds(k))])
+    durations = [c for k in kpis if k.kind == "duration" for c in _durations(k, quantiles_sql)]
+    dur_cte = f", d AS (SELECT bucket, grp, {', '.join(durations)} FROM x GROUP BY ALL)" if durations else ""
+    dur_join = ("SELECT c.*, d.* EXCLUDE (bucket, grp) FROM c LEFT JOIN d ON c.bucket IS NOT DISTINCT FROM "
+                "d.bucket AND c.grp IS NOT DISTINCT FROM d.grp" if durations else "SELECT * FROM c")
+    # NOT MATERIALIZED: x is read twice, and a million-row copy costs more than two scans.
+    body_sql = f"""WITH f AS NOT MATERIALIZED (SELECT *, {time_col} AS t FROM facts
+          WHERE ({clause}) AND {time_col} >= ? AND {time_col} < ?),
+    x AS NOT MATERIALIZED (SELECT *, {_bucket(grain)} AS bucket, {split_sql(split)} AS grp FROM f),
+    n AS (SELECT {codes_sql}, count(*) AS n FROM x GROUP BY ALL),
+    c AS (SELECT bucket, grp, {folds_sql} FROM n GROUP BY ALL){dur_cte}
+    {dur_join}"""
     lo = period.previous().start if grain == COMPARE else period.start
     cut = [period.start] if grain == COMPARE else []
-    return con.cursor().execute(query_sql, [*params, lo, period.end, *cut]).df()
+    return kpi_facts.query(con, body_sql, [*params, lo, period.end, *cut]).df()
 
 
 COMPARE = "compare"
@@ -146,6 +152,7 @@ def _sql_rows(df: pd.DataFrame, kpis: list[reg.Kpi], cohort_label: str) -> list[
                 row["reason"] = _empty_reason(k, excluded, cohort_label)
             elif k.kind == "duration":
                 q = rec[f"{k.key}__q"]
+                q = (None, None) if q is None or (isinstance(q, float) and np.isnan(q)) else q
                 row.update(mean=_f(rec[f"{k.key}__mean"]), median=_f(q[0]), p90=_f(q[1]))
                 row["value"] = row["mean"]
             else:
@@ -273,27 +280,20 @@ def _outage_kpi(k: reg.Kpi, bucket, g, per_service: list[dict], excluded, sev_te
 
 
 def _cohort_rows(con, filters: Filters, period: Period, ks: list[reg.Kpi], cohort: str,
-                 grain: str | None, split: str | None) -> list[dict[str, Any]]:
+                 grain: str | None, split: str | None, stats: bool = True) -> list[dict[str, Any]]:
     label = f"tickets {'opened' if cohort == reg.OPENED else 'resolved'} in the period"
-    df = _cohort_frame(con, filters, period, ks, cohort, grain, split)
-    esc, rows = reg.get("escalation_rate"), []
-    if esc in ks and df.get("escalation_rate__x2", pd.Series(dtype=int)).sum() and \
-            con.cursor().execute("SELECT count(*) FROM (SELECT 1 FROM status_history "
-                                 "WHERE tier IS NOT NULL LIMIT 1)").fetchall()[0][0]:
-        # Some tickets lack a tier: only then is their status history worth the scan.
-        alone = _cohort_frame(con, filters, period, [esc], cohort, grain, split, history=True)
-        rows += _sql_rows(alone, [esc], label)
-        ks = [k for k in ks if k is not esc]
-    return rows + _sql_rows(df, ks, label)
+    return _sql_rows(_cohort_frame(con, filters, period, ks, cohort, grain, split, stats), ks, label)
 
 
 def frame(con: duckdb.DuckDBPyConnection, filters: Filters, period: Period, *,
           keys: tuple[str, ...] | None = None, grain: str | None = None,
-          split: str | None = None, outage: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """Long table of KPI values (columns FRAME_COLUMNS) for `period`, per bucket and group."""
+          split: str | None = None, outage: tuple[str, ...] | None = None,
+          stats: bool = True) -> pd.DataFrame:
+    """Long table of KPI values (columns FRAME_COLUMNS) for `period`, per bucket and group.
+    `stats`: also the median and p90 of duration KPIs (False leaves them None)."""
     chosen = [reg.get(k) for k in keys] if keys is not None else list(reg.KPIS)
     outage = outage or reg.outage_severities(con)
-    parts = [partial(_cohort_rows, con, filters, period, ks, cohort, grain, split)
+    parts = [partial(_cohort_rows, con, filters, period, ks, cohort, grain, split, stats)
              for cohort in (reg.OPENED, reg.RESOLVED)
              if (ks := [k for k in chosen if k.cohort == cohort and k.kind in ("count", "duration", "rate")])]
     if ks := [k for k in chosen if k.kind in ("backlog", "backlog_age")]:
@@ -318,14 +318,7 @@ def results(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime | 
     """Each KPI for the filtered period, with target, status and the previous period's value."""
     period = period_of(con, filters, normalise_as_of(as_of))
     keys = keys or tuple(k.key for k in reg.KPIS)
-    sla = tuple(k for k in keys if reg.get(k).kind == "sla")
-    df = frame(con, filters, period, keys=tuple(k for k in keys if k not in sla),
-               grain=COMPARE if previous else None)
-    if sla:  # the SLA engine evaluates one ticket set per call
-        df = pd.concat([df, frame(con, filters, period, keys=sla)], ignore_index=True)
-        if previous:
-            df = pd.concat([df, frame(con, filters, period.previous(), keys=sla).assign(
-                bucket="previous")], ignore_index=True)
+    df = frame(con, filters, period, keys=keys, grain=COMPARE if previous else None)
     now = _by_key(df[df["bucket"].isna()])
     before = _by_key(df[df["bucket"] == "previous"])
     if previous and _no_tickets(con, filters, period.previous()):
