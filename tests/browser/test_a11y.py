@@ -106,9 +106,14 @@ def open_page(page: Page, title: str) -> None:
 def render_everything(page: Page) -> None:
     """Open every closed expander; scroll each chart and table into view and let charts draw."""
     main = page.get_by_test_id("stMain")
-    for summary in main.locator("[data-testid='stExpander'] details:not([open]) > summary").all():
-        if summary.is_visible():
-            summary.click()
+    details = main.locator("[data-testid='stExpander'] details")
+    for i in range(details.count()):
+        one = details.nth(i)
+        if one.get_attribute("open") is None and one.is_visible():
+            # Each one is opened and confirmed before the next: clicked in quick succession
+            # while the page re-lays out, some expanders were left closed.
+            one.locator("> summary").click()
+            expect(one).to_have_attribute("open", re.compile(".*"))
     wait_until_idle(page)
     for el in main.locator("[data-testid='stPlotlyChart'], [data-testid='stDataFrame']").all():
         if el.is_visible():
