@@ -340,6 +340,22 @@ def role_map_json(mapping: Mapping[str, Iterable[str]]) -> str:
     return json.dumps({e: [r for r in ROLES if r in clean[e]] for e in sorted(clean)})
 
 
+def role_map_rows(mapping: Mapping[str, Iterable[str]]) -> list[dict[str, Any]]:
+    """One row per e-mail, sorted, with a True/False column per role (for a table editor)."""
+    return [{"email": e, **{r: r in set(roles) for r in ROLES}} for e, roles in sorted(mapping.items())]
+
+
+def role_map_from_rows(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Back from rows: blank e-mails and rows without any role are dropped."""
+    out: dict[str, list[str]] = {}
+    for row in rows:
+        email = str(row.get("email") or "").strip()
+        roles = [r for r in ROLES if row.get(r) is True]
+        if email and email.lower() != "nan" and roles:
+            out[email] = sorted(set(out.get(email, [])) | set(roles), key=ROLES.index)
+    return out
+
+
 def save_role_map(con, mapping: Mapping[str, Iterable[str]], actor: Identity | str) -> None:
     """Replace the e-mail → roles map (admins only)."""
     from . import audit  # late: audit checks permissions through this module
@@ -351,5 +367,5 @@ def save_role_map(con, mapping: Mapping[str, Iterable[str]], actor: Identity | s
 __all__ = ["ACTIONS", "ALL_ROLES", "Identity", "Permission", "PermissionDenied", "ROLES",
            "ROLE_MAP_SETTING", "ROLE_PERMISSIONS", "RolePolicy", "as_identity", "identity_from_claims",
            "local_identity", "operator_name", "parse_role_map", "require", "require_delete",
-           "role_map", "role_map_json", "roles_from_claims", "roles_granting", "save_role_map",
+           "role_map", "role_map_from_rows", "role_map_json", "role_map_rows", "roles_from_claims", "roles_granting", "save_role_map",
            "setting_permission"]

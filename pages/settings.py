@@ -9,7 +9,7 @@ from analytics import audit, db, profiles
 from analytics.ingest import DEFAULT_MAX_UPLOAD_MB
 from analytics.auth import Permission
 from ui import auth as ui_auth
-from ui import closure_editor, policy_editor, state, widgets
+from ui import closure_editor, policy_editor, role_editor, state, widgets
 
 con = state.start_page()
 
@@ -148,3 +148,6 @@ policy_editor.render(con)
 
 # --- closure criteria (Governance page's scorecard) -----------------------------------
 closure_editor.editor(con)
+
+# --- roles (sign-in; docs/auth.md) ------------------------------------------------------
+role_editor.render(con)

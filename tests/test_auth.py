@@ -234,3 +234,15 @@ def test_bad_role_maps_are_refused(con, value, message):
             auth.save_role_map(con, value, "cli:test")
         assert db.get_setting(con, auth.ROLE_MAP_SETTING) is None
     assert auth.parse_role_map("") == {} and auth.parse_role_map(None) == {}
+
+
+def test_role_map_rows_round_trip():
+    mapping = {"b@x.org": ["approver", "viewer"], "a@x.org": ["admin"]}
+    rows = auth.role_map_rows(mapping)
+    assert rows == [
+        {"email": "a@x.org", "viewer": False, "analyst": False, "admin": True, "approver": False},
+        {"email": "b@x.org", "viewer": True, "analyst": False, "admin": False, "approver": True},
+    ]
+    edited = [*rows, {"email": "  ", "viewer": True}, {"email": "c@x.org", "viewer": False},
+              {"email": None, "admin": True}, {"email": "a@x.org", "analyst": True, "admin": None}]
+    assert auth.role_map_from_rows(edited) == {"a@x.org": ["analyst", "admin"], "b@x.org": ["viewer", "approver"]}

@@ -44,7 +44,8 @@ def run(secrets: dict | None = None, user: dict | None = None) -> AppTest:
 
 
 def texts(at: AppTest) -> str:
-    parts = [e.value for e in (*at.markdown, *at.info, *at.warning, *at.error, *at.caption, *at.title)]
+    parts = [e.value for e in (*at.markdown, *at.info, *at.warning, *at.error, *at.success, *at.caption,
+                               *at.title)]
     return "\n".join(str(p) for p in parts)
 
 
@@ -214,9 +215,11 @@ SAVE_BUTTONS = ["Save settings", "Save KPI targets", "Save as new version", "Sav
 
 
 @pytest.mark.parametrize("roles, enabled, locks", [
-    (["viewer"], [], ["change settings", "change KPI targets", "change SLA policies", "change closure rules"]),
+    (["viewer"], [], ["change settings", "change KPI targets", "change SLA policies", "change closure rules",
+                      "change who has which role"]),
     (["analyst", "approver"], [],
-     ["change settings", "change KPI targets", "change SLA policies", "change closure rules"]),
+     ["change settings", "change KPI targets", "change SLA policies", "change closure rules",
+      "change who has which role"]),
     (["admin"], SAVE_BUTTONS, []),
 ])
 def test_settings_page_disables_what_the_roles_do_not_allow(tmp_path, monkeypatch, roles, enabled, locks):
@@ -239,5 +242,40 @@ def test_settings_page_disables_what_the_roles_do_not_allow(tmp_path, monkeypatc
         assert len(shown) == len(locks)
         for what, caption in zip(locks, shown):
             assert f"may not {what}" in caption.replace("\\", "")
+    finally:
+        state.get_connection.clear()
+
+
+@pytest.mark.parametrize("roles", [["viewer"], ["admin"]])
+def test_role_map_is_listed_for_everyone_and_edited_by_admins(tmp_path, monkeypatch, roles):
+    from analytics import audit
+    from ui import state
+
+    monkeypatch.setenv("HYPERCARE_DB", str(tmp_path / "roles.duckdb"))
+    state.get_connection.clear()
+    try:
+        if roles == ["viewer"]:
+            auth.save_role_map(state.get_connection(), {"ana@x.org": ["analyst"]}, "cli:setup")
+
+        def script():
+            from ui import role_editor, state
+
+            role_editor.render(state.get_connection())
+
+        at = AppTest.from_function(script, default_timeout=30)
+        at.secrets["auth"] = AUTH
+        at.user = {"is_logged_in": True, "sub": "p", "name": "Pat", "email": "pat@x.org", "roles": roles}
+        at.run()
+        assert not at.exception
+        if roles == ["viewer"]:
+            assert not at.button and "may not change who has which role" in texts(at).replace("\\", "")
+            assert at.dataframe[0].value.to_dict("records") == [
+                {"email": "ana@x.org", "viewer": False, "analyst": True, "admin": False, "approver": False}]
+        else:
+            # nothing saved yet: saving the (empty) list stores it, recorded as the admin
+            at.button(key="role_map_save").click().run()
+            assert "Role map saved" in texts(at)
+            trail = audit.trail(state.get_connection(), action=audit.SETTING_CHANGE)
+            assert trail[["actor", "object"]].values.tolist() == [["Pat <pat@x.org>", "setting:auth_role_map"]]
     finally:
         state.get_connection.clear()

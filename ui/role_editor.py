@@ -1,0 +1,44 @@
+"""Settings: who has which role (the e-mail → roles map admins keep in the app; docs/auth.md)."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from analytics import auth
+from analytics.auth import ROLES, Permission
+from ui import auth as ui_auth
+from ui import state, widgets
+
+
+def render(con: duckdb.DuckDBPyConnection) -> None:
+    st.header("Who has which role")
+    st.caption("With sign-in configured, a person's roles come from the identity provider's claim "
+               "and from this list of e-mail addresses (both count). Viewer: read and export. "
+               "Analyst: also upload, mappings, delete own uploads. Admin: also policies, calendars, "
+               "targets, closure rules, settings, this list, delete any upload. Approver: sign-off. "
+               + ("In local mode (no sign-in) the one local user holds every role and this list "
+                  "waits for sign-in to be enabled." if ui_auth.mode() == "local" else ""))
+    try:
+        current = auth.role_map(con)
+    except ValueError as exc:
+        st.error(widgets.escape_markdown(f"The saved role map is unreadable and is ignored: {exc}"),
+                 icon=":material/error:")
+        current = {}
+    frame = pd.DataFrame(auth.role_map_rows(current), columns=["email", *ROLES])
+    if not ui_auth.allowed(Permission.MANAGE_ROLES):
+        widgets.table(frame, alt="E-mail addresses and their Hypercare roles", key="role_map_table")
+        return
+    edited = st.data_editor(
+        frame, key="role_map_editor", num_rows="dynamic", hide_index=True,
+        column_config={"email": st.column_config.TextColumn("E-mail", required=True),
+                       **{r: st.column_config.CheckboxColumn(r, default=False) for r in ROLES}})
+    if st.button("Save role map", key="role_map_save", icon=":material/save:"):
+        try:
+            auth.save_role_map(con, auth.role_map_from_rows(edited.to_dict("records")), state.actor())
+        except ValueError as exc:
+            st.error(widgets.escape_markdown(f"Not saved: {exc}"), icon=":material/error:")
+        else:
+            st.success("Role map saved; it applies at each person's next click.",
+                       icon=":material/check_circle:")
