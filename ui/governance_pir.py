@@ -9,7 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from analytics import defect_triage, pir, pir_register
+from analytics.auth import Permission
 from analytics.filters import Filters
+from ui import auth as ui_auth
 from ui import state, widgets
 
 
@@ -70,8 +72,10 @@ def register_upload(con: duckdb.DuckDBPyConnection) -> None:
         st.caption("CSV with one row per action item: ticket id, completed date, action, owner, due date, "
                    "closed date (a row with only ticket id and completed date is a review without actions). "
                    "The latest register naming a ticket counts; the same file twice changes nothing.")
-        up = st.file_uploader("PIR register (CSV or XLSX)", type=["csv", "xlsx"], key="gov_pir_file")
-        if up is not None and st.button("Load register", key="gov_pir_load", type="primary"):
+        may_upload = ui_auth.allowed(Permission.UPLOAD)
+        up = st.file_uploader("PIR register (CSV or XLSX)", type=["csv", "xlsx"], key="gov_pir_file",
+                              disabled=not may_upload)
+        if up is not None and st.button("Load register", key="gov_pir_load", type="primary", disabled=not may_upload):
             try:
                 res = pir_register.ingest_register(con, data=up.getvalue(), name=up.name, actor=state.actor())
             except (ValueError, PermissionError) as exc:

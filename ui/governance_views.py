@@ -13,7 +13,9 @@ import pandas as pd
 import streamlit as st
 
 from analytics import audit, closure, signoff
+from analytics.auth import Permission
 from analytics.filters import Filters
+from ui import auth as ui_auth
 from ui import state, widgets
 
 # Status words with an icon each, so a status never rests on colour alone.
@@ -87,6 +89,7 @@ def signoffs(con: duckdb.DuckDBPyConnection) -> None:
     widgets.table(view, alt="Sign-off state per role", key="gov_signoffs",
                   column_config={"signed_on": st.column_config.DateColumn("Signed on"),
                                  "recorded_at": st.column_config.DatetimeColumn("Recorded at (UTC)")})
+    may_sign = ui_auth.allowed(Permission.SIGN_OFF)  # the core refuses anyway; this says why up front
     record_col, revoke_col = st.columns(2)
     with record_col, st.form("gov_signoff_form"):
         st.markdown("**Record a sign-off**")
@@ -95,14 +98,14 @@ def signoffs(con: duckdb.DuckDBPyConnection) -> None:
         day = st.date_input("Date", value=date.today(), max_value=date.today(), format="YYYY-MM-DD",
                             key="gov_so_date")
         comment = st.text_area("Comment", key="gov_so_comment", max_chars=2000)
-        if st.form_submit_button("Record sign-off", type="primary"):
+        if st.form_submit_button("Record sign-off", type="primary", disabled=not may_sign):
             _write(lambda: signoff.record(con, role, name, day, comment, state.actor()),
                    f"Sign-off recorded for {role}.")
     with revoke_col, st.form("gov_revoke_form"):
         st.markdown("**Revoke a sign-off**")
         role = st.selectbox("Role", signoff.ROLES, key="gov_rv_role")
         reason = st.text_area("Reason (required)", key="gov_rv_reason", max_chars=2000)
-        if st.form_submit_button("Revoke sign-off"):
+        if st.form_submit_button("Revoke sign-off", disabled=not may_sign):
             _write(lambda: signoff.revoke(con, role, reason, state.actor()), f"Sign-off of {role} revoked.")
 
 
