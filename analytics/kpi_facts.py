@@ -11,6 +11,10 @@ Each filter change then runs `query`: plain comparisons of small integers.
 Columns of `facts`: the filter columns (Filters.where() applies unchanged), resolved_at, and per
 cohort KPI: x_<key> (-1 out of scope, i = the i-th exclusion, 0 included), v_<key> (duration
 KPIs: the measure) and h_<key> (rate KPIs: the numerator holds).
+
+`outage_query` does the same for availability / MTBF: kpi_registry.OUTAGE_SQL runs unchanged
+over a table `tickets` that holds only the incidents of the outage severities (the rows its
+static conditions keep; a few percent of all), per store version and severity list.
 """
 
 from __future__ import annotations
@@ -57,31 +61,55 @@ f AS (SELECT tk.*, CASE WHEN tk.tier IS NULL THEN esc.lvl ELSE {_LEVEL.format('t
       FROM tickets tk LEFT JOIN esc USING (ticket_id))
 SELECT {', '.join(FILTER_COLUMNS)}, resolved_at, {_columns_sql()} FROM f ORDER BY opened_at"""
 
+# The incidents OUTAGE_SQL can use: its static conditions (type, severity list), every column
+# it or a filter reads. Bound parameter: the outage severities.
+INCIDENTS_SQL = f"""SELECT {', '.join(FILTER_COLUMNS)}, impact_started_at, mitigated_at, resolved_at
+FROM tickets WHERE list_contains(?::VARCHAR[], severity) AND coalesce(type, 'incident') = 'incident'"""
+
 _lock = threading.Lock()
 _entries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # store -> (token, in-memory db)
 stats = {"builds": 0}
 
 
-def _facts_db(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+def _copy(con: duckdb.DuckDBPyConnection, mem: duckdb.DuckDBPyConnection, name_table: str,
+          select_sql: str, params: list) -> None:
+    rows = con.cursor().sql(select_sql, params=params or None).to_arrow_table()
+    cur = mem.cursor()
+    cur.register("_rows", rows)
+    cur.execute(f"CREATE TABLE {name_table} AS SELECT * FROM _rows")
+
+
+def _facts_db(con: duckdb.DuckDBPyConnection, severities: tuple[str, ...] | None = None) -> duckdb.DuckDBPyConnection:
+    """The in-memory database with `facts` (severities None) or the incidents of `severities`
+    as `tickets` (a database of its own, so OUTAGE_SQL runs unchanged)."""
     token = data_token(con)
     with _lock:
         found = _entries.get(con)
         if found is None or found[0] != token:
-            rows = con.cursor().sql(FACTS_SQL).to_arrow_table()
             mem = duckdb.connect()
-            mem.register("_rows", rows)
-            mem.execute("CREATE TABLE facts AS SELECT * FROM _rows")
-            mem.unregister("_rows")
-            found = (token, mem)
+            _copy(con, mem, "facts", FACTS_SQL, [])
+            found = (token, mem, {})
             _entries[con] = found
             stats["builds"] += 1
-    return found[1]
+        if severities is None:
+            return found[1]
+        incidents = found[2].get(severities)
+        if incidents is None:
+            incidents = found[2][severities] = duckdb.connect()
+            _copy(con, incidents, "tickets", INCIDENTS_SQL, [list(severities)])
+    return incidents
 
 
 def query(con: duckdb.DuckDBPyConnection, body_sql: str, params: list) -> duckdb.DuckDBPyConnection:
     """Run `body_sql` over the relation `facts` (see the module docstring) of the store's
     current version. Returns the executed cursor (then .df() / .fetchall())."""
     return _facts_db(con).cursor().execute(body_sql, params)
+
+
+def outage_query(con: duckdb.DuckDBPyConnection, severities: tuple[str, ...], body_sql: str,
+                 params: list) -> duckdb.DuckDBPyConnection:
+    """Run `body_sql` over `tickets` = the store's incidents of `severities` (see INCIDENTS_SQL)."""
+    return _facts_db(con, tuple(severities)).cursor().execute(body_sql, params)
 
 
 def clear() -> None:

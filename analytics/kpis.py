@@ -225,7 +225,7 @@ def _outage_rows(con, filters: Filters, period: Period, kpis: list[reg.Kpi], gra
     observed = [max(b0, min(b1, period.as_of)) for _, b0, b1 in wins]
     clause, params = undated(filters).where()
     query_sql = reg.OUTAGE_SQL.format(group_sql=split_sql(split), clause=clause)
-    df = con.cursor().execute(query_sql, [
+    df = kpi_facts.outage_query(con, severities, query_sql, [
         period.as_of, *params, list(severities), period.end, period.as_of, period.start,
         list(range(len(wins))), [w[1] for w in wins], [w[2] for w in wins], observed]).df()
     sev_text = "/".join(severities)

@@ -1,0 +1,171 @@
+"""Browser part of bench/kpis.py: time from a filter change in the sidebar until the Overview
+has re-rendered, in a real `streamlit run app.py` and Debian's Chromium (Playwright).
+
+A change is a click on an option of one of the sidebar's filter multiselects (severity, team,
+service, ticket type, status), the real user path. Timing runs in the page: a capture-phase
+click listener stamps the click (performance.now()), a MutationObserver on the app root
+stamps the moment its script state turns back to notRunning after the rerun that click
+started, and two animation frames later (the result painted) is the end. Each timed change
+makes a filter combination not seen before, so no Streamlit cache answers it; when the
+options of a round are used up, "Clear filters" (untimed) starts the next round.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("HYPERCARE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+WARM_UP = 3
+TIMEOUT_MS = 120_000
+
+# Installed once per page load: stamps clicks and the script state's return to notRunning.
+_PROBE_JS = """() => {
+  const w = window;
+  w.__hc = {armed: false, t0: null, sawRunning: false, t1: null};
+  document.addEventListener('click', () => {
+    if (w.__hc.armed && w.__hc.t0 === null) { w.__hc.t0 = performance.now(); }
+  }, true);
+  const app = document.querySelector('[data-testid=stApp]');
+  new MutationObserver(() => {
+    const s = app.getAttribute('data-test-script-state');
+    if (w.__hc.t0 === null) return;
+    if (s === 'running') { w.__hc.sawRunning = true; }
+    else if (s === 'notRunning' && w.__hc.sawRunning && w.__hc.t1 === null) {
+      requestAnimationFrame(() => requestAnimationFrame(() => { w.__hc.t1 = performance.now(); }));
+    }
+  }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _options(db_path: Path) -> list[tuple[str, str]]:
+    """(widget key, option) in the order the rounds use them; values that exist in the store."""
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        top = {c: [r[0] for r in con.execute(
+            f"SELECT {c} FROM tickets WHERE {c} IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 4").fetchall()]
+            for c in ("team", "service", "type")}
+    finally:
+        con.close()
+    team, svc, typ = top["team"], top["service"], top["type"]
+    # Mostly broadening (each filter narrows to one value first, then takes more), with a
+    # few cross-field steps; every state selects thousands of tickets at a million.
+    rounds = [
+        [("f_severity", "SEV-1"), ("f_severity", "SEV-2"), ("f_severity", "SEV-3"), ("f_severity", "SEV-4")],
+        [("f_service", svc[0]), ("f_service", svc[1]), ("f_service", svc[2]), ("f_service", svc[3])],
+        [("f_team", team[0]), ("f_team", team[1]), ("f_team", team[2]), ("f_severity", "SEV-3")],
+        [("f_type", typ[0]), ("f_type", typ[1]), ("f_type", typ[2]), ("f_severity", "SEV-4")],
+        [("f_status", "closed"), ("f_status", "resolved"), ("f_status", "open"), ("f_team", team[0])],
+        [("f_severity", "SEV-2"), ("f_team", team[1]), ("f_severity", "SEV-1"), ("f_type", typ[0])],
+        [("f_service", svc[1]), ("f_severity", "SEV-3"), ("f_status", "closed"), ("f_team", team[0])],
+    ]
+    return rounds
+
+
+def _start_server(db_path: Path, tmp: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    secrets = tmp / "secrets.toml"
+    secrets.write_text("", encoding="utf-8")  # local mode, whatever the developer's secrets say
+    env = {**os.environ, "HYPERCARE_DB": str(db_path), "HYPERCARE_NO_DEMO": "1",
+           "HYPERCARE_PROFILES": str(tmp / "profiles")}
+    log = (tmp / "streamlit.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.headless", "true", "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false", "--secrets.files", str(secrets)],
+        cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                if r.read().decode().strip() == "ok":
+                    return proc, base
+        except OSError:
+            time.sleep(0.25)
+        if proc.poll() is not None:
+            break
+    proc.terminate()
+    raise RuntimeError(f"streamlit did not start; see {tmp / 'streamlit.log'}")
+
+
+def _idle(page) -> None:
+    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=TIMEOUT_MS)
+
+
+def _change(page, key: str, option: str) -> float:
+    """Pick `option` in the multiselect `key`; ms from the click to the painted result."""
+    page.locator(f".st-key-{key}").get_by_role("combobox").click()
+    item = page.get_by_role("option", name=option, exact=True)
+    item.wait_for(timeout=TIMEOUT_MS)
+    page.evaluate("() => Object.assign(window.__hc, {armed: true, t0: null, sawRunning: false, t1: null})")
+    item.click()
+    page.wait_for_function("() => window.__hc.t1 !== null", timeout=TIMEOUT_MS)
+    t0, t1 = page.evaluate("() => [window.__hc.t0, window.__hc.t1]")
+    page.keyboard.press("Escape")
+    _idle(page)
+    if page.get_by_test_id("stException").count():
+        raise RuntimeError(page.get_by_test_id("stException").first.inner_text())
+    return t1 - t0
+
+
+def _clear(page) -> None:
+    page.locator(".st-key-f_clear").get_by_role("button").click()
+    page.wait_for_timeout(300)
+    _idle(page)
+
+
+def browser_part(db_path: Path, changes: int, tmp: Path) -> list[float]:
+    """ms per timed filter change (`changes` of them, after WARM_UP untimed ones)."""
+    from playwright.sync_api import sync_playwright
+
+    rounds = _options(db_path)
+    proc, base = _start_server(db_path, tmp)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            t0 = time.perf_counter()
+            page.goto(base, timeout=TIMEOUT_MS)
+            _idle(page)
+            page.get_by_test_id("stMetric").first.wait_for(timeout=TIMEOUT_MS)
+            print(f"browser: first Overview load {time.perf_counter() - t0:.1f} s (builds the caches)")
+            page.evaluate(_PROBE_JS)
+            times: list[float] = []
+            plan = [c for r in rounds for c in [*r, None]]  # None: clear filters between rounds
+            done = 0
+            for step in plan:
+                if done >= WARM_UP + changes:
+                    break
+                if step is None:
+                    _clear(page)
+                    continue
+                ms = _change(page, *step)
+                if done >= WARM_UP:
+                    times.append(ms)
+                done += 1
+            browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    print("browser: " + " ".join(f"{t:.0f}" for t in times) + " ms")
+    return times
