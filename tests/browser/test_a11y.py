@@ -106,15 +106,20 @@ def open_page(page: Page, title: str) -> None:
 def render_everything(page: Page) -> None:
     """Open every closed expander; scroll each chart and table into view and let charts draw."""
     main = page.get_by_test_id("stMain")
-    details = main.locator("[data-testid='stExpander'] details")
-    for i in range(details.count()):
-        one = details.nth(i)
-        if one.get_attribute("open") is None and one.is_visible():
-            # Each one is opened and confirmed before the next: clicked in quick succession
-            # while the page re-lays out, some expanders were left closed.
-            one.locator("> summary").click()
-            expect(one).to_have_attribute("open", re.compile(".*"))
-    wait_until_idle(page)
+    summaries = main.locator("[data-testid='stExpander'] details > summary")
+    tries: dict[int, int] = {}
+    # One at a time, looking again after each: opening one may rerun the page (a keyed
+    # expander) and move or rebuild the others. One that won't stay open is tried twice.
+    while True:
+        closed = summaries.evaluate_all(
+            "els => els.map((e, i) => [i, !e.parentElement.open && e.getClientRects().length > 0])"
+            ".filter(([, c]) => c).map(([i]) => i)")
+        todo = [i for i in closed if tries.get(i, 0) < 2]
+        if not todo:
+            break
+        tries[todo[0]] = tries.get(todo[0], 0) + 1
+        summaries.nth(todo[0]).click()
+        wait_until_idle(page)
     for el in main.locator("[data-testid='stPlotlyChart'], [data-testid='stDataFrame']").all():
         if el.is_visible():
             el.scroll_into_view_if_needed()
