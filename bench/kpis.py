@@ -171,6 +171,8 @@ def main() -> int:
     p.add_argument("--runs", type=int, default=1, help="timed passes over the filters (median printed)")
     p.add_argument("--browser", action=argparse.BooleanOptionalAction, default=True,
                    help="also time filter changes in a real browser (default: on)")
+    p.add_argument("--analytics", action=argparse.BooleanOptionalAction, default=True,
+                   help="time the analytics behind each page (default: on)")
     p.add_argument("--browser-changes", type=int, default=24, help="timed filter changes in the browser")
     args = p.parse_args()
     print(f"load before: {load()}")
@@ -182,7 +184,8 @@ def main() -> int:
             load_demo(con, n_tickets=args.tickets)
             print(f"loaded {args.tickets:,} demo tickets in {time.perf_counter() - t0:.1f} s")
         print(f"store: {db.ticket_count(con):,} tickets")
-        analytics_part(con, args.runs)
+        if args.analytics:
+            analytics_part(con, args.runs)
         con.close()  # the browser part's server opens the same file
         if args.browser:
             from kpis_browser import browser_part

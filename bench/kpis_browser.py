@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -32,7 +33,7 @@ TIMEOUT_MS = 120_000
 # Installed once per page load: stamps clicks and the script state's return to notRunning.
 _PROBE_JS = """() => {
   const w = window;
-  w.__hc = {armed: false, t0: null, sawRunning: false, t1: null};
+  w.__hc = {armed: false, t0: null, sawRunning: false, tRun: null, tDone: null, t1: null};
   document.addEventListener('click', () => {
     if (w.__hc.armed && w.__hc.t0 === null) { w.__hc.t0 = performance.now(); }
   }, true);
@@ -40,8 +41,9 @@ _PROBE_JS = """() => {
   new MutationObserver(() => {
     const s = app.getAttribute('data-test-script-state');
     if (w.__hc.t0 === null) return;
-    if (s === 'running') { w.__hc.sawRunning = true; }
-    else if (s === 'notRunning' && w.__hc.sawRunning && w.__hc.t1 === null) {
+    if (s === 'running') { if (!w.__hc.sawRunning) { w.__hc.tRun = performance.now(); } w.__hc.sawRunning = true; }
+    else if (s === 'notRunning' && w.__hc.sawRunning && w.__hc.tDone === null) {
+      w.__hc.tDone = performance.now();
       requestAnimationFrame(() => requestAnimationFrame(() => { w.__hc.t1 = performance.now(); }));
     }
   }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
@@ -109,20 +111,22 @@ def _idle(page) -> None:
     page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=TIMEOUT_MS)
 
 
-def _change(page, key: str, option: str) -> float:
-    """Pick `option` in the multiselect `key`; ms from the click to the painted result."""
+def _change(page, key: str, option: str) -> tuple[float, float, float]:
+    """Pick `option` in the multiselect `key`. ms from the click to the painted result, of
+    which the script run (state running → notRunning) and the paint after it."""
     page.locator(f".st-key-{key}").get_by_role("combobox").click()
     item = page.get_by_role("option", name=option, exact=True)
     item.wait_for(timeout=TIMEOUT_MS)
-    page.evaluate("() => Object.assign(window.__hc, {armed: true, t0: null, sawRunning: false, t1: null})")
+    page.evaluate("() => Object.assign(window.__hc, {armed: true, t0: null, sawRunning: false, tRun: null, "
+                  "tDone: null, t1: null})")
     item.click()
     page.wait_for_function("() => window.__hc.t1 !== null", timeout=TIMEOUT_MS)
-    t0, t1 = page.evaluate("() => [window.__hc.t0, window.__hc.t1]")
+    t0, t_run, t_done, t1 = page.evaluate("() => [window.__hc.t0, window.__hc.tRun, window.__hc.tDone, window.__hc.t1]")
     page.keyboard.press("Escape")
     _idle(page)
     if page.get_by_test_id("stException").count():
         raise RuntimeError(page.get_by_test_id("stException").first.inner_text())
-    return t1 - t0
+    return t1 - t0, t_done - t_run, t1 - t_done
 
 
 def _clear(page) -> None:
@@ -132,7 +136,8 @@ def _clear(page) -> None:
 
 
 def browser_part(db_path: Path, changes: int, tmp: Path) -> list[float]:
-    """ms per timed filter change (`changes` of them, after WARM_UP untimed ones)."""
+    """ms from click to painted result per timed filter change (`changes` of them, after
+    WARM_UP untimed ones)."""
     from playwright.sync_api import sync_playwright
 
     rounds = _options(db_path)
@@ -147,7 +152,7 @@ def browser_part(db_path: Path, changes: int, tmp: Path) -> list[float]:
             page.get_by_test_id("stMetric").first.wait_for(timeout=TIMEOUT_MS)
             print(f"browser: first Overview load {time.perf_counter() - t0:.1f} s (builds the caches)")
             page.evaluate(_PROBE_JS)
-            times: list[float] = []
+            times: list[tuple[float, float, float]] = []
             plan = [c for r in rounds for c in [*r, None]]  # None: clear filters between rounds
             done = 0
             for step in plan:
@@ -167,5 +172,8 @@ def browser_part(db_path: Path, changes: int, tmp: Path) -> list[float]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-    print("browser: " + " ".join(f"{t:.0f}" for t in times) + " ms")
-    return times
+    print("browser, click → painted: " + " ".join(f"{t[0]:.0f}" for t in times) + " ms")
+    med = [statistics.median(t[i] for t in times) for i in range(3)]
+    print(f"browser, medians: click → painted {med[0]:.0f} ms, of which the script run (server) "
+          f"{med[1]:.0f} ms and painting after it {med[2]:.0f} ms")
+    return [t[0] for t in times]
