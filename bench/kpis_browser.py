@@ -6,8 +6,8 @@ service, ticket type, status), the real user path. Timing runs in the page: a ca
 click listener stamps the click (performance.now()), a MutationObserver on the app root
 stamps the moment its script state turns back to notRunning after the rerun that click
 started, and two animation frames later (the result painted) is the end. Each timed change
-makes a filter combination not seen before, so no Streamlit cache answers it; when the
-options of a round are used up, "Clear filters" (untimed) starts the next round.
+makes a filter combination not seen before, so no Streamlit cache answers it; between rounds
+the unfiltered Overview is reopened (untimed).
 """
 
 from __future__ import annotations
@@ -111,28 +111,36 @@ def _idle(page) -> None:
     page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=TIMEOUT_MS)
 
 
+def _click_and_wait(page, target) -> tuple[float, float, float]:
+    """Click `target`, wait for the rerun it starts to finish and paint; (click → painted, of
+    which the script run, and the paint after it) in ms."""
+    page.evaluate("() => Object.assign(window.__hc, {armed: true, t0: null, sawRunning: false, tRun: null, "
+                  "tDone: null, t1: null})")
+    target.click()
+    page.wait_for_function("() => window.__hc.t1 !== null", timeout=TIMEOUT_MS)
+    t0, t_run, t_done, t1 = page.evaluate("() => [window.__hc.t0, window.__hc.tRun, window.__hc.tDone, window.__hc.t1]")
+    return t1 - t0, t_done - t_run, t1 - t_done
+
+
 def _change(page, key: str, option: str) -> tuple[float, float, float]:
-    """Pick `option` in the multiselect `key`. ms from the click to the painted result, of
-    which the script run (state running → notRunning) and the paint after it."""
+    """Pick `option` in the multiselect `key` (see _click_and_wait)."""
     page.locator(f".st-key-{key}").get_by_role("combobox").click()
     item = page.get_by_role("option", name=option, exact=True)
     item.wait_for(timeout=TIMEOUT_MS)
-    page.evaluate("() => Object.assign(window.__hc, {armed: true, t0: null, sawRunning: false, tRun: null, "
-                  "tDone: null, t1: null})")
-    item.click()
-    page.wait_for_function("() => window.__hc.t1 !== null", timeout=TIMEOUT_MS)
-    t0, t_run, t_done, t1 = page.evaluate("() => [window.__hc.t0, window.__hc.tRun, window.__hc.tDone, window.__hc.t1]")
+    times = _click_and_wait(page, item)
     page.keyboard.press("Escape")
     _idle(page)
     if page.get_by_test_id("stException").count():
         raise RuntimeError(page.get_by_test_id("stException").first.inner_text())
-    return t1 - t0, t_done - t_run, t1 - t_done
+    return times
 
 
-def _clear(page) -> None:
-    page.locator(".st-key-f_clear").get_by_role("button").click()
-    page.wait_for_timeout(300)
+def _open(page, base: str) -> None:
+    """Untimed: a fresh session on the unfiltered Overview, with the timing probe installed."""
+    page.goto(base, timeout=TIMEOUT_MS)
     _idle(page)
+    page.get_by_test_id("stMetric").first.wait_for(timeout=TIMEOUT_MS)
+    page.evaluate(_PROBE_JS)
 
 
 def browser_part(db_path: Path, changes: int, tmp: Path) -> list[float]:
@@ -147,19 +155,16 @@ def browser_part(db_path: Path, changes: int, tmp: Path) -> list[float]:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
             t0 = time.perf_counter()
-            page.goto(base, timeout=TIMEOUT_MS)
-            _idle(page)
-            page.get_by_test_id("stMetric").first.wait_for(timeout=TIMEOUT_MS)
+            _open(page, base)
             print(f"browser: first Overview load {time.perf_counter() - t0:.1f} s (builds the caches)")
-            page.evaluate(_PROBE_JS)
             times: list[tuple[float, float, float]] = []
-            plan = [c for r in rounds for c in [*r, None]]  # None: clear filters between rounds
+            plan = [c for r in rounds for c in [*r, None]]  # None: a fresh unfiltered page between rounds
             done = 0
             for step in plan:
                 if done >= WARM_UP + changes:
                     break
                 if step is None:
-                    _clear(page)
+                    _open(page, base)
                     continue
                 ms = _change(page, *step)
                 if done >= WARM_UP:
