@@ -166,8 +166,8 @@ def volume_by_day(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFr
 
 
 def backlog(con: duckdb.DuckDBPyConnection, filters: Filters,
-            as_of: datetime | None = None) -> pd.DataFrame:
-    """The open backlog, one row per ticket, most severe then oldest first.
+            as_of: datetime | None = None, limit: int | None = None) -> pd.DataFrame:
+    """The open backlog, one row per ticket, most severe then oldest first (the first `limit`).
 
     Columns: ticket_id, severity ("Unmapped" when NULL), title, service, team, status,
     opened_at, age_days (float, as-of time − opened_at).
@@ -180,8 +180,9 @@ def backlog(con: duckdb.DuckDBPyConnection, filters: Filters,
                opened_at, date_diff('second', opened_at, ?::TIMESTAMP) / 86400.0 AS age_days
         FROM f
         WHERE status_category = 'open' AND opened_at <= ?
-        ORDER BY coalesce(severity, 'SEV-9'), opened_at, ticket_id""",
-        [*params, UNMAPPED, as_of, as_of],
+        ORDER BY coalesce(severity, 'SEV-9'), opened_at, ticket_id
+        LIMIT ?""",
+        [*params, UNMAPPED, as_of, as_of, limit],
     ).df()
     return _typed(df, {"age_days": "float64"})
 

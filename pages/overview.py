@@ -6,6 +6,7 @@ import streamlit as st
 
 from analytics import charts, db, kpi_charts, kpi_registry, kpis
 from analytics.overview import DEFINITIONS, figure_captions
+from analytics.overview import backlog as backlog_rows
 from ui import kpi_state, state, widgets
 
 
@@ -75,7 +76,10 @@ widgets.chart(charts.volume_by_day_chart(volume), charts.describe_volume_by_day(
 
 st.subheader("Open backlog")
 st.caption(widgets.escape_markdown(DEFINITIONS["open_backlog"]))
-backlog = state.overview_data(con, "backlog", filters, as_of)
+backlog = state.overview_data(con, "backlog_first", filters, as_of)
+if summary["open_backlog"] > len(backlog):
+    st.caption(f"The {len(backlog):,} most severe and oldest of {summary['open_backlog']:,} open tickets; "
+               "the CSV has all of them.")
 widgets.table(
     backlog,
     alt="Open backlog tickets, most severe and oldest first",
@@ -85,5 +89,5 @@ widgets.table(
         "opened_at": st.column_config.DatetimeColumn("Opened (UTC)"),
     },
 )
-widgets.download_csv(backlog, "open_backlog.csv", key="backlog_csv",
+widgets.download_csv(lambda: backlog_rows(con, filters, as_of), "open_backlog.csv", key="backlog_csv",
                      label="Download open backlog (CSV)")

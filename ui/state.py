@@ -143,6 +143,7 @@ def data_changed() -> None:
 
 # --- cached analytics calls -------------------------------------------------------------
 
+BACKLOG_ROWS = 1000  # open tickets listed on the Overview (most severe, oldest first)
 _CACHE = {"show_spinner": False, "max_entries": 256, "ttl": 3600}
 
 
@@ -175,6 +176,8 @@ _OVERVIEW_FUNCTIONS = {
     "summary": overview.summary,
     "volume_by_day": overview.volume_by_day,
     "backlog": overview.backlog,
+    # The first rows only: what the Overview shows; its CSV fetches the whole backlog on click.
+    "backlog_first": lambda con, filters, as_of: overview.backlog(con, filters, as_of, limit=BACKLOG_ROWS),
     "backlog_ageing": overview.backlog_ageing,
     "severity_mix": overview.severity_mix,
     "weekly_volume_by_severity": overview.weekly_volume_by_severity,

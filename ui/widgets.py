@@ -6,6 +6,8 @@ through `escape_markdown`; tables go through st.dataframe, which shows cells as 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import re
 
 import duckdb
@@ -93,10 +95,16 @@ def table(df: pd.DataFrame, alt: str, *, key: str | None = None,
                    "download the CSV for all of them.")
 
 
-def download_csv(df: pd.DataFrame, file_name: str, key: str,
+def download_csv(df: pd.DataFrame | Callable[[], pd.DataFrame], file_name: str, key: str,
                  label: str = "Download CSV") -> None:
-    """A CSV download whose text cells can't run as spreadsheet formulas."""
-    st.download_button(label, data=to_csv_bytes(df), file_name=file_name, mime="text/csv",
+    """A CSV download whose text cells can't run as spreadsheet formulas.
+
+    The CSV is made when the button is clicked, not on every rerun of the page (a large table's
+    CSV costs more than the rest of a filter change); `df` may be a function that fetches it."""
+    def make() -> bytes:
+        return to_csv_bytes(df() if callable(df) else df)
+
+    st.download_button(label, data=make, file_name=file_name, mime="text/csv",
                        key=key, icon=":material/download:", on_click="ignore")
 
 

@@ -216,3 +216,21 @@ def test_kpi_cards_and_trend_follow_a_filter(page: Page, screenshots: Path):
     expect(page.get_by_text(re.compile(r"Filters: SEV-4"))).to_be_visible()
     assert_no_exception(page)
     page.screenshot(path=screenshots / "kpi-trends-sev4.png")
+
+
+def test_backlog_csv_is_made_on_click_and_holds_every_open_ticket(page: Page, tmp_path: Path):
+    import pandas as pd
+
+    open_app(page)
+    backlog = page.get_by_test_id("stMetric").filter(
+        has=page.get_by_test_id("stMetricLabel").get_by_text("Open backlog", exact=True))
+    expected = int(backlog.get_by_test_id("stMetricValue").inner_text().replace(",", ""))
+    button = page.locator(".st-key-backlog_csv").get_by_role("button")
+    button.scroll_into_view_if_needed()
+    with page.expect_download() as info:
+        button.click()
+    path = tmp_path / "backlog.csv"
+    info.value.save_as(path)
+    rows = pd.read_csv(path)
+    assert len(rows) == expected and {"ticket_id", "severity", "age_days"} <= set(rows.columns)
+    assert_no_exception(page)
