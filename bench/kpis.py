@@ -11,7 +11,7 @@
    every call below is what the page computes after a change:
    - Overview: everything the page computes, in its order: the ticket count of the caption,
      the summary, the twelve KPI cards (SLA cards included) with the previous period, the
-     hypercare series, backlog ageing, severity mix, daily volume, the open-backlog table;
+     hypercare series, backlog ageing, severity mix, daily volume, the open-backlog table (its first 1,000 rows, as the page lists);
    - of which the KPI cards, and of which the two SLA cards;
    - KPI trends: kpi_trends.trend for a rotating KPI (SLA ones included), grain and split.
    Also printed: the one-off cost of the first request after an upload or a policy save (the
@@ -88,7 +88,7 @@ def overview_page(con, f: Filters, as_of: datetime = AS_OF) -> None:
     overview.backlog_ageing(con, f, as_of)
     overview.severity_mix(con, f)
     overview.volume_by_day(con, f)
-    overview.backlog(con, f, as_of)
+    overview.backlog(con, f, as_of, limit=1000)  # the rows the page lists (ui.state.BACKLOG_ROWS)
 
 
 def kpi_cards(con, f: Filters) -> None:
