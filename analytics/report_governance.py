@@ -1,36 +1,22 @@
 """The monthly report's governance sections: PIR compliance, defect triage, closure and sign-offs.
 
 Each section reads its own core module (analytics/pir.py, defect_triage.py, closure.py,
-signoff.py). A module missing from the installation gives a section that says so, never
-numbers of its own making.
+signoff.py) and adds no numbers of its own making.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from datetime import datetime
-from types import ModuleType
 
 import duckdb
 import pandas as pd
 
+from . import closure, defect_triage, pir, signoff
 from .filters import Filters
 from .report import Block, Section, Table, Text
 from .report_sections import status_label
 
 OVERDUE_ROWS = 25  # overdue reviews listed in the PDF (all of them are in the data pack)
-
-
-def _module(name: str) -> ModuleType | None:
-    if importlib.util.find_spec(f"analytics.{name}") is None:
-        return None
-    return importlib.import_module(f"analytics.{name}")
-
-
-def _missing(key: str, title: str, module: str) -> Section:
-    return Section(key, title, (Text(f"Not available in this installation: analytics/{module}.py is "
-                                     "missing, so this section has no figures."),))
 
 
 def _num(value, unit: str = "") -> str:
@@ -84,9 +70,6 @@ def _overdue_view(overdue: pd.DataFrame) -> pd.DataFrame:
 
 def pir_section(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> Section:
     key, title = "pir", "PIR compliance"
-    pir = _module("pir")
-    if pir is None:
-        return _missing(key, title, "pir")
     s = pir.summary(con, filters, as_of)
     reviews = pir.reviews(con, filters, as_of)
     overdue = reviews[reviews["state"] == "overdue"]
@@ -136,25 +119,21 @@ def _excluded_text(items) -> str:
 
 def defect_section(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> Section:
     key, title = "defects", "Defect triage"
-    triage = _module("defect_triage")
-    if triage is None:
-        return _missing(key, title, "defect_triage")
-    table = triage.summary(con, filters, as_of)
+    table = defect_triage.summary(con, filters, as_of)
     data = table.assign(excluded=table["excluded"].map(_excluded_text))
     targets = pd.DataFrame({"class": list(table["class"]), "target": list(table["target"])})
     blocks: list[Block] = [
         Text(f"Defects (tickets typed defect) opened in the month, judged as of {as_of:%Y-%m-%d %H:%M} UTC "
              "against the triage targets below."),
-        Text(getattr(triage, "DEFINITION", ""), "note"),
+        Text(defect_triage.DEFINITION, "note"),
         Table("targets", "Triage targets", targets, widths=(1, 4)),
         Table("summary", "Defect triage per class", data, view=defect_view(table),
               widths=(1.6, 0.9, 0.8, 1.9, 1.9, 1.1, 1.0, 2.2)),
     ]
-    if hasattr(triage, "tag_split"):
-        split = triage.tag_split(con, filters)
-        blocks.append(Table("tags", "Tickets per tag (bug, enhancement, question)", split,
-                            view=split.set_axis(["tag", "tickets", "open", "resolved or closed", "cancelled",
-                                                 "open with a target release or due date"], axis=1)))
+    split = defect_triage.tag_split(con, filters)
+    blocks.append(Table("tags", "Tickets per tag (bug, enhancement, question)", split,
+                        view=split.set_axis(["tag", "tickets", "open", "resolved or closed", "cancelled",
+                                             "open with a target release or due date"], axis=1)))
     return Section(key, title, tuple(blocks))
 
 
@@ -182,25 +161,16 @@ def _signoff_view(sign: pd.DataFrame) -> pd.DataFrame:
 
 def closure_section(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> Section:
     key, title = "closure", "Closure scorecard and sign-offs"
-    closure, signoff = _module("closure"), _module("signoff")
-    blocks: list[Block] = []
-    if closure is None:
-        blocks.append(Text("Closure scorecard not available in this installation: analytics/closure.py "
-                           "is missing."))
-    else:
-        card = closure.evaluate(con, as_of, filters)
-        counts = card["status"].value_counts()
-        blocks += [
-            Text(f"Hypercare exit criteria evaluated as of {as_of:%Y-%m-%d %H:%M} UTC: "
-                 + ", ".join(f"{int(counts.get(s, 0))} {s}" for s in ("pass", "fail", "at risk", "not measurable"))
-                 + "."),
-            Table("scorecard", "Closure criteria", card, view=_closure_view(card), widths=(2.4, 1.6, 5, 1)),
-        ]
-        blocks += [Text(f"{c}: {d}", "note") for c, d in zip(card["criterion"], card["definition"])]
-    if signoff is None:
-        blocks.append(Text("Sign-offs not available in this installation: analytics/signoff.py is missing."))
-    else:
-        sign = signoff.current(con, as_of)
-        blocks.append(Table("signoffs", f"Sign-offs as of {as_of:%Y-%m-%d %H:%M} UTC", sign,
-                            view=_signoff_view(sign), widths=(1.8, 1.5, 1.8, 1.3, 3.6)))
+    card = closure.evaluate(con, as_of, filters)
+    counts = card["status"].value_counts()
+    blocks: list[Block] = [
+        Text(f"Hypercare exit criteria evaluated as of {as_of:%Y-%m-%d %H:%M} UTC: "
+             + ", ".join(f"{int(counts.get(s, 0))} {s}" for s in ("pass", "fail", "at risk", "not measurable"))
+             + "."),
+        Table("scorecard", "Closure criteria", card, view=_closure_view(card), widths=(2.4, 1.6, 5, 1)),
+    ]
+    blocks += [Text(f"{c}: {d}", "note") for c, d in zip(card["criterion"], card["definition"])]
+    sign = signoff.current(con, as_of)
+    blocks.append(Table("signoffs", f"Sign-offs as of {as_of:%Y-%m-%d %H:%M} UTC", sign,
+                        view=_signoff_view(sign), widths=(1.8, 1.5, 1.8, 1.3, 3.6)))
     return Section(key, title, tuple(blocks))

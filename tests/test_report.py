@@ -179,16 +179,6 @@ def test_fingerprint_follows_the_inputs_and_nothing_else(demo_path, tmp_path):
     con.close()
 
 
-def test_a_missing_governance_module_says_so(monkeypatch, demo):
-    monkeypatch.setattr(report_governance, "_module", lambda name: None)
-    f = Filters(date_from=date(2026, 10, 1), date_to=date(2026, 10, 31))
-    for fn in (report_governance.pir_section, report_governance.defect_section):
-        section = fn(demo, f, AS_OF)
-        assert not section.tables and "Not available" in section.blocks[0].text
-    closure = report_governance.closure_section(demo, f, AS_OF)
-    assert not closure.tables and "not available" in closure.blocks[0].text
-
-
 def test_pir_section_lists_the_overdue_reviews(demo, october):
     from analytics import pir
 
