@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import kpi_registry as reg
+from .sla_cache import query
+from .sla_engine import STATUS_TEXT
 from .filters import Filters
 from .kpi_trends import ALL, Period, bucket_sql, split_sql, undated
 
@@ -28,13 +30,6 @@ def _counts_sql(m: str, text: list[str]) -> str:
 def sla_rows(con, filters: Filters, period: Period, kpis: list[reg.Kpi], grain: str | None,
              split: str | None) -> list[dict[str, Any]]:
     base = {"mean": None, "median": None, "p90": None, "excluded": (), "extra": {}, "n": 0}
-    try:
-        # The engine is another module's work: without it, say so; never fake its numbers.
-        from .sla_engine import STATUS_TEXT
-        from .sla_cache import query
-    except Exception:
-        return [{**base, "bucket": None, "group": ALL, "key": k.key, "value": None,
-                 "reason": "not computable: the SLA engine is not available."} for k in kpis]
     clause, params = undated(filters).where()
     dated = f"({clause}) AND opened_at >= ? AND opened_at < ?"
     # grain "compare": two buckets, "current" (the period) and "previous" (the one before it).

@@ -324,18 +324,6 @@ def test_escalation_uses_history_only_for_tickets_without_a_tier(con):
     assert got.excluded == (("tickets without a tier", 1),)
 
 
-def test_sla_kpis_say_so_when_the_engine_is_missing(con, monkeypatch):
-    import sys
-
-    _ticket(con, "a", acknowledged_at=T0 + 2 * H, resolved_at=T0 + 3 * H)
-    monkeypatch.setitem(sys.modules, "analytics.sla_engine", None)  # import fails
-    got = kpis.results(con, DAY, AS_OF, keys=("response_sla", "resolution_sla", "mtta"))
-    for key in ("response_sla", "resolution_sla"):
-        assert got[key].value is None and got[key].status == "not measurable"
-        assert got[key].reason == "not computable: the SLA engine is not available."
-    assert got["mtta"].value == pytest.approx(60.0)
-
-
 def test_no_change_is_shown_against_a_period_without_tickets(con):
     """Before go-live nothing happened: no previous value, so no 'change' (not 100 % availability)."""
     from datetime import datetime as _dt
