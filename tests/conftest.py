@@ -40,6 +40,19 @@ def con(tmp_path: Path):
 
 
 @pytest.fixture(scope="session")
+def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding the seeded 3,000-ticket demo, built once per run. Tests read it as it is;
+    a test that writes copies it first."""
+    from analytics.demo_loader import load_demo
+
+    path = tmp_path_factory.mktemp("demo3000") / "demo.duckdb"
+    connection = db.connect(path)
+    load_demo(connection, 3000)
+    connection.close()
+    return path
+
+
+@pytest.fixture(scope="session")
 def real_data() -> Path:
     """Folder of the real public exports (one sub-folder per source, each with a README)."""
     path = Path(os.environ.get("HYPERCARE_REAL_DATA") or REPO_ROOT.parent / "shared" / "data" / "real")

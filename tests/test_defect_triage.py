@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 from analytics import db, defect_triage as dt
-from analytics.demo_loader import load_demo
 from analytics.filters import Filters
 from analytics.sla_policy import Calendar, Target, business_calendar, default_policy, save_policy
 
@@ -164,9 +163,8 @@ def test_empty_store(con):
 # --- demo data: an independent computation --------------------------------------------------
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    con = db.connect(tmp_path_factory.mktemp("triage-demo") / "demo.duckdb")
-    load_demo(con, 3000)
+def demo(demo_file):
+    con = db.connect(demo_file)
     yield con
     con.close()
 

@@ -12,21 +12,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analytics import audit, closure, closure_rules, db, pir_register, signoff
-from analytics.demo_loader import load_demo
 from analytics.filters import Filters
 from tests.helpers import app_using
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TABS = ["Closure scorecard", "Sign-off", "Post-incident reviews", "Defect triage", "Monthly report", "Audit trail"]
-
-
-@pytest.fixture(scope="module")
-def demo_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("gov") / "demo.duckdb"
-    con = db.connect(path)
-    load_demo(con, 2000)
-    con.close()
-    return path
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from hypothesis import given, settings, strategies as st
 
 from analytics import db, pir
 from analytics.business_days import add_business_days, close_of_business, working_calendar
-from analytics.demo_loader import load_demo
 from analytics.filters import Filters
 from analytics.sla_policy import ALWAYS, Calendar, business_calendar, default_policy, save_policy
 
@@ -247,9 +246,8 @@ def test_no_completion_data_is_not_measurable_rather_than_zero(con):
 # --- demo data: an independent computation --------------------------------------------------
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    con = db.connect(tmp_path_factory.mktemp("pir-demo") / "demo.duckdb")
-    load_demo(con, 3000)
+def demo(demo_file):
+    con = db.connect(demo_file)
     yield con
     con.close()
 

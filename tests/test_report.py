@@ -13,7 +13,6 @@ import pytest
 
 from analytics import db, report_governance, report_pack
 from analytics.cli import main
-from analytics.demo_loader import load_demo
 from analytics.filters import Filters
 from analytics.ingest import ingest_file
 from analytics.profiles import find_profile
@@ -27,12 +26,8 @@ SECTION_KEYS = ["cover", "kpis", "sla", "trends", "recurrence", "pir", "defects"
 
 
 @pytest.fixture(scope="module")
-def demo_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("report") / "demo.duckdb"
-    con = db.connect(path)
-    load_demo(con, 3000)
-    con.close()
-    return path
+def demo_path(demo_file):
+    return demo_file
 
 
 @pytest.fixture(scope="module")

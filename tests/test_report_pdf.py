@@ -17,7 +17,6 @@ import pytest
 from analytics import db, report_charts, report_pdf
 from analytics import kpi_registry as reg
 from analytics.cli import main
-from analytics.demo_loader import load_demo
 from analytics.filters import Filters
 from analytics.kpi_charts import fmt
 from analytics.recurrence import update_clusters
@@ -38,12 +37,8 @@ CLI_FIELDS = {
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    path = tmp_path_factory.mktemp("report-pdf") / "demo.duckdb"
-    con = db.connect(path)
-    load_demo(con, 3000)
-    con.close()
-    return path
+def store(demo_file):
+    return demo_file
 
 
 @pytest.fixture(scope="module")

@@ -9,17 +9,15 @@ from datetime import datetime
 import pytest
 
 from analytics import kpis, sla_cache, sla_engine
-from analytics.demo_loader import load_demo
 from analytics.filters import Filters
 from analytics.sla_compliance import compliance_table
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(demo_file):
     from analytics import db
 
-    con = db.connect(tmp_path_factory.mktemp("agree") / "d.duckdb")
-    load_demo(con, 3000)
+    con = db.connect(demo_file)
     yield con
     con.close()
 
