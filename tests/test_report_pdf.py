@@ -43,14 +43,13 @@ def store(demo_file):
 
 @pytest.fixture(scope="module")
 def built(store):
-    """The October report rendered twice from the same inputs (one Chromium for both)."""
+    """The October report rendered twice from the same inputs."""
     if report_charts.browser_path() is None:
         pytest.skip("no Chromium for the chart images: apt-get install chromium, or set BROWSER_PATH")
     con = db.connect(store)
-    with report_charts.session():
-        first = build(con, "2026-10", as_of=AS_OF)
-        pdf, error = report_pdf.to_pdf(first)
-        again, _ = report_pdf.to_pdf(build(con, "2026-10", as_of=AS_OF))
+    first = build(con, "2026-10", as_of=AS_OF)
+    pdf, error = report_pdf.to_pdf(first)
+    again, _ = report_pdf.to_pdf(build(con, "2026-10", as_of=AS_OF))
     con.close()
     assert error is None
     return first, pypdf.PdfReader(io.BytesIO(pdf)), pypdf.PdfReader(io.BytesIO(again))
@@ -221,7 +220,6 @@ def test_charts_degrade_to_text_without_a_browser(monkeypatch):
     monkeypatch.delenv("BROWSER_PATH", raising=False)
     monkeypatch.delenv("HYPERCARE_CHROMIUM", raising=False)
     monkeypatch.setattr(report_charts, "CHROMIUM", "/nonexistent/chromium")
-    monkeypatch.setattr(report_charts, "_server_running", lambda: False)
     images, error = report_charts.render([go.Figure()])
     assert images == [None] and "no Chrome/Chromium" in error
     assert report_charts.render([]) == ([], None)
@@ -248,7 +246,16 @@ def test_an_early_browser_closes_when_no_chart_comes(monkeypatch):
         pytest.skip("no Chromium")
     with report_charts.EarlyBrowser() as browser:
         pass
-    assert browser._images.done()
+    assert browser._images.done() and not browser._thread.is_alive()
+
+
+def test_a_stuck_browser_costs_the_charts_not_the_report(monkeypatch):
+    if report_charts.browser_path() is None:
+        pytest.skip("no Chromium")
+    monkeypatch.setattr(report_charts, "START_S", 0)
+    monkeypatch.setattr(report_charts, "PER_CHART_S", 0)
+    images, error = report_charts.render([go.Figure()])  # Chromium cannot be ready in 0 s
+    assert images == [None] and error.startswith("TimeoutError: chart images not ready")
 
 
 @pytest.mark.parametrize("value, text", [
