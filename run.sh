@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Start the Hypercare dashboard: ./run.sh [streamlit options, e.g. --server.port 8502]
-# First run creates .venv and installs requirements.txt; later runs start at once.
+# First run creates .venv, installs requirements.txt and (as root) Debian's chromium for the
+# PDF report's charts; later runs start at once.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 # shellcheck source=scripts/venv.sh
 . scripts/venv.sh
 
 ensure_venv requirements.txt
+ensure_chromium optional  # draws the charts of the monthly PDF report
 
 port=8501
 prev=""

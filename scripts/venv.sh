@@ -1,7 +1,8 @@
 # Shared setup for run.sh and test.sh; source it from the repository root, do not run it.
 #
 #   ensure_venv requirements.txt       # create .venv if missing, install when the file changed
-#   ensure_chromium                    # Debian's chromium for the browser tests
+#   ensure_chromium                    # Debian's chromium for the browser tests (required)
+#   ensure_chromium optional           # ... for the PDF report's charts (warn when it can't)
 #
 # The stamp .venv/.<requirements file>.sha256 holds the sha256 of the file (and of the files it
 # includes with -r), so a second start skips pip entirely while the pins are unchanged.
@@ -70,14 +71,20 @@ ensure_venv() {
 
 # The browser tests drive Debian's Chromium (/usr/bin/chromium); Playwright never downloads one.
 ensure_chromium() {
-    local chromium="${HYPERCARE_CHROMIUM:-/usr/bin/chromium}"
+    local chromium="${HYPERCARE_CHROMIUM:-/usr/bin/chromium}" need="${1:-required}"
     [ -x "$chromium" ] && return 0
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "Hypercare: installing Debian's chromium for the browser tests (about 30 s)"
-        DEBIAN_FRONTEND=noninteractive apt-get update -q &&
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium ||
-            _hc_die "apt-get install chromium failed; the browser tests need it."
-        [ -x "$chromium" ] || _hc_die "chromium installed but $chromium is missing."
+        echo "Hypercare: installing Debian's chromium (browser tests, charts in the PDF report; about 30 s)"
+        if DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium && [ -x "$chromium" ]; then
+            return 0
+        fi
+        [ "$need" = optional ] || _hc_die "apt-get install chromium failed; the browser tests need it."
+        echo "Hypercare: chromium could not be installed; the PDF report will show each chart's data instead of the chart." >&2
+    elif [ "$need" = optional ]; then
+        echo "Hypercare: no Chromium at $chromium, so the PDF report shows each chart's data instead of
+the chart. Install it once as root (Debian/Ubuntu: sudo apt-get install chromium) or point
+HYPERCARE_CHROMIUM at a Chromium/Chrome binary." >&2
     else
         _hc_die "The browser tests need Chromium at $chromium, and it is not installed.
 Install it once as root (Debian/Ubuntu: sudo apt-get install chromium), or point
