@@ -45,16 +45,15 @@ def monthly_report(con: duckdb.DuckDBPyConnection, filters: Filters) -> None:
     if st.button("Build report", key="gov_report_build", type="primary", icon=":material/description:"):
         ext, mime = _FORMATS[fmt]
         with st.spinner("Building the report (charts take a few seconds)…"):
-            rep = report.build(con, month, **used)
-            if ext == "pdf":
-                data, error = report_pdf.to_pdf(rep)
+            if ext == "pdf":  # Chromium (for the charts) starts while the figures are gathered
+                _rep, data, error = report_pdf.build_pdf(con, month, **used)
                 if error:
                     st.warning(widgets.escape_markdown(f"Charts could not be drawn ({error}); the PDF has "
                                                        "their data tables instead."), icon=":material/warning:")
             elif ext == "zip":
-                data = report_pack.to_csv_zip(rep)
+                data = report_pack.to_csv_zip(report.build(con, month, **used))
             else:
-                data = report_pack.to_xlsx(rep)
+                data = report_pack.to_xlsx(report.build(con, month, **used))
         st.session_state["gov_report_file"] = (f"hypercare-report-{month}.{ext}", data, mime, fmt)
     built = st.session_state.get("gov_report_file")
     if built:
