@@ -208,17 +208,24 @@ def _pct(met: int, missed: int) -> float | None:
     return 100.0 * met / (met + missed) if met + missed else None
 
 
-def tag_split(con, filters: Filters) -> pd.DataFrame:
-    """Tickets per tag (bug = type defect, enhancement, question): tickets, open, resolved
-    (resolved or closed), cancelled, and open ones with a target release or due date."""
+def tag_split(con, filters: Filters, as_of: datetime | None = None) -> pd.DataFrame:
+    """Tickets per tag (bug = type defect, enhancement, question) opened by `as_of`: tickets,
+    open, resolved (resolved or closed), cancelled, and open ones with a target release or due
+    date. Open and resolved are read at the as-of time, as in `evaluate`: resolved once its
+    resolution time has passed (or closed without one); cancelled by its status."""
+    as_of = normalise_as_of(as_of)
     where, params = filters.where()
+    done_sql = ("(status_category <> 'cancelled' AND (resolved_at <= ? OR (resolved_at IS NULL "
+                "AND status_category IN ('resolved', 'closed'))))")
+    open_sql = f"(status_category IS DISTINCT FROM 'cancelled' AND NOT coalesce({done_sql}, false))"
     got = con.cursor().execute(
-        "SELECT type, count(*) AS tickets, count(*) FILTER (WHERE status_category = 'open') AS open, "
-        "count(*) FILTER (WHERE status_category IN ('resolved', 'closed')) AS resolved, "
+        f"SELECT type, count(*) AS tickets, count(*) FILTER (WHERE {open_sql}) AS open, "
+        f"count(*) FILTER (WHERE {done_sql}) AS resolved, "
         "count(*) FILTER (WHERE status_category = 'cancelled') AS cancelled, "
-        "count(*) FILTER (WHERE status_category = 'open' AND (coalesce(trim(target_release), '') <> '' "
+        f"count(*) FILTER (WHERE {open_sql} AND (coalesce(trim(target_release), '') <> '' "
         "OR due_at IS NOT NULL)) AS open_scheduled "
-        f"FROM tickets WHERE {where} AND type IN ('defect', 'enhancement', 'question') GROUP BY 1", params).df()
+        f"FROM tickets WHERE {where} AND type IN ('defect', 'enhancement', 'question') AND opened_at <= ? "
+        "GROUP BY 1", [as_of, as_of, as_of, *params, as_of]).df()
     out = pd.DataFrame({"tag": list(TAGS.values())}).merge(
         got.assign(tag=got["type"].map(TAGS)).drop(columns="type"), on="tag", how="left")
     counts = ["tickets", "open", "resolved", "cancelled", "open_scheduled"]

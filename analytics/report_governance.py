@@ -130,7 +130,7 @@ def defect_section(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: date
         Table("summary", "Defect triage per class", data, view=defect_view(table),
               widths=(1.6, 0.9, 0.8, 1.9, 1.9, 1.1, 1.0, 2.2)),
     ]
-    split = defect_triage.tag_split(con, filters)
+    split = defect_triage.tag_split(con, filters, as_of)
     blocks.append(Table("tags", "Tickets per tag (bug, enhancement, question)", split,
                         view=split.set_axis(["tag", "tickets", "open", "resolved or closed", "cancelled",
                                              "open with a target release or due date"], axis=1)))

@@ -138,13 +138,21 @@ def test_tag_split(crafted):
     _d(crafted, "e1", "SEV-4", T, type="enhancement", target_release="R2")
     _d(crafted, "e2", "SEV-4", T, T + H, T + 2 * H, type="enhancement")
     _d(crafted, "q1", None, T, type="question", status_category="cancelled")
-    got = dt.tag_split(crafted, Filters()).set_index("tag")
+    got = dt.tag_split(crafted, Filters(), AS_OF).set_index("tag")
     assert list(got.index) == ["bug", "enhancement", "question"]
-    # bugs: 17 defects; open c-open h-after h-sat h-early m-rel m-due m-none x-nosev x-future = 9
-    assert got.loc["bug", ["tickets", "open", "resolved", "cancelled", "open_scheduled"]].tolist() == [17, 9, 7, 1, 2]
-    assert got.loc["enhancement"].tolist() == [2, 1, 1, 0, 1]
-    assert got.loc["question"].tolist() == [1, 0, 0, 1, 0]
-    assert dt.tag_split(crafted, Filters(type=("incident",)))["tickets"].tolist() == [0, 0, 0]
+    cols = ["tickets", "open", "resolved", "cancelled", "open_scheduled"]
+    # bugs opened by the as-of time: 16 (x-future opens after it); open: c-open h-after h-sat
+    # h-early m-rel m-due m-none x-nosev = 8; resolved: c-met c-late c-res h-close h-late l-fixed
+    # and x-lost (closed without a time) = 7; cancelled: x-cancel
+    assert got.loc["bug", cols].tolist() == [16, 8, 7, 1, 2]
+    assert got.loc["enhancement", cols].tolist() == [2, 1, 1, 0, 1]
+    assert got.loc["question", cols].tolist() == [1, 0, 0, 1, 0]
+    assert dt.tag_split(crafted, Filters(type=("incident",)), AS_OF)["tickets"].tolist() == [0, 0, 0]
+    # Half an hour after T, read at that moment: what was open then, not what is open now
+    # (c-met, c-res and l-fixed were resolved later that day).
+    early = dt.tag_split(crafted, Filters(), T + 30 * M).set_index("tag")
+    assert early.loc["bug", cols].tolist() == [11, 9, 1, 1, 2]
+    assert early.loc["enhancement", cols].tolist() == [2, 2, 0, 0, 1]
 
 
 def test_targets_are_declared_once_with_text():

@@ -23,7 +23,7 @@ def _pir(_con: duckdb.DuckDBPyConnection, con_key: int, what: str, filters: Filt
 @st.cache_data(show_spinner=False, max_entries=64, ttl=3600)
 def _triage(_con: duckdb.DuckDBPyConnection, con_key: int, what: str, filters: Filters, as_of: datetime | None):
     if what == "tag_split":
-        return defect_triage.tag_split(_con, filters)
+        return defect_triage.tag_split(_con, filters, as_of)
     return {"summary": defect_triage.summary, "evaluate": defect_triage.evaluate}[what](_con, filters, as_of)
 
 
@@ -100,7 +100,7 @@ def triage(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) ->
     widgets.table(summary, alt="Defect triage targets met per class", key="gov_triage")
     widgets.download_csv(summary, "defect_triage.csv", key="gov_triage_csv", label="Download triage summary (CSV)")
     st.markdown("**Tickets by tag**")
-    split = _triage(con, id(con), "tag_split", filters, None)
+    split = _triage(con, id(con), "tag_split", filters, as_of)
     widgets.table(split, alt="Tickets by tag bug, enhancement, question", key="gov_tags")
     with st.expander("Defects, one row each"):
         rows: pd.DataFrame = _triage(con, id(con), "evaluate", filters, as_of)
