@@ -15,9 +15,7 @@ def _kpi_card(result: kpis.KpiResult) -> None:
     st.metric(c["label"], c["value"], delta=c["delta"] or None, delta_color=c["delta_colour"])
     st.caption(f"{c['icon']} {widgets.escape_markdown(c['status'] + ' · ' + c['target'])}")
     st.caption(widgets.escape_markdown(c["footnote"]))
-    with st.popover("Definition", icon=":material/info:", key=f"kpi_{result.key}_definition"):
-        for line in c["definition"].splitlines():
-            st.markdown(widgets.escape_markdown(line))
+    widgets.definition_popover(c["definition"].splitlines(), key=f"kpi_{result.key}_definition")
 
 
 con, filters, n = widgets.filtered_page("Overview")
@@ -32,9 +30,11 @@ for row_start in range(0, len(kpi_registry.CARD_KEYS), 4):
     for col, key in zip(st.columns(4), kpi_registry.CARD_KEYS[row_start:row_start + 4]):
         with col:
             _kpi_card(results[key])
-with st.expander("Availability, MTBF and MTBSI per service"):
-    widgets.table(kpi_charts.service_table(results["availability"]),
-                  alt="Availability, MTBF and MTBSI per service", key="kpi_services_table")
+per_service = st.expander("Availability, MTBF and MTBSI per service", key="kpi_services", on_change="rerun")
+if per_service.open:  # lazy: built only while open
+    with per_service:
+        widgets.table(kpi_charts.service_table(results["availability"]),
+                      alt="Availability, MTBF and MTBSI per service", key="kpi_services_table")
 
 st.subheader("Hypercare")
 go_live_text = db.get_setting(con, "go_live_date")

@@ -77,8 +77,16 @@ def metric(label: str, value: int | float | str, definition: str, key: str) -> N
     """st.metric plus a "Definition" popover holding the metric's one definition."""
     shown = f"{value:,}" if isinstance(value, int) else value
     st.metric(label, shown)
-    with st.popover("Definition", icon=":material/info:", key=f"{key}_definition"):
-        st.markdown(escape_markdown(definition))
+    definition_popover([definition], key=f"{key}_definition")
+
+
+def definition_popover(lines: list[str], key: str) -> None:
+    """A "Definition" popover whose text is sent only while it is open (a page has a dozen)."""
+    pop = st.popover("Definition", icon=":material/info:", key=key, on_change="rerun")
+    if pop.open:
+        with pop:
+            for line in lines:
+                st.markdown(escape_markdown(line))
 
 
 def table(df: pd.DataFrame, alt: str, *, key: str | None = None,
@@ -117,10 +125,14 @@ def chart(fig: go.Figure, summary: str, data: pd.DataFrame, key: str,
     """
     st.plotly_chart(chart_contrast.readable(fig), key=key, alt=summary, config={"displaylogo": False})
     st.caption(escape_markdown(definition or summary))
-    with st.expander("Data table"):
-        if definition:
-            st.caption(escape_markdown(summary))
-        table(data, alt=f"Data table: {fig.layout.title.text}", key=f"{key}_table")
+    # Lazy: the table is built only while its expander is open, so a filter change does not
+    # serialise and send a table per chart that nobody has opened.
+    data_table = st.expander("Data table", key=f"{key}_data", on_change="rerun")
+    if data_table.open:
+        with data_table:
+            if definition:
+                st.caption(escape_markdown(summary))
+            table(data, alt=f"Data table: {fig.layout.title.text}", key=f"{key}_table")
 
 
 def being_built(what: str) -> None:
