@@ -7,7 +7,7 @@ HYPERCARE_NO_DEMO=1 skips loading demo data into an empty store on first start.
 import streamlit as st
 
 from analytics.auth import PermissionDenied
-from ui import auth, state
+from ui import auth, state, widgets
 
 st.set_page_config(page_title="Hypercare", layout="wide")
 auth.gate()  # shared mode: nothing below runs before sign-in (docs/auth.md)
@@ -30,4 +30,4 @@ pg = st.navigation(
 try:
     pg.run()
 except PermissionDenied as exc:  # the core refused a write this person's roles don't allow
-    st.error(str(exc), icon=":material/block:")
+    st.error(widgets.escape_markdown(exc), icon=":material/block:")  # names come from the IdP

@@ -133,7 +133,3 @@ def chart(fig: go.Figure, summary: str, data: pd.DataFrame, key: str,
             if definition:
                 st.caption(escape_markdown(summary))
             table(data, alt=f"Data table: {fig.layout.title.text}", key=f"{key}_table")
-
-
-def being_built(what: str) -> None:
-    st.info(f"This page is being built: {what}", icon=":material/construction:")
