@@ -149,25 +149,38 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-@pytest.fixture
-def new_session(browser, streamlit_server, screenshots, request):
-    """Factory: a new browser page in its own context (own cookies, own Streamlit session)."""
+@contextlib.contextmanager
+def page_factory(browser, base_url: str, screenshots: Path, request, prepare=None):
+    """Yield a function that opens a page in a new browser context (own cookies, own Streamlit
+    session) on `base_url`; `prepare(context)` may add routes. On a failed test each context
+    leaves a FAILED-<test>-<i>.png; every context is closed."""
     expect.set_options(timeout=UI_TIMEOUT_MS)
     contexts = []
 
     def open_page():
-        context = browser.new_context(viewport=VIEWPORT, base_url=streamlit_server)
+        context = browser.new_context(viewport=VIEWPORT, base_url=base_url)
         context.set_default_timeout(UI_TIMEOUT_MS)
+        if prepare is not None:
+            prepare(context)
         contexts.append(context)
         return context.new_page()
 
-    yield open_page
-    failed = getattr(request.node, "rep_call", None)
-    for i, context in enumerate(contexts):
-        if failed is not None and failed.failed and context.pages:
-            with contextlib.suppress(Exception):  # best effort: the page may be gone
-                context.pages[0].screenshot(path=screenshots / f"FAILED-{request.node.name}-{i}.png")
-        context.close()
+    try:
+        yield open_page
+    finally:
+        failed = getattr(request.node, "rep_call", None)
+        for i, context in enumerate(contexts):
+            if failed is not None and failed.failed and context.pages:
+                with contextlib.suppress(Exception):  # best effort: the page may be gone
+                    context.pages[0].screenshot(path=screenshots / f"FAILED-{request.node.name}-{i}.png")
+            context.close()
+
+
+@pytest.fixture
+def new_session(browser, streamlit_server, screenshots, request):
+    """Factory: a new browser page in its own context (own cookies, own Streamlit session)."""
+    with page_factory(browser, streamlit_server, screenshots, request) as open_page:
+        yield open_page
 
 
 @pytest.fixture

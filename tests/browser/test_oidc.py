@@ -9,7 +9,6 @@ check, identity cookie.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import re
@@ -23,7 +22,7 @@ from playwright.sync_api import Page, expect
 
 from analytics import db
 from analytics.demo_loader import load_demo
-from tests.browser.conftest import UI_TIMEOUT_MS, VIEWPORT, launch_streamlit
+from tests.browser.conftest import launch_streamlit, page_factory
 
 # Authlib warns about its own deprecated modules (used by the mock provider and Streamlit).
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -84,24 +83,12 @@ def shared_server(idp, tmp_path_factory):
 @pytest.fixture
 def session(browser, shared_server, screenshots, request):
     """Factory: a new browser context (own cookies: own person) on the shared dashboard."""
-    expect.set_options(timeout=UI_TIMEOUT_MS)
-    contexts = []
-
-    def open_page() -> Page:
-        context = browser.new_context(viewport=VIEWPORT, base_url=shared_server)
-        context.set_default_timeout(UI_TIMEOUT_MS)
+    def offline(context) -> None:
         # The provider's form links a stylesheet on a CDN; this machine is offline.
         context.route("https://cdn.jsdelivr.net/**", lambda route: route.abort())
-        contexts.append(context)
-        return context.new_page()
 
-    yield open_page
-    failed = getattr(request.node, "rep_call", None)
-    for i, context in enumerate(contexts):
-        if failed is not None and failed.failed and context.pages:
-            with contextlib.suppress(Exception):
-                context.pages[0].screenshot(path=screenshots / f"FAILED-{request.node.name}-{i}.png")
-        context.close()
+    with page_factory(browser, shared_server, screenshots, request, prepare=offline) as open_page:
+        yield open_page
 
 
 def wait_until_idle(page: Page) -> None:
