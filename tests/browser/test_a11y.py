@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from analytics.chart_contrast import BACKGROUND, contrast_ratio
 
@@ -118,7 +119,10 @@ def render_everything(page: Page) -> None:
         if not todo:
             break
         tries[todo[0]] = tries.get(todo[0], 0) + 1
-        summaries.nth(todo[0]).click()
+        try:
+            summaries.nth(todo[0]).click(timeout=10_000)
+        except PlaywrightTimeoutError:
+            pass  # the page re-rendered under the click (a rerun still under way): look again
         wait_until_idle(page)
     for el in main.locator("[data-testid='stPlotlyChart'], [data-testid='stDataFrame']").all():
         if el.is_visible():
