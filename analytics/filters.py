@@ -79,11 +79,15 @@ class Filters:
 
     # --- SQL ----------------------------------------------------------------------------
 
-    def where(self, alias: str = "") -> tuple[str, list[Any]]:
+    def where(self, alias: str = "", codes: Mapping[str, Mapping[str, int]] | None = None
+              ) -> tuple[str, list[Any]]:
         """A parameterised boolean SQL clause over `tickets` (or `alias`), and its params.
 
         Dates filter `opened_at`: from the start of `date_from` up to the end of `date_to`
         (inclusive of the whole day). "TRUE" when no filter is set.
+        `codes` (column -> value -> integer code): for a table that also holds each of those
+        columns as `<column>__code` (analytics.kpi_facts), compare the codes instead: an IN
+        over integers costs a fraction of one over text. A value without a code matches nothing.
         """
         if alias and not _ALIAS.match(alias):
             raise ValueError(f"not a SQL alias: {alias!r}")
@@ -104,6 +108,11 @@ class Filters:
             want_null = name == "severity" and UNMAPPED in values
             values = [v for v in values if not (name == "severity" and v == UNMAPPED)]
             parts = []
+            if codes is not None and column in codes:
+                col = f"{col}__code"
+                values = [codes[column][v] for v in values if v in codes[column]]
+                if not values and not want_null:
+                    parts.append("FALSE")
             if values:
                 parts.append(f"{col} IN ({', '.join('?' for _ in values)})")
                 params.extend(values)

@@ -210,7 +210,8 @@ KPIS: tuple[Kpi, ...] = (
 )
 # Availability / MTBF: outage windows (why: 0 used, else the exclusion), merged per service
 # into episodes (a window starting at or before the running end of the earlier ones joins
-# their episode), clipped to each bucket; failures = episodes starting in the bucket.
+# their episode), clipped to each bucket; failures = episodes starting in the bucket. The SQL
+# selects and classifies the windows; analytics.outage_episodes merges and clips them.
 OUTAGE_WHY = ("", CANCELLED.label, CLOSED_NO_RESOLUTION.label,
         "incidents with zero duration (start = end)")
 OUTAGE_SQL = """WITH w AS (
@@ -223,20 +224,8 @@ OUTAGE_SQL = """WITH w AS (
         AND coalesce(impact_started_at, opened_at) < ?
         AND coalesce(mitigated_at, resolved_at, ?) >= ?),
 c AS (SELECT *, CASE WHEN status_category = 'cancelled' THEN 1 WHEN e IS NULL THEN 2
-                     WHEN e <= s THEN 3 ELSE 0 END AS why FROM w),
-m AS (SELECT grp, service, s, e, max(e) OVER (PARTITION BY grp, service ORDER BY s, e
-        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end FROM c WHERE why = 0),
-ep AS (SELECT *, sum(CASE WHEN prev_end IS NULL OR s > prev_end THEN 1 ELSE 0 END) OVER (
-        PARTITION BY grp, service ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS ep_id FROM m),
-epi AS (SELECT grp, service, min(s) AS s, max(e) AS e FROM ep GROUP BY grp, service, ep_id),
-b AS (SELECT unnest(?::INTEGER[]) AS bucket, unnest(?::TIMESTAMP[]) AS b0,
-             unnest(?::TIMESTAMP[]) AS b1, unnest(?::TIMESTAMP[]) AS bobs)
-SELECT b.bucket, epi.grp, epi.service, 0 AS why, sum(greatest(0, date_diff('millisecond',
-        greatest(epi.s, b.b0), least(epi.e, b.bobs)))) / 3600000.0 AS down,
-    count(*) FILTER (WHERE epi.s >= b.b0 AND epi.s < b.b1) AS n
-FROM b JOIN epi ON epi.s < b.b1 AND epi.e > b.b0 GROUP BY ALL
-UNION ALL
-SELECT NULL, grp, NULL, why, 0, count(*) FROM c WHERE why > 0 GROUP BY ALL"""
+                     WHEN e <= s THEN 3 ELSE 0 END AS why FROM w)
+SELECT grp, service, why, epoch_ms(s) AS s_ms, coalesce(epoch_ms(e), 0) AS e_ms FROM c"""
 
 BY_KEY: dict[str, Kpi] = {k.key: k for k in KPIS}
 # Shown on the Overview as cards, in this order.

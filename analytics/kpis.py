@@ -17,7 +17,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from . import kpi_facts
+from . import kpi_facts, outage_episodes
 from . import kpi_registry as reg
 from .filters import Filters
 from .kpi_sla import sla_rows
@@ -62,14 +62,8 @@ def status_of(kpi: reg.Kpi, value: float | None, target: float | None) -> str:
     return MET if ok else MISSED
 
 
-def _code_columns(kpis: list[reg.Kpi]) -> list[str]:
-    """The kpi_facts columns that classify a ticket for these KPIs (few distinct values each)."""
-    return [c for k in kpis if k.kind != "count"
-            for c in (f"x_{k.key}", *([f"h_{k.key}"] if k.kind == "rate" else []))]
-
-
 def _folds(kpi: reg.Kpi) -> list[str]:
-    """Per-KPI counts folded from the per-classification counts `n`."""
+    """Per-KPI counts folded from the per-class counts `n`."""
     x, k = f"x_{kpi.key}", kpi.key
     if kpi.kind == "count":
         return []
@@ -77,16 +71,22 @@ def _folds(kpi: reg.Kpi) -> list[str]:
     if kpi.kind == "rate":
         conds.append((f"{x} = 0 AND h_{k}", f"{k}__hits"))
     conds += [(f"{x} = {i}", f"{k}__x{i}") for i in range(1, len(kpi.exclusions) + 1)]
-    return [f"coalesce(sum(n) FILTER (WHERE {cond}), 0)::BIGINT AS {alias}" for cond, alias in conds]
+    out = [f"coalesce(sum(n) FILTER (WHERE {cond}), 0)::BIGINT AS {alias}" for cond, alias in conds]
+    if kpi.kind == "duration":  # the mean of the included tickets' measures
+        out.append(f"sum(s_{k}) FILTER (WHERE {x} = 0) / sum(k_{k}) FILTER (WHERE {x} = 0) AS {k}__mean")
+    return out
 
 
-def _durations(kpi: reg.Kpi, quantiles_sql: str | None) -> list[str]:
-    """Mean (and median, p90 of the rows `quantiles_sql` selects; None: not wanted — they cost
-    more than everything else together) of a duration KPI's included tickets."""
-    v, k = f"CASE WHEN x_{kpi.key} = 0 THEN v_{kpi.key} END", kpi.key
-    q = (f"quantile_cont(CASE WHEN x_{k} = 0 AND {quantiles_sql} THEN v_{k} END, [0.5, 0.9])"
-         if quantiles_sql else "NULL")
-    return [f"avg({v}) AS {k}__mean", f"{q} AS {k}__q"]
+def _decoded(kpis: list[reg.Kpi], cohort: str) -> list[str]:
+    """The classification columns the folds read, decoded from the class number."""
+    return [f"{kpi_facts.decoded_sql(cohort, c)} AS {c}" for k in kpis if k.kind != "count"
+            for c in (f"x_{k.key}", *([f"h_{k.key}"] if k.kind == "rate" else []))]
+
+
+def _quantiles(kpi: reg.Kpi, quantiles_sql: str) -> str:
+    """Median and p90 of a duration KPI's included tickets among the rows `quantiles_sql` selects."""
+    k = kpi.key
+    return f"quantile_cont(CASE WHEN x_{k} = 0 AND {quantiles_sql} THEN v_{k} END, [0.5, 0.9]) AS {k}__q"
 
 
 def _cohort_frame(con, filters: Filters, period: Period, kpis: list[reg.Kpi], cohort: str,
@@ -96,26 +96,42 @@ def _cohort_frame(con, filters: Filters, period: Period, kpis: list[reg.Kpi], co
     few hundred combinations), folded per KPI after; durations aggregated beside.
 
     grain "compare": two buckets, "current" (the period) and "previous" (the one before);
-    median and p90 only for the current one (the previous period shows its headline value)."""
-    clause, params = undated(filters).where()
+    median and p90 only for the current one (the previous period shows its headline value).
+    Where they are wanted for one bucket and group only (the KPI cards), they come from
+    kpi_facts.quantiles (same values, no sort per filter change)."""
     time_col = "opened_at" if cohort == reg.OPENED else "resolved_at"
-    quantiles_sql = ("bucket = 'current'" if grain == COMPARE else "true") if stats else None
-    codes_sql = ", ".join(["bucket", "grp", *_code_columns(kpis)])
+    one_group = stats and grain in (COMPARE, None) and split in (None, "none")
+    quantiles_sql = None if one_group or not stats else ("bucket = 'current'" if grain == COMPARE else "true")
+    timed = [k for k in kpis if k.kind == "duration"]
+    sums_sql = "".join(f", sum(v_{k.key}) AS s_{k.key}, count(v_{k.key}) AS k_{k.key}" for k in timed)
+    decoded_sql = ", ".join(["*", *_decoded(kpis, cohort)])
     folds_sql = ", ".join(["sum(n)::BIGINT AS cohort_n", *(c for k in kpis for c in _folds(k))])
-    durations = [c for k in kpis if k.kind == "duration" for c in _durations(k, quantiles_sql)]
-    dur_cte = f", d AS (SELECT bucket, grp, {', '.join(durations)} FROM x GROUP BY ALL)" if durations else ""
-    dur_join = ("SELECT c.*, d.* EXCLUDE (bucket, grp) FROM c LEFT JOIN d ON c.bucket IS NOT DISTINCT FROM "
-                "d.bucket AND c.grp IS NOT DISTINCT FROM d.grp" if durations else "SELECT * FROM c")
-    # NOT MATERIALIZED: x is read twice, and a million-row copy costs more than two scans.
-    body_sql = f"""WITH f AS NOT MATERIALIZED (SELECT *, {time_col} AS t FROM facts
+    q_cte, q_join = "", "SELECT * FROM c"
+    if quantiles_sql and timed:
+        q_cte = f", d AS (SELECT bucket, grp, {', '.join(_quantiles(k, quantiles_sql) for k in timed)} FROM x GROUP BY ALL)"
+        q_join = ("SELECT c.*, d.* EXCLUDE (bucket, grp) FROM c LEFT JOIN d ON c.bucket IS NOT DISTINCT FROM "
+                  "d.bucket AND c.grp IS NOT DISTINCT FROM d.grp")
+
+    # NOT MATERIALIZED: x may be read twice (quantiles), and a million-row copy costs more than two scans.
+    def body_sql(clause: str) -> str:
+        return f"""WITH f AS NOT MATERIALIZED (SELECT *, {time_col} AS t FROM facts
           WHERE ({clause}) AND {time_col} >= ? AND {time_col} < ?),
     x AS NOT MATERIALIZED (SELECT *, {_bucket(grain)} AS bucket, {split_sql(split)} AS grp FROM f),
-    n AS (SELECT {codes_sql}, count(*) AS n FROM x GROUP BY ALL),
-    c AS (SELECT bucket, grp, {folds_sql} FROM n GROUP BY ALL){dur_cte}
-    {dur_join}"""
+    n AS (SELECT bucket, grp, cls_{cohort} AS cls, count(*) AS n{sums_sql} FROM x GROUP BY ALL),
+    m AS (SELECT {decoded_sql} FROM n),
+    c AS (SELECT bucket, grp, {folds_sql} FROM m GROUP BY ALL){q_cte}
+    {q_join}"""
     lo = period.previous().start if grain == COMPARE else period.start
     cut = [period.start] if grain == COMPARE else []
-    return kpi_facts.query(con, body_sql, [*params, lo, period.end, *cut]).df()
+    df = kpi_facts.query(con, undated(filters), body_sql, [lo, period.end, *cut]).df()
+    if one_group and timed:
+        q = kpi_facts.quantiles(con, [k.key for k in timed], undated(filters), f"{time_col} >= ? AND {time_col} < ?",
+                                [period.start, period.end])
+        current = (df["bucket"] == "current") if grain == COMPARE else pd.Series(True, index=df.index)
+        for key in q:
+            df[f"{key}__q"] = pd.Series([q[key] if now else None for now in current], index=df.index,
+                                        dtype=object)
+    return df
 
 
 COMPARE = "compare"
@@ -151,7 +167,7 @@ def _sql_rows(df: pd.DataFrame, kpis: list[reg.Kpi], cohort_label: str) -> list[
             elif n == 0:
                 row["reason"] = _empty_reason(k, excluded, cohort_label)
             elif k.kind == "duration":
-                q = rec[f"{k.key}__q"]
+                q = rec.get(f"{k.key}__q")
                 q = (None, None) if q is None or (isinstance(q, float) and np.isnan(q)) else q
                 row.update(mean=_f(rec[f"{k.key}__mean"]), median=_f(q[0]), p90=_f(q[1]))
                 row["value"] = row["mean"]
@@ -216,18 +232,16 @@ def _backlog_rows(con, filters: Filters, period: Period, kpis: list[reg.Kpi], gr
 
 def _outage_rows(con, filters: Filters, period: Period, kpis: list[reg.Kpi], grain: str | None,
                  split: str | None, severities: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Availability / MTBF / MTBSI per bucket and group from merged outage episodes.
-
-    SQL merges each service's windows (a window starting at or before the running end of the
-    earlier ones joins their episode), clips episodes to each bucket and counts failures =
-    episodes starting in the bucket."""
+    """Availability / MTBF / MTBSI per bucket and group from merged outage episodes: SQL selects
+    and classifies the impact windows, analytics.outage_episodes merges each service's windows
+    into episodes, clips them to each bucket and counts failures = episodes starting in it."""
     wins = _windows(period, grain)
     observed = [max(b0, min(b1, period.as_of)) for _, b0, b1 in wins]
     clause, params = undated(filters).where()
     query_sql = reg.OUTAGE_SQL.format(group_sql=split_sql(split), clause=clause)
-    df = kpi_facts.outage_query(con, severities, query_sql, [
-        period.as_of, *params, list(severities), period.end, period.as_of, period.start,
-        list(range(len(wins))), [w[1] for w in wins], [w[2] for w in wins], observed]).df()
+    windows = kpi_facts.outage_query(con, severities, query_sql, [
+        period.as_of, *params, list(severities), period.end, period.as_of, period.start]).fetchnumpy()
+    df = outage_episodes.frame(windows, [(w[1], w[2], obs) for w, obs in zip(wins, observed, strict=True)])
     sev_text = "/".join(severities)
     excl = df[df["why"] > 0]
     used = df[df["why"] == 0]

@@ -58,6 +58,29 @@ def test_where_with_alias():
     assert params == [D1, "SEV-1"]
 
 
+CODES = {"severity": {"SEV-1": 0, "SEV-2": 1}, "service": {"Payments": 0, "Portal": 1}}
+
+
+@pytest.mark.parametrize(
+    "filters,expected_sql,expected_params",
+    [
+        (Filters(severity=("SEV-2", "SEV-1")), "severity__code IN (?, ?)", [1, 0]),
+        (Filters(severity=("SEV-1", "Unmapped")), "(severity__code IN (?) OR severity__code IS NULL)", [0]),
+        (Filters(severity=("Unmapped",)), "severity__code IS NULL", []),
+        (Filters(service=("Portal", "Nowhere")), "service__code IN (?)", [1]),
+        (Filters(service=("Nowhere",)), "FALSE", []),
+        (Filters(severity=("SEV-4",), team=("Ops",)), "FALSE AND team IN (?)", ["Ops"]),
+        (Filters(date_from=date(2026, 9, 7), service=("Payments",)), "opened_at >= ? AND service__code IN (?)",
+         [D1, 0]),
+    ],
+    ids=["codes", "code-or-null", "null-only", "unknown-value-dropped", "nothing-known", "uncoded-column",
+         "with-date"],
+)
+def test_where_with_codes(filters: Filters, expected_sql: str, expected_params: list):
+    """Coded columns compare integer twins; a value the data does not hold matches nothing."""
+    assert filters.where(codes=CODES) == (expected_sql, expected_params)
+
+
 @pytest.mark.parametrize("alias", ["t; DROP TABLE x", "1t", "a.b", "t "])
 def test_where_rejects_bad_alias(alias: str):
     with pytest.raises(ValueError):

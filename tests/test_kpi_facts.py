@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from analytics import datasets, kpi_facts, kpi_registry, kpis
 from analytics.demo_loader import load_demo
@@ -34,7 +36,7 @@ def test_facts_classify_each_ticket_as_the_registry_says(con):
     """Each x_/v_/h_ column equals its registry SQL evaluated row by row in plain SQL on the
     tickets (escalation level from tickets.tier only: the demo gives every ticket a tier)."""
     load_demo(con, n_tickets=500, seed=8)
-    facts = kpi_facts.query(con, "SELECT * FROM facts", []).df()
+    facts = kpi_facts.query(con, Filters(), lambda where: f"SELECT * FROM facts WHERE {where}", []).df()
     assert len(facts) == 500
     for k in kpi_registry.KPIS:
         if k.kind not in kpi_facts.FACT_KINDS or k.kind == "count":
@@ -56,3 +58,67 @@ def test_facts_classify_each_ticket_as_the_registry_says(con):
             pd.testing.assert_series_equal(raw["v"].sort_values(ignore_index=True),
                                            got[f"v_{k.key}"].sort_values(ignore_index=True),
                                            check_names=False)
+
+
+def test_class_number_reads_back_every_classification_column(con):
+    """cls_<cohort> packs the cohort's x_/h_ columns; decoded_sql gives each of them back."""
+    load_demo(con, n_tickets=400, seed=9)
+    for cohort in (kpi_registry.OPENED, kpi_registry.RESOLVED):
+        columns = [c for c, *_ in kpi_facts._class_parts(cohort)]
+        assert columns, cohort
+        decoded = ", ".join(f"{kpi_facts.decoded_sql(cohort, c)} AS d_{c}" for c in columns)
+        got = kpi_facts.query(con, Filters(), lambda where, cohort=cohort, decoded=decoded: (
+            f"SELECT {', '.join(columns)}, {decoded} FROM (SELECT *, cls_{cohort} AS cls FROM facts "
+            f"WHERE {where})"), []).df()
+        assert len(got) == 400
+        for c in columns:
+            assert (got[c] == got[f"d_{c}"]).all(), c
+    with pytest.raises(KeyError):
+        kpi_facts.decoded_sql(kpi_registry.OPENED, "x_mttr")  # a resolved-cohort column
+
+
+def test_continuous_quantile_is_duckdbs_quantile_cont():
+    import duckdb
+
+    assert kpi_facts.continuous_quantile(np.array([]), 0.5) is None
+    assert kpi_facts.continuous_quantile(np.array([7.0]), 0.9) == 7.0
+    rng = np.random.default_rng(4)
+    for n in (2, 3, 10, 101, 1000):
+        values = np.sort(rng.exponential(90.0, n))
+        want = duckdb.connect().execute("SELECT quantile_cont(v, [0.5, 0.9]) FROM (SELECT unnest(?) AS v)",
+                                        [values.tolist()]).fetchall()[0][0]
+        assert [kpi_facts.continuous_quantile(values, q) for q in (0.5, 0.9)] == pytest.approx(want, rel=1e-12)
+
+
+FILTER_CASES = [Filters(), Filters(severity=("SEV-1", "SEV-2")), Filters(severity=("Unmapped",)),
+                Filters(severity=("SEV-3", "Unmapped")), Filters(service=("no such service",)),
+                Filters(team=("Service Desk",), status=("resolved", "closed")),
+                Filters(type=("incident",), source=("demo",))]
+
+
+@pytest.mark.parametrize("filters", FILTER_CASES, ids=lambda f: f.caption())
+def test_quantiles_equal_quantile_cont_over_the_filtered_tickets(con, filters):
+    """kpi_facts.quantiles (coded filter columns, ordered measures) = DuckDB's quantile_cont of
+    the registry's measure over the same tickets of the store, filtered by text (up to the last
+    bits of a double: DuckDB's interpolation rounds differently in rare cases)."""
+    load_demo(con, n_tickets=1500, seed=11)
+    con.execute("UPDATE tickets SET severity = NULL WHERE ticket_id IN "
+                "(SELECT ticket_id FROM tickets ORDER BY ticket_id LIMIT 40)")
+    kpi_facts.clear()  # a direct UPDATE is not an upload: forget the facts built before it
+    lo, hi = datetime(2026, 9, 10), datetime(2026, 11, 1)
+    durations = [k for k in kpi_registry.KPIS if k.kind == "duration"]
+    got = kpi_facts.quantiles(con, [k.key for k in durations], filters, "opened_at >= ? AND opened_at < ?",
+                              [lo, hi])
+    clause, params = filters.where()
+    for k in durations:
+        excl = " OR ".join(f"coalesce(({e.condition_sql}), false)" for e in k.exclusions) or "false"
+        scope = f"coalesce(({k.scope_sql}), false)" if k.scope_sql else "true"
+        want = con.execute(
+            f"SELECT quantile_cont(({k.measure_sql})::DOUBLE, [0.5, 0.9]) FROM "
+            "(SELECT *, try_cast(regexp_extract(tier, '(\\d+)', 1) AS INTEGER) AS esc_level FROM tickets) "
+            f"WHERE ({clause}) AND opened_at >= ? AND opened_at < ? AND {scope} AND NOT ({excl})",
+            [*params, lo, hi]).fetchall()[0][0]
+        if want is None:
+            assert got[k.key] == (None, None), k.key
+        else:
+            assert got[k.key] == pytest.approx(tuple(want), rel=1e-12), k.key
