@@ -266,7 +266,12 @@ def hypercare_daily(con: duckdb.DuckDBPyConnection, filters: Filters, go_live: d
     "after")."""
     from .overview import volume_by_day
 
-    daily = volume_by_day(con, filters)
+    return hypercare_from_daily(volume_by_day(con, filters), go_live)
+
+
+def hypercare_from_daily(daily: pd.DataFrame, go_live: date) -> pd.DataFrame:
+    """hypercare_daily from the daily volume it reads (overview.volume_by_day), for a page that
+    already holds it."""
     if daily.empty:
         return pd.DataFrame(columns=["day", "tickets", "rolling_mean", "phase"])
     last = max(daily["day"].max(), go_live + timedelta(days=HYPERCARE_DAYS - 1))

@@ -9,6 +9,7 @@ import streamlit as st
 
 from analytics import kpi_registry, kpi_trends, kpis
 from analytics.filters import Filters
+from ui import state
 
 _CACHE = {"show_spinner": False, "max_entries": 64, "ttl": 3600}
 
@@ -23,13 +24,10 @@ def card_results(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: dateti
     return _results(con, id(con), filters, as_of)
 
 
-@st.cache_data(**_CACHE)
-def _hypercare(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, go_live: date):
-    return kpi_trends.hypercare_daily(_con, filters, go_live)
-
-
 def hypercare(con: duckdb.DuckDBPyConnection, filters: Filters, go_live: date):
-    return _hypercare(con, id(con), filters, go_live)
+    """The hypercare view's daily series, from the Overview's cached daily volume (one query
+    less per filter change; the derivation is a few pandas steps)."""
+    return kpi_trends.hypercare_from_daily(state.overview_data(con, "volume_by_day", filters), go_live)
 
 
 @st.cache_data(**_CACHE)
