@@ -8,9 +8,13 @@ aggregate itself, so they run once per store version (same token as analytics.sl
 upload, deletion or demo load rebuilds) into the table `facts` of a private in-memory DuckDB.
 Each filter change then runs `query`: plain comparisons of small integers.
 
-Columns of `facts`: the filter columns (Filters.where() applies unchanged), resolved_at, and per
-cohort KPI: x_<key> (-1 out of scope, i = the i-th exclusion, 0 included), v_<key> (duration
-KPIs: the measure) and h_<key> (rate KPIs: the numerator holds).
+Columns of `facts`: the filter columns, each text one with an integer twin <column>__code
+(`query` filters on those: Filters.where(codes=...), a fraction of the cost of IN over text),
+resolved_at, and per cohort KPI: x_<key> (-1 out of scope, i = the i-th exclusion, 0 included),
+v_<key> (duration KPIs: the measure) and h_<key> (rate KPIs: the numerator holds); per cohort,
+cls_<cohort> packs all of its x_/h_ columns into one number (class_sql, decoded_sql), so
+counting tickets per classification groups by one integer. The table lives in an in-memory
+database attached with COMPRESS (dictionary-compressed text).
 
 `quantiles` gives the median and p90 of duration KPIs over one set of facts rows without a
 sort per filter change: each KPI's included rows are ordered by their measure once per store
@@ -19,7 +23,8 @@ million tickets where DuckDB's quantile_cont takes about 20 ms per KPI).
 
 `outage_query` does the same for availability / MTBF: kpi_registry.OUTAGE_SQL runs unchanged
 over a table `tickets` that holds only the incidents of the outage severities (the rows its
-static conditions keep; a few percent of all), per store version and severity list.
+static conditions keep; a few percent of all), per store version and severity list; its windows
+are then merged by analytics.outage_episodes.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ def _folds(kpi: reg.Kpi) -> list[str]:
     conds += [(f"{x} = {i}", f"{k}__x{i}") for i in range(1, len(kpi.exclusions) + 1)]
     out = [f"coalesce(sum(n) FILTER (WHERE {cond}), 0)::BIGINT AS {alias}" for cond, alias in conds]
     if kpi.kind == "duration":  # the mean of the included tickets' measures
-        out.append(f"sum(s_{k}) FILTER (WHERE {x} = 0) / sum(k_{k}) FILTER (WHERE {x} = 0) AS {k}__mean")
+        out.append(f"sum(s_{k}) FILTER (WHERE {x} = 0) / nullif(sum(k_{k}) FILTER (WHERE {x} = 0), 0) AS {k}__mean")
     return out
 
 
@@ -92,8 +92,9 @@ def _quantiles(kpi: reg.Kpi, quantiles_sql: str) -> str:
 def _cohort_frame(con, filters: Filters, period: Period, kpis: list[reg.Kpi], cohort: str,
                   grain: str | None, split: str | None, stats: bool = True) -> pd.DataFrame:
     """One row per (bucket, group) of the opened / resolved cohort with every aggregate, over
-    the per-ticket facts (analytics.kpi_facts): tickets counted per classification first (a
-    few hundred combinations), folded per KPI after; durations aggregated beside.
+    the per-ticket facts (analytics.kpi_facts): tickets counted per class first (one number
+    for a ticket's classification over all of the cohort's KPIs, a few hundred classes), with
+    the sum and count of each duration beside, then folded per KPI.
 
     grain "compare": two buckets, "current" (the period) and "previous" (the one before);
     median and p90 only for the current one (the previous period shows its headline value).
