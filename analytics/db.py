@@ -60,6 +60,13 @@ def get_setting(con: duckdb.DuckDBPyConnection, key: str, default: str | None = 
     return row[0][0] if row else default
 
 
+def get_settings(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, str]:
+    """The stored values of those of `keys` that are set, in one query."""
+    rows = con.cursor().execute("SELECT key, value FROM settings WHERE list_contains(?, key)",
+                                [list(keys)]).fetchall()
+    return dict(rows)
+
+
 def set_setting(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
     with write_lock:
         con.cursor().execute(

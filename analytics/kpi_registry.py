@@ -241,8 +241,9 @@ def get(key: str) -> Kpi:
 def targets(con: duckdb.DuckDBPyConnection) -> dict[str, float | None]:
     """Target per KPI: the setting "kpi_target.<key>" if set (empty = no target), else the seed."""
     out: dict[str, float | None] = {}
+    stored = db.get_settings(con, [k.setting_key for k in KPIS])  # one query, not one per KPI
     for k in KPIS:
-        raw = db.get_setting(con, k.setting_key)
+        raw = stored.get(k.setting_key)
         if raw is None:
             out[k.key] = k.default_target
             continue

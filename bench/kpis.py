@@ -10,9 +10,9 @@
    timed once per page — a filter change is a new key for the page's Streamlit caches, so
    every call below is what the page computes after a change:
    - Overview: everything the page computes, in its order: the ticket count of the caption,
-     the summary, the twelve KPI cards (SLA cards included) with the previous period, daily
-     volume and the hypercare series made from it, backlog ageing, severity mix, the open-backlog
-     table (its first 1,000 rows, as the page lists);
+     the cube (one scan the summary, daily volume, backlog ageing and severity mix are read
+     from), the twelve KPI cards (SLA cards included) with the previous period, the hypercare
+     series, the open-backlog table (its first 1,000 rows, as the page lists);
    - of which the KPI cards, and of which the two SLA cards;
    - KPI trends: kpi_trends.trend for a rotating KPI (SLA ones included), grain and split.
    Also printed: the one-off cost of the first request after an upload or a policy save (the
@@ -83,12 +83,12 @@ def filters(con) -> list[Filters]:
 def overview_page(con, f: Filters, as_of: datetime = AS_OF) -> None:
     """What pages/overview.py computes after a filter change, in its order."""
     count_tickets(con, f)
-    overview.summary(con, f, as_of)
+    cube = overview.cube(con, f, as_of)  # one scan for the summary, volume, ageing and mix
+    overview.summary_from(cube, as_of)
     kpis.results(con, f, as_of, keys=kpi_registry.CARD_KEYS)
-    daily = overview.volume_by_day(con, f)  # the page caches it for the volume chart too
-    kpi_trends.hypercare_from_daily(daily, GO_LIVE)
-    overview.backlog_ageing(con, f, as_of)
-    overview.severity_mix(con, f)
+    kpi_trends.hypercare_from_daily(overview.volume_from(cube), GO_LIVE)
+    overview.ageing_from(cube)
+    overview.mix_from(cube)
     overview.backlog(con, f, as_of, limit=1000)  # the rows the page lists (ui.state.BACKLOG_ROWS)
 
 

@@ -4,7 +4,7 @@ from datetime import date
 
 import streamlit as st
 
-from analytics import charts, db, kpi_charts, kpi_registry, kpis
+from analytics import charts, db, kpi_charts, kpi_registry, kpi_trends, kpis, overview
 from analytics.overview import DEFINITIONS, figure_captions
 from analytics.overview import backlog as backlog_rows
 from ui import kpi_state, state, widgets
@@ -21,7 +21,9 @@ def _kpi_card(result: kpis.KpiResult) -> None:
 con, filters, n = widgets.filtered_page("Overview")
 
 as_of = state.as_of_now()
-summary = state.overview_data(con, "summary", filters, as_of)
+cube = state.overview_data(con, "cube", filters, as_of)  # summary, volume, ageing, mix: one scan
+summary = overview.summary_from(cube, as_of)
+volume = overview.volume_from(cube)
 captions = figure_captions(summary)
 
 st.subheader("KPIs for the filtered period")
@@ -44,7 +46,7 @@ if not go_live_text:
     st.page_link("pages/settings.py", label="Go to Settings", icon=":material/settings:")
 else:
     go_live = date.fromisoformat(go_live_text)
-    daily = kpi_state.hypercare(con, filters, go_live)
+    daily = kpi_trends.hypercare_from_daily(volume, go_live)
     widgets.chart(kpi_charts.hypercare_chart(daily, go_live),
                   kpi_charts.describe_hypercare(daily, go_live), daily, key="chart_hypercare",
                   definition="Tickets opened per UTC day from the go-live date, the first 14 days "
@@ -62,15 +64,14 @@ with c3:
 
 left, right = st.columns(2)
 with left:
-    ageing = state.overview_data(con, "backlog_ageing", filters, as_of)
+    ageing = overview.ageing_from(cube)
     widgets.chart(charts.ageing_chart(ageing), charts.describe_ageing(ageing), ageing,
                   key="chart_ageing", definition=captions["ageing"])
 with right:
-    mix = state.overview_data(con, "severity_mix", filters)
+    mix = overview.mix_from(cube)
     widgets.chart(charts.severity_mix_chart(mix), charts.describe_severity_mix(mix), mix,
                   key="chart_severity", definition=captions["severity_mix"])
 
-volume = state.overview_data(con, "volume_by_day", filters)
 widgets.chart(charts.volume_by_day_chart(volume), charts.describe_volume_by_day(volume), volume,
               key="chart_volume", definition=captions["volume_by_day"])
 

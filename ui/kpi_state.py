@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 import duckdb
 import streamlit as st
 
 from analytics import kpi_registry, kpi_trends, kpis
 from analytics.filters import Filters
-from ui import state
 
 _CACHE = {"show_spinner": False, "max_entries": 64, "ttl": 3600}
 
@@ -22,12 +21,6 @@ def _results(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, as
 def card_results(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> dict:
     """The Overview's KPI cards for the filtered period (cached per filter and minute)."""
     return _results(con, id(con), filters, as_of)
-
-
-def hypercare(con: duckdb.DuckDBPyConnection, filters: Filters, go_live: date):
-    """The hypercare view's daily series, from the Overview's cached daily volume (one query
-    less per filter change; the derivation is a few pandas steps)."""
-    return kpi_trends.hypercare_from_daily(state.overview_data(con, "volume_by_day", filters), go_live)
 
 
 @st.cache_data(**_CACHE)

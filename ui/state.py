@@ -173,6 +173,7 @@ def _overview(_con: duckdb.DuckDBPyConnection, con_key: int, name: str, filters:
 
 
 _OVERVIEW_FUNCTIONS = {
+    "cube": overview.cube,  # the Overview's summary, volume, ageing and mix from one scan
     "summary": overview.summary,
     "volume_by_day": overview.volume_by_day,
     "backlog": overview.backlog,
