@@ -93,14 +93,19 @@ def _judged(con: duckdb.DuckDBPyConnection, as_of: datetime, where_sql: str, par
                    "USING (ticket_id) ORDER BY t.opened_at").to_arrow_table()
 
 
-def _store(mem: duckdb.DuckDBPyConnection, name_table: str, rows: pa.Table, compress: bool = False) -> None:
+def _store(mem: duckdb.DuckDBPyConnection, name_table: str, rows: pa.Table) -> None:
     cur = mem.cursor()
     cur.register("_rows", rows)
-    if not compress:
-        cur.execute(f"CREATE TABLE {name_table} AS SELECT * FROM _rows")
-        return
-    # In memory, only a database attached with COMPRESS and checkpointed keeps its text
-    # dictionary-compressed, which makes the filters' comparisons over a million rows 2-3x cheaper.
+    cur.execute(f"CREATE TABLE {name_table} AS SELECT * FROM _rows")
+
+
+def store_compressed(mem: duckdb.DuckDBPyConnection, name_table: str, rows: pa.Table) -> None:
+    """`rows` as the relation `name_table` of the in-memory database `mem`, kept compressed
+    (table kept.<name_table>, a view under the plain name). In memory, only a database attached
+    with COMPRESS and checkpointed keeps its text dictionary-compressed, which makes the
+    filters' comparisons over a million rows 2-3x cheaper."""
+    cur = mem.cursor()
+    cur.register("_rows", rows)
     cur.execute("ATTACH ':memory:' AS kept (COMPRESS)")
     cur.execute(f"CREATE TABLE kept.{name_table} AS SELECT * FROM _rows")
     cur.execute("CHECKPOINT kept")
@@ -114,7 +119,7 @@ def _entry(con: duckdb.DuckDBPyConnection, as_of: datetime) -> tuple[_Entry, str
         entry = _entries.get(con)
         if entry is None or entry.token != token or as_of < entry.base_as_of:
             mem = duckdb.connect()
-            _store(mem, "settled", _judged(con, as_of, SETTLED_SQL, [as_of] * 4), compress=True)
+            store_compressed(mem, "settled", _judged(con, as_of, SETTLED_SQL, [as_of] * 4))
             entry = _Entry(token, as_of, mem)
             _entries[con] = entry  # the old entry's database goes with its last reader
             stats["builds"] += 1

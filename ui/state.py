@@ -174,13 +174,9 @@ def _overview(_con: duckdb.DuckDBPyConnection, con_key: int, name: str, filters:
 
 _OVERVIEW_FUNCTIONS = {
     "cube": overview.cube,  # the Overview's summary, volume, ageing and mix from one scan
-    "summary": overview.summary,
-    "volume_by_day": overview.volume_by_day,
     "backlog": overview.backlog,
     # The first rows only: what the Overview shows; its CSV fetches the whole backlog on click.
     "backlog_first": lambda con, filters, as_of: overview.backlog(con, filters, as_of, limit=BACKLOG_ROWS),
-    "backlog_ageing": overview.backlog_ageing,
-    "severity_mix": overview.severity_mix,
     "weekly_volume_by_severity": overview.weekly_volume_by_severity,
     "top_titles": overview.top_titles,
     "open_major_tickets": overview.open_major_tickets,
