@@ -260,18 +260,11 @@ HYPERCARE_DAYS = 14
 ROLLING_DAYS = 7
 
 
-def hypercare_daily(con: duckdb.DuckDBPyConnection, filters: Filters, go_live: date) -> pd.DataFrame:
-    """Daily tickets from go-live on. Columns day, tickets, rolling_mean (7-day trailing mean
+def hypercare_daily(daily: pd.DataFrame, go_live: date) -> pd.DataFrame:
+    """Daily tickets from go-live on, from the daily volume (overview.volume_by_day / volume_from,
+    which the Overview already holds). Columns day, tickets, rolling_mean (7-day trailing mean
     over the days shown, fewer at the start), phase ("hypercare" for the first 14 days, then
     "after")."""
-    from .overview import volume_by_day
-
-    return hypercare_from_daily(volume_by_day(con, filters), go_live)
-
-
-def hypercare_from_daily(daily: pd.DataFrame, go_live: date) -> pd.DataFrame:
-    """hypercare_daily from the daily volume it reads (overview.volume_by_day), for a page that
-    already holds it."""
     if daily.empty:
         return pd.DataFrame(columns=["day", "tickets", "rolling_mean", "phase"])
     last = max(daily["day"].max(), go_live + timedelta(days=HYPERCARE_DAYS - 1))

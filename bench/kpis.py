@@ -86,7 +86,7 @@ def overview_page(con, f: Filters, as_of: datetime = AS_OF) -> None:
     cube = overview.cube(con, f, as_of)  # one scan for the summary, volume, ageing and mix
     overview.summary_from(cube, as_of)
     kpis.results(con, f, as_of, keys=kpi_registry.CARD_KEYS)
-    kpi_trends.hypercare_from_daily(overview.volume_from(cube), GO_LIVE)
+    kpi_trends.hypercare_daily(overview.volume_from(cube), GO_LIVE)
     overview.ageing_from(cube)
     overview.mix_from(cube)
     overview.backlog(con, f, as_of, limit=1000)  # the rows the page lists (ui.state.BACKLOG_ROWS)

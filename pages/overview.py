@@ -46,7 +46,7 @@ if not go_live_text:
     st.page_link("pages/settings.py", label="Go to Settings", icon=":material/settings:")
 else:
     go_live = date.fromisoformat(go_live_text)
-    daily = kpi_trends.hypercare_from_daily(volume, go_live)
+    daily = kpi_trends.hypercare_daily(volume, go_live)
     widgets.chart(kpi_charts.hypercare_chart(daily, go_live),
                   kpi_charts.describe_hypercare(daily, go_live), daily, key="chart_hypercare",
                   definition="Tickets opened per UTC day from the go-live date, the first 14 days "

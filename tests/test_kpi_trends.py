@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from tests.helpers import app_using
-from analytics import db, kpi_charts, kpi_trends, kpis
+from analytics import db, kpi_charts, kpi_trends, kpis, overview
 from analytics.cli import main
 from analytics.demo_loader import load_demo
 from analytics.filters import Filters
@@ -124,7 +124,7 @@ def test_cli_kpis_text_and_nulls(con, tmp_path, capsys):
 def test_hypercare_daily(demo):
     con, _ = demo
     go_live = date(2026, 9, 7)
-    df = kpi_trends.hypercare_daily(con, Filters(), go_live)
+    df = kpi_trends.hypercare_daily(overview.volume_by_day(con, Filters()), go_live)
     assert df["day"].iloc[0] == go_live
     assert list(df["phase"][:14]) == ["hypercare"] * 14 and df["phase"].iloc[14] == "after"
     assert df["rolling_mean"].iloc[6] == pytest.approx(df["tickets"].iloc[:7].mean())
