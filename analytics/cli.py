@@ -144,10 +144,6 @@ def cmd_ingest(args) -> int:
             failed += 1
             print(f"error: {exc}", file=sys.stderr)
             continue
-        if result.duplicate_of is None:
-            # Recurrence clusters follow each upload incrementally (only its new ticket keys).
-            from .recurrence import update_clusters
-            update_clusters(con, result.dataset_id)
         if args.json:
             print(json.dumps(result.to_dict(), default=str))
         else:

@@ -10,7 +10,6 @@ from datetime import date
 from . import auth, db, demo
 from .ingest import IngestResult, ingest_file
 from .profiles import find_profile
-from .recurrence import update_clusters
 from .sla_policy import business_calendar, default_policy, policy_versions, save_policy
 
 DEMO_POLICY_VERSION = "demo-us-business-hours"
@@ -46,5 +45,4 @@ def load_demo(con, n_tickets: int = 5000, seed: int = 42,
             ingest_file(con, history_csv, name=f"{name}-history.csv", profile=find_profile("hypercare-history"),
                         uploaded_by=actor, max_bytes=2**40),
         ]
-    update_clusters(con, results[0].dataset_id)
     return results

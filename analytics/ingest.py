@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import audit, auth, db
+from . import audit, auth, db, recurrence
 from .detect import Detection, detect, guess_generic
 from .profiles import Profile, ProfileError, all_profiles
 from .readers import FileRejected, RawFile, load_raw, load_raw_path, read_bytes
@@ -270,8 +270,10 @@ def _ingest(cur, raw: RawFile, profile: Profile, zone: str, uploaded_by: str,
                 "rows_loaded": result.rows_loaded, "rows_rejected": result.rows_rejected,
                 "tickets_inserted": result.tickets_inserted, "tickets_updated": result.tickets_updated,
                 "tickets_unchanged": result.tickets_unchanged})
+            if layout != "history":  # recurrence follows the upload, in the same transaction
+                recurrence.update_in(cur, result.dataset_id)
             cur.execute("COMMIT")
-        except Exception:
+        except BaseException:  # Ctrl-C included: the store stays as it was
             cur.execute("ROLLBACK")
             raise
     return result

@@ -100,7 +100,7 @@ def _distinct_keys(cur: duckdb.DuckDBPyConnection, where_sql: str, params: list[
     if blank.any():
         sig[blank] = [field_signature(c, k) for c, k in
                       zip(keys.loc[blank, "category"], keys.loc[blank, "component"], strict=True)]
-    keys["signature"] = sig
+    keys["signature"] = sig.astype(object)
     return keys
 
 
@@ -171,59 +171,81 @@ def stored_is_current(con: duckdb.DuckDBPyConnection, threshold: float) -> bool:
 
 def update_clusters(con: duckdb.DuckDBPyConnection, dataset_id: int | None = None,
                     threshold: float | None = None) -> dict[str, Any]:
-    """Bring the stored cluster assignment up to date; returns what it did.
+    """Bring the stored cluster assignment up to date in its own transaction (see `update_in`)."""
+    with db.write_lock:
+        cur = con.cursor()
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                result = update_in(cur, dataset_id, threshold)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        finally:
+            cur.close()
+    return result
+
+
+def update_in(cur: duckdb.DuckDBPyConnection, dataset_id: int | None = None,
+              threshold: float | None = None) -> dict[str, Any]:
+    """Bring the stored cluster assignment up to date inside the caller's transaction on `cur`.
 
     With `dataset_id`, only that upload's tickets whose key (service, title, category,
     component) is not stored yet are normalised and assigned: a known (service, signature)
     keeps its cluster, a new signature is matched against the existing representatives of its
     service only. Without it (or when nothing is stored, or the threshold differs) everything
-    is rebuilt. Keys: mode ("full"/"incremental"), keys_added, clusters_added, threshold.
+    is rebuilt. An upload runs this in its own transaction, so its rows and their clusters are
+    one outcome. Keys: mode ("full"/"incremental"), keys_added, clusters_added, threshold.
     """
-    threshold = check_threshold(threshold if threshold is not None else default_threshold(con))
-    with db.write_lock:
-        cur = con.cursor()
-        full = dataset_id is None or stored_threshold(con) != threshold
-        if full:
-            keys = _distinct_keys(cur, "TRUE", [])
-            mapping, new = _assign(keys, threshold)
-        else:
-            keys = _distinct_keys(
-                cur, f"dataset_id = ? AND NOT EXISTS (SELECT 1 FROM recurrence_signatures r "
-                f"WHERE {_JOIN_SQL.replace('f.', 't.')})", [int(dataset_id)])
-            known = _known_signatures(cur, keys)
-            reps: dict[tuple[str, str], list[str]] = {}
-            for service, component, rep in cur.execute(
-                    "SELECT service, component, representative FROM recurrence_clusters "
-                    "ORDER BY created_seq").fetchall():
-                reps.setdefault((service, component), []).append(rep)
-            unknown = keys.merge(known, on=_BLOCK_SIG, how="left", indicator=True)
-            todo = keys[(unknown["_merge"] == "left_only").to_numpy()]
-            mapping, new = _assign(todo, threshold, reps)
-            if len(known):
-                done = keys[(unknown["_merge"] == "both").to_numpy()].merge(known, on=_BLOCK_SIG)
-                mapping = pd.concat([mapping, done[_MAP_COLUMNS]], ignore_index=True)
-        cur.execute("BEGIN TRANSACTION")
-        try:
-            if full:
-                cur.execute("DELETE FROM recurrence_signatures")
-                cur.execute("DELETE FROM recurrence_clusters")
-            seq = cur.execute("SELECT coalesce(max(created_seq), 0) FROM recurrence_clusters").fetchall()[0][0]
-            cur.register("rc_new_map", mapping)
-            cur.execute(f"INSERT INTO recurrence_signatures SELECT {', '.join(_MAP_COLUMNS)} FROM rc_new_map")
-            clusters = pd.DataFrame(new, columns=["service", "component", "representative"], dtype=object)
-            clusters["cluster_id"] = [cluster_id(*k) for k in new]
-            clusters["created_seq"] = range(seq + 1, seq + 1 + len(new))
-            cur.register("rc_new_clusters", clusters)
-            cur.execute("INSERT INTO recurrence_clusters SELECT cluster_id, service, component, "
-                        "representative, ?, created_seq FROM rc_new_clusters", [threshold])
-            cur.execute("COMMIT")
-        except Exception:
-            cur.execute("ROLLBACK")
-            raise
-        finally:
-            cur.close()
+    threshold = check_threshold(threshold if threshold is not None else default_threshold(cur))
+    full = dataset_id is None or stored_threshold(cur) != threshold
+    new: list[tuple[str, str, str]] = []
+    if full:
+        mapping, new = _assign(_distinct_keys(cur, "TRUE", []), threshold)
+    else:
+        keys = _distinct_keys(
+            cur, f"dataset_id = ? AND NOT EXISTS (SELECT 1 FROM recurrence_signatures r "
+            f"WHERE {_JOIN_SQL.replace('f.', 't.')})", [int(dataset_id)])
+        mapping = pd.DataFrame(columns=_MAP_COLUMNS, dtype=object)
+        if len(keys):  # an upload that brings no new key (e.g. only status changes) has nothing to assign
+            mapping, new = _assign_incremental(cur, keys, threshold)
+    if full:
+        cur.execute("DELETE FROM recurrence_signatures")
+        cur.execute("DELETE FROM recurrence_clusters")
+    if len(mapping):
+        cur.register("rc_new_map", mapping)
+        cur.execute(f"INSERT INTO recurrence_signatures SELECT {', '.join(_MAP_COLUMNS)} FROM rc_new_map")
+        cur.unregister("rc_new_map")
+    if new:
+        seq = cur.execute("SELECT coalesce(max(created_seq), 0) FROM recurrence_clusters").fetchall()[0][0]
+        clusters = pd.DataFrame(new, columns=["service", "component", "representative"], dtype=object)
+        clusters["cluster_id"] = [cluster_id(*k) for k in new]
+        clusters["created_seq"] = range(seq + 1, seq + 1 + len(new))
+        cur.register("rc_new_clusters", clusters)
+        cur.execute("INSERT INTO recurrence_clusters SELECT cluster_id, service, component, "
+                    "representative, ?, created_seq FROM rc_new_clusters", [threshold])
+        cur.unregister("rc_new_clusters")
     return {"mode": "full" if full else "incremental", "keys_added": len(mapping),
             "clusters_added": len(new), "threshold": threshold}
+
+
+def _assign_incremental(cur: duckdb.DuckDBPyConnection, keys: pd.DataFrame, threshold: float
+                        ) -> tuple[pd.DataFrame, list[tuple[str, str, str]]]:
+    """New keys: a stored (service, component, signature) keeps its cluster, the rest are merged."""
+    known = _known_signatures(cur, keys)
+    reps: dict[tuple[str, str], list[str]] = {}
+    for service, component, rep in cur.execute(
+            "SELECT service, component, representative FROM recurrence_clusters "
+            "ORDER BY created_seq").fetchall():
+        reps.setdefault((service, component), []).append(rep)
+    unknown = keys.merge(known, on=_BLOCK_SIG, how="left", indicator=True)
+    todo = keys[(unknown["_merge"] == "left_only").to_numpy()]
+    mapping, new = _assign(todo, threshold, reps)
+    if len(known):
+        done = keys[(unknown["_merge"] == "both").to_numpy()].merge(known, on=_BLOCK_SIG)
+        mapping = pd.concat([mapping, done[_MAP_COLUMNS]], ignore_index=True)
+    return mapping, new
 
 
 def _known_signatures(cur: duckdb.DuckDBPyConnection, keys: pd.DataFrame) -> pd.DataFrame:

@@ -1,6 +1,7 @@
 """Upload & data: load an export with a checked mapping; uploads history, rejects, data quality."""
 
 import hashlib
+import logging
 
 import pandas as pd
 import streamlit as st
@@ -12,7 +13,6 @@ from analytics.profiles import Profile, ProfileError, save_profile
 from analytics.schema import MAPPABLE_FIELDS, SEVERITIES, TIMESTAMP_FIELDS
 from analytics.demo_loader import load_demo
 from analytics.auth import Permission
-from analytics.recurrence import update_clusters
 from ui import auth as ui_auth
 from ui import state, widgets
 
@@ -20,6 +20,7 @@ NOT_MAPPED = "— not mapped —"
 UNMAPPED = "unmapped"
 FILE_TYPES = ["csv", "gz", "xlsx", "json", "jsonl", "txt", "tsv"]
 MB = 1024 * 1024
+log = logging.getLogger(__name__)
 DELIMITERS = {"auto": None, "comma ,": ",", "semicolon ;": ";", "tab": "\t", "pipe |": "|"}
 
 con = state.start_page()
@@ -264,9 +265,11 @@ if upload is not None:
                                          uploaded_by=state.actor(), max_bytes=limit, delimiter=delimiter)
             except IngestError as exc:
                 remember("error", str(exc), [])
+            except Exception as exc:  # a defect, not the file: the transaction rolled back
+                log.exception("upload of %s failed", upload.name)
+                remember("error", f"{upload.name}: the upload failed and nothing was stored "
+                         f"({type(exc).__name__}: {exc}). Please report this.", [])
             else:
-                if result.duplicate_of is None:
-                    update_clusters(con, result.dataset_id)  # recurrence follows the upload
                 notes = list(result.warnings)
                 if result.unmapped_severities:
                     shown = ", ".join(f"{k} ({v:,})" for k, v in result.unmapped_severities.items())
