@@ -10,6 +10,8 @@ from analytics.auth import PermissionDenied
 from ui import auth, state, widgets
 
 st.set_page_config(page_title="Hypercare", layout="wide")
+# Tables' built-in CSV download writes ticket text raw (formula injection); ours is safe.
+st.set_option("client.disableDataExport", True)
 auth.gate()  # shared mode: nothing below runs before sign-in (docs/auth.md)
 
 con = state.get_connection()

@@ -17,6 +17,7 @@ Two modes:
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import json
 import os
 import re
@@ -154,6 +155,19 @@ class Identity:
         if recorded_by == self.label:
             return True
         return bool(self.email) and recorded_by.strip().lower().endswith(f"<{self.email}>")
+
+
+def is_loopback(address: str | None) -> bool:
+    """True when a server bound to `address` is reachable from this machine only.
+
+    An empty address (Streamlit's default when no config.toml was read) means every interface."""
+    host = (address or "").strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def operator_name(channel: str = "local") -> str:

@@ -40,5 +40,9 @@ def neutralise(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_csv_bytes(df: pd.DataFrame) -> bytes:
-    """UTF-8 CSV of `df` (no index) with formula-like text cells prefixed by "'"."""
-    return neutralise(df).to_csv(index=False).encode("utf-8")
+    """UTF-8 CSV of `df` (no index) with formula-like text cells prefixed by "'".
+
+    Rows end in CRLF (RFC 4180), which also makes the writer quote any cell holding a bare
+    carriage return: with "\n" endings a CR inside a title was written unquoted, so a
+    spreadsheet started a new row there, and text after it could begin a formula."""
+    return neutralise(df).to_csv(index=False, lineterminator="\r\n").encode("utf-8")

@@ -279,3 +279,34 @@ def test_role_map_is_listed_for_everyone_and_edited_by_admins(tmp_path, monkeypa
             assert trail[["actor", "object"]].values.tolist() == [["Pat <pat@x.org>", "setting:auth_role_map"]]
     finally:
         state.get_connection.clear()
+
+
+@pytest.mark.parametrize("address,served", [("127.0.0.1", True), ("localhost", True), ("::1", True),
+                                            ("127.0.0.2", True), ("0.0.0.0", False), ("", False),
+                                            ("192.168.1.20", False), ("myhost.example", False)])
+def test_local_mode_serves_only_on_a_loopback_address(address, served):
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    config.set_option("server.address", address)
+    try:
+        at = run()
+    finally:
+        config.set_option("server.address", before)
+    assert not at.exception
+    assert page_shown(at) is served
+    assert auth.is_loopback(address) is served
+    if not served:
+        assert "local mode" in texts(at) and "127.0.0.1" in texts(at)
+
+
+def test_shared_mode_may_listen_on_the_network():
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    config.set_option("server.address", "0.0.0.0")
+    try:
+        at = run({"auth": AUTH}, {"is_logged_in": False})
+    finally:
+        config.set_option("server.address", before)
+    assert [b.label for b in at.button] == ["Sign in"]

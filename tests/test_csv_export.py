@@ -92,4 +92,38 @@ def test_utf8_quotes_and_newlines_survive():
 
 
 def test_empty_frame():
-    assert to_csv_bytes(pd.DataFrame({"a": []})) == b"a\n"
+    assert to_csv_bytes(pd.DataFrame({"a": []})) == b"a\r\n"
+
+
+@pytest.mark.parametrize("title", ["VPN slow\r@SUM(1+1)*cmd|' /C calc'!A0", "VPN slow\r\n=1+1",
+                                   "VPN slow\n+1+1"])
+def test_a_line_break_inside_a_cell_stays_inside_its_quoted_cell(title):
+    data = to_csv_bytes(pd.DataFrame({"title": [title, "next"], "n": [1, 2]}))
+    import csv
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+    assert rows == [["title", "n"], [title, "1"], ["next", "2"]]
+    # Every record starts a physical line with a header cell, a quote or plain data: the
+    # break inside the title is inside quotes.
+    assert f'"{title}",1'.encode() in data
+
+
+def test_an_exported_title_with_a_carriage_return_loads_again(con, tmp_path):
+    import json
+
+    from analytics import db
+    from analytics.ingest import ingest_file
+    from analytics.tickets_export import tickets_frame
+
+    title = "VPN slow\r@SUM(1+1)*cmd|' /C calc'!A0"
+    rows = [{"external_id": "A-1", "title": title, "severity": "SEV-2", "status": "Open",
+             "opened_at": "2026-09-08T10:00:00Z"},
+            {"external_id": "A-2", "title": "ok", "severity": "SEV-3", "status": "Open",
+             "opened_at": "2026-09-08T11:00:00Z"}]
+    ingest_file(con, data="\n".join(json.dumps(r) for r in rows).encode(), name="x.jsonl")
+    again = db.connect(tmp_path / "again.duckdb")
+    try:
+        result = ingest_file(again, data=to_csv_bytes(tickets_frame(con)), name="export.csv")
+        assert result.rows_read == result.rows_loaded == 2
+        assert again.execute("SELECT title FROM tickets ORDER BY external_id").fetchall()[0][0] == title
+    finally:
+        again.close()

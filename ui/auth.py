@@ -108,6 +108,13 @@ def allowed(permission: auth.Permission | str) -> bool:
     return False
 
 
+NOT_ON_NETWORK = (
+    "Hypercare is running in local mode (nobody signs in, everyone may do everything) on a "
+    "network address, so it serves nothing. Either listen on 127.0.0.1 only (start it with "
+    "./run.sh, or pass --server.address 127.0.0.1), or configure sign-in ([auth] in "
+    ".streamlit/secrets.toml, docs/auth.md) to share it.")
+
+
 def gate() -> Identity:
     """Top of app.py: no page before sign-in; the banner or who is signed in, and sign-out.
 
@@ -115,6 +122,10 @@ def gate() -> Identity:
     broken, and for a signed-in user who holds no role.
     """
     if mode() == "local":
+        if not auth.is_loopback(st.get_option("server.address")):
+            # Local mode gives everyone every role; on a network address that would be anyone.
+            st.error(NOT_ON_NETWORK, icon=":material/block:")
+            st.stop()
         st.info(LOCAL_BANNER, icon=":material/person:")
         me = auth.local_identity()
         with st.sidebar:
