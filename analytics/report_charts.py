@@ -20,6 +20,8 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
+from . import chart_text
+
 CHROMIUM = "/usr/bin/chromium"
 WIDTH, HEIGHT, SCALE = 1000, 440, 1.6  # px; 1000 px across an A4 text width is ~140 dpi before scale
 TIMEOUT_S = 60  # kaleido's limit for one image
@@ -39,7 +41,7 @@ def browser_path() -> str | None:
 
 def for_print(fig: go.Figure) -> go.Figure:
     """A copy styled for paper: white background, a fixed font size and margins."""
-    out = go.Figure(fig)
+    out = chart_text.inert(go.Figure(fig))
     out.update_layout(template="plotly_white", paper_bgcolor="white", plot_bgcolor="white",
                       font={"size": 13, "color": "#1A1D23"}, margin={"l": 60, "r": 20, "t": 60, "b": 50})
     return out

@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import chart_contrast
+from analytics import chart_contrast, chart_text
 from analytics.csv_export import to_csv_bytes
 from analytics.filters import Filters
 from ui import state
@@ -123,7 +123,7 @@ def chart(fig: go.Figure, summary: str, data: pd.DataFrame, key: str,
     Its labels get colours with WCAG AA contrast (Streamlit's chart theme draws them in a grey
     with 3.7:1 on white).
     """
-    st.plotly_chart(chart_contrast.readable(fig), key=key, alt=summary, config={"displaylogo": False})
+    st.plotly_chart(chart_contrast.readable(chart_text.inert(fig)), key=key, alt=summary, config={"displaylogo": False})
     st.caption(escape_markdown(definition or summary))
     # Lazy: the table is built only while its expander is open, so a filter change does not
     # serialise and send a table per chart that nobody has opened.
