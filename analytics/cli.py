@@ -9,7 +9,8 @@ import os
 import sys
 from pathlib import Path
 
-from . import db
+from . import cli_errors, db, time_range
+from .time_range import RANGE_TEXT
 from .ingest import IngestError, ingest_file
 from .profiles import ProfileError, all_profiles, load_profile
 
@@ -93,18 +94,19 @@ def _as_of_day(value: str):
     """A bare date means the end of that day (everything on it counts); a time is taken as is."""
     from datetime import timedelta
 
-    if len(value.strip()) == 10:
-        return _instant(value) + timedelta(days=1)
-    return _instant(value)
+    moment = _instant(value)
+    return _in_range(moment + timedelta(days=1) if len(value.strip()) == 10 else moment)
 
 
 def _day(value: str):
-    from datetime import date
+    from datetime import date, datetime
 
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {value!r}") from exc
+    _in_range(datetime.combine(day, datetime.min.time()))
+    return day
 
 
 def _instant(value: str):
@@ -114,7 +116,18 @@ def _instant(value: str):
         moment = datetime.fromisoformat(value.strip())
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {value!r}") from exc
-    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+    try:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+    except OverflowError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r}: outside the range Hypercare accepts: {RANGE_TEXT}") from exc
+    return _in_range(moment)
+
+
+def _in_range(moment):
+    try:
+        return time_range.check(moment)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _resolve_profile(value: str | None):
@@ -299,10 +312,27 @@ def cmd_report(args) -> int:
     return 0
 
 
+COMMANDS = {"ingest": cmd_ingest, "tickets": cmd_tickets, "demo": cmd_demo, "profiles": cmd_profiles,
+            "sla": cmd_sla, "kpis": cmd_kpis, "recurrence": cmd_recurrence, "closure": cmd_closure,
+            "report": cmd_report}
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; every failure is one line on stderr and an exit code, never a traceback."""
     args = _parser().parse_args(argv)
-    if args.command == "report":
-        return cmd_report(args)
-    return {"ingest": cmd_ingest, "tickets": cmd_tickets, "demo": cmd_demo, "profiles": cmd_profiles,
-            "sla": cmd_sla, "kpis": cmd_kpis, "recurrence": cmd_recurrence,
-            "closure": cmd_closure}[args.command](args)
+    try:
+        with cli_errors.interruptible():
+            return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("interrupted: stopped. An upload is all or nothing: a file whose result was printed is "
+              "stored, the one in progress is not",
+              file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `… | head` closed the pipe: nothing more to say
+        sys.stderr.close()
+        return 0
+    except Exception as exc:
+        print(f"error: {cli_errors.describe(exc)}", file=sys.stderr)
+        if os.environ.get("HYPERCARE_DEBUG"):
+            raise
+        return cli_errors.exit_code(exc)

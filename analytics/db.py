@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from pathlib import Path
 
 import duckdb
@@ -18,6 +19,8 @@ from .schema import DDL, TICKET_FIELDS
 DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "hypercare.duckdb"
 
 write_lock = threading.RLock()
+# Every connection this process opened, so a Ctrl-C can interrupt the query that is running.
+open_connections: weakref.WeakSet = weakref.WeakSet()
 
 
 def default_db_path() -> Path:
@@ -31,10 +34,21 @@ def connect(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
     if target != ":memory:":
         Path(target).parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(target)
+    open_connections.add(con)
     # Stored timestamps mean UTC; make every TIMESTAMPTZ conversion agree with that.
     con.execute("SET TimeZone = 'UTC'")
     init_schema(con)
     return con
+
+
+def interrupt_all() -> None:
+    """Interrupt whatever query runs on any connection of this process (it raises, and its
+    transaction rolls back)."""
+    for con in list(open_connections):
+        try:
+            con.interrupt()
+        except duckdb.Error:  # closed meanwhile
+            pass
 
 
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
