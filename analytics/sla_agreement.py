@@ -18,7 +18,7 @@ from .sla_engine import evaluate
 
 DEFINITION = (
     "Agreement with the source's own SLA verdict: for every filtered ticket whose export carries one "
-    "(ServiceNow made_sla, the value on the ticket's last event), the source's met or breached beside "
+    "(ServiceNow made_sla; from an event log, the last event's value), the source's met or breached beside "
     "Hypercare's resolution verdict (opened to resolved, business time on the target's calendar, pause "
     "statuses excluded; an open ticket already past its target counts as breached). Agreement % = agree "
     "÷ (agree + source met but Hypercare breached + source breached but Hypercare met). Tickets Hypercare "
@@ -59,8 +59,7 @@ def agreement(con, filters: Filters, as_of: datetime, *, frame: pd.DataFrame | N
 
     `frame`: the SLA engine's evaluation at `as_of` of at least those tickets, when the caller
     already has it (the SLA page); otherwise they are evaluated here with `policies` (None: the
-    saved versions). Summary columns: SUMMARY_COLUMNS; disagreements: DISAGREEMENT_COLUMNS, one
-    row per ticket whose kind is not "agree"."""
+    saved versions). The disagreements are every ticket whose kind is not "agree"."""
     clause, params = filters.where()
     tickets = con.cursor().execute(f"{_TICKETS_SQL}({clause})", [UNMAPPED, *params]).df()
     if frame is None:
