@@ -57,6 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     sla_fmt.add_argument("--json", action="store_true")
     sla_fmt.add_argument("--csv", action="store_true")
 
+    agr = with_db(sub.add_parser("sla-agreement", help="Hypercare's resolution SLA verdict against the source's own"))
+    agr.add_argument("--from", dest="date_from", type=_day, help="first opened day, YYYY-MM-DD (inclusive)")
+    agr.add_argument("--to", dest="date_to", type=_day, help="last opened day, YYYY-MM-DD (inclusive)")
+    agr.add_argument("--as-of", type=_instant, help="evaluation time, ISO 8601 (naive = UTC; default: now)")
+    agr_fmt = agr.add_mutually_exclusive_group()
+    agr_fmt.add_argument("--json", action="store_true", help="summary and disagreements as one JSON object")
+    agr_fmt.add_argument("--csv", action="store_true", help="the disagreeing tickets as CSV")
+
     kpi = with_db(sub.add_parser("kpis", help="KPIs (MTTA, MTTR, MTTD, MTBF, availability, SLA, reopen rate)"))
     kpi.add_argument("--from", dest="date_from", type=_day, help="first opened day, YYYY-MM-DD (inclusive)")
     kpi.add_argument("--to", dest="date_to", type=_day, help="last opened day, YYYY-MM-DD (inclusive)")
@@ -223,6 +231,34 @@ def cmd_sla(args) -> int:
                  iso_frame(frame) if args.csv else None)
 
 
+def cmd_sla_agreement(args) -> int:
+    from datetime import datetime, timezone
+
+    from . import sla_agreement as agr
+    from .csv_export import to_csv_bytes
+    from .filters import Filters
+    from .sla_policy import PolicyError
+
+    as_of = args.as_of or datetime.now(timezone.utc).replace(tzinfo=None)
+    try:
+        summary, rows = agr.agreement(db.connect(args.db), Filters(date_from=args.date_from, date_to=args.date_to),
+                                      as_of)
+    except PolicyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.csv:
+        sys.stdout.buffer.write(to_csv_bytes(agr.iso_frame(rows)))
+    elif args.json:
+        json.dump({"as_of": f"{as_of:%Y-%m-%dT%H:%M:%SZ}", "definition": agr.DEFINITION,
+                   "summary": agr.records(summary), "disagreements": agr.records(rows)}, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        print(f"As of {as_of:%Y-%m-%d %H:%M} UTC. {agr.DEFINITION}")
+        print(agr.summary_view(summary).to_string(index=False))
+        print(f"{len(rows):,} tickets disagree or have no Hypercare verdict (--csv lists them).")
+    return 0
+
+
 def cmd_kpis(args) -> int:
     from .filters import Filters
     from .kpi_trends import cli_table
@@ -313,7 +349,7 @@ def cmd_report(args) -> int:
 
 
 COMMANDS = {"ingest": cmd_ingest, "tickets": cmd_tickets, "demo": cmd_demo, "profiles": cmd_profiles,
-            "sla": cmd_sla, "kpis": cmd_kpis, "recurrence": cmd_recurrence, "closure": cmd_closure,
+            "sla": cmd_sla, "sla-agreement": cmd_sla_agreement, "kpis": cmd_kpis, "recurrence": cmd_recurrence, "closure": cmd_closure,
             "report": cmd_report}
 
 

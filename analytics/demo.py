@@ -108,7 +108,7 @@ CHUNK_TICKETS = 200_000
 H = 3600.0
 
 SCHEMA = pa.schema([(c, pa.timestamp("us") if c.endswith("_at") else pa.int32() if c.endswith("_count")
-                     else pa.bool_() if c == "pir_required" else pa.string()) for c in DEMO_COLUMNS])
+                     else pa.bool_() if c in ("pir_required", "source_sla_met") else pa.string()) for c in DEMO_COLUMNS])
 HISTORY_SCHEMA = pa.schema([(c, pa.timestamp("us") if c == "event_time" else pa.string()) for c in HISTORY_COLUMNS])
 # History slots per ticket, in time order, and the status each one records (-1: the pause kind).
 SLOTS = ("opened", "ack", "pause", "resume", "res1", "reopen1", "res2", "reopen2", "res3", "closed", "cancelled")
@@ -316,7 +316,7 @@ def _chunk(rng: np.random.Generator, cal: _Calendar, day: np.ndarray, first_numb
         "problem_id": _strings(np.maximum(prob, 0), PROBLEMS, prob < 0),
         "root_cause": _strings(rc, ROOT_CAUSES + tuple(r[8] for r in RECURRING), ~(done & (ttype <= 1))),
         "change_id": _where(chg, _join("CHG00", _int_str(rng.integers(30100, 30500, n)))),
-        "pir_required": pir_req, "pir_completed_at": pir_done,
+        "pir_required": pir_req, "pir_completed_at": pir_done, "source_sla_met": np.full(n, None),
     }
     rel, sched = np.floor(np.maximum(opened - 24 * H, 0) / (672 * H)) + 1, np.random.default_rng([first_number, n]).random(n)
     sched = ((ttype == 4) & (sched < 0.75)) | ((ttype == 1) & (sev >= 2) & (sched < 0.5))

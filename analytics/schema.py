@@ -43,6 +43,9 @@ TICKET_FIELDS: tuple[tuple[str, str], ...] = (
     # a target sprint / version / release label, and a due date.
     ("target_release", "VARCHAR"),
     ("due_at", "TIMESTAMP"),
+    # The source system's own SLA verdict (ServiceNow made_sla), compared with Hypercare's
+    # resolution verdict by analytics/sla_agreement.py; never used to judge a ticket.
+    ("source_sla_met", "BOOLEAN"),
 )
 
 TICKET_COLUMNS: tuple[str, ...] = tuple(name for name, _ in TICKET_FIELDS)

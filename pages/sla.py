@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from analytics import sla_charts
+from analytics import sla_agreement, sla_charts
 from analytics import sla_compliance as comp
 from ui import sla_state, state, widgets
 
@@ -37,6 +37,18 @@ for (label, (rows, key)), tab in zip(lists.items(), st.tabs([f"{k} ({len(v[0]):,
         st.caption(widgets.escape_markdown(comp.DEFINITIONS[key]))
         widgets.table(rows, alt=f"{label} tickets", key=f"sla_{key}")
         widgets.download_csv(rows, f"sla_{key}.csv", key=f"sla_{key}_csv", label=f"Download {label.lower()} (CSV)")
+
+agreed = sla_state.agreement(con, filters, as_of, frame)
+if agreed is not None:
+    summary, disagreeing = agreed
+    st.subheader("Agreement with the source's own SLA verdict")
+    st.caption(widgets.escape_markdown(sla_agreement.DEFINITION))
+    widgets.table(sla_agreement.summary_view(summary), alt="Agreement with the source's SLA verdict per severity",
+                  key="sla_agreement")
+    widgets.table(sla_agreement.disagreement_view(disagreeing), key="sla_disagreements",
+                  alt="Tickets whose source verdict and Hypercare verdict differ, or that Hypercare cannot judge")
+    widgets.download_csv(lambda: sla_agreement.iso_frame(disagreeing), "sla_agreement.csv", key="sla_agreement_csv",
+                         label="Download disagreements (CSV)")
 
 st.subheader("Ticket timeline")
 candidates = list(dict.fromkeys([*lists["Open and breached"][0].get("ticket_id", []),

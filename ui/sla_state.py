@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from analytics import sla_engine, sla_policy, sla_timeline
+from analytics import sla_agreement, sla_engine, sla_policy, sla_timeline
 from analytics.filters import Filters
 
 _CACHE = {"show_spinner": False, "max_entries": 16, "ttl": 600}
@@ -23,6 +23,21 @@ def _evaluate(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, a
 def evaluation(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> pd.DataFrame:
     """Cached `sla_engine.evaluate` of the filtered tickets (as_of is to the minute)."""
     return _evaluate(con, id(con), filters, as_of)
+
+
+@st.cache_data(**_CACHE)
+def _agreement(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, as_of: datetime,
+               _frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    if not sla_agreement.compared_count(_con, filters):
+        return None
+    return sla_agreement.agreement(_con, filters, as_of, frame=_frame)
+
+
+def agreement(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime,
+              frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Cached `sla_agreement.agreement` from the page's evaluation `frame` (the same filters and
+    as_of); None when no filtered ticket carries the source's own verdict."""
+    return _agreement(con, id(con), filters, as_of, frame)
 
 
 @st.cache_data(**_CACHE)
