@@ -76,8 +76,8 @@ _HINTS: tuple[tuple[str, str], ...] = (
 )
 
 
-def guess_generic(header: list[str], name: str = "generic") -> Profile:
-    """A best-effort tickets-layout mapping from column names, for the user to correct."""
+def _by_name(header: list[str]) -> dict[str, str]:
+    """Canonical field → the first column whose name says it is that field."""
     columns: dict[str, str] = {}
     taken: set[str] = set()
     for field, pattern in _HINTS:
@@ -86,6 +86,22 @@ def guess_generic(header: list[str], name: str = "generic") -> Profile:
                 columns[field] = col
                 taken.add(col)
                 break
+    return columns
+
+
+def unnamed_required(header: list[str]) -> list[str]:
+    """The fields a tickets-layout file needs (id, opened time) that no column name points to.
+
+    A generic guess fills them with some column so the page can show the gap; loading such a
+    guess without a person checking it would make tickets out of, say, a status column."""
+    found = _by_name(header)
+    return [f for f in ("external_id", "opened_at") if f not in found]
+
+
+def guess_generic(header: list[str], name: str = "generic") -> Profile:
+    """A best-effort tickets-layout mapping from column names, for the user to correct."""
+    columns = _by_name(header)
+    taken = set(columns.values())
     columns.setdefault("external_id", header[0] if header else "id")
     if "opened_at" not in columns:
         # The layout needs an opened time; point it at a column so the page can show the gap.

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import audit, auth, db, recurrence
-from .detect import Detection, detect, guess_generic
+from .detect import Detection, detect, guess_generic, unnamed_required
 from .profiles import Profile, ProfileError, all_profiles
 from .readers import FileRejected, RawFile, load_raw, load_raw_path, read_bytes
 from .schema import TICKET_COLUMNS
@@ -114,6 +114,18 @@ def _open(cur, path, data, name, max_bytes, delimiter=None) -> RawFile:
     return load_raw(cur, display, raw, table=table, max_bytes=max_bytes, delimiter=delimiter)
 
 
+def _refuse_unchecked_guess(raw: RawFile, detections: list[Detection]) -> None:
+    """Loading without a person: a generic guess that had to invent the id or opened time is refused."""
+    gaps = unnamed_required(raw.columns)
+    if not gaps:
+        return
+    closest = next((d for d in detections if d.profile_name != "generic"), None)
+    near = f"the closest profile is '{closest.profile_name}' ({closest.reason}); " if closest else ""
+    raise IngestError(
+        f"{raw.name}: no profile fits this file and no column is named like {' or '.join(gaps)}; "
+        f"{near}give --profile NAME (or a profile file), or load it on the Upload page and map the columns")
+
+
 def _choose(raw: RawFile, source: str, profile: Profile | None, profiles_dir) -> tuple[Profile, list[Detection]]:
     if profile is not None:
         return profile, detect(raw.columns, [profile])
@@ -176,7 +188,9 @@ def ingest_file(con, path=None, *, data: bytes | None = None, name: str | None =
         with _timed(timings, "read"):
             raw = _wrap(lambda: _open(cur, path, data, name, limit, delimiter), name or path)
         try:
-            chosen, _ = _wrap(lambda: _choose(raw, source, profile, profiles_dir), raw.name)
+            chosen, detections = _wrap(lambda: _choose(raw, source, profile, profiles_dir), raw.name)
+            if profile is None and detections[0].profile_name == "generic":
+                _refuse_unchecked_guess(raw, detections)
             zone = _wrap(lambda: _timezone(con, chosen, tz), raw.name)
             return _ingest(cur, raw, chosen, zone, uploaded_by, timings)
         finally:
