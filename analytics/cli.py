@@ -7,9 +7,10 @@ import getpass
 import json
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
-from . import cli_errors, db, time_range
+from . import cli_errors, store, time_range
 from .time_range import RANGE_TEXT
 from .ingest import IngestError, ingest_file
 from .profiles import ProfileError, all_profiles, load_profile
@@ -155,7 +156,7 @@ def cmd_ingest(args) -> int:
     except ProfileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    con = db.connect(args.db)
+    con = args.con
     failed = 0
     for f in args.files:
         try:
@@ -179,7 +180,7 @@ def cmd_ingest(args) -> int:
 def cmd_tickets(args) -> int:
     from .tickets_export import tickets_frame, to_json_records
 
-    frame = tickets_frame(db.connect(args.db))
+    frame = tickets_frame(args.con)
     return _emit(args, frame, to_json_records(frame) if args.json else None, frame)
 
 
@@ -200,7 +201,7 @@ def _emit(args, frame, records: list | None, csv_frame) -> int:
 def cmd_demo(args) -> int:
     from .demo_loader import load_demo
 
-    con = db.connect(args.db)
+    con = args.con
     for r in load_demo(con, n_tickets=args.tickets, seed=args.seed):
         print(r.summary())
     return 0
@@ -219,7 +220,7 @@ def cmd_sla(args) -> int:
     from .sla_engine import evaluate, iso_frame, to_json_records
     from .sla_policy import PolicyError
 
-    con = db.connect(args.db)
+    con = args.con
     clause, params = Filters(date_from=args.date_from, date_to=args.date_to).where()
     as_of = args.as_of or datetime.now(timezone.utc).replace(tzinfo=None)
     try:
@@ -241,7 +242,7 @@ def cmd_sla_agreement(args) -> int:
 
     as_of = args.as_of or datetime.now(timezone.utc).replace(tzinfo=None)
     try:
-        summary, rows = agr.agreement(db.connect(args.db), Filters(date_from=args.date_from, date_to=args.date_to),
+        summary, rows = agr.agreement(args.con, Filters(date_from=args.date_from, date_to=args.date_to),
                                       as_of)
     except PolicyError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -263,7 +264,7 @@ def cmd_kpis(args) -> int:
     from .filters import Filters
     from .kpi_trends import cli_table
 
-    con = db.connect(args.db)
+    con = args.con
     severities = tuple(v.strip() for v in (args.severity or "").split(",") if v.strip())
     filters = Filters(date_from=args.date_from, date_to=args.date_to, severity=severities)
     rows = cli_table(con, filters, args.kpi_as_of, by=args.by)
@@ -284,7 +285,7 @@ def cmd_recurrence(args) -> int:
     from .recurrence import clusters
     from .recurrence_charts import to_json_records
 
-    con = db.connect(args.db)
+    con = args.con
     try:
         frame = clusters(con, Filters(date_from=args.date_from, date_to=args.date_to),
                          threshold=args.threshold, min_tickets=args.min_tickets)
@@ -305,7 +306,7 @@ def cmd_closure(args) -> int:
     from .closure_rules import ClosureRulesError
 
     try:
-        rows = cli_records(db.connect(args.db), args.closure_as_of)
+        rows = cli_records(args.con, args.closure_as_of)
     except ClosureRulesError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -334,7 +335,7 @@ def cmd_report(args) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    con = db.connect(args.db)
+    con = args.con
     if kind == "pdf":
         report, data, chart_error = build_pdf(con, args.month, **options)
         if chart_error:
@@ -348,6 +349,24 @@ def cmd_report(args) -> int:
     return 0
 
 
+WRITING = ("ingest", "demo")  # the other commands only read the store
+
+
+@contextmanager
+def _store(args):
+    """The store for this command: read-write for the length of a writing command, read-only
+    otherwise; either waits its turn while another process writes (analytics/store.py)."""
+    if args.command == "profiles":
+        yield None
+        return
+    def waiting() -> None:
+        print("waiting for the store: another process is using it…", file=sys.stderr)
+
+    opener = store.writing if args.command in WRITING else store.reading
+    with opener(args.db, on_wait=waiting) as con:
+        yield con
+
+
 COMMANDS = {"ingest": cmd_ingest, "tickets": cmd_tickets, "demo": cmd_demo, "profiles": cmd_profiles,
             "sla": cmd_sla, "sla-agreement": cmd_sla_agreement, "kpis": cmd_kpis, "recurrence": cmd_recurrence, "closure": cmd_closure,
             "report": cmd_report}
@@ -357,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; every failure is one line on stderr and an exit code, never a traceback."""
     args = _parser().parse_args(argv)
     try:
-        with cli_errors.interruptible():
+        with cli_errors.interruptible(), _store(args) as args.con:
             return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("interrupted: stopped. An upload is all or nothing: a file whose result was printed is "

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import duckdb
 
 from . import db
+from .store import StoreBusy
 
 EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 1, 2, 75  # 75: EX_TEMPFAIL, "try again later"
 
@@ -48,6 +49,8 @@ def is_lock_conflict(exc: BaseException) -> bool:
 
 def describe(exc: BaseException) -> str:
     """One line for the person at the terminal: what failed and, where known, what to do."""
+    if isinstance(exc, StoreBusy):
+        return str(exc)
     if is_lock_conflict(exc):
         return ("the store is in use by another process that holds it for writing; "
                 f"try again when it has finished ({str(exc).splitlines()[0]})")
@@ -71,7 +74,7 @@ def describe(exc: BaseException) -> str:
 
 
 def exit_code(exc: BaseException) -> int:
-    if is_lock_conflict(exc):
+    if is_lock_conflict(exc) or isinstance(exc, StoreBusy):
         return EXIT_BUSY
     if isinstance(exc, (OSError, ValueError, UnicodeError, RecursionError)):
         return EXIT_USAGE
