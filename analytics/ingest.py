@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import audit, auth, db, recurrence
+from . import audit, auth, db, ingest_compare, recurrence
 from .detect import Detection, detect, guess_generic, unnamed_required
 from .profiles import Profile, ProfileError, all_profiles
 from .readers import FileRejected, RawFile, load_raw, load_raw_path, read_bytes
@@ -231,7 +231,7 @@ def _ingest(cur, raw: RawFile, profile: Profile, zone: str, uploaded_by: str,
         rows_q = build_rows(cur, raw.table, profile, pl, zone, slim=fresh)
         build_maps(cur, profile, pl)
     with _timed(timings, "compare"):
-        dup, dup_ids = _duplicates(cur, layout)
+        dup, dup_ids = ingest_compare.duplicates(cur, layout)
         rejected = cur.execute("SELECT count(*) FROM _rows WHERE _reason IS NOT NULL").fetchall()[0][0]
     direct = None
     with _timed(timings, "stage"):
@@ -256,7 +256,7 @@ def _ingest(cur, raw: RawFile, profile: Profile, zone: str, uploaded_by: str,
             cur.execute("DROP TABLE IF EXISTS _cmp")
             counts = (loaded - (dup - dup_ids), 0, 0)  # each duplicated id is one ticket
         else:
-            counts = _history_counts(cur) if layout == "history" else _ticket_counts(cur)
+            counts = ingest_compare.history_counts(cur) if layout == "history" else ingest_compare.ticket_counts(cur)
     inserted, updated, unchanged = counts
     previous = cur.execute(
         "SELECT dataset_id FROM datasets WHERE sha256 = ? AND profile_name = ? ORDER BY dataset_id LIMIT 1",
@@ -293,28 +293,11 @@ def _ingest(cur, raw: RawFile, profile: Profile, zone: str, uploaded_by: str,
     return result
 
 
-def _duplicates(cur, layout: str) -> tuple[int, int]:
-    """_dups: ids on several accepted rows of a tickets file; returns (rows, ids) involved."""
-    if layout != "tickets":
-        cur.execute("CREATE OR REPLACE TEMP TABLE _dups (external_id VARCHAR, row_numbers VARCHAR, n BIGINT)")
-        return 0, 0
-    # Find the duplicated ids first, then list rows for those alone: listing rows for every id
-    # of a million-row file would cost more than the whole check.
-    cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _dups AS WITH d AS (SELECT f_external_id FROM _rows WHERE _reason IS NULL "
-        "GROUP BY 1 HAVING count(*) > 1) SELECT r.f_external_id AS external_id, "
-        "array_to_string(list(r.__row ORDER BY r.__row), ', ') AS row_numbers, count(*) AS n "
-        "FROM _rows r SEMI JOIN d USING (f_external_id) WHERE r._reason IS NULL GROUP BY 1"
-    )
-    rows, ids = cur.execute("SELECT coalesce(sum(n), 0), count(*) FROM _dups").fetchall()[0]
-    return int(rows), int(ids)
-
-
 def _unmapped(cur, pl: Plan) -> dict[str, int]:
     bad = [v for v, sev in pl.severity_values.items() if sev is None]
     if not bad:
         return {}
-    if _has(cur, "_stage"):
+    if ingest_compare.has(cur, "_stage"):
         rows = cur.execute(
             "SELECT priority_raw, count(*) FROM _stage WHERE severity IS NULL AND priority_raw IS NOT NULL "
             "GROUP BY 1 ORDER BY 2 DESC"
@@ -327,48 +310,11 @@ def _unmapped(cur, pl: Plan) -> dict[str, int]:
     return {r[0]: r[1] for r in rows}
 
 
-def _has(cur, table: str) -> bool:
-    return bool(cur.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [table]).fetchall())
-
-
-def _ticket_counts(cur) -> tuple[int, int, int]:
-    """(inserted, updated, unchanged); leaves _cmp (ticket_id, old_hash, row_hash) or, when the
-    store holds none of these tickets yet, no _cmp at all, so the write can skip its joins."""
-    known = cur.execute(
-        "SELECT count(*) FROM tickets WHERE ticket_id IN (SELECT ticket_id FROM _stage)").fetchall()[0][0]
-    if known == 0:
-        cur.execute("DROP TABLE IF EXISTS _cmp")
-        return cur.execute("SELECT count(*) FROM _stage").fetchall()[0][0], 0, 0
-    cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _cmp AS SELECT s.ticket_id, t.row_hash AS old_hash, s.row_hash "
-        "FROM _stage s LEFT JOIN tickets t ON t.ticket_id = s.ticket_id"
-    )
-    return cur.execute(
-        "SELECT count(*) FILTER (WHERE old_hash IS NULL), "
-        "count(*) FILTER (WHERE old_hash IS NOT NULL AND old_hash <> row_hash), "
-        "count(*) FILTER (WHERE old_hash = row_hash) FROM _cmp"
-    ).fetchall()[0]
-
-
-def _history_counts(cur) -> tuple[int, int, int]:
-    cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _cmp AS WITH new AS (SELECT ticket_id, md5(string_agg(concat_ws('|', event_time, "
-        "status, team, tier), ';' ORDER BY seq)) AS row_hash FROM _hist GROUP BY 1), old AS (SELECT ticket_id, "
-        "md5(string_agg(concat_ws('|', event_time, status, team, tier), ';' ORDER BY seq)) AS old_hash "
-        "FROM status_history WHERE ticket_id IN (SELECT ticket_id FROM new) GROUP BY 1) "
-        "SELECT new.ticket_id, old.old_hash, new.row_hash FROM new LEFT JOIN old USING (ticket_id)"
-    )
-    changed, same = cur.execute(
-        "SELECT count(*) FILTER (WHERE old_hash IS DISTINCT FROM row_hash), count(*) FILTER (WHERE old_hash = row_hash) FROM _cmp"
-    ).fetchall()[0]
-    return 0, changed, same
-
-
 def _write(cur, raw: RawFile, profile: Profile, zone: str, who: str, r: IngestResult, layout: str,
            direct: tuple[str, list] | None = None) -> int:
     dataset_id = cur.execute("SELECT coalesce(max(dataset_id), 0) + 1 FROM datasets").fetchall()[0][0]
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    all_new = not _has(cur, "_cmp")
+    all_new = not ingest_compare.has(cur, "_cmp")
     changed = "SELECT ticket_id FROM _cmp WHERE old_hash IS DISTINCT FROM row_hash"
     only_changed = "TRUE" if all_new else f"ticket_id IN ({changed})"
     if layout != "history":

@@ -137,17 +137,23 @@ def test_every_real_export_twice_in_either_order(real_data, tmp_path, order):
             before = _state(con)
             try:
                 ingest_file(con, f)
-            except IngestError as exc:  # a status-history file before its tickets file
-                assert "upload the tickets file first" in str(exc), exc
+            except IngestError as exc:
+                # A status-history file before its tickets file, or a file no profile reads
+                # (Rabobank's activity log and change records) — refused, never guessed.
+                assert "upload the tickets file first" in str(exc) or "no profile fits" in str(exc), exc
                 assert _state(con) == before
                 refused.append(f)
             assert recurrence.stored_is_current(con, recurrence.default_threshold(con)), f.name
-        assert [f.name for f in refused] == (
-            ["githubstatus_incident_updates.csv.gz"] if order == "largest first" else [])
+        unreadable = {"BPIC14_incident_activity_sample.csv.gz", "BPIC14_detail_change_from_xes.csv.gz"}
+        early = {"githubstatus_incident_updates.csv.gz"} if order == "largest first" else set()
+        assert {f.name for f in refused} == unreadable | early
         for f in refused:
-            assert ingest_file(con, f).tickets_updated > 0
+            if f.name in early:
+                assert ingest_file(con, f).tickets_updated > 0
         loaded = _state(con)
         for f in files:
+            if f.name in unreadable:
+                continue
             result = ingest_file(con, f)
             assert result.tickets_inserted == result.tickets_updated == 0, f.name
         assert _state(con) == loaded
