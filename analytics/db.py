@@ -21,6 +21,9 @@ DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "hypercare.duckdb
 write_lock = threading.RLock()
 # Every connection this process opened, so a Ctrl-C can interrupt the query that is running.
 open_connections: weakref.WeakSet = weakref.WeakSet()
+# Connections opened with connect() and kept by their owner (tests, scripts) -> resolved path;
+# analytics.store's short-lived ones are not listed.
+_held: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def default_db_path() -> Path:
@@ -28,17 +31,35 @@ def default_db_path() -> Path:
     return Path(os.environ.get("HYPERCARE_DB") or DEFAULT_DB)
 
 
-def connect(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the store at `path` and make sure the schema exists."""
+def connect(path: str | os.PathLike | None = None, *, held: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the store at `path` and make sure the schema exists.
+
+    `held`: the caller keeps it open for a while (a test, a script): `connection_for` finds it."""
     target = str(path) if path is not None else str(default_db_path())
     if target != ":memory:":
         Path(target).parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(target)
     open_connections.add(con)
+    if held and target != ":memory:":
+        _held[con] = str(Path(target).resolve())
     # Stored timestamps mean UTC; make every TIMESTAMPTZ conversion agree with that.
     con.execute("SET TimeZone = 'UTC'")
     init_schema(con)
     return con
+
+
+def connection_for(path: str | os.PathLike) -> duckdb.DuckDBPyConnection | None:
+    """An open read-write connection of this process to `path` from connect(), if any: while
+    one exists, DuckDB refuses every other way of opening that file in this process."""
+    wanted = str(Path(path).resolve())
+    for con, where in list(_held.items()):
+        if where == wanted:
+            try:
+                con.execute("SELECT 1")
+                return con
+            except duckdb.Error:  # closed
+                _held.pop(con, None)
+    return None
 
 
 def interrupt_all() -> None:

@@ -128,8 +128,7 @@ def _table_name(statement: str) -> str | None:
 def _ensure(store: Path, wait_s: float | None, on_wait) -> None:
     """Create the store (with its schema) when it does not exist yet, or upgrade its schema."""
     with turn(store, write=True, wait_s=wait_s, on_wait=on_wait):
-        con = db.connect(store)
-        con.close()
+        db.connect(store, held=False).close()
 
 
 @contextmanager
@@ -138,8 +137,12 @@ def writing(store: str | os.PathLike | None = None, *, wait_s: float | None = No
     """A read-write connection for one write (or a few), waiting for the store's turn; closed
     (and so checkpointed and released) when the block ends."""
     path = Path(store) if store is not None else db.default_db_path()
+    own = db.connection_for(path)
+    if own is not None:  # this process holds the file already (a test, a script): use it
+        yield own
+        return
     with turn(path, write=True, wait_s=wait_s, on_wait=on_wait):
-        con = db.connect(path)
+        con = db.connect(path, held=False)
         try:
             yield con
         finally:
@@ -152,6 +155,10 @@ def reading(store: str | os.PathLike | None = None, *, wait_s: float | None = No
     """A read-only connection for one command, waiting while a write is under way; a missing
     or older store is created or upgraded first (a short write)."""
     path = Path(store) if store is not None else db.default_db_path()
+    own = db.connection_for(path)
+    if own is not None:  # this process holds the file already (a test, a script): use it
+        yield own
+        return
     if not path.exists():
         _ensure(path, wait_s, on_wait)
     with ExitStack() as stack:

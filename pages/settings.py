@@ -62,7 +62,8 @@ with st.form("settings_form"):
             _changes["max_upload_mb"] = str(int(mb))
         if go_live is not None:
             _changes["go_live_date"] = go_live.isoformat()
-        audit.set_settings(con, _changes, state.actor())
+        with state.writing() as w:
+            audit.set_settings(w, _changes, state.actor())
         state.data_changed()
         st.success("Settings saved.", icon=":material/check_circle:")
 if env_limit:
@@ -139,7 +140,8 @@ with st.form("kpi_targets_form"):
                 continue
             _changes[f"kpi_target.{_key}"] = _value.strip()
         _changes[kpi_registry.OUTAGE_SETTING] = ",".join(_outage or ["SEV-1", "SEV-2"])
-        audit.set_settings(con, _changes, state.actor())  # one transaction, one audit record per change
+        with state.writing() as w:
+            audit.set_settings(w, _changes, state.actor())  # one transaction, one audit record per change
         state.data_changed()
         st.success("KPI targets saved.", icon=":material/check_circle:")
 

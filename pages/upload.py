@@ -261,8 +261,9 @@ if upload is not None:
                      disabled=final is None):
             try:
                 with st.spinner(f"Loading {upload.name}…"):
-                    result = ingest_file(con, data=data, name=upload.name, profile=final, tz=tz,
-                                         uploaded_by=state.actor(), max_bytes=limit, delimiter=delimiter)
+                    with state.writing() as w:
+                        result = ingest_file(w, data=data, name=upload.name, profile=final, tz=tz,
+                                             uploaded_by=state.actor(), max_bytes=limit, delimiter=delimiter)
             except IngestError as exc:
                 remember("error", str(exc), [])
             except Exception as exc:  # a defect, not the file: the transaction rolled back
@@ -284,7 +285,8 @@ demo_n = st.number_input("Demo tickets", min_value=100, max_value=1_000_000, val
                          step=1_000, key="demo_n")
 if st.button("Load demo data", key="demo_go", disabled=not may_upload):
     with st.spinner(f"Generating and loading {int(demo_n):,} demo tickets…"):
-        results = load_demo(con, n_tickets=int(demo_n), actor=state.actor())
+        with state.writing() as w:
+            results = load_demo(w, n_tickets=int(demo_n), actor=state.actor())
     remember("success", " | ".join(r.summary() for r in results), [])
     state.data_changed()
     st.rerun()
@@ -313,7 +315,8 @@ if not uploads.empty:
         sure = st.checkbox("Yes, delete it and the tickets it last wrote", key="delete_confirm")
         if st.button("Delete upload", key="delete_go",
                      disabled=not sure or not ui_auth.allowed(Permission.DELETE_OWN_DATASETS)):
-            gone = datasets.delete_dataset(con, to_delete, actor=state.actor())
+            with state.writing() as w:
+                gone = datasets.delete_dataset(w, to_delete, actor=state.actor())
             remember("success", f"Deleted upload #{to_delete} and {gone:,} tickets.", [])
             state.data_changed()
             st.rerun()

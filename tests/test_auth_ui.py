@@ -113,10 +113,10 @@ def test_roles_table_in_secrets_and_the_settings_role_map_apply(tmp_path, monkey
     from ui import state
 
     monkeypatch.setenv("HYPERCARE_DB", str(tmp_path / "roles.duckdb"))
-    state.get_connection.clear()
+    state.forget_store()
     try:
-        con = state.get_connection()
-        auth.save_role_map(con, {"ana@x.org": ["approver"]}, "cli:test")
+        with state.writing() as w:
+            auth.save_role_map(w, {"ana@x.org": ["approver"]}, "cli:test")
         roles = {"claim": "groups", "claim_values": {"hc-analysts": ["analyst"]},
                  "emails": {"boss@x.org": ["admin"]}}
         at = run({"auth": AUTH, "roles": roles},
@@ -127,12 +127,13 @@ def test_roles_table_in_secrets_and_the_settings_role_map_apply(tmp_path, monkey
                  {"is_logged_in": True, "sub": "b", "name": "Boss", "email": "boss@x.org"})
         assert any(m.value.startswith("PAGE for Boss <boss@x.org> as admin;") for m in at.markdown)
         # a corrupt role map is ignored with a warning, not a crash and not a grant
-        db.set_setting(con, auth.ROLE_MAP_SETTING, "{broken")
+        with state.writing() as w:
+            db.set_setting(w, auth.ROLE_MAP_SETTING, "{broken")
         at = run({"auth": AUTH, "roles": roles},
                  {"is_logged_in": True, "sub": "a", "name": "Ana", "email": "ana@x.org"})
         assert "role map in Settings is unreadable" in texts(at) and not page_shown(at)
     finally:
-        state.get_connection.clear()
+        state.forget_store()
 
 
 def test_a_malformed_roles_table_fails_closed():
@@ -227,7 +228,7 @@ def test_settings_page_disables_what_the_roles_do_not_allow(tmp_path, monkeypatc
 
     monkeypatch.setenv("HYPERCARE_DB", str(tmp_path / "settings.duckdb"))
     monkeypatch.setenv("HYPERCARE_NO_DEMO", "1")
-    state.get_connection.clear()
+    state.forget_store()
     try:
         at = AppTest.from_file(str(REPO_ROOT / "pages" / "settings.py"), default_timeout=60)
         at.secrets["auth"] = AUTH
@@ -243,7 +244,7 @@ def test_settings_page_disables_what_the_roles_do_not_allow(tmp_path, monkeypatc
         for what, caption in zip(locks, shown):
             assert f"may not {what}" in caption.replace("\\", "")
     finally:
-        state.get_connection.clear()
+        state.forget_store()
 
 
 @pytest.mark.parametrize("roles", [["viewer"], ["admin"]])
@@ -252,10 +253,11 @@ def test_role_map_is_listed_for_everyone_and_edited_by_admins(tmp_path, monkeypa
     from ui import state
 
     monkeypatch.setenv("HYPERCARE_DB", str(tmp_path / "roles.duckdb"))
-    state.get_connection.clear()
+    state.forget_store()
     try:
         if roles == ["viewer"]:
-            auth.save_role_map(state.get_connection(), {"ana@x.org": ["analyst"]}, "cli:setup")
+            with state.writing() as w:
+                auth.save_role_map(w, {"ana@x.org": ["analyst"]}, "cli:setup")
 
         def script():
             from ui import role_editor, state
@@ -278,7 +280,7 @@ def test_role_map_is_listed_for_everyone_and_edited_by_admins(tmp_path, monkeypa
             trail = audit.trail(state.get_connection(), action=audit.SETTING_CHANGE)
             assert trail[["actor", "object"]].values.tolist() == [["Pat <pat@x.org>", "setting:auth_role_map"]]
     finally:
-        state.get_connection.clear()
+        state.forget_store()
 
 
 @pytest.mark.parametrize("address,served", [("127.0.0.1", True), ("localhost", True), ("::1", True),

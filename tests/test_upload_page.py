@@ -47,8 +47,7 @@ def _upload(at: AppTest, name: str, data: bytes) -> AppTest:
 
 
 def _count(source: str) -> int:
-    # The app's cached connection holds the file's lock; AppTest runs in this process, so
-    # asking the same cache gives the same connection.
+    # The app's current view of the store (AppTest runs in this process).
     return get_connection().cursor().execute(
         "SELECT count(*) FROM tickets WHERE source = ?", [source]).fetchall()[0][0]
 
@@ -83,12 +82,11 @@ def test_same_file_twice_through_the_page_reports_unchanged(store, real_data):
 ])
 def test_bad_file_shows_a_clear_message_and_changes_nothing(store, name, content, expected):
     at = _upload_page()
-    con = get_connection()
-    before = snapshot(con)
+    before = snapshot(get_connection())
     at = _upload(at, name, content)
     errors = [e.value.replace("\\", "") for e in at.error]  # shown markdown-escaped
     assert any(name in e and expected in e for e in errors), errors
-    assert snapshot(con) == before
+    assert snapshot(get_connection()) == before
 
 
 def test_saved_mapping_is_proposed_for_the_same_columns(store, tmp_path):

@@ -51,7 +51,8 @@ def editor(con: duckdb.DuckDBPyConnection) -> None:
                     "sla_min_sample": int(sample), "kpi_keys": kpis, "kpi_window_days": int(kwin),
                     "kpi_min_sample": int(ksample), "scheduled_types": sched, "required_roles": roles}
             try:
-                changed = cr.save_rules(con, data, state.actor())
+                with state.writing() as w:
+                    changed = cr.save_rules(w, data, state.actor())
             except (ValueError, PermissionError) as exc:
                 st.error(widgets.escape_markdown(exc), icon=":material/error:")
             else:

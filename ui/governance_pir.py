@@ -77,7 +77,8 @@ def register_upload(con: duckdb.DuckDBPyConnection) -> None:
                               disabled=not may_upload)
         if up is not None and st.button("Load register", key="gov_pir_load", type="primary", disabled=not may_upload):
             try:
-                res = pir_register.ingest_register(con, data=up.getvalue(), name=up.name, actor=state.actor())
+                with state.writing() as w:
+                    res = pir_register.ingest_register(w, data=up.getvalue(), name=up.name, actor=state.actor())
             except (ValueError, PermissionError) as exc:
                 st.error(widgets.escape_markdown(exc), icon=":material/error:")
             else:

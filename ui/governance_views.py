@@ -99,20 +99,22 @@ def signoffs(con: duckdb.DuckDBPyConnection) -> None:
                             key="gov_so_date")
         comment = st.text_area("Comment", key="gov_so_comment", max_chars=2000)
         if st.form_submit_button("Record sign-off", type="primary", disabled=not may_sign):
-            _write(lambda: signoff.record(con, role, name, day, comment, state.actor()),
+            _write(lambda w: signoff.record(w, role, name, day, comment, state.actor()),
                    f"Sign-off recorded for {role}.")
     with revoke_col, st.form("gov_revoke_form"):
         st.markdown("**Revoke a sign-off**")
         role = st.selectbox("Role", signoff.ROLES, key="gov_rv_role")
         reason = st.text_area("Reason (required)", key="gov_rv_reason", max_chars=2000)
         if st.form_submit_button("Revoke sign-off", disabled=not may_sign):
-            _write(lambda: signoff.revoke(con, role, reason, state.actor()), f"Sign-off of {role} revoked.")
+            _write(lambda w: signoff.revoke(w, role, reason, state.actor()), f"Sign-off of {role} revoked.")
 
 
 def _write(action, done: str) -> None:
-    """Run a core write; show its refusal as a message, and refresh every cached figure on success."""
+    """Run a core write (`action` takes the writing connection); show its refusal as a message,
+    and refresh every cached figure on success."""
     try:
-        action()
+        with state.writing() as w:
+            action(w)
     except (ValueError, PermissionError) as exc:
         st.error(widgets.escape_markdown(exc), icon=":material/error:")
         return

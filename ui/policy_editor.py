@@ -67,8 +67,9 @@ def render(con: duckdb.DuckDBPyConnection) -> None:
             })
         if st.form_submit_button("Save as new version", type="primary"):
             try:
-                saved = sp.save_policy(con, policy_from_form(latest, version, effective, targets, tz, country,
-                                                             subdivision, hours, pauses, compliance), who=state.actor())
+                with state.writing() as w:
+                    saved = sp.save_policy(w, policy_from_form(latest, version, effective, targets, tz, country,
+                                                                 subdivision, hours, pauses, compliance), who=state.actor())
             except sp.PolicyError as exc:
                 st.error(widgets.escape_markdown(exc), icon=":material/error:")
             else:
@@ -79,8 +80,9 @@ def render(con: duckdb.DuckDBPyConnection) -> None:
     uploaded = st.file_uploader("Import a policy TOML as a new version", type=["toml"], key="policy_upload")
     if uploaded is not None and st.button("Import", key="policy_import"):
         try:
-            saved = sp.save_policy(con, sp.policy_from_toml(uploaded.getvalue().decode("utf-8", "replace"),
-                                                            origin=uploaded.name), who=state.actor())
+            with state.writing() as w:
+                saved = sp.save_policy(w, sp.policy_from_toml(uploaded.getvalue().decode("utf-8", "replace"),
+                                                                origin=uploaded.name), who=state.actor())
         except sp.PolicyError as exc:
             st.error(widgets.escape_markdown(exc), icon=":material/error:")
         else:

@@ -36,7 +36,8 @@ def render(con: duckdb.DuckDBPyConnection) -> None:
                        **{r: st.column_config.CheckboxColumn(r, default=False) for r in ROLES}})
     if st.button("Save role map", key="role_map_save", icon=":material/save:"):
         try:
-            auth.save_role_map(con, auth.role_map_from_rows(edited.to_dict("records")), state.actor())
+            with state.writing() as w:
+                auth.save_role_map(w, auth.role_map_from_rows(edited.to_dict("records")), state.actor())
         except ValueError as exc:
             st.error(widgets.escape_markdown(f"Not saved: {exc}"), icon=":material/error:")
         else:

@@ -28,6 +28,7 @@ from analytics import datasets, db, ingest, overview, profiles
 from analytics.auth import Identity
 from analytics.demo_loader import load_demo
 from analytics import filters as flt
+from ui import store_view
 from analytics.filters import Filters
 
 FILTER_KEYS: dict[str, str] = {field: f"f_{field}" for field in flt.FILTER_COLUMNS}  # -> widget key
@@ -67,10 +68,17 @@ def actor() -> Identity:
 # --- connection -------------------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner=False)
 def get_connection() -> duckdb.DuckDBPyConnection:
-    """The process-wide store connection (HYPERCARE_DB, else data/hypercare.duckdb)."""
-    return db.connect(db.default_db_path())
+    """The store to read from in this script run: this process's current copy (ui/store_view)."""
+    return store_view.view().current()
+
+
+def forget_store() -> None:
+    """Drop this process's view of the store (HYPERCARE_DB changed: tests)."""
+    store_view.view.clear()
+
+
+writing = store_view.writing  # every change a page makes goes through this
 
 
 @contextlib.contextmanager
@@ -128,9 +136,9 @@ def ensure_demo_data(con: duckdb.DuckDBPyConnection) -> None:
         return
     with _demo_lock:  # two first sessions at once must not both load it
         if db.get_setting(con, "demo_autoloaded") is None and db.ticket_count(con) == 0:
-            with st.spinner("First start: loading demo data…"):
-                load_demo(con)
-            db.set_setting(con, "demo_autoloaded", overview.utc_now().isoformat(timespec="seconds"))
+            with st.spinner("First start: loading demo data…"), writing() as w:
+                load_demo(w)
+                db.set_setting(w, "demo_autoloaded", overview.utc_now().isoformat(timespec="seconds"))
             data_changed()
         # Decided once per connection: later reruns of every page skip the two queries.
         _demo_settled.add(con)
