@@ -55,13 +55,16 @@ ACK_EQUALS_OPEN_MIN_SHARE = 0.8
 ACK_EQUALS_OPEN_MIN_TICKETS = 20  # fewer acknowledged tickets say nothing about a source
 
 
-def ack_equals_open_sources(con, dataset_id: int | None = None, min_share: float = ACK_EQUALS_OPEN_MIN_SHARE,
-                            min_tickets: int = ACK_EQUALS_OPEN_MIN_TICKETS) -> dict[str, float]:
-    """Sources whose acknowledged_at equals opened_at on at least `min_share` of their acknowledged
-    tickets → that share (0..1), largest first.
+def ack_equals_open_sources(con, dataset_id: int | None = None, min_share: float | None = None,
+                            min_tickets: int | None = None) -> dict[str, float]:
+    """Sources whose acknowledged_at equals opened_at on at least `min_share` (default
+    ACK_EQUALS_OPEN_MIN_SHARE) of their acknowledged tickets, counting only sources with
+    `min_tickets` (default ACK_EQUALS_OPEN_MIN_TICKETS) of them → that share (0..1), largest first.
 
     Such a source records the first response with the opening (Volvo opens most SRs with their
     acceptance event), so its MTTA is not measurable and should be reported as such."""
+    min_share = ACK_EQUALS_OPEN_MIN_SHARE if min_share is None else min_share
+    min_tickets = ACK_EQUALS_OPEN_MIN_TICKETS if min_tickets is None else min_tickets
     scope, params = _scope(dataset_id)
     rows = con.cursor().execute(
         "SELECT source, count(*) FILTER (WHERE acknowledged_at = opened_at) / count(*) AS share FROM tickets "
