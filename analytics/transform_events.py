@@ -50,7 +50,8 @@ def build_stage_events(cur, profile: Profile, pl: Plan) -> None:
         f"CREATE OR REPLACE TEMP TABLE _ev2 AS SELECT *, "
         f"lag({status}) OVER w AS _prev_status, lag(_cat) OVER w AS _prev_cat, lag({team}) OVER w AS _prev_team, "
         # The last event that is neither resolved nor closed: what follows it is the final stretch.
-        f"max(CASE WHEN _cat NOT IN {_CLOSEDISH} THEN _ord END) OVER (PARTITION BY f_external_id) AS _last_open "
+        f"max(CASE WHEN _cat NOT IN {_CLOSEDISH} THEN _ord END) OVER (PARTITION BY f_external_id ORDER BY _ord "
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS _last_open "
         "FROM _ev WINDOW w AS (PARTITION BY f_external_id ORDER BY _ord)"
     )
     cur.execute("DROP TABLE _ev")
@@ -197,13 +198,15 @@ def restamp_resolution(cur, scope: str, params: list | None = None) -> None:
     when a history file arrives after its tickets, when tickets are re-loaded under a stored
     history, and when a history upload is deleted."""
     params = list(params or [])
+    # Two hash aggregates rather than windows: no sort of the whole history. The key orders
+    # events as the history does (time, then seq).
     cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _restamp AS WITH h AS (SELECT ticket_id, event_time, status_category AS c, "
-        "row_number() OVER (PARTITION BY ticket_id ORDER BY event_time, seq) AS n FROM status_history "
-        f"WHERE status_category IS NOT NULL AND ({scope})), "
-        f"s AS (SELECT *, max(CASE WHEN c NOT IN {_CLOSEDISH} THEN n END) OVER (PARTITION BY ticket_id) AS last_open FROM h) "
-        f"SELECT ticket_id, min(event_time) FILTER (WHERE c IN {_CLOSEDISH} AND n > coalesce(last_open, 0)) AS res "
-        "FROM s GROUP BY ticket_id", params)
+        "CREATE OR REPLACE TEMP TABLE _restamp AS WITH h AS (SELECT ticket_id, event_time, "
+        f"epoch_us(event_time)::HUGEINT * 4294967296 + seq AS k, status_category IN {_CLOSEDISH} AS done "
+        f"FROM status_history WHERE status_category IS NOT NULL AND ({scope})), "
+        "lo AS (SELECT ticket_id, max(k) FILTER (WHERE NOT done) AS last_open FROM h GROUP BY ticket_id) "
+        "SELECT ticket_id, min(event_time) FILTER (WHERE done AND (last_open IS NULL OR k > last_open)) AS res "
+        "FROM h JOIN lo USING (ticket_id) GROUP BY ticket_id", params)
     cur.execute("UPDATE tickets SET resolved_at = r.res, resolved_at_basis = ? FROM _restamp r "
                 "WHERE tickets.ticket_id = r.ticket_id AND (tickets.resolved_at IS DISTINCT FROM r.res "
                 "OR tickets.resolved_at_basis IS DISTINCT FROM ?)", [RESOLVED_FROM_HISTORY] * 2)
