@@ -145,10 +145,13 @@ if upload is not None:
     if base.profile.events:
         # Event logs fill some timestamps from status changes rather than from a column.
         rules = "; ".join(f"{target.removesuffix('_at')} ← {', '.join(statuses)}"
-                          for target, statuses in base.profile.events.items())
+                          for target, statuses in base.profile.events.items() if target != "resolved_at")
         st.caption(widgets.escape_markdown(
-            f"Timestamps from status events (first entry; resolved/closed: last entry): {rules}. "
+            f"Timestamps from status events (first entry; closed: last entry): {rules or 'none'}. "
             "A mapped column wins over its event rule."))
+    if base.profile.source.layout != "tickets":
+        st.caption("resolved_at comes from the status history: the first entry into the final stretch of "
+                   "resolved/closed statuses. A mapped resolved_at column is kept as the export's own value.")
 
     tz_options = state.time_zones()
     tz_default = base.profile.timestamps.timezone or default_tz
