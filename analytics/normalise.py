@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-# Words that name a severity on their own. Jira's "Major" sits in the middle of
-# Blocker > Critical > Major > Minor > Trivial and Statuspage's "major" is second of four,
-# so "major" is SEV-2 by default; a source whose "Major" is its top level says so in its profile.
+# Words that name a severity on their own, for files no profile knows. "major" means different
+# levels per tool (Statuspage: second of four; Jira: the default, third of five; Volvo: the top),
+# so SEV-2 is only the fallback: the Jira, Volvo and Statuspage profiles each say theirs.
 _SEVERITY_WORDS: dict[str, str] = {
     "critical": "SEV-1", "crit": "SEV-1", "blocker": "SEV-1", "highest": "SEV-1",
     "urgent": "SEV-1", "emergency": "SEV-1", "severe": "SEV-1", "sev-1": "SEV-1",
