@@ -376,9 +376,8 @@ def _write(cur, raw: RawFile, profile: Profile, zone: str, who: str, r: IngestRe
             cur.execute(f"DELETE FROM status_history WHERE {only_changed}")
         cur.execute(f"INSERT INTO status_history BY NAME SELECT *, ? AS dataset_id FROM _hist WHERE {only_changed}",
                     [dataset_id])
-    if layout == "history" or not all_new:
-        # A history re-stamps resolved_at of stored tickets (event logs did theirs in the stage).
-        restamp_resolution(cur, "TRUE" if all_new else f"ticket_id IN ({changed})")
+    if layout != "event_log" and not all_new:  # event logs took resolved_at from their history already
+        restamp_resolution(cur, f"ticket_id IN ({changed})")
     cur.execute(
         f"INSERT INTO rejects SELECT ?, r.__row, x._reason, to_json(r) FROM _rows x JOIN {qident(raw.table)} r "
         "ON r.__row = x.__row WHERE x._reason IS NOT NULL",
