@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from .schema import DDL, TICKET_FIELDS
+from .schema import DDL, UPGRADE_COLUMNS
 
 DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "hypercare.duckdb"
 
@@ -82,12 +82,13 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
                            "AND column_name = 'row_hash'").fetchall()
         if kind and kind[0][0] != "UBIGINT":
             con.execute("ALTER TABLE tickets ALTER row_hash SET DATA TYPE UBIGINT USING NULL")
-        # Stores made before a canonical field existed get it as an empty column.
-        have = {r[0] for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'tickets'").fetchall()}
-        for name, typ in TICKET_FIELDS:
-            if name not in have:
-                con.execute(f"ALTER TABLE tickets ADD COLUMN {name} {typ}")
+        # Stores made before a column existed get it as an empty column.
+        for table, fields in UPGRADE_COLUMNS.items():
+            have = {r[0] for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()}
+            for name, typ in fields:
+                if name not in have:
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {typ}")
 
 
 def get_setting(con: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:

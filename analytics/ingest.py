@@ -24,10 +24,11 @@ from . import audit, auth, db, ingest_compare, recurrence
 from .detect import Detection, detect, guess_generic, unnamed_required
 from .profiles import Profile, ProfileError, all_profiles
 from .readers import FileRejected, RawFile, load_raw, load_raw_path, read_bytes
-from .schema import TICKET_COLUMNS
+from .schema import DERIVED_TICKET_COLUMNS, TICKET_COLUMNS
 from .timeparse import TimestampFormatError, TimestampGuess, check_timezone
-from .transform import Plan, build_maps, build_rows, build_stage_tickets, plan, qident
-from .transform_events import build_stage_events, build_stage_history
+from .transform import (Plan, build_maps, build_rows, build_stage_tickets, count_without_priority, plan,
+                        plan_warnings, qident, status_values)
+from .transform_events import build_stage_events, build_stage_history, restamp_resolution
 
 DEFAULT_MAX_UPLOAD_MB = 200
 MIN_CONFIDENCE = 0.6
@@ -59,6 +60,7 @@ class IngestResult:
     duplicate_rows: int = 0
     duplicate_of: int | None = None
     unmapped_severities: dict[str, int] = field(default_factory=dict)
+    tickets_without_priority: int = 0  # tickets with no priority/severity value at all
     warnings: list[str] = field(default_factory=list)
     # Seconds per stage (read, plan, rows, stage, compare, write): for benchmarks and support.
     timings: dict[str, float] = field(default_factory=dict)
@@ -72,6 +74,8 @@ class IngestResult:
             f"{self.rows_rejected:,} rejected · {self.tickets_inserted:,} inserted · "
             f"{self.tickets_updated:,} updated · {self.tickets_unchanged:,} unchanged"
         )
+        if self.tickets_without_priority:
+            text += f" · {self.tickets_without_priority:,} tickets without a priority value"
         if self.duplicate_of is not None:
             text += f" (identical to dataset {self.duplicate_of}; nothing was written)"
         return text
@@ -90,6 +94,7 @@ class Inspection:
     profile: Profile
     timestamps: list[TimestampGuess]
     severity_values: dict[str, str | None]
+    status_values: dict[str, tuple[str, str | None]]
     mapping: dict[str, str | None]
     missing: dict[str, str]
 
@@ -156,6 +161,7 @@ def inspect_file(con, path=None, *, data: bytes | None = None, name: str | None 
             file_name=raw.name, columns=raw.columns, preview=preview, rows=raw.rows, format=raw.format,
             encoding=raw.encoding, delimiter=raw.delimiter, detections=detections, profile=chosen,
             timestamps=list(pl.timestamps.values()), severity_values=pl.severity_values,
+            status_values=status_values(cur, raw.table, pl, chosen),
             mapping={f: pl.columns.get(f) for f in chosen.columns}, missing=pl.missing,
         )
     finally:
@@ -252,6 +258,7 @@ def _ingest(cur, raw: RawFile, profile: Profile, zone: str, uploaded_by: str,
         raise IngestError(f"{raw.name}: none of the {raw.rows:,} rows could be loaded (first problem, {detail})")
     with _timed(timings, "compare"):
         unmapped = _unmapped(cur, pl)
+        no_priority = count_without_priority(cur, pl, layout, direct is not None, dup_ids > 0)
         if direct is not None:
             cur.execute("DROP TABLE IF EXISTS _cmp")
             counts = (loaded - (dup - dup_ids), 0, 0)  # each duplicated id is one ticket
@@ -262,13 +269,12 @@ def _ingest(cur, raw: RawFile, profile: Profile, zone: str, uploaded_by: str,
         "SELECT dataset_id FROM datasets WHERE sha256 = ? AND profile_name = ? ORDER BY dataset_id LIMIT 1",
         [raw.sha256, profile.source.name],
     ).fetchall()
-    warnings = [f"{f}: mapped column '{c}' is not in this file" for f, c in pl.missing.items()]
-    warnings += [f"{g.column}: day and month are ambiguous; read as {g.format}" for g in pl.timestamps.values() if g.ambiguous]
+    warnings = plan_warnings(profile, pl)
     result = IngestResult(
         dataset_id=None, file_name=raw.name, source=profile.source.source_label, profile_name=profile.source.name,
         rows_read=raw.rows, rows_loaded=loaded, rows_rejected=rejected, tickets_inserted=inserted,
         tickets_updated=updated, tickets_unchanged=unchanged, duplicate_rows=dup,
-        unmapped_severities=unmapped, warnings=warnings, timings=timings,
+        unmapped_severities=unmapped, tickets_without_priority=no_priority, warnings=warnings, timings=timings,
     )
     if previous and inserted == 0 and updated == 0:
         result.dataset_id = result.duplicate_of = previous[0][0]
@@ -318,7 +324,7 @@ def _write(cur, raw: RawFile, profile: Profile, zone: str, who: str, r: IngestRe
     changed = "SELECT ticket_id FROM _cmp WHERE old_hash IS DISTINCT FROM row_hash"
     only_changed = "TRUE" if all_new else f"ticket_id IN ({changed})"
     if layout != "history":
-        cols = ", ".join(qident(c) for c in TICKET_COLUMNS)
+        cols = ", ".join(qident(c) for c in TICKET_COLUMNS + DERIVED_TICKET_COLUMNS)
         if not all_new:
             cur.execute(f"DELETE FROM tickets WHERE ticket_id IN ({changed} AND old_hash IS NOT NULL)")
         source_sql, source_params = (f"({direct[0]})", direct[1]) if direct else ("_stage", [])
@@ -330,11 +336,10 @@ def _write(cur, raw: RawFile, profile: Profile, zone: str, who: str, r: IngestRe
     if layout != "tickets":
         if not all_new:
             cur.execute(f"DELETE FROM status_history WHERE {only_changed}")
-        cur.execute(
-            "INSERT INTO status_history SELECT ticket_id, event_time, seq, status, team, tier, ? "
-            f"FROM _hist WHERE {only_changed}",
-            [dataset_id],
-        )
+        cur.execute(f"INSERT INTO status_history BY NAME SELECT *, ? AS dataset_id FROM _hist WHERE {only_changed}",
+                    [dataset_id])
+    if layout != "event_log" and not all_new:  # event logs took resolved_at from their history already
+        restamp_resolution(cur, f"ticket_id IN ({changed})")
     cur.execute(
         f"INSERT INTO rejects SELECT ?, r.__row, x._reason, to_json(r) FROM _rows x JOIN {qident(raw.table)} r "
         "ON r.__row = x.__row WHERE x._reason IS NOT NULL",
@@ -344,10 +349,10 @@ def _write(cur, raw: RawFile, profile: Profile, zone: str, who: str, r: IngestRe
     cur.execute(
         "INSERT INTO datasets (dataset_id, file_name, sha256, source, profile_name, profile_toml, timezone, "
         "uploaded_by, uploaded_at, rows_read, rows_loaded, rows_rejected, tickets_inserted, tickets_updated, "
-        "tickets_unchanged, duplicate_rows) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "tickets_unchanged, duplicate_rows, describes_outages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [dataset_id, raw.name, raw.sha256, r.source, profile.source.name, profile.to_toml(), zone, who, now,
          r.rows_read, r.rows_loaded, r.rows_rejected, r.tickets_inserted, r.tickets_updated,
-         r.tickets_unchanged, r.duplicate_rows],
+         r.tickets_unchanged, r.duplicate_rows, profile.source.describes_outages],
     )
     return dataset_id
 

@@ -47,8 +47,9 @@ def ticket_counts(cur) -> tuple[int, int, int]:
 def history_counts(cur) -> tuple[int, int, int]:
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _cmp AS WITH new AS (SELECT ticket_id, md5(string_agg(concat_ws('|', event_time, "
-        "status, team, tier), ';' ORDER BY seq)) AS row_hash FROM _hist GROUP BY 1), old AS (SELECT ticket_id, "
-        "md5(string_agg(concat_ws('|', event_time, status, team, tier), ';' ORDER BY seq)) AS old_hash "
+        "status, team, tier, pause_reason), ';' ORDER BY seq)) AS row_hash FROM _hist GROUP BY 1), old AS (SELECT "
+        "ticket_id, md5(string_agg(concat_ws('|', event_time, status, team, tier, pause_reason), ';' ORDER BY seq)) "
+        "AS old_hash "
         "FROM status_history WHERE ticket_id IN (SELECT ticket_id FROM new) GROUP BY 1) "
         "SELECT new.ticket_id, old.old_hash, new.row_hash FROM new LEFT JOIN old USING (ticket_id)"
     )

@@ -1,17 +1,18 @@
-"""Vendor vocabularies → canonical values: severity, ticket type, status category.
+"""Vendor vocabularies → canonical values: severity, ticket type, status category, pause reason.
 
 Each function maps one raw value. Ingest calls them once per *distinct* raw value and joins
 the result back in SQL, so a million-row file costs a few hundred Python calls, not a million.
-A profile's own maps ([severity_map], [type_map], [status_map]) win over these defaults.
+A profile's own maps ([severity_map], [type_map], [status_map]) win over these defaults; a
+source-specific word (Volvo's "Unmatched") belongs in its profile, never in these lists.
 """
 
 from __future__ import annotations
 
 import re
 
-# Words that name a severity on their own. Jira's "Major" sits in the middle of
-# Blocker > Critical > Major > Minor > Trivial and Statuspage's "major" is second of four,
-# so "major" is SEV-2 by default; a source whose "Major" is its top level says so in its profile.
+# Words that name a severity on their own, for files no profile knows. "major" means different
+# levels per tool (Statuspage: second of four; Jira: the default, third of five; Volvo: the top),
+# so SEV-2 is only the fallback: the Jira, Volvo and Statuspage profiles each say theirs.
 _SEVERITY_WORDS: dict[str, str] = {
     "critical": "SEV-1", "crit": "SEV-1", "blocker": "SEV-1", "highest": "SEV-1",
     "urgent": "SEV-1", "emergency": "SEV-1", "severe": "SEV-1", "sev-1": "SEV-1",
@@ -61,14 +62,25 @@ _TYPE_WORDS: tuple[tuple[str, str], ...] = (
 )
 
 
+def _lookup(value: str, table: dict[str, str] | None) -> str | None:
+    """A profile table's entry for `value`: exact first, else ignoring case and edge blanks."""
+    if not table:
+        return None
+    if value in table:
+        return table[value]
+    folded = {k.strip().lower(): v for k, v in table.items()}
+    return folded.get(value.lower())
+
+
 def _classify(raw: str | None, overrides: dict[str, str] | None, words: tuple[tuple[str, str], ...],
               default: str) -> str:
     """The profile's own mapping first, else the first vocabulary pattern found in the value."""
     if raw is None or not str(raw).strip():
         return default
     value = str(raw).strip()
-    if overrides and value in overrides:
-        return overrides[value]
+    found = _lookup(value, overrides)
+    if found is not None:
+        return found
     key = value.lower()
     return next((kind for pattern, kind in words if re.search(pattern, key)), default)
 
@@ -80,7 +92,7 @@ def ticket_type(raw: str | None, overrides: dict[str, str] | None = None,
 
 
 _STATUS_WORDS: tuple[tuple[str, str], ...] = (
-    (r"cancel|withdrawn|duplicate|invalid|rejected|won.?t|not a bug|unmatched", "cancelled"),
+    (r"cancel|withdrawn|duplicate|invalid|rejected|won.?t|not a bug", "cancelled"),
     (r"resolv|fixed|mitigat", "resolved"),
     (r"clos|done|complete|finished", "closed"),
 )
@@ -89,3 +101,33 @@ _STATUS_WORDS: tuple[tuple[str, str], ...] = (
 def status_category(raw: str | None, overrides: dict[str, str] | None = None) -> str:
     """open / resolved / closed / cancelled; anything unrecognised is still being worked: open."""
     return _classify(raw, overrides, _STATUS_WORDS, "open")
+
+
+def pause_reason(raw: str | None, waiting: dict[str, str] | None) -> str | None:
+    """Whom a status waits on, from the profile's [waiting] table; None: not a waiting status.
+
+    Only the profile decides: "Pending" or "Hold" mean different things in different tools."""
+    if raw is None or not str(raw).strip():
+        return None
+    return _lookup(str(raw).strip(), waiting)
+
+
+_WAIT_WORDS = re.compile(r"\bwait|await|pending|on.?hold|suspend")
+_WAIT_REASONS: tuple[tuple[str, str], ...] = (
+    (r"user|caller|requester|reporter|info", "user"),
+    (r"customer|client", "customer"),
+    (r"vendor|supplier|third.?party|external", "vendor"),
+    (r"change|implementation|release|deploy", "change"),
+    (r"problem", "problem"),
+)
+
+
+def suggest_pause_reason(raw: str | None) -> str | None:
+    """A proposal for the Upload page when a profile declares no waiting statuses; never applied
+    unless the user keeps it in the mapping."""
+    if raw is None:
+        return None
+    key = str(raw).strip().lower()
+    if not _WAIT_WORDS.search(key):
+        return None
+    return next((reason for pattern, reason in _WAIT_REASONS if re.search(pattern, key)), "other")

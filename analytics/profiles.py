@@ -17,16 +17,18 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from . import auth
-from .schema import MAPPABLE_FIELDS, SEVERITIES, STATUS_CATEGORIES, TICKET_TYPES, TIMESTAMP_FIELDS
+from .schema import MAPPABLE_FIELDS, PAUSE_REASONS, SEVERITIES, STATUS_CATEGORIES, TICKET_TYPES, TIMESTAMP_FIELDS
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin_profiles"
 DEFAULT_USER_DIR = Path(__file__).resolve().parent.parent / "data" / "profiles"
 
 DEFAULT_NULLS = ["", "?", "NULL", "null", "None", "N/A", "n/a", "NaN", "nan", "#N/B", "#N/A"]
 _TEMPLATE = re.compile(r"\{([^{}]+)\}")
-_MAP_VALUES = {"severity_map": SEVERITIES, "status_map": STATUS_CATEGORIES, "type_map": TICKET_TYPES}
+_MAP_VALUES = {"severity_map": SEVERITIES, "status_map": STATUS_CATEGORIES, "type_map": TICKET_TYPES,
+               "waiting": PAUSE_REASONS}
 # Event rule keys may be written "resolved" or "resolved_at".
 EVENT_TARGETS = ("detected_at", "acknowledged_at", "mitigated_at", "resolved_at", "closed_at")
+SEVERITY_GUESS_WARNING = "the order of this field is not documented by the source; this mapping is a guess"
 
 
 class ProfileError(ValueError):
@@ -41,6 +43,12 @@ class SourceSpec(BaseModel):
     # vendor share it so a re-upload in another shape still upserts the same tickets.
     label: str | None = None
     description: str = ""
+    # Its SEV-1/SEV-2 tickets are service outages, so availability may be computed from them
+    # (stored per upload in datasets.describes_outages).
+    describes_outages: bool = False
+    # The source does not document the order of its severity field: the [severity_map] is a
+    # guess, and the Upload page and the upload result say so.
+    severity_guess: bool = False
 
     @property
     def source_label(self) -> str:
@@ -75,6 +83,9 @@ class Profile(BaseModel):
     severity_map: dict[str, str] = Field(default_factory=dict)
     status_map: dict[str, str] = Field(default_factory=dict)
     type_map: dict[str, str] = Field(default_factory=dict)
+    # Waiting statuses: raw status = whom it waits on (customer, user, vendor, change, problem,
+    # other). Stored as pause_reason on the history row and on the ticket in that status.
+    waiting: dict[str, str] = Field(default_factory=dict)
     # Event logs: which status values set which timestamp (first entry; resolved/closed: last).
     events: dict[str, list[str]] = Field(default_factory=dict)
     # Constant values for fields the export lacks, e.g. type = "incident".
@@ -96,7 +107,7 @@ class Profile(BaseModel):
             )
         return value
 
-    @field_validator("severity_map", "status_map", "type_map")
+    @field_validator("severity_map", "status_map", "type_map", "waiting")
     @classmethod
     def _map_values(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
         allowed = _MAP_VALUES[info.field_name]
@@ -164,6 +175,16 @@ class Profile(BaseModel):
                 cols.extend(self.source_columns(field))
         return cols
 
+    def status_vocabulary(self) -> dict[str, str]:
+        """Raw status → category as this profile declares it; other statuses use the built-in words.
+
+        Statuses in the [events] resolved/closed lists count as resolved/closed unless
+        [status_map] says otherwise."""
+        vocab = {s: "resolved" for s in self.events.get("resolved_at", [])}
+        vocab.update({s: "closed" for s in self.events.get("closed_at", [])})
+        vocab.update(self.status_map)
+        return vocab
+
     def timestamp_format(self, field: str) -> str:
         return self.timestamps.formats.get(field, self.timestamps.format)
 
@@ -180,7 +201,7 @@ class Profile(BaseModel):
         data["events"] = {k.removesuffix("_at"): v for k, v in data["events"].items()}
         if data["null_values"] == DEFAULT_NULLS:
             del data["null_values"]
-        for key in ("severity_map", "status_map", "type_map", "events", "defaults", "split"):
+        for key in ("severity_map", "status_map", "type_map", "waiting", "events", "defaults", "split"):
             if not data[key]:
                 del data[key]
         if not data["match"]["required"] and not data["match"]["header"]:

@@ -62,8 +62,34 @@ EVENT_FIELDS: tuple[str, ...] = ("event_time", "event_seq")
 SEVERITIES: tuple[str, ...] = ("SEV-1", "SEV-2", "SEV-3", "SEV-4")
 TICKET_TYPES: tuple[str, ...] = ("incident", "defect", "enhancement", "question", "service_request")
 STATUS_CATEGORIES: tuple[str, ...] = ("open", "resolved", "closed", "cancelled")
+# Whom a waiting status waits on (a profile's [waiting] table); the SLA policy decides which
+# of them stop its clocks. "change": a fix or change waiting to be implemented.
+PAUSE_REASONS: tuple[str, ...] = ("customer", "user", "vendor", "change", "problem", "other")
+# tickets.resolved_at_basis: where tickets.resolved_at came from.
+RESOLVED_FROM_HISTORY = "history"
+RESOLVED_FROM_COLUMN = "export column"
 
-_ticket_cols = ",\n    ".join(f"{n} {t}" for n, t in TICKET_FIELDS)
+# Ticket columns ingest derives (never mapped from a file, never in the canonical CSV):
+# resolved_at_reported is the export's own resolved_at value (NULL when it has none),
+# resolved_at_basis says whether resolved_at came from the status history or that column,
+# pause_reason is the [waiting] reason of the ticket's current status (NULL: not waiting).
+DERIVED_TICKET_FIELDS: tuple[tuple[str, str], ...] = (
+    ("resolved_at_reported", "TIMESTAMP"),
+    ("resolved_at_basis", "VARCHAR"),
+    ("pause_reason", "VARCHAR"),
+)
+DERIVED_TICKET_COLUMNS: tuple[str, ...] = tuple(name for name, _ in DERIVED_TICKET_FIELDS)
+
+# Columns added after the first release: db.init_schema adds any an older store lacks.
+UPGRADE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "tickets": TICKET_FIELDS + DERIVED_TICKET_FIELDS,
+    # status_category and pause_reason as the uploading profile read the status.
+    "status_history": (("status_category", "VARCHAR"), ("pause_reason", "VARCHAR")),
+    # The profile's [source] describes_outages when the file was loaded.
+    "datasets": (("describes_outages", "BOOLEAN"),),
+}
+
+_ticket_cols = ",\n    ".join(f"{n} {t}" for n, t in TICKET_FIELDS + DERIVED_TICKET_FIELDS)
 
 DDL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS datasets (
@@ -82,7 +108,8 @@ DDL: tuple[str, ...] = (
     tickets_inserted BIGINT NOT NULL,
     tickets_updated BIGINT NOT NULL,
     tickets_unchanged BIGINT NOT NULL,
-    duplicate_rows BIGINT NOT NULL DEFAULT 0
+    duplicate_rows BIGINT NOT NULL DEFAULT 0,
+    describes_outages BOOLEAN
 )""",
     f"""CREATE TABLE IF NOT EXISTS tickets (
     {_ticket_cols},
@@ -99,7 +126,9 @@ DDL: tuple[str, ...] = (
     status VARCHAR,
     team VARCHAR,
     tier VARCHAR,
-    dataset_id INTEGER
+    dataset_id INTEGER,
+    status_category VARCHAR,
+    pause_reason VARCHAR
 )""",
     """CREATE TABLE IF NOT EXISTS rejects (
     dataset_id INTEGER NOT NULL,

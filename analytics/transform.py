@@ -5,7 +5,8 @@ million rows is one pass per step, never a Python loop per row. Values that come
 or the profile (null tokens, formats, map entries, messages) are bound parameters; only column
 identifiers, quoted, are written into the SQL text.
 
-Temp tables made on the cursor: _cfg, _sevmap, _statmap, _typemap, _rows (one row per source
+Temp tables made on the cursor: _cfg, _sevmap, _statmap (raw status → category and pause
+reason), _typemap, _rows (one row per source
 row with `_reason` set when it is rejected), _stage (one row per ticket, canonical columns plus
 row_hash) and _hist (status history rows).
 """
@@ -16,8 +17,9 @@ import re
 from dataclasses import dataclass, field
 
 from . import normalise
-from .profiles import Profile
-from .schema import BOOLEAN_FIELDS, INTEGER_FIELDS, TICKET_COLUMNS, TIMESTAMP_FIELDS
+from .profiles import SEVERITY_GUESS_WARNING, Profile
+from .schema import (BOOLEAN_FIELDS, DERIVED_TICKET_COLUMNS, INTEGER_FIELDS, RESOLVED_FROM_COLUMN, TICKET_COLUMNS,
+                     TIMESTAMP_FIELDS)
 from .timeparse import TimestampGuess, count_parsed, guess_format, has_offset, sql_parse
 
 _TEMPLATE = re.compile(r"\{([^{}]+)\}")
@@ -177,7 +179,7 @@ def build_rows(cur, raw: str, profile: Profile, pl: Plan, tz: str, slim: bool = 
     keep = "*"
     if slim:
         keep = ", ".join(["__row", "f_external_id", "_reason"]
-                         + [f"f_{f}" for f in ("severity", "status", "type") if f in pl.columns])
+                         + [f"f_{f}" for f in ("severity", "priority_raw", "status", "type") if f in pl.columns])
     cur.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS SELECT {keep} FROM ({query})", params)
     return query, params
 
@@ -189,17 +191,58 @@ def build_maps(cur, profile: Profile, pl: Plan) -> None:
     if sev:
         cur.executemany("INSERT INTO _sevmap VALUES (?, ?)", list(sev.items()))
     default_type = profile.defaults.get("type", "incident")
+    vocab = profile.status_vocabulary()
     for name, fld, fn in (
-        ("_statmap", "status", lambda v: normalise.status_category(v, profile.status_map)),
-        ("_typemap", "type", lambda v: normalise.ticket_type(v, profile.type_map, default_type)),
+        ("_statmap", "status", lambda v: (normalise.status_category(v, vocab),
+                                          normalise.pause_reason(v, profile.waiting))),
+        ("_typemap", "type", lambda v: (normalise.ticket_type(v, profile.type_map, default_type), None)),
     ):
-        cur.execute(f"CREATE OR REPLACE TEMP TABLE {name} (raw VARCHAR, val VARCHAR)")
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE {name} (raw VARCHAR, val VARCHAR, pause VARCHAR)")
         if fld in pl.columns:
             values = [r[0] for r in cur.execute(
                 f"SELECT DISTINCT {qident('f_' + fld)} FROM _rows WHERE {qident('f_' + fld)} IS NOT NULL"
             ).fetchall()]
             if values:
-                cur.executemany(f"INSERT INTO {name} VALUES (?, ?)", [(v, fn(v)) for v in values])
+                cur.executemany(f"INSERT INTO {name} VALUES (?, ?, ?)", [(v, *fn(v)) for v in values])
+
+
+def plan_warnings(profile: Profile, pl: Plan) -> list[str]:
+    """What the upload result warns about: missing columns, ambiguous dates, a guessed severity order."""
+    warnings = [f"{f}: mapped column '{c}' is not in this file" for f, c in pl.missing.items()]
+    warnings += [f"{g.column}: day and month are ambiguous; read as {g.format}" for g in pl.timestamps.values()
+                 if g.ambiguous]
+    if profile.source.severity_guess and "severity" in pl.columns:
+        warnings.append(f"{pl.columns['severity']}: {SEVERITY_GUESS_WARNING}")
+    return warnings
+
+
+def status_values(cur, raw: str, pl: Plan, profile: Profile, limit: int = 500) -> dict[str, tuple[str, str | None]]:
+    """The file's distinct statuses (most frequent first, at most `limit`) → (category, pause reason)."""
+    col = pl.columns.get("status")
+    if not col:
+        return {}
+    make_cfg(cur, profile)
+    params: list = []
+    expr = _text_expr(col, params)
+    rows = cur.execute(
+        f"SELECT v FROM (SELECT {expr} AS v FROM {qident(raw)} CROSS JOIN _cfg) WHERE v IS NOT NULL "
+        "GROUP BY v ORDER BY count(*) DESC, v LIMIT ?", params + [limit]).fetchall()
+    vocab = profile.status_vocabulary()
+    return {r[0]: (normalise.status_category(r[0], vocab), normalise.pause_reason(r[0], profile.waiting))
+            for r in rows}
+
+
+def count_without_priority(cur, pl: Plan, layout: str, direct: bool, has_dups: bool) -> int:
+    """Tickets of this file with no priority value at all (after null tokens)."""
+    if layout == "history":
+        return 0
+    if not direct:
+        return cur.execute("SELECT count(*) FROM _stage WHERE priority_raw IS NULL").fetchall()[0][0]
+    # A first load keeps no _stage: the last accepted row of each id, as the insert takes it.
+    col = "f_priority_raw" if "priority_raw" in pl.columns else "f_severity" if "severity" in pl.columns else "NULL"
+    latest = ("QUALIFY row_number() OVER (PARTITION BY f_external_id ORDER BY __row DESC) = 1" if has_dups else "")
+    return cur.execute(f"SELECT count(*) FILTER (WHERE {col} IS NULL) FROM (SELECT * FROM _rows "
+                       f"WHERE _reason IS NULL {latest})").fetchall()[0][0]
 
 
 def _value_sql(fld: str, pl: Plan, params: list, defaults: dict[str, str]) -> str:
@@ -234,14 +277,14 @@ def build_stage_tickets(cur, profile: Profile, pl: Plan, rows: RowsQuery | None 
     """
     params: list = [profile.source.source_label, profile.source.source_label]
     exprs = ["? || ':' || f_external_id AS ticket_id", "? AS source", "f_external_id AS external_id"]
-    for fld in TICKET_COLUMNS[3:]:
+    for fld in TICKET_COLUMNS[3:] + DERIVED_TICKET_COLUMNS:
         exprs.append(f"{_field_expr(fld, pl, params, profile)} AS {qident(fld)}")
     # Deduplicating needs a sort; most exports have unique ids (the caller knows), so only then.
     # Without rejects there is nothing to filter, and the reason text need not be built again.
     latest_filter = ("WHERE _reason IS NULL " if has_rejects else "") + (
         "QUALIFY row_number() OVER (PARTITION BY f_external_id ORDER BY __row DESC) = 1" if has_dups else "")
     cur.execute("CREATE OR REPLACE TEMP TABLE _hist (ticket_id VARCHAR, event_time TIMESTAMP, seq INTEGER, "
-                "status VARCHAR, team VARCHAR, tier VARCHAR)")
+                "status VARCHAR, team VARCHAR, tier VARCHAR, status_category VARCHAR, pause_reason VARCHAR)")
     if rows is not None:
         latest = f"(SELECT * FROM ({rows[0]}) {latest_filter})"
         return stage_query(f"SELECT {', '.join(exprs)} FROM {_joined(latest, pl)}"), params + rows[1]
@@ -264,6 +307,15 @@ def _joined(table: str, pl: Plan) -> str:
 
 
 def _field_expr(fld: str, pl: Plan, params: list, profile: Profile) -> str:
+    if fld == "resolved_at_reported":
+        return _field_expr("resolved_at", pl, params, profile)
+    if fld == "resolved_at_basis":
+        # Without a history the export's column is all there is; a history loaded later
+        # re-stamps the ticket (transform_events.restamp_resolution).
+        params.append(RESOLVED_FROM_COLUMN)
+        return f"CASE WHEN {_field_expr('resolved_at', pl, [], profile)} IS NOT NULL THEN ? END"
+    if fld == "pause_reason":
+        return "st.pause" if "status" in pl.columns else "CAST(NULL AS VARCHAR)"
     if fld in TIMESTAMP_FIELDS:
         return qident("t_" + fld) if fld in pl.timestamps else "CAST(NULL AS TIMESTAMP)"
     if fld == "severity":
@@ -287,7 +339,11 @@ def _field_expr(fld: str, pl: Plan, params: list, profile: Profile) -> str:
 
 def stage_query(select_sql: str) -> str:
     """The canonical rows of `select_sql` plus the hash that detects changed tickets."""
-    return f"SELECT *, {_hash_sql(list(TICKET_COLUMNS))} AS row_hash FROM ({select_sql})"
+    # The derived columns join the hash only where they add something, so the tickets of a
+    # store made before they existed keep their hashes and a re-upload finds them unchanged.
+    base = _hash_sql(list(TICKET_COLUMNS))
+    return (f"SELECT *, CASE WHEN pause_reason IS NULL AND resolved_at_reported IS NOT DISTINCT FROM resolved_at "
+            f"THEN {base} ELSE hash({base}, pause_reason, resolved_at_reported) END AS row_hash FROM ({select_sql})")
 
 
 def create_stage(cur, select_sql: str, params: list) -> None:

@@ -14,7 +14,7 @@ from analytics.schema import MAPPABLE_FIELDS, SEVERITIES, TIMESTAMP_FIELDS
 from analytics.demo_loader import load_demo
 from analytics.auth import Permission
 from ui import auth as ui_auth
-from ui import state, widgets
+from ui import state, status_mapping, widgets
 
 NOT_MAPPED = "— not mapped —"
 UNMAPPED = "unmapped"
@@ -51,13 +51,18 @@ def percent(share: float) -> str:
 
 
 def corrected_profile(base: Profile, columns: dict, formats: dict, tz: str,
-                      severity_map: dict) -> Profile:
-    """The base profile with the user's mapping; raises ValidationError when unusable."""
+                      severity_map: dict, **edits) -> Profile:
+    """The base profile with the user's mapping; raises ValidationError when unusable.
+
+    `edits` may set status_map, waiting, and [source] traits (describes_outages, severity_guess)."""
     data = base.model_dump()
     data["columns"] = columns
     data["timestamps"] = {**data["timestamps"], "timezone": tz,
                           "formats": {**data["timestamps"]["formats"], **formats}}
     data["severity_map"] = severity_map
+    for key in ("status_map", "waiting"):
+        data[key] = edits.get(key, data[key])
+    data["source"].update({k: v for k, v in edits.items() if k in ("describes_outages", "severity_guess")})
     return Profile.model_validate(data)
 
 
@@ -141,10 +146,13 @@ if upload is not None:
     if base.profile.events:
         # Event logs fill some timestamps from status changes rather than from a column.
         rules = "; ".join(f"{target.removesuffix('_at')} ← {', '.join(statuses)}"
-                          for target, statuses in base.profile.events.items())
+                          for target, statuses in base.profile.events.items() if target != "resolved_at")
         st.caption(widgets.escape_markdown(
-            f"Timestamps from status events (first entry; resolved/closed: last entry): {rules}. "
+            f"Timestamps from status events (first entry; closed: last entry): {rules or 'none'}. "
             "A mapped column wins over its event rule."))
+    if base.profile.source.layout != "tickets":
+        st.caption("resolved_at comes from the status history: the first entry into the final stretch of "
+                   "resolved/closed statuses. A mapped resolved_at column is kept as the export's own value.")
 
     tz_options = state.time_zones()
     tz_default = base.profile.timestamps.timezone or default_tz
@@ -223,11 +231,20 @@ if upload is not None:
         if n_unmapped:
             st.warning(f"{n_unmapped} raw value(s) stay unmapped: those tickets get no severity "
                        "and show as Unmapped.", icon=":material/warning:")
+    severity_guess = status_mapping.severity_guess_notice(
+        base.profile, columns.get("severity") if checked and checked.severity_values else None,
+        key=f"sev_guess_{token}")
+
+    # --- statuses, waiting states, traits -------------------------------------------------
+    status_map, waiting = status_mapping.status_editor(
+        checked.status_values if checked else {}, base.profile, key=f"status_{token}_{columns.get('status')}")
+    outages = status_mapping.outage_trait(base.profile, key=f"outages_{token}")
 
     final = None
     if problem is None:
         try:
-            final = corrected_profile(base.profile, columns, formats, tz, severity_map)
+            final = corrected_profile(base.profile, columns, formats, tz, severity_map, status_map=status_map,
+                                      waiting=waiting, describes_outages=outages, severity_guess=severity_guess)
         except ValidationError as exc:
             problem = exc
     if problem is not None:

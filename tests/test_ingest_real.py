@@ -67,18 +67,20 @@ def test_ticket_count_equals_distinct_source_ids(store, real_data, key, id_cols)
     assert results[key].rows_rejected == 0
 
 
-def test_servicenow_day_first_dates_and_resolution(store, real_data):
+def test_servicenow_day_first_dates_and_reported_resolution(store, real_data):
     con, _ = store
     frame = _read(real_data, "servicenow")
     last = frame.groupby("number").tail(1).set_index("number")
     opened = pd.to_datetime(last["opened_at"], format="%d/%m/%Y %H:%M")
     resolved = pd.to_datetime(last["resolved_at"].replace("?", None), format="%d/%m/%Y %H:%M")
-    got = con.execute("SELECT external_id, opened_at, resolved_at FROM tickets WHERE source = 'servicenow'").df()
+    got = con.execute("SELECT external_id, opened_at, resolved_at_reported FROM tickets WHERE source = 'servicenow'").df()
     got = got.set_index("external_id").loc[last.index]
     assert (got["opened_at"].values == opened.values).all()
-    assert got["resolved_at"].isna().sum() == resolved.isna().sum()
+    # The export's own resolved_at is kept as it was; tickets.resolved_at comes from the history
+    # (test_servicenow_resolution_is_the_first_entry_into_the_final_stretch).
+    assert got["resolved_at_reported"].isna().sum() == resolved.isna().sum() == 1556
     both = resolved.notna()
-    assert (got["resolved_at"][both].values == resolved[both].values).all()
+    assert (got["resolved_at_reported"][both].values == resolved[both].values).all()
     # 5/3/2016 is the 5th of March, never the 3rd of May.
     assert con.execute("SELECT opened_at FROM tickets WHERE ticket_id = 'servicenow:INC0000045'").fetchall()[0][0] \
         .isoformat() == "2016-02-29T01:16:00"
@@ -154,10 +156,9 @@ def test_helpdesk_event_rules_match_pandas(store, real_data):
                        ).fetchall()[0][0] >= never_resolved
 
 
-def test_volvo_reopens_and_tiers(store, real_data):
+def test_volvo_history_and_tiers(store, real_data):
     con, _ = store
     assert con.execute("SELECT count(*) FROM status_history h WHERE ticket_id LIKE 'volvo-vinst:%'").fetchall()[0][0] == 65_533
-    assert con.execute("SELECT count(*) FROM tickets WHERE source='volvo-vinst' AND reopen_count > 0").fetchall()[0][0] > 400
     tiers = {r[0] for r in con.execute("SELECT DISTINCT tier FROM status_history WHERE ticket_id LIKE 'volvo-vinst:%'").fetchall()}
     assert {"L1", "L2", "L3"} <= tiers
 

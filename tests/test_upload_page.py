@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from analytics.profiles import find_profile
 
 from tests.helpers import snapshot, app_using
 from ui.state import get_connection
@@ -110,3 +113,58 @@ def test_saved_mapping_is_proposed_for_the_same_columns(store, tmp_path):
 
 def _keys(at: AppTest) -> list[str]:
     return [w.key for w in at.selectbox] + [w.key for w in at.text_input]
+
+
+def _editor(at: AppTest, prefix: str):
+    return next(e for e in at.data_editor if e.key and e.key.startswith(prefix))
+
+
+def test_mapping_step_shows_the_waiting_statuses_of_a_real_export(store, real_data):
+    rel = "bpi2013-volvo-incidents/VINST_incidents_ibm.csv.gz"
+    at = _upload(_upload_page(), "volvo.csv.gz", (real_data / rel).read_bytes())
+    table = _editor(at, "status_").value.set_index("status")
+    frame = pd.read_csv(real_data / rel, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert set(table.index) == set(frame["Activity"])
+    waits = table.loc[table["waiting on"] != "not waiting", "waiting on"].to_dict()
+    assert waits == {"Accepted-Wait - User": "user", "Accepted-Wait - Customer": "customer",
+                     "Accepted-Wait - Vendor": "vendor", "Accepted-Wait - Implementation": "change",
+                     "Accepted-Wait": "other"}
+    assert table.loc["Unmatched-Unmatched", "category"] == "open"
+    assert any(c.value.replace("\\", "").startswith("Waiting statuses in this file: Accepted-Wait - User (user)")
+               for c in at.caption)
+    assert not at.checkbox(key=next(c.key for c in at.checkbox if c.key.startswith("outages_"))).value
+
+
+def test_guessed_severity_order_is_warned_before_and_after_loading(store, real_data):
+    rel = "helpdesk-italian/helpdesk_finale.csv.gz"
+    at = _upload(_upload_page(), "helpdesk.csv.gz", (real_data / rel).read_bytes())
+    guess = "the order of this field is not documented by the source; this mapping is a guess"
+    assert any(guess in w.value.replace("\\", "").lower() for w in at.warning)
+    at.button(key="upload_go").click().run()
+    assert any(guess in w.value.replace("\\", "") for w in at.warning), [w.value for w in at.warning]
+
+
+def test_edited_waiting_states_and_traits_are_saved_and_loaded(store):
+    content = (b"Ticket,Summary,Priority,Status,Created\n"
+               b"A-1,Printer down,High,Pending Vendor,2026-09-07 09:15\n"
+               b"A-2,VPN slow,Low,Open,2026-09-08 14:00\n")
+    at = _upload(_upload_page(), "desk.csv", content)
+    editor = _editor(at, "status_")
+    table = editor.value.set_index("status")
+    # No profile knows this file: the waits are proposals from the status names.
+    assert table["waiting on"].to_dict() == {"Pending Vendor": "vendor", "Open": "not waiting"}
+    assert any("suggested from the status names" in i.value for i in at.info)
+    row = list(editor.value["status"]).index("Pending Vendor")
+    at.session_state[editor.key] = {"edited_rows": {row: {"waiting on": "customer"}}, "added_rows": [],
+                                    "deleted_rows": []}
+    at.checkbox(key=next(c.key for c in at.checkbox if c.key.startswith("outages_"))).check().run()
+    at.text_input(key=next(k for k in _keys(at) if k.startswith("upload_profile_name_"))).set_value("desk").run()
+    at.button(key="upload_save_profile").click().run()
+    saved = find_profile("desk")
+    assert saved.waiting == {"Pending Vendor": "customer"}
+    assert saved.source.describes_outages is True
+    at.button(key="upload_go").click().run()
+    con = get_connection()
+    assert con.cursor().execute("SELECT external_id, pause_reason FROM tickets ORDER BY 1").fetchall() == [
+        ("A-1", "customer"), ("A-2", None)]
+    assert con.cursor().execute("SELECT describes_outages FROM datasets").fetchall() == [(True,)]
