@@ -80,7 +80,15 @@ def _by_name(header: list[str]) -> dict[str, str]:
     """Canonical field → the first column whose name says it is that field."""
     columns: dict[str, str] = {}
     taken: set[str] = set()
+    # A column named exactly like a canonical field (Hypercare's own export) is that field.
+    lowered = {c.strip().lower(): c for c in header}
+    for field, _ in _HINTS:
+        if field in lowered:
+            columns[field] = lowered[field]
+            taken.add(lowered[field])
     for field, pattern in _HINTS:
+        if field in columns:
+            continue
         for col in header:
             if col not in taken and re.search(pattern, col.strip().lower()):
                 columns[field] = col

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import db
+from . import db, schema
 
 DEFAULT_WAIT_S = 600.0  # a command waits at most this long for its turn (a long upload elsewhere)
 WAIT_ENV = "HYPERCARE_STORE_WAIT_S"  # overrides DEFAULT_WAIT_S
@@ -100,12 +100,17 @@ def version(store: str | os.PathLike) -> tuple[int, int, int, int]:
 def outdated(con: duckdb.DuckDBPyConnection) -> bool:
     """True when the store lacks a table or column this version needs (a read-write open
     upgrades it: db.init_schema)."""
-    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-    columns = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                               "WHERE table_name = 'tickets'").fetchall())
-    needed = {_table_name(d) for d in db.DDL if _table_name(d)}
-    return not (needed <= tables and all(n in columns for n, _ in db.TICKET_FIELDS)
-                and columns.get("row_hash") == "UBIGINT")
+    have: dict[str, dict[str, str]] = {}
+    for table, column, kind in con.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns").fetchall():
+        have.setdefault(table, {})[column] = kind
+    needed = {_table_name(d) for d in schema.DDL if _table_name(d)}
+    if not needed <= set(have):
+        return True
+    if have["tickets"].get("row_hash") != "UBIGINT":
+        return True
+    return any(name not in have[table] for table, fields in schema.UPGRADE_COLUMNS.items()
+               for name, _ in fields)
 
 
 def schema_outdated(path: str | os.PathLike) -> bool:
