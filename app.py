@@ -14,8 +14,7 @@ st.set_page_config(page_title="Hypercare", layout="wide")
 st.set_option("client.disableDataExport", True)
 auth.gate()  # shared mode: nothing below runs before sign-in (docs/auth.md)
 
-con = state.get_connection()
-state.ensure_demo_data(con)
+con = state.ensure_demo_data(state.get_connection())
 state.filter_bar(con)
 
 pg = st.navigation(

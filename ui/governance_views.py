@@ -58,7 +58,7 @@ def scorecard(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime)
     st.caption(widgets.escape_markdown(
         f"Hypercare closure criteria as of {as_of:%Y-%m-%d %H:%M} UTC. Rules are edited on the Settings page."))
     with st.spinner("Evaluating closure criteria…"):
-        card = _scorecard(con, id(con), as_of, filters)
+        card = _scorecard(con, state.con_key(con), as_of, filters)
     counts = card["status"].value_counts()
     cols = st.columns(4)
     for col, status in zip(cols, STATUS_ICONS):
@@ -74,7 +74,7 @@ def scorecard(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime)
             st.markdown(widgets.escape_markdown(row["detail"]))
             st.caption(widgets.escape_markdown(f"Definition: {row['definition']}"))
             if st.toggle("Show evidence", key=f"gov_ev_toggle_{row['key']}"):
-                ev = _evidence(con, id(con), row["key"], as_of, filters)
+                ev = _evidence(con, state.con_key(con), row["key"], as_of, filters)
                 widgets.table(ev, alt=f"Evidence for {row['criterion']}", key=f"gov_ev_{row['key']}")
                 widgets.download_csv(ev, f"closure_evidence_{row['key']}.csv", key=f"gov_ev_csv_{row['key']}",
                                      label="Download evidence (CSV)")

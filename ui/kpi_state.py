@@ -9,6 +9,7 @@ import streamlit as st
 
 from analytics import kpi_registry, kpi_trends, kpis
 from analytics.filters import Filters
+from ui.store_view import con_key
 
 _CACHE = {"show_spinner": False, "max_entries": 64, "ttl": 3600}
 
@@ -20,7 +21,7 @@ def _results(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, as
 
 def card_results(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> dict:
     """The Overview's KPI cards for the filtered period (cached per filter and minute)."""
-    return _results(con, id(con), filters, as_of)
+    return _results(con, con_key(con), filters, as_of)
 
 
 @st.cache_data(**_CACHE)
@@ -30,7 +31,7 @@ def _trend(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, key:
 
 
 def trend(con: duckdb.DuckDBPyConnection, filters: Filters, key: str, grain: str, split: str, as_of: datetime):
-    return _trend(con, id(con), filters, key, grain, split, as_of)
+    return _trend(con, con_key(con), filters, key, grain, split, as_of)
 
 
 @st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
@@ -39,4 +40,4 @@ def _targets(_con: duckdb.DuckDBPyConnection, con_key: int) -> dict:
 
 
 def targets(con: duckdb.DuckDBPyConnection) -> dict:
-    return _targets(con, id(con))
+    return _targets(con, con_key(con))

@@ -14,6 +14,7 @@ import streamlit as st
 
 from analytics import patterns, recurrence
 from analytics.filters import Filters
+from ui.store_view import con_key
 
 _CACHE = {"show_spinner": False, "max_entries": 64, "ttl": 3600}
 _PATTERN_FUNCTIONS = {
@@ -34,7 +35,7 @@ def _clusters(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, t
 def clusters(con: duckdb.DuckDBPyConnection, filters: Filters, threshold: float,
              window_days: int) -> pd.DataFrame:
     """Cached `analytics.recurrence.clusters` (every cluster, singletons included)."""
-    return _clusters(con, id(con), filters, float(threshold), int(window_days))
+    return _clusters(con, con_key(con), filters, float(threshold), int(window_days))
 
 
 @st.cache_data(**_CACHE)
@@ -45,7 +46,7 @@ def _cluster_tickets(_con: duckdb.DuckDBPyConnection, con_key: int,
 
 def cluster_tickets(con: duckdb.DuckDBPyConnection, ticket_ids: Any) -> pd.DataFrame:
     """Cached drill-down: the tickets of one cluster."""
-    return _cluster_tickets(con, id(con), tuple(str(t) for t in ticket_ids))
+    return _cluster_tickets(con, con_key(con), tuple(str(t) for t in ticket_ids))
 
 
 @st.cache_data(**_CACHE)
@@ -58,7 +59,7 @@ def pattern(con: duckdb.DuckDBPyConnection, name: str, filters: Filters, *args: 
     """Cached `analytics.patterns.<name>(con, filters, *args)`."""
     if name not in _PATTERN_FUNCTIONS:
         raise KeyError(name)
-    return _pattern(con, id(con), name, filters, tuple(args))
+    return _pattern(con, con_key(con), name, filters, tuple(args))
 
 
 def default_threshold(con: duckdb.DuckDBPyConnection) -> float:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from analytics import sla_agreement, sla_engine, sla_policy, sla_timeline
 from analytics.filters import Filters
+from ui.store_view import con_key
 
 _CACHE = {"show_spinner": False, "max_entries": 16, "ttl": 600}
 
@@ -22,7 +23,7 @@ def _evaluate(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, a
 
 def evaluation(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> pd.DataFrame:
     """Cached `sla_engine.evaluate` of the filtered tickets (as_of is to the minute)."""
-    return _evaluate(con, id(con), filters, as_of)
+    return _evaluate(con, con_key(con), filters, as_of)
 
 
 @st.cache_data(**_CACHE)
@@ -37,7 +38,7 @@ def agreement(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime,
               frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """Cached `sla_agreement.agreement` from the page's evaluation `frame` (the same filters and
     as_of); None when no filtered ticket carries the source's own verdict."""
-    return _agreement(con, id(con), filters, as_of, frame)
+    return _agreement(con, con_key(con), filters, as_of, frame)
 
 
 @st.cache_data(**_CACHE)
@@ -46,7 +47,7 @@ def _timeline(_con: duckdb.DuckDBPyConnection, con_key: int, ticket_id: str, as_
 
 
 def timeline(con: duckdb.DuckDBPyConnection, ticket_id: str, as_of: datetime) -> dict:
-    return _timeline(con, id(con), ticket_id, as_of)
+    return _timeline(con, con_key(con), ticket_id, as_of)
 
 
 def compliance_target(con: duckdb.DuckDBPyConnection, day) -> float:

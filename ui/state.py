@@ -79,6 +79,7 @@ def forget_store() -> None:
 
 
 writing = store_view.writing  # every change a page makes goes through this
+con_key = store_view.con_key  # the cache-key name of a connection (never reused, unlike id())
 
 
 @contextlib.contextmanager
@@ -126,22 +127,26 @@ def start_page() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def ensure_demo_data(con: duckdb.DuckDBPyConnection) -> None:
-    """On the very first start (empty store, never auto-loaded before) load the demo data.
+def ensure_demo_data(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """On the very first start (empty store, never auto-loaded before) load the demo data;
+    returns the store to read from afterwards (a new copy when the demo was loaded).
 
     HYPERCARE_NO_DEMO=1 skips it. A store the user emptied on purpose stays empty: the
     setting "demo_autoloaded" remembers that the demo was loaded once.
     """
     if os.environ.get("HYPERCARE_NO_DEMO") == "1" or con in _demo_settled:
-        return
+        return con
     with _demo_lock:  # two first sessions at once must not both load it
+        con = get_connection()  # another session may have loaded it while this one waited
         if db.get_setting(con, "demo_autoloaded") is None and db.ticket_count(con) == 0:
             with st.spinner("First start: loading demo data…"), writing() as w:
                 load_demo(w)
                 db.set_setting(w, "demo_autoloaded", overview.utc_now().isoformat(timespec="seconds"))
             data_changed()
+            con = get_connection()
         # Decided once per connection: later reruns of every page skip the two queries.
         _demo_settled.add(con)
+    return con
 
 
 def data_changed() -> None:
@@ -161,7 +166,7 @@ def _filter_options(_con: duckdb.DuckDBPyConnection, con_key: int) -> dict[str, 
 
 
 def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
-    return _filter_options(con, id(con))
+    return _filter_options(con, con_key(con))
 
 
 @st.cache_data(**_CACHE)
@@ -170,7 +175,7 @@ def _ticket_count(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filter
 
 
 def ticket_count(con: duckdb.DuckDBPyConnection, filters: Filters) -> int:
-    return _ticket_count(con, id(con), filters)
+    return _ticket_count(con, con_key(con), filters)
 
 
 @st.cache_data(**_CACHE)
@@ -196,7 +201,7 @@ def overview_data(con: duckdb.DuckDBPyConnection, name: str, filters: Filters,
     """Cached `analytics.overview.<name>(con, filters[, as_of])`."""
     if name not in _OVERVIEW_FUNCTIONS:
         raise KeyError(name)
-    return _overview(con, id(con), name, filters, as_of)
+    return _overview(con, con_key(con), name, filters, as_of)
 
 
 _DATASET_FUNCTIONS = {
@@ -217,7 +222,7 @@ def dataset_data(con: duckdb.DuckDBPyConnection, name: str, *args: Any) -> pd.Da
     """Cached `analytics.datasets.<name>(con, *args)`."""
     if name not in _DATASET_FUNCTIONS:
         raise KeyError(name)
-    return _dataset_data(con, id(con), name, tuple(args))
+    return _dataset_data(con, con_key(con), name, tuple(args))
 
 
 @st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
@@ -234,7 +239,7 @@ def inspect_upload(con: duckdb.DuckDBPyConnection, file_id: str, name: str, data
                    max_bytes: int, delimiter: str | None = None) -> ingest.Inspection:
     """Cached `inspect_file` of an uploaded file (keyed by its upload id, not its bytes)."""
     toml = profile.to_toml() if profile is not None else None
-    return _inspect(con, id(con), file_id, name, data, toml, tz, max_bytes, delimiter)
+    return _inspect(con, con_key(con), file_id, name, data, toml, tz, max_bytes, delimiter)
 
 
 def as_of_now() -> datetime:

@@ -9,7 +9,9 @@ is read directly instead.
 
 from __future__ import annotations
 
+import itertools
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +20,20 @@ import duckdb
 import streamlit as st
 
 from analytics import db, store
+
+
+_serials: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_next_serial = itertools.count(1)
+_serial_lock = threading.Lock()
+
+
+def con_key(con: duckdb.DuckDBPyConnection) -> int:
+    """A number that names `con` for cache keys and is never reused (an id() is, once the
+    object is gone, and each new copy of the store is a new connection)."""
+    with _serial_lock:
+        if con not in _serials:
+            _serials[con] = next(_next_serial)
+        return _serials[con]
 
 
 class StoreView:
