@@ -3,9 +3,10 @@
 Definitions (docs/sla.md repeats them with examples):
 - A ticket is judged by the policy version in force on the UTC day it opened and, per metric,
   by its most specific target (type-specific beats any-type).
-- Response runs from opened_at to acknowledged_at. A ticket resolved without an
-  acknowledgement has no response to measure: not applicable, "no acknowledgement recorded".
-  An open ticket without one has a response clock running (or breached) until as_of.
+- Response runs from opened_at to acknowledged_at (to the resolution when that came first). A
+  ticket resolved without an acknowledgement has no response to measure: not applicable, "no
+  acknowledgement recorded". An open ticket without one has a response clock running (or
+  breached) until as_of.
 - Resolution runs from opened_at to the resolution instant: where a status history exists, the
   first entry into the resolved/closed stretch the ticket never leaves; else the export's
   resolved_at. Open clocks run to `as_of`.
@@ -40,7 +41,7 @@ from .business_time import US_PER_MIN, from_us, scalar_us
 from .exclusions import ACK_BEFORE_OPEN, CANCELLED
 from .schema import SEVERITIES, STATUS_CATEGORIES, TICKET_TYPES
 from .sla_clock import Batch, Judgement, NA, clock, span, target_table
-from .sla_load import CLOSEDISH, EXCLUDED, load_batch
+from .sla_load import CLOSEDISH, EXCLUDED, drop_temp, load_batch
 from .sla_policy import Policy, pause_matcher, policies as saved_policies
 
 __all__ = ["CLOSEDISH", "COLUMNS", "METRICS", "STATUS_TEXT", "evaluate", "frame", "judge", "load_batch"]
@@ -79,8 +80,7 @@ def evaluate(con, *, as_of: datetime, where: str = "TRUE", params=(), policies: 
     try:
         batch = load_batch(cur, where, params, pols)
     finally:
-        cur.execute("DROP TABLE IF EXISTS _sla_t")
-        cur.execute("DROP TABLE IF EXISTS _sla_k")
+        drop_temp(cur)
     return frame(batch, judge(batch, pols, as_of))
 
 
@@ -98,7 +98,8 @@ def judge(b: Batch, pols: list[Policy], as_of: datetime) -> Judgement:
     closedish = (cat == 1) | (cat == 2)
     res_end = np.where(closedish, b.resolved, np.nan)
     res_done = closedish & ~(res_end > now)  # resolved by as_of (or resolved at an unknown time)
-    ends = {"response": b.ack, "resolution": res_end}
+    # An acknowledgement after the resolution: the resolution answered the ticket first.
+    ends = {"response": np.where(np.isnan(b.ack), np.nan, np.fmin(b.ack, res_end)), "resolution": res_end}
     first, last = span(b, now, ordered)
     sev = _recode(*b.severity, SEVERITIES)
     typ = _recode(*b.type, TICKET_TYPES)

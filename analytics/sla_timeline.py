@@ -15,7 +15,7 @@ import pandas as pd
 from .business_time import US_PER_MIN, WorkingTime, from_us, scalar_us
 from .sla_clock import NA, RES_HISTORY, RES_NONE, RES_WHY, span
 from .sla_engine import METRICS, frame, judge, load_batch, to_json_records
-from .sla_load import has_column
+from .sla_load import drop_temp, has_column
 from .sla_policy import Policy, policies as saved_policies
 
 
@@ -47,8 +47,7 @@ def ticket_timeline(con, ticket_id: str, as_of: datetime, policies: list[Policy]
             f"SELECT event_time, seq, status, team, tier, {reason} FROM status_history WHERE ticket_id = ? "
             "ORDER BY event_time, seq", [ticket_id]).fetchall()
     finally:
-        cur.execute("DROP TABLE IF EXISTS _sla_t")
-        cur.execute("DROP TABLE IF EXISTS _sla_k")
+        drop_temp(cur)
     if batch.n == 0:
         raise ValueError(f"no ticket '{ticket_id}' in the store")
     j = judge(batch, pols, as_of)
