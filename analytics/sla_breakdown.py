@@ -54,10 +54,12 @@ def paused_by(con, *, as_of: datetime, where: str = "TRUE", params=(), policies:
     rows = rows[rows["minutes"] > 0]
     keys = ["ticket_id", "clock", "status", "pause_reason"]
     per = rows.groupby(keys, dropna=False, sort=False)["minutes"].sum().reset_index()
+    per["pause_reason"] = per["pause_reason"].astype(object).where(per["pause_reason"].notna(), None)
     if per_ticket:
         return per.sort_values(keys, kind="stable").reset_index(drop=True)
     out = per.groupby(keys[1:], dropna=False, sort=False).agg(minutes=("minutes", "sum"), tickets=("ticket_id", "size"))
     out = out.reset_index().assign(hours=lambda d: d["minutes"] / 60)
+    out["pause_reason"] = out["pause_reason"].astype(object).where(out["pause_reason"].notna(), None)
     return out[list(PAUSED_COLUMNS)].sort_values("hours", ascending=False, kind="stable").reset_index(drop=True)
 
 
