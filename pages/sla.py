@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from analytics import sla_charts
+from analytics import sla_breakdown, sla_charts
 from analytics import sla_compliance as comp
 from ui import sla_state, state, widgets
 
@@ -37,6 +37,15 @@ for (label, (rows, key)), tab in zip(lists.items(), st.tabs([f"{k} ({len(v[0]):,
         st.caption(widgets.escape_markdown(comp.DEFINITIONS[key]))
         widgets.table(rows, alt=f"{label} tickets", key=f"sla_{key}")
         widgets.download_csv(rows, f"sla_{key}.csv", key=f"sla_{key}_csv", label=f"Download {label.lower()} (CSV)")
+
+missing = sla_breakdown.not_measured(frame)
+with st.expander(f"Not measured ({int(missing['tickets'].sum()):,} clocks) and what paused the clocks"):
+    st.caption("Clocks the compliance figures leave out, by reason (the same labels as the KPIs' exclusions).")
+    widgets.table(missing, alt="Clocks not measured, by clock and reason", key="sla_not_measured")
+    if st.toggle("Show the business time each waiting status paused", key="sla_paused_toggle"):
+        paused = sla_state.paused_by(con, filters, as_of)
+        st.caption(widgets.escape_markdown(sla_breakdown.describe_paused_by(paused)))
+        widgets.table(paused, alt="Business hours paused per clock and waiting status", key="sla_paused_by")
 
 st.subheader("Ticket timeline")
 candidates = list(dict.fromkeys([*lists["Open and breached"][0].get("ticket_id", []),

@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from analytics import sla_engine, sla_policy, sla_timeline
+from analytics import sla_breakdown, sla_engine, sla_policy, sla_timeline
 from analytics.filters import Filters
 
 _CACHE = {"show_spinner": False, "max_entries": 16, "ttl": 600}
@@ -23,6 +23,17 @@ def _evaluate(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, a
 def evaluation(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> pd.DataFrame:
     """Cached `sla_engine.evaluate` of the filtered tickets (as_of is to the minute)."""
     return _evaluate(con, id(con), filters, as_of)
+
+
+@st.cache_data(**_CACHE)
+def _paused_by(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, as_of: datetime) -> pd.DataFrame:
+    clause, params = filters.where()
+    return sla_breakdown.paused_by(_con, as_of=as_of, where=clause, params=params)
+
+
+def paused_by(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> pd.DataFrame:
+    """Cached `sla_breakdown.paused_by` of the filtered tickets."""
+    return _paused_by(con, id(con), filters, as_of)
 
 
 @st.cache_data(**_CACHE)
