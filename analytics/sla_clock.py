@@ -8,7 +8,7 @@ operations on one group at a time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -46,19 +46,19 @@ class Batch:
     opened: np.ndarray
     ack: np.ndarray
     resolved: np.ndarray  # the resolution instant the clocks use (see res_source)
-    seg_rn: np.ndarray  # history rows in a pause or resolved/closed status: ticket row,
+    seg_rn: np.ndarray  # history rows that pause a clock or sat resolved before a reopen: ticket row,
     seg_start: np.ndarray  # when the status was entered,
-    seg_end: np.ndarray  # when the next event came (+inf: still in it, or the final resolution),
+    seg_end: np.ndarray  # when the next event came (+inf: still in it),
     seg_status: np.ndarray  # the status, as a code into `statuses`,
-    seg_closed: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # resolved/closed status?
-    seg_reason: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # code into `reasons`, −1
-    statuses: list[str] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)  # pause_reason values, lower case
-    cur_reason: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # tickets.pause_reason code
-    reported: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the export's resolution time
-    res_source: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))  # RES_* code
-    excluded: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # 1 + index in EXCLUDED
-    ack_excluded: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # acknowledged before opened
+    seg_closed: np.ndarray  # whether it is a resolved/closed status,
+    seg_reason: np.ndarray  # and its pause_reason, as a code into `reasons` (−1: none)
+    statuses: list[str]
+    reasons: list[str]  # pause_reason values, lower case
+    cur_reason: np.ndarray  # the ticket's own pause_reason, as a code into `reasons`
+    reported: np.ndarray  # the export's resolved_at
+    res_source: np.ndarray  # RES_* code: where `resolved` came from
+    excluded: np.ndarray  # 0, or 1 + index into sla_load.EXCLUDED (MTTR's exclusions)
+    ack_excluded: np.ndarray  # acknowledged before it was opened
 
     @property
     def n(self) -> int:
