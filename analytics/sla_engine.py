@@ -124,7 +124,8 @@ def judge(b: Batch, pols: list[Policy], as_of: datetime) -> Judgement:
         status_pausing = np.array([bool(pausing.match(s)) for s in b.status[1]] + [False])[b.status[0]]
         for m in METRICS:
             listed = np.isin(reason_of, p.pause_reasons.of(m))
-            seg_pause = by_status | listed[b.seg_reason]
+            # A resolved/closed row is a resolved stretch, never a pause ("Pending closure").
+            seg_pause = (by_status | listed[b.seg_reason]) & ~b.seg_closed
             j.seg_pause[m][in_p[b.seg_rn]] = seg_pause[in_p[b.seg_rn]]
             seg_stop = seg_pause | b.seg_closed
             tix = target_table(p, m)[sev, typ]

@@ -263,3 +263,12 @@ def test_not_measured_counts_every_reason(con):
         {"clock": "resolution", "reason": "no severity mapped", "tickets": 1},
         {"clock": "response", "reason": "no acknowledgement recorded", "tickets": 2},
         {"clock": "response", "reason": "no severity mapped", "tickets": 1}]
+
+
+def test_a_resolved_status_matching_a_pause_pattern_is_a_resolved_stretch(con):
+    # "Pending closure" reads as closed (resolved, awaiting the caller's confirmation) and also
+    # matches "Pending*": it is time sat resolved, not a pause, so paused_minutes stays 0.
+    add(con, {"external_id": "c", "severity": "SEV-1", "opened_at": T0, "acknowledged_at": m(5), "resolved_at": m(200),
+              "status_category": "resolved"},
+        history=[("c", T0, "New"), ("c", m(50), "Pending closure"), ("c", m(80), "Active"), ("c", m(200), "Resolved")])
+    check(run(con, as_of=m(300))["c"], resolution_business_minutes=170.0, paused_minutes=0.0)
