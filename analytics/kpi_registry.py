@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from . import db
+from .exclusions import ACK_EXCLUSIONS, CANCELLED, CLOSED_NO_RESOLUTION, RESOLVE_EXCLUSIONS, Exclusion
 
 HIGHER, LOWER = "higher", "lower"
 OPENED, RESOLVED, OPEN_AT, IMPACT = "opened", "resolved", "open_at", "impact"
@@ -26,20 +27,6 @@ COHORT_TEXT = {
 # Severities whose incidents count as outages (availability, MTBF); editable in Settings.
 DEFAULT_OUTAGE_SEVERITIES: tuple[str, ...] = ("SEV-1", "SEV-2")
 OUTAGE_SETTING = "kpi_outage_severities"
-
-
-@dataclass(frozen=True)
-class Exclusion:
-    """Rows left out of a KPI: a SQL condition over a ticket and the label the UI shows."""
-
-    label: str
-    condition_sql: str
-
-
-CANCELLED = Exclusion("cancelled tickets", "status_category = 'cancelled'")
-CLOSED_NO_RESOLUTION = Exclusion(
-    "tickets resolved or closed without a resolution time",
-    "status_category IN ('resolved', 'closed') AND resolved_at IS NULL")
 
 
 @dataclass(frozen=True)
@@ -82,17 +69,6 @@ def _secs(a: str, b: str) -> str:
     return f"(date_diff('millisecond', {a}, {b}) / 1000.0)"
 
 
-ACK_EXCLUSIONS = (
-    CANCELLED,
-    Exclusion("tickets without an acknowledgement", "acknowledged_at IS NULL"),
-    Exclusion("tickets acknowledged before they were opened", "acknowledged_at < opened_at"),
-)
-RESOLVE_EXCLUSIONS = (
-    CANCELLED,
-    Exclusion("tickets with zero duration (resolved the instant they were opened, e.g. "
-              "bulk-imported history)", "resolved_at = opened_at"),
-    Exclusion("tickets resolved before they were opened", "resolved_at < opened_at"),
-)
 RESOLVED_ONLY = "status_category IN ('resolved', 'closed')"
 
 KPIS: tuple[Kpi, ...] = (

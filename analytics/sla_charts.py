@@ -123,6 +123,14 @@ def _span(fig: go.Figure, row: str, start, end, label: str, colour: str, pattern
 def describe_timeline(tl: dict) -> str:
     ev = tl["evaluation"]
     paused = sum((pd.Timestamp(s["end"]) - pd.Timestamp(s["start"])).total_seconds() / 60 for s in tl["pause_segments"])
-    return (f"{tl['ticket_id']}: {len(tl['history'])} status changes; paused {paused:,.0f} calendar minutes; "
+    text = (f"{tl['ticket_id']}: {len(tl['history'])} status changes; paused {paused:,.0f} calendar minutes; "
             f"response {ev['response_status']}, resolution {ev['resolution_status']} "
             f"(policy {tl['policy_version']}).")
+    res = tl.get("resolution_time") or {}
+    if res.get("used") is not None:
+        text += f" Resolution time {pd.Timestamp(res['used']):%Y-%m-%d %H:%M} UTC, from {res['why']}."
+    if tl.get("paused_by"):
+        text += " Paused by: " + "; ".join(
+            f"{p['status']}{' (' + p['reason'] + ')' if p['reason'] else ''} {p['minutes']:,.0f} business min "
+            f"on the {p['clock']} clock" for p in tl["paused_by"]) + "."
+    return text

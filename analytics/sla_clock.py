@@ -8,7 +8,7 @@ operations on one group at a time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -19,6 +19,17 @@ from .schema import SEVERITIES, TICKET_TYPES
 from .sla_policy import ALWAYS, Policy, Target
 
 NA, MET, BREACHED, RUNNING, PAUSED = 0, 1, 2, 3, 4
+
+
+# Where a ticket's resolution instant came from (Batch.res_source; RES_WHY says it in words).
+RES_NONE, RES_HISTORY, RES_EXPORT, RES_EXPORT_HISTORY_OPEN = 0, 1, 2, 3
+RES_WHY = {
+    RES_NONE: "no resolution time: neither the status history nor the export has one",
+    RES_HISTORY: "the status history: first entry into the resolved/closed stretch the ticket never leaves",
+    RES_EXPORT: "the export's resolved_at column (the ticket has no status history)",
+    RES_EXPORT_HISTORY_OPEN: "the export's resolved_at column (the status history does not end in a "
+                             "resolved/closed status)",
+}
 
 
 @dataclass
@@ -34,12 +45,20 @@ class Batch:
     status: tuple[np.ndarray, list]  # the ticket's current status
     opened: np.ndarray
     ack: np.ndarray
-    resolved: np.ndarray  # resolved_at, or the history's stand-in when the export lost it
-    seg_rn: np.ndarray  # history rows in a pause or resolved/closed status: ticket row,
+    resolved: np.ndarray  # the resolution instant the clocks use (see res_source)
+    seg_rn: np.ndarray  # history rows that pause a clock or sat resolved before a reopen: ticket row,
     seg_start: np.ndarray  # when the status was entered,
     seg_end: np.ndarray  # when the next event came (+inf: still in it),
-    seg_status: np.ndarray  # and the status, as a code into `statuses`
-    statuses: list[str] = field(default_factory=list)
+    seg_status: np.ndarray  # the status, as a code into `statuses`,
+    seg_closed: np.ndarray  # whether it is a resolved/closed status,
+    seg_reason: np.ndarray  # and its pause_reason, as a code into `reasons` (−1: none)
+    statuses: list[str]
+    reasons: list[str]  # pause_reason values, lower case
+    cur_reason: np.ndarray  # the ticket's own pause_reason, as a code into `reasons`
+    reported: np.ndarray  # the export's resolved_at
+    res_source: np.ndarray  # RES_* code: where `resolved` came from
+    excluded: np.ndarray  # 0, or 1 + index into sla_load.EXCLUDED (MTTR's exclusions)
+    ack_excluded: np.ndarray  # acknowledged before it was opened
 
     @property
     def n(self) -> int:
@@ -54,6 +73,10 @@ class Judgement:
         self.policy_index = np.full(n, -1, dtype=np.int64)
         self.paused = np.full(n, np.nan)
         self.reasons: list[str | None] = [None]  # code 0 = applicable
+        # Per segment of the batch and clock: does it stop that clock for pause (its ticket's
+        # policy), and how many business µs of that clock did it pause.
+        self.seg_pause: dict[str, np.ndarray] = {}
+        self.seg_paused: dict[str, np.ndarray] = {}
         self.clocks: list[str] = []
         self.m = {m: {"target": np.full(n, np.nan), "business": np.full(n, np.nan), "calendar": np.full(n, np.nan),
                       "status": np.zeros(n, np.int64), "breach": np.full(n, np.nan), "start": np.full(n, np.nan),
@@ -85,8 +108,8 @@ class Judgement:
         return self._calendars[key]
 
     def buckets(self, pct: np.ndarray, is_open: np.ndarray) -> tuple[list[str], np.ndarray]:
-        """At-risk labels for open clocks: [b_i, b_i+1) with the last one closed (exactly at
-        the target is not over it), then "over b_n %"; code −1 = no bucket."""
+        """At-risk labels for open clocks: [b_i, b_i+1), then "over b_n %" for b_n and above
+        (a clock at 100 % has reached its breach instant); code −1 = no bucket."""
         labels: list[str] = []
         codes = np.full(self.n, -1, dtype=np.int64)
         for i, p in enumerate(self.policies):
@@ -97,7 +120,6 @@ class Judgement:
                     labels.append(name)
             lookup = np.array([-1] + [labels.index(x) for x in names])
             k = np.searchsorted(b, np.nan_to_num(pct, nan=-1.0), side="right")
-            k = np.where(pct == b[-1], len(b) - 1, k)
             sel = (self.policy_index == i) & is_open & ~np.isnan(pct)
             codes[sel] = lookup[k[sel]]
         return labels, codes
@@ -143,7 +165,11 @@ def _day(us: float) -> date:
 def clock(j: Judgement, metric: str, sel: np.ndarray, b: Batch, p: Policy, target: Target, wt: WorkingTime,
           end_event: np.ndarray, now: float, seg_pause: np.ndarray, seg_stop: np.ndarray,
           status_pausing: np.ndarray) -> None:
-    """Fill j.m[metric] for the tickets `sel` (sorted row numbers; one policy, target, calendar)."""
+    """Fill j.m[metric] for the tickets `sel` (sorted row numbers; one policy, target, calendar).
+
+    Breach rule: the clock breaches at the first instant its business time reaches the target
+    (breach_at); stopping before that instant is met, at or after it breached — so elapsed
+    business time equal to the target is breached."""
     r = j.m[metric]
     r["clock"][sel] = j.clock_code(target.calendar)
     ev = end_event[sel]
@@ -152,7 +178,7 @@ def clock(j: Judgement, metric: str, sel: np.ndarray, b: Batch, p: Policy, targe
     start = b.opened[sel].copy()
     loc = np.full(b.n, -1, dtype=np.int64)
     loc[sel] = np.arange(len(sel))
-    keep = (loc[b.seg_rn] >= 0) & seg_stop
+    keep = np.flatnonzero((loc[b.seg_rn] >= 0) & seg_stop)
     pos, s_raw, e_raw = loc[b.seg_rn[keep]], b.seg_start[keep], b.seg_end[keep]  # pos: sorted
     is_pause = seg_pause[keep]
     if metric == "resolution" and not p.ever_breached:
@@ -171,9 +197,13 @@ def clock(j: Judgement, metric: str, sel: np.ndarray, b: Batch, p: Policy, targe
     # paused_minutes is reported on the resolution clock (the response's when only it applies:
     # the resolution runs second and overwrites).
     j.paused[sel] = np.bincount(pos, seg_len * is_pause, minlength=len(sel))
+    j.seg_paused[metric][keep] = seg_len * is_pause
     # The deadline as a point on the calendar's F scale, and the target it leaves this ticket.
     if target.minutes is not None:
         deadline = f_start + target.minutes * US_PER_MIN
+    elif target.business_days is not None and not target.end_of_day:
+        # A duration on the schedule: N working days' worth of business time.
+        deadline = f_start + target.business_days * p.calendar(target.calendar).day_minutes() * US_PER_MIN
     elif target.business_days is not None or target.same_business_day:
         deadline = wt.business_days_deadline(start, target.business_days or 0)
     elif p.release_date is None:
@@ -185,7 +215,7 @@ def clock(j: Judgement, metric: str, sel: np.ndarray, b: Batch, p: Policy, targe
     if target.next_release:
         j.set_reason(metric, sel[~(tgt > 0)], "opened after the release date's close of business")
     ok = tgt > 0
-    breached = business > tgt
+    breached = business >= tgt
     open_pause = np.bincount(pos, is_pause & (s_raw <= now) & (e_raw > now), minlength=len(sel)) > 0
     never_paused = np.bincount(pos, is_pause, minlength=len(sel)) == 0
     paused_now = ~done & (open_pause | (never_paused & status_pausing[sel]))

@@ -3,22 +3,31 @@
 Definitions (docs/sla.md repeats them with examples):
 - A ticket is judged by the policy version in force on the UTC day it opened and, per metric,
   by its most specific target (type-specific beats any-type).
-- Response runs from opened_at to acknowledged_at (a ticket resolved without an
-  acknowledgement: to the resolution); resolution runs from opened_at to resolved_at (from the
-  history's last entry into a resolved/closed status when the export lost resolved_at). Open
-  clocks run to `as_of`.
-- The clock stops while the ticket is in a pause status and while it sat resolved before a
-  reopen (it resumes at the reopen). Business minutes = working minutes on the target's
-  calendar minus stopped working minutes; calendar minutes = plain wall time.
+- Response runs from opened_at to acknowledged_at (to the resolution when that came first). A
+  ticket resolved without an acknowledgement has no response to measure: not applicable, "no
+  acknowledgement recorded". An open ticket without one has a response clock running (or
+  breached) until as_of.
+- Resolution runs from opened_at to the resolution instant: where a status history exists, the
+  first entry into the resolved/closed stretch the ticket never leaves; else the export's
+  resolved_at. Open clocks run to `as_of`.
+- A clock stops while the ticket sits resolved or closed (before a reopen, and for good after
+  the resolution) and while it waits: a history row whose status matches the policy's pause
+  patterns, or whose pause_reason the policy lists for that clock. Business minutes = working
+  minutes on the target's calendar minus stopped working minutes; calendar minutes = plain wall
+  time.
 - ever_breached (default): the clock accumulates across reopen cycles, so a ticket that
   breached before a reopen stays breached. Without it only the latest cycle (since the last
   reopen) is judged, Jira-style.
-- breach_at is exact: the deadline is pushed back by the stopped time that happened before the
-  breach point, not by all of it.
+- breach_at is the first instant at which business time reaches the target (the deadline
+  pushed back by the stopped time before it, not by all of it). A clock that stops before
+  breach_at is met; one that stops at or after it is breached.
+- A ticket MTTR leaves out (analytics.exclusions.RESOLVE_EXCLUSIONS) is left out of both clocks
+  with the same label; one acknowledged before it opened is left out of the response clock.
 
-Set-based throughout: SQL selects the tickets and the history's stop segments, numpy
-searchsorted does the calendar arithmetic; Python loops only over policy versions, metrics
-and targets. Strings travel as Arrow dictionary codes and come back as categoricals.
+Set-based throughout: SQL selects the tickets and the history's stop segments
+(analytics.sla_load), numpy searchsorted does the calendar arithmetic; Python loops only over
+policy versions, metrics and targets. Strings travel as Arrow dictionary codes and come back
+as categoricals.
 """
 
 from __future__ import annotations
@@ -27,17 +36,20 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
 
-from . import normalise
 from .business_time import US_PER_MIN, from_us, scalar_us
+from .exclusions import ACK_BEFORE_OPEN, CANCELLED
 from .schema import SEVERITIES, STATUS_CATEGORIES, TICKET_TYPES
 from .sla_clock import Batch, Judgement, NA, clock, span, target_table
+from .sla_load import CLOSEDISH, EXCLUDED, drop_temp, load_batch
 from .sla_policy import Policy, pause_matcher, policies as saved_policies
+
+__all__ = ["CLOSEDISH", "COLUMNS", "METRICS", "STATUS_TEXT", "evaluate", "frame", "judge", "load_batch"]
 
 METRICS = ("response", "resolution")
 STATUS_TEXT = ["not applicable", "met", "breached", "running", "paused"]
-CLOSEDISH = ("resolved", "closed")
+NO_ACK = "no acknowledgement recorded"
+NO_RESOLUTION = "resolved, but the data has no resolution time"
 
 COLUMNS = (
     "ticket_id", "severity", "type", "status_category", "opened_at", "policy_version",
@@ -48,81 +60,11 @@ COLUMNS = (
     "escalate_next_tier", "escalate_incident_lead",
 )
 
-_SEGMENTS_SQL = """
-WITH cand AS (
-    SELECT rowid AS rn, ticket_id, status_category IN ('resolved', 'closed') AND resolved_at IS NULL AS lost
-    FROM _sla_t
-    WHERE reopen_count > 0 OR (status_category IN ('resolved', 'closed') AND resolved_at IS NULL)
-       OR ticket_id IN (SELECT ticket_id FROM status_history WHERE list_contains(?::VARCHAR[], status))
-), h AS (
-    SELECT c.rn, c.lost, h.event_time, h.seq, h.status, lead(h.event_time) OVER w AS next_time,
-           coalesce(list_contains(?::VARCHAR[], lag(h.status) OVER w), false) AS after_stop
-    FROM status_history h JOIN cand c USING (ticket_id)
-    WINDOW w AS (PARTITION BY c.rn ORDER BY h.event_time, h.seq)
-)
-SELECT rn, epoch_us(event_time)::DOUBLE AS s, epoch_us(next_time)::DOUBLE AS e, status, after_stop, lost
-FROM h WHERE list_contains(?::VARCHAR[], status)
-ORDER BY rn, event_time, seq
-"""
-
-
-def _dict(column) -> tuple[np.ndarray, list]:
-    """Arrow column → (codes, values); null → −1."""
-    enc = pc.dictionary_encode(column).combine_chunks()
-    return enc.indices.fill_null(-1).to_numpy().astype(np.int64), enc.dictionary.to_pylist()
-
-
 def _recode(codes: np.ndarray, values: list, vocabulary: tuple[str, ...]) -> np.ndarray:
     """Codes into `values` → codes into `vocabulary` (anything else, or null: len(vocabulary))."""
     lookup = np.array([vocabulary.index(v) if v in vocabulary else len(vocabulary) for v in values]
                       + [len(vocabulary)], dtype=np.int64)
     return lookup[codes]
-
-
-def load_batch(cur, where: str, params, pols: list[Policy]) -> Batch:
-    """Tickets matching `where` (a parameterised clause over tickets) and their stop segments.
-
-    Rows are ordered by opened_at, ticket_id. Leaves the temp table _sla_t on `cur`."""
-    cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _sla_t AS SELECT ticket_id, severity, type, status, status_category, "
-        "opened_at, acknowledged_at, resolved_at, coalesce(reopen_count, 0) AS reopen_count "
-        f"FROM tickets WHERE {where} ORDER BY opened_at, ticket_id",
-        list(params),
-    )
-    t = cur.sql(
-        "SELECT ticket_id, severity, type, status, status_category, epoch_us(opened_at)::DOUBLE AS o, "
-        "epoch_us(acknowledged_at)::DOUBLE AS a, epoch_us(resolved_at)::DOUBLE AS r, reopen_count "
-        "FROM _sla_t ORDER BY rowid"
-    ).to_arrow_table()
-    statuses = sorted({r[0] for r in cur.execute(
-        "SELECT DISTINCT status FROM status_history WHERE status IS NOT NULL").fetchall()})
-    matchers = [pause_matcher(p.pause_statuses) for p in pols]
-    pause_any = [s for s in statuses if any(m.match(s) for m in matchers)]
-    stop = [s for s in statuses if normalise.status_category(s) in CLOSEDISH]
-    seg = cur.sql(_SEGMENTS_SQL, params=[pause_any, stop, pause_any + stop]).to_arrow_table()
-    rn = seg["rn"].to_numpy().astype(np.int64)
-    s = seg["s"].to_numpy().astype(np.float64)
-    e = np.nan_to_num(seg["e"].to_numpy().astype(np.float64), nan=np.inf)  # still in that status
-    seg_codes, seg_values = _dict(seg["status"])
-    codes = np.array([statuses.index(v) for v in seg_values] + [-1], dtype=np.int64)[seg_codes]
-    resolved = t["r"].to_numpy().astype(np.float64)
-    # Lost resolved_at: the last entry into a resolved/closed run of the history stands in.
-    is_stop = np.isin(codes, [statuses.index(x) for x in stop])
-    entry = seg["lost"].to_numpy().astype(bool) & ~seg["after_stop"].to_numpy().astype(bool) & is_stop
-    if entry.any():
-        fallback = np.full(len(resolved), -np.inf)
-        np.maximum.at(fallback, rn[entry], s[entry])
-        resolved = np.where(np.isnan(resolved) & np.isfinite(fallback), fallback, resolved)
-    sev, sev_values = _dict(t["severity"])
-    typ, typ_values = _dict(t["type"])
-    cat, cat_values = _dict(t["status_category"])
-    cur_status, cur_values = _dict(t["status"])
-    return Batch(
-        ticket_id=t["ticket_id"].to_pandas(), severity=(sev, sev_values), type=(typ, typ_values),
-        category=(cat, cat_values), status=(cur_status, cur_values),
-        opened=t["o"].to_numpy().astype(np.float64), ack=t["a"].to_numpy().astype(np.float64),
-        resolved=resolved, seg_rn=rn, seg_start=s, seg_end=e, seg_status=codes, statuses=statuses,
-    )
 
 
 def evaluate(con, *, as_of: datetime, where: str = "TRUE", params=(), policies: list[Policy] | None = None) -> pd.DataFrame:
@@ -138,7 +80,7 @@ def evaluate(con, *, as_of: datetime, where: str = "TRUE", params=(), policies: 
     try:
         batch = load_batch(cur, where, params, pols)
     finally:
-        cur.execute("DROP TABLE IF EXISTS _sla_t")
+        drop_temp(cur)
     return frame(batch, judge(batch, pols, as_of))
 
 
@@ -155,26 +97,37 @@ def judge(b: Batch, pols: list[Policy], as_of: datetime) -> Judgement:
     cat = _recode(*b.category, STATUS_CATEGORIES)
     closedish = (cat == 1) | (cat == 2)
     res_end = np.where(closedish, b.resolved, np.nan)
-    ends = {"response": np.fmin(b.ack, res_end), "resolution": res_end}
+    res_done = closedish & ~(res_end > now)  # resolved by as_of (or resolved at an unknown time)
+    # An acknowledgement after the resolution: the resolution answered the ticket first.
+    ends = {"response": np.where(np.isnan(b.ack), np.nan, np.fmin(b.ack, res_end)), "resolution": res_end}
     first, last = span(b, now, ordered)
     sev = _recode(*b.severity, SEVERITIES)
     typ = _recode(*b.type, TICKET_TYPES)
-    base = [(np.isnan(b.opened), "no opened_at"), (cat == 3, "cancelled"), (b.opened > now, "opened after as_of"),
-            (sev == len(SEVERITIES), "no severity mapped")]
+    excluded = [(b.excluded == i + 1, x.label) for i, x in enumerate(EXCLUDED)]
+    checks = {  # per clock, in order: the first that matches says why
+        "response": [*excluded, (b.ack_excluded, ACK_BEFORE_OPEN.label),
+                     (~(b.ack <= now) & res_done, NO_ACK)],
+        "resolution": [*excluded, (closedish & np.isnan(res_end), NO_RESOLUTION)],
+    }
+    base = [(np.isnan(b.opened), "no opened_at"), (cat == 3, CANCELLED.label), (b.opened > now, "opened after as_of")]
     for m in METRICS:
-        for mask, text in reversed(base):  # the first matching check wins
-            j.set_reason(m, mask, text)
-        j.set_reason(m, (j.m[m]["reason"] == 0) & closedish & np.isnan(ends[m]),
-                     "resolved, but the data has no resolution time")
-    stop_codes = np.array([normalise.status_category(s) in CLOSEDISH for s in b.statuses] + [False])
+        for mask, text in reversed([*base, *checks[m], (sev == len(SEVERITIES), "no severity mapped")]):
+            j.set_reason(m, mask, text)  # reversed: the first matching check is written last and wins
+        j.seg_pause[m] = np.zeros(len(b.seg_rn), bool)
+        j.seg_paused[m] = np.zeros(len(b.seg_rn))
+    reason_of = np.append(np.array(b.reasons, dtype=object), None)
     for pi, p in enumerate(ordered):
         in_p = j.policy_index == pi
         pausing = pause_matcher(p.pause_statuses)
-        seg_pause = np.array([bool(pausing.match(s)) for s in b.statuses] + [False])[b.seg_status]
-        seg_stop = seg_pause | stop_codes[b.seg_status]
+        by_status = np.array([bool(pausing.match(s)) for s in b.statuses] + [False])[b.seg_status]
         # Tickets without history rows: their current status alone says whether they are paused.
         status_pausing = np.array([bool(pausing.match(s)) for s in b.status[1]] + [False])[b.status[0]]
         for m in METRICS:
+            listed = np.isin(reason_of, p.pause_reasons.of(m))
+            # A resolved/closed row is a resolved stretch, never a pause ("Pending closure").
+            seg_pause = (by_status | listed[b.seg_reason]) & ~b.seg_closed
+            j.seg_pause[m][in_p[b.seg_rn]] = seg_pause[in_p[b.seg_rn]]
+            seg_stop = seg_pause | b.seg_closed
             tix = target_table(p, m)[sev, typ]
             free = j.m[m]["reason"] == 0
             for si, s in enumerate(SEVERITIES):
@@ -183,7 +136,7 @@ def judge(b: Batch, pols: list[Policy], as_of: datetime) -> Judgement:
                 sel = np.flatnonzero(in_p & free & (tix == ti))
                 if len(sel):
                     clock(j, m, sel, b, p, target, j.calendar(p, target.calendar, first, last), ends[m], now,
-                          seg_pause, seg_stop, status_pausing)
+                          seg_pause, seg_stop, status_pausing | listed[b.cur_reason])
     return j
 
 
@@ -224,7 +177,8 @@ def frame(b: Batch, j: Judgement) -> pd.DataFrame:
     esc, lead = np.zeros(b.n, bool), np.zeros(b.n, bool)
     for i, p in enumerate(j.policies):
         sel = j.policy_index == i
-        esc |= sel & (resp["status"] != NA) & (resp["business"] > p.escalate_after_minutes * US_PER_MIN)
+        # At the 30th minute without a response it has been 30 minutes: escalate (as a breach).
+        esc |= sel & (resp["status"] != NA) & (resp["business"] >= p.escalate_after_minutes * US_PER_MIN)
         lead |= sel & (res["status"] != NA) & (res["business"] >= res["target"] * p.escalate_lead_pct / 100)
     out["escalate_next_tier"], out["escalate_incident_lead"] = esc, lead
     return pd.DataFrame(out, columns=list(COLUMNS))

@@ -11,103 +11,27 @@ import hashlib
 import re
 import tomllib
 from datetime import date, datetime, timezone
-from functools import lru_cache
 from typing import Literal
-from zoneinfo import available_timezones
 
-import holidays
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import audit, auth, db
 from .schema import SEVERITIES, TICKET_TYPES
+from .sla_calendar import ALWAYS, WEEKDAYS, Calendar
 
-ALWAYS = "24x7"  # the built-in calendar on which all time counts
+__all__ = ["ALWAYS", "WEEKDAYS", "Calendar"]  # re-exported: callers read the calendar model from here
+
 BUSINESS = "business"  # the default policy's working-hours calendar
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_PAUSE_STATUSES = ["Awaiting*", "On Hold", "Pending*", "Waiting for*"]
+# Waiting on someone outside the team stops the resolution clock; nothing stops the response.
+DEFAULT_RESOLUTION_PAUSE_REASONS = ["customer", "vendor", "user"]
 SEED_VERSION = "seed-default"
-_WEEKDAY_NAMES = {**{d: d for d in WEEKDAYS}, **dict(zip(
-    ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"), WEEKDAYS))}
-_HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 TARGET_KINDS = ("minutes", "business_days", "same_business_day", "next_release")
 
 
 class PolicyError(ValueError):
     """A policy that cannot be read, validated or saved; the message is for the user."""
-
-
-def _minutes_of_day(text: str) -> int:
-    m = _HHMM.match(text.strip())
-    if not m or (m.group(1) == "24" and m.group(2) != "00"):
-        raise ValueError(f"'{text}' is not a time of day HH:MM (00:00–24:00)")
-    return int(m.group(1)) * 60 + int(m.group(2))
-
-
-class Calendar(BaseModel):
-    """Working hours per weekday in one time zone, minus public and custom holidays."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    name: str = Field(min_length=1, max_length=60)
-    timezone: str = "UTC"
-    # weekday -> list of [start, end] local times; a weekday left out is not a working day.
-    hours: dict[str, list[tuple[str, str]]] = Field(default_factory=dict)
-    country: str | None = None  # ISO code for the `holidays` package, e.g. "US", "GB"
-    subdivision: str | None = None  # e.g. "NY", "ENG"
-    custom_holidays: list[date] = Field(default_factory=list)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        if value not in _zone_names():
-            raise ValueError(f"'{value}' is not an IANA time zone (e.g. Europe/London, America/New_York)")
-        return value
-
-    @field_validator("hours")
-    @classmethod
-    def _hours(cls, value: dict[str, list[tuple[str, str]]]) -> dict[str, list[tuple[str, str]]]:
-        out: dict[str, list[tuple[str, str]]] = {}
-        for day, spans in value.items():
-            key = _WEEKDAY_NAMES.get(day.strip().lower())
-            if key is None:
-                raise ValueError(f"'{day}' is not a weekday (use {', '.join(WEEKDAYS)})")
-            if key in out:
-                raise ValueError(f"{key} is given twice")
-            parsed = sorted((_minutes_of_day(a), _minutes_of_day(b), a, b) for a, b in spans)
-            for i, (a, b, ta, tb) in enumerate(parsed):
-                if a >= b:
-                    raise ValueError(f"{key}: {ta}–{tb} ends before it starts")
-                if i and a < parsed[i - 1][1]:
-                    raise ValueError(f"{key}: {ta}–{tb} overlaps {parsed[i - 1][2]}–{parsed[i - 1][3]}")
-            out[key] = [(ta.strip(), tb.strip()) for _, _, ta, tb in parsed]
-        return out
-
-    @model_validator(mode="after")
-    def _checks(self) -> "Calendar":
-        if self.name == ALWAYS:
-            raise ValueError(f"'{ALWAYS}' is built in (all time counts); name your calendar differently")
-        if not any(self.hours.values()):
-            raise ValueError(f"calendar '{self.name}' has no working hours (e.g. hours.mon = [[\"09:00\", \"17:00\"]])")
-        if self.subdivision and not self.country:
-            raise ValueError("subdivision needs a country")
-        if self.country:
-            supported = holidays.list_supported_countries()
-            if self.country not in supported:
-                raise ValueError(f"no public holidays known for country '{self.country}' (use an ISO code, e.g. US, GB, NL)")
-            if self.subdivision and self.subdivision not in supported[self.country]:
-                raise ValueError(f"'{self.subdivision}' is not a subdivision of {self.country} "
-                                 f"(known: {', '.join(supported[self.country][:30])})")
-        return self
-
-    def spans(self, weekday: int) -> list[tuple[int, int]]:
-        """Working spans of a weekday (0 = Monday) as (start, end) minutes after local midnight."""
-        return [(_minutes_of_day(a), _minutes_of_day(b)) for a, b in self.hours.get(WEEKDAYS[weekday], [])]
-
-    def holiday_dates(self, years: range) -> set[date]:
-        out = set(self.custom_holidays)
-        if self.country:
-            out |= set(holidays.country_holidays(self.country, subdiv=self.subdivision, years=list(years)))
-        return out
 
 
 class Target(BaseModel):
@@ -119,7 +43,10 @@ class Target(BaseModel):
     metric: Literal["response", "resolution"]
     calendar: str = ALWAYS
     minutes: float | None = Field(default=None, gt=0)  # elapsed minutes on the calendar
-    business_days: int | None = Field(default=None, ge=1)  # close of business N working days on
+    business_days: int | None = Field(default=None, ge=1)  # N × the calendar's working-day length
+    # None (= "duration"): N working days of business time; "end_of_day": close of business on
+    # the N-th working day after the day the clock starts.
+    business_days_rule: Literal["duration", "end_of_day"] | None = None
     same_business_day: bool | None = None  # close of business of the start day
     next_release: bool | None = None  # close of business of the policy's release_date
 
@@ -141,7 +68,14 @@ class Target(BaseModel):
     def _one_kind(self) -> "Target":
         if len(self.kinds_set()) != 1:
             raise ValueError(f"{self.label} needs exactly one of {', '.join(TARGET_KINDS)}")
+        if self.business_days_rule is not None and self.business_days is None:
+            raise ValueError(f"{self.label}: business_days_rule applies to business_days targets only")
         return self
+
+    @property
+    def end_of_day(self) -> bool:
+        """A business-days target read as "by close of business on the N-th working day"."""
+        return self.business_days_rule == "end_of_day"
 
     def kinds_set(self) -> list[str]:
         return [k for k in TARGET_KINDS if getattr(self, k) not in (None, False)]
@@ -161,11 +95,31 @@ class Target(BaseModel):
             text = f"{m / 60:g} h" if m >= 60 and m % 60 == 0 else f"{m:g} min"
         elif self.business_days is not None:
             text = f"{self.business_days} business day{'s' if self.business_days > 1 else ''}"
+            text += " (by end of day)" if self.end_of_day else ""
         elif self.same_business_day:
             text = "same business day"
         else:
             text = "next release"
         return f"{text} ({self.calendar})"
+
+
+class PauseReasons(BaseModel):
+    """Per clock, the waiting states (a status's `pause_reason`, e.g. "customer") that stop it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    response: list[str] = Field(default_factory=list)
+    resolution: list[str] = Field(default_factory=lambda: list(DEFAULT_RESOLUTION_PAUSE_REASONS))
+
+    @field_validator("response", "resolution")
+    @classmethod
+    def _words(cls, value: list[str]) -> list[str]:
+        out = list(dict.fromkeys(v.strip().lower() for v in value))
+        if any(not v for v in out):
+            raise ValueError("a pause reason must not be blank")
+        return out
+
+    def of(self, metric: str) -> list[str]:
+        return self.response if metric == "response" else self.resolution
 
 
 class Policy(BaseModel):
@@ -178,6 +132,7 @@ class Policy(BaseModel):
     targets: list[Target] = Field(default_factory=list)
     # Case-insensitive whole-status patterns; `*` matches any text.
     pause_statuses: list[str] = Field(default_factory=lambda: list(DEFAULT_PAUSE_STATUSES))
+    pause_reasons: PauseReasons = Field(default_factory=PauseReasons)
     ever_breached: bool = True  # a reopened ticket that breached once stays breached
     compliance_target_pct: float = Field(default=95.0, gt=0, le=100)
     at_risk_buckets: list[float] = Field(default_factory=lambda: [50.0, 75.0, 90.0, 100.0], min_length=1)
@@ -304,11 +259,6 @@ def _error_text(err: dict) -> str:
         where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
     msg = err["msg"].removeprefix("Value error, ")
     return f"{where}: {msg}" if where else msg
-
-
-@lru_cache(maxsize=1)
-def _zone_names() -> frozenset[str]:
-    return frozenset(available_timezones() | {"UTC"})
 
 
 # --- versioned storage ------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from analytics import sla_agreement, sla_charts
+from analytics import sla_agreement, sla_breakdown, sla_charts
 from analytics import sla_compliance as comp
 from ui import sla_state, state, widgets
 
@@ -49,6 +49,15 @@ if agreed is not None:
                   alt="Tickets whose source verdict and Hypercare verdict differ, or that Hypercare cannot judge")
     widgets.download_csv(lambda: sla_agreement.iso_frame(disagreeing), "sla_agreement.csv", key="sla_agreement_csv",
                          label="Download disagreements (CSV)")
+
+missing = sla_breakdown.not_measured(frame)
+with st.expander(f"Not measured ({int(missing['tickets'].sum()):,} clocks) and what paused the clocks"):
+    st.caption("Clocks the compliance figures leave out, by reason (the same labels as the KPIs' exclusions).")
+    widgets.table(missing, alt="Clocks not measured, by clock and reason", key="sla_not_measured")
+    if st.toggle("Show the business time each waiting status paused", key="sla_paused_toggle"):
+        paused = sla_state.paused_by(con, filters, as_of)
+        st.caption(widgets.escape_markdown(sla_breakdown.describe_paused_by(paused)))
+        widgets.table(paused, alt="Business hours paused per clock and waiting status", key="sla_paused_by")
 
 st.subheader("Ticket timeline")
 candidates = list(dict.fromkeys([*lists["Open and breached"][0].get("ticket_id", []),

@@ -110,10 +110,10 @@ def test_paused_now(con):
         history=[("p", T0, "New"), ("p", m(30), "In Progress"), ("p", m(120), "Awaiting Customer")])
     r = run(con, as_of=datetime(2026, 9, 15, 12))
     # Mon 10:00 → Tue 12:00 is 7 h + 3 h of office time; paused since Mon 12:00: 5 h + 3 h.
-    # Target: 3 business days from Monday = close of Thursday = 7 h + 3 × 8 h.
+    # Target: 3 business days = 3 × the calendar's 8-hour day.
     check(r["p"], resolution_status="paused", resolution_business_minutes=120.0, paused_minutes=480.0,
-          resolution_target_minutes=31 * 60.0, resolution_breach_at=NAT, response_status="met",
-          resolution_calendar_minutes=26 * 60.0, consumed_pct=120 / 1860 * 100, resolution_clock="business")
+          resolution_target_minutes=3 * 480.0, resolution_breach_at=NAT, response_status="met",
+          resolution_calendar_minutes=26 * 60.0, consumed_pct=120 / 1440 * 100, resolution_clock="business")
 
 
 def test_paused_by_current_status_without_history(con):
@@ -121,28 +121,31 @@ def test_paused_by_current_status_without_history(con):
     check(run(con, as_of=m(60))["p"], resolution_status="paused", resolution_breach_at=NAT, paused_minutes=0.0)
 
 
-@pytest.mark.parametrize("ticket, reason", [
-    ({"severity": "SEV-1", "opened_at": T0, "status_category": "cancelled"}, "cancelled"),
-    ({"severity": "SEV-1", "opened_at": None}, "no opened_at"),
-    ({"severity": None, "opened_at": T0}, "no severity mapped"),
-    ({"severity": "SEV-1", "opened_at": m(100)}, "opened after as_of"),
-    ({"severity": "SEV-1", "opened_at": T0, "status_category": "closed"}, "resolved, but the data has no resolution time"),
+@pytest.mark.parametrize("ticket, reason, response_reason", [
+    # The KPIs' exclusion label, word for word (analytics/exclusions.py).
+    ({"severity": "SEV-1", "opened_at": T0, "status_category": "cancelled"}, "cancelled tickets", None),
+    ({"severity": "SEV-1", "opened_at": None}, "no opened_at", None),
+    ({"severity": None, "opened_at": T0}, "no severity mapped", None),
+    ({"severity": "SEV-1", "opened_at": m(100)}, "opened after as_of", None),
+    ({"severity": "SEV-1", "opened_at": T0, "status_category": "closed"}, "resolved, but the data has no resolution time",
+     "no acknowledgement recorded"),
 ], ids=["cancelled", "no-opened", "no-severity", "future", "closed-without-times"])
-def test_not_applicable_says_why(con, ticket, reason):
+def test_not_applicable_says_why(con, ticket, reason, response_reason):
     add(con, {"external_id": "x", **ticket})
     row = run(con, as_of=m(60))["x"]
-    check(row, response_status="not applicable", resolution_status="not applicable", response_reason=reason,
-          resolution_reason=reason, response_target_minutes=None, consumed_pct=None, breach_at=NAT,
-          escalate_next_tier=False, escalate_incident_lead=False)
+    check(row, response_status="not applicable", resolution_status="not applicable",
+          response_reason=response_reason or reason, resolution_reason=reason, response_target_minutes=None,
+          consumed_pct=None, breach_at=NAT, escalate_next_tier=False, escalate_incident_lead=False)
 
 
 def test_next_release(con):
     add(con, {"external_id": "a", "severity": "SEV-4", "opened_at": T0},
         {"external_id": "late", "severity": "SEV-4", "opened_at": datetime(2026, 9, 17, 10)})
     r = run(con, as_of=m(60))
-    # No release date: no resolution clock; the response is 1 business day (Mon 7 h + Tue 8 h).
+    # No release date: no resolution clock; the response is 1 business day = 8 working hours:
+    # Mon 10:00–17:00 is 7 h, the 8th ends Tue 10:00.
     check(r["a"], resolution_status="not applicable", resolution_reason="next release: the policy has no release_date yet",
-          response_status="running", response_target_minutes=900.0, response_breach_at=datetime(2026, 9, 15, 17))
+          response_status="running", response_target_minutes=480.0, response_breach_at=datetime(2026, 9, 15, 10))
     release = [POLICY.model_copy(update={"release_date": date(2026, 9, 16)})]
     # Release on Wednesday: close of business Wed = Mon 7 h + Tue 8 h + Wed 8 h.
     check(run(con, as_of=m(60), policies=release)["a"], resolution_status="running",
@@ -153,13 +156,20 @@ def test_next_release(con):
     check(r["late"], resolution_status="not applicable", resolution_reason="opened after the release date's close of business")
 
 
-def test_response_falls_back_to_resolution_and_resolution_to_history(con):
+def test_no_acknowledgement_no_response_and_resolution_from_history(con):
     add(con, {"external_id": "noack", "severity": "SEV-2", "opened_at": T0, "resolved_at": m(20), "status_category": "resolved"},
+        {"external_id": "open", "severity": "SEV-2", "opened_at": T0},
         {"external_id": "lost", "severity": "SEV-1", "opened_at": T0, "acknowledged_at": m(5), "status_category": "closed"},
         history=[("lost", T0, "New"), ("lost", m(5), "In Progress"), ("lost", m(100), "Resolved"),
                  ("lost", m(4000), "Closed")])
     r = run(con, as_of=m(5000))
-    check(r["noack"], response_status="met", response_business_minutes=20.0)
+    # Resolved without an acknowledgement: nothing to measure the response by; the resolution is.
+    check(r["noack"], response_status="not applicable", response_reason="no acknowledgement recorded",
+          response_business_minutes=None, resolution_status="met", resolution_business_minutes=20.0)
+    # Still open and unanswered: a real response clock, long past its 30 minutes.
+    check(r["open"], response_status="breached", response_breach_at=m(30), response_stopped_at=NAT)
+    # Resolved later than as_of: at as_of it was open and unanswered, so the response ran.
+    check(run(con, as_of=m(10))["noack"], response_status="running", response_business_minutes=10.0)
     # The export lost resolved_at; the history's Resolved row (not the Closed one) ends the clock.
     check(r["lost"], resolution_status="met", resolution_business_minutes=100.0, resolution_reason=None)
 
@@ -236,7 +246,9 @@ def test_policy_version_by_opened_date(con):
 
 @pytest.mark.parametrize("used, bucket, status", [
     (192, None, "running"), (240, "50–75 %", "running"), (288, "50–75 %", "running"), (384, "75–90 %", "running"),
-    (456, "90–100 %", "running"), (480, "90–100 %", "running"), (576, "over 100 %", "breached"),
+    # At 480 of 480 the clock is at its breach instant: breached, in the last bucket.
+    (456, "90–100 %", "running"), (479, "90–100 %", "running"), (480, "over 100 %", "breached"),
+    (576, "over 100 %", "breached"),
 ])
 def test_at_risk_buckets(con, used, bucket, status):
     add(con, {"external_id": "x", "severity": "SEV-2", "opened_at": T0, "acknowledged_at": m(5)})
@@ -244,7 +256,7 @@ def test_at_risk_buckets(con, used, bucket, status):
           consumed_pct=used / 480 * 100, escalate_incident_lead=used >= 240)
 
 
-@pytest.mark.parametrize("waited, escalate", [(29, False), (30, False), (31, True)])
+@pytest.mark.parametrize("waited, escalate", [(29, False), (30, True), (31, True)])
 def test_escalate_next_tier_after_30_minutes_without_response(con, waited, escalate):
     add(con, {"external_id": "x", "severity": "SEV-2", "opened_at": T0})
     check(run(con, as_of=m(waited))["x"], escalate_next_tier=escalate)
@@ -300,7 +312,14 @@ def test_ticket_timeline_agrees_with_the_table(con):
     tl = ticket_timeline(con, "t:w", datetime(2026, 9, 20), [POLICY])
     assert [h["status"] for h in tl["history"]] == ["New", "In Progress", "On Hold", "In Progress", "Resolved"]
     assert tl["pause_segments"] == [{"start": datetime(2026, 9, 11, 15), "end": datetime(2026, 9, 14, 11),
-                                     "status": "On Hold", "ongoing": False}]
+                                     "status": "On Hold", "reason": None, "clocks": ["response", "resolution"],
+                                     "ongoing": False}]
+    # The hold came after the acknowledgement, so it took time off the resolution clock only:
+    # Fri 15:00–17:00 and Mon 09:00–11:00.
+    assert tl["paused_by"] == [{"clock": "resolution", "status": "On Hold", "reason": None, "minutes": 240.0}]
+    assert tl["resolution_time"] == {
+        "used": datetime(2026, 9, 14, 12), "source": "history", "reported": datetime(2026, 9, 14, 12),
+        "why": "the status history: first entry into the resolved/closed stretch the ticket never leaves"}
     run_res = tl["running_segments"]["resolution"]
     assert [(s["start"], s["end"]) for s in run_res] == [
         (datetime(2026, 9, 11, 10), datetime(2026, 9, 11, 15)), (datetime(2026, 9, 14, 11), datetime(2026, 9, 14, 12))]
@@ -345,14 +364,22 @@ def test_servicenow_pauses_match_an_independent_computation(con, real_data):
     as_of = datetime(2017, 3, 1)
     got = evaluate(con, as_of=as_of, policies=[policy]).set_index("ticket_id")
     # Reference: each "Awaiting …" event pauses until the ticket's next event, within
-    # [opened_at, resolved_at]; done in pandas from the raw tables.
+    # [opened_at, resolution], the resolution being the first event of the Resolved/Closed run
+    # the history ends in; done in pandas from the raw tables. Tickets MTTR leaves out (zero
+    # duration) are not judged at all.
     hist = con.execute("SELECT ticket_id, event_time, seq, status FROM status_history").df()
-    tickets = con.execute("SELECT ticket_id, opened_at, resolved_at FROM tickets WHERE resolved_at IS NOT NULL").df()
     hist = hist.sort_values(["ticket_id", "event_time", "seq"])
+    done = hist["status"].isin(["Resolved", "Closed"])
+    # Rows after the ticket's last non-resolved row form its final stretch; its first row resolves.
+    open_rank = (~done).astype(int).groupby(hist["ticket_id"]).cumsum()
+    last_open = open_rank.groupby(hist["ticket_id"]).transform("max")
+    final = hist[done & (open_rank == last_open)].groupby("ticket_id")["event_time"].min().rename("resolution")
+    tickets = con.execute("SELECT ticket_id, opened_at FROM tickets WHERE resolved_at IS DISTINCT FROM opened_at").df()
+    tickets = tickets.merge(final, left_on="ticket_id", right_index=True)
     hist["next_time"] = hist.groupby("ticket_id")["event_time"].shift(-1)
     waits = hist[hist["status"].str.startswith("Awaiting") & hist["next_time"].notna()].merge(tickets, on="ticket_id")
     start = waits[["event_time", "opened_at"]].max(axis=1)
-    end = waits[["next_time", "resolved_at"]].min(axis=1)
+    end = waits[["next_time", "resolution"]].min(axis=1)
     waits["minutes"] = ((end - start).dt.total_seconds() / 60).clip(lower=0)
     expected = waits.groupby("ticket_id")["minutes"].sum()
     assert (expected > 0).sum() > 4000  # thousands of tickets waited on users or vendors
@@ -394,7 +421,7 @@ def test_engine_matches_minute_walk(calendar, anchor, offset, length, target, pa
     paused = [(a, b) for (a, s), (b, _) in zip(events, events[1:]) if s == "On Hold"]
     tz, spans, off = ZoneInfo(calendar.timezone), {i: calendar.spans(i) for i in range(7)}, set(calendar.custom_holidays)
     used = idle = 0
-    breach, t = None, opened
+    reached, t = None, opened
     while t < resolved:
         local = t.replace(tzinfo=timezone.utc).astimezone(tz)
         minute = local.hour * 60 + local.minute
@@ -403,27 +430,14 @@ def test_engine_matches_minute_walk(calendar, anchor, offset, length, target, pa
             idle += 1
         elif working:
             used += 1
-            if used == target + 1 and breach is None:
-                breach = t  # the first minute over the target: the target ran out when it began
+            if used == target:
+                reached = t + timedelta(minutes=1)  # the end of the target-th counted minute
         t += timedelta(minutes=1)
     assert row["resolution_business_minutes"] == used
     assert row["paused_minutes"] == idle
-    assert row["resolution_status"] == ("breached" if used > target else "met")
-    if used > target:
-        # The target ran out at the end of the target-th counted minute, i.e. no later than the
-        # start of the first minute over it; the earliest instant the count reaches the target.
-        assert row["resolution_breach_at"] <= breach
-        assert _active(opened, row["resolution_breach_at"].to_pydatetime(), tz, spans, off, paused) == target
+    # Breached when the clock stopped at or after the instant it reached the target.
+    assert row["resolution_status"] == ("breached" if reached is not None and resolved >= reached else "met")
+    if reached is not None:
+        assert row["resolution_breach_at"] == reached
     else:
         assert pd.isna(row["resolution_breach_at"])
-
-
-def _active(start, end, tz, spans, off, paused) -> int:
-    n, t = 0, start
-    while t < end:
-        local = t.replace(tzinfo=timezone.utc).astimezone(tz)
-        minute = local.hour * 60 + local.minute
-        n += (local.date() not in off and any(a <= minute < b for a, b in spans[local.weekday()])
-              and not any(a <= t < b for a, b in paused))
-        t += timedelta(minutes=1)
-    return n

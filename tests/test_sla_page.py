@@ -69,3 +69,16 @@ def test_policy_editor_saves_a_new_version_and_explains_errors(store):
     from ui.state import get_connection
     versions = policy_versions(get_connection())
     assert list(versions["version"]) == ["demo-us-business-hours", "v2-eight-to-four"]
+
+
+def test_not_measured_and_paused_by_are_shown(store):
+    con = db.connect(store)
+    load_demo(con, n_tickets=300)
+    con.close()
+    at = _page("pages/sla.py")
+    assert any(e.label.startswith("Not measured (") for e in at.expander)
+    at.toggle(key="sla_paused_toggle").set_value(True).run()
+    assert not at.exception, [e.message for e in at.exception]
+    paused = next(d.value for d in at.dataframe if "hours" in d.value.columns)
+    assert set(paused["clock"]) <= {"response", "resolution"} and (paused["hours"] > 0).all()
+    assert any(c.value.replace("\\", "").startswith("Paused by: ") for c in at.caption)

@@ -199,3 +199,16 @@ def test_saving_revalidates_a_model_built_without_validation(con):
 def test_calendar_needs_working_hours():
     with pytest.raises(ValueError, match="has no working hours"):
         Calendar(name="idle", hours={})
+
+
+def test_business_days_rule_and_pause_reasons_errors_name_the_entry():
+    text = 'version = "x"\n[[targets]]\nseverity = "SEV-1"\nmetric = "response"\nminutes = 10\n' \
+           'business_days_rule = "end_of_day"\n'
+    with pytest.raises(PolicyError, match=r"targets\[0\]: SEV-1 response: business_days_rule applies to "
+                                          "business_days targets only"):
+        policy_from_toml(text)
+    with pytest.raises(PolicyError, match="business_days_rule"):
+        policy_from_toml(text.replace('minutes = 10\n', 'business_days = 1\ncalendar = "x"\n')
+                         .replace('"end_of_day"', '"by friday"'))
+    with pytest.raises(PolicyError, match="pause_reasons.resolution: a pause reason must not be blank"):
+        policy_from_toml('version = "x"\n[pause_reasons]\nresolution = ["user", " "]\n')

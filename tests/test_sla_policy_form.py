@@ -56,3 +56,18 @@ def test_saved_form_policy_becomes_a_version(con):
     assert list(sp.policy_versions(con)["version"]) == ["v2"]
     with pytest.raises(sp.PolicyError, match="already saved"):
         sp.save_policy(con, policy, who="test")
+
+
+def test_end_of_day_kind_and_pause_reasons_round_trip():
+    base = sp.default_policy()
+    frame = targets_frame(base)
+    # Seed SEV-3 resolution "3 business days" read as a duration; switch it to "by end of day".
+    row = frame.index[(frame["severity"] == "SEV-3") & (frame["clock"] == "resolution")][0]
+    assert frame.at[row, "kind"] == "business days"
+    frame.at[row, "kind"] = "business days (by end of day)"
+    policy = _form(frame, pause_reasons={"response": "User", "resolution": "customer, vendor"})
+    target = policy.target("SEV-3", "resolution")
+    assert (target.business_days, target.business_days_rule) == (3, "end_of_day")
+    assert targets_frame(policy).at[row, "kind"] == "business days (by end of day)"
+    assert (policy.pause_reasons.response, policy.pause_reasons.resolution) == (["user"], ["customer", "vendor"])
+    assert _form(targets_frame(base)).pause_reasons == base.pause_reasons  # not given: kept

@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from analytics import sla_agreement, sla_engine, sla_policy, sla_timeline
+from analytics import sla_agreement, sla_breakdown, sla_engine, sla_policy, sla_timeline
 from analytics.filters import Filters
 from ui.store_view import con_key
 
@@ -39,6 +39,17 @@ def agreement(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime,
     """Cached `sla_agreement.agreement` from the page's evaluation `frame` (the same filters and
     as_of); None when no filtered ticket carries the source's own verdict."""
     return _agreement(con, con_key(con), filters, as_of, frame)
+
+
+@st.cache_data(**_CACHE)
+def _paused_by(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, as_of: datetime) -> pd.DataFrame:
+    clause, params = filters.where()
+    return sla_breakdown.paused_by(_con, as_of=as_of, where=clause, params=params)
+
+
+def paused_by(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> pd.DataFrame:
+    """Cached `sla_breakdown.paused_by` of the filtered tickets."""
+    return _paused_by(con, con_key(con), filters, as_of)
 
 
 @st.cache_data(**_CACHE)
