@@ -18,7 +18,8 @@ once at the first as-of time A0, and for a later as-of time re-judges only the o
 open ones, a few percent): the table `settled` (judged at A0) plus a `live_<n>` table judged at
 that time, both in a private in-memory DuckDB. An as-of time before A0 rebuilds from it.
 At a million tickets: the first judgement ~5 s (once per upload or policy save), each new
-as-of minute ~0.5 s, each filtered aggregate ~10–20 ms.
+as-of minute ~0.5 s, each filtered aggregate ~10–20 ms. analytics.sla_compliance.counts is the
+one reader: the SLA-compliance cohort is defined there.
 """
 
 from __future__ import annotations
@@ -35,10 +36,13 @@ import pyarrow as pa
 
 # Per ticket: the filter columns (so Filters.where() applies unchanged), the two judgements as
 # codes into sla_engine.STATUS_TEXT (0 = not applicable, 1 = met, 2 = breached, 3 = running,
-# 4 = paused), and whether each clock had stopped at the as-of time (the engine's stopped_at,
-# not today's status: a ticket resolved after the as-of time was still running then).
+# 4 = paused), when each clock stopped by the as-of time (the engine's stopped_at, not today's
+# status: a ticket resolved after the as-of time was still running then; NULL while running)
+# and when it breached or will (the engine's breach_at); the policy version that judged it.
 FILTER_COLUMNS = ("opened_at", "severity", "service", "team", "source", "type", "status_category")
-COLUMNS = (*FILTER_COLUMNS, "response_status", "resolution_status", "response_stopped", "resolution_stopped")
+JUDGEMENT_COLUMNS = tuple(f"{m}_{c}" for m in ("response", "resolution")
+                          for c in ("status", "stopped_at", "breach_at"))
+COLUMNS = (*FILTER_COLUMNS, *JUDGEMENT_COLUMNS, "policy_version")
 LIVE_KEEP = 4  # as-of times whose live rows are kept (the page moves on by the minute)
 
 # A ticket whose judgement no later as-of time can change (see the module docstring). Bound
@@ -83,13 +87,13 @@ def _judged(con: duckdb.DuckDBPyConnection, as_of: datetime, where_sql: str, par
     judged = pa.table({"ticket_id": pa.Array.from_pandas(ev["ticket_id"]),
                        **{f"{m}_status": pa.array(ev[f"{m}_status"].cat.codes.to_numpy().astype(np.uint8))
                           for m in ("response", "resolution")},
-                       **{f"{m}_stopped": pa.array(ev[f"{m}_stopped_at"].notna().to_numpy())
-                          for m in ("response", "resolution")}})
+                       **{f"{m}_{c}": pa.Array.from_pandas(ev[f"{m}_{c}"].astype("datetime64[us]"))
+                          for m in ("response", "resolution") for c in ("stopped_at", "breach_at")},
+                       "policy_version": pa.array(ev["policy_version"].astype(object), pa.string(), from_pandas=True)})
     cur = con.cursor()
     cur.register("_sla_judged", judged)
-    cols_sql = ", ".join(f"t.{c}" for c in FILTER_COLUMNS)
-    return cur.sql(f"SELECT {cols_sql}, j.response_status, j.resolution_status, j.response_stopped, "
-                   "j.resolution_stopped FROM tickets t JOIN _sla_judged j "
+    cols_sql = ", ".join([*(f"t.{c}" for c in FILTER_COLUMNS), *(f"j.{c}" for c in COLUMNS[len(FILTER_COLUMNS):])])
+    return cur.sql(f"SELECT {cols_sql} FROM tickets t JOIN _sla_judged j "
                    "USING (ticket_id) ORDER BY t.opened_at").to_arrow_table()
 
 
@@ -106,7 +110,7 @@ def store_compressed(mem: duckdb.DuckDBPyConnection, name_table: str, rows: pa.T
     filters' comparisons over a million rows 2-3x cheaper."""
     cur = mem.cursor()
     cur.register("_rows", rows)
-    cur.execute("ATTACH ':memory:' AS kept (COMPRESS)")
+    cur.execute("ATTACH IF NOT EXISTS ':memory:' AS kept (COMPRESS)")
     cur.execute(f"CREATE TABLE kept.{name_table} AS SELECT * FROM _rows")
     cur.execute("CHECKPOINT kept")
     cur.execute(f"CREATE VIEW {name_table} AS SELECT * FROM kept.{name_table}")

@@ -120,16 +120,33 @@ def test_durations_and_rates_match_pandas(demo, f):
     assert got["tickets"].value == len(opened)
 
 
+DONE_STATUSES = {"Resolved", "Closed", "Cancelled"}  # the demo's statuses that end an open stretch
+
+
+def _open_at(tickets: pd.DataFrame, history: pd.DataFrame, te: datetime) -> pd.DataFrame:
+    """Tickets open at `te`, read the plain way: the last status change at or before `te` of a
+    ticket with a history (none yet: open since it was opened); without a history, open until
+    the earlier of resolved_at and closed_at (never ended while open today)."""
+    h = history[history["event_time"] <= te].sort_values(["ticket_id", "event_time", "seq"])
+    last = h.groupby("ticket_id")["status"].last()
+    t = tickets[tickets["opened_at"] < te]
+    with_history = t["ticket_id"].isin(set(history["ticket_id"]))
+    state_done = t["ticket_id"].map(last).isin(DONE_STATUSES)
+    done_at = t[["resolved_at", "closed_at"]].min(axis=1)
+    plain_open = (t["status_category"] == "open") | (done_at > te)
+    return t[(with_history & ~state_done) | (~with_history & plain_open)]
+
+
 def test_backlog_matches_pandas(demo):
-    con, tickets, _ = demo
+    con, tickets, history = demo
     got = kpis.results(con, Filters(date_from=D0, date_to=D1), AS_OF, previous=False)
-    t = tickets
-    ok = (t["status_category"] != "cancelled") & ~(
-        t["status_category"].isin(["resolved", "closed"]) & t["resolved_at"].isna())
-    open_ = t[ok & (t["opened_at"] < END) & (t["resolved_at"].isna() | (t["resolved_at"] >= END))]
+    open_ = _open_at(tickets, history, END)
     assert got["open_backlog"].value == len(open_)
     age = (END - open_["opened_at"]).dt.total_seconds() / 86400
     assert got["backlog_age"].value == pytest.approx(age.median())
+    # Tickets opened before the period end and resolved (once) after it were open at its end.
+    later = tickets[(tickets["resolved_at"] >= END) & (tickets["opened_at"] < END) & (tickets["reopen_count"] == 0)]
+    assert len(later) and set(later["ticket_id"]) <= set(open_["ticket_id"])
 
 
 def _sweep_downtime(windows: pd.DataFrame, start: datetime, end: datetime) -> tuple[float, int]:
@@ -151,16 +168,27 @@ def _sweep_downtime(windows: pd.DataFrame, start: datetime, end: datetime) -> tu
     return down / 3600, fails
 
 
+def _data_end(tickets: pd.DataFrame, history: pd.DataFrame) -> pd.Timestamp:
+    """The last event of any kind in the data: a ticket timestamp or a status change."""
+    cols = ["opened_at", "impact_started_at", "detected_at", "acknowledged_at", "mitigated_at",
+            "resolved_at", "closed_at"]
+    return max(tickets[cols].max().max(), history["event_time"].max())
+
+
 @pytest.mark.parametrize("f", FILTERS[:2], ids=["all", "sev12"])
 def test_availability_and_mtbf_match_a_sweep(demo, f):
-    con, tickets, _ = demo
+    con, tickets, history = demo
     got = kpis.results(con, f, AS_OF, keys=("availability", "mtbf", "mtbsi"), previous=False)
+    services_in_scope = _select(tickets, f)["service"].nunique()
     t = _select(tickets, f)
     t = t[t["severity"].isin(["SEV-1", "SEV-2"]) & (t["type"] == "incident")
           & (t["status_category"] != "cancelled")]
     s = t["impact_started_at"].fillna(t["opened_at"])
     e = t["mitigated_at"].fillna(t["resolved_at"])
-    e = e.where(t["status_category"] != "open", e.fillna(pd.Timestamp(AS_OF)))
+    # An outage still open runs to the end of the data (the demo's export moment), not to as_of.
+    end_of_data = _data_end(tickets, history)
+    assert end_of_data < pd.Timestamp(AS_OF)
+    e = e.where(t["status_category"] != "open", e.fillna(end_of_data))
     w = pd.DataFrame({"service": t["service"], "s": s, "e": e}).dropna()
     w = w[(w["e"] > w["s"]) & (w["s"] < END) & (w["e"] >= START)]
     hours = (END - START).total_seconds() / 3600
@@ -170,7 +198,12 @@ def test_availability_and_mtbf_match_a_sweep(demo, f):
         avail[svc] = 100 * (1 - down / hours)
         if fails >= 2:
             mtbf[svc], mtbsi[svc] = (hours - down) / fails, hours / fails
-    assert got["availability"].value == pytest.approx(min(avail.values()))
+    # Headline: all services in scope, time-weighted; the lowest service beside it.
+    down = sum(hours * (1 - a / 100) for a in avail.values())
+    assert got["availability"].value == pytest.approx(100 * (1 - down / (services_in_scope * hours)))
+    assert got["availability"].extra["services_in_scope"] == services_in_scope
+    assert got["availability"].extra["lowest_value"] == pytest.approx(min(avail.values()))
+    assert got["availability"].value > min(avail.values())
     assert got["mtbf"].value == pytest.approx(min(mtbf.values()))
     assert got["mtbsi"].value == pytest.approx(min(mtbsi.values()))
     shown = {r["service"]: r for r in got["mtbf"].extra["services"]}
@@ -179,22 +212,23 @@ def test_availability_and_mtbf_match_a_sweep(demo, f):
 
 
 def test_sla_compliance_matches_the_engine_rows(demo):
+    """The cohort: clocks that stopped in the period, whenever opened; open and breached at its end."""
     from analytics.sla_engine import evaluate
 
     con, tickets, _ = demo
     f = Filters(date_from=D0, date_to=D1)
     got = kpis.results(con, f, AS_OF, keys=("response_sla", "resolution_sla"), previous=False)
-    clause, params = f.where()
-    ev = evaluate(con, as_of=AS_OF, where=clause, params=params)
-    ev = ev.merge(tickets[["ticket_id", "acknowledged_at"]], on="ticket_id")
-    done = ev["status_category"].astype(str).isin(["resolved", "closed"])
-    for key, m, stopped in (("response_sla", "response", done | ev["acknowledged_at"].notna()),
-                            ("resolution_sla", "resolution", done)):
+    ev = evaluate(con, as_of=AS_OF)
+    for key, m in (("response_sla", "response"), ("resolution_sla", "resolution")):
         st = ev[f"{m}_status"].astype(str)
-        met, br = ((st == "met") & stopped).sum(), ((st == "breached") & stopped).sum()
+        stop, breach = ev[f"{m}_stopped_at"], ev[f"{m}_breach_at"]
+        in_period = (stop >= START) & (stop < END)
+        met, br = ((st == "met") & in_period).sum(), ((st == "breached") & in_period).sum()
         assert got[key].n == met + br
         assert got[key].value == pytest.approx(100 * met / (met + br))
-        assert got[key].extra["open_breached"] == int(((st == "breached") & ~stopped).sum())
+        assert (ev.loc[in_period, "opened_at"] < START).any()  # older tickets count too
+        open_breached = (st == "breached") & (stop.isna() | (stop >= END)) & (breach < END)
+        assert got[key].extra["open_breached"] == int(open_breached.sum()) > 0
 
 
 def test_previous_period_and_change(demo):
@@ -221,7 +255,7 @@ def _insert(con, **row):
 
 
 def _ticket(con, tid, **kw):
-    base = {"ticket_id": tid, "source": "t", "type": "incident", "severity": "SEV-3",
+    base = {"ticket_id": tid, "source": "hypercare", "type": "incident", "severity": "SEV-3",
             "status_category": "closed", "service": "Payments", "opened_at": T0 + H}
     _insert(con, **{**base, **kw})
 
@@ -258,7 +292,7 @@ def test_none_acknowledged(con):
     got = kpis.results(con, DAY, AS_OF)
     assert got["mtta"].value is None and got["mtta"].status == "not measurable"
     assert got["mtta"].excluded == (("tickets without an acknowledgement", 3),)
-    assert "acknowledgement column" in got["mtta"].reason
+    assert "acknowledgement recorded apart from the opening" in got["mtta"].reason
 
 
 def test_mttd_without_impact_start_is_not_measurable_never_zero(con):
@@ -276,7 +310,8 @@ def test_overlapping_outages_are_merged(con):
     got = kpis.results(con, DAY, AS_OF, keys=("availability", "mtbf"))
     (svc,) = got["availability"].extra["services"]
     assert svc["downtime_hours"] == pytest.approx(3.0) and svc["failures"] == 1
-    assert got["availability"].value == pytest.approx(100 * (1 - 3 / 24))
+    # The data ends with b's resolution at T0 + 20 h: no uptime is counted after it.
+    assert got["availability"].value == pytest.approx(100 * (1 - 3 / 20))
     assert got["availability"].status == "missed"
 
 
@@ -298,18 +333,21 @@ def test_service_with_one_incident_has_no_mtbf(con):
     got = kpis.results(con, DAY, AS_OF, keys=("mtbf", "mtbsi"))
     rows = {r["service"]: r for r in got["mtbf"].extra["services"]}
     assert rows["Web"]["mtbf_hours"] is None and "one failure" in rows["Web"]["mtbf_reason"]
-    assert rows["Api"]["mtbf_hours"] == pytest.approx((24 - 2) / 2)
-    assert got["mtbsi"].value == pytest.approx(12.0)
+    # The data ends at c's resolution, T0 + 6 h: the period observed is 6 h.
+    assert rows["Api"]["mtbf_hours"] == pytest.approx((6 - 2) / 2)
+    assert got["mtbsi"].value == pytest.approx(6 / 2)
     only_web = kpis.results(con, DAY.with_values(service=("Web",)), AS_OF, keys=("mtbf",))
     assert only_web["mtbf"].value is None and "one failure" in only_web["mtbf"].reason
 
 
 def test_outage_severities_are_configurable(con):
     _ticket(con, "a", severity="SEV-3", opened_at=T0 + H, resolved_at=T0 + 7 * H)
-    assert kpis.results(con, DAY, AS_OF, keys=("availability",))["availability"].value is None
+    _ticket(con, "b", severity="SEV-4", opened_at=T0 + 11 * H, resolved_at=T0 + 12 * H)
+    none = kpis.results(con, DAY, AS_OF, keys=("availability",))["availability"]
+    assert none.value == 100.0 and none.n == 0  # a service in scope without an outage is up
     db.set_setting(con, kpi_registry.OUTAGE_SETTING, "SEV-1,SEV-2,SEV-3")
     got = kpis.results(con, DAY, AS_OF, keys=("availability",))
-    assert got["availability"].value == pytest.approx(75.0)
+    assert got["availability"].value == pytest.approx(100 * (1 - 6 / 12))  # the data ends at T0 + 12 h
 
 
 def test_escalation_uses_history_only_for_tickets_without_a_tier(con):
