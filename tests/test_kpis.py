@@ -120,6 +120,24 @@ def test_durations_and_rates_match_pandas(demo, f):
     assert got["tickets"].value == len(opened)
 
 
+def test_reassignment_and_escalation_rates_differ(demo):
+    """Issue #12: the two rates were equal with equal deltas on every demo filter because the
+    generator reassigned exactly the escalated tickets. The desk also passes tickets between its
+    own analysts: reassigned without reaching L2, as in real service desks."""
+    con, tickets, _ = demo
+    live = tickets[tickets["status_category"] != "cancelled"]
+    level = pd.to_numeric(live["tier"].str.extract(r"(\d+)")[0])
+    assert ((live["reassignment_count"] > 0) & (level == 1)).sum() > 0
+    for f in (Filters(), Filters(team=("Service Desk",)), Filters(severity=("SEV-3", "SEV-4"))):
+        got = kpis.results(con, f, AS_OF, keys=("reassignment_rate", "escalation_rate"))
+        part = _select(live, f)
+        part = part[part["team"].isin(f.team)] if f.team else part
+        lv = pd.to_numeric(part["tier"].str.extract(r"(\d+)")[0])
+        assert got["reassignment_rate"].value == pytest.approx(100 * (part["reassignment_count"] > 0).mean())
+        assert got["escalation_rate"].value == pytest.approx(100 * (lv >= 2).mean())
+        assert got["reassignment_rate"].value > got["escalation_rate"].value
+
+
 DONE_STATUSES = {"Resolved", "Closed", "Cancelled"}  # the demo's statuses that end an open stretch
 
 
