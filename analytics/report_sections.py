@@ -84,7 +84,8 @@ def kpi_section(con: duckdb.DuckDBPyConnection, filters: Filters,
     met = sum(r.status == "met" for r in results.values())
     summary = (f"{met} KPI{'s' if met != 1 else ''} met their target, {len(missed)} missed"
                + (f" ({', '.join(missed)})" if missed else "") + ". Value = the KPI's statistic for "
-               "the month (mean for durations; lowest service for availability and MTBF); previous = "
+               "the month (mean for durations; all services for availability, the lowest beside it; lowest "
+               "service for MTBF); previous = "
                "the month before; n = tickets (or failures) measured. Definitions and exclusions: "
                "appendix.")
     blocks: tuple[Block, ...] = (

@@ -389,3 +389,68 @@ def test_no_change_is_shown_against_a_period_without_tickets(con):
     load_demo(con, n_tickets=600, seed=5)
     got = kpis.results(con, _F(), _dt(2026, 11, 23), keys=("availability", "mttr", "tickets"))
     assert all(r.previous is None and r.change is None for r in got.values())
+
+
+def test_an_open_outage_ends_with_the_data_not_at_as_of(con):
+    """An old export with a SEV-1 still open: the outage runs to the data's last event, and so
+    does the period, however late the as-of time (it read 0.0 % before)."""
+    _ticket(con, "a", severity="SEV-1", status_category="open", opened_at=T0 + H)
+    _ticket(con, "b", severity="SEV-4", opened_at=T0 + 2 * H, resolved_at=T0 + 10 * H)
+    got = kpis.results(con, Filters(), T0 + timedelta(days=400), keys=("availability",))["availability"]
+    (svc,) = got.extra["services"]
+    assert svc["downtime_hours"] == pytest.approx(9.0)
+    assert got.value == pytest.approx(100 * (1 - 9 / 10))
+
+
+def _dataset(con, dataset_id: int, source: str, describes_outages: bool) -> None:
+    con.execute("INSERT INTO datasets (dataset_id, file_name, sha256, source, uploaded_at, rows_read, rows_loaded, "
+                "rows_rejected, tickets_inserted, tickets_updated, tickets_unchanged, describes_outages) "
+                "VALUES (?, 'f.csv', 'x', ?, ?, 1, 1, 0, 1, 0, 0, ?)", [dataset_id, source, T0, describes_outages])
+
+
+def test_availability_reads_describes_outages_and_names_the_other_sources(con):
+    con.execute("ALTER TABLE datasets ADD COLUMN describes_outages BOOLEAN")
+    _dataset(con, 1, "statuspage", True)
+    _dataset(con, 2, "servicenow", False)
+    _ticket(con, "s1", source="statuspage", dataset_id=1, severity="SEV-1", service="Web",
+            opened_at=T0 + H, resolved_at=T0 + 3 * H)
+    _ticket(con, "s2", source="statuspage", dataset_id=1, severity="SEV-4", service="Api",
+            opened_at=T0 + 4 * H, resolved_at=T0 + 5 * H)
+    _ticket(con, "n1", source="servicenow", dataset_id=2, severity="SEV-1", service="Mail",
+            opened_at=T0 + H, resolved_at=T0 + 9 * H)
+    _ticket(con, "h1", source="hypercare", severity="SEV-1", service="Desk", opened_at=T0 + H,
+            resolved_at=T0 + 10 * H)  # no dataset row: describes_outages unknown, so not counted
+    got = kpis.results(con, Filters(), AS_OF, keys=("availability",))["availability"]
+    # Services in scope: Web and Api (statuspage); the period ends at the data's last event, T0 + 10 h.
+    assert got.extra["services_in_scope"] == 2
+    assert got.value == pytest.approx(100 * (1 - 2 / (2 * 10)))
+    assert got.extra["lowest_service"] == "Web" and got.extra["lowest_value"] == pytest.approx(100 * (1 - 2 / 10))
+    assert dict(got.excluded) == {kpi_registry.OUTAGE_EXCLUSIONS[0].label: 2}
+    only_sn = kpis.results(con, Filters(source=("servicenow",)), AS_OF, keys=("availability",))["availability"]
+    assert only_sn.value is None and "servicenow does not describe service outages" in only_sn.reason
+
+
+def test_mtta_excludes_a_source_that_acknowledges_at_opening(con):
+    """A source whose acknowledgement is its opening instant for >= 80 % of its tickets has no
+    MTTA: its tickets are an exclusion with that reason; other sources are still measured."""
+    for i in range(10):  # 9 of 10 acknowledged at the opening instant
+        _ticket(con, f"v{i}", source="volvo", acknowledged_at=T0 + H + (30 * H if i == 0 else timedelta(0)))
+    got = kpis.results(con, DAY, AS_OF, keys=("mtta",))["mtta"]
+    label = kpi_registry.ACK_EXCLUSIONS[1].label
+    assert got.value is None and got.status == "not measurable" and dict(got.excluded) == {label: 10}
+    assert label in got.reason
+    for i in range(3):  # a source that acknowledges on its own: 7 of 10 at opening is below 80 %
+        _ticket(con, f"h{i}", acknowledged_at=T0 + H + (i + 1) * timedelta(minutes=10))
+    got = kpis.results(con, DAY, AS_OF, keys=("mtta",))["mtta"]
+    assert got.n == 3 and got.value == pytest.approx(20.0) and dict(got.excluded) == {label: 10}
+    assert kpi_registry.ack_at_open_sources(con) == ["volvo"]
+
+
+def test_default_period_spans_every_event_not_only_openings(con):
+    """Without a date filter the period runs to the day after the last event of any kind: a
+    ticket resolved after the last opening counts in MTTR and is not in the backlog."""
+    _ticket(con, "a", opened_at=T0 + H, resolved_at=T0 + timedelta(days=5))
+    _ticket(con, "b", opened_at=T0 + 2 * H, resolved_at=T0 + 3 * H)
+    got = kpis.results(con, Filters(), AS_OF, keys=("mttr", "open_backlog"), previous=False)
+    assert got["mttr"].n == 2 and got["open_backlog"].value == 0
+    assert got["mttr"].extra["period"] == f"{T0:%Y-%m-%d} – {T0 + timedelta(days=5):%Y-%m-%d}"
