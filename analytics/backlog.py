@@ -47,8 +47,8 @@ def history_categories(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, str, s
 
 
 def spans_sql(con: duckdb.DuckDBPyConnection) -> tuple[str, list]:
-    """SELECT of the open spans (filter columns, ticket_id, span_from, span_until, why) and its
-    parameters (the history's statuses and whether each one ends a span)."""
+    """SELECT of the open spans (filter columns, ticket_id, title, status, span_from, span_until,
+    why) and its parameters (the history's statuses and whether each one ends a span)."""
     cats = history_categories(con)
     done_sql = " ".join(f"WHEN {e.condition_sql} THEN {i}" for i, e in enumerate(reg.BACKLOG_EXCLUSIONS, 1))
     cols = ", ".join(f"t.{c}" for c in FILTER_COLUMNS)
@@ -73,7 +73,7 @@ s AS (SELECT t.ticket_id, t.opened_at AS span_from, fd.t1 AS span_until, 0 AS wh
                   WHEN status_category IN ('resolved', 'closed') THEN least(resolved_at, closed_at) END,
              CASE {done_sql} ELSE 0 END
       FROM t WHERE NOT has_history)
-SELECT {cols}, t.ticket_id, s.span_from, s.span_until, s.why::TINYINT AS why
+SELECT {cols}, t.ticket_id, t.title, t.status, s.span_from, s.span_until, s.why::TINYINT AS why
 FROM s JOIN t USING (ticket_id) WHERE s.span_until IS NULL OR s.span_until > s.span_from OR s.why > 0""", [
         [d for d, _, _ in cats], [s for _, s, _ in cats], [c in DONE for _, _, c in cats]]
 
@@ -101,10 +101,12 @@ def _open(te: str) -> str:
 def open_frame(con: duckdb.DuckDBPyConnection, filters: Filters, te: datetime, limit: int | None = None
                ) -> pd.DataFrame:
     """The tickets open at `te`, most severe then oldest first (the first `limit`): ticket_id,
-    severity, opened_at, age_days (te − opened_at). The filters' dates are not used."""
+    severity, title, service, team, status (today's), opened_at, age_days (te − opened_at).
+    The filters' dates are not used."""
     return kpi_facts.query_spans(con, _undated(filters), lambda where: f"""
-        WITH s AS (SELECT * FROM spans WHERE ({where}) AND {OPEN_AT_SQL})
-        SELECT ticket_id, severity, opened_at, date_diff('second', opened_at, ?::TIMESTAMP) / 86400.0 AS age_days
+        WITH s AS (SELECT ticket_id, severity, title, service, team, status, opened_at FROM spans
+                   WHERE ({where}) AND {OPEN_AT_SQL})
+        SELECT *, date_diff('second', opened_at, ?::TIMESTAMP) / 86400.0 AS age_days
         FROM s ORDER BY coalesce(severity, 'SEV-9'), opened_at, ticket_id LIMIT ?""", [te, te, te, te, limit]).df()
 
 

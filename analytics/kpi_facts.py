@@ -163,10 +163,11 @@ stats = {"builds": 0}
 
 def _copy(con: duckdb.DuckDBPyConnection, mem: duckdb.DuckDBPyConnection, name_table: str,
           select_sql: str, params: list, coded: tuple[str, ...] = (),
-          dictionaries: dict[str, dict[str, int]] | None = None) -> dict[str, dict[str, int]]:
+          dictionaries: dict[str, dict[str, int]] | None = None, compress: bool = True) -> dict[str, dict[str, int]]:
     """Copy the rows of `select_sql` into `name_table` of `mem`; each text column in `coded`
     gets a twin `<column>__code` (its value's number in a dictionary; NULL stays NULL), from
-    `dictionaries` when given (so two tables share one coding). Returns the dictionaries:
+    `dictionaries` when given (so two tables share one coding). `compress` False: a plain table
+    (faster to read many text columns of a few rows from). Returns the dictionaries:
     column -> value -> code."""
     rows = con.cursor().sql(select_sql, params=params or None).to_arrow_table()
     codes: dict[str, dict[str, int]] = {}
@@ -180,7 +181,12 @@ def _copy(con: duckdb.DuckDBPyConnection, mem: duckdb.DuckDBPyConnection, name_t
             codes[column] = {v: i for i, v in enumerate(encoded.dictionary.to_pylist())}
             indices = encoded.indices
         rows = rows.append_column(f"{column}__code", indices)
-    store_compressed(mem, name_table, rows)
+    if compress:
+        store_compressed(mem, name_table, rows)
+    else:
+        cur = mem.cursor()
+        cur.register("_rows", rows)
+        cur.execute(f"CREATE TABLE {name_table} AS SELECT * FROM _rows")
     return codes
 
 
@@ -230,7 +236,7 @@ def _spans_db(con: duckdb.DuckDBPyConnection) -> tuple[duckdb.DuckDBPyConnection
         if spans is None:
             spans = duckdb.connect()
             select_sql, params = spans_sql(con)
-            _copy(con, spans, "spans", select_sql, params, coded=CODED, dictionaries=cache["codes"])
+            _copy(con, spans, "spans", select_sql, params, coded=CODED, dictionaries=cache["codes"], compress=False)
             cache["spans"] = spans
     return spans, cache
 
@@ -313,8 +319,18 @@ def query_combos(con: duckdb.DuckDBPyConnection, filters: Filters, body_sql: Cal
 def data_span(con: duckdb.DuckDBPyConnection, filters: Filters):
     """(first, last) event instant of the tickets the filters select, their dates left aside
     (None, None without tickets): every lifecycle timestamp and status change counts."""
-    return tuple(query_combos(con, filters.with_values(date_from=None, date_to=None), lambda where: (
-        f"SELECT min(first_event_at), max(last_event_at) FROM combos WHERE {where}"), []).fetchall()[0])
+    undated = filters.with_values(date_from=None, date_to=None)
+    _, _, cache = _entry(con)
+    known = cache.setdefault("data_span", {})  # per filter; a few hundred at most are kept
+    found = known.get(undated)
+    if found is None:
+        found = tuple(query_combos(con, undated, lambda where: (
+            f"SELECT min(first_event_at), max(last_event_at) FROM combos WHERE {where}"), []).fetchall()[0])
+        with _lock:
+            if len(known) >= 256:
+                known.pop(next(iter(known)))
+            known[undated] = found
+    return found
 
 
 def outage_query(con: duckdb.DuckDBPyConnection, severities: tuple[str, ...], body_sql: str,

@@ -222,15 +222,8 @@ def backlog(con: duckdb.DuckDBPyConnection, filters: Filters,
 
 def _backlog_at(con: duckdb.DuckDBPyConnection, filters: Filters, te: datetime, limit: int | None = None
                 ) -> pd.DataFrame:
-    rows = open_backlog.open_frame(con, filters, te, limit)
-    df = con.cursor().execute(
-        """WITH o AS (SELECT unnest(?::VARCHAR[]) AS ticket_id, unnest(?::DOUBLE[]) AS age_days,
-                             unnest(?::BIGINT[]) AS k)
-        SELECT t.ticket_id, coalesce(t.severity, ?) AS severity, t.title, t.service, t.team, t.status,
-               t.opened_at, o.age_days
-        FROM o JOIN tickets t USING (ticket_id) ORDER BY o.k""",
-        [list(rows["ticket_id"]), [float(a) for a in rows["age_days"]], list(range(len(rows))), UNMAPPED],
-    ).df()
+    df = open_backlog.open_frame(con, filters, te, limit)
+    df["severity"] = df["severity"].astype(object).where(df["severity"].notna(), UNMAPPED)
     return _typed(df, {"age_days": "float64"})
 
 

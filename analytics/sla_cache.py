@@ -71,6 +71,7 @@ class _Entry:
     base_as_of: datetime
     db: duckdb.DuckDBPyConnection  # in-memory: table `settled` (judged at base_as_of), live_<n>
     live: dict[datetime, str] = field(default_factory=dict)  # as-of time -> its live table
+    arrays: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # table -> columns (`arrays`)
 
 
 _lock = threading.Lock()
@@ -133,7 +134,9 @@ def _entry(con: duckdb.DuckDBPyConnection, as_of: datetime) -> tuple[_Entry, str
             _store(entry.db, live_table, _judged(con, as_of, LIVE_SQL, [entry.base_as_of] * 4))
             entry.live[as_of] = live_table
             for old in sorted(entry.live)[:-LIVE_KEEP]:
-                entry.db.execute(f"DROP TABLE {entry.live.pop(old)}")
+                dropped = entry.live.pop(old)
+                entry.arrays.pop(dropped, None)
+                entry.db.execute(f"DROP TABLE {dropped}")
             stats["live_builds"] += 1
     return entry, live_table
 
@@ -144,6 +147,39 @@ def query(con: duckdb.DuckDBPyConnection, as_of: datetime, body_sql: str, params
     entry, live_table = _entry(con, as_of)
     return entry.db.cursor().execute(
         f"WITH tickets AS (SELECT * FROM settled UNION ALL SELECT * FROM {live_table}) {body_sql}", params)
+
+
+NEVER = np.iinfo(np.int64).max  # an instant that never came: a clock not stopped, a breach not due
+# The judgement columns as numpy (statuses; instants as microseconds since 1970, NULL = NEVER).
+_ARRAYS_SQL = ", ".join(
+    [f"{m}_status" for m in ("response", "resolution")]
+    + [f"coalesce(epoch_us({c}), {NEVER}) AS {c}" for c in ("opened_at", *JUDGEMENT_COLUMNS) if c.endswith("_at")])
+
+
+def arrays(con: duckdb.DuckDBPyConnection, as_of: datetime, where_sql: str = "TRUE",
+           params: list | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The judgement columns of every ticket at `as_of` as numpy arrays (statuses; instants as
+    microseconds since 1970, NULL = NEVER; settled rows, then the live ones; built once per
+    store version and as-of time), and per ticket whether `where_sql` (over COLUMNS) holds."""
+    entry, live_table = _entry(con, as_of)
+    with _lock:
+        both = entry.arrays.get(live_table)
+        if both is None:
+            parts = []
+            for table in ("settled", live_table):
+                got = entry.arrays.get(table) if table == "settled" else None
+                if got is None:
+                    got = {k: np.asarray(v) for k, v in
+                           entry.db.cursor().execute(f"SELECT {_ARRAYS_SQL} FROM {table}").fetchnumpy().items()}
+                    if table == "settled":
+                        entry.arrays["settled"] = got
+                parts.append(got)
+            both = entry.arrays[live_table] = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    cur = entry.db.cursor()
+    flags = np.concatenate([np.asarray(cur.execute(f"SELECT coalesce(({where_sql}), false) AS m FROM {table}",
+                                                   params or []).fetchnumpy()["m"], dtype=bool)
+                            for table in ("settled", live_table)])
+    return both, flags
 
 
 def clear() -> None:
