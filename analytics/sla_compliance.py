@@ -41,7 +41,13 @@ DEFINITIONS = {
 def _codes() -> dict[str, int]:
     from .sla_engine import STATUS_TEXT
 
-    return {s: STATUS_TEXT.index(s) for s in ("met", "breached", "not applicable")}
+    return {s: STATUS_TEXT.index(s) for s in ("met", "breached", "not applicable", "running")}
+
+
+# A clock open and breached at a moment te: judged breached, or still running with its breach
+# instant already past (the engine calls a clock whose business time equals its target at the
+# as-of time running, e.g. one due at 17:00 judged that night: it breached at its deadline).
+_OVERDUE = ("breached", "running")
 
 
 def counts(con: duckdb.DuckDBPyConnection, filters: Filters, period: Period, *, grain: str | None = None,
@@ -81,9 +87,10 @@ def _counts_numpy(con: duckdb.DuckDBPyConnection, filters: Filters, period: Peri
     for m in METRICS:
         st, stop, breach = cols[f"{m}_status"], cols[f"{m}_stopped_at"], cols[f"{m}_breach_at"]
         met, br, na = (keep & (st == code[s]) for s in ("met", "breached", "not applicable"))
+        overdue = br | (keep & (st == code["running"]))
         c_met, c_br, c_na = below(stop, met), below(stop, br), below(cols["opened_at"], na)
         # Open and breached at te: breached before te and not stopped before it.
-        c_due, c_done = below(breach, br), below(np.maximum(breach, stop), br)
+        c_due, c_done = below(breach, overdue), below(np.maximum(breach, stop), overdue)
         for label, b0, b1, te in wins:
             rows.append({"bucket": label, "grp": ALL, "metric": m, "met": int(c_met[k(b1)] - c_met[k(b0)]),
                          "breached": int(c_br[k(b1)] - c_br[k(b0)]),
@@ -114,7 +121,7 @@ def _counts_sql(con: duckdb.DuckDBPyConnection, filters: Filters, period: Period
                 for name, cond, p in (
                         ("met", _stopped_sql(m, code["met"]), [b0, b1]),
                         ("breached", _stopped_sql(m, code["breached"]), [b0, b1]),
-                        ("open_breached", _open_breached_sql(m, code["breached"]), [te, te]),
+                        ("open_breached", _open_breached_sql(m, code), [te, te]),
                         ("not_applicable", f"{m}_status = {code['not applicable']} "
                                            "AND opened_at >= ? AND opened_at < ?", [b0, b1])):
                     aggs.append(f"count(*) FILTER (WHERE {cond}) AS {name}__{m}__{i}")
@@ -141,9 +148,10 @@ def _stopped_sql(metric: str, statuses: str) -> str:
             f"AND {metric}_stopped_at < ?")
 
 
-def _open_breached_sql(metric: str, breached: int) -> str:
-    """Open and breached at ? (twice): running then (stopped later or not yet) and past target."""
-    return (f"{metric}_status = {breached} AND ({metric}_stopped_at IS NULL OR {metric}_stopped_at >= ?) "
+def _open_breached_sql(metric: str, code: dict[str, int]) -> str:
+    """Open and breached at ? (twice): not stopped before it, its breach instant before it."""
+    overdue = ", ".join(str(code[s]) for s in _OVERDUE)
+    return (f"{metric}_status IN ({overdue}) AND ({metric}_stopped_at IS NULL OR {metric}_stopped_at >= ?) "
             f"AND {metric}_breach_at < ?")
 
 
@@ -157,7 +165,7 @@ def in_cohort(frame: pd.DataFrame, metric: str, start: datetime, end: datetime) 
 def open_breached_at(frame: pd.DataFrame, metric: str, te: datetime) -> pd.Series:
     """The rows whose `metric` clock was open and breached at `te`: the twin of _open_breached_sql."""
     stopped = pd.to_datetime(frame[f"{metric}_stopped_at"])
-    return (frame[f"{metric}_status"].astype(str).eq("breached") & (stopped.isna() | (stopped >= te))
+    return (frame[f"{metric}_status"].astype(str).isin(_OVERDUE) & (stopped.isna() | (stopped >= te))
             & (pd.to_datetime(frame[f"{metric}_breach_at"]) < te))
 
 
@@ -279,7 +287,7 @@ def versions_used(con: duckdb.DuckDBPyConnection, filters: Filters, period: Peri
     clause, params = undated(filters).where()
     te = period.observed_end
     stopped = f"{code['met']}, {code['breached']}"
-    either_sql = " OR ".join(f"({_stopped_sql(m, stopped)}) OR ({_open_breached_sql(m, code['breached'])})"
+    either_sql = " OR ".join(f"({_stopped_sql(m, stopped)}) OR ({_open_breached_sql(m, code)})"
                              for m in METRICS)
     rows = query(con, period.as_of, f"SELECT DISTINCT policy_version FROM tickets WHERE ({clause}) "
                  f"AND policy_version IS NOT NULL AND ({either_sql}) ORDER BY 1",

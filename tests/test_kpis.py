@@ -245,7 +245,7 @@ def test_sla_compliance_matches_the_engine_rows(demo):
         assert got[key].n == met + br
         assert got[key].value == pytest.approx(100 * met / (met + br))
         assert (ev.loc[in_period, "opened_at"] < START).any()  # older tickets count too
-        open_breached = (st == "breached") & (stop.isna() | (stop >= END)) & (breach < END)
+        open_breached = st.isin(["breached", "running"]) & (stop.isna() | (stop >= END)) & (breach < END)
         assert got[key].extra["open_breached"] == int(open_breached.sum()) > 0
 
 

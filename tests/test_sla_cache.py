@@ -41,7 +41,7 @@ def reference(con, f: Filters, as_of: datetime, grain: str | None = None,
     for m in ("response", "resolution"):
         st, stop, breach = ev[f"{m}_status"].astype(str), ev[f"{m}_stopped_at"], ev[f"{m}_breach_at"]
         part = ev.assign(met=(st == "met"), br=(st == "breached"),
-                         ob=(st == "breached") & (stop.isna() | (stop >= te)) & (breach < te),
+                         ob=st.isin(["breached", "running"]) & (stop.isna() | (stop >= te)) & (breach < te),
                          na=(st == "not applicable") & (ev["opened_at"] >= period.start) & (ev["opened_at"] < period.end),
                          cohort=st.isin(["met", "breached"]) & (stop >= period.start) & (stop < period.end))
         if grain:

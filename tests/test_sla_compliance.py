@@ -72,7 +72,7 @@ def test_compliance_table_matches_pandas(frame, days):
                 assert row["compliance_pct"] == pytest.approx(100 * met / (met + breached), abs=0.01)
                 assert row["status"] == ("met" if row["compliance_pct"] >= 95 else "missed")
                 assert row["small_sample"] == (met + breached < comp.SMALL_N)
-            open_b = (status == "breached") & (stop.isna() | (stop >= te)) & (breach < te) & of_sev
+            open_b = status.isin(["breached", "running"]) & (stop.isna() | (stop >= te)) & (breach < te) & of_sev
             assert row["open_breached"] == int(open_b.sum())
             assert row["not_applicable"] == int((opened & of_sev & (status == "not applicable")).sum())
     assert table.loc[("resolution", "All"), "open_breached"] > 0

@@ -47,7 +47,7 @@ def reference(con, filters: Filters, as_of: datetime) -> dict[str, tuple[int, in
     for m in ("response", "resolution"):
         st, stop, breach = ev[f"{m}_status"].astype(str), ev[f"{m}_stopped_at"], ev[f"{m}_breach_at"]
         cohort = st.isin(["met", "breached"]) & (stop >= start) & (stop < end)
-        open_breached = (st == "breached") & (stop.isna() | (stop >= te)) & (breach < te)
+        open_breached = st.isin(["breached", "running"]) & (stop.isna() | (stop >= te)) & (breach < te)
         out[m] = (int((cohort & (st == "met")).sum()), int(cohort.sum()), int(open_breached.sum()))
     return out
 
@@ -100,3 +100,14 @@ def test_tickets_opened_before_the_period_count_where_their_clock_stopped(demo):
     got = kpis.results(demo, month, as_of, keys=("resolution_sla",), previous=False)["resolution_sla"]
     assert got.n == int((ev["resolution_status"].astype(str).isin(["met", "breached"]) & (stop >= start)
                          & (stop < end)).sum())
+
+
+def test_open_and_breached_at_a_past_period_end_does_not_depend_on_the_as_of_time(demo):
+    """September's open-and-breached clocks (running at its end, past their breach instant) are
+    the same judged on 1 October as judged later; a clock due on 30 September at 17:00 and
+    judged that night (business time equal to its target: "running") breached at its deadline."""
+    month = Filters(date_from=date(2026, 9, 1), date_to=date(2026, 9, 30))
+    later = sla_compliance.counts(demo, month, period_of(demo, month, datetime(2026, 11, 23)))
+    at_end = sla_compliance.counts(demo, month, period_of(demo, month, datetime(2026, 10, 1)))
+    assert list(later["open_breached"]) == list(at_end["open_breached"])
+    assert later["open_breached"].sum() > 0
