@@ -10,7 +10,8 @@ Each filter change then runs `query`: plain comparisons of small integers.
 
 Columns of `facts`: the filter columns, each text one with an integer twin <column>__code
 (`query` filters on those: Filters.where(codes=...), a fraction of the cost of IN over text),
-resolved_at, and per cohort KPI: x_<key> (-1 out of scope, i = the i-th exclusion, 0 included),
+resolved_at, first_event_at / last_event_at (the ticket's first and last event of any kind,
+status history included), outage_source (kpi_registry.outage_source_sql), and per cohort KPI: x_<key> (-1 out of scope, i = the i-th exclusion, 0 included),
 v_<key> (duration KPIs: the measure) and h_<key> (rate KPIs: the numerator holds); per cohort,
 cls_<cohort> packs all of its x_/h_ columns into one number (class_sql, decoded_sql), so
 counting tickets per classification groups by one integer. The table lives in an in-memory
@@ -23,8 +24,12 @@ million tickets where DuckDB's quantile_cont takes about 20 ms per KPI).
 
 `outage_query` does the same for availability / MTBF: kpi_registry.OUTAGE_SQL runs unchanged
 over a table `tickets` that holds only the incidents of the outage severities (the rows its
-static conditions keep; a few percent of all), per store version and severity list; its windows
-are then merged by analytics.outage_episodes.
+static conditions keep; a few percent of all) with the end of their source's data, per store
+version and severity list; its windows are then merged by analytics.outage_episodes.
+
+`combos` (one row per combination of the coded filter columns) gives `data_span`, the default
+period's bounds (kpi_trends.period_of), and the services of the availability; `query_spans`
+reads analytics.backlog's open spans, built on first use in a database of their own.
 """
 
 from __future__ import annotations
