@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     sla.add_argument("--from", dest="date_from", type=_day, help="first opened day, YYYY-MM-DD (inclusive)")
     sla.add_argument("--to", dest="date_to", type=_day, help="last opened day, YYYY-MM-DD (inclusive)")
     sla.add_argument("--as-of", type=_instant, help="evaluation time, ISO 8601 (naive = UTC; default: now)")
+    sla.add_argument("--summary", action="store_true",
+                     help="compliance per clock and severity instead of one record per ticket: the clocks that "
+                          "stopped in the period (--from/--to, default: the data's span), open and breached beside")
     sla_fmt = sla.add_mutually_exclusive_group()
     sla_fmt.add_argument("--json", action="store_true")
     sla_fmt.add_argument("--csv", action="store_true")
@@ -221,9 +224,12 @@ def cmd_sla(args) -> int:
     from .sla_policy import PolicyError
 
     con = args.con
-    clause, params = Filters(date_from=args.date_from, date_to=args.date_to).where()
+    filters = Filters(date_from=args.date_from, date_to=args.date_to)
+    clause, params = filters.where()
     as_of = args.as_of or datetime.now(timezone.utc).replace(tzinfo=None)
     try:
+        if args.summary:
+            return _sla_summary(args, con, filters, as_of)
         frame = evaluate(con, as_of=as_of, where=clause, params=params)
     except PolicyError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -258,6 +264,20 @@ def cmd_sla_agreement(args) -> int:
         print(agr.summary_view(summary).to_string(index=False))
         print(f"{len(rows):,} tickets disagree or have no Hypercare verdict (--csv lists them).")
     return 0
+
+
+def _sla_summary(args, con, filters, as_of) -> int:
+    from .kpi_trends import period_of
+    from .sla_compliance import compliance_table, counts
+    from .sla_policy import policies, policy_in_force
+
+    period = period_of(con, filters, as_of)
+    target = policy_in_force(policies(con), as_of.date()).compliance_target_pct
+    table = compliance_table(counts(con, filters, period, split="severity"), target)
+    stamp = {"period_start": period.start.isoformat() + "Z", "period_end": period.end.isoformat() + "Z",
+             "open_breached_at": period.observed_end.isoformat() + "Z", "as_of": as_of.isoformat() + "Z"}
+    records = [{**stamp, **{k: (None if v != v else v) for k, v in r.items()}} for r in table.to_dict("records")]
+    return _emit(args, table, records, table)
 
 
 def cmd_kpis(args) -> int:

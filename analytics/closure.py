@@ -3,9 +3,11 @@
 `evaluate(con, as_of)` gives one row per criterion with the sentence that explains its status,
 how many evidence rows stand behind it and its definition; `evidence(con, key, as_of)` is the
 drill-down (the tickets or figures). Every rule is judged as of the chosen moment T: tickets
-opened after T are ignored, and whether a ticket was open at T is read from its timestamps, not
-its current status. The global filters' service, team, source, type, severity and status narrow
-the tickets; their date range is not used (each rule has its own window ending at T).
+opened after T are ignored, and whether a ticket was open at T is the open backlog's one
+definition (analytics.backlog: its status history, else its timestamps), not its current
+status. The global filters' service, team, source, type, severity and status narrow the
+tickets; their date range is not used (each rule has its own window ending at T, or at the end
+of the data when that is earlier).
 Rules and wording: analytics/closure_rules.py; SLA and KPI criteria: analytics/closure_metrics.py.
 """
 
@@ -16,7 +18,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from . import closure_metrics, signoff
+from . import backlog, closure_metrics, signoff
 from .closure_rules import (AT_RISK, BY_KEY, CRITERIA, FAIL, NOT_MEASURABLE, PASS, STATUSES,
                             ClosureRules, Outcome, definition, load_rules)
 from .closure_metrics import stamp
@@ -28,18 +30,27 @@ __all__ = ["PASS", "FAIL", "AT_RISK", "NOT_MEASURABLE", "STATUSES", "COLUMNS", "
            "cli_records"]
 COLUMNS = ["key", "criterion", "status", "detail", "evidence_count", "definition"]
 
-# When a ticket stopped counting as open: its resolution or closure — unless it is open today,
-# which means it was reopened after that resolution (the reopen time is not in the data).
-_DONE_SQL = "CASE WHEN status_category = 'open' THEN NULL ELSE least(resolved_at, closed_at) END"
-# Resolved or closed by status, but without any time: counted as done (time unknown).
-_DONE_UNKNOWN_SQL = "(status_category IN ('resolved', 'closed') AND resolved_at IS NULL AND closed_at IS NULL)"
+# Open at T (analytics.backlog), and resolved or closed without a time to read: relations
+# registered on the cursor by _open_at.
+_OPEN_SQL = "ticket_id IN (SELECT ticket_id FROM _open)"
+_DONE_UNKNOWN_SQL = "ticket_id IN (SELECT ticket_id FROM _unknown)"
 _TICKET_COLS = "ticket_id, title, type, severity, priority_raw, status, service, team, opened_at"
 
 
 def _scoped(filters: Filters) -> tuple[str, list]:
     clause, params = undated(filters).where()
-    return (f"({clause}) AND opened_at <= ? AND status_category IS DISTINCT FROM 'cancelled' "
+    return (f"({clause}) AND opened_at <= ? AND (status_category IS DISTINCT FROM 'cancelled' OR {_OPEN_SQL}) "
             "AND list_contains(?::VARCHAR[], coalesce(type, 'incident'))"), params
+
+
+def _open_at(con, at: datetime, filters: Filters):
+    """A cursor with the relations _open (tickets open at `at`) and _unknown (resolved or closed
+    without a time to read) registered."""
+    open_ids, unknown = backlog.open_tickets(con, undated(filters), at)
+    cur = con.cursor()
+    cur.register("_open", pd.DataFrame({"ticket_id": sorted(open_ids)}, dtype=object))
+    cur.register("_unknown", pd.DataFrame({"ticket_id": sorted(unknown)}, dtype=object))
+    return cur
 
 
 # --- 1. open critical / high defects ----------------------------------------------------
@@ -49,14 +60,13 @@ def _open_defects(con, at: datetime, filters: Filters, rules: ClosureRules, rows
     scope_sql, params = _scoped(filters)
     query_sql = f"""WITH t AS (SELECT {_TICKET_COLS}, mitigated_at, resolved_at, closed_at,
             list_contains(?::VARCHAR[], severity) AS blocking,
-            CASE WHEN {_DONE_SQL} <= ? THEN 'resolved'
-                 WHEN {_DONE_UNKNOWN_SQL} AND mitigated_at IS NULL THEN 'resolved, time unknown'
-                 WHEN mitigated_at <= ? THEN 'mitigated, not resolved'
-                 ELSE 'open' END AS state
+            CASE WHEN {_OPEN_SQL} THEN CASE WHEN mitigated_at <= ? THEN 'mitigated, not resolved' ELSE 'open' END
+                 WHEN {_DONE_UNKNOWN_SQL} THEN 'resolved, time unknown'
+                 ELSE 'resolved' END AS state
         FROM tickets WHERE {scope_sql})
     SELECT * FROM t"""
-    cur = con.cursor()
-    base = [list(rules.blocking_severities), at, at, *params, at, list(rules.blocking_types)]
+    cur = _open_at(con, at, filters)
+    base = [list(rules.blocking_severities), at, *params, at, list(rules.blocking_types)]
     counts = cur.execute(
         f"SELECT state, blocking, severity IS NULL AS unmapped, count(*) FROM ({query_sql}) GROUP BY ALL",
         base).fetchall()
@@ -105,12 +115,12 @@ def _enhancements(con, at: datetime, filters: Filters, rules: ClosureRules, rows
     query_sql = f"""SELECT {_TICKET_COLS}, target_release, due_at,
             severity IS NOT NULL OR nullif(trim(priority_raw), '') IS NOT NULL AS has_priority,
             nullif(trim(target_release), '') IS NOT NULL OR due_at IS NOT NULL AS has_schedule,
-            NOT (coalesce({_DONE_SQL} <= ?, false) OR {_DONE_UNKNOWN_SQL}) AS is_open
+            {_OPEN_SQL} AS is_open
         FROM tickets WHERE {scope_sql}"""
-    cur = con.cursor()
+    cur = _open_at(con, at, filters)
     total, scheduled_any, still_open = cur.execute(
         f"SELECT count(*), count(*) FILTER (WHERE has_schedule), count(*) FILTER (WHERE is_open) "
-        f"FROM ({query_sql})", [at, *base]).fetchall()[0]
+        f"FROM ({query_sql})", base).fetchall()[0]
     ev = cur.execute(
         f"""SELECT ticket_id, CASE
                 WHEN NOT has_priority AND NOT has_schedule THEN 'no priority, not scheduled'
@@ -120,7 +130,7 @@ def _enhancements(con, at: datetime, filters: Filters, rules: ClosureRules, rows
             type, title, severity, priority_raw, target_release, due_at, status, opened_at, service, team
         FROM ({query_sql}) WHERE is_open
         ORDER BY has_priority AND has_schedule, coalesce(due_at < ?, false) DESC, due_at, opened_at""",
-        [at, at, *base, at]).df()
+        [at, *base, at]).df()
     types = "/".join(rules.scheduled_types)
     when = f"at {stamp(at)}"
     if total == 0:

@@ -1,7 +1,10 @@
 """Closure criteria that rest on measures: SLA compliance (SLA engine) and KPI targets (KPI engine).
 
-Both are evaluated as of a moment T: the SLA engine stops no clock after T, and the KPI engine
-runs over a period that ends at T. Rules and their exact wording: analytics/closure_rules.py.
+Both are evaluated as of a moment T over a window that ends at the end of the data or at T,
+whichever is earlier (the default period's end, kpi_trends.period_of: an export that ended
+long ago is judged over its last weeks, not over empty ones): the SLA engine stops no clock
+after T, SLA compliance is the one cohort of analytics.sla_compliance.counts, and the KPI
+engine runs over the window. Rules and their exact wording: analytics/closure_rules.py.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from . import db
 from . import kpi_registry as reg
 from .closure_rules import AT_RISK, FAIL, NOT_MEASURABLE, PASS, ClosureRules, Outcome
 from .filters import Filters
-from .kpi_trends import Period, undated
-from .sla_compliance import wilson
+from .kpi_trends import Period, period_of, undated
+from .sla_compliance import counts, in_cohort, wilson
 
 METRICS = ("response", "resolution")
 SLA_EVIDENCE = ["ticket_id", "metric", "status", "severity", "type", "opened_at", "stopped_at",
@@ -40,26 +43,38 @@ def sla_target(con, rules: ClosureRules, at: datetime) -> tuple[float, str]:
     return pol.compliance_target_pct, f"SLA policy '{pol.version}'"
 
 
+def window_end(con, at: datetime, filters: Filters) -> datetime:
+    """Where the closure windows end: the default period's end (the day after the data's last
+    event of the filtered tickets), or T when that is earlier."""
+    return min(at, period_of(con, undated(filters), at).end)
+
+
+def sla_window(con, at: datetime, filters: Filters, rules: ClosureRules) -> Period:
+    """The SLA criterion's period: the `sla_window_days` before the window end, as of T."""
+    end = window_end(con, at, filters)
+    return Period(end - timedelta(days=rules.sla_window_days), end, at)
+
+
 def sla_clocks(con, at: datetime, filters: Filters, rules: ClosureRules,
                rows: bool = True) -> tuple[dict[str, tuple[int, int]], pd.DataFrame | None]:
-    """Clocks that stopped in [T − window, T): (met, n) per metric, and with `rows` one row per
-    clock (SLA_EVIDENCE), breaches first. Building the rows costs more than the counts (about
-    3 s at a million tickets), so the scorecard asks for counts only."""
+    """The SLA-compliance cohort of the SLA window (sla_compliance.counts): (met, n) per metric,
+    and with `rows` one row per clock (SLA_EVIDENCE), breaches first. Building the rows costs
+    more than the counts (about 3 s at a million tickets), so the scorecard asks for counts only."""
     from .sla_engine import evaluate
 
-    start = at - timedelta(days=rules.sla_window_days)
+    period = sla_window(con, at, filters, rules)
+    counted = counts(con, undated(filters), period).groupby("metric")[["met", "breached"]].sum()
+    found = {m: (int(counted.loc[m, "met"]), int(counted.loc[m, "met"] + counted.loc[m, "breached"]))
+             if m in counted.index else (0, 0) for m in METRICS}
+    if not rows:
+        return found, None
     clause, params = undated(filters).where()
-    # A ticket resolved before the window stopped both clocks before it: skip it early.
-    scope_sql = f"({clause}) AND opened_at < ? AND (resolved_at IS NULL OR resolved_at >= ?)"
-    ev = evaluate(con, as_of=at, where=scope_sql, params=[*params, at, start])
-    parts, counts = [], {}
+    ev = evaluate(con, as_of=at, where=f"({clause}) AND opened_at < ?", params=[*params, period.end])
+    parts = []
     for m in METRICS:
         status = ev[f"{m}_status"].astype(str)
         stopped = pd.to_datetime(ev[f"{m}_stopped_at"])
-        keep = status.isin(["met", "breached"]) & stopped.notna() & (stopped >= start) & (stopped < at)
-        counts[m] = (int((keep & (status == "met")).sum()), int(keep.sum()))
-        if not rows:
-            continue
+        keep = in_cohort(ev, m, period.start, period.end)
         sel = ev[keep]
         parts.append(pd.DataFrame({
             "ticket_id": sel["ticket_id"].astype(str), "metric": m, "status": status[keep],
@@ -68,11 +83,9 @@ def sla_clocks(con, at: datetime, filters: Filters, rules: ClosureRules,
             "target_minutes": sel[f"{m}_target_minutes"].round(1),
             "business_minutes": sel[f"{m}_business_minutes"].round(1),
             "policy_version": sel["policy_version"].astype(str)}))
-    if not rows:
-        return counts, None
     out = pd.concat(parts, ignore_index=True)[SLA_EVIDENCE]
     order = out["status"].map({"breached": 0, "met": 1})
-    return counts, out.assign(_o=order).sort_values(["_o", "stopped_at"], ascending=[True, False]) \
+    return found, out.assign(_o=order).sort_values(["_o", "stopped_at"], ascending=[True, False]) \
         .drop(columns="_o").reset_index(drop=True)
 
 
@@ -82,14 +95,15 @@ def sla(con, at: datetime, filters: Filters, rules: ClosureRules, rows: bool = T
     empty = pd.DataFrame(columns=SLA_EVIDENCE)
     try:
         target, origin = sla_target(con, rules, at)
-        counts, clocks = sla_clocks(con, at, filters, rules, rows)
+        found, clocks = sla_clocks(con, at, filters, rules, rows)
     except (PolicyError, ValueError) as exc:
         return Outcome(NOT_MEASURABLE, f"No SLA policy can be applied: {exc}", empty)
-    total = sum(n for _, n in counts.values())
-    window = f"the {rules.sla_window_days} days before {stamp(at)}"
+    total = sum(n for _, n in found.values())
+    end = window_end(con, at, filters)
+    window = f"the {rules.sla_window_days} days before {stamp(end)}"
     parts, states, missing = [], [], []
     for m in METRICS:
-        met, n = counts[m]
+        met, n = found[m]
         if n == 0:
             missing.append(m)
             continue
@@ -118,17 +132,19 @@ def sla(con, at: datetime, filters: Filters, rules: ClosureRules, rows: bool = T
 # --- 3. KPI targets ---------------------------------------------------------------------
 
 
-def kpi_period(con, at: datetime, rules: ClosureRules) -> Period:
-    """[T − kpi_window_days, T), starting at the go-live date when that is later (and before T)."""
-    start = at - timedelta(days=rules.kpi_window_days)
+def kpi_period(con, at: datetime, rules: ClosureRules, filters: Filters = Filters()) -> Period:
+    """[end − kpi_window_days, end) with end = window_end, starting at the go-live date when that
+    is later (and before the end)."""
+    end = window_end(con, at, filters)
+    start = end - timedelta(days=rules.kpi_window_days)
     raw = db.get_setting(con, "go_live_date")
     try:
         go_live = datetime.combine(datetime.fromisoformat(raw).date(), time.min) if raw else None
     except ValueError:
         go_live = None
-    if go_live is not None and start < go_live < at:
+    if go_live is not None and start < go_live < end:
         start = go_live
-    return Period(start, at, at)
+    return Period(start, end, at, period_of(con, undated(filters), at).data_end)
 
 
 def _fmt(value: float, unit: str) -> str:
@@ -139,7 +155,7 @@ def kpi_evidence(con, at: datetime, filters: Filters, rules: ClosureRules) -> tu
     """One row per KPI (service "all"), then per service for availability and MTBF."""
     from .kpis import frame, status_of
 
-    period = kpi_period(con, at, rules)
+    period = kpi_period(con, at, rules, filters)
     df = frame(con, undated(filters), period, keys=tuple(rules.kpi_keys))
     targets = reg.targets(con)
     rows, services = [], []
@@ -167,7 +183,7 @@ def kpis(con, at: datetime, filters: Filters, rules: ClosureRules, rows: bool = 
 
     ev, period = kpi_evidence(con, at, filters, rules)
     head = ev[ev["service"] == "all"]
-    window = f"{period.start:%Y-%m-%d} – {stamp(at)}"
+    window = f"{period.start:%Y-%m-%d} – {stamp(period.end)}"
     said, missed, unknown, small = [], [], [], []
     for r in head.to_dict("records"):
         k = reg.get(r["key"])

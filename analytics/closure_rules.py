@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import audit, auth, db
 from .kpi_registry import BY_KEY as KPI_BY_KEY
+from .kpi_registry import SLA_SMALL_N
 from .schema import SEVERITIES, TICKET_TYPES
 from .signoff import ROLES
 
@@ -43,7 +44,7 @@ class ClosureRules(BaseModel):
     sla_window_days: int = Field(default=28, ge=1, le=366)
     sla_target_pct: float | None = Field(default=None, gt=0, le=100)  # None: the SLA policy's target
     sla_margin_pct: float = Field(default=2.0, ge=0, le=100)  # met by less than this: at risk
-    sla_min_sample: int = Field(default=30, ge=1)  # fewer stopped clocks: at risk (small sample)
+    sla_min_sample: int = Field(default=SLA_SMALL_N, ge=1)  # fewer stopped clocks: at risk (small sample)
     # 3. KPI targets (Settings → KPI targets) over the last `kpi_window_days`, from go-live at
     # the earliest. 90 days by default: an MTBF above 30 days cannot show in a shorter window.
     kpi_keys: list[str] = Field(default_factory=lambda: list(DEFAULT_KPIS), min_length=1)
@@ -126,30 +127,32 @@ def definition(key: str, rules: ClosureRules) -> str:
     sev, types = "/".join(r.blocking_severities), ", ".join(r.blocking_types)
     if key == "open_defects":
         return (f"Tickets of type {types} (no type counts as incident) with severity {sev}, opened by the "
-                "as-of time, cancelled ones left out. A ticket is done once resolved, closed or mitigated by "
-                "then (a ticket open today ignores an earlier resolution: it was reopened). "
+                "as-of time and open then as the open backlog defines it (its status history, else its "
+                "timestamps; a ticket open today ignores an earlier resolution: it was reopened). A ticket "
+                "resolved, closed or cancelled by then is done; one only mitigated by then is not. "
                 f"Pass: none open. Fail: at least one open. At risk: none open, but some only mitigated "
                 "(not resolved) or an open ticket of those types has no mapped severity. Not measurable: "
                 f"no {types} ticket with a mapped severity opened by then.")
     if key == "sla":
         target = f"{r.sla_target_pct:g} %" if r.sla_target_pct else "the compliance target of the SLA policy in force"
-        return (f"Response and resolution compliance = met ÷ (met + breached) over clocks that stopped in the "
-                f"{r.sla_window_days} days before the as-of time (SLA engine; open clocks are not counted), "
+        return (f"Response and resolution compliance = met ÷ (met + breached) over the clocks that stopped in the "
+                f"{r.sla_window_days} days before the end of the data or the as-of time, whichever is earlier "
+                "(the SLA page's cohort; open clocks are not counted), "
                 f"against {target}. Fail: either below target. At risk: both at or above target, but one by "
                 f"less than {r.sla_margin_pct:g} points or on fewer than {r.sla_min_sample} clocks. Pass: "
                 "both clear of that. Not measurable: no clock of a metric stopped in the window, or no "
                 "SLA policy can be applied.")
     if key == "kpis":
         names = ", ".join(KPI_BY_KEY[k].name for k in r.kpi_keys)
-        return (f"{names} from the KPI engine over the {r.kpi_window_days} days before the as-of time "
-                "(from the go-live date if later), against the targets in Settings → KPI targets. "
+        return (f"{names} from the KPI engine over the {r.kpi_window_days} days before the end of the data "
+                "or the as-of time, whichever is earlier (from the go-live date if later), against the targets "
+                "in Settings → KPI targets. "
                 f"Fail: any missed. At risk: none missed, but one is not computable (its reason is given) "
                 f"or has no target, or an MTTR rests on fewer than {r.kpi_min_sample} tickets. Pass: all "
                 "met. Not measurable: none of them computable.")
     if key == "enhancements":
         stypes = ", ".join(r.scheduled_types)
-        return (f"Every {stypes} ticket open at the as-of time (opened by then, not resolved or closed by "
-                "then, not cancelled) needs a priority (severity or raw priority) and a schedule (target "
+        return (f"Every {stypes} ticket open at the as-of time (as the open backlog defines it) needs a priority (severity or raw priority) and a schedule (target "
                 "release, sprint or version, or a due date). Fail: one lacks either. At risk: all "
                 "scheduled, but some past their due date. Pass: all scheduled and none overdue, or none "
                 f"open. Not measurable: no {stypes} ticket at all, or open ones but no export in scope "

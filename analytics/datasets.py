@@ -8,6 +8,7 @@ import pandas as pd
 
 from . import audit, auth, db
 from .transform_events import restamp_resolution
+from .exclusions import ACK_AT_OPEN_MIN_TICKETS, ACK_AT_OPEN_SHARE
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,8 @@ ACK_LABEL = "Acknowledged at the opened time"
 # A source that stamps its first response with the opening does so on most tickets, not a few:
 # Volvo VINST 85 % (6,372 of 7,536 SRs open with their acceptance), ServiceNow 24 %, the Italian
 # help desk 2 %. 80 % separates them with room on both sides.
-ACK_EQUALS_OPEN_MIN_SHARE = 0.8
-ACK_EQUALS_OPEN_MIN_TICKETS = 20  # fewer acknowledged tickets say nothing about a source
+ACK_EQUALS_OPEN_MIN_SHARE = ACK_AT_OPEN_SHARE  # one rule with MTTA's exclusion (analytics/exclusions.py)
+ACK_EQUALS_OPEN_MIN_TICKETS = ACK_AT_OPEN_MIN_TICKETS  # fewer acknowledged tickets say nothing
 
 
 def ack_equals_open_sources(con, dataset_id: int | None = None, min_share: float | None = None,

@@ -312,7 +312,8 @@ def _chunk(rng: np.random.Generator, cal: _Calendar, day: np.ndarray, first_numb
         "resolved_at": np.where(done & (rand() >= 0.015), res_final, np.nan),
         "closed_at": np.where(status == 6, slots[:, 9], np.where(status == 7, slots[:, 10], np.nan)),
         "reopen_count": valid[:, 5].astype(np.int32) + valid[:, 7],
-        "reassignment_count": np.where(tier > 0, 1 + (rand() < 0.3) + (rand() < 0.08), 0).astype(np.int32),
+        "reassignment_count": (np.where(tier > 0, 1 + (rand() < 0.3) + (rand() < 0.08), 0) + np.where(  # L1 moves too
+            (tier == 0) & ~is_new, np.digitize(np.random.default_rng([first_number, n, 2]).random(n), [0.75, 0.95]), 0)).astype(np.int32),
         "problem_id": _strings(np.maximum(prob, 0), PROBLEMS, prob < 0),
         "root_cause": _strings(rc, ROOT_CAUSES + tuple(r[8] for r in RECURRING), ~(done & (ttype <= 1))),
         "change_id": _where(chg, _join("CHG00", _int_str(rng.integers(30100, 30500, n)))),
@@ -387,8 +388,7 @@ def write_csvs(directory: Path, n_tickets: int, seed: int = 42, **kw) -> tuple[P
     """Write tickets.csv and history.csv (canonical header, UTC 'YYYY-MM-DD HH:MM:SS', empty =
     missing) chunk by chunk, so memory stays bounded; returns (tickets_path, history_path).
     kw: go_live, days (as for `generate`, which returns the same rows)."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    (directory := Path(directory)).mkdir(parents=True, exist_ok=True)
     tpath, hpath = directory / "tickets.csv", directory / "history.csv"
     with open(tpath, "wb") as tf, open(hpath, "wb") as hf:
         (tw, ts), (hw, hs) = canonical_csv_writer(tf, SCHEMA), canonical_csv_writer(hf, HISTORY_SCHEMA)

@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from . import kpi_registry as reg
-from .kpis import MET, MISSED, NO_TARGET, KpiResult
+from .kpis import MET, MISSED, NO_TARGET, KpiResult, small_n
 
 STATUS_ICON = {MET: ":material/check_circle:", MISSED: ":material/cancel:",
                NO_TARGET: ":material/remove:", "not measurable": ":material/help:"}
@@ -49,14 +49,18 @@ def card(result: KpiResult) -> dict[str, str]:
         delta = f"{sign}{size} vs previous period ({verdict})"
     target = (f"target {'≥' if k.direction == reg.HIGHER else '≤'} {fmt(result.target, result.unit)}"
               if result.target is not None else "set a target in Settings")
-    foot = f"n = {result.n:,}" + (" (small sample: fewer than 5)" if result.small_sample else "")
+    foot = f"n = {result.n:,}" + (f" (small sample: fewer than {small_n(result.key)})"
+                                   if result.small_sample else "")
     if result.stats.get("median") is not None:
         foot += (f" · median {fmt(result.stats['median'], result.unit)}"
                  f" · p90 {fmt(result.stats['p90'], result.unit)}")
+    if "services_in_scope" in result.extra and k.kind == "availability":
+        foot += f" outages · {result.extra['services_in_scope']:,} services"
     if "lowest_service" in result.extra:
-        foot += f" · lowest: {result.extra['lowest_service']}"
-    if "open_breached" in result.extra:
-        foot += f" · {result.extra['open_breached']:,} open tickets already breached"
+        lowest = result.extra.get("lowest_value")
+        foot += f" · lowest: {result.extra['lowest_service']}" + (f" {fmt(lowest, '%')}" if lowest is not None else "")
+    if result.extra.get("open_breached") is not None:
+        foot += f" · {result.extra['open_breached']:,} open clocks already breached at the period's end"
     if result.key == "mtbf":
         mtbsi = [r["mtbsi_hours"] for r in result.extra.get("services", []) if r["mtbsi_hours"]]
         if mtbsi:

@@ -10,7 +10,8 @@ Each filter change then runs `query`: plain comparisons of small integers.
 
 Columns of `facts`: the filter columns, each text one with an integer twin <column>__code
 (`query` filters on those: Filters.where(codes=...), a fraction of the cost of IN over text),
-resolved_at, and per cohort KPI: x_<key> (-1 out of scope, i = the i-th exclusion, 0 included),
+resolved_at, first_event_at / last_event_at (the ticket's first and last event of any kind,
+status history included), outage_source (kpi_registry.outage_source_sql), and per cohort KPI: x_<key> (-1 out of scope, i = the i-th exclusion, 0 included),
 v_<key> (duration KPIs: the measure) and h_<key> (rate KPIs: the numerator holds); per cohort,
 cls_<cohort> packs all of its x_/h_ columns into one number (class_sql, decoded_sql), so
 counting tickets per classification groups by one integer. The table lives in an in-memory
@@ -23,8 +24,12 @@ million tickets where DuckDB's quantile_cont takes about 20 ms per KPI).
 
 `outage_query` does the same for availability / MTBF: kpi_registry.OUTAGE_SQL runs unchanged
 over a table `tickets` that holds only the incidents of the outage severities (the rows its
-static conditions keep; a few percent of all), per store version and severity list; its windows
-are then merged by analytics.outage_episodes.
+static conditions keep; a few percent of all) with the end of their source's data, per store
+version and severity list; its windows are then merged by analytics.outage_episodes.
+
+`combos` (one row per combination of the coded filter columns) gives `data_span`, the default
+period's bounds (kpi_trends.period_of), and the services of the availability; `query_spans`
+reads analytics.backlog's open spans, built on first use in a database of their own.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from collections.abc import Callable
 
 import duckdb
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import kpi_registry as reg
 from .filters import Filters
@@ -42,6 +49,8 @@ from .sla_cache import FILTER_COLUMNS, data_token, store_compressed
 from .transform import qident
 
 FACT_KINDS = ("count", "duration", "rate")
+# Filter columns of text kept with integer twins (Filters.where(codes=...)); dates stay as they are.
+CODED = tuple(c for c in FILTER_COLUMNS if c != "opened_at")
 # Escalation level: tickets.tier's number (L2 -> 2); for a ticket without a tier, the highest
 # tier number in its status history.
 _LEVEL = "try_cast(regexp_extract({}, '(\\d+)', 1) AS INTEGER)"
@@ -101,52 +110,105 @@ def decoded_sql(cohort: str, column: str) -> str:
     raise KeyError(f"{column} is not a classification column of the {cohort} cohort")
 
 
-# A ticket's classification over all KPIs of a cohort as one number (cls_opened, cls_resolved):
-# counting tickets per class takes a quarter of the time grouping by eight small columns does.
-FACTS_SQL = f"""WITH {_ESC_SQL},
-f AS (SELECT tk.*, CASE WHEN tk.tier IS NULL THEN esc.lvl ELSE {_LEVEL.format('tk.tier')} END AS esc_level
-      FROM tickets tk LEFT JOIN esc USING (ticket_id)),
-k AS (SELECT {', '.join(FILTER_COLUMNS)}, resolved_at, {_columns_sql()} FROM f)
+# The span of a ticket's events: every lifecycle timestamp and its status history (the default
+# period and the end of open outage windows are read from these).
+EVENT_COLUMNS = ("opened_at", "impact_started_at", "detected_at", "acknowledged_at", "mitigated_at",
+                 "resolved_at", "closed_at")
+_FIRST_SQL = f"least({', '.join(f'tk.{c}' for c in EVENT_COLUMNS)}, ev.first_event)"
+_LAST_SQL = f"greatest({', '.join(f'tk.{c}' for c in EVENT_COLUMNS)}, ev.last_event)"
+
+
+def facts_sql(outage_source_sql: str) -> str:
+    """The facts table's SELECT; `outage_source_sql` (kpi_registry.outage_source_sql) says, over
+    the ticket `tk` and its dataset `d`, whether its source describes service outages. A
+    ticket's classification over all KPIs of a cohort is one number (cls_opened,
+    cls_resolved): counting tickets per class takes a quarter of the time grouping by eight
+    small columns does."""
+    return f"""WITH {_ESC_SQL},
+ev AS (SELECT ticket_id, min(event_time) AS first_event, max(event_time) AS last_event
+       FROM status_history GROUP BY 1),
+ack_src AS ({reg.ACK_AT_OPEN_SQL}),
+f AS (SELECT tk.*, CASE WHEN tk.tier IS NULL THEN esc.lvl ELSE {_LEVEL.format('tk.tier')} END AS esc_level,
+             coalesce(tk.source IN (SELECT source FROM ack_src), false) AS ack_at_open_source,
+             {_FIRST_SQL} AS first_event_at, {_LAST_SQL} AS last_event_at,
+             coalesce({outage_source_sql}, false) AS outage_source
+      FROM tickets tk LEFT JOIN esc USING (ticket_id) LEFT JOIN ev USING (ticket_id)
+      LEFT JOIN datasets d ON d.dataset_id = tk.dataset_id),
+k AS (SELECT {', '.join(FILTER_COLUMNS)}, resolved_at, first_event_at, last_event_at, outage_source,
+             {_columns_sql()} FROM f)
 SELECT *, {class_sql(reg.OPENED)} AS cls_{reg.OPENED}, {class_sql(reg.RESOLVED)} AS cls_{reg.RESOLVED}
 FROM k ORDER BY opened_at"""
 
-# The incidents OUTAGE_SQL can use: its static conditions (type, severity list), every column
-# it or a filter reads. Bound parameter: the outage severities.
-INCIDENTS_SQL = f"""SELECT {', '.join(FILTER_COLUMNS)}, impact_started_at, mitigated_at, resolved_at
-FROM tickets WHERE list_contains(?::VARCHAR[], severity) AND coalesce(type, 'incident') = 'incident'"""
 
-# Filter columns of text kept with integer twins (Filters.where(codes=...)); dates stay as they are.
-CODED = tuple(c for c in FILTER_COLUMNS if c != "opened_at")
+# The incidents OUTAGE_SQL can use: its static conditions (type, severity list), every column
+# it or a filter reads, whether the source describes outages and the end of its source's data
+# (an open outage never runs past it). Bound parameters: the sources and the last event of
+# each, the outage severities.
+def incidents_sql(outage_source_sql: str) -> str:
+    """SELECT of the incidents of the outage severities (see above)."""
+    return f"""SELECT {', '.join(f'tk.{c}' for c in FILTER_COLUMNS)}, tk.impact_started_at, tk.mitigated_at,
+    tk.resolved_at, coalesce({outage_source_sql}, false) AS outage_source, e.data_end
+FROM tickets tk LEFT JOIN datasets d ON d.dataset_id = tk.dataset_id
+LEFT JOIN (SELECT unnest(?::VARCHAR[]) AS source, unnest(?::TIMESTAMP[]) AS data_end) e
+    ON e.source IS NOT DISTINCT FROM tk.source
+WHERE list_contains(?::VARCHAR[], tk.severity) AND coalesce(tk.type, 'incident') = 'incident'"""
+
+
+# One row per combination of the filter columns' values (a few thousand at most): the first
+# and last event of its tickets and whether their source describes outages. The default
+# period and the services of the availability are read from it, never from a full scan.
+COMBOS_SQL = f"""SELECT {', '.join(CODED)}, {', '.join(f'{c}__code' for c in CODED)}, outage_source,
+    min(first_event_at) AS first_event_at, max(last_event_at) AS last_event_at, count(*) AS n
+FROM kept.facts GROUP BY ALL"""
+
 _lock = threading.Lock()
 _entries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # store -> (token, in-memory db)
 stats = {"builds": 0}
 
 
 def _copy(con: duckdb.DuckDBPyConnection, mem: duckdb.DuckDBPyConnection, name_table: str,
-          select_sql: str, params: list, coded: tuple[str, ...] = ()) -> dict[str, dict[str, int]]:
+          select_sql: str, params: list, coded: tuple[str, ...] = (),
+          dictionaries: dict[str, dict[str, int]] | None = None, compress: bool = True) -> dict[str, dict[str, int]]:
     """Copy the rows of `select_sql` into `name_table` of `mem`; each text column in `coded`
-    gets a twin `<column>__code` (its value's number in a dictionary; NULL stays NULL).
-    Returns the dictionaries: column -> value -> code."""
+    gets a twin `<column>__code` (its value's number in a dictionary; NULL stays NULL), from
+    `dictionaries` when given (so two tables share one coding). `compress` False: a plain table
+    (faster to read many text columns of a few rows from). Returns the dictionaries:
+    column -> value -> code."""
     rows = con.cursor().sql(select_sql, params=params or None).to_arrow_table()
     codes: dict[str, dict[str, int]] = {}
     for column in coded:
-        encoded = rows[column].combine_chunks().dictionary_encode()
-        codes[column] = {v: i for i, v in enumerate(encoded.dictionary.to_pylist())}
-        rows = rows.append_column(f"{column}__code", encoded.indices)
-    store_compressed(mem, name_table, rows)
+        values = rows[column].combine_chunks()
+        if dictionaries is not None:
+            codes[column] = dictionaries[column]
+            indices = pc.index_in(values, value_set=pa.array(list(codes[column]), type=values.type))
+        else:
+            encoded = values.dictionary_encode()
+            codes[column] = {v: i for i, v in enumerate(encoded.dictionary.to_pylist())}
+            indices = encoded.indices
+        rows = rows.append_column(f"{column}__code", indices)
+    if compress:
+        store_compressed(mem, name_table, rows)
+    else:
+        cur = mem.cursor()
+        cur.register("_rows", rows)
+        cur.execute(f"CREATE TABLE {name_table} AS SELECT * FROM _rows")
     return codes
 
 
 def _entry(con: duckdb.DuckDBPyConnection) -> tuple[object, duckdb.DuckDBPyConnection, dict]:
-    """(store version, in-memory database with `facts`, its other cached parts) of the store's
-    current version, built when the store has changed."""
+    """(store version, in-memory database with `facts` and `combos`, its other cached parts)
+    of the store's current version, built when the store has changed."""
     token = data_token(con)
     with _lock:
         found = _entries.get(con)
         if found is None or found[0] != token:
             mem = duckdb.connect()
-            codes = _copy(con, mem, "facts", FACTS_SQL, [], coded=CODED)
-            found = (token, mem, {"codes": codes})
+            outage_sql = reg.outage_source_sql(con)
+            codes = _copy(con, mem, "facts", facts_sql(outage_sql), [], coded=CODED)
+            mem.execute(f"CREATE TABLE combos AS {COMBOS_SQL}")
+            ends = mem.execute("SELECT source, max(last_event_at) FROM combos GROUP BY 1").fetchall()
+            found = (token, mem, {"codes": codes, "outage_sql": outage_sql,
+                                  "data_end": ([s for s, _ in ends], [e for _, e in ends])})
             _entries[con] = found
             stats["builds"] += 1
     return found
@@ -162,8 +224,26 @@ def _facts_db(con: duckdb.DuckDBPyConnection, severities: tuple[str, ...] | None
         incidents = cache.get(severities)
         if incidents is None:
             incidents = cache[severities] = duckdb.connect()
-            _copy(con, incidents, "tickets", INCIDENTS_SQL, [list(severities)])
+            _copy(con, incidents, "tickets", incidents_sql(cache["outage_sql"]),
+                  [*cache["data_end"], list(severities)])
     return incidents
+
+
+def _spans_db(con: duckdb.DuckDBPyConnection) -> tuple[duckdb.DuckDBPyConnection, dict]:
+    """The in-memory database holding `spans` (analytics.backlog: when each ticket was open),
+    coded like `facts`; built on first use per store version, in a database of its own (a
+    checkpoint there never waits for readers of `facts`)."""
+    from .backlog import spans_sql
+
+    _, _, cache = _entry(con)
+    with _lock:
+        spans = cache.get("spans")
+        if spans is None:
+            spans = duckdb.connect()
+            select_sql, params = spans_sql(con)
+            _copy(con, spans, "spans", select_sql, params, coded=CODED, dictionaries=cache["codes"], compress=False)
+            cache["spans"] = spans
+    return spans, cache
 
 
 def _ordered(mem: duckdb.DuckDBPyConnection, cache: dict, key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -223,6 +303,39 @@ def query(con: duckdb.DuckDBPyConnection, filters: Filters, body_sql: Callable[[
     _, mem, cache = _entry(con)  # one version for the codes and the rows
     clause, where_params = filters.where(codes=cache["codes"])
     return mem.cursor().execute(body_sql(clause), [*where_params, *params])
+
+
+def query_spans(con: duckdb.DuckDBPyConnection, filters: Filters, body_sql: Callable[[str], str],
+                params: list) -> duckdb.DuckDBPyConnection:
+    """As `query`, over the relation `spans` (analytics.backlog)."""
+    mem, cache = _spans_db(con)
+    clause, where_params = filters.where(codes=cache["codes"])
+    return mem.cursor().execute(body_sql(clause), [*where_params, *params])
+
+
+def query_combos(con: duckdb.DuckDBPyConnection, filters: Filters, body_sql: Callable[[str], str],
+                 params: list) -> duckdb.DuckDBPyConnection:
+    """As `query`, over the relation `combos` (see COMBOS_SQL); `filters` must be undated."""
+    _, mem, cache = _entry(con)
+    clause, where_params = filters.where(codes=cache["codes"])
+    return mem.cursor().execute(body_sql(clause), [*where_params, *params])
+
+
+def data_span(con: duckdb.DuckDBPyConnection, filters: Filters):
+    """(first, last) event instant of the tickets the filters select, their dates left aside
+    (None, None without tickets): every lifecycle timestamp and status change counts."""
+    undated = filters.with_values(date_from=None, date_to=None)
+    _, _, cache = _entry(con)
+    known = cache.setdefault("data_span", {})  # per filter; a few hundred at most are kept
+    found = known.get(undated)
+    if found is None:
+        found = tuple(query_combos(con, undated, lambda where: (
+            f"SELECT min(first_event_at), max(last_event_at) FROM combos WHERE {where}"), []).fetchall()[0])
+        with _lock:
+            if len(known) >= 256:
+                known.pop(next(iter(known)))
+            known[undated] = found
+    return found
 
 
 def outage_query(con: duckdb.DuckDBPyConnection, severities: tuple[str, ...], body_sql: str,

@@ -2,9 +2,10 @@
 
 `analytics.kpis` computes from these declarations, the pages and the CLI show their text, and
 `scripts/gen_metrics_doc.py` writes docs/metrics.md from them. SQL fragments here are code
-written by us (never user values); they run over the `tickets` columns plus two derived ones:
-`esc_level` (highest support tier number reached, from tickets.tier or status_history.tier)
-and `t` (the cohort time).
+written by us (never user values); they run over the `tickets` columns plus derived ones:
+`esc_level` (highest support tier number reached, from tickets.tier or status_history.tier),
+`ack_at_open_source` (the ticket's source records its acknowledgement at the opening instant,
+ACK_AT_OPEN_SQL) and `t` (the cohort time).
 """
 
 from __future__ import annotations
@@ -14,19 +15,58 @@ from dataclasses import dataclass, field
 import duckdb
 
 from . import db
-from .exclusions import ACK_EXCLUSIONS, CANCELLED, CLOSED_NO_RESOLUTION, RESOLVE_EXCLUSIONS, Exclusion
+from .exclusions import (ACK_AT_OPEN_SHARE, ACK_AT_OPEN_SQL, ACK_EXCLUSIONS, CANCELLED, CLOSED_NO_RESOLUTION,  # noqa: F401
+                         RESOLVE_EXCLUSIONS, Exclusion)
 
 HIGHER, LOWER = "higher", "lower"
-OPENED, RESOLVED, OPEN_AT, IMPACT = "opened", "resolved", "open_at", "impact"
+OPENED, RESOLVED, OPEN_AT, IMPACT, STOPPED = "opened", "resolved", "open_at", "impact", "stopped"
 COHORT_TEXT = {
     OPENED: "tickets opened in the period (opened_at, UTC)",
     RESOLVED: "tickets resolved in the period (resolved_at, UTC)",
     OPEN_AT: "tickets open at the end of the period (or now, if earlier)",
-    IMPACT: "SEV-1/SEV-2 incident impact windows overlapping the period, clipped to it",
+    IMPACT: "outage windows (SEV-1/SEV-2 incidents of sources that describe service outages) "
+            "overlapping the period, clipped to it and to the end of the data",
+    STOPPED: "SLA clocks that stopped in the period (met or breached), whenever their ticket was "
+             "opened; clocks running past their target at its end shown beside",
 }
+# SLA compliance: the one cohort (analytics.sla_compliance.counts computes it) and its words,
+# shown by the SLA page, the KPI cards, the closure criteria, the CLI and the report.
+SLA_SMALL_N = 30  # fewer stopped clocks: a small sample (the Wilson range is wide)
+SLA_COMPLIANCE_TEXT = (
+    "Compliance = met ÷ (met + breached) over the clocks that stopped in the period, whenever "
+    "their ticket was opened (ServiceNow's SLA compliance): a response clock stops at the first "
+    "response, a resolution clock at the resolution. Elapsed time is business minutes on the "
+    "target's calendar, paused statuses excluded. Clocks still running past their target at the "
+    "end of the period (or now, if earlier) are shown beside it as open and breached, never "
+    "folded in. Cancelled tickets and tickets without a target are not applicable and counted "
+    f"apart. The range is a 95 % Wilson interval; n < {SLA_SMALL_N} is a small sample.")
+OPEN_BREACHED_TEXT = (
+    "Open and breached: clocks still running at the end of the period (or now, if earlier) and "
+    "already past their target then. They are not in the compliance figure (their clock has not "
+    "stopped) but are never hidden.")
+# Hypercare's own source label (the demo and the canonical CSV): its SEV-1/SEV-2 incidents are
+# service outages. Other sources say so in datasets.describes_outages (from their profile).
+HYPERCARE_SOURCE = "hypercare"
 # Severities whose incidents count as outages (availability, MTBF); editable in Settings.
 DEFAULT_OUTAGE_SEVERITIES: tuple[str, ...] = ("SEV-1", "SEV-2")
 OUTAGE_SETTING = "kpi_outage_severities"
+
+
+@dataclass(frozen=True)
+# The open backlog reads a ticket's status history; without one, these have no time to read.
+BACKLOG_EXCLUSIONS = (
+    Exclusion("cancelled tickets without a status history or a cancellation (closed_at) time",
+              "status_category = 'cancelled' AND closed_at IS NULL"),
+    Exclusion("tickets resolved or closed without a status history, a resolution or a closure time",
+              "status_category IN ('resolved', 'closed') AND resolved_at IS NULL AND closed_at IS NULL"),
+)
+# Availability, MTBF, MTBSI: OUTAGE_SQL's `why` is the 1-based position of the first that matches.
+OUTAGE_EXCLUSIONS = (
+    Exclusion("incidents from sources whose SEV-1/SEV-2 tickets are not service outages",
+              "NOT outage_source"),
+    CANCELLED, CLOSED_NO_RESOLUTION,
+    Exclusion("incidents with zero duration (start = end)", "e <= s"),
+)
 
 
 @dataclass(frozen=True)
@@ -70,27 +110,34 @@ def _secs(a: str, b: str) -> str:
 
 
 RESOLVED_ONLY = "status_category IN ('resolved', 'closed')"
+BACKLOG_TEXT = (
+    "Tickets open at the end of the period (or now, if earlier): opened before it and not "
+    "resolved, closed or cancelled by then. A ticket with a status history is read from it (its "
+    "last status at that moment; a reopen makes it open again); one without, from its "
+    "timestamps (done at the earlier of resolved_at and closed_at, a cancelled one at closed_at; "
+    "a ticket open today counts as open since it was opened, as its older resolution was undone "
+    "by a reopen).")
 
 KPIS: tuple[Kpi, ...] = (
     Kpi("tickets", "Tickets", "Number of tickets opened in the period that match the filters.",
         "opened_at", "-", "count", OPENED, "count", "tickets", LOWER,
         "Load a ticket export on the Upload page.", trend=True, cli_fields=("tickets",)),
-    Kpi("open_backlog", "Open backlog",
-        "Tickets open at the end of the period (or now, if earlier): opened before it, not yet "
-        "resolved then, not cancelled.",
-        "opened_at", "resolved_at", "count", OPEN_AT, "backlog", "tickets", LOWER,
-        "Map opened_at and resolved_at on the Upload page.",
-        exclusions=(CANCELLED, CLOSED_NO_RESOLUTION), cli_fields=("open",)),
+    Kpi("open_backlog", "Open backlog", BACKLOG_TEXT,
+        "opened_at", "resolved, closed or cancelled (status history, else timestamps)", "count",
+        OPEN_AT, "backlog", "tickets", LOWER,
+        "Map opened_at and resolved_at (or a status history) on the Upload page.",
+        exclusions=BACKLOG_EXCLUSIONS, cli_fields=("open",)),
     Kpi("backlog_age", "Backlog age (median)",
-        "Median age of the open backlog at the end of the period: end − opened_at, in days.",
+        "Median age of the open backlog (as defined for Open backlog) at the end of the period: "
+        "end − opened_at, in days.",
         "opened_at", "end of period", "median", OPEN_AT, "backlog_age", "days", LOWER,
-        "Map opened_at and resolved_at on the Upload page.",
-        exclusions=(CANCELLED, CLOSED_NO_RESOLUTION), trend=False),
+        "Map opened_at and resolved_at (or a status history) on the Upload page.",
+        exclusions=BACKLOG_EXCLUSIONS, trend=False),
     Kpi("mtta", "MTTA", "Mean time to acknowledge: acknowledged_at − opened_at, in minutes.",
         "opened_at", "acknowledged_at", "mean (median and p90 beside)", OPENED, "duration",
         "minutes", LOWER,
-        "MTTA needs an acknowledgement column: map one (e.g. 'Take in charge', first "
-        "response) on the Upload page.",
+        "MTTA needs an acknowledgement recorded apart from the opening: map one (e.g. 'Take in "
+        "charge', first response) on the Upload page.",
         exclusions=ACK_EXCLUSIONS, measure_sql=_secs("opened_at", "acknowledged_at") + " / 60.0",
         cli_fields=("mtta_median_minutes", "mtta_mean_minutes")),
     Kpi("mttr", "MTTR", "Mean time to resolve: resolved_at − opened_at, in hours. Ends at "
@@ -121,38 +168,42 @@ KPIS: tuple[Kpi, ...] = (
         cli_fields=("mttd_median_minutes",)),
     Kpi("mtbf", "MTBF", "Mean time between failures per service: (period − downtime) / "
         "failures, in hours; the card shows the lowest service. A failure is one merged outage "
-        "(overlapping SEV-1/SEV-2 incident windows of a service count once) that starts in the "
-        "period. A service needs at least two failures (with one, the period is only a lower "
-        "bound). MTBSI = period / failures is shown beside it.",
+        "(outage windows as for Availability; overlapping ones of a service count once) that "
+        "starts in the period. A service needs at least two failures (with one, the period is "
+        "only a lower bound). MTBSI = period / failures is shown beside it.",
         "end of previous outage", "start of next outage", "per service, lowest shown", IMPACT,
         "mtbf", "hours", HIGHER, "MTBF needs SEV-1/SEV-2 incidents with a service: check the "
         "severity and service mapping on the Upload page.", 720.0, "> 30 days (seed 003)",
-        exclusions=(CANCELLED, CLOSED_NO_RESOLUTION), cli_fields=("mtbf_hours",)),
+        exclusions=OUTAGE_EXCLUSIONS, cli_fields=("mtbf_hours",)),
     Kpi("mtbsi", "MTBSI", "Mean time between service incidents (ITIL): period / failures, "
         "hours, per service (lowest shown); failures as for MTBF.",
         "period start", "period end", "per service, lowest shown", IMPACT, "mtbsi", "hours",
-        HIGHER, "As MTBF.", exclusions=(CANCELLED, CLOSED_NO_RESOLUTION)),
-    Kpi("availability", "Availability", "Per service: 1 − merged downtime / period, in %; the "
-        "card shows the lowest service. Downtime = impact windows [coalesce(impact_started_at, "
-        "opened_at), coalesce(mitigated_at, resolved_at, now for open tickets)) of SEV-1/SEV-2 "
-        "incidents (configurable), overlapping windows merged, clipped to the period.",
+        HIGHER, "As MTBF.", exclusions=OUTAGE_EXCLUSIONS),
+    Kpi("availability", "Availability", "Over all services in scope, time-weighted: 1 − total "
+        "outage time / (services × period), in %, with the lowest service beside it (as every "
+        "service is observed over the same period, this is the mean of the services' "
+        "availabilities). Services in scope: those of the filtered tickets from sources whose "
+        "SEV-1/SEV-2 tickets describe service outages (the source's profile says so; Hypercare's "
+        "own data does). An outage is the impact window [coalesce(impact_started_at, opened_at), "
+        "coalesce(mitigated_at, resolved_at)) of an incident of the outage severities (SEV-1/"
+        "SEV-2, configurable; PagerDuty likewise counts the top two priorities), overlapping "
+        "windows of a service merged; a window still open ends at the last event of its source's "
+        "data. The period ends at the last event of the data (or now, if earlier), so no uptime "
+        "or downtime is counted past the data.",
         "impact_started_at (else opened_at)", "mitigated_at (else resolved_at)",
-        "per service, lowest shown", IMPACT, "availability", "%", HIGHER,
-        "Availability needs SEV-1/SEV-2 incidents with a service: check the severity and "
-        "service mapping on the Upload page.", 99.9, "> 99.9 % (seed 003)",
-        exclusions=(CANCELLED, CLOSED_NO_RESOLUTION,
-                    Exclusion("incidents with zero duration (start = end)", "zero_duration")),
-        cli_fields=("availability_pct",)),
-    Kpi("response_sla", "Response SLA met", "Share of tickets whose response SLA clock has "
-        "stopped that met the target: met / (met + breached), in %. Open tickets already past "
-        "the target are counted separately as open breached.",
-        "opened_at", "acknowledged_at", "percentage", OPENED, "sla", "%", HIGHER,
+        "over all services, lowest beside", IMPACT, "availability", "%", HIGHER,
+        "Availability needs SEV-1/SEV-2 incidents with a service from a source that describes "
+        "service outages: check the severity and service mapping and the source's profile on the "
+        "Upload page.", 99.9, "> 99.9 % (seed 003)",
+        exclusions=OUTAGE_EXCLUSIONS, cli_fields=("availability_pct",)),
+    Kpi("response_sla", "Response SLA met", "Response clocks (opened → first response). "
+        + SLA_COMPLIANCE_TEXT,
+        "opened_at", "acknowledged_at", "percentage", STOPPED, "sla", "%", HIGHER,
         "Needs the SLA engine and an SLA policy (SLA page) and an acknowledgement column.",
         95.0, "> 95 % (seed 003)", cli_fields=("response_sla_met_pct",)),
-    Kpi("resolution_sla", "Resolution SLA met", "Share of resolved tickets that met the "
-        "resolution SLA target: met / (met + breached), in %. Open tickets already past the "
-        "target are counted separately as open breached.",
-        "opened_at", "resolved_at", "percentage", OPENED, "sla", "%", HIGHER,
+    Kpi("resolution_sla", "Resolution SLA met", "Resolution clocks (opened → resolved). "
+        + SLA_COMPLIANCE_TEXT,
+        "opened_at", "resolved_at", "percentage", STOPPED, "sla", "%", HIGHER,
         "Needs the SLA engine and an SLA policy (SLA page) and a resolution-time column.",
         95.0, "> 95 % (seed 003)", cli_fields=("resolution_sla_met_pct",)),
     Kpi("reopen_rate", "Reopen rate", "Share of resolved or closed tickets reopened at least "
@@ -184,23 +235,25 @@ KPIS: tuple[Kpi, ...] = (
         scope_sql=RESOLVED_ONLY, scope_text="resolved or closed tickets",
         numerator_sql="reopen_count = 0 AND reassignment_count = 0"),
 )
-# Availability / MTBF: outage windows (why: 0 used, else the exclusion), merged per service
-# into episodes (a window starting at or before the running end of the earlier ones joins
-# their episode), clipped to each bucket; failures = episodes starting in the bucket. The SQL
-# selects and classifies the windows; analytics.outage_episodes merges and clips them.
-OUTAGE_WHY = ("", CANCELLED.label, CLOSED_NO_RESOLUTION.label,
-        "incidents with zero duration (start = end)")
+# Availability / MTBF: outage windows (why: 0 used, else the position of the first exclusion
+# of OUTAGE_EXCLUSIONS that matches), merged per service into episodes (a window starting at
+# or before the running end of the earlier ones joins their episode), clipped to each bucket;
+# failures = episodes starting in the bucket. The SQL selects and classifies the windows over
+# kpi_facts' incidents (with outage_source and data_end: the last event of the ticket's
+# source); analytics.outage_episodes merges and clips them. Parameters: as-of time, the
+# filters' values, severities, period end, as-of time, period start.
+OUTAGE_WHY = ("", *(e.label for e in OUTAGE_EXCLUSIONS))
 OUTAGE_SQL = """WITH w AS (
     SELECT {group_sql} AS grp, coalesce(service, '(no service)') AS service,
         coalesce(impact_started_at, opened_at) AS s,
-        CASE WHEN status_category = 'open' THEN coalesce(mitigated_at, resolved_at, ?)
-             ELSE coalesce(mitigated_at, resolved_at) END AS e, status_category
+        CASE WHEN status_category = 'open' THEN coalesce(mitigated_at, resolved_at, least(data_end, ?))
+             ELSE coalesce(mitigated_at, resolved_at) END AS e, status_category, outage_source
     FROM tickets WHERE {clause} AND list_contains(?::VARCHAR[], severity)
         AND coalesce(type, 'incident') = 'incident'
         AND coalesce(impact_started_at, opened_at) < ?
-        AND coalesce(mitigated_at, resolved_at, ?) >= ?),
-c AS (SELECT *, CASE WHEN status_category = 'cancelled' THEN 1 WHEN e IS NULL THEN 2
-                     WHEN e <= s THEN 3 ELSE 0 END AS why FROM w)
+        AND coalesce(mitigated_at, resolved_at, least(data_end, ?)) >= ?),
+c AS (SELECT *, CASE WHEN NOT outage_source THEN 1 WHEN status_category = 'cancelled' THEN 2
+                     WHEN e IS NULL THEN 3 WHEN e <= s THEN 4 ELSE 0 END AS why FROM w)
 SELECT grp, service, why, epoch_ms(s) AS s_ms, coalesce(epoch_ms(e), 0) AS e_ms FROM c"""
 
 BY_KEY: dict[str, Kpi] = {k.key: k for k in KPIS}
@@ -228,6 +281,22 @@ def targets(con: duckdb.DuckDBPyConnection) -> dict[str, float | None]:
         except ValueError:
             out[k.key] = k.default_target
     return out
+
+
+def outage_source_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL, over a ticket `tk` and its dataset `d`, for "its source describes service outages":
+    datasets.describes_outages where the store has that column, else true for Hypercare's own
+    source only."""
+    has = con.cursor().execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'datasets' "
+        "AND column_name = 'describes_outages'").fetchall()[0][0]
+    return "d.describes_outages" if has else f"tk.source = '{HYPERCARE_SOURCE}'"
+
+
+def ack_at_open_sources(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Sources whose acknowledgement is the opening instant for ACK_AT_OPEN_SHARE of their
+    acknowledged tickets (MTTA excludes their tickets)."""
+    return sorted(r[0] for r in con.cursor().execute(ACK_AT_OPEN_SQL).fetchall())
 
 
 def outage_severities(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:

@@ -1,8 +1,10 @@
 """KPI periods, grains, splits, the previous period, XmR control limits and the trend table.
 
-A period is a half-open UTC interval [start, end). Without a date filter it runs from the first
-opened day to the day after the last opened day of the filtered tickets, capped at the as-of
-time. The previous period is the interval of the same length just before it.
+A period is a half-open UTC interval [start, end). Without a date filter it spans the data: from
+the day of the first to the day after the last event of any kind (opened, impact start,
+detection, acknowledgement, mitigation, resolution, closure, status change) of the filtered
+tickets, capped at the as-of time; `period_of` is the one place that chooses it (pages, CLI,
+closure criteria, report). The previous period is the interval of the same length just before it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from . import kpi_facts
 from .filters import UNMAPPED, Filters
 
 GRAINS: tuple[str, ...] = ("day", "week", "month", "quarter")
@@ -33,11 +36,13 @@ XMR_FACTOR = 2.66  # 3 / d2 with d2 = 1.128 for moving ranges of two points
 
 @dataclass(frozen=True)
 class Period:
-    """[start, end) in naive UTC; `as_of` is when open clocks stop."""
+    """[start, end) in naive UTC; `as_of` is when open clocks stop; `data_end` the last event of
+    the filtered tickets (None: not known, no limit)."""
 
     start: datetime
     end: datetime
     as_of: datetime
+    data_end: datetime | None = None
 
     @property
     def hours(self) -> float:
@@ -48,9 +53,16 @@ class Period:
         """The end, or the as-of time when that is earlier (the future has no uptime yet)."""
         return max(self.start, min(self.end, self.as_of))
 
+    @property
+    def uptime_end(self) -> datetime:
+        """The observed end, or the end of the data when that is earlier (availability counts
+        neither uptime nor downtime past the data)."""
+        data_end = self.data_end if self.data_end is not None else self.end
+        return max(self.start, min(self.end, self.as_of, data_end))
+
     def previous(self) -> Period:
         length = self.end - self.start
-        return Period(self.start - length, self.start, self.as_of)
+        return Period(self.start - length, self.start, self.as_of, self.data_end)
 
     def label(self) -> str:
         last = self.end - timedelta(microseconds=1)
@@ -82,19 +94,27 @@ def period_of(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime)
     start = datetime.combine(filters.date_from, time.min) if filters.date_from else None
     end = (datetime.combine(filters.date_to + timedelta(days=1), time.min)
            if filters.date_to else None)
-    if start is None or end is None:
-        clause, params = undated(filters).where()
-        lo, hi = con.cursor().execute(
-            f"SELECT min(opened_at)::DATE, max(opened_at)::DATE FROM tickets WHERE {clause}",
-            params).fetchall()[0]
-        if start is None:
-            start = datetime.combine(lo, time.min) if lo else (end or as_of) - timedelta(days=1)
-        if end is None:
-            end = datetime.combine(hi + timedelta(days=1), time.min) if hi else max(as_of, start)
-            end = max(min(end, as_of), start + timedelta(days=1))
+    first, last = kpi_facts.data_span(con, filters)
+    if start is None:
+        start = datetime.combine(first.date(), time.min) if first else (end or as_of) - timedelta(days=1)
+    if end is None:
+        end = datetime.combine(last.date() + timedelta(days=1), time.min) if last else max(as_of, start)
+        end = max(min(end, as_of), start + timedelta(days=1))
     if end <= start:
         end = start + timedelta(days=1)
-    return Period(start, end, as_of)
+    return Period(start, end, as_of, last)
+
+
+COMPARE = "compare"  # the grain of two buckets: "current" (the period) and "previous" (the one before)
+
+
+def windows(period: Period, grain: str | None) -> list[tuple[Any, datetime, datetime]]:
+    """(bucket label, start, end) of each window a KPI is computed for."""
+    if grain == COMPARE:
+        prev = period.previous()
+        return [("current", period.start, period.end), ("previous", prev.start, prev.end)]
+    return [(b[0], b[1], b[2]) for b in buckets(period, grain)] if grain else \
+        [(None, period.start, period.end)]
 
 
 def buckets(period: Period, grain: str) -> list[tuple[date, datetime, datetime]]:

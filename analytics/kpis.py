@@ -17,15 +17,22 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from . import kpi_facts, outage_episodes
+from . import backlog, kpi_facts
 from . import kpi_registry as reg
 from .filters import Filters
+from .kpi_outages import outage_rows
 from .kpi_sla import sla_rows
-from .kpi_trends import ALL, Period, bucket_sql, buckets, period_of, split_sql, undated
+from .kpi_trends import COMPARE, Period, bucket_sql, period_of, split_sql, undated, windows
 from .overview import normalise_as_of
+from .sla_compliance import SMALL_N as SLA_SMALL_N
 
 MET, MISSED, NOT_MEASURABLE, NO_TARGET = "met", "missed", "not measurable", "no target"
-SMALL_N = 5
+SMALL_N = 5  # durations and rates; SLA compliance flags n < sla_compliance.SMALL_N
+
+
+def small_n(key: str) -> int:
+    """The n below which a KPI's value is flagged as a small sample."""
+    return SLA_SMALL_N if reg.get(key).kind == "sla" else SMALL_N
 FRAME_COLUMNS = ["bucket", "group", "key", "value", "n", "mean", "median", "p90", "excluded",
                  "reason", "extra"]
 
@@ -49,7 +56,7 @@ class KpiResult:
 
     @property
     def small_sample(self) -> bool:
-        return self.value is not None and 0 < self.n < SMALL_N
+        return self.value is not None and 0 < self.n < small_n(self.key)
 
 
 def status_of(kpi: reg.Kpi, value: float | None, target: float | None) -> str:
@@ -135,21 +142,9 @@ def _cohort_frame(con, filters: Filters, period: Period, kpis: list[reg.Kpi], co
     return df
 
 
-COMPARE = "compare"
-
-
 def _bucket(grain: str | None) -> str:
     return "CASE WHEN t >= ? THEN 'current' ELSE 'previous' END" if grain == COMPARE else \
         bucket_sql(grain)
-
-
-def _windows(period: Period, grain: str | None) -> list[tuple[Any, datetime, datetime]]:
-    """(bucket label, start, end) of each window a KPI is computed for."""
-    if grain == COMPARE:
-        prev = period.previous()
-        return [("current", period.start, period.end), ("previous", prev.start, prev.end)]
-    return [(b[0], b[1], b[2]) for b in buckets(period, grain)] if grain else \
-        [(None, period.start, period.end)]
 
 
 def _sql_rows(df: pd.DataFrame, kpis: list[reg.Kpi], cohort_label: str) -> list[dict[str, Any]]:
@@ -202,26 +197,14 @@ def _f(v: Any) -> float | None:
 
 def _backlog_rows(con, filters: Filters, period: Period, kpis: list[reg.Kpi], grain: str | None,
                   split: str | None) -> list[dict[str, Any]]:
-    """Open backlog and its median age at each bucket end (or the period end), capped at as_of."""
-    ends = [(w[0], max(w[1], min(w[2], period.as_of))) for w in _windows(period, grain)]
-    clause, params = undated(filters).where()
-    cancel, nores = reg.CANCELLED.condition_sql, reg.CLOSED_NO_RESOLUTION.condition_sql
-    query_sql = f"""WITH e AS (SELECT unnest(?::INTEGER[]) AS bucket, unnest(?::TIMESTAMP[]) AS te),
-    f AS (SELECT *, {split_sql(split)} AS grp FROM tickets WHERE {clause} AND opened_at IS NOT NULL)
-    SELECT e.bucket, f.grp,
-        count(*) FILTER (WHERE NOT ({cancel}) AND NOT coalesce(({nores}), false)
-                         AND (resolved_at IS NULL OR resolved_at >= te)) AS n,
-        median(date_diff('second', opened_at, te) / 86400.0) FILTER (
-            WHERE NOT ({cancel}) AND NOT coalesce(({nores}), false)
-            AND (resolved_at IS NULL OR resolved_at >= te)) AS age,
-        count(*) FILTER (WHERE {cancel}) AS x1,
-        count(*) FILTER (WHERE NOT ({cancel}) AND coalesce(({nores}), false)) AS x2
-    FROM e JOIN f ON f.opened_at < e.te GROUP BY ALL"""
-    df = con.cursor().execute(query_sql, [list(range(len(ends))), [t for _, t in ends], *params]).df()
+    """Open backlog (analytics.backlog) and its median age at each bucket end (or the period
+    end), capped at as_of."""
+    ends = [(w[0], max(w[1], min(w[2], period.as_of))) for w in windows(period, grain)]
+    df = backlog.counts(con, filters, [t for _, t in ends], split_sql(split))
     rows = []
     for rec in df.to_dict("records"):
         excluded = tuple((e.label, int(c)) for e, c in
-                         zip(kpis[0].exclusions, (rec["x1"], rec["x2"]), strict=True) if c)
+                         zip(reg.BACKLOG_EXCLUSIONS, (rec["x1"], rec["x2"]), strict=True) if c)
         for k in kpis:
             value = float(rec["n"]) if k.kind == "backlog" else _f(rec["age"])
             rows.append({"bucket": ends[int(rec["bucket"])][0], "group": rec["grp"], "key": k.key,
@@ -229,69 +212,6 @@ def _backlog_rows(con, filters: Filters, period: Period, kpis: list[reg.Kpi], gr
                          "reason": None if value is not None else "not measurable: no open tickets.",
                          "extra": {}, "mean": None, "median": None, "p90": None})
     return rows
-
-
-def _outage_rows(con, filters: Filters, period: Period, kpis: list[reg.Kpi], grain: str | None,
-                 split: str | None, severities: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Availability / MTBF / MTBSI per bucket and group from merged outage episodes: SQL selects
-    and classifies the impact windows, analytics.outage_episodes merges each service's windows
-    into episodes, clips them to each bucket and counts failures = episodes starting in it."""
-    wins = _windows(period, grain)
-    observed = [max(b0, min(b1, period.as_of)) for _, b0, b1 in wins]
-    clause, params = undated(filters).where()
-    query_sql = reg.OUTAGE_SQL.format(group_sql=split_sql(split), clause=clause)
-    windows = kpi_facts.outage_query(con, severities, query_sql, [
-        period.as_of, *params, list(severities), period.end, period.as_of, period.start]).fetchnumpy()
-    df = outage_episodes.frame(windows, [(w[1], w[2], obs) for w, obs in zip(wins, observed, strict=True)])
-    sev_text = "/".join(severities)
-    excl = df[df["why"] > 0]
-    used = df[df["why"] == 0]
-    groups = sorted(set(df["grp"]))
-    rows = []
-    for i, ((bucket, b0, _), b_end) in enumerate(zip(wins, observed, strict=True)):
-        hours = (b_end - b0).total_seconds() / 3600.0
-        for g in groups:
-            excluded = tuple((reg.OUTAGE_WHY[int(r["why"])], int(r["n"]))
-                             for r in excl[excl["grp"] == g].sort_values("why").to_dict("records"))
-            part = used[(used["grp"] == g) & (used["bucket"] == i)]
-            per_service = [_service_row(r["service"], int(r["n"]), float(r["down"]), hours)
-                           for r in part.sort_values("service").to_dict("records")]
-            rows += [_outage_kpi(k, bucket, g, per_service, excluded, sev_text) for k in kpis]
-    if not groups:
-        for bucket, _, _ in wins:
-            rows += [{"bucket": bucket, "group": ALL, "key": k.key, "value": None, "n": 0,
-                      "excluded": (), "extra": {"services": []}, "mean": None, "median": None,
-                      "p90": None, "reason": f"not measurable: no {sev_text} incidents touch the "
-                      f"period, so there is no outage to measure. {k.how_to_fix}"}
-                     for k in kpis]
-    return rows
-
-
-def _service_row(svc: str, fails: int, down: float, hours: float) -> dict[str, Any]:
-    return {"service": svc, "failures": fails, "downtime_hours": down, "period_hours": hours,
-            "availability_pct": 100.0 * (1 - down / hours) if hours > 0 else None,
-            "mtbf_hours": (hours - down) / fails if fails >= 2 else None,
-            "mtbsi_hours": hours / fails if fails >= 2 else None,
-            "mtbf_reason": None if fails >= 2 else (
-                f"{svc}: {'one failure' if fails == 1 else 'no failure started'} in the "
-                f"period; MTBF needs at least two ({hours / 24:,.1f} days observed).")}
-
-
-def _outage_kpi(k: reg.Kpi, bucket, g, per_service: list[dict], excluded, sev_text) -> dict:
-    col = {"availability": "availability_pct", "mtbf": "mtbf_hours", "mtbsi": "mtbsi_hours"}[k.kind]
-    values = [(r[col], r["service"]) for r in per_service if r[col] is not None]
-    row = {"bucket": bucket, "group": g, "key": k.key, "excluded": excluded, "mean": None,
-           "median": None, "p90": None, "n": sum(r["failures"] for r in per_service),
-           "extra": {"services": per_service}, "value": None, "reason": None}
-    if values:
-        row["value"], row["extra"]["lowest_service"] = min(values)
-    elif k.kind == "availability":
-        row["value"], row["reason"] = 100.0, None  # no downtime in this window
-    else:
-        why = "; ".join(r["mtbf_reason"] for r in per_service if r["mtbf_reason"])
-        row["reason"] = f"not computable: {why or f'no {sev_text} outages in the period.'} " \
-                        f"{k.how_to_fix if not per_service else ''}".strip()
-    return row
 
 
 def _cohort_rows(con, filters: Filters, period: Period, ks: list[reg.Kpi], cohort: str,
@@ -314,7 +234,7 @@ def frame(con: duckdb.DuckDBPyConnection, filters: Filters, period: Period, *,
     if ks := [k for k in chosen if k.kind in ("backlog", "backlog_age")]:
         parts.append(partial(_backlog_rows, con, filters, period, ks, grain, split))
     if ks := [k for k in chosen if k.kind in ("availability", "mtbf", "mtbsi")]:
-        parts.append(partial(_outage_rows, con, filters, period, ks, grain, split, outage))
+        parts.append(partial(outage_rows, con, filters, period, ks, grain, split, outage))
     if ks := [k for k in chosen if k.kind == "sla"]:
         parts.append(partial(sla_rows, con, filters, period, ks, grain, split))
     # Independent queries, each on its own cursor: run them side by side (DuckDB and numpy

@@ -2,7 +2,9 @@
 
 Every function takes the connection and the global `Filters` and returns plain values or
 DataFrames; the definitions the UI shows next to each figure live in `DEFINITIONS`.
-Timestamps in the store are naive UTC, so `as_of` is a naive UTC datetime as well.
+Timestamps in the store are naive UTC, so `as_of` is a naive UTC datetime as well. The open
+backlog is analytics.backlog's one definition, at the end of the filters' period
+(kpi_trends.period_of: the data's span without a date filter), or the as-of time if earlier.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from . import backlog as open_backlog
+from . import kpi_facts
 from .filters import UNMAPPED, Filters
+from .kpi_registry import BACKLOG_TEXT
 from .schema import SEVERITIES
 
 # One definition per figure: start, end, statistic, cohort, exclusions. The page shows these.
@@ -23,19 +28,15 @@ DEFINITIONS: dict[str, str] = {
         "the date filter, UTC days) that match the other filters. A re-uploaded ticket is "
         "counted once."
     ),
-    "open_backlog": (
-        "Open backlog: filtered tickets whose status category is open and that were opened at "
-        "or before the as-of time. Status is the latest uploaded status, so an as-of time in "
-        "the past is an approximation."
-    ),
+    "open_backlog": f"Open backlog: {BACKLOG_TEXT}",
     "sev12_open": (
         "SEV-1 + SEV-2 open: the open backlog restricted to severity SEV-1 or SEV-2. Tickets "
         "whose priority could not be mapped to a severity are not counted here."
     ),
     "ageing": (
-        "Backlog ageing: open backlog split by age = as-of time − opened_at. Each bucket "
-        "includes its lower bound and excludes its upper bound (1–3 d means at least 1 day "
-        "and less than 3 days); >30 d includes exactly 30 days."
+        "Backlog ageing: the open backlog split by age = end of the period (or now) − opened_at. "
+        "Each bucket includes its lower bound and excludes its upper bound (1–3 d means at least "
+        "1 day and less than 3 days); >30 d includes exactly 30 days."
     ),
     "severity_mix": (
         "Severity mix: filtered tickets per severity, with the share of all filtered tickets. "
@@ -54,10 +55,7 @@ DEFINITIONS: dict[str, str] = {
         "Top titles: the 10 most frequent ticket titles among the filtered tickets, compared "
         "exactly (same text, same case); empty titles are left out."
     ),
-    "open_major": (
-        "Open SEV-1/SEV-2 tickets: filtered tickets with status category open and severity "
-        "SEV-1 or SEV-2, oldest first."
-    ),
+    "open_major": "Open SEV-1/SEV-2 tickets: the open backlog's SEV-1 and SEV-2 tickets, oldest first.",
 }
 
 # (label, lower bound in days inclusive, upper bound exclusive or None)
@@ -90,28 +88,40 @@ def _filtered(filters: Filters) -> tuple[str, list[Any]]:
     return f"WITH f AS (SELECT * FROM tickets WHERE {clause})", params
 
 
-def cube(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime | None = None) -> pd.DataFrame:
-    """The filtered tickets counted per (opened day, severity, open at the as-of time, age
-    bucket of the open ones), with the first and last opened_at of each group: one scan that
-    the summary, daily volume, backlog ageing and severity mix are all read from (the Overview
-    needs the four after every filter change; four scans of a million rows cost twice as much).
+def backlog_end(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime | None = None) -> datetime:
+    """The moment the Overview's open backlog is read at: the end of the filters' period, or
+    the as-of time when that is earlier."""
+    from .kpi_trends import period_of
 
-    Columns day, severity, open_now, age_bucket, n, first_opened, last_opened; `summary_from`,
-    `volume_from`, `ageing_from` and `mix_from` read it."""
+    return period_of(con, filters, normalise_as_of(as_of)).observed_end
+
+
+def cube(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime | None = None) -> pd.DataFrame:
+    """The filtered tickets counted per (opened day, severity) with the first and last opened_at
+    of each group (kind "opened": one scan for the summary, daily volume and severity mix),
+    and the open backlog at `backlog_end` per (severity, age bucket) (kind "open", from the
+    backlog's cached spans): everything the Overview's figures read after a filter change.
+
+    Columns kind, day, severity, age_bucket, n, first_opened, last_opened, backlog_at;
+    `summary_from`, `volume_from`, `ageing_from` and `mix_from` read it."""
     as_of = normalise_as_of(as_of)
+    te = backlog_end(con, filters, as_of)
     cte, params = _filtered(filters)
-    cases, bucket_params = _age_cases()
-    return con.cursor().execute(
-        f"""{cte},
-        a AS (SELECT opened_at, severity,
-                     coalesce(status_category = 'open' AND opened_at <= ?, false) AS open_now,
-                     date_diff('second', opened_at, ?::TIMESTAMP) / 86400.0 AS age FROM f)
-        SELECT opened_at::DATE AS day, severity, open_now,
-               CASE WHEN open_now THEN CASE {cases} END END AS age_bucket,
+    opened = con.cursor().execute(
+        f"""{cte}
+        SELECT 'opened' AS kind, opened_at::DATE AS day, severity, NULL::VARCHAR AS age_bucket,
                count(*) AS n, min(opened_at) AS first_opened, max(opened_at) AS last_opened
-        FROM a GROUP BY ALL""",
-        [*params, as_of, as_of, *bucket_params],
-    ).df()
+        FROM f GROUP BY ALL""", params).df()
+    cases, bucket_params = _age_cases()
+    open_now = kpi_facts.query_spans(con, filters.with_values(date_from=None, date_to=None), lambda where: f"""
+        WITH s AS (SELECT * FROM spans WHERE ({where}) AND {open_backlog.OPEN_AT_SQL}),
+        a AS (SELECT severity, date_diff('second', opened_at, ?::TIMESTAMP) / 86400.0 AS age FROM s)
+        SELECT 'open' AS kind, NULL::DATE AS day, severity, CASE {cases} END AS age_bucket, count(*) AS n,
+               NULL::TIMESTAMP AS first_opened, NULL::TIMESTAMP AS last_opened
+        FROM a GROUP BY ALL""", [te, te, te, te, *bucket_params]).df()
+    parts = [p for p in (opened, open_now) if len(p)]
+    out = pd.concat(parts, ignore_index=True) if parts else opened
+    return out.assign(backlog_at=pd.Timestamp(te))
 
 
 def _age_cases() -> tuple[str, list[Any]]:
@@ -140,17 +150,19 @@ def summary(con: duckdb.DuckDBPyConnection, filters: Filters,
 
 def summary_from(c: pd.DataFrame, as_of: datetime) -> dict[str, Any]:
     """`summary` from the cube made at `as_of`."""
-    n, severity, open_now = c["n"], c["severity"], c["open_now"].astype(bool)
-    first, last = c["first_opened"].min(), c["last_opened"].max()
+    opened, open_now = c[c["kind"] == "opened"], c[c["kind"] == "open"]
+    first, last = opened["first_opened"].min(), opened["last_opened"].max()
+    at = c["backlog_at"].max() if len(c) else None
     return {
-        "tickets": int(n.sum()),
-        "open_backlog": int(n[open_now].sum()),
-        "sev12_open": int(n[open_now & severity.isin(["SEV-1", "SEV-2"])].sum()),
-        "unmapped": int(n[severity.isna()].sum()),
-        "no_opened_at": int(n[c["day"].isna()].sum()),
+        "tickets": int(opened["n"].sum()),
+        "open_backlog": int(open_now["n"].sum()),
+        "sev12_open": int(open_now.loc[open_now["severity"].isin(["SEV-1", "SEV-2"]), "n"].sum()),
+        "unmapped": int(opened.loc[opened["severity"].isna(), "n"].sum()),
+        "no_opened_at": int(opened.loc[opened["day"].isna(), "n"].sum()),
         "first_opened": None if pd.isna(first) else pd.Timestamp(first).to_pydatetime(),
         "last_opened": None if pd.isna(last) else pd.Timestamp(last).to_pydatetime(),
         "as_of": as_of,
+        "backlog_at": as_of if at is None or pd.isna(at) else pd.Timestamp(at).to_pydatetime(),
     }
 
 
@@ -162,7 +174,7 @@ def figure_captions(summary_: dict[str, Any]) -> dict[str, str]:
     """
     n = summary_["tickets"]
     open_n = summary_["open_backlog"]
-    as_of = f"{summary_['as_of']:%Y-%m-%d %H:%M} UTC"
+    as_of = f"{summary_.get('backlog_at', summary_['as_of']):%Y-%m-%d %H:%M} UTC"
     unmapped = summary_["unmapped"]
     no_opened = summary_["no_opened_at"]
     volume = f"{DEFINITIONS['volume_by_day']} n = {n - no_opened:,}."
@@ -173,10 +185,10 @@ def figure_captions(summary_: dict[str, Any]) -> dict[str, str]:
             else "; every ticket has a severity.")
     return {
         "tickets": f"{DEFINITIONS['tickets']} n = {n:,}.",
-        "open_backlog": f"{DEFINITIONS['open_backlog']} As of {as_of}; n = {open_n:,}.",
-        "sev12_open": f"{DEFINITIONS['sev12_open']} As of {as_of}; n = {summary_['sev12_open']:,}.",
+        "open_backlog": f"{DEFINITIONS['open_backlog']} At {as_of}; n = {open_n:,}.",
+        "sev12_open": f"{DEFINITIONS['sev12_open']} At {as_of}; n = {summary_['sev12_open']:,}.",
         "volume_by_day": volume,
-        "ageing": f"{DEFINITIONS['ageing']} As of {as_of}; n = {open_n:,} open tickets.",
+        "ageing": f"{DEFINITIONS['ageing']} At {as_of}; n = {open_n:,} open tickets.",
         "severity_mix": mix,
     }
 
@@ -188,7 +200,7 @@ def volume_by_day(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFr
 
 def volume_from(c: pd.DataFrame) -> pd.DataFrame:
     """`volume_by_day` from the cube."""
-    dated = c[c["day"].notna()]
+    dated = c[(c["kind"] == "opened") & c["day"].notna()]
     if dated.empty:
         return _typed(pd.DataFrame({"day": [], "tickets": []}), {"tickets": "int64"}, date_cols=("day",))
     per_day = dated.groupby(pd.to_datetime(dated["day"]))["n"].sum()
@@ -199,23 +211,19 @@ def volume_from(c: pd.DataFrame) -> pd.DataFrame:
 
 def backlog(con: duckdb.DuckDBPyConnection, filters: Filters,
             as_of: datetime | None = None, limit: int | None = None) -> pd.DataFrame:
-    """The open backlog, one row per ticket, most severe then oldest first (the first `limit`).
+    """The open backlog at `backlog_end`, one row per ticket, most severe then oldest first (the
+    first `limit`).
 
-    Columns: ticket_id, severity ("Unmapped" when NULL), title, service, team, status,
-    opened_at, age_days (float, as-of time − opened_at).
+    Columns: ticket_id, severity ("Unmapped" when NULL), title, service, team, status (today's),
+    opened_at, age_days (float, backlog_end − opened_at).
     """
-    as_of = normalise_as_of(as_of)
-    cte, params = _filtered(filters)
-    df = con.cursor().execute(
-        f"""{cte}
-        SELECT ticket_id, coalesce(severity, ?) AS severity, title, service, team, status,
-               opened_at, date_diff('second', opened_at, ?::TIMESTAMP) / 86400.0 AS age_days
-        FROM f
-        WHERE status_category = 'open' AND opened_at <= ?
-        ORDER BY coalesce(severity, 'SEV-9'), opened_at, ticket_id
-        LIMIT ?""",
-        [*params, UNMAPPED, as_of, as_of, limit],
-    ).df()
+    return _backlog_at(con, filters, backlog_end(con, filters, as_of), limit)
+
+
+def _backlog_at(con: duckdb.DuckDBPyConnection, filters: Filters, te: datetime, limit: int | None = None
+                ) -> pd.DataFrame:
+    df = open_backlog.open_frame(con, filters, te, limit)
+    df["severity"] = df["severity"].astype(object).where(df["severity"].notna(), UNMAPPED)
     return _typed(df, {"age_days": "float64"})
 
 
@@ -227,7 +235,7 @@ def backlog_ageing(con: duckdb.DuckDBPyConnection, filters: Filters,
 
 def ageing_from(c: pd.DataFrame) -> pd.DataFrame:
     """`backlog_ageing` from the cube."""
-    open_now = c[c["open_now"].astype(bool)]
+    open_now = c[c["kind"] == "open"]
     counts = open_now.groupby("age_bucket")["n"].sum().to_dict()
     return pd.DataFrame(
         {"bucket": [b[0] for b in AGE_BUCKETS],
@@ -246,6 +254,7 @@ def severity_mix(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFra
 
 def mix_from(c: pd.DataFrame) -> pd.DataFrame:
     """`severity_mix` from the cube."""
+    c = c[c["kind"] == "opened"]
     named = c["severity"].astype(object).where(c["severity"].notna(), UNMAPPED)
     counts = {k: int(v) for k, v in c["n"].groupby(named).sum().items()}
     order = [*SEVERITIES, *sorted(set(counts) - set(SEVERITY_ORDER)), UNMAPPED]
@@ -293,19 +302,17 @@ def top_titles(con: duckdb.DuckDBPyConnection, filters: Filters, limit: int = 10
     return _typed(df, {"tickets": "int64"})
 
 
-def open_major_tickets(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
-    """Open SEV-1/SEV-2 tickets, oldest first.
+def open_major_tickets(con: duckdb.DuckDBPyConnection, filters: Filters,
+                       as_of: datetime | None = None) -> pd.DataFrame:
+    """The open backlog's SEV-1/SEV-2 tickets at `backlog_end`, oldest first.
 
     Columns: ticket_id, severity, title, service, team, status, opened_at.
     """
-    cte, params = _filtered(filters)
-    return con.cursor().execute(
-        f"""{cte}
-        SELECT ticket_id, severity, title, service, team, status, opened_at
-        FROM f WHERE status_category = 'open' AND severity IN ('SEV-1', 'SEV-2')
-        ORDER BY opened_at, ticket_id""",
-        params,
-    ).df()
+    major = tuple(s for s in ("SEV-1", "SEV-2") if not filters.severity or s in filters.severity)
+    te = backlog_end(con, filters, as_of)
+    rows = _backlog_at(con, filters.with_values(severity=major or ("none",)), te)
+    cols = ["ticket_id", "severity", "title", "service", "team", "status", "opened_at"]
+    return rows.sort_values(["opened_at", "ticket_id"])[cols].reset_index(drop=True)
 
 
 def _typed(df: pd.DataFrame, ints: dict[str, str], date_cols: tuple[str, ...] = ()) -> pd.DataFrame:

@@ -313,8 +313,8 @@ def build(con: duckdb.DuckDBPyConnection, month: str, *, severity=(), service=()
                  "defects": run("defects", gov.defect_section, con, filters, as_of),
                  "datasets": run("datasets", datasets_used, con, filters),
                  "store": run("store digest", store_digest, con)}
-        sla_section, sla_frame, versions = sla.result()
-        trends = run("trends", sec.trends_section, con, filters, as_of, sla_frame)
+        sla_section, sla_weekly, versions = sla.result()
+        trends = run("trends", sec.trends_section, con, filters, as_of, sla_weekly)
         kpi_section, results = kpis.result()
         done = {k: f.result() for k, f in later.items()}
     n = count_tickets(con, filters)

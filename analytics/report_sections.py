@@ -84,7 +84,8 @@ def kpi_section(con: duckdb.DuckDBPyConnection, filters: Filters,
     met = sum(r.status == "met" for r in results.values())
     summary = (f"{met} KPI{'s' if met != 1 else ''} met their target, {len(missed)} missed"
                + (f" ({', '.join(missed)})" if missed else "") + ". Value = the KPI's statistic for "
-               "the month (mean for durations; lowest service for availability and MTBF); previous = "
+               "the month (mean for durations; all services for availability, the lowest beside it; lowest "
+               "service for MTBF); previous = "
                "the month before; n = tickets (or failures) measured. Definitions and exclusions: "
                "appendix.")
     blocks: tuple[Block, ...] = (
@@ -100,24 +101,26 @@ def kpi_section(con: duckdb.DuckDBPyConnection, filters: Filters,
 
 def sla_section(con: duckdb.DuckDBPyConnection, filters: Filters,
                 as_of: datetime) -> tuple[Section, pd.DataFrame | None, tuple[str, ...]]:
-    """Compliance per severity and clock (and the SLA frame, reused by the trends)."""
-    from .sla_engine import evaluate
+    """Compliance per severity and clock over the month's cohort (and its weekly counts, reused
+    by the trends), as on the SLA page: sla_compliance.counts."""
+    from .kpi_trends import period_of
     from .sla_policy import policies, policy_in_force
 
     target = policy_in_force(policies(con), filters.date_from).compliance_target_pct
-    clause, params = filters.where()
+    period = period_of(con, filters, as_of)
     try:
-        frame = evaluate(con, as_of=as_of, where=clause, params=params)
+        table = comp.compliance_table(comp.counts(con, filters, period, split="severity"), target)
+        weekly = comp.counts(con, filters, period, grain="week")
+        versions = tuple(comp.versions_used(con, filters, period))
     except ValueError as exc:  # e.g. a policy that cannot judge: say so instead of failing
         return Section("sla", "SLA compliance per severity",
                        (Text(f"SLA compliance could not be evaluated: {exc}"),)), None, ()
-    versions = tuple(comp.versions_used(frame))
-    table = comp.compliance_table(frame, target)
     view = comp.compliance_view(table)
     view["status"] = view["status"].map(status_label)
     blocks: tuple[Block, ...] = (
-        Text(f"Tickets opened in the month, judged as of {as_of:%Y-%m-%d %H:%M} UTC by SLA policy "
-             f"version(s) {', '.join(versions) or 'none'}; target {target:g} % (policy in force on "
+        Text(f"Clocks that stopped in the month ({period.label()}), open and breached at "
+             f"{period.observed_end:%Y-%m-%d %H:%M} UTC, judged as of {as_of:%Y-%m-%d %H:%M} UTC by SLA "
+             f"policy version(s) {', '.join(versions) or 'none'}; target {target:g} % (policy in force on "
              f"{filters.date_from:%d %b %Y})."),
         Text(comp.DEFINITIONS["compliance"], "note"),
         Table("compliance", "Compliance per severity and clock", table, view=view,
@@ -126,7 +129,7 @@ def sla_section(con: duckdb.DuckDBPyConnection, filters: Filters,
         Chart("compliance_chart", sla_charts.compliance_chart(table), sla_charts.describe_compliance(table),
               table),
     )
-    return Section("sla", "SLA compliance per severity", blocks), frame, versions
+    return Section("sla", "SLA compliance per severity", blocks), weekly, versions
 
 
 # --- trends -----------------------------------------------------------------------------
@@ -164,7 +167,7 @@ def _sla_trend_table(trend: pd.DataFrame) -> pd.DataFrame:
 
 
 def trends_section(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime,
-                   sla_frame: pd.DataFrame | None) -> Section:
+                   sla_weekly: pd.DataFrame | None) -> Section:
     daily = overview.volume_by_day(con, filters)
     weekly = overview.weekly_volume_by_severity(con, filters)
     mttr = kpi_trends.trend(con, filters, "mttr", "week", as_of=as_of)
@@ -178,11 +181,11 @@ def trends_section(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: date
         Chart("mttr_weekly", kpi_charts.trend_chart(mttr, "mttr", target, "week"),
               kpi_charts.describe_trend(mttr, "mttr", target, "week"), mttr, _mttr_table(mttr)),
     ]
-    if sla_frame is not None:
+    if sla_weekly is not None:
         from .sla_policy import policies, policy_in_force
 
         sla_target = policy_in_force(policies(con), filters.date_from).compliance_target_pct
-        trend = comp.compliance_trend(sla_frame, "week")
+        trend = comp.compliance_trend(sla_weekly)
         blocks.append(Chart("sla_weekly", sla_charts.trend_chart(trend, sla_target, "week"),
                             sla_charts.describe_trend(trend, "week"), trend, _sla_trend_table(trend)))
     return Section("trends", "Trends", tuple(blocks))

@@ -18,7 +18,8 @@ once at the first as-of time A0, and for a later as-of time re-judges only the o
 open ones, a few percent): the table `settled` (judged at A0) plus a `live_<n>` table judged at
 that time, both in a private in-memory DuckDB. An as-of time before A0 rebuilds from it.
 At a million tickets: the first judgement ~5 s (once per upload or policy save), each new
-as-of minute ~0.5 s, each filtered aggregate ~10–20 ms.
+as-of minute ~0.5 s, each filtered aggregate ~10–20 ms. analytics.sla_compliance.counts is the
+one reader: the SLA-compliance cohort is defined there.
 """
 
 from __future__ import annotations
@@ -35,10 +36,13 @@ import pyarrow as pa
 
 # Per ticket: the filter columns (so Filters.where() applies unchanged), the two judgements as
 # codes into sla_engine.STATUS_TEXT (0 = not applicable, 1 = met, 2 = breached, 3 = running,
-# 4 = paused), and whether each clock had stopped at the as-of time (the engine's stopped_at,
-# not today's status: a ticket resolved after the as-of time was still running then).
+# 4 = paused), when each clock stopped by the as-of time (the engine's stopped_at, not today's
+# status: a ticket resolved after the as-of time was still running then; NULL while running)
+# and when it breached or will (the engine's breach_at); the policy version that judged it.
 FILTER_COLUMNS = ("opened_at", "severity", "service", "team", "source", "type", "status_category")
-COLUMNS = (*FILTER_COLUMNS, "response_status", "resolution_status", "response_stopped", "resolution_stopped")
+JUDGEMENT_COLUMNS = tuple(f"{m}_{c}" for m in ("response", "resolution")
+                          for c in ("status", "stopped_at", "breach_at"))
+COLUMNS = (*FILTER_COLUMNS, *JUDGEMENT_COLUMNS, "policy_version")
 LIVE_KEEP = 4  # as-of times whose live rows are kept (the page moves on by the minute)
 
 # A ticket whose judgement no later as-of time can change (see the module docstring). Bound
@@ -67,6 +71,7 @@ class _Entry:
     base_as_of: datetime
     db: duckdb.DuckDBPyConnection  # in-memory: table `settled` (judged at base_as_of), live_<n>
     live: dict[datetime, str] = field(default_factory=dict)  # as-of time -> its live table
+    arrays: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # table -> columns (`arrays`)
 
 
 _lock = threading.Lock()
@@ -83,13 +88,13 @@ def _judged(con: duckdb.DuckDBPyConnection, as_of: datetime, where_sql: str, par
     judged = pa.table({"ticket_id": pa.Array.from_pandas(ev["ticket_id"]),
                        **{f"{m}_status": pa.array(ev[f"{m}_status"].cat.codes.to_numpy().astype(np.uint8))
                           for m in ("response", "resolution")},
-                       **{f"{m}_stopped": pa.array(ev[f"{m}_stopped_at"].notna().to_numpy())
-                          for m in ("response", "resolution")}})
+                       **{f"{m}_{c}": pa.Array.from_pandas(ev[f"{m}_{c}"].astype("datetime64[us]"))
+                          for m in ("response", "resolution") for c in ("stopped_at", "breach_at")},
+                       "policy_version": pa.array(ev["policy_version"].astype(object), pa.string(), from_pandas=True)})
     cur = con.cursor()
     cur.register("_sla_judged", judged)
-    cols_sql = ", ".join(f"t.{c}" for c in FILTER_COLUMNS)
-    return cur.sql(f"SELECT {cols_sql}, j.response_status, j.resolution_status, j.response_stopped, "
-                   "j.resolution_stopped FROM tickets t JOIN _sla_judged j "
+    cols_sql = ", ".join([*(f"t.{c}" for c in FILTER_COLUMNS), *(f"j.{c}" for c in COLUMNS[len(FILTER_COLUMNS):])])
+    return cur.sql(f"SELECT {cols_sql} FROM tickets t JOIN _sla_judged j "
                    "USING (ticket_id) ORDER BY t.opened_at").to_arrow_table()
 
 
@@ -106,7 +111,7 @@ def store_compressed(mem: duckdb.DuckDBPyConnection, name_table: str, rows: pa.T
     filters' comparisons over a million rows 2-3x cheaper."""
     cur = mem.cursor()
     cur.register("_rows", rows)
-    cur.execute("ATTACH ':memory:' AS kept (COMPRESS)")
+    cur.execute("ATTACH IF NOT EXISTS ':memory:' AS kept (COMPRESS)")
     cur.execute(f"CREATE TABLE kept.{name_table} AS SELECT * FROM _rows")
     cur.execute("CHECKPOINT kept")
     cur.execute(f"CREATE VIEW {name_table} AS SELECT * FROM kept.{name_table}")
@@ -129,7 +134,9 @@ def _entry(con: duckdb.DuckDBPyConnection, as_of: datetime) -> tuple[_Entry, str
             _store(entry.db, live_table, _judged(con, as_of, LIVE_SQL, [entry.base_as_of] * 4))
             entry.live[as_of] = live_table
             for old in sorted(entry.live)[:-LIVE_KEEP]:
-                entry.db.execute(f"DROP TABLE {entry.live.pop(old)}")
+                dropped = entry.live.pop(old)
+                entry.arrays.pop(dropped, None)
+                entry.db.execute(f"DROP TABLE {dropped}")
             stats["live_builds"] += 1
     return entry, live_table
 
@@ -140,6 +147,39 @@ def query(con: duckdb.DuckDBPyConnection, as_of: datetime, body_sql: str, params
     entry, live_table = _entry(con, as_of)
     return entry.db.cursor().execute(
         f"WITH tickets AS (SELECT * FROM settled UNION ALL SELECT * FROM {live_table}) {body_sql}", params)
+
+
+NEVER = np.iinfo(np.int64).max  # an instant that never came: a clock not stopped, a breach not due
+# The judgement columns as numpy (statuses; instants as microseconds since 1970, NULL = NEVER).
+_ARRAYS_SQL = ", ".join(
+    [f"{m}_status" for m in ("response", "resolution")]
+    + [f"coalesce(epoch_us({c}), {NEVER}) AS {c}" for c in ("opened_at", *JUDGEMENT_COLUMNS) if c.endswith("_at")])
+
+
+def arrays(con: duckdb.DuckDBPyConnection, as_of: datetime, where_sql: str = "TRUE",
+           params: list | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The judgement columns of every ticket at `as_of` as numpy arrays (statuses; instants as
+    microseconds since 1970, NULL = NEVER; settled rows, then the live ones; built once per
+    store version and as-of time), and per ticket whether `where_sql` (over COLUMNS) holds."""
+    entry, live_table = _entry(con, as_of)
+    with _lock:
+        both = entry.arrays.get(live_table)
+        if both is None:
+            parts = []
+            for table in ("settled", live_table):
+                got = entry.arrays.get(table) if table == "settled" else None
+                if got is None:
+                    got = {k: np.asarray(v) for k, v in
+                           entry.db.cursor().execute(f"SELECT {_ARRAYS_SQL} FROM {table}").fetchnumpy().items()}
+                    if table == "settled":
+                        entry.arrays["settled"] = got
+                parts.append(got)
+            both = entry.arrays[live_table] = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    cur = entry.db.cursor()
+    flags = np.concatenate([np.asarray(cur.execute(f"SELECT coalesce(({where_sql}), false) AS m FROM {table}",
+                                                   params or []).fetchnumpy()["m"], dtype=bool)
+                            for table in ("settled", live_table)])
+    return both, flags
 
 
 def clear() -> None:

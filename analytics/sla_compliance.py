@@ -1,43 +1,172 @@
-"""SLA compliance from the per-ticket evaluation: the figures the SLA page and reports show.
+"""SLA compliance: the one cohort every consumer counts, and the figures the SLA page and reports show.
 
-Definitions (stated once; the page shows DEFINITIONS verbatim):
-- compliance % = met / (met + breached) over clocks that STOPPED (the ticket was answered, or
-  resolved) — ServiceNow's formula. Cancelled and not-applicable tickets are excluded and counted.
-- open-and-breached: clocks still running past their target; reported beside compliance, never
-  folded into it and never hidden.
-- Wilson score interval (95 %) for every compliance figure; "small sample" when n < 30.
+`counts` is the one definition (kpi_registry.SLA_COMPLIANCE_TEXT): per metric, the clocks that
+stopped in the period (met or breached, whenever the ticket was opened; ServiceNow's formula)
+and beside them the clocks open and breached at the period's end (or the as-of time, if
+earlier), over the SLA judgements cached per store version (analytics.sla_cache). The SLA page,
+the KPI cards and trends (analytics.kpi_sla), the closure criterion, the CLI and the monthly
+report all call it. `in_cohort` and `open_breached_at` select the same clocks from an
+evaluation frame, for the lists of tickets behind the figures.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import duckdb
+import numpy as np
 import pandas as pd
 
+from .filters import Filters
+from .kpi_registry import OPEN_BREACHED_TEXT, SLA_COMPLIANCE_TEXT, SLA_SMALL_N as SMALL_N
+from .kpi_trends import ALL, COMPARE, Period, bucket_sql, split_sql, undated, windows
 from .schema import SEVERITIES
 
 METRICS = ("response", "resolution")
-SMALL_N = 30
 Z95 = 1.959963984540054
+COUNT_COLUMNS = ["bucket", "grp", "metric", "met", "breached", "open_breached", "not_applicable"]
 
 DEFINITIONS = {
-    "compliance": (
-        "Compliance = met ÷ (met + breached) among tickets whose clock stopped (answered for "
-        "response, resolved for resolution); business minutes on the target's calendar, paused "
-        "statuses excluded. Cancelled tickets and tickets without a target are left out and counted. "
-        "The range is a 95 % Wilson interval; n < 30 is marked as a small sample."
-    ),
-    "open_breached": (
-        "Open and breached: tickets whose clock is still running and already past its target. "
-        "They are not in the compliance figure (their clock has not stopped) but are never hidden."
-    ),
+    "compliance": SLA_COMPLIANCE_TEXT,
+    "open_breached": OPEN_BREACHED_TEXT,
     "at_risk": (
         "At risk: open tickets by share of the target consumed (50–75 %, 75–90 %, 90–100 %, over 100 %), "
-        "with the time left until the breach (response clock while unanswered, else resolution)."
+        "with the time left until the breach (response clock while unanswered, else resolution), now."
     ),
-    "breaches": "Breaches: tickets whose stopped clock exceeded its target, most recent first.",
+    "breaches": "Breaches: clocks that stopped in the period over their target, most recent first.",
 }
+
+
+def _codes() -> dict[str, int]:
+    from .sla_engine import STATUS_TEXT
+
+    return {s: STATUS_TEXT.index(s) for s in ("met", "breached", "not applicable", "running")}
+
+
+# A clock open and breached at a moment te: judged breached, or still running with its breach
+# instant already past (the engine calls a clock whose business time equals its target at the
+# as-of time running, e.g. one due at 17:00 judged that night: it breached at its deadline).
+_OVERDUE = ("breached", "running")
+
+
+def counts(con: duckdb.DuckDBPyConnection, filters: Filters, period: Period, *, grain: str | None = None,
+           split: str | None = None) -> pd.DataFrame:
+    """Columns COUNT_COLUMNS: per bucket, group (`split`: none/severity/service/team) and metric,
+    the met and breached clocks that stopped in it, the clocks open and breached at its end and
+    the not-applicable clocks of tickets opened in it. `grain` None: one bucket (None), the
+    period; "compare": "current" and "previous"; day/week/month/quarter: by the stop time,
+    without the open-breached and not-applicable counts (None). The filters' dates only choose
+    the period (period_of). The KPI cards' case (no split, one or two windows) is counted in numpy
+    over the cached judgements (_counts_numpy), the others in SQL (_counts_sql): the same clocks."""
+    if grain in (None, COMPARE) and split in (None, "none"):
+        return _counts_numpy(con, filters, period, grain)
+    return _counts_sql(con, filters, period, grain, split)
+
+
+def _counts_numpy(con: duckdb.DuckDBPyConnection, filters: Filters, period: Period, grain: str | None) -> pd.DataFrame:
+    """`counts` without split for the windows of `grain` (None or COMPARE): the filters' flags
+    from SQL, then per metric and status one histogram of the instants over the windows'
+    bounds (a third of the SQL's time at a million tickets)."""
+    from .sla_cache import arrays
+
+    code = _codes()
+    clause, params = undated(filters).where()
+    cols, keep = arrays(con, period.as_of, clause, params)
+    wins = [(label, b0, b1, max(b0, min(b1, period.as_of))) for label, b0, b1 in windows(period, grain)]
+    edges = np.unique([_us(t) for w in wins for t in w[1:]])
+
+    def below(values: np.ndarray, sel: np.ndarray) -> np.ndarray:
+        """cum[k] = how many selected values are before edges[k]."""
+        return np.cumsum(np.bincount(np.searchsorted(edges, values[sel], side="right"), minlength=len(edges) + 1))
+
+    def k(t: datetime) -> int:
+        return int(np.searchsorted(edges, _us(t)))
+
+    rows = []
+    for m in METRICS:
+        st, stop, breach = cols[f"{m}_status"], cols[f"{m}_stopped_at"], cols[f"{m}_breach_at"]
+        met, br, na = (keep & (st == code[s]) for s in ("met", "breached", "not applicable"))
+        overdue = br | (keep & (st == code["running"]))
+        c_met, c_br, c_na = below(stop, met), below(stop, br), below(cols["opened_at"], na)
+        # Open and breached at te: breached before te and not stopped before it.
+        c_due, c_done = below(breach, overdue), below(np.maximum(breach, stop), overdue)
+        for label, b0, b1, te in wins:
+            rows.append({"bucket": label, "grp": ALL, "metric": m, "met": int(c_met[k(b1)] - c_met[k(b0)]),
+                         "breached": int(c_br[k(b1)] - c_br[k(b0)]),
+                         "open_breached": int(c_due[k(te)] - c_done[k(te)]),
+                         "not_applicable": int(c_na[k(b1)] - c_na[k(b0)])})
+    rows.sort(key=lambda r: (str(r["bucket"]), r["metric"]))
+    return pd.DataFrame(rows, columns=COUNT_COLUMNS)
+
+
+def _us(t: datetime) -> int:
+    """Microseconds since 1970 of a naive UTC instant (DuckDB's epoch_us)."""
+    return (t - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+
+
+def _counts_sql(con: duckdb.DuckDBPyConnection, filters: Filters, period: Period, grain: str | None,
+                split: str | None) -> pd.DataFrame:
+    """`counts` in SQL over the cached judgements (any split and grain)."""
+    from .sla_cache import query
+
+    code = _codes()
+    clause, params = undated(filters).where()
+    if grain in (None, COMPARE):
+        aggs, agg_params = [], []
+        wins = windows(period, grain)
+        for i, (_, b0, b1) in enumerate(wins):
+            te = max(b0, min(b1, period.as_of))
+            for m in METRICS:
+                for name, cond, p in (
+                        ("met", _stopped_sql(m, code["met"]), [b0, b1]),
+                        ("breached", _stopped_sql(m, code["breached"]), [b0, b1]),
+                        ("open_breached", _open_breached_sql(m, code), [te, te]),
+                        ("not_applicable", f"{m}_status = {code['not applicable']} "
+                                           "AND opened_at >= ? AND opened_at < ?", [b0, b1])):
+                    aggs.append(f"count(*) FILTER (WHERE {cond}) AS {name}__{m}__{i}")
+                    agg_params += p
+        body_sql = f"SELECT {split_sql(split)} AS grp, {', '.join(aggs)} FROM tickets WHERE ({clause}) GROUP BY ALL"
+        wide = query(con, period.as_of, body_sql, [*agg_params, *params]).df()
+        rows = [{"bucket": label, "grp": r["grp"], "metric": m,
+                 **{c: int(r[f"{c}__{m}__{i}"]) for c in COUNT_COLUMNS[3:]}}
+                for r in wide.to_dict("records") for i, (label, _, _) in enumerate(wins) for m in METRICS]
+        return pd.DataFrame(rows, columns=COUNT_COLUMNS)
+    parts = [f"""SELECT {bucket_sql(grain, f'{m}_stopped_at')} AS bucket, {split_sql(split)} AS grp, '{m}' AS metric,
+        count(*) FILTER (WHERE {m}_status = {code['met']}) AS met,
+        count(*) FILTER (WHERE {m}_status = {code['breached']}) AS breached,
+        NULL::BIGINT AS open_breached, NULL::BIGINT AS not_applicable
+        FROM tickets WHERE ({clause}) AND {_stopped_sql(m, f"{code['met']}, {code['breached']}")} GROUP BY ALL"""
+             for m in METRICS]
+    body_sql = " UNION ALL ".join(parts) + " ORDER BY bucket, grp, metric"
+    return query(con, period.as_of, body_sql, [*params, period.start, period.end] * 2).df()[COUNT_COLUMNS]
+
+
+def _stopped_sql(metric: str, statuses: str) -> str:
+    """The cohort: a clock judged `statuses` (codes) that stopped in [?, ?)."""
+    return (f"{metric}_status IN ({statuses}) AND {metric}_stopped_at >= ? "
+            f"AND {metric}_stopped_at < ?")
+
+
+def _open_breached_sql(metric: str, code: dict[str, int]) -> str:
+    """Open and breached at ? (twice): not stopped before it, its breach instant before it."""
+    overdue = ", ".join(str(code[s]) for s in _OVERDUE)
+    return (f"{metric}_status IN ({overdue}) AND ({metric}_stopped_at IS NULL OR {metric}_stopped_at >= ?) "
+            f"AND {metric}_breach_at < ?")
+
+
+def in_cohort(frame: pd.DataFrame, metric: str, start: datetime, end: datetime) -> pd.Series:
+    """The rows of an evaluation frame (sla_engine.evaluate) whose `metric` clock is in the
+    cohort of [start, end): the pandas twin of _stopped_sql."""
+    stopped = pd.to_datetime(frame[f"{metric}_stopped_at"])
+    return frame[f"{metric}_status"].astype(str).isin(["met", "breached"]) & (stopped >= start) & (stopped < end)
+
+
+def open_breached_at(frame: pd.DataFrame, metric: str, te: datetime) -> pd.Series:
+    """The rows whose `metric` clock was open and breached at `te`: the twin of _open_breached_sql."""
+    stopped = pd.to_datetime(frame[f"{metric}_stopped_at"])
+    return (frame[f"{metric}_status"].astype(str).isin(_OVERDUE) & (stopped.isna() | (stopped >= te))
+            & (pd.to_datetime(frame[f"{metric}_breach_at"]) < te))
 
 
 def wilson(met: int, n: int, z: float = Z95) -> tuple[float | None, float | None]:
@@ -51,37 +180,24 @@ def wilson(met: int, n: int, z: float = Z95) -> tuple[float | None, float | None
     return round(100 * max(0.0, centre - half), 2), round(100 * min(1.0, centre + half), 2)
 
 
-def _stopped(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
-    status = frame[f"{metric}_status"].astype(str)
-    stopped = frame[f"{metric}_stopped_at"].notna() & status.isin(["met", "breached"])
-    return frame[stopped]
-
-
-def compliance_table(frame: pd.DataFrame, target_pct: float = 95.0) -> pd.DataFrame:
-    """One row per severity × metric (plus "All"): met, breached, n, %, Wilson range, status."""
+def compliance_table(counted: pd.DataFrame, target_pct: float = 95.0) -> pd.DataFrame:
+    """One row per metric × severity (plus "All") from `counts(..., split="severity")` for one
+    period: met, breached, n, %, Wilson range, status, small sample, open breached, no target."""
     rows = []
-    severities = [*SEVERITIES, "All"]
     for metric in METRICS:
-        done = _stopped(frame, metric)
-        status = done[f"{metric}_status"].astype(str)
-        excluded = frame[f"{metric}_status"].astype(str).eq("not applicable").groupby(
-            frame["severity"].astype(str)).sum() if len(frame) else pd.Series(dtype=int)
-        open_breached = frame[frame[f"{metric}_stopped_at"].isna()
-                              & frame[f"{metric}_status"].astype(str).eq("breached")]
-        for sev in severities:
-            mask = slice(None) if sev == "All" else done["severity"].astype(str).eq(sev)
-            met = int((status[mask] == "met").sum())
-            breached = int((status[mask] == "breached").sum())
+        mine = counted[(counted["metric"] == metric) & counted["bucket"].isna()]
+        for sev in [*SEVERITIES, "All"]:
+            part = mine if sev == "All" else mine[mine["grp"] == sev]
+            met, breached = int(part["met"].sum()), int(part["breached"].sum())
             n = met + breached
             low, high = wilson(met, n)
             pct = round(100 * met / n, 2) if n else None
-            ob = len(open_breached) if sev == "All" else int(open_breached["severity"].astype(str).eq(sev).sum())
-            na = int(excluded.sum()) if sev == "All" else int(excluded.get(sev, 0))
             rows.append({
                 "metric": metric, "severity": sev, "met": met, "breached": breached, "n": n,
                 "compliance_pct": pct, "wilson_low": low, "wilson_high": high, "target_pct": target_pct,
                 "status": _verdict(pct, target_pct, n), "small_sample": 0 < n < SMALL_N,
-                "open_breached": ob, "not_applicable": na,
+                "open_breached": int(part["open_breached"].sum()),
+                "not_applicable": int(part["not_applicable"].sum()),
             })
     return pd.DataFrame(rows)
 
@@ -102,42 +218,34 @@ def compliance_view(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _verdict(pct: float | None, target: float, n: int) -> str:
+    """met / missed against the target; "no data" without a stopped clock."""
     if pct is None:
         return "no data"
     return "met" if pct >= target else "missed"
 
 
-def compliance_trend(frame: pd.DataFrame, grain: str = "week") -> pd.DataFrame:
-    """Compliance per period of the clock's stop time: period, metric, met, n, %, Wilson range."""
-    if grain not in ("week", "month"):
-        raise ValueError(f"grain must be week or month, not {grain!r}")
+def compliance_trend(counted: pd.DataFrame) -> pd.DataFrame:
+    """Compliance per bucket of the clock's stop time from `counts(..., grain=...)` (weeks start
+    on Monday, months on the 1st): period, metric, met, n, %, Wilson range."""
     out = []
-    for metric in METRICS:
-        done = _stopped(frame, metric)
-        if done.empty:
+    for r in counted.groupby(["bucket", "metric"], sort=True)[["met", "breached"]].sum().reset_index().to_dict("records"):
+        met, n = int(r["met"]), int(r["met"]) + int(r["breached"])
+        if n == 0:
             continue
-        stopped = pd.to_datetime(done[f"{metric}_stopped_at"])
-        # Weeks start on Monday (ISO); months on the 1st.
-        period = stopped.dt.to_period("W-SUN" if grain == "week" else "M").dt.start_time
-        grouped = done.assign(period=period, met=done[f"{metric}_status"].astype(str).eq("met")).groupby("period")
-        for start, g in grouped:
-            met, n = int(g["met"].sum()), len(g)
-            low, high = wilson(met, n)
-            out.append({"period": start, "metric": metric, "met": met, "n": n,
-                        "compliance_pct": round(100 * met / n, 2), "wilson_low": low, "wilson_high": high})
+        low, high = wilson(met, n)
+        out.append({"period": pd.Timestamp(r["bucket"]), "metric": r["metric"], "met": met, "n": n,
+                    "compliance_pct": round(100 * met / n, 2), "wilson_low": low, "wilson_high": high})
     return pd.DataFrame(out, columns=["period", "metric", "met", "n", "compliance_pct", "wilson_low", "wilson_high"])
 
 
 _LIST_COLS = ["ticket_id", "severity", "type", "opened_at", "policy_version"]
 
 
-def open_breached(frame: pd.DataFrame) -> pd.DataFrame:
-    """Open clocks already past target, with business and calendar minutes side by side."""
-    parts = []
-    for metric in METRICS:
-        sel = frame[frame[f"{metric}_stopped_at"].isna() & frame[f"{metric}_status"].astype(str).eq("breached")]
-        parts.append(_clock_view(sel, metric))
-    return pd.concat(parts, ignore_index=True).sort_values("breach_at") if parts else pd.DataFrame()
+def open_breached(frame: pd.DataFrame, te: datetime) -> pd.DataFrame:
+    """Clocks open and breached at `te` (the period's end, or now), business and calendar
+    minutes side by side."""
+    parts = [_clock_view(frame[open_breached_at(frame, m, te)], m) for m in METRICS]
+    return pd.concat(parts, ignore_index=True).sort_values("breach_at").reset_index(drop=True)
 
 
 def at_risk(frame: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
@@ -150,9 +258,9 @@ def at_risk(frame: pd.DataFrame, as_of: datetime) -> pd.DataFrame:
     return sel[cols].sort_values("breach_at").reset_index(drop=True)
 
 
-def breaches(frame: pd.DataFrame) -> pd.DataFrame:
-    """Stopped clocks that exceeded their target, most recent breach first."""
-    parts = [_clock_view(_stopped(frame, m)[lambda d, m=m: d[f"{m}_status"].astype(str).eq("breached")], m)
+def breaches(frame: pd.DataFrame, start: datetime, end: datetime) -> pd.DataFrame:
+    """Clocks of the cohort of [start, end) that exceeded their target, most recent breach first."""
+    parts = [_clock_view(frame[in_cohort(frame, m, start, end) & frame[f"{m}_status"].astype(str).eq("breached")], m)
              for m in METRICS]
     out = pd.concat(parts, ignore_index=True)
     return out.sort_values("breach_at", ascending=False).reset_index(drop=True)
@@ -170,9 +278,21 @@ def _clock_view(sel: pd.DataFrame, metric: str) -> pd.DataFrame:
     return view.reset_index(drop=True)
 
 
-def versions_used(frame: pd.DataFrame) -> list[str]:
-    """The policy versions the evaluated tickets were judged by (a report names them)."""
-    return sorted(v for v in frame["policy_version"].dropna().astype(str).unique())
+def versions_used(con: duckdb.DuckDBPyConnection, filters: Filters, period: Period) -> list[str]:
+    """The policy versions that judged the clocks of the period's cohort and its open breaches
+    (a report names them)."""
+    from .sla_cache import query
+
+    code = _codes()
+    clause, params = undated(filters).where()
+    te = period.observed_end
+    stopped = f"{code['met']}, {code['breached']}"
+    either_sql = " OR ".join(f"({_stopped_sql(m, stopped)}) OR ({_open_breached_sql(m, code)})"
+                             for m in METRICS)
+    rows = query(con, period.as_of, f"SELECT DISTINCT policy_version FROM tickets WHERE ({clause}) "
+                 f"AND policy_version IS NOT NULL AND ({either_sql}) ORDER BY 1",
+                 [*params, *[period.start, period.end, te, te] * len(METRICS)]).fetchall()
+    return [r[0] for r in rows]
 
 
 def clock_summary(tl: dict) -> pd.DataFrame:

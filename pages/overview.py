@@ -28,6 +28,9 @@ captions = figure_captions(summary)
 
 st.subheader("KPIs for the filtered period")
 results = kpi_state.card_results(con, filters, as_of)
+st.caption(widgets.escape_markdown(
+    f"Period {results['mttr'].extra.get('period', '')} (UTC days): the date filter's days, or without one the "
+    "data's span, from its first to its last event of any kind. Each card's Definition says what it counts."))
 for row_start in range(0, len(kpi_registry.CARD_KEYS), 4):
     for col, key in zip(st.columns(4), kpi_registry.CARD_KEYS[row_start:row_start + 4]):
         with col:

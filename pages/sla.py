@@ -9,28 +9,30 @@ from ui import sla_state, state, widgets
 con, filters, n = widgets.filtered_page("SLA compliance")
 
 as_of = state.as_of_now()
+period = sla_state.period(con, filters, as_of)
 with st.spinner("Evaluating SLA clocks…"):
     frame = sla_state.evaluation(con, filters, as_of)
-target = sla_state.compliance_target(con, as_of.date())
-versions = comp.versions_used(frame)
+    target = sla_state.compliance_target(con, as_of.date())
+    table = comp.compliance_table(sla_state.counts(con, filters, as_of, split="severity"), target)
+versions = sla_state.versions(con, filters, as_of)
 st.caption(widgets.escape_markdown(
-    f"As of {as_of:%Y-%m-%d %H:%M} UTC · policy versions used: {', '.join(versions) or 'none'} · "
+    f"Clocks that stopped {period.label()} (UTC); open and breached at {period.observed_end:%Y-%m-%d %H:%M} UTC; "
+    f"as of {as_of:%Y-%m-%d %H:%M} UTC · policy versions used: {', '.join(versions) or 'none'} · "
     "edit policies on the Settings page."))
 
-table = comp.compliance_table(frame, target)
 widgets.chart(sla_charts.compliance_chart(table), sla_charts.describe_compliance(table), table,
               key="sla_chart", definition=comp.DEFINITIONS["compliance"])
 widgets.table(comp.compliance_view(table), alt="Compliance per severity and clock", key="sla_table")
 
 grain = st.radio("Trend by", ["week", "month"], horizontal=True, key="sla_grain")
-trend = comp.compliance_trend(frame, grain)
+trend = comp.compliance_trend(sla_state.counts(con, filters, as_of, grain=grain))
 widgets.chart(sla_charts.trend_chart(trend, target, grain), sla_charts.describe_trend(trend, grain), trend,
               key="sla_trend")
 
 lists = {
-    "Open and breached": (comp.open_breached(frame), "open_breached"),
+    "Open and breached": (comp.open_breached(frame, period.observed_end), "open_breached"),
     "At risk": (comp.at_risk(frame, as_of), "at_risk"),
-    "Breaches": (comp.breaches(frame), "breaches"),
+    "Breaches": (comp.breaches(frame, period.start, period.end), "breaches"),
 }
 for (label, (rows, key)), tab in zip(lists.items(), st.tabs([f"{k} ({len(v[0]):,})" for k, v in lists.items()])):
     with tab:

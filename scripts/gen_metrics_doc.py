@@ -36,21 +36,39 @@ def render() -> str:
         "",
         "General rules:",
         "- Timestamps are UTC. A period is [start, end): the filter's first day to the day after "
-        "its last day; without a date filter, the first to the last opened day of the filtered "
-        "tickets, capped at now. The previous period is the interval of the same length just "
-        "before it.",
+        "its last day; without a date filter it spans the data: the day of the first to the day "
+        "after the last event of any kind (opened, impact start, detection, acknowledgement, "
+        "mitigation, resolution, closure, status change) of the filtered tickets, capped at now. "
+        "The same period is the default of the pages, the CLI (`kpis`, `sla --summary`), the KPI "
+        "trends, and the end of the closure criteria's windows. The previous period is the "
+        "interval of the same length just before it.",
         "- Cohorts: " + "; ".join(f"**{c}** = {t}" for c, t in reg.COHORT_TEXT.items()) + ".",
         "- An excluded ticket is counted under the first exclusion it matches, and each card says "
         "how many were excluded and why. A KPI with nothing left to measure shows "
         "\"not measurable\" with the reason and how to fix it, never 0.",
         "- Status: **met** when the value is at or better than the target, **missed** otherwise, "
         "**not measurable** without a value, **no target** when none is set (Settings → KPI "
-        "targets). n < 5 is flagged as a small sample; durations show mean, median and p90.",
+        f"targets). n < 5 is flagged as a small sample (SLA compliance: n < {reg.SLA_SMALL_N}, "
+        "the one threshold of the SLA page, the cards, the closure criterion and the report); "
+        "durations show mean, median and p90.",
+        f"- SLA compliance is one cohort everywhere: {reg.SLA_COMPLIANCE_TEXT}",
+        f"- Open backlog is one definition everywhere (Overview, KPI trends, closure criteria): "
+        f"{reg.BACKLOG_TEXT}",
+        f"- MTTA is not measurable for a source that records the acknowledgement at the opening "
+        f"instant for at least {reg.ACK_AT_OPEN_SHARE * 100:g} % of its acknowledged tickets (the "
+        "Volvo VINST export: 84.6 %; ServiceNow 24.5 %, the Italian help desk 1.7 %): its tickets "
+        "are an exclusion with that label, and with nothing left the card says not measurable.",
+        "- Availability, MTBF and MTBSI are measured only for sources whose SEV-1/SEV-2 tickets "
+        "describe service outages (datasets.describes_outages, from the source's profile; in a "
+        f"store without that column, Hypercare's own source `{reg.HYPERCARE_SOURCE}` only); the "
+        "other sources' incidents are an exclusion with that label, and without any such source "
+        "the cards say not measurable and why.",
         "- Statuspage's 839 bulk-imported legacy incidents (created = started = resolved) are "
         "not silently dropped: they show as exclusions with their counts — MTTR \"tickets with "
         "zero duration\" (839 in the GitHub export), MTTD \"impact start, detection and "
         "resolution are the same instant\" (836; 3 have a different start), availability/MTBF "
-        "\"incidents with zero duration\" (those among the outage severities).",
+        "\"incidents with zero duration\" (those among the outage severities, once the source is "
+        "marked as describing outages).",
         "",
         "| key | KPI | unit | cohort | statistic | default target |",
         "|---|---|---|---|---|---|",

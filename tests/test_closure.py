@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from analytics import audit, closure, closure_metrics, db, signoff
+from analytics import audit, closure, closure_metrics, db, signoff, sla_cache
 from analytics import closure_rules as cr
 from analytics.cli import main
 from analytics.filters import Filters
@@ -141,6 +141,7 @@ def test_sla_pass_fail_and_at_risk(con):
     # Two resolutions over 240 minutes: 38 of 40 = 95.0 % — at a 96 % target that fails.
     for tid in ev[ev["metric"] == "resolution"]["ticket_id"][:2]:
         con.execute("UPDATE tickets SET resolved_at = opened_at + INTERVAL 300 MINUTE WHERE ticket_id = ?", [tid])
+    sla_cache.clear()  # a direct UPDATE is not an upload: forget the judgements made before it
     s, detail, ev = status(con, "sla", rules=margin)
     assert s == closure.FAIL and "resolution 95.0 % (38 of 40 met" in detail
     assert list(ev["status"][:3]) == ["breached"] * 3  # breaches first
@@ -197,9 +198,11 @@ def test_kpis_mttr_sev1_each_state(con):
 
 def test_kpis_availability_over_the_window_from_go_live(con):
     rules = cr.ClosureRules(kpi_keys=["availability", "mtbf"], kpi_window_days=10)
-    # One SEV-1 outage of 1 h on Payments, three days before as_of.
+    # One SEV-1 outage of 1 h on Payments, three days before as_of, in Hypercare's own data (its
+    # SEV-1/SEV-2 incidents are outages); the data runs up to as_of.
     add(con, type="incident", severity="SEV-1", service="Payments", opened_at=T - 3 * D,
-        resolved_at=T - 3 * D + H, status_category="resolved")
+        resolved_at=T - 3 * D + H, status_category="resolved", source="hypercare")
+    add(con, type="incident", severity="SEV-4", service="Payments", opened_at=T, source="hypercare")
     s, detail, ev = status(con, "kpis", rules=rules)
     head = ev.set_index(["kpi", "service"])
     assert head.loc[("Availability", "all"), "value"] == pytest.approx(100 * (1 - 1 / 240))  # 10 days = 240 h
@@ -212,6 +215,20 @@ def test_kpis_availability_over_the_window_from_go_live(con):
     # MTBF needs two failures of a service: with one it is not computable, and says why.
     assert ev.loc[("MTBF", "all"), "status"] == "not measurable"
     assert "one failure" in ev.loc[("MTBF", "Payments"), "note"]
+    # The data ends with the outage's resolution: no uptime is counted after it (9 days + 1 h
+    # observed in a window that ends at the end of its last day), whatever the as-of time.
+    con.execute("DELETE FROM tickets WHERE severity = 'SEV-4'")
+    db.set_setting(con, "go_live_date", "")
+    ev = closure.evidence(con, "kpis", T + 30 * D, rules=rules).set_index(["kpi", "service"])
+    assert ev.loc[("Availability", "all"), "value"] == pytest.approx(100 * (1 - 1 / (9 * 24 + 1)))
+
+
+def test_kpis_availability_not_measurable_for_sources_without_outages(con):
+    rules = cr.ClosureRules(kpi_keys=["availability"], kpi_window_days=10)
+    add(con, type="incident", severity="SEV-1", service="Payments", opened_at=T - 3 * D,
+        resolved_at=T - 3 * D + H, status_category="resolved", source="servicenow")
+    s, detail, ev = status(con, "kpis", rules=rules)
+    assert s == closure.NOT_MEASURABLE and "servicenow does not describe service outages" in detail
 
 
 def test_kpi_window_ignores_an_unreadable_or_later_go_live(con):
@@ -227,7 +244,8 @@ def test_kpis_at_risk_when_one_is_not_computable(con):
     assert status(con, "kpis", rules=rules)[0] == closure.NOT_MEASURABLE  # no outage at all
     # One 6-minute outage in 100 days: availability 99.9958 % meets 99.9 %; MTBF needs two failures.
     add(con, type="incident", severity="SEV-2", service="Identity", opened_at=T - 3 * D,
-        resolved_at=T - 3 * D + timedelta(minutes=6), status_category="resolved")
+        resolved_at=T - 3 * D + timedelta(minutes=6), status_category="resolved", source="hypercare")
+    add(con, type="defect", severity="SEV-4", service="Identity", opened_at=T, source="hypercare")
     s, detail, ev = status(con, "kpis", rules=rules)
     assert s == closure.AT_RISK and "not judged: MTBF" in detail
     assert f"Availability {100 * (1 - 0.1 / 2400):.3f} %" in detail

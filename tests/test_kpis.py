@@ -120,16 +120,51 @@ def test_durations_and_rates_match_pandas(demo, f):
     assert got["tickets"].value == len(opened)
 
 
-def test_backlog_matches_pandas(demo):
+def test_reassignment_and_escalation_rates_differ(demo):
+    """Issue #12: the two rates were equal with equal deltas on every demo filter because the
+    generator reassigned exactly the escalated tickets. The desk also passes tickets between its
+    own analysts: reassigned without reaching L2, as in real service desks."""
     con, tickets, _ = demo
+    live = tickets[tickets["status_category"] != "cancelled"]
+    level = pd.to_numeric(live["tier"].str.extract(r"(\d+)")[0])
+    assert ((live["reassignment_count"] > 0) & (level == 1)).sum() > 0
+    for f in (Filters(), Filters(team=("Service Desk",)), Filters(severity=("SEV-3", "SEV-4"))):
+        got = kpis.results(con, f, AS_OF, keys=("reassignment_rate", "escalation_rate"))
+        part = _select(live, f)
+        part = part[part["team"].isin(f.team)] if f.team else part
+        lv = pd.to_numeric(part["tier"].str.extract(r"(\d+)")[0])
+        assert got["reassignment_rate"].value == pytest.approx(100 * (part["reassignment_count"] > 0).mean())
+        assert got["escalation_rate"].value == pytest.approx(100 * (lv >= 2).mean())
+        assert got["reassignment_rate"].value > got["escalation_rate"].value
+
+
+DONE_STATUSES = {"Resolved", "Closed", "Cancelled"}  # the demo's statuses that end an open stretch
+
+
+def _open_at(tickets: pd.DataFrame, history: pd.DataFrame, te: datetime) -> pd.DataFrame:
+    """Tickets open at `te`, read the plain way: the last status change at or before `te` of a
+    ticket with a history (none yet: open since it was opened); without a history, open until
+    the earlier of resolved_at and closed_at (never ended while open today)."""
+    h = history[history["event_time"] <= te].sort_values(["ticket_id", "event_time", "seq"])
+    last = h.groupby("ticket_id")["status"].last()
+    t = tickets[tickets["opened_at"] < te]
+    with_history = t["ticket_id"].isin(set(history["ticket_id"]))
+    state_done = t["ticket_id"].map(last).isin(DONE_STATUSES)
+    done_at = t[["resolved_at", "closed_at"]].min(axis=1)
+    plain_open = (t["status_category"] == "open") | (done_at > te)
+    return t[(with_history & ~state_done) | (~with_history & plain_open)]
+
+
+def test_backlog_matches_pandas(demo):
+    con, tickets, history = demo
     got = kpis.results(con, Filters(date_from=D0, date_to=D1), AS_OF, previous=False)
-    t = tickets
-    ok = (t["status_category"] != "cancelled") & ~(
-        t["status_category"].isin(["resolved", "closed"]) & t["resolved_at"].isna())
-    open_ = t[ok & (t["opened_at"] < END) & (t["resolved_at"].isna() | (t["resolved_at"] >= END))]
+    open_ = _open_at(tickets, history, END)
     assert got["open_backlog"].value == len(open_)
     age = (END - open_["opened_at"]).dt.total_seconds() / 86400
     assert got["backlog_age"].value == pytest.approx(age.median())
+    # Tickets opened before the period end and resolved (once) after it were open at its end.
+    later = tickets[(tickets["resolved_at"] >= END) & (tickets["opened_at"] < END) & (tickets["reopen_count"] == 0)]
+    assert len(later) and set(later["ticket_id"]) <= set(open_["ticket_id"])
 
 
 def _sweep_downtime(windows: pd.DataFrame, start: datetime, end: datetime) -> tuple[float, int]:
@@ -151,16 +186,27 @@ def _sweep_downtime(windows: pd.DataFrame, start: datetime, end: datetime) -> tu
     return down / 3600, fails
 
 
+def _data_end(tickets: pd.DataFrame, history: pd.DataFrame) -> pd.Timestamp:
+    """The last event of any kind in the data: a ticket timestamp or a status change."""
+    cols = ["opened_at", "impact_started_at", "detected_at", "acknowledged_at", "mitigated_at",
+            "resolved_at", "closed_at"]
+    return max(tickets[cols].max().max(), history["event_time"].max())
+
+
 @pytest.mark.parametrize("f", FILTERS[:2], ids=["all", "sev12"])
 def test_availability_and_mtbf_match_a_sweep(demo, f):
-    con, tickets, _ = demo
+    con, tickets, history = demo
     got = kpis.results(con, f, AS_OF, keys=("availability", "mtbf", "mtbsi"), previous=False)
+    services_in_scope = _select(tickets, f)["service"].nunique()
     t = _select(tickets, f)
     t = t[t["severity"].isin(["SEV-1", "SEV-2"]) & (t["type"] == "incident")
           & (t["status_category"] != "cancelled")]
     s = t["impact_started_at"].fillna(t["opened_at"])
     e = t["mitigated_at"].fillna(t["resolved_at"])
-    e = e.where(t["status_category"] != "open", e.fillna(pd.Timestamp(AS_OF)))
+    # An outage still open runs to the end of the data (the demo's export moment), not to as_of.
+    end_of_data = _data_end(tickets, history)
+    assert end_of_data < pd.Timestamp(AS_OF)
+    e = e.where(t["status_category"] != "open", e.fillna(end_of_data))
     w = pd.DataFrame({"service": t["service"], "s": s, "e": e}).dropna()
     w = w[(w["e"] > w["s"]) & (w["s"] < END) & (w["e"] >= START)]
     hours = (END - START).total_seconds() / 3600
@@ -170,7 +216,12 @@ def test_availability_and_mtbf_match_a_sweep(demo, f):
         avail[svc] = 100 * (1 - down / hours)
         if fails >= 2:
             mtbf[svc], mtbsi[svc] = (hours - down) / fails, hours / fails
-    assert got["availability"].value == pytest.approx(min(avail.values()))
+    # Headline: all services in scope, time-weighted; the lowest service beside it.
+    down = sum(hours * (1 - a / 100) for a in avail.values())
+    assert got["availability"].value == pytest.approx(100 * (1 - down / (services_in_scope * hours)))
+    assert got["availability"].extra["services_in_scope"] == services_in_scope
+    assert got["availability"].extra["lowest_value"] == pytest.approx(min(avail.values()))
+    assert got["availability"].value > min(avail.values())
     assert got["mtbf"].value == pytest.approx(min(mtbf.values()))
     assert got["mtbsi"].value == pytest.approx(min(mtbsi.values()))
     shown = {r["service"]: r for r in got["mtbf"].extra["services"]}
@@ -179,22 +230,23 @@ def test_availability_and_mtbf_match_a_sweep(demo, f):
 
 
 def test_sla_compliance_matches_the_engine_rows(demo):
+    """The cohort: clocks that stopped in the period, whenever opened; open and breached at its end."""
     from analytics.sla_engine import evaluate
 
     con, tickets, _ = demo
     f = Filters(date_from=D0, date_to=D1)
     got = kpis.results(con, f, AS_OF, keys=("response_sla", "resolution_sla"), previous=False)
-    clause, params = f.where()
-    ev = evaluate(con, as_of=AS_OF, where=clause, params=params)
-    ev = ev.merge(tickets[["ticket_id", "acknowledged_at"]], on="ticket_id")
-    done = ev["status_category"].astype(str).isin(["resolved", "closed"])
-    for key, m, stopped in (("response_sla", "response", done | ev["acknowledged_at"].notna()),
-                            ("resolution_sla", "resolution", done)):
+    ev = evaluate(con, as_of=AS_OF)
+    for key, m in (("response_sla", "response"), ("resolution_sla", "resolution")):
         st = ev[f"{m}_status"].astype(str)
-        met, br = ((st == "met") & stopped).sum(), ((st == "breached") & stopped).sum()
+        stop, breach = ev[f"{m}_stopped_at"], ev[f"{m}_breach_at"]
+        in_period = (stop >= START) & (stop < END)
+        met, br = ((st == "met") & in_period).sum(), ((st == "breached") & in_period).sum()
         assert got[key].n == met + br
         assert got[key].value == pytest.approx(100 * met / (met + br))
-        assert got[key].extra["open_breached"] == int(((st == "breached") & ~stopped).sum())
+        assert (ev.loc[in_period, "opened_at"] < START).any()  # older tickets count too
+        open_breached = st.isin(["breached", "running"]) & (stop.isna() | (stop >= END)) & (breach < END)
+        assert got[key].extra["open_breached"] == int(open_breached.sum()) > 0
 
 
 def test_previous_period_and_change(demo):
@@ -221,7 +273,7 @@ def _insert(con, **row):
 
 
 def _ticket(con, tid, **kw):
-    base = {"ticket_id": tid, "source": "t", "type": "incident", "severity": "SEV-3",
+    base = {"ticket_id": tid, "source": "hypercare", "type": "incident", "severity": "SEV-3",
             "status_category": "closed", "service": "Payments", "opened_at": T0 + H}
     _insert(con, **{**base, **kw})
 
@@ -258,7 +310,7 @@ def test_none_acknowledged(con):
     got = kpis.results(con, DAY, AS_OF)
     assert got["mtta"].value is None and got["mtta"].status == "not measurable"
     assert got["mtta"].excluded == (("tickets without an acknowledgement", 3),)
-    assert "acknowledgement column" in got["mtta"].reason
+    assert "acknowledgement recorded apart from the opening" in got["mtta"].reason
 
 
 def test_mttd_without_impact_start_is_not_measurable_never_zero(con):
@@ -276,7 +328,8 @@ def test_overlapping_outages_are_merged(con):
     got = kpis.results(con, DAY, AS_OF, keys=("availability", "mtbf"))
     (svc,) = got["availability"].extra["services"]
     assert svc["downtime_hours"] == pytest.approx(3.0) and svc["failures"] == 1
-    assert got["availability"].value == pytest.approx(100 * (1 - 3 / 24))
+    # The data ends with b's resolution at T0 + 20 h: no uptime is counted after it.
+    assert got["availability"].value == pytest.approx(100 * (1 - 3 / 20))
     assert got["availability"].status == "missed"
 
 
@@ -298,18 +351,21 @@ def test_service_with_one_incident_has_no_mtbf(con):
     got = kpis.results(con, DAY, AS_OF, keys=("mtbf", "mtbsi"))
     rows = {r["service"]: r for r in got["mtbf"].extra["services"]}
     assert rows["Web"]["mtbf_hours"] is None and "one failure" in rows["Web"]["mtbf_reason"]
-    assert rows["Api"]["mtbf_hours"] == pytest.approx((24 - 2) / 2)
-    assert got["mtbsi"].value == pytest.approx(12.0)
+    # The data ends at c's resolution, T0 + 6 h: the period observed is 6 h.
+    assert rows["Api"]["mtbf_hours"] == pytest.approx((6 - 2) / 2)
+    assert got["mtbsi"].value == pytest.approx(6 / 2)
     only_web = kpis.results(con, DAY.with_values(service=("Web",)), AS_OF, keys=("mtbf",))
     assert only_web["mtbf"].value is None and "one failure" in only_web["mtbf"].reason
 
 
 def test_outage_severities_are_configurable(con):
     _ticket(con, "a", severity="SEV-3", opened_at=T0 + H, resolved_at=T0 + 7 * H)
-    assert kpis.results(con, DAY, AS_OF, keys=("availability",))["availability"].value is None
+    _ticket(con, "b", severity="SEV-4", opened_at=T0 + 11 * H, resolved_at=T0 + 12 * H)
+    none = kpis.results(con, DAY, AS_OF, keys=("availability",))["availability"]
+    assert none.value == 100.0 and none.n == 0  # a service in scope without an outage is up
     db.set_setting(con, kpi_registry.OUTAGE_SETTING, "SEV-1,SEV-2,SEV-3")
     got = kpis.results(con, DAY, AS_OF, keys=("availability",))
-    assert got["availability"].value == pytest.approx(75.0)
+    assert got["availability"].value == pytest.approx(100 * (1 - 6 / 12))  # the data ends at T0 + 12 h
 
 
 def test_escalation_uses_history_only_for_tickets_without_a_tier(con):
@@ -333,3 +389,68 @@ def test_no_change_is_shown_against_a_period_without_tickets(con):
     load_demo(con, n_tickets=600, seed=5)
     got = kpis.results(con, _F(), _dt(2026, 11, 23), keys=("availability", "mttr", "tickets"))
     assert all(r.previous is None and r.change is None for r in got.values())
+
+
+def test_an_open_outage_ends_with_the_data_not_at_as_of(con):
+    """An old export with a SEV-1 still open: the outage runs to the data's last event, and so
+    does the period, however late the as-of time (it read 0.0 % before)."""
+    _ticket(con, "a", severity="SEV-1", status_category="open", opened_at=T0 + H)
+    _ticket(con, "b", severity="SEV-4", opened_at=T0 + 2 * H, resolved_at=T0 + 10 * H)
+    got = kpis.results(con, Filters(), T0 + timedelta(days=400), keys=("availability",))["availability"]
+    (svc,) = got.extra["services"]
+    assert svc["downtime_hours"] == pytest.approx(9.0)
+    assert got.value == pytest.approx(100 * (1 - 9 / 10))
+
+
+def _dataset(con, dataset_id: int, source: str, describes_outages: bool) -> None:
+    con.execute("INSERT INTO datasets (dataset_id, file_name, sha256, source, uploaded_at, rows_read, rows_loaded, "
+                "rows_rejected, tickets_inserted, tickets_updated, tickets_unchanged, describes_outages) "
+                "VALUES (?, 'f.csv', 'x', ?, ?, 1, 1, 0, 1, 0, 0, ?)", [dataset_id, source, T0, describes_outages])
+
+
+def test_availability_reads_describes_outages_and_names_the_other_sources(con):
+    con.execute("ALTER TABLE datasets ADD COLUMN describes_outages BOOLEAN")
+    _dataset(con, 1, "statuspage", True)
+    _dataset(con, 2, "servicenow", False)
+    _ticket(con, "s1", source="statuspage", dataset_id=1, severity="SEV-1", service="Web",
+            opened_at=T0 + H, resolved_at=T0 + 3 * H)
+    _ticket(con, "s2", source="statuspage", dataset_id=1, severity="SEV-4", service="Api",
+            opened_at=T0 + 4 * H, resolved_at=T0 + 5 * H)
+    _ticket(con, "n1", source="servicenow", dataset_id=2, severity="SEV-1", service="Mail",
+            opened_at=T0 + H, resolved_at=T0 + 9 * H)
+    _ticket(con, "h1", source="hypercare", severity="SEV-1", service="Desk", opened_at=T0 + H,
+            resolved_at=T0 + 10 * H)  # no dataset row: describes_outages unknown, so not counted
+    got = kpis.results(con, Filters(), AS_OF, keys=("availability",))["availability"]
+    # Services in scope: Web and Api (statuspage); the period ends at the data's last event, T0 + 10 h.
+    assert got.extra["services_in_scope"] == 2
+    assert got.value == pytest.approx(100 * (1 - 2 / (2 * 10)))
+    assert got.extra["lowest_service"] == "Web" and got.extra["lowest_value"] == pytest.approx(100 * (1 - 2 / 10))
+    assert dict(got.excluded) == {kpi_registry.OUTAGE_EXCLUSIONS[0].label: 2}
+    only_sn = kpis.results(con, Filters(source=("servicenow",)), AS_OF, keys=("availability",))["availability"]
+    assert only_sn.value is None and "servicenow does not describe service outages" in only_sn.reason
+
+
+def test_mtta_excludes_a_source_that_acknowledges_at_opening(con):
+    """A source whose acknowledgement is its opening instant for >= 80 % of its tickets has no
+    MTTA: its tickets are an exclusion with that reason; other sources are still measured."""
+    for i in range(10):  # 9 of 10 acknowledged at the opening instant
+        _ticket(con, f"v{i}", source="volvo", acknowledged_at=T0 + H + (30 * H if i == 0 else timedelta(0)))
+    got = kpis.results(con, DAY, AS_OF, keys=("mtta",))["mtta"]
+    label = kpi_registry.ACK_EXCLUSIONS[1].label
+    assert got.value is None and got.status == "not measurable" and dict(got.excluded) == {label: 10}
+    assert label in got.reason
+    for i in range(3):  # a source that acknowledges on its own: 7 of 10 at opening is below 80 %
+        _ticket(con, f"h{i}", acknowledged_at=T0 + H + (i + 1) * timedelta(minutes=10))
+    got = kpis.results(con, DAY, AS_OF, keys=("mtta",))["mtta"]
+    assert got.n == 3 and got.value == pytest.approx(20.0) and dict(got.excluded) == {label: 10}
+    assert kpi_registry.ack_at_open_sources(con) == ["volvo"]
+
+
+def test_default_period_spans_every_event_not_only_openings(con):
+    """Without a date filter the period runs to the day after the last event of any kind: a
+    ticket resolved after the last opening counts in MTTR and is not in the backlog."""
+    _ticket(con, "a", opened_at=T0 + H, resolved_at=T0 + timedelta(days=5))
+    _ticket(con, "b", opened_at=T0 + 2 * H, resolved_at=T0 + 3 * H)
+    got = kpis.results(con, Filters(), AS_OF, keys=("mttr", "open_backlog"), previous=False)
+    assert got["mttr"].n == 2 and got["open_backlog"].value == 0
+    assert got["mttr"].extra["period"] == f"{T0:%Y-%m-%d} – {T0 + timedelta(days=5):%Y-%m-%d}"

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics import db, kpis
+from analytics import db, kpi_facts, kpis
 from analytics.filters import Filters
 from analytics.ingest import ingest_file
 
@@ -31,13 +31,24 @@ def store(request, real_data, tmp_path_factory):
     con = db.connect(tmp_path_factory.mktemp(request.param) / "real.duckdb")
     ingest_file(con, path)
     tickets = con.execute("SELECT * FROM tickets").df()
+    tickets.attrs["last_event"] = _last_event(con, tickets)
     yield request.param, con, tickets
     con.close()
 
 
+EVENTS = ["opened_at", "impact_started_at", "detected_at", "acknowledged_at", "mitigated_at", "resolved_at",
+          "closed_at"]
+
+
+def _last_event(con, t: pd.DataFrame) -> pd.Timestamp:
+    history = con.execute("SELECT max(event_time) FROM status_history").fetchall()[0][0]
+    return max(v for v in [t[EVENTS].max().max(), history] if v is not None and not pd.isna(v))
+
+
 def _period(t: pd.DataFrame) -> tuple[datetime, datetime]:
-    lo = datetime.combine(t["opened_at"].min().date(), time.min)
-    hi = datetime.combine(t["opened_at"].max().date() + timedelta(days=1), time.min)
+    """The default period spans the data: the first to the day after the last event of any kind."""
+    lo = datetime.combine(t[EVENTS].min().min().date(), time.min)
+    hi = datetime.combine(t.attrs["last_event"].date() + timedelta(days=1), time.min)
     return lo, min(hi, AS_OF)
 
 
@@ -94,21 +105,47 @@ def test_mttd_is_measured_only_with_an_impact_start(store):
     assert dict(got.excluded)[next(lab for lab, _ in got.excluded if "bulk-imported" in lab)] == int(legacy.sum())
 
 
-def test_availability_per_service(store):
+def test_availability_only_where_the_source_describes_outages(store):
+    """No real export is Hypercare's own: until its profile says its SEV-1/SEV-2 tickets are
+    outages (datasets.describes_outages), availability and MTBF are not measurable, and why."""
     name, con, t = store
     got = kpis.results(con, Filters(), AS_OF, keys=("availability", "mtbf"), previous=False)
+    for key in ("availability", "mtbf"):
+        assert got[key].value is None and got[key].status == "not measurable"
+        assert f"{t['source'].iloc[0]} does not describe service outages" in got[key].reason
+
+
+def test_availability_over_all_services(store):
+    """With the source marked as describing outages (as the ingest does from its profile): the
+    headline is 1 − total outage time / (services × period), the lowest service beside it, and an
+    incident still open never runs past the end of the data."""
+    name, con, t = store
+    con.execute("ALTER TABLE datasets ADD COLUMN describes_outages BOOLEAN")
+    con.execute("UPDATE datasets SET describes_outages = true")
+    kpi_facts.clear()  # not an upload: forget the facts built before the change
+    try:
+        got = kpis.results(con, Filters(), AS_OF, keys=("availability", "mtbf"), previous=False)
+    finally:
+        con.execute("ALTER TABLE datasets DROP COLUMN describes_outages")
+        kpi_facts.clear()
     start, end = _period(t)
-    o = t[t["severity"].isin(["SEV-1", "SEV-2"]) & (t["status_category"] != "cancelled")]
+    data_end = t.attrs["last_event"]
+    o = t[t["severity"].isin(["SEV-1", "SEV-2"]) & (t["status_category"] != "cancelled")
+          & (t["type"].fillna("incident") == "incident")]
     s = o["impact_started_at"].fillna(o["opened_at"])
     e = o["mitigated_at"].fillna(o["resolved_at"])
-    e = e.where(o["status_category"] != "open", e.fillna(pd.Timestamp(AS_OF)))
+    e = e.where(o["status_category"] != "open", e.fillna(data_end))
     w = pd.DataFrame({"service": o["service"].fillna("(no service)"), "s": s, "e": e}).dropna()
     w = w[(w["e"] > w["s"]) & (w["s"] < end) & (w["e"] >= start)]
-    hours = (end - start).total_seconds() / 3600
-    expected = {svc: 100 * (1 - _sweep_downtime(ws, start, end)[0] / hours)
-                for svc, ws in w.groupby("service")}
+    observed_end = min(end, data_end)
+    hours = (observed_end - start).total_seconds() / 3600
+    down = {svc: _sweep_downtime(ws, start, observed_end)[0] for svc, ws in w.groupby("service")}
     shown = {r["service"]: r["availability_pct"] for r in got["availability"].extra["services"]}
-    assert shown.keys() == expected.keys()
-    for svc, value in expected.items():
-        assert shown[svc] == pytest.approx(value)
-    assert got["availability"].value == pytest.approx(min(expected.values()))
+    assert shown.keys() == down.keys()
+    for svc, d in down.items():
+        assert shown[svc] == pytest.approx(100 * (1 - d / hours))
+    services = t["service"].fillna("(no service)").nunique()
+    assert got["availability"].value == pytest.approx(100 * (1 - sum(down.values()) / (services * hours)))
+    if down:
+        assert got["availability"].extra["lowest_value"] == pytest.approx(min(shown.values()))
+        assert got["availability"].value >= got["availability"].extra["lowest_value"]

@@ -194,7 +194,7 @@ def test_figure_captions_state_definition_and_n(store):
     assert captions["tickets"].endswith("n = 10.")
     assert "2 without a severity are shown as Unmapped" in captions["severity_mix"]
     assert "1 without opened_at are not shown" in captions["volume_by_day"]
-    assert "As of 2026-10-01 12:00 UTC; n = 5 open tickets." in captions["ageing"]
+    assert "At 2026-10-01 12:00 UTC; n = 5 open tickets." in captions["ageing"]
     assert captions["sev12_open"].endswith("n = 2.")
     clean = overview.figure_captions(overview.summary(store, Filters(service=("Payments",)), AS_OF))
     assert "every ticket has a severity" in clean["severity_mix"]

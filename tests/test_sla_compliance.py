@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pandas as pd
 import pytest
@@ -10,6 +10,8 @@ import pytest
 from analytics import sla_charts
 from analytics import sla_compliance as comp
 from analytics.demo_loader import DEMO_POLICY_VERSION, load_demo
+from analytics.filters import Filters
+from analytics.kpi_trends import period_of
 from analytics.sla_engine import evaluate
 from analytics.sla_timeline import ticket_timeline
 
@@ -25,6 +27,12 @@ def frame(tmp_path_factory):
     con.close()
 
 
+def _table(con, start=None, end=None):
+    f = Filters(date_from=start, date_to=end)
+    period = period_of(con, f, AS_OF)
+    return comp.compliance_table(comp.counts(con, f, period, split="severity"), 95.0), period
+
+
 @pytest.mark.parametrize("met,n,low,high", [
     (0, 0, None, None), (10, 10, 72.25, 100.0), (0, 10, 0.0, 27.75), (95, 100, 88.82, 97.85), (1, 2, 9.45, 90.55),
 ])
@@ -37,55 +45,76 @@ def test_wilson_interval_matches_published_values(met, n, low, high):
 
 
 def test_demo_gets_its_own_named_policy(frame):
-    _, f = frame
-    assert comp.versions_used(f) == [DEMO_POLICY_VERSION]
+    con, _ = frame
+    assert comp.versions_used(con, Filters(), period_of(con, Filters(), AS_OF)) == [DEMO_POLICY_VERSION]
 
 
-def test_compliance_table_matches_pandas(frame):
-    _, f = frame
-    table = comp.compliance_table(f, 95.0).set_index(["metric", "severity"])
+@pytest.mark.parametrize("days", [(None, None), (date(2026, 10, 1), date(2026, 10, 31))], ids=["span", "october"])
+def test_compliance_table_matches_pandas(frame, days):
+    """Per severity: the clocks that stopped in the period (whenever opened), open and breached
+    at its end, the not-applicable clocks of tickets opened in it — counted on the engine's rows."""
+    con, f = frame
+    table, period = _table(con, *days)
+    table = table.set_index(["metric", "severity"])
+    te = min(period.end, AS_OF)
+    opened = (f["opened_at"] >= period.start) & (f["opened_at"] < period.end)
     for metric in comp.METRICS:
         status = f[f"{metric}_status"].astype(str)
-        stopped = f[f"{metric}_stopped_at"].notna()
+        stop, breach = f[f"{metric}_stopped_at"], f[f"{metric}_breach_at"]
+        stopped = (stop >= period.start) & (stop < period.end)
         for sev in ("SEV-1", "SEV-2", "SEV-3", "SEV-4", "All"):
-            sel = stopped if sev == "All" else stopped & f["severity"].astype(str).eq(sev)
-            met, breached = int((status[sel] == "met").sum()), int((status[sel] == "breached").sum())
+            of_sev = True if sev == "All" else f["severity"].astype(str).eq(sev)
+            met = int((stopped & of_sev & (status == "met")).sum())
+            breached = int((stopped & of_sev & (status == "breached")).sum())
             row = table.loc[(metric, sev)]
             assert (row["met"], row["breached"], row["n"]) == (met, breached, met + breached)
             if met + breached:
                 assert row["compliance_pct"] == pytest.approx(100 * met / (met + breached), abs=0.01)
                 assert row["status"] == ("met" if row["compliance_pct"] >= 95 else "missed")
-            open_b = (~stopped) & status.eq("breached") & (True if sev == "All" else f["severity"].astype(str).eq(sev))
+                assert row["small_sample"] == (met + breached < comp.SMALL_N)
+            open_b = status.isin(["breached", "running"]) & (stop.isna() | (stop >= te)) & (breach < te) & of_sev
             assert row["open_breached"] == int(open_b.sum())
+            assert row["not_applicable"] == int((opened & of_sev & (status == "not applicable")).sum())
+    assert table.loc[("resolution", "All"), "open_breached"] > 0
 
 
 def test_lists_and_trend_are_consistent(frame):
-    _, f = frame
-    ob = comp.open_breached(f)
-    assert len(ob) == int(comp.compliance_table(f).query("severity == 'All'")["open_breached"].sum())
-    br = comp.breaches(f)
-    assert len(br) == int(comp.compliance_table(f).query("severity == 'All'")["breached"].sum())
+    con, f = frame
+    start, end = date(2026, 10, 1), date(2026, 10, 31)
+    table, period = _table(con, start, end)
+    every = table.query("severity == 'All'")
+    ob = comp.open_breached(f, period.observed_end)
+    assert len(ob) == int(every["open_breached"].sum())
+    br = comp.breaches(f, period.start, period.end)
+    assert len(br) == int(every["breached"].sum())
     assert (br["business_minutes"] >= br["target_minutes"]).all()  # at the target is breached
     risk = comp.at_risk(f, AS_OF)
     assert set(risk["at_risk_bucket"]) <= {"50–75 %", "75–90 %", "90–100 %", "over 100 %"}
     for grain in ("week", "month"):
-        trend = comp.compliance_trend(f, grain)
+        trend = comp.compliance_trend(comp.counts(con, Filters(date_from=start, date_to=end), period, grain=grain))
         for metric in comp.METRICS:
-            assert trend[trend["metric"] == metric]["n"].sum() == comp.compliance_table(f).query(
-                "metric == @metric and severity == 'All'")["n"].iloc[0]
-    with pytest.raises(ValueError):
-        comp.compliance_trend(f, "decade")
+            assert trend[trend["metric"] == metric]["n"].sum() == every.query("metric == @metric")["n"].iloc[0]
+
+
+def test_frame_selections_are_the_counted_cohort(frame):
+    """in_cohort / open_breached_at (the lists) select exactly what counts() counts."""
+    con, f = frame
+    table, period = _table(con, date(2026, 9, 21), date(2026, 10, 4))
+    for metric in comp.METRICS:
+        row = table.set_index(["metric", "severity"]).loc[(metric, "All")]
+        assert int(comp.in_cohort(f, metric, period.start, period.end).sum()) == row["n"]
+        assert int(comp.open_breached_at(f, metric, period.observed_end).sum()) == row["open_breached"]
 
 
 def test_charts_and_timeline(frame):
     con, f = frame
-    table = comp.compliance_table(f)
+    table, period = _table(con)
     fig = sla_charts.compliance_chart(table)
     assert fig.layout.title.text == "SLA compliance by severity" and len(fig.data) == 2
     assert "Overall compliance" in sla_charts.describe_compliance(table)
     view = comp.compliance_view(table)
     assert len(view) == len(table) and view["compliance (95 % range)"].str.contains("%|—").all()
-    trend = comp.compliance_trend(f, "week")
+    trend = comp.compliance_trend(comp.counts(con, Filters(), period, grain="week"))
     assert len(sla_charts.trend_chart(trend, 95, "week").data) == 2
     assert "Compliance trend" in sla_charts.describe_trend(trend, "week")
     assert "No SLA clock" in sla_charts.describe_trend(trend.iloc[0:0], "week")
@@ -101,14 +130,25 @@ def test_charts_and_timeline(frame):
     assert "status changes" in sla_charts.describe_timeline(tl)
 
 
-def test_empty_frame_gives_no_data():
-    f = pd.DataFrame(columns=["ticket_id", "severity", "type", "status_category", "opened_at", "policy_version",
-                              *[f"{m}_{c}" for m in comp.METRICS for c in
-                                ("target_minutes", "business_minutes", "calendar_minutes", "status", "breach_at",
-                                 "stopped_at", "clock", "reason")],
-                              "paused_minutes", "consumed_pct", "at_risk_bucket", "breach_at",
-                              "escalate_next_tier", "escalate_incident_lead"])
-    table = comp.compliance_table(f)
+def test_no_clock_gives_no_data():
+    table = comp.compliance_table(pd.DataFrame(columns=comp.COUNT_COLUMNS))
     assert set(table["status"]) == {"no data"} and table["n"].sum() == 0
-    assert comp.compliance_trend(f).empty
+    assert comp.compliance_trend(pd.DataFrame(columns=comp.COUNT_COLUMNS)).empty
     assert "No SLA clock has stopped" in sla_charts.describe_compliance(table.iloc[0:0])
+
+
+@pytest.mark.parametrize("as_of", [AS_OF, datetime(2026, 10, 10, 7, 30)])
+def test_numpy_and_sql_counts_agree(frame, as_of):
+    """The cards' numpy path (no split, one or two windows) counts the same clocks as the SQL."""
+    con, _ = frame
+    for f in (Filters(), Filters(severity=("SEV-2",)), Filters(date_from=date(2026, 9, 14), date_to=date(2026, 10, 27)),
+              Filters(team=("Service Desk",), status=("open",)), Filters(service=("no such service",))):
+        period = period_of(con, f, as_of)
+        for grain in (None, "compare"):
+            fast = comp._counts_numpy(con, f, period, grain)
+            slow = comp._counts_sql(con, f, period, grain, None)
+            key = ["bucket", "metric"]
+            cols = ["met", "breached", "open_breached", "not_applicable"]
+            a = fast.astype({"bucket": str}).sort_values(key).reset_index(drop=True)
+            b = slow.astype({"bucket": str}).sort_values(key).reset_index(drop=True)
+            assert a[key].equals(b[key]) and (a[cols].to_numpy() == b[cols].to_numpy()).all(), (f, grain)

@@ -1,16 +1,25 @@
-"""The SLA KPIs (Overview cards, KPI trends, `kpis`, the report's KPI table) and the SLA page's
-compliance table are one figure: the same n and % for the same tickets and as-of time, also
-when the as-of time lies before tickets were answered or resolved."""
+"""SLA compliance is one figure everywhere: the KPI cards (`kpis`), the SLA page's table, the CLI
+`sla --summary`, the closure criterion and the monthly report show the same n, % and open-and-
+breached count for the same filters and as-of time — the clocks that stopped in the period,
+whenever their ticket was opened — and that figure is the engine's rows counted in pandas."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import date, datetime
 
+import pandas as pd
 import pytest
 
-from analytics import kpis, sla_cache, sla_engine
+from analytics import closure_metrics, kpis, sla_cache, sla_compliance
+from analytics.cli import main
+from analytics.closure_rules import ClosureRules
 from analytics.filters import Filters
-from analytics.sla_compliance import compliance_table
+from analytics.kpi_trends import period_of
+from analytics.report_sections import sla_section
+from analytics.sla_engine import evaluate
+
+SEPTEMBER = (datetime(2026, 9, 1), datetime(2026, 10, 1))
 
 
 @pytest.fixture(scope="module")
@@ -22,22 +31,83 @@ def demo(demo_file):
     con.close()
 
 
+def reference(con, filters: Filters, as_of: datetime) -> dict[str, tuple[int, int, int]]:
+    """(met, met + breached, open and breached) per clock, from the engine's rows of every
+    filtered ticket: stopped in September (whenever opened); open and past target at its end."""
+    start, end = SEPTEMBER
+    te = min(end, as_of)
+    ev = evaluate(con, as_of=as_of)
+    t = con.execute("SELECT ticket_id, team FROM tickets").df()
+    ev = ev.merge(t, on="ticket_id")
+    if filters.severity:
+        ev = ev[ev["severity"].astype(str).isin(filters.severity)]
+    if filters.team:
+        ev = ev[ev["team"].isin(filters.team)]
+    out = {}
+    for m in ("response", "resolution"):
+        st, stop, breach = ev[f"{m}_status"].astype(str), ev[f"{m}_stopped_at"], ev[f"{m}_breach_at"]
+        cohort = st.isin(["met", "breached"]) & (stop >= start) & (stop < end)
+        open_breached = st.isin(["breached", "running"]) & (stop.isna() | (stop >= te)) & (breach < te)
+        out[m] = (int((cohort & (st == "met")).sum()), int(cohort.sum()), int(open_breached.sum()))
+    return out
+
+
 @pytest.mark.parametrize("as_of", [datetime(2026, 10, 1), datetime(2026, 11, 1), datetime(2026, 11, 23)])
 @pytest.mark.parametrize("filters", [Filters(), Filters(severity=("SEV-2", "SEV-3")), Filters(team=("Service Desk",))],
                          ids=["all", "sev23", "desk"])
-def test_kpi_compliance_equals_the_sla_page(demo, as_of, filters):
+def test_every_consumer_shows_the_one_cohort(demo, demo_file, capsys, as_of, filters):
     sla_cache.clear()
-    month = Filters(**{**filters.__dict__, "date_from": datetime(2026, 9, 1).date(),
-                       "date_to": datetime(2026, 9, 30).date()})
-    res = kpis.results(demo, month, as_of, keys=("response_sla", "resolution_sla"), previous=False)
-    where, params = month.where()
-    frame = sla_engine.evaluate(demo, as_of=as_of, where=where, params=params)
-    table = compliance_table(frame).set_index(["metric", "severity"])
-    for key, metric in (("response_sla", "response"), ("resolution_sla", "resolution")):
-        stopped = frame[frame[f"{metric}_stopped_at"].notna()]
-        status = stopped[f"{metric}_status"].astype(str)
-        met, breached = int((status == "met").sum()), int((status == "breached").sum())
-        assert res[key].n == met + breached, (key, as_of)
-        assert table.loc[(metric, "All"), "n"] == met + breached  # the SLA page's figure
-        if met + breached:
-            assert res[key].value == pytest.approx(100 * met / (met + breached))
+    month = filters.with_values(date_from=date(2026, 9, 1), date_to=date(2026, 9, 30))
+    want = reference(demo, filters, as_of)
+    assert want["resolution"][1] > 0 and want["response"][1] > 0
+
+    cards = kpis.results(demo, month, as_of, keys=("response_sla", "resolution_sla"), previous=False)
+    page = sla_compliance.compliance_table(
+        sla_compliance.counts(demo, month, period_of(demo, month, as_of), split="severity")).set_index(["metric", "severity"])
+    report = sla_section(demo, month, as_of)[0].tables[0].data.set_index(["metric", "severity"])
+    for key, m in (("response_sla", "response"), ("resolution_sla", "resolution")):
+        met, n, open_breached = want[m]
+        assert (cards[key].n, cards[key].extra["open_breached"]) == (n, open_breached), (key, as_of)
+        assert cards[key].value == pytest.approx(100 * met / n)
+        for table in (page, report):
+            row = table.loc[(m, "All")]
+            assert (row["met"], row["n"], row["open_breached"]) == (met, n, open_breached)
+
+    if not filters.severity and not filters.team:
+        argv = ["sla", "--db", str(demo_file), "--summary", "--from", "2026-09-01", "--to", "2026-09-30",
+                "--as-of", as_of.isoformat(), "--json"]
+        assert main(argv) == 0
+        cli = pd.DataFrame(json.loads(capsys.readouterr().out)).set_index(["metric", "severity"])
+        for m in ("response", "resolution"):
+            assert (cli.loc[(m, "All"), "met"], cli.loc[(m, "All"), "n"]) == want[m][:2]
+    if as_of == SEPTEMBER[1]:  # the closure window: the 30 days before as_of = September
+        found, rows = closure_metrics.sla_clocks(demo, as_of, filters, ClosureRules(sla_window_days=30))
+        assert found == {m: want[m][:2] for m in ("response", "resolution")}
+        assert len(rows) == want["response"][1] + want["resolution"][1]
+
+
+def test_tickets_opened_before_the_period_count_where_their_clock_stopped(demo):
+    """The old cohort (tickets opened in the period) differs: October's figure includes clocks of
+    September tickets that stopped in October, and leaves out October tickets resolved later."""
+    as_of = datetime(2026, 11, 23)
+    ev = evaluate(demo, as_of=as_of)
+    start, end = datetime(2026, 10, 1), datetime(2026, 11, 1)
+    stop = ev["resolution_stopped_at"]
+    older = ((stop >= start) & (stop < end) & (ev["opened_at"] < start)).sum()
+    later = ((ev["opened_at"] >= start) & (ev["opened_at"] < end) & (stop >= end)).sum()
+    assert older > 0 and later > 0
+    month = Filters(date_from=date(2026, 10, 1), date_to=date(2026, 10, 31))
+    got = kpis.results(demo, month, as_of, keys=("resolution_sla",), previous=False)["resolution_sla"]
+    assert got.n == int((ev["resolution_status"].astype(str).isin(["met", "breached"]) & (stop >= start)
+                         & (stop < end)).sum())
+
+
+def test_open_and_breached_at_a_past_period_end_does_not_depend_on_the_as_of_time(demo):
+    """September's open-and-breached clocks (running at its end, past their breach instant) are
+    the same judged on 1 October as judged later; a clock due on 30 September at 17:00 and
+    judged that night (business time equal to its target: "running") breached at its deadline."""
+    month = Filters(date_from=date(2026, 9, 1), date_to=date(2026, 9, 30))
+    later = sla_compliance.counts(demo, month, period_of(demo, month, datetime(2026, 11, 23)))
+    at_end = sla_compliance.counts(demo, month, period_of(demo, month, datetime(2026, 10, 1)))
+    assert list(later["open_breached"]) == list(at_end["open_breached"])
+    assert later["open_breached"].sum() > 0

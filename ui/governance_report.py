@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
+import pandas as pd
 import streamlit as st
 
 from analytics import report, report_pack, report_pdf
 from analytics.filters import Filters
-from ui import widgets
+from analytics.kpi_trends import period_of
+from ui import state, widgets
 
 _FORMATS = {
     "PDF report": ("pdf", "application/pdf"),
@@ -19,10 +21,14 @@ _FORMATS = {
 
 
 def _months(con: duckdb.DuckDBPyConnection) -> list[str]:
-    rows = con.cursor().execute(
-        "SELECT DISTINCT strftime(opened_at, '%Y-%m') AS m FROM tickets WHERE opened_at IS NOT NULL "
-        "ORDER BY m DESC").fetchall()
-    return [r[0] for r in rows]
+    """Every month of the data's span (kpi_trends.period_of: first to last event of any kind),
+    latest first: a month with resolutions but no openings has a report too."""
+    if not con.cursor().execute("SELECT count(opened_at) FROM tickets").fetchall()[0][0]:
+        return []
+    period = period_of(con, Filters(), state.as_of_now())
+    last = period.end - timedelta(microseconds=1)
+    months = pd.period_range(period.start, last, freq="M")
+    return [f"{m:%Y-%m}" for m in reversed(months)]
 
 
 def monthly_report(con: duckdb.DuckDBPyConnection, filters: Filters) -> None:

@@ -1,4 +1,4 @@
-"""Streamlit edge for the SLA page: cached evaluation and ticket timelines."""
+"""Streamlit edge for the SLA page: cached compliance counts, evaluation and ticket timelines."""
 
 from __future__ import annotations
 
@@ -8,17 +8,46 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from analytics import sla_agreement, sla_breakdown, sla_engine, sla_policy, sla_timeline
+from analytics import sla_agreement, sla_breakdown, sla_compliance, sla_engine, sla_policy, sla_timeline
 from analytics.filters import Filters
+from analytics.kpi_trends import Period, period_of, undated
 from ui.store_view import con_key
 
 _CACHE = {"show_spinner": False, "max_entries": 16, "ttl": 600}
 
 
+def period(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> Period:
+    """The period the filters select (kpi_trends.period_of: the data's span without dates)."""
+    return period_of(con, filters, as_of)
+
+
+@st.cache_data(**_CACHE)
+def _counts(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, as_of: datetime,
+            grain: str | None, split: str | None) -> pd.DataFrame:
+    return sla_compliance.counts(_con, filters, period_of(_con, filters, as_of), grain=grain, split=split)
+
+
+def counts(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime, *, grain: str | None = None,
+           split: str | None = None) -> pd.DataFrame:
+    """Cached `sla_compliance.counts` over the filters' period (the one SLA-compliance cohort)."""
+    return _counts(con, con_key(con), filters, as_of, grain, split)
+
+
+@st.cache_data(**_CACHE)
+def _versions(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, as_of: datetime) -> list[str]:
+    return sla_compliance.versions_used(_con, filters, period_of(_con, filters, as_of))
+
+
+def versions(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> list[str]:
+    """Cached `sla_compliance.versions_used` of the filters' period."""
+    return _versions(con, con_key(con), filters, as_of)
+
+
 @st.cache_data(**_CACHE)
 def _evaluate(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, as_of: datetime) -> pd.DataFrame:
-    clause, params = filters.where()
-    return sla_engine.evaluate(_con, as_of=as_of, where=clause, params=params)
+    clause, params = undated(filters).where()
+    end = period_of(_con, filters, as_of).end
+    return sla_engine.evaluate(_con, as_of=as_of, where=f"({clause}) AND opened_at < ?", params=[*params, end])
 
 
 def evaluation(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> pd.DataFrame:
