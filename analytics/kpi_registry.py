@@ -52,7 +52,6 @@ DEFAULT_OUTAGE_SEVERITIES: tuple[str, ...] = ("SEV-1", "SEV-2")
 OUTAGE_SETTING = "kpi_outage_severities"
 
 
-@dataclass(frozen=True)
 # The open backlog reads a ticket's status history; without one, these have no time to read.
 BACKLOG_EXCLUSIONS = (
     Exclusion("cancelled tickets without a status history or a cancellation (closed_at) time",

@@ -58,7 +58,7 @@ class Batch:
     reported: np.ndarray  # the export's resolved_at
     res_source: np.ndarray  # RES_* code: where `resolved` came from
     excluded: np.ndarray  # 0, or 1 + index into sla_load.EXCLUDED (MTTR's exclusions)
-    ack_excluded: np.ndarray  # acknowledged before it was opened
+    ack_excluded: np.ndarray  # 1: its source records no acknowledgement of its own, 2: acknowledged before opened
 
     @property
     def n(self) -> int:

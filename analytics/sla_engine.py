@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .business_time import US_PER_MIN, from_us, scalar_us
-from .exclusions import ACK_BEFORE_OPEN, CANCELLED
+from .exclusions import ACK_AT_OPEN, ACK_BEFORE_OPEN, CANCELLED
 from .schema import SEVERITIES, STATUS_CATEGORIES, TICKET_TYPES
 from .sla_clock import Batch, Judgement, NA, clock, span, target_table
 from .sla_load import CLOSEDISH, EXCLUDED, drop_temp, load_batch
@@ -105,7 +105,7 @@ def judge(b: Batch, pols: list[Policy], as_of: datetime) -> Judgement:
     typ = _recode(*b.type, TICKET_TYPES)
     excluded = [(b.excluded == i + 1, x.label) for i, x in enumerate(EXCLUDED)]
     checks = {  # per clock, in order: the first that matches says why
-        "response": [*excluded, (b.ack_excluded, ACK_BEFORE_OPEN.label),
+        "response": [*excluded, (b.ack_excluded == 1, ACK_AT_OPEN.label), (b.ack_excluded == 2, ACK_BEFORE_OPEN.label),
                      (~(b.ack <= now) & res_done, NO_ACK)],
         "resolution": [*excluded, (closedish & np.isnan(res_end), NO_RESOLUTION)],
     }

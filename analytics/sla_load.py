@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 from . import normalise
-from .exclusions import ACK_BEFORE_OPEN, RESOLVE_EXCLUSIONS
+from .exclusions import ACK_AT_OPEN_SQL, ACK_BEFORE_OPEN, RESOLVE_EXCLUSIONS
 from .sla_clock import RES_EXPORT, RES_EXPORT_HISTORY_OPEN, RES_HISTORY, RES_NONE, Batch
 from .sla_policy import Policy, pause_matcher
 
@@ -116,8 +116,9 @@ def load_batch(cur, where: str, params, pols: list[Policy]) -> Batch:
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _sla_t AS SELECT ticket_id, severity, type, status, status_category, "
         f"opened_at, acknowledged_at, resolved_at, {reason_t} AS pause_reason, {_EXCLUDED_SQL} AS excluded, "
-        f"coalesce({ACK_BEFORE_OPEN.condition_sql}, false) AS ack_excluded "
-        f"FROM tickets WHERE {where} ORDER BY opened_at, ticket_id",
+        # 1: the source records no acknowledgement of its own (exclusions.ACK_AT_OPEN), 2: before opened
+        f"CASE WHEN source IN ({ACK_AT_OPEN_SQL}) THEN 1 WHEN {ACK_BEFORE_OPEN.condition_sql} THEN 2 ELSE 0 END "
+        f"AS ack_excluded FROM tickets WHERE {where} ORDER BY opened_at, ticket_id",
         list(params),
     )
     t = cur.sql(
@@ -177,7 +178,7 @@ def load_batch(cur, where: str, params, pols: list[Policy]) -> Batch:
         cur_reason=_codes(cur_reason, vocab), reported=reported,
         res_source=np.select([~np.isnan(hist), np.isnan(reported), has_history],
                              [RES_HISTORY, RES_NONE, RES_EXPORT_HISTORY_OPEN], RES_EXPORT).astype(np.int8),
-        excluded=t["excluded"].to_numpy().astype(np.int64), ack_excluded=t["ack_excluded"].to_numpy().astype(bool),
+        excluded=t["excluded"].to_numpy().astype(np.int64), ack_excluded=t["ack_excluded"].to_numpy().astype(np.int64),
     )
 
 
