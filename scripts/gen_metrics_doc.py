@@ -86,7 +86,17 @@ def render() -> str:
         else:
             out.append("- Exclusions: none")
         out.append(f"- When not computable: {k.how_to_fix}")
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n" + real_data_section()
+
+
+REAL_DATA_HEADING = "## Figures on the real exports"
+
+
+def real_data_section() -> str:
+    """The real-data table as it stands in docs/metrics.md: scripts/real_data_figures.py writes
+    it (it needs the exports and ten seconds), this generator only keeps it."""
+    current = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
+    return "\n" + current[current.index(REAL_DATA_HEADING):] if REAL_DATA_HEADING in current else ""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,8 +5,8 @@
     .venv/bin/python scripts/real_data_figures.py --check    # exit 1 when docs/metrics.md differs
 
 Each dataset is loaded into a store of its own (its files in the order a user would upload
-them), then read with the default period (the data's span) and the default as-of (the last
-event in the data), exactly as `python -m analytics kpis --by severity` does.
+them), then read with the default period (the data's span) as of AS_OF, exactly as
+`python -m analytics kpis --by severity --as-of 2026-12-01` does.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ import argparse
 import os
 import sys
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from analytics import db  # noqa: E402
+from analytics import db, sla_agreement  # noqa: E402
 from analytics.filters import Filters  # noqa: E402
 from analytics.ingest import ingest_file  # noqa: E402
 from analytics.kpi_trends import cli_table  # noqa: E402
@@ -40,9 +41,12 @@ DATASETS: dict[str, tuple[str, ...]] = {
     "jira-public-dataset-subset": ("jira_issues_timeestimate_subset.csv.gz",),
 }
 COLUMNS = ("dataset", "severity", "tickets", "open", "mtta_median_minutes", "mttr_median_hours",
-           "mttr_mean_hours", "mttr_p90_hours", "response_sla_met_pct", "resolution_sla_met_pct")
+           "mttr_mean_hours", "mttr_p90_hours", "response_sla_met_pct", "resolution_sla_met_pct",
+           "source_agreement_pct")
 HEADERS = ("Dataset", "Severity", "Tickets", "Open at end", "MTTA median", "MTTR median",
-           "MTTR mean", "MTTR p90", "Response SLA met", "Resolution SLA met")
+           "MTTR mean", "MTTR p90", "Response SLA met", "Resolution SLA met",
+           "Agrees with the source's verdict")
+AS_OF = datetime(2026, 12, 1)  # after every export's last event: each clock has settled
 
 
 def real_dir() -> Path:
@@ -58,10 +62,20 @@ def load(folder: Path, files: tuple[str, ...], store: Path):
 
 
 def dataset_rows(con, dataset: str) -> list[dict[str, Any]]:
-    """One row per severity plus "All", with the CLI's fields."""
-    rows = [{**r, "group": "All"} for r in cli_table(con, Filters())]
-    rows += sorted(cli_table(con, Filters(), by="severity"), key=lambda r: str(r["group"]))
-    return [{"dataset": dataset, "severity": r["group"], **{c: r.get(c) for c in COLUMNS[2:]}} for r in rows]
+    """One row per severity plus "All", with the CLI's fields and, where the export carries its
+    own SLA verdict (ServiceNow made_sla), the share of tickets judged alike."""
+    rows = [{**r, "group": "All"} for r in cli_table(con, Filters(), AS_OF)]
+    rows += sorted(cli_table(con, Filters(), AS_OF, by="severity"), key=lambda r: str(r["group"]))
+    agreed: dict[str, float] = {}
+    if sla_agreement.compared_count(con, Filters()):
+        summary, _ = sla_agreement.agreement(con, Filters(), AS_OF)
+        agreed = {r.severity: r.agreement_pct for r in summary.itertuples()}
+    return [{"dataset": dataset, "severity": r["group"], **{c: r.get(c) for c in COLUMNS[2:-1]},
+             "source_agreement_pct": _number(agreed.get(r["group"]))} for r in rows]
+
+
+def _number(v: Any) -> float | None:
+    return None if v is None or v != v else float(v)
 
 
 def figures(real: Path | None = None) -> list[dict[str, Any]]:
@@ -80,7 +94,7 @@ def figures(real: Path | None = None) -> list[dict[str, Any]]:
 
 def _cell(column: str, value: Any) -> str:
     if value is None:
-        return "n/a"
+        return "—" if column == "source_agreement_pct" else "n/a"
     if column in ("tickets", "open"):
         return f"{int(value):,}"
     if column.endswith("_pct"):
@@ -98,12 +112,22 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join([*lines, "", MARK_END])
 
 
+INTRO = (
+    "What Hypercare prints for each public export in `../shared/data/real/` (README → Data sources),\n"
+    "per severity: each dataset loaded alone with its built-in profile, the default period (the\n"
+    "data's span) as of 2026-12-01, the SLA policy's seed targets. Regenerate with\n"
+    "`.venv/bin/python scripts/real_data_figures.py --write`; `tests/test_real_figures.py` fails when\n"
+    "this table and the code disagree, and checks the key figures against pandas over the raw files.\n"
+    "\"n/a\" = not measurable (no acknowledgement recorded, no target for SEV-4, or the source's\n"
+    "acknowledgement is its opening instant); \"—\" = the export has no SLA verdict of its own.\n")
+
+
 def with_table(doc: str, table: str) -> str:
     """`doc` with its generated table replaced (or appended under its own heading)."""
     if MARK_START in doc:
         head, rest = doc.split(MARK_START, 1)
         return head + table + rest.split(MARK_END, 1)[1]
-    return doc.rstrip("\n") + "\n\n## Figures on the real exports\n\n" + table + "\n"
+    return doc.rstrip("\n") + "\n\n## Figures on the real exports\n\n" + INTRO + "\n" + table + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
