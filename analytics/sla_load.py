@@ -113,9 +113,14 @@ def load_batch(cur, where: str, params, pols: list[Policy]) -> Batch:
     `cur`; `drop_temp` removes them."""
     reason_t = "lower(pause_reason)" if has_column(cur, "tickets", "pause_reason") else "NULL::VARCHAR"
     reason_h = "lower(h.pause_reason)" if has_column(cur, "status_history", "pause_reason") else "NULL::VARCHAR"
+    # The export's own resolution time: ingest keeps it apart once it re-stamps resolved_at from
+    # the history; older stores hold it in resolved_at itself.
+    reported = ("coalesce(resolved_at_reported, resolved_at)" if has_column(cur, "tickets", "resolved_at_reported")
+                else "resolved_at")
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _sla_t AS SELECT ticket_id, severity, type, status, status_category, "
-        f"opened_at, acknowledged_at, resolved_at, {reason_t} AS pause_reason, {_EXCLUDED_SQL} AS excluded, "
+        f"opened_at, acknowledged_at, resolved_at, {reported} AS reported_at, {reason_t} AS pause_reason, "
+        f"{_EXCLUDED_SQL} AS excluded, "
         # 1: the source records no acknowledgement of its own (exclusions.ACK_AT_OPEN), 2: before opened
         f"CASE WHEN source IN ({ACK_AT_OPEN_SQL}) THEN 1 WHEN {ACK_BEFORE_OPEN.condition_sql} THEN 2 ELSE 0 END "
         f"AS ack_excluded FROM tickets WHERE {where} ORDER BY opened_at, ticket_id",
@@ -123,7 +128,7 @@ def load_batch(cur, where: str, params, pols: list[Policy]) -> Batch:
     )
     t = cur.sql(
         "SELECT ticket_id, severity, type, status, status_category, epoch_us(opened_at)::DOUBLE AS o, "
-        "epoch_us(acknowledged_at)::DOUBLE AS a, epoch_us(resolved_at)::DOUBLE AS r, pause_reason, excluded, "
+        "epoch_us(acknowledged_at)::DOUBLE AS a, epoch_us(reported_at)::DOUBLE AS r, pause_reason, excluded, "
         "ack_excluded FROM _sla_t ORDER BY rowid"
     ).to_arrow_table()
     n = t.num_rows

@@ -117,8 +117,8 @@ def test_agreement_per_severity_and_reasons(con):
         "the two clocks may treat the cycles differently")
     assert by.loc["t:H", "reason"].startswith("source says breached but Hypercare judges no target for this severity")
     assert by.loc["t:H", "kind"] == agr.NO_TARGET
-    # Mon 09:30 → Thu 17:00 on 09–17 weekdays: 7.5 + 3 × 8 = 31.5 business hours.
-    assert by.loc["t:F", "reason"] == "source says breached; Hypercare: no verdict yet, clock running (30 min of 31.5 h)"
+    # "3 business days" = 3 × the 8-hour working day = 24 business hours (a duration, as ServiceNow).
+    assert by.loc["t:F", "reason"] == "source says breached; Hypercare: no verdict yet, clock running (30 min of 24.0 h)"
     assert by.loc["t:G", "reason"].startswith("source says met; Hypercare: not measurable (next release")
     assert by.loc["t:L", "reason"].startswith("source says met; Hypercare: not measurable (")
     assert by.loc["t:L", "severity"] == "Unmapped"

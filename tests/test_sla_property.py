@@ -66,7 +66,7 @@ def test_clocks_match_a_minute_by_minute_simulation(calendar, ticket, kinds, res
     pol = Policy(version="p", calendars=[calendar], targets=goals, pause_reasons=reasons)
     resolved = events[-1][1] in DONE
     con = db.connect(":memory:")
-    con.execute("ALTER TABLE status_history ADD COLUMN pause_reason VARCHAR")
+    con.execute("ALTER TABLE status_history ADD COLUMN IF NOT EXISTS pause_reason VARCHAR")
     add(con, {"external_id": "x", "severity": "SEV-3", "opened_at": opened, "acknowledged_at": ack,
               "status_category": "resolved" if resolved else "open", "status": events[-1][1],
               "resolved_at": events[-1][0] + restamp if resolved else None},
