@@ -45,7 +45,8 @@ OPEN_BREACHED_TEXT = (
     "already past their target then. They are not in the compliance figure (their clock has not "
     "stopped) but are never hidden.")
 # Hypercare's own source label (the demo and the canonical CSV): its SEV-1/SEV-2 incidents are
-# service outages. Other sources say so in datasets.describes_outages (from their profile).
+# service outages. Every upload says so in datasets.describes_outages (from its profile); a
+# ticket without that answer counts only if it is of this source (outage_source_sql).
 HYPERCARE_SOURCE = "hypercare"
 # Severities whose incidents count as outages (availability, MTBF); editable in Settings.
 DEFAULT_OUTAGE_SEVERITIES: tuple[str, ...] = ("SEV-1", "SEV-2")
@@ -283,13 +284,14 @@ def targets(con: duckdb.DuckDBPyConnection) -> dict[str, float | None]:
 
 
 def outage_source_sql(con: duckdb.DuckDBPyConnection) -> str:
-    """SQL, over a ticket `tk` and its dataset `d`, for "its source describes service outages":
-    datasets.describes_outages where the store has that column, else true for Hypercare's own
-    source only."""
-    has = con.cursor().execute(
-        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'datasets' "
-        "AND column_name = 'describes_outages'").fetchall()[0][0]
-    return "d.describes_outages" if has else f"tk.source = '{HYPERCARE_SOURCE}'"
+    """SQL, over a ticket `tk` and its dataset `d` (LEFT JOINed), for "its source describes
+    service outages": datasets.describes_outages, from the uploading profile. A ticket without
+    that answer -- no dataset row (inserted by a test or a script, not uploaded) or a dataset
+    uploaded before the column existed (NULL) -- counts only if it is Hypercare's own source,
+    whose SEV-1/SEV-2 incidents are outages (as its profiles say); any other is not counted.
+    (`con` is kept for callers: db.init_schema adds the column to every store, so there is
+    nothing to look up.)"""
+    return f"coalesce(d.describes_outages, tk.source = '{HYPERCARE_SOURCE}')"
 
 
 def ack_at_open_sources(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -59,16 +59,17 @@ def render() -> str:
         "Volvo VINST export: 84.6 %; ServiceNow 24.5 %, the Italian help desk 1.7 %): its tickets "
         "are an exclusion with that label, and with nothing left the card says not measurable.",
         "- Availability, MTBF and MTBSI are measured only for sources whose SEV-1/SEV-2 tickets "
-        "describe service outages (datasets.describes_outages, from the source's profile; in a "
-        f"store without that column, Hypercare's own source `{reg.HYPERCARE_SOURCE}` only); the "
-        "other sources' incidents are an exclusion with that label, and without any such source "
-        "the cards say not measurable and why.",
+        "describe service outages (datasets.describes_outages, from the profile the file was "
+        "uploaded with; a ticket without that answer — inserted without a dataset row, or from "
+        f"an upload older than the column — counts only if its source is Hypercare's own, "
+        f"`{reg.HYPERCARE_SOURCE}`); the other sources' incidents are an exclusion with that "
+        "label, and without any such source the cards say not measurable and why.",
         "- Statuspage's 839 bulk-imported legacy incidents (created = started = resolved) are "
         "not silently dropped: they show as exclusions with their counts — MTTR \"tickets with "
         "zero duration\" (839 in the GitHub export), MTTD \"impact start, detection and "
         "resolution are the same instant\" (836; 3 have a different start), availability/MTBF "
-        "\"incidents with zero duration\" (those among the outage severities, once the source is "
-        "marked as describing outages).",
+        "\"incidents with zero duration\" (those among the outage severities: its profile marks "
+        "it as describing outages).",
         "",
         "| key | KPI | unit | cohort | statistic | default target |",
         "|---|---|---|---|---|---|",

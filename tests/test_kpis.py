@@ -234,18 +234,24 @@ def test_sla_compliance_matches_the_engine_rows(demo):
     from analytics.sla_engine import evaluate
 
     con, tickets, _ = demo
-    f = Filters(date_from=D0, date_to=D1)
+    # The period ends on 27 October, 00:00, a moment at which both clocks have cases open and
+    # breached in the demo. At 26 October, 00:00 no response clock is: the only candidates there
+    # are three tickets opened on 22-23 October and never acknowledged, and a ticket without an
+    # acknowledgement has no response clock (not applicable, "no acknowledgement recorded").
+    d1 = date(2026, 10, 26)
+    end = datetime.combine(d1 + timedelta(days=1), time.min)
+    f = Filters(date_from=D0, date_to=d1)
     got = kpis.results(con, f, AS_OF, keys=("response_sla", "resolution_sla"), previous=False)
     ev = evaluate(con, as_of=AS_OF)
     for key, m in (("response_sla", "response"), ("resolution_sla", "resolution")):
         st = ev[f"{m}_status"].astype(str)
         stop, breach = ev[f"{m}_stopped_at"], ev[f"{m}_breach_at"]
-        in_period = (stop >= START) & (stop < END)
+        in_period = (stop >= START) & (stop < end)
         met, br = ((st == "met") & in_period).sum(), ((st == "breached") & in_period).sum()
         assert got[key].n == met + br
         assert got[key].value == pytest.approx(100 * met / (met + br))
         assert (ev.loc[in_period, "opened_at"] < START).any()  # older tickets count too
-        open_breached = st.isin(["breached", "running"]) & (stop.isna() | (stop >= END)) & (breach < END)
+        open_breached = st.isin(["breached", "running"]) & (stop.isna() | (stop >= end)) & (breach < end)
         assert got[key].extra["open_breached"] == int(open_breached.sum()) > 0
 
 
@@ -409,7 +415,6 @@ def _dataset(con, dataset_id: int, source: str, describes_outages: bool) -> None
 
 
 def test_availability_reads_describes_outages_and_names_the_other_sources(con):
-    con.execute("ALTER TABLE datasets ADD COLUMN describes_outages BOOLEAN")
     _dataset(con, 1, "statuspage", True)
     _dataset(con, 2, "servicenow", False)
     _ticket(con, "s1", source="statuspage", dataset_id=1, severity="SEV-1", service="Web",
@@ -418,8 +423,8 @@ def test_availability_reads_describes_outages_and_names_the_other_sources(con):
             opened_at=T0 + 4 * H, resolved_at=T0 + 5 * H)
     _ticket(con, "n1", source="servicenow", dataset_id=2, severity="SEV-1", service="Mail",
             opened_at=T0 + H, resolved_at=T0 + 9 * H)
-    _ticket(con, "h1", source="hypercare", severity="SEV-1", service="Desk", opened_at=T0 + H,
-            resolved_at=T0 + 10 * H)  # no dataset row: describes_outages unknown, so not counted
+    _ticket(con, "x1", source="script", severity="SEV-1", service="Desk", opened_at=T0 + H,
+            resolved_at=T0 + 10 * H)  # no dataset row, not Hypercare's own source: not counted
     got = kpis.results(con, Filters(), AS_OF, keys=("availability",))["availability"]
     # Services in scope: Web and Api (statuspage); the period ends at the data's last event, T0 + 10 h.
     assert got.extra["services_in_scope"] == 2
@@ -430,19 +435,53 @@ def test_availability_reads_describes_outages_and_names_the_other_sources(con):
     assert only_sn.value is None and "servicenow does not describe service outages" in only_sn.reason
 
 
+def test_availability_without_a_dataset_row_counts_only_hypercare_tickets(con):
+    """A ticket with no datasets row (inserted by a test or a script, never uploaded) has no
+    describes_outages: Hypercare's own source counts (its SEV-1/SEV-2 are outages), any other
+    not; a dataset row's answer always wins, for Hypercare's source too."""
+    _dataset(con, 1, "statuspage", True)
+    _dataset(con, 2, "hypercare", False)
+    _ticket(con, "s1", source="statuspage", dataset_id=1, severity="SEV-1", service="Web",
+            opened_at=T0 + H, resolved_at=T0 + 3 * H)
+    _ticket(con, "h1", source="hypercare", severity="SEV-1", service="Desk", opened_at=T0 + H,
+            resolved_at=T0 + 10 * H)  # no dataset row: Hypercare's own, counted
+    _ticket(con, "h2", source="hypercare", dataset_id=2, severity="SEV-1", service="Mail",
+            opened_at=T0 + H, resolved_at=T0 + 5 * H)  # its dataset says no: not counted
+    _ticket(con, "x1", source="script", severity="SEV-1", service="Api", opened_at=T0 + H,
+            resolved_at=T0 + 4 * H)  # no dataset row, another source: not counted
+    got = kpis.results(con, Filters(), AS_OF, keys=("availability",))["availability"]
+    # Services in scope: Web (2 h down) and Desk (9 h down) over the 10 h up to the data's end.
+    assert got.extra["services_in_scope"] == 2
+    assert got.value == pytest.approx(100 * (1 - (2 + 9) / (2 * 10)))
+    assert got.extra["lowest_service"] == "Desk" and got.extra["lowest_value"] == pytest.approx(100 * (1 - 9 / 10))
+    assert dict(got.excluded) == {kpi_registry.OUTAGE_EXCLUSIONS[0].label: 2}
+    only_script = kpis.results(con, Filters(source=("script",)), AS_OF, keys=("availability",))["availability"]
+    assert only_script.value is None and "script does not describe service outages" in only_script.reason
+
+
 def test_mtta_excludes_a_source_that_acknowledges_at_opening(con):
-    """A source whose acknowledgement is its opening instant for >= 80 % of its tickets has no
-    MTTA: its tickets are an exclusion with that reason; other sources are still measured."""
-    for i in range(10):  # 9 of 10 acknowledged at the opening instant
+    """A source whose acknowledgement is its opening instant for >= 80 % of its acknowledged
+    tickets, with at least 20 of them (ACK_AT_OPEN_MIN_TICKETS), has no MTTA: its tickets are an
+    exclusion with that reason; other sources are still measured."""
+    from analytics.exclusions import ACK_AT_OPEN_MIN_TICKETS
+
+    assert ACK_AT_OPEN_MIN_TICKETS == 20
+    for i in range(10):  # 9 of 10 acknowledged at the opening instant, one after 30 h
         _ticket(con, f"v{i}", source="volvo", acknowledged_at=T0 + H + (30 * H if i == 0 else timedelta(0)))
     got = kpis.results(con, DAY, AS_OF, keys=("mtta",))["mtta"]
+    # Too few acknowledged tickets to judge the source: measured, (30 h + 9 × 0) / 10 = 180 min.
+    assert got.n == 10 and got.value == pytest.approx(30 * 60 / 10) and got.excluded == ()
+    assert kpi_registry.ack_at_open_sources(con) == []
+    for i in range(10, 20):  # 19 of 20 at the opening instant: 95 % >= 80 %
+        _ticket(con, f"v{i}", source="volvo", acknowledged_at=T0 + H)
+    got = kpis.results(con, DAY, AS_OF, keys=("mtta",))["mtta"]
     label = kpi_registry.ACK_EXCLUSIONS[1].label
-    assert got.value is None and got.status == "not measurable" and dict(got.excluded) == {label: 10}
+    assert got.value is None and got.status == "not measurable" and dict(got.excluded) == {label: 20}
     assert label in got.reason
-    for i in range(3):  # a source that acknowledges on its own: 7 of 10 at opening is below 80 %
+    for i in range(3):  # a source that acknowledges on its own (none at the opening instant)
         _ticket(con, f"h{i}", acknowledged_at=T0 + H + (i + 1) * timedelta(minutes=10))
     got = kpis.results(con, DAY, AS_OF, keys=("mtta",))["mtta"]
-    assert got.n == 3 and got.value == pytest.approx(20.0) and dict(got.excluded) == {label: 10}
+    assert got.n == 3 and got.value == pytest.approx(20.0) and dict(got.excluded) == {label: 20}
     assert kpi_registry.ack_at_open_sources(con) == ["volvo"]
 
 

@@ -3,19 +3,22 @@ each checked against an independent plain-pandas computation. Skipped without th
 
 from __future__ import annotations
 
+import tomllib
 from datetime import datetime, time, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from analytics import db, kpi_facts, kpis
+from analytics import db, kpi_facts, kpi_registry, kpis
 from analytics.filters import Filters
 from analytics.ingest import ingest_file
 
 from test_kpis import _sweep_downtime
 
 AS_OF = datetime(2026, 11, 23)
+PROFILES = Path(__file__).resolve().parents[1] / "analytics" / "builtin_profiles"
 FILES = {
     "servicenow": "servicenow-incident-event-log/incident_event_log.csv.gz",
     "helpdesk": "helpdesk-italian/helpdesk_finale.csv.gz",
@@ -105,28 +108,52 @@ def test_mttd_is_measured_only_with_an_impact_start(store):
     assert dict(got.excluded)[next(lab for lab, _ in got.excluded if "bulk-imported" in lab)] == int(legacy.sum())
 
 
+def _profile_says_outages(con) -> bool:
+    """The [source] describes_outages of the built-in profile the export was loaded with, read
+    from its TOML file (not from the store)."""
+    (name,) = {r[0] for r in con.execute("SELECT profile_name FROM datasets").fetchall()}
+    with open(PROFILES / f"{name}.toml", "rb") as fh:
+        return tomllib.load(fh)["source"]["describes_outages"]
+
+
 def test_availability_only_where_the_source_describes_outages(store):
-    """No real export is Hypercare's own: until its profile says its SEV-1/SEV-2 tickets are
-    outages (datasets.describes_outages), availability and MTBF are not measurable, and why."""
+    """No real export is Hypercare's own: availability and MTBF are measured only where the
+    source's profile says its SEV-1/SEV-2 tickets are outages (datasets.describes_outages: the
+    ServiceNow incidents and the Statuspage incidents say so, the Italian help desk's software
+    support tickets do not); elsewhere they are not measurable, and say why."""
     name, con, t = store
+    says = _profile_says_outages(con)
+    assert says == (name in ("servicenow", "statuspage"))
+    assert con.execute("SELECT bool_and(describes_outages) FROM datasets").fetchall()[0][0] is says
     got = kpis.results(con, Filters(), AS_OF, keys=("availability", "mtbf"), previous=False)
+    not_outages = f"{t['source'].iloc[0]} does not describe service outages"
+    if not says:
+        for key in ("availability", "mtbf"):
+            assert got[key].value is None and got[key].status == "not measurable"
+            assert not_outages in got[key].reason
+        return
+    # Measured: every service of the export is in scope, no incident is left out for its source.
+    assert got["availability"].value is not None and got["availability"].status != "not measurable"
+    assert got["availability"].extra["services_in_scope"] == t["service"].fillna("(no service)").nunique()
     for key in ("availability", "mtbf"):
-        assert got[key].value is None and got[key].status == "not measurable"
-        assert f"{t['source'].iloc[0]} does not describe service outages" in got[key].reason
+        assert kpi_registry.OUTAGE_EXCLUSIONS[0].label not in dict(got[key].excluded)
+        assert not_outages not in (got[key].reason or "")
 
 
 def test_availability_over_all_services(store):
-    """With the source marked as describing outages (as the ingest does from its profile): the
-    headline is 1 − total outage time / (services × period), the lowest service beside it, and an
-    incident still open never runs past the end of the data."""
+    """With the source marked as describing outages (as the ingest does from its profile; the
+    help desk's is set here for the test): the headline is 1 − total outage time / (services ×
+    period), the lowest service beside it, and an incident still open never runs past the end of
+    the data."""
     name, con, t = store
-    con.execute("ALTER TABLE datasets ADD COLUMN describes_outages BOOLEAN")
+    before = con.execute("SELECT dataset_id, describes_outages FROM datasets").fetchall()
     con.execute("UPDATE datasets SET describes_outages = true")
     kpi_facts.clear()  # not an upload: forget the facts built before the change
     try:
         got = kpis.results(con, Filters(), AS_OF, keys=("availability", "mtbf"), previous=False)
     finally:
-        con.execute("ALTER TABLE datasets DROP COLUMN describes_outages")
+        con.executemany("UPDATE datasets SET describes_outages = ? WHERE dataset_id = ?",
+                        [[says, dataset_id] for dataset_id, says in before])
         kpi_facts.clear()
     start, end = _period(t)
     data_end = t.attrs["last_event"]

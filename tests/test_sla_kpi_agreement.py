@@ -104,10 +104,32 @@ def test_tickets_opened_before_the_period_count_where_their_clock_stopped(demo):
 
 def test_open_and_breached_at_a_past_period_end_does_not_depend_on_the_as_of_time(demo):
     """September's open-and-breached clocks (running at its end, past their breach instant) are
-    the same judged on 1 October as judged later; a clock due on 30 September at 17:00 and
-    judged that night (business time equal to its target: "running") breached at its deadline."""
+    the same judged on 1 October as judged later, but for one deliberate rule of the engine: a
+    ticket resolved without ever being acknowledged has no response clock (not applicable, "no
+    acknowledgement recorded"). An unacknowledged ticket overdue at September's end is open and
+    breached judged on 1 October; once resolved without an acknowledgement, it leaves the count.
+    (A clock due on 30 September at 17:00 and judged that night, its business time equal to its
+    target, breached at its deadline.)"""
+    from analytics.sla_engine import NO_ACK
+
     month = Filters(date_from=date(2026, 9, 1), date_to=date(2026, 9, 30))
-    later = sla_compliance.counts(demo, month, period_of(demo, month, datetime(2026, 11, 23)))
-    at_end = sla_compliance.counts(demo, month, period_of(demo, month, datetime(2026, 10, 1)))
-    assert list(later["open_breached"]) == list(at_end["open_breached"])
-    assert later["open_breached"].sum() > 0
+    te, later_as_of = SEPTEMBER[1], datetime(2026, 11, 23)
+    later = sla_compliance.counts(demo, month, period_of(demo, month, later_as_of)).set_index("metric")["open_breached"]
+    at_end = sla_compliance.counts(demo, month, period_of(demo, month, te)).set_index("metric")["open_breached"]
+    assert later["resolution"] == at_end["resolution"] > 0
+    # The response clocks overdue at September's end as judged then; those whose ticket was
+    # resolved by the later as-of time and never acknowledged (read from the tickets, not the
+    # engine) are the ones the later judgement no longer counts.
+    then = evaluate(demo, as_of=te)
+    overdue = set(then.loc[sla_compliance.open_breached_at(then, "response", te), "ticket_id"])
+    assert len(overdue) == at_end["response"]
+    never_acked = {r[0] for r in demo.execute(
+        "SELECT ticket_id FROM tickets WHERE acknowledged_at IS NULL AND resolved_at < ? "
+        "AND status_category IN ('resolved', 'closed')", [later_as_of]).fetchall()}
+    dropped = overdue & never_acked
+    assert dropped and later["response"] == at_end["response"] - len(dropped) > 0
+    now = evaluate(demo, as_of=later_as_of)
+    assert set(now.loc[sla_compliance.open_breached_at(now, "response", te), "ticket_id"]) == overdue - dropped
+    reasons = now.set_index("ticket_id").loc[sorted(dropped)]
+    assert (reasons["response_status"].astype(str) == "not applicable").all()
+    assert (reasons["response_reason"] == NO_ACK).all()
