@@ -164,7 +164,7 @@ def test_helpdesk_guessed_severity_order_is_a_warning(store):
 def test_outage_trait_is_stored_per_upload(store):
     con, _ = store
     got = dict(con.execute("SELECT profile_name, describes_outages FROM datasets").fetchall())
-    assert got == {"servicenow-event-log": True, "statuspage-incidents": True, "statuspage-updates": True,
+    assert got == {"servicenow-event-log": False, "statuspage-incidents": True, "statuspage-updates": True,
                    "jira-public-dataset": False, "volvo-vinst": False, "helpdesk-italian": False,
                    "rabobank-bpic14": False}
 

@@ -119,11 +119,12 @@ def _profile_says_outages(con) -> bool:
 def test_availability_only_where_the_source_describes_outages(store):
     """No real export is Hypercare's own: availability and MTBF are measured only where the
     source's profile says its SEV-1/SEV-2 tickets are outages (datasets.describes_outages: the
-    ServiceNow incidents and the Statuspage incidents say so, the Italian help desk's software
-    support tickets do not); elsewhere they are not measurable, and say why."""
+    Statuspage incidents say so; ServiceNow incidents do not (ServiceNow keeps outages in its
+    Outage table), nor do the Italian help desk's software support tickets); elsewhere they are
+    not measurable, and say why."""
     name, con, t = store
     says = _profile_says_outages(con)
-    assert says == (name in ("servicenow", "statuspage"))
+    assert says == (name == "statuspage")
     assert con.execute("SELECT bool_and(describes_outages) FROM datasets").fetchall()[0][0] is says
     got = kpis.results(con, Filters(), AS_OF, keys=("availability", "mtbf"), previous=False)
     not_outages = f"{t['source'].iloc[0]} does not describe service outages"
