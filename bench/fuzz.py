@@ -1,0 +1,101 @@
+"""Fuzz benchmark (issue #14): seeded hostile uploads through the CLI, with tests/test_fuzz.py's checks.
+
+    python bench/fuzz.py                          # 1,000 files, seed 14
+    python bench/fuzz.py --fuzz-count 250 --seed 7 --kind gzip-bomb --kind json-deep
+
+Builds the seed excerpts (the demo's, and the real exports' when shared/data/real exists; set
+HYPERCARE_REAL_DATA to point elsewhere), the template store (demo + statuspage incidents), then
+uploads every generated file into a copy of it in this process, as `python -m analytics ingest
+FILE --db STORE --json`. Prints the outcome counts per kind, every broken rule, the slowest
+cases and the process's peak memory. Exit status 1 when a rule was broken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests import fuzz_files as ff  # noqa: E402
+from tests.fuzz_checks import capture_cli, peak_rss_mb, run_case, table_digests  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fuzz-count", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=14)
+    ap.add_argument("--kind", action="append", help="only these kinds (repeatable)")
+    ap.add_argument("--matrix", action="store_true", help="every kind on every seed file once, instead")
+    ap.add_argument("--slowest", type=int, default=10)
+    ap.add_argument("--keep", action="store_true", help="keep each case's file and store in the work folder")
+    args = ap.parse_args()
+    real = Path(os.environ.get("HYPERCARE_REAL_DATA") or ROOT.parent / "shared" / "data" / "real")
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="hypercare-fuzz-") as tmp:
+        work = Path(tmp)
+        seeds = ff.load_seeds(real if real.is_dir() else None, work / "demo")
+        template = work / "template.duckdb"
+        ff.build_template(template, seeds)
+        before = table_digests(template)
+        setup = time.perf_counter() - start
+        names = tuple(n for n in ff.SEED_NAMES if n in seeds)
+        cases = ff.matrix(args.seed, names) if args.matrix else ff.plan(args.fuzz_count, args.seed, names)
+        if args.kind:
+            cases = [c for c in cases if c.kind in args.kind]
+        print(f"{len(cases):,} cases, seed {args.seed}, {len(ff.KINDS)} kinds, seed files: {', '.join(names)}"
+              f"{'' if real.is_dir() else ' (no real exports found at ' + str(real) + ')'}; setup {setup:.1f} s")
+        references: dict[str, object] = {}
+        outcomes, build_seconds = [], 0.0
+        run_start = time.perf_counter()
+        for case in cases:
+            t = time.perf_counter()
+            variant = ff.build(case, seeds)
+            build_seconds += time.perf_counter() - t
+            ref = None
+            if variant.expect == ff.SAME:
+                if case.seed_name not in references:
+                    clean = ff.build(ff.Case(-1, "clean", case.seed_name, 0), seeds)
+                    references[case.seed_name] = run_case(clean, template, before, work, capture_cli)
+                ref = references[case.seed_name]
+            outcomes.append(run_case(variant, template, before, work, capture_cli, ref, keep=args.keep))
+        wall = time.perf_counter() - run_start
+    report(outcomes, wall, build_seconds, args.slowest)
+    return 1 if any(o.problems for o in outcomes) else 0
+
+
+def report(outcomes, wall: float, build_seconds: float, slowest: int) -> None:
+    by_kind: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for o in outcomes:
+        by_kind[o.kind]["accepted" if o.accepted else f"refused ({o.code})"] += 1
+        by_kind[o.kind]["rule broken"] += bool(o.problems)
+    total = collections.Counter()
+    for c in by_kind.values():
+        total.update(c)
+    n = len(outcomes)
+    print(f"\n{n:,} uploads in {wall:.1f} s ({wall / max(n, 1) * 1000:.0f} ms each, {build_seconds:.1f} s of it "
+          f"generating files); peak RSS of the process {peak_rss_mb():,.0f} MB")
+    print("outcomes: " + ", ".join(f"{k} {v:,}" for k, v in sorted(total.items())))
+    print(f"\n{'kind':28} {'cases':>5} {'accepted':>8} {'refused':>8} {'broken':>6}")
+    for kind, c in by_kind.items():
+        refused = sum(v for k, v in c.items() if k.startswith("refused"))
+        print(f"{kind:28} {c['accepted'] + refused:5} {c['accepted']:8} {refused:8} {c['rule broken']:6}")
+    print(f"\nslowest {slowest}:")
+    for o in sorted(outcomes, key=lambda o: -o.seconds)[:slowest]:
+        print(f"  {o.seconds:6.2f} s ({o.cpu_seconds:5.2f} s CPU)  +{o.rss_growth_mb:5.0f} MB peak  exit {o.code}  "
+              f"{o.name}")
+    broken = [o for o in outcomes if o.problems]
+    print(f"\nbroken rules: {len(broken)} cases")
+    for o in broken:
+        for problem in o.problems:
+            print(f"  {o.name}: {problem[:400]}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
