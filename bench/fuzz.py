@@ -72,7 +72,9 @@ def main() -> int:
 
 def report(outcomes, wall: float, build_seconds: float, slowest: int) -> None:
     by_kind: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    cpu: collections.Counter = collections.Counter()
     for o in outcomes:
+        cpu[o.kind] += o.cpu_seconds
         by_kind[o.kind]["accepted" if o.accepted else f"refused ({o.code})"] += 1
         by_kind[o.kind]["rule broken"] += bool(o.problems)
     total = collections.Counter()
@@ -82,10 +84,11 @@ def report(outcomes, wall: float, build_seconds: float, slowest: int) -> None:
     print(f"\n{n:,} uploads in {wall:.1f} s ({wall / max(n, 1) * 1000:.0f} ms each, {build_seconds:.1f} s of it "
           f"generating files); peak RSS of the process {peak_rss_mb():,.0f} MB")
     print("outcomes: " + ", ".join(f"{k} {v:,}" for k, v in sorted(total.items())))
-    print(f"\n{'kind':28} {'cases':>5} {'accepted':>8} {'refused':>8} {'broken':>6}")
+    print(f"CPU: {sum(cpu.values()):.1f} s in the uploads themselves (this process, DuckDB's threads included)")
+    print(f"\n{'kind':32} {'cases':>5} {'accepted':>8} {'refused':>8} {'broken':>6} {'CPU s':>6}")
     for kind, c in by_kind.items():
         refused = sum(v for k, v in c.items() if k.startswith("refused"))
-        print(f"{kind:28} {c['accepted'] + refused:5} {c['accepted']:8} {refused:8} {c['rule broken']:6}")
+        print(f"{kind:32} {c['accepted'] + refused:5} {c['accepted']:8} {refused:8} {c['rule broken']:6} {cpu[kind]:6.1f}")
     print(f"\nslowest {slowest}:")
     for o in sorted(outcomes, key=lambda o: -o.seconds)[:slowest]:
         print(f"  {o.seconds:6.2f} s ({o.cpu_seconds:5.2f} s CPU)  +{o.rss_growth_mb:5.0f} MB peak  exit {o.code}  "

@@ -224,12 +224,13 @@ def to_csv(header, rows, delimiter: str = ",", line_end: str = "\n", quote_all: 
     return buf.getvalue()
 
 
-def _cell(value: str, delimiter: str = ",") -> str:
-    """One CSV field as csv.writer writes it in a record (minimal quoting; empty stays empty)."""
-    if value == "":
+def _cell(value: str, delimiter: str = ",", quote_all: bool = False) -> str:
+    """One CSV field as csv.writer writes it in a record (minimal quoting: empty stays empty)."""
+    if value == "" and not quote_all:
         return ""
     buf = io.StringIO()
-    csv.writer(buf, delimiter=delimiter, lineterminator="").writerow([value])
+    csv.writer(buf, delimiter=delimiter, lineterminator="",
+               quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL).writerow([value])
     return buf.getvalue()
 
 
@@ -307,11 +308,16 @@ def _truncated_mid_row(s, rng):
 
 @kind("truncated-mid-quote", REFUSE)
 def _truncated_mid_quote(s, rng):
-    text = to_csv(s.header, s.rows, quote_all=True)
+    """Every field quoted; the file ends inside the quotes of one field of a random record."""
     row = rng.randrange(1, len(s.rows))
-    line_start = len(to_csv(s.header, s.rows[:row], quote_all=True))
-    quote = text.index('"', line_start + rng.randrange(0, 40)) if line_start + 40 < len(text) else line_start
-    return ".csv", text[: quote + 2].encode(), {"note": f"cut after the quote at {quote} (row {row + 1})"}
+    start = len(to_csv(s.header, s.rows[:row], quote_all=True))
+    col = rng.randrange(len(s.header))
+    start += sum(len(_cell(v, quote_all=True)) + 1 for v in s.rows[row][:col]) + 1  # past the opening quote
+    value = s.rows[row][col]
+    inside = value.index('"') if '"' in value else len(value)  # never between the two of a doubled quote
+    cut = start + rng.randint(0, inside)
+    text = to_csv(s.header, s.rows, quote_all=True)
+    return ".csv", text[:cut].encode(), {"note": f"cut inside record {row + 1}, column {s.header[col]!r}"}
 
 
 @kind("stray-quote", EITHER)
@@ -488,7 +494,8 @@ def _header_over_64kb(s, rng):
 @kind("long-cell-1mb", EITHER)
 def _long_cell(s, rng):
     row, col = _text_cell(s, rng)
-    value = "".join(rng.choice("abcdefghij klmnopqrstuvwxyz") for _ in range(1 << 20)).strip() or "x"
+    letters = bytes(range(97, 123)) + b" " * 6  # a-z and spaces, 256 / 32 = 8 times over
+    value = rng.randbytes(1 << 20).translate(letters * 8).decode()
     return ".csv", _csv(s, _set(s, {(row, col): "long " + value})), {"note": f"row {row + 1}, {col}"}
 
 
@@ -594,8 +601,8 @@ def _gzip_bomb(s, rng):
 def _gzip_bomb_zeros(s, rng):
     header = to_csv(s.header, []).encode()
     z = zlib.compressobj(9, zlib.DEFLATED, 31)
-    body = z.compress(header) + b"".join(z.compress(bytes(1 << 20)) for _ in range(256)) + z.flush()
-    return ".csv.gz", body, {"note": "256 MB of NUL bytes"}
+    body = z.compress(header) + b"".join(z.compress(bytes(1 << 20)) for _ in range(64)) + z.flush()
+    return ".csv.gz", body, {"note": "64 MB of NUL bytes"}
 
 
 def _xlsx(header, rows) -> bytes:
