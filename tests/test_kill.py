@@ -3,14 +3,19 @@ or SIGINT leaves the store exactly as before or exactly as after; never half of 
 
 The upload is the real ServiceNow event log (141,712 rows) into a store holding the helpdesk
 export, run as `python -m analytics ingest FILE --db STORE` from the repository root. Its clean
-duration is measured first; the signals then land at seeded delays spread over that duration,
-more of them over the later half where the write and the commit happen.
+duration is measured first; the signals then land at seeded delays: half spread over the whole
+upload, half over its end (from shortly before the write to just after the exit), where the
+write, the commit and the checkpoint happen.
 
     HYPERCARE_KILL_COUNT=40 HYPERCARE_KILL_SEED=3 pytest tests/test_kill.py
+
+A signal that lands after the commit finds a fully loaded store; before it, the store as it
+was. Which one a given kill finds depends on the machine's speed: both are right.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -42,15 +47,11 @@ TIMELESS = {
 }
 
 
-def _plan(count: int, seed: int) -> list[tuple[int, float, signal.Signals]]:
-    """(index, fraction of the clean duration, signal): half spread over the whole upload, half
-    over its second half; the signals in turn."""
+def _plan(count: int, seed: int) -> list[tuple[int, str, float, signal.Signals]]:
+    """(index, phase, u, signal): "whole" kills land at u x the clean duration, "end" kills in the
+    window of the write, the commit and the exit (see Upload.delay); the signals in turn."""
     rng = random.Random(seed)
-    out = []
-    for i in range(count):
-        lo, hi = (i / count, (i + 1) / count) if i % 2 == 0 else (0.5 + i / (2 * count), 0.5 + (i + 1) / (2 * count))
-        out.append((i, rng.uniform(lo, hi) * 1.05, SIGNALS[i % len(SIGNALS)]))
-    return out
+    return [(i, "whole" if i % 2 == 0 else "end", rng.random(), SIGNALS[i % len(SIGNALS)]) for i in range(count)]
 
 
 def _env() -> dict[str, str]:
@@ -95,7 +96,14 @@ class Upload:
     before: dict[str, str]
     after: dict[str, str]  # after a clean load of the ServiceNow log (timeless)
     file: Path
-    seconds: float
+    seconds: float  # the clean upload, from the start of the process to its exit
+    write_seconds: float  # its write stage (the transaction up to the commit)
+
+    def delay(self, phase: str, u: float) -> float:
+        if phase == "whole":
+            return u * self.seconds
+        start = max(0.0, self.seconds - 3 * self.write_seconds - 0.5)
+        return start + u * (self.seconds * 1.02 - start)
 
 
 @pytest.fixture(scope="module")
@@ -108,21 +116,26 @@ def upload(real_data, tmp_path_factory) -> Upload:
     ingest_file(con, real_data / HELPDESK, uploaded_by="kill-test")
     con.close()
     clean = work / "clean.duckdb"
-    shutil.copyfile(base, clean)
-    start = time.perf_counter()
-    proc = _start([sys.executable, "-m", "analytics", "ingest", str(real_data / SERVICENOW), "--db", str(clean)])
-    out, err = proc.communicate(timeout=300)
-    seconds = time.perf_counter() - start
-    assert proc.returncode == 0 and "Loaded" in out, err
-    return Upload(base, table_digests(base), timeless_digests(clean), real_data / SERVICENOW, seconds)
+    for _ in range(2):  # the second run is timed: the first one warms the caches
+        shutil.copyfile(base, clean)
+        start = time.perf_counter()
+        proc = _start([sys.executable, "-m", "analytics", "ingest", str(real_data / SERVICENOW), "--db", str(clean),
+                       "--json"])
+        out, err = proc.communicate(timeout=300)
+        seconds = time.perf_counter() - start
+        assert proc.returncode == 0, err
+    result = json.loads(out)
+    assert result["rows_loaded"] == 141_712 and result["rows_rejected"] == 0, result
+    return Upload(base, table_digests(base), timeless_digests(clean), real_data / SERVICENOW, seconds,
+                  result["timings"]["write"])
 
 
-@pytest.mark.parametrize("index,fraction,sig", [
-    pytest.param(i, f, s, id=f"{i:02d}-{s.name}-at-{f:.0%}") for i, f, s in _plan(KILL_COUNT, KILL_SEED)])
-def test_a_killed_upload_leaves_the_store_before_or_after(upload: Upload, tmp_path, index, fraction, sig):
+@pytest.mark.parametrize("index,phase,u,sig", [
+    pytest.param(i, phase, u, s, id=f"{i:02d}-{s.name}-{phase}-{u:.2f}") for i, phase, u, s in _plan(KILL_COUNT, KILL_SEED)])
+def test_a_killed_upload_leaves_the_store_before_or_after(upload: Upload, tmp_path, index, phase, u, sig):
     store = tmp_path / "store.duckdb"
     shutil.copyfile(upload.base, store)
-    delay = fraction * upload.seconds
+    delay = upload.delay(phase, u)
     proc = _start([sys.executable, "-m", "analytics", "ingest", str(upload.file), "--db", str(store)])
     code, out, err, sent = _stop_after(proc, delay, sig)
     what = f"{sig.name} after {delay:.2f} s of a {upload.seconds:.2f} s upload (exit {code}, signal sent: {sent})"
@@ -133,8 +146,10 @@ def test_a_killed_upload_leaves_the_store_before_or_after(upload: Upload, tmp_pa
     con.close()
     if table_digests(store) == upload.before:
         assert code != 0, f"{what}: the upload reported success but the store is as before"
+        print(f"{what}: as before")
         return
     got = timeless_digests(store)
+    print(f"{what}: fully loaded")
     partial = sorted(t for t in upload.after.keys() | got.keys() if got.get(t) != upload.after.get(t))
     assert not partial, f"{what}: neither as before nor fully loaded; differs from a clean load in {partial}"
 
