@@ -513,8 +513,16 @@ for _label, _payload in FORMULAS.items():
 @kind("cr-in-quoted-cell", EITHER)
 def _cr_in_quoted_cell(s, rng):
     row, col = _text_cell(s, rng)
-    value = (s.rows[row][s.col(col)] or "text") + "\r@SUM(1+1)"
-    return ".csv", _csv(s, _set(s, {(row, col): value})), {"note": f"row {row + 1}, {col}"}
+    value = (s.rows[row][s.col(col)] or "text").replace('"', "") + "\r@SUM(1+1)"
+    return ".csv", _with_raw(s, row, s.col(col), f'"{value}"').encode(), {"note": f"row {row + 1}, {col}"}
+
+
+@kind("bare-cr-in-cell", EITHER)
+def _bare_cr_in_cell(s, rng):
+    """A carriage return in an unquoted cell of an LF file (csv.writer leaves it unquoted)."""
+    row, col = _text_cell(s, rng)
+    value = (s.rows[row][s.col(col)] or "text").replace('"', "").replace(",", " ").replace("\n", " ")
+    return ".csv", _with_raw(s, row, s.col(col), value + "\rmore").encode(), {"note": f"row {row + 1}, {col}"}
 
 
 _FEB_29 = re.compile(r"(?<!\d)29(/0?2/)|(-02-)29|(/02/)29")
