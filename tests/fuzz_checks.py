@@ -76,7 +76,7 @@ class Outcome:
         return self.code == 0
 
 
-def _digest(rows) -> str:
+def rows_digest(rows) -> str:
     return hashlib.sha256(repr(rows).encode("utf-8", "backslashreplace")).hexdigest()
 
 
@@ -87,7 +87,7 @@ def table_digests(path: Path) -> dict[str, str]:
         tables = [r[0] for r in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND NOT temporary "
             "ORDER BY 1").fetchall()]
-        return {t: _digest(con.execute(f'SELECT * FROM "{t}" ORDER BY ALL').fetchall()) for t in tables}
+        return {t: rows_digest(con.execute(f'SELECT * FROM "{t}" ORDER BY ALL').fetchall()) for t in tables}
     finally:
         con.close()
 
@@ -216,7 +216,7 @@ def _check_accepted(o: Outcome, out: str, err: str, store: Path, variant: Varian
         _check_store(con, r, p)
         tickets = con.execute("SELECT count(*) FROM tickets").fetchall()[0][0]
         if variant.expect == SAME:  # the clean excerpt (the reference) is SAME too
-            o.content = {t: _digest(con.execute(sql).fetchall()) for t, sql in CONTENT.items()}
+            o.content = {t: rows_digest(con.execute(sql).fetchall()) for t, sql in CONTENT.items()}
     finally:
         con.close()
     if csv_records is not None and csv_records != tickets:

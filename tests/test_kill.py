@@ -30,7 +30,7 @@ import duckdb
 import pytest
 
 from analytics import audit, db
-from tests.fuzz_checks import _digest, table_digests
+from tests.fuzz_checks import rows_digest, table_digests
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KILL_COUNT = int(os.environ.get("HYPERCARE_KILL_COUNT") or 12)
@@ -82,7 +82,7 @@ def timeless_digests(path: Path) -> dict[str, str]:
     digests = table_digests(path)
     con = duckdb.connect(str(path))
     try:
-        digests.update({t: _digest(con.execute(sql).fetchall()) for t, sql in TIMELESS.items()})
+        digests.update({t: rows_digest(con.execute(sql).fetchall()) for t, sql in TIMELESS.items()})
         problems = audit.verify(con)
     finally:
         con.close()
