@@ -328,8 +328,9 @@ def _gzip_truncated(s, rng):
 
 @kind("gzip-bomb", REFUSE)
 def _gzip_bomb(s, rng):
-    """~20 KB on disk, ~20 MB of valid rows once expanded, with a 1 MB upload limit: the
-    limit must hold for what the file expands to, not only for its size on disk."""
+    """~90 KB on disk, 20 MB of valid rows once expanded (one row repeated; gzip members
+    concatenated), under a 1 MB upload limit: the limit must hold for what the file expands to,
+    not only for its size on disk."""
     header = to_csv(s.header, []).encode()
     block = to_csv(s.header, [s.rows[rng.randrange(len(s.rows))]] * 2000).split("\n", 1)[1].encode()
     member = gzip_member(block)

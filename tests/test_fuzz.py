@@ -41,7 +41,7 @@ _STRAY = ("a record with one field too many loads when its last field is empty (
           "field): the fields after the stray comma shift one column and the last one is lost")
 DEFECTS: dict[str | tuple[str, str], str] = {
     "gzip-corrupt-stored": "a .csv.gz whose CRC-32 does not match its content is loaded: the CRC is never checked",
-    "gzip-bomb": "the upload limit is checked on the compressed size only: a 20 KB gzip expanding to 20 MB "
+    "gzip-bomb": "the upload limit is checked on the compressed size only: a 90 KB gzip expanding to 20 MB "
                  "loads under a 1 MB limit",
     "json-deep": "a JSON file nested too deeply is refused with 'error: the input is nested too deeply to read', "
                  "which does not name the file",
