@@ -144,7 +144,9 @@ def test_a_killed_upload_leaves_the_store_before_or_after(upload: Upload, tmp_pa
     assert code in (0, -sig, 130), f"{what}: {err[-2000:]}"  # -2: Ctrl-C before the CLI had started
     con = duckdb.connect(str(store))  # opens (replaying its WAL) without error
     con.close()
+    printed = "Loaded " in out  # a result is printed after the commit: that upload is stored
     if table_digests(store) == upload.before:
+        assert not printed, f"{what}: the result was printed but the store is as before: {out}"
         assert code != 0, f"{what}: the upload reported success but the store is as before"
         print(f"{what}: as before")
         return
@@ -218,3 +220,32 @@ def test_a_killed_policy_save_or_signoff_is_all_or_nothing(tmp_path, kind, sig):
     else:
         assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
         assert logged == [(r[0], r[1]) for r in rows], f"{what}: sign-off events and their audit records differ"
+
+
+# --- Ctrl-C in the instant after the commit --------------------------------------------------------
+
+@pytest.mark.xfail(strict=True, reason="Ctrl-C after an upload's commit but before its result is printed (while "
+                   "ingest drops its temp tables) exits 130 saying the upload in progress is not stored; it is")
+def test_ctrl_c_just_after_the_commit_tells_the_truth(tmp_path, capsys, monkeypatch):
+    """The CLI's promise on Ctrl-C: "a file whose result was printed is stored, the one in progress
+    is not". A Ctrl-C landing between the commit and the printing of the result must not break it."""
+    from analytics import demo, ingest
+    from analytics.cli import main as cli
+
+    tickets, _ = demo.write_csvs(tmp_path / "csv", 50, seed=3)
+    store = tmp_path / "s.duckdb"
+    real = ingest._ingest
+
+    def commit_then_ctrl_c(*args, **kwargs):
+        real(*args, **kwargs)  # committed
+        raise KeyboardInterrupt  # what the SIGINT handler raises in the cleanup that follows
+
+    monkeypatch.setattr(ingest, "_ingest", commit_then_ctrl_c)
+    code = cli(["ingest", str(tickets), "--db", str(store)])
+    out, err = capsys.readouterr()
+    con = duckdb.connect(str(store))
+    stored = con.execute("SELECT count(*) FROM datasets").fetchall()[0][0]
+    con.close()
+    assert code == 130 and "interrupted" in err
+    # Either the result is printed (it is stored), or the message must not say it was not stored.
+    assert stored == 1 and ("Loaded" in out or "is not" not in err), (out, err)
