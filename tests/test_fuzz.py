@@ -31,8 +31,8 @@ FUZZ_COUNT = int(os.environ.get("HYPERCARE_FUZZ_COUNT") or 250)
 FUZZ_SEED = int(os.environ.get("HYPERCARE_FUZZ_SEED") or 14)
 CASES = ff.plan(FUZZ_COUNT, FUZZ_SEED)
 
-# kind (or (kind, seed file)) -> what breaks. Each one was reproduced by hand (docs/benchmarks.md
-# § Fuzzing lists a one-line reproduction of each).
+# kind (or (kind, seed file)) -> what breaks. Each one was reproduced by hand: docs/benchmarks.md
+# (Hostile files) gives a one-line reproduction of each.
 _ISO_SAMPLE = ("one value that is not a timestamp among the sampled values of an ISO 8601 column refuses the "
                "whole file: 'no value of column ... reads as a timestamp in format iso; e.g. <a valid value>'")
 _FAR = ("a row with a timestamp outside 1970-2100 is stored as is, though analytics/time_range.py says such a "
@@ -51,7 +51,7 @@ DEFECTS: dict[str | tuple[str, str], str] = {
                             "does not name the file",
     "header-over-64kb": "a header longer than the 64 KB sniffed head is cut there: the file is refused as "
                         "'expected N fields, found M ... truncated or stray delimiter'",
-    # (On demo-tickets the shifted text lands in due_at, an ISO column: refused by the defect above.)
+    # (On demo-tickets the shifted text lands in due_at, an ISO column: refused, by the _ISO_SAMPLE defect.)
     **{("stray-delimiter-last-field-empty", seed): _STRAY for seed in ff.SEED_NAMES if seed != "demo-tickets"},
     **{f"far-dated-{year}": _FAR for year in ff.FAR_YEARS},
     **{("tbd-at-row-3", seed): _ISO_SAMPLE for seed in ("volvo", "statuspage", "statuspage-updates", "rabobank",
