@@ -83,12 +83,15 @@ def test_hostile_upload(case: ff.Case, fuzz: Fuzz, run_cli, request, tmp_path):
             clean = ff.build(ff.Case(-1, "clean", case.seed_name, 0), fuzz.seeds)
             fuzz.references[case.seed_name] = run_case(clean, fuzz.template, fuzz.before, tmp_path, run_cli)
         reference = fuzz.references[case.seed_name]
-    outcome = run_case(variant, fuzz.template, fuzz.before, tmp_path, run_cli, reference, keep=True)
-    assert not outcome.problems, (
-        f"{variant.name} ({variant.note or case.kind}; exit {outcome.code}, {outcome.seconds:.1f} s):\n  "
-        + "\n  ".join(outcome.problems)
-        + f"\nreproduce: python -m analytics ingest {tmp_path / variant.file_name} --db <a copy of the template> "
-        f"--json   (or: python bench/fuzz.py --seed {FUZZ_SEED} --fuzz-count {FUZZ_COUNT} --kind {case.kind})")
+    outcome = run_case(variant, fuzz.template, fuzz.before, tmp_path, run_cli, reference)
+    if outcome.problems:  # keep the file for the reproduction (pytest keeps a failed test's tmp_path)
+        (tmp_path / variant.file_name).write_bytes(variant.data)
+        pytest.fail(
+            f"{variant.name} ({variant.note or case.kind}; exit {outcome.code}, {outcome.seconds:.1f} s):\n  "
+            + "\n  ".join(outcome.problems)
+            + f"\nreproduce: python -m analytics ingest {tmp_path / variant.file_name} --db <a copy of "
+            f"{fuzz.template}> --json   (or: python bench/fuzz.py --seed {FUZZ_SEED} --fuzz-count {FUZZ_COUNT} "
+            f"--kind {case.kind})", pytrace=False)
 
 
 # --- the generator itself: seeded, and each kind is what its name says ---------------------------
