@@ -39,6 +39,7 @@ def cmd_ingest(args) -> int:
     con = args.con
     failed = 0
     for f in args.files:
+        stored = _uploads(con)
         try:
             result = ingest_file(con, f, source=args.source, profile=profile, tz=args.tz, uploaded_by=_operator(),
                                  delimiter=args.delimiter)
@@ -46,6 +47,15 @@ def cmd_ingest(args) -> int:
             failed += 1
             print(f"error: {exc}", file=sys.stderr)
             continue
+        except (RecursionError, UnicodeError) as exc:  # the file's content, named by the file
+            failed += 1
+            print(f"error: {Path(f).name}: {cli_errors.describe(exc)}", file=sys.stderr)
+            continue
+        except KeyboardInterrupt:
+            # The commit may have happened just before the Ctrl-C: say what the store holds.
+            done = _uploads(con) > stored
+            print(f"interrupted: {Path(f).name} was {'stored' if done else 'not stored'}", file=sys.stderr)
+            raise
         if args.json:
             print(json.dumps(result.to_dict(), default=str))
         else:
@@ -55,6 +65,10 @@ def cmd_ingest(args) -> int:
             for raw, n in result.unmapped_severities.items():
                 print(f"  unmapped severity: '{raw}' on {n:,} tickets")
     return 1 if failed else 0
+
+
+def _uploads(con) -> int:
+    return con.cursor().execute("SELECT count(*) FROM datasets").fetchall()[0][0]
 
 
 def cmd_tickets(args) -> int:
@@ -276,8 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         with cli_errors.interruptible(), _store(args) as args.con:
             return COMMANDS[args.command](args)
     except KeyboardInterrupt:
-        print("interrupted: stopped. An upload is all or nothing: a file whose result was printed is "
-              "stored, the one in progress is not",
+        print("interrupted: stopped; nothing half-written was kept (an upload is all or nothing)",
               file=sys.stderr)
         return 130
     except BrokenPipeError:  # `… | head` closed the pipe: nothing more to say

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import normalise
+from . import normalise, time_range
 from .profiles import SEVERITY_GUESS_WARNING, Profile
 from .schema import (BOOLEAN_FIELDS, DERIVED_TICKET_COLUMNS, INTEGER_FIELDS, RESOLVED_FROM_COLUMN, TICKET_COLUMNS,
                      TIMESTAMP_FIELDS)
@@ -167,6 +167,13 @@ def build_rows(cur, raw: str, profile: Profile, pl: Plan, tz: str, slim: bool = 
         reason_params += [f"column '{guess.column}': '", f"' is not a timestamp in format {fmt}"]
         reasons.append(
             f"CASE WHEN {qident('f_' + fld)} IS NOT NULL AND {qident('t_' + fld)} IS NULL "
+            f"THEN ? || {qident('f_' + fld)} || ? END"
+        )
+        # Far-off dates (year 1, 9999) overflow the date arithmetic downstream: a rejected row.
+        reason_params += [time_range.EARLIEST, time_range.LATEST, f"column '{guess.column}': '",
+                          f"' is outside the range Hypercare accepts, {time_range.RANGE_TEXT}"]
+        reasons.append(
+            f"CASE WHEN NOT {qident('t_' + fld)} BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP "
             f"THEN ? || {qident('f_' + fld)} || ? END"
         )
     reason_sql = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"

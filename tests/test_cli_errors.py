@@ -36,7 +36,7 @@ def store(tmp_path) -> str:
 @pytest.mark.parametrize("argv,code,words", [
     (["ingest", "/nonexistent/x.csv"], 2, "no such file"),
     (["ingest", "{tmp}"], 2, "is a folder"),
-    (["ingest", "{deep}"], 2, "nested too deeply"),
+    (["ingest", "{deep}"], 1, "deep.json: the input is nested too deeply"),
     (["report", "--month", "2026-09", "--out", "{tmp}/missing/r.pdf"], 2, "no such file"),
     (["sla", "--as-of", "0001-01-01T00:00:00Z"], 2, "outside the range"),
     (["closure", "--as-of", "9999-12-31"], 2, "outside the range"),

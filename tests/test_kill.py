@@ -224,8 +224,6 @@ def test_a_killed_policy_save_or_signoff_is_all_or_nothing(tmp_path, kind, sig):
 
 # --- Ctrl-C in the instant after the commit --------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="Ctrl-C after an upload's commit but before its result is printed (while "
-                   "ingest drops its temp tables) exits 130 saying the upload in progress is not stored; it is")
 def test_ctrl_c_just_after_the_commit_tells_the_truth(tmp_path, capsys, monkeypatch):
     """The CLI's promise on Ctrl-C: "a file whose result was printed is stored, the one in progress
     is not". A Ctrl-C landing between the commit and the printing of the result must not break it."""
