@@ -14,7 +14,8 @@ import pandas as pd
 
 from .filters import UNMAPPED, Filters
 from .schema import SEVERITIES
-from .sla_engine import evaluate
+from .sla_engine import evaluate, iso_frame  # noqa: F401  (re-exported: the page and CLI use it)
+from .sla_engine import to_json_records as records  # noqa: F401
 
 DEFINITION = (
     "Agreement with the source's own SLA verdict: for every filtered ticket whose export carries one "
@@ -181,18 +182,3 @@ def _disagreements(t: pd.DataFrame) -> pd.DataFrame:
         "resolution_stopped_at": d["resolution_stopped_at"], "resolution_breach_at": d["resolution_breach_at"],
     }, columns=list(DISAGREEMENT_COLUMNS))
     return out.reset_index(drop=True)
-
-
-def iso_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy with every timestamp column as ISO 8601 UTC text ("2016-03-22T16:38:00Z")."""
-    out = df.copy()
-    for col in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[col]):
-            out[col] = out[col].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return out
-
-
-def records(df: pd.DataFrame) -> list[dict]:
-    """JSON-ready records: timestamps as ISO 8601 UTC text, None for anything missing."""
-    out = iso_frame(df).astype(object)
-    return out.where(out.notna(), None).to_dict(orient="records")
