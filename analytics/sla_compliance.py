@@ -213,7 +213,9 @@ def compliance_view(table: pd.DataFrame) -> pd.DataFrame:
         "compliance (95 % range)": [pct(r) for r in table.itertuples()],
         "n": table["n"], "target": table["target_pct"].map(lambda t: f"{t:g} %"),
         "status": [f"{s} (small sample)" if small else s for s, small in zip(table["status"], table["small_sample"])],
-        "open and breached": table["open_breached"], "no target": table["not_applicable"],
+        # Not applicable: no target for the severity, cancelled, excluded or without an
+        # acknowledgement — the page's "Not measured" list gives the reasons.
+        "open and breached": table["open_breached"], "not measured": table["not_applicable"],
     })
 
 
