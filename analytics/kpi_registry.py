@@ -294,12 +294,6 @@ def outage_source_sql(con: duckdb.DuckDBPyConnection) -> str:
     return f"coalesce(d.describes_outages, tk.source = '{HYPERCARE_SOURCE}')"
 
 
-def ack_at_open_sources(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Sources whose acknowledgement is the opening instant for ACK_AT_OPEN_SHARE of their
-    acknowledged tickets (MTTA excludes their tickets)."""
-    return sorted(r[0] for r in con.cursor().execute(ACK_AT_OPEN_SQL).fetchall())
-
-
 def outage_severities(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
     """Severities counted as outages (setting "kpi_outage_severities", comma-separated)."""
     raw = db.get_setting(con, OUTAGE_SETTING)

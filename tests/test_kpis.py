@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics import db, kpi_registry, kpis
+from analytics import datasets, db, kpi_registry, kpis
 from analytics.demo_loader import load_demo
 from analytics.filters import Filters
 
@@ -471,7 +471,7 @@ def test_mtta_excludes_a_source_that_acknowledges_at_opening(con):
     got = kpis.results(con, DAY, AS_OF, keys=("mtta",))["mtta"]
     # Too few acknowledged tickets to judge the source: measured, (30 h + 9 × 0) / 10 = 180 min.
     assert got.n == 10 and got.value == pytest.approx(30 * 60 / 10) and got.excluded == ()
-    assert kpi_registry.ack_at_open_sources(con) == []
+    assert list(datasets.ack_equals_open_sources(con)) == []  # the data-quality flag: the same rule
     for i in range(10, 20):  # 19 of 20 at the opening instant: 95 % >= 80 %
         _ticket(con, f"v{i}", source="volvo", acknowledged_at=T0 + H)
     got = kpis.results(con, DAY, AS_OF, keys=("mtta",))["mtta"]
@@ -482,7 +482,7 @@ def test_mtta_excludes_a_source_that_acknowledges_at_opening(con):
         _ticket(con, f"h{i}", acknowledged_at=T0 + H + (i + 1) * timedelta(minutes=10))
     got = kpis.results(con, DAY, AS_OF, keys=("mtta",))["mtta"]
     assert got.n == 3 and got.value == pytest.approx(20.0) and dict(got.excluded) == {label: 20}
-    assert kpi_registry.ack_at_open_sources(con) == ["volvo"]
+    assert list(datasets.ack_equals_open_sources(con)) == ["volvo"]
 
 
 def test_default_period_spans_every_event_not_only_openings(con):
