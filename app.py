@@ -9,7 +9,9 @@ import streamlit as st
 from analytics.auth import PermissionDenied
 from ui import auth, state, widgets
 
-st.set_page_config(page_title="Hypercare", layout="wide")
+# The tab icon is set here, an emoji drawn inline: without it Streamlit makes each page's
+# material icon the tab icon and fetches it from fonts.gstatic.com, a third-party host.
+st.set_page_config(page_title="Hypercare", page_icon="📈", layout="wide")
 # Tables' built-in CSV download writes ticket text raw (formula injection); ours is safe.
 st.set_option("client.disableDataExport", True)
 auth.gate()  # shared mode: nothing below runs before sign-in (docs/auth.md)
