@@ -35,8 +35,12 @@ SIGNOFF_RECORD = "signoff.record"
 SIGNOFF_REVOKE = "signoff.revoke"
 CLOSURE_RULES_SAVE = "closure_rules.save"
 PIR_REGISTER_UPLOAD = "pir_register.upload"
+ENGAGEMENT_CREATE = "engagement.create"
+ENGAGEMENT_DELETE = "engagement.delete"
+STORE_UPGRADE = "store.upgrade"
 ACTIONS: tuple[str, ...] = (UPLOAD, DATASET_DELETE, POLICY_SAVE, SETTING_CHANGE, SIGNOFF_RECORD,
-                            SIGNOFF_REVOKE, CLOSURE_RULES_SAVE, PIR_REGISTER_UPLOAD)
+                            SIGNOFF_REVOKE, CLOSURE_RULES_SAVE, PIR_REGISTER_UPLOAD, ENGAGEMENT_CREATE,
+                            ENGAGEMENT_DELETE, STORE_UPGRADE)
 ACTION_TEXT: dict[str, str] = {
     UPLOAD: "an export was loaded (a re-upload that changed nothing writes nothing and is not recorded)",
     DATASET_DELETE: "a dataset and the tickets it last wrote were deleted",
@@ -46,6 +50,9 @@ ACTION_TEXT: dict[str, str] = {
     SIGNOFF_REVOKE: "a stakeholder sign-off was revoked",
     CLOSURE_RULES_SAVE: "the closure-criteria rules were saved",
     PIR_REGISTER_UPLOAD: "a post-incident review register was uploaded",
+    ENGAGEMENT_CREATE: "an engagement (one go-live and its hypercare) was created",
+    ENGAGEMENT_DELETE: "an engagement and its store were deleted",
+    STORE_UPGRADE: "a store made by an earlier version was upgraded into engagements",
 }
 GENESIS = "0" * 64
 HEAD_SETTING = "audit_head"  # "<seq>:<hash>" of the newest record

@@ -72,8 +72,15 @@ def interrupt_all() -> None:
             pass
 
 
+# settings key: the store format's version. Stores made before engagements (issue #13) have none:
+# they are upgraded into an installation (analytics/engagement_upgrade.py), never served as is.
+SCHEMA_VERSION_SETTING = "schema_version"
+SCHEMA_VERSION = "2"
+
+
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     with write_lock:
+        new = not con.execute("SELECT 1 FROM information_schema.tables WHERE table_name = 'settings'").fetchall()
         for statement in DDL:
             con.execute(statement)
         # Stores made before row_hash became a number: the old text hashes cannot be compared,
@@ -89,6 +96,8 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
             for name, typ in fields:
                 if name not in have:
                     con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {typ}")
+        if new:
+            con.execute("INSERT INTO settings VALUES (?, ?)", [SCHEMA_VERSION_SETTING, SCHEMA_VERSION])
 
 
 def get_setting(con: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:

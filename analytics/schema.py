@@ -230,4 +230,14 @@ DDL: tuple[str, ...] = (
     reason VARCHAR NOT NULL,
     raw VARCHAR
 )""",
+    # The installation's catalog of engagements (analytics/engagements.py); empty in an
+    # engagement's own store. `file` is relative to the catalog's folder.
+    """CREATE TABLE IF NOT EXISTS engagements (
+    slug VARCHAR PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    file VARCHAR NOT NULL,
+    is_demo BOOLEAN NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    created_by VARCHAR
+)""",
 )

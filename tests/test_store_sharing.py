@@ -139,7 +139,7 @@ def test_a_snapshot_is_a_full_copy_and_its_version_moves_with_each_write(tmp_pat
     with store.writing(path) as w:
         w.execute("UPDATE settings SET value = '2' WHERE key = 'a'")
     assert store.version(path) != v1
-    assert mem.execute("SELECT value FROM settings").fetchall() == [("1",)]  # a copy, not a view
+    assert mem.execute("SELECT value FROM settings WHERE key = 'a'").fetchall() == [("1",)]  # a copy, not a view
     fresh, _ = store.snapshot(path)
     assert fresh.execute("SELECT value FROM settings WHERE key = 'a'").fetchall() == [("2",)]
 
