@@ -1,0 +1,78 @@
+"""The portfolio: engagements side by side, each row computed on its own store only (issue #13)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analytics import engagements, portfolio, signoff, store
+from analytics.demo import DEFAULT_GO_LIVE, DEMO_TIMEZONE
+from analytics.demo_loader import load_demo
+from analytics.ingest import ingest_file
+
+SAMPLE = Path(__file__).parent / "fixtures" / "servicenow_event_log_sample.csv"
+
+
+@contextmanager
+def _reading(e):
+    with store.reading(e.path) as con:
+        yield con
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("portfolio") / "hypercare.duckdb"
+    demo = engagements.create(path, "demo", "Demo", go_live=DEFAULT_GO_LIVE, timezone_name=DEMO_TIMEZONE,
+                              is_demo=True, actor="tester")
+    with store.writing(demo.path) as con:
+        load_demo(con, n_tickets=400, seed=3)
+        signoff.record(con, "IT Director", "Ana", DEFAULT_GO_LIVE, "ok", actor="tester")
+    real = engagements.create(path, "sn", "ServiceNow 2016", go_live=date(2016, 2, 29), actor="tester")
+    with store.writing(real.path) as con:
+        ingest_file(con, SAMPLE, uploaded_by="tester")
+    return path
+
+
+def test_each_row_counts_only_its_own_engagement(catalog):
+    df = portfolio.table(engagements.list_engagements(catalog), _reading).set_index("slug")
+    assert list(df.index) == ["demo", "sn"]
+    for slug in df.index:
+        e = engagements.resolve(catalog, slug)
+        with store.reading(e.path) as con:
+            assert df.loc[slug, "tickets"] == con.execute("SELECT count(*) FROM tickets").fetchall()[0][0]
+    assert df.loc["demo", "tickets"] == 400 and df.loc["sn", "tickets"] == 2
+    assert df.loc["sn", "go_live"] == date(2016, 2, 29)
+    assert df.loc["sn", "data_from"] == date(2016, 2, 29)
+    assert df.loc["demo", "signoffs_signed"] == 1 and df.loc["sn", "signoffs_signed"] == 0
+    assert df.loc["demo", "criteria_total"] == df.loc["sn", "criteria_total"] > 0
+
+
+def test_governance_as_of_is_the_window_end_or_the_last_event(catalog):
+    demo = engagements.resolve(catalog, "demo")
+    with store.reading(demo.path) as con:
+        as_of = portfolio.governance_as_of(con)
+        d = engagements.details(demo, con)
+    assert as_of == datetime.combine(d.window_end, datetime.min.time())  # the demo runs past its window
+    sn = engagements.resolve(catalog, "sn")
+    with store.reading(sn.path) as con:
+        last = con.execute("SELECT max(greatest(opened_at, coalesce(resolved_at, opened_at), "
+                           "coalesce(closed_at, opened_at))) FROM tickets").fetchall()[0][0]
+        history_last = con.execute("SELECT max(event_time) FROM status_history").fetchall()[0][0]
+        assert portfolio.governance_as_of(con) == max(last, history_last or last)
+
+
+def test_open_sev12_matches_a_direct_count(catalog):
+    demo = engagements.resolve(catalog, "demo")
+    df = portfolio.table([demo], _reading)
+    with store.reading(demo.path) as con:
+        as_of = portfolio.governance_as_of(con)
+        frame = con.execute("SELECT severity, opened_at, resolved_at, status_category FROM tickets").df()
+    open_then = frame[frame["severity"].isin(["SEV-1", "SEV-2"]) & (frame["opened_at"] <= as_of)
+                      & (frame["resolved_at"].isna() | (frame["resolved_at"] > as_of))
+                      & (frame["status_category"] != "cancelled")]
+    assert df.loc[0, "open_sev12"] == len(open_then)
+    assert isinstance(df, pd.DataFrame) and list(df.columns) == portfolio.COLUMNS
