@@ -61,6 +61,9 @@ class IngestResult:
     duplicate_of: int | None = None
     unmapped_severities: dict[str, int] = field(default_factory=dict)
     tickets_without_priority: int = 0  # tickets with no priority/severity value at all
+    # Source column -> its cells that start like a spreadsheet formula: stored as they are,
+    # neutralised in every export (analytics/csv_export.py); `warnings` says so too.
+    formula_cells: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     # Seconds per stage (read, plan, rows, stage, compare, write): for benchmarks and support.
     timings: dict[str, float] = field(default_factory=dict)
@@ -218,7 +221,7 @@ def _check_plan(raw: RawFile, profile: Profile, pl: Plan) -> None:
         if guess.total and guess.parsed == 0:
             raise IngestError(
                 f"{raw.name}: no value of column '{guess.column}' (for {guess.field}) reads as a timestamp "
-                f"in format {guess.format}; e.g. '{guess.examples[0] if guess.examples else ''}' — "
+                f"in format {guess.format}; e.g. '{guess.unparsed[0] if guess.unparsed else ''}' — "
                 "set the format on the Upload page or in the profile's [timestamps]"
             )
 
@@ -269,12 +272,13 @@ def _ingest(cur, raw: RawFile, profile: Profile, zone: str, uploaded_by: str,
         "SELECT dataset_id FROM datasets WHERE sha256 = ? AND profile_name = ? ORDER BY dataset_id LIMIT 1",
         [raw.sha256, profile.source.name],
     ).fetchall()
-    warnings = plan_warnings(profile, pl)
+    warnings = plan_warnings(profile, pl) + formula_warnings(raw.formula_cells)
     result = IngestResult(
         dataset_id=None, file_name=raw.name, source=profile.source.source_label, profile_name=profile.source.name,
         rows_read=raw.rows, rows_loaded=loaded, rows_rejected=rejected, tickets_inserted=inserted,
         tickets_updated=updated, tickets_unchanged=unchanged, duplicate_rows=dup,
         unmapped_severities=unmapped, tickets_without_priority=no_priority, warnings=warnings, timings=timings,
+        formula_cells=dict(raw.formula_cells),
     )
     if previous and inserted == 0 and updated == 0:
         result.dataset_id = result.duplicate_of = previous[0][0]
@@ -297,6 +301,18 @@ def _ingest(cur, raw: RawFile, profile: Profile, zone: str, uploaded_by: str,
             cur.execute("ROLLBACK")
             raise
     return result
+
+
+def formula_warnings(cells: dict[str, int]) -> list[str]:
+    """The upload's note on cells that start like a spreadsheet formula (none: no note)."""
+    if not cells:
+        return []
+    total = sum(cells.values())
+    where = (f"in column '{next(iter(cells))}'" if len(cells) == 1
+             else "(" + ", ".join(f"'{c}' {n:,}" for c, n in cells.items()) + ")")
+    return [f"{total:,} cell{'s' if total > 1 else ''} {where} start{'' if total > 1 else 's'} like a spreadsheet "
+            "formula (=, +, -, @, tab or CR first): stored as they are, and neutralised with a leading ' in "
+            "every CSV and XLSX export"]
 
 
 def _unmapped(cur, pl: Plan) -> dict[str, int]:
@@ -349,10 +365,11 @@ def _write(cur, raw: RawFile, profile: Profile, zone: str, who: str, r: IngestRe
     cur.execute(
         "INSERT INTO datasets (dataset_id, file_name, sha256, source, profile_name, profile_toml, timezone, "
         "uploaded_by, uploaded_at, rows_read, rows_loaded, rows_rejected, tickets_inserted, tickets_updated, "
-        "tickets_unchanged, duplicate_rows, describes_outages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "tickets_unchanged, duplicate_rows, describes_outages, formula_cells) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [dataset_id, raw.name, raw.sha256, r.source, profile.source.name, profile.to_toml(), zone, who, now,
          r.rows_read, r.rows_loaded, r.rows_rejected, r.tickets_inserted, r.tickets_updated,
-         r.tickets_unchanged, r.duplicate_rows, profile.source.describes_outages],
+         r.tickets_unchanged, r.duplicate_rows, profile.source.describes_outages, sum(r.formula_cells.values())],
     )
     return dataset_id
 

@@ -7,8 +7,9 @@ with only a ticket id and a completed date is a review without action items.
 - An upload is one register and one transaction: the register row, its reviews, actions,
   rejected rows and the audit record are written together or not at all.
 - The same file again (same sha256) writes nothing. A file that cannot be read at all (empty,
-  broken CSV, no ticket or completed column, a formula cell, no loadable row) raises
-  RegisterError naming the file (and row); the store is left as it was.
+  broken CSV, no ticket or completed column, no loadable row) raises RegisterError naming the
+  file (and row); the store is left as it was. Text that starts like a spreadsheet formula is
+  stored as it is, counted in `messages`, and neutralised by every CSV download.
 - Rows that cannot be loaded are kept in `pir_rejects` with their row number and reason.
 - References that match no ticket (by ticket_id or external id, case-insensitive) are kept
   and listed in `unknown_refs`: a register may arrive before the tickets it names.
@@ -29,7 +30,7 @@ from datetime import date, datetime, timezone
 import pandas as pd
 
 from . import audit, auth, db
-from .ingest import max_upload_bytes
+from .ingest import formula_warnings, max_upload_bytes
 from .readers import FileRejected, load_raw, read_bytes
 from .transform import qident
 
@@ -209,7 +210,9 @@ def ingest_register(con, path=None, *, data: bytes | None = None, name: str | No
             rows = cur.execute(f"SELECT __row, * EXCLUDE (__row) FROM {qident(table)} ORDER BY __row").fetchall()
         finally:
             cur.execute(f"DROP TABLE IF EXISTS {qident(table)}")
-        return _store(con, cur, display, sha, rf.columns, rows, cols, actor)
+        result = _store(con, cur, display, sha, rf.columns, rows, cols, actor)
+        result.messages += formula_warnings(rf.formula_cells)
+        return result
 
 
 def _store(con, cur, display: str, sha: str, header: list[str], rows: list[tuple], cols: dict[str, str],

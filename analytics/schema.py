@@ -85,8 +85,9 @@ UPGRADE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "tickets": TICKET_FIELDS + DERIVED_TICKET_FIELDS,
     # status_category and pause_reason as the uploading profile read the status.
     "status_history": (("status_category", "VARCHAR"), ("pause_reason", "VARCHAR")),
-    # The profile's [source] describes_outages when the file was loaded.
-    "datasets": (("describes_outages", "BOOLEAN"),),
+    # The profile's [source] describes_outages when the file was loaded; the file's cells that
+    # start like a spreadsheet formula (analytics/csv_export.py).
+    "datasets": (("describes_outages", "BOOLEAN"), ("formula_cells", "BIGINT")),
 }
 
 _ticket_cols = ",\n    ".join(f"{n} {t}" for n, t in TICKET_FIELDS + DERIVED_TICKET_FIELDS)
@@ -109,7 +110,8 @@ DDL: tuple[str, ...] = (
     tickets_updated BIGINT NOT NULL,
     tickets_unchanged BIGINT NOT NULL,
     duplicate_rows BIGINT NOT NULL DEFAULT 0,
-    describes_outages BOOLEAN
+    describes_outages BOOLEAN,
+    formula_cells BIGINT
 )""",
     f"""CREATE TABLE IF NOT EXISTS tickets (
     {_ticket_cols},

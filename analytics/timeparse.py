@@ -1,8 +1,10 @@
 """Recognising and parsing source timestamps into UTC, inside DuckDB.
 
-Formats are chosen per column from a sample, then applied to the whole column in SQL. Day-first
-and month-first are decided by the data: a value like 13/10/2016 settles it; when every sampled
-value fits both, the guess is day-first and flagged `ambiguous` so the Upload page asks.
+Formats are chosen per column from a sample, then applied to the whole column in SQL. The format
+that reads the most sampled values wins: a stray "TBD" among them does not change the choice, it
+becomes a rejected row like any other value that does not parse. Day-first and month-first are
+decided by the data: a value like 13/10/2016 settles it; when every sampled value fits both, the
+guess is day-first and flagged `ambiguous` so the Upload page asks.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ class TimestampGuess:
     total: int
     ambiguous: bool = False
     has_offset: bool = False
-    examples: list[str] = field(default_factory=list)
+    examples: list[str] = field(default_factory=list)  # up to 3 sampled values that parse
+    unparsed: list[str] = field(default_factory=list)  # up to 3 that do not
 
     @property
     def share(self) -> float:
@@ -75,14 +78,32 @@ def check_timezone(name: str) -> str:
     return name
 
 
-def count_parsed(cur, fmt: str, values: list[str]) -> int:
+def parses(cur, fmt: str, values: list[str]) -> list[bool]:
+    """Whether each value reads as a timestamp in `fmt`, in order."""
     if fmt == ISO:
-        if not all(_ISO_RE.match(v) for v in values):
-            return 0
-        sql = "SELECT count(TRY_CAST(v AS TIMESTAMPTZ)) FROM unnest(?::VARCHAR[]) x(v)"
-        return cur.execute(sql, [values]).fetchall()[0][0]
-    sql = "SELECT count(try_strptime(v, ?)) FROM unnest(?::VARCHAR[]) x(v)"
-    return cur.execute(sql, [fmt, values]).fetchall()[0][0]
+        # The cast alone also takes "2026-9-9" or "20260909": ISO here means _ISO_RE's shape too.
+        shaped = [_ISO_RE.match(v) is not None for v in values]
+        if not any(shaped):
+            return shaped
+        cast = cur.execute("SELECT list_transform(?::VARCHAR[], lambda v: TRY_CAST(v AS TIMESTAMPTZ) IS NOT NULL)",
+                           [values]).fetchall()[0][0]
+        return [s and ok for s, ok in zip(shaped, cast)]
+    return cur.execute("SELECT list_transform(?::VARCHAR[], lambda v: try_strptime(v, ?) IS NOT NULL)",
+                       [values, fmt]).fetchall()[0][0]
+
+
+def count_parsed(cur, fmt: str, values: list[str]) -> int:
+    return sum(parses(cur, fmt, values)) if values else 0
+
+
+def checked(cur, fmt: str, values: list[str], field_name: str = "", column: str = "",
+            ambiguous: bool = False) -> TimestampGuess:
+    """`fmt` read against the sampled `values`: how many parse, and examples of both kinds."""
+    ok = parses(cur, fmt, values) if values else []
+    good = [v for v, o in zip(values, ok) if o]
+    bad = [v for v, o in zip(values, ok) if not o]
+    return TimestampGuess(field_name, column, fmt, len(good), len(values), ambiguous, has_offset(fmt, good or values),
+                          good[:3], bad[:3])
 
 
 def guess_format(cur, values: list[str], field_name: str = "", column: str = "") -> TimestampGuess:
@@ -103,8 +124,7 @@ def guess_format(cur, values: list[str], field_name: str = "", column: str = "")
     for month_first, day_first in _SWAPPED.items():
         if best == day_first and counts.get(month_first, count_parsed(cur, month_first, values)) == best_n:
             ambiguous = True
-    return TimestampGuess(field_name, column, best, best_n, len(values), ambiguous,
-                          has_offset(best, values), values[:3])
+    return checked(cur, best, values, field_name, column, ambiguous)
 
 
 def has_offset(fmt: str, sample: list[str]) -> bool:

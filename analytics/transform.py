@@ -20,7 +20,7 @@ from . import normalise, time_range
 from .profiles import SEVERITY_GUESS_WARNING, Profile
 from .schema import (BOOLEAN_FIELDS, DERIVED_TICKET_COLUMNS, INTEGER_FIELDS, RESOLVED_FROM_COLUMN, TICKET_COLUMNS,
                      TIMESTAMP_FIELDS)
-from .timeparse import TimestampGuess, count_parsed, guess_format, has_offset, sql_parse
+from .timeparse import TimestampGuess, checked, guess_format, sql_parse
 
 _TEMPLATE = re.compile(r"\{([^{}]+)\}")
 _TEXT_FIELDS = [c for c in TICKET_COLUMNS if c not in TIMESTAMP_FIELDS]
@@ -101,8 +101,7 @@ def plan(cur, raw: str, header: list[str], profile: Profile, tz: str) -> Plan:
         if fmt == "auto":
             p.timestamps[fld] = guess_format(cur, sample, fld, col)
         else:
-            p.timestamps[fld] = TimestampGuess(fld, col, fmt, count_parsed(cur, fmt, sample), len(sample),
-                                               has_offset=has_offset(fmt, sample), examples=sample[:3])
+            p.timestamps[fld] = checked(cur, fmt, sample, fld, col)
     sev_col = p.columns.get("severity")
     if sev_col:
         params = []

@@ -196,7 +196,9 @@ if upload is not None:
         if found is not None:
             st.caption(widgets.escape_markdown(
                 f"Read as {found.format}: {found.parsed:,} of {found.total:,} sampled values "
-                f"parsed ({percent(found.share)}); e.g. {', '.join(found.examples[:2])}"))
+                f"parsed ({percent(found.share)}); e.g. {', '.join(found.examples[:2]) or 'none'}"
+                + (f"; not read, so their rows are rejected: {', '.join(repr(v) for v in found.unparsed)}"
+                   if found.unparsed else "")))
             # Only an automatic guess knows whether the other day/month order also fits.
             guessed = guesses.get(field)
             if found.ambiguous or (guessed and guessed.column == col and guessed.ambiguous

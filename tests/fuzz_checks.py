@@ -9,6 +9,8 @@ Outcome whose `problems` lists every broken rule:
 - accepted: one JSON object on stdout, rows_read = rows_loaded + rows_rejected, the dataset row
   and its rejects agree with it, tickets are unique by (source, external_id) and by ticket_id,
   and `tickets --csv` has one record per ticket and no cell a spreadsheet would run;
+- a variant with `stored` text (the formula kinds): the store holds it exactly as uploaded (in a
+  ticket, its status history or a rejected row), and `sla --csv` runs no formula either;
 - the kind's expectation (accept / refuse / same store as the clean excerpt / min. rejects);
 - no stored timestamp outside analytics/time_range.py's span (such rows are to be rejected);
 - at most MAX_CPU_SECONDS of CPU (this process, DuckDB's threads included: other jobs on a
@@ -35,14 +37,15 @@ from pathlib import Path
 import duckdb
 
 from analytics import time_range
-from analytics.schema import TIMESTAMP_FIELDS
+from analytics.csv_export import FORMULA_FIRST_CHARS
+from analytics.schema import TICKET_FIELDS, TIMESTAMP_FIELDS
 from tests.fuzz_files import ACCEPT, REFUSE, SAME, Variant
 
 MAX_CPU_SECONDS = 20.0
 MAX_SECONDS = 60.0
 MAX_RSS_GROWTH_MB = 1024
 DOCUMENTED_CODES = (1, 2)  # cli.cmd_ingest: a refused file; cli_errors.EXIT_USAGE: an unreadable input
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = FORMULA_FIRST_CHARS
 COUNTS = ("rows_read", "rows_loaded", "rows_rejected", "tickets_inserted", "tickets_updated",
           "tickets_unchanged", "duplicate_rows", "unmapped_severities")
 # What an upload wrote, independent of when and as which dataset: compared for SAME kinds.
@@ -211,9 +214,13 @@ def _check_accepted(o: Outcome, out: str, err: str, store: Path, variant: Varian
     if r["rows_rejected"] < variant.min_rejected and r.get("duplicate_of") is None:
         p.append(f"{variant.note}: only {r['rows_rejected']} rows rejected, expected at least {variant.min_rejected}")
     csv_records = _csv_export(store, run_cli, p)
+    if variant.stored:
+        _csv_cells(run_cli, ["sla", "--csv", "--db", str(store)], p)
     con = duckdb.connect(str(store))
     try:
         _check_store(con, r, p)
+        if variant.stored:
+            _check_stored(con, variant.stored, p)
         tickets = con.execute("SELECT count(*) FROM tickets").fetchall()[0][0]
         if variant.expect == SAME:  # the clean excerpt (the reference) is SAME too
             o.content = {t: rows_digest(con.execute(sql).fetchall()) for t, sql in CONTENT.items()}
@@ -262,13 +269,34 @@ def _check_store(con, r: dict, p: list[str]) -> None:
 
 def _csv_export(store: Path, run_cli: RunCli, p: list[str]) -> int | None:
     """`tickets --csv`, parsed: the number of records; a problem for each cell a spreadsheet runs."""
-    code, out, err = run_cli(["tickets", "--csv", "--db", str(store)])
+    records = _csv_cells(run_cli, ["tickets", "--csv", "--db", str(store)], p)
+    return None if records is None else len(records) - 1
+
+
+def _csv_cells(run_cli: RunCli, argv: list[str], p: list[str]) -> list[list[str]] | None:
+    """The records a CSV command prints; a problem for each cell a spreadsheet runs."""
+    what = " ".join(argv[:2])
+    code, out, err = run_cli(argv)
     if code != 0:
-        p.append(f"tickets --csv failed ({code}): {err[:300]!r}")
+        p.append(f"{what} failed ({code}): {err[:300]!r}")
         return None
     csv.field_size_limit(1 << 30)  # the 1 MB cells
     records = list(csv.reader(io.StringIO(out, newline="")))
     bad = [(i, c) for i, rec in enumerate(records) for c in rec if c.startswith(FORMULA_START)]
     if bad:
-        p.append(f"tickets --csv has cells a spreadsheet runs as formulas: {bad[:3]}")
-    return len(records) - 1
+        p.append(f"{what} has cells a spreadsheet runs as formulas: {bad[:3]}")
+    return records
+
+
+_TEXT = [n for n, t in TICKET_FIELDS if t == "VARCHAR"]
+
+
+def _check_stored(con, text: str, p: list[str]) -> None:
+    """`text`, a cell of the upload, is in the store as it was: never refused, trimmed or neutralised."""
+    found = con.execute(f"SELECT count(*) FROM tickets WHERE ? IN ({', '.join(_TEXT)})", [text]).fetchall()[0][0]
+    found += con.execute("SELECT count(*) FROM status_history WHERE ? IN (status, team, tier)", [text]).fetchall()[0][0]
+    raws = [json.loads(r) for (r,) in con.execute("SELECT raw FROM rejects").fetchall()]
+    found += sum(text in r.values() for r in raws)
+    if not found:
+        p.append(f"the upload's {text!r} is in no ticket, status history or rejected row as it was")
+

@@ -158,6 +158,7 @@ class Variant:
     expect: str
     env: dict[str, str] = field(default_factory=dict)
     min_rejected: int = 0  # on acceptance, at least this many rows must be rejected
+    stored: str = ""  # on acceptance, text the store must hold as it was uploaded (not neutralised)
     note: str = ""  # what was done, for messages
 
     @property

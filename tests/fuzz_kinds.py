@@ -233,10 +233,15 @@ def _long_cell(s, rng):
 
 
 def _formula_kind(label: str, payload: str):
-    @kind(f"formula-{label}", EITHER)
+    @kind(f"formula-{label}", ACCEPT)
     def _formula(s, rng):
+        """OWASP: the file loads, the store holds the text as it is, every CSV export neutralises it.
+        Every row of the chosen ticket gets it, so an event log's last row carries it too."""
         row, col = text_cell(s, rng)
-        return ".csv", csv_bytes(s, set_cells(s, {(row, col): payload})), {"note": f"row {row + 1}, {col}: {payload!r}"}
+        ids = [s.col(c) for c in s.ids]
+        same = [i for i, r in enumerate(s.rows) if [r[k] for k in ids] == [s.rows[row][k] for k in ids]]
+        return ".csv", csv_bytes(s, set_cells(s, {(i, col): payload for i in same})), {
+            "note": f"row {row + 1}, {col}: {payload!r}", "stored": payload}
 
 
 for _label, _payload in FORMULAS.items():

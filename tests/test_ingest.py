@@ -11,6 +11,7 @@ from analytics import transform
 from analytics.datasets import data_quality, data_quality_rows, delete_dataset, list_datasets, rejects
 from analytics.ingest import IngestError, ingest_file, inspect_file
 from analytics.profiles import parse_profile
+from analytics.timeparse import guess_format
 from tests.helpers import snapshot, write_csv
 
 HEADER = ["Ticket ID", "Title", "Priority", "Status", "Created", "Resolved", "Team"]
@@ -120,10 +121,29 @@ def test_data_quality_checks_count_the_right_rows(con, tmp_path):
     assert r.unmapped_severities == {"Whenever": 1}
     dq = data_quality(con, r.dataset_id).set_index("check")["count"].to_dict()
     assert dq == {"before_opened": 1, "out_of_order": 0, "resolved_without_time": 1,
-                  "unmapped_severity": 1, "duplicate_ids": 0, "ack_equals_open": 0}
+                  "unmapped_severity": 1, "formula_text": 0, "duplicate_ids": 0, "ack_equals_open": 0}
     assert list(data_quality_rows(con, "before_opened")["ticket_id"]) == ["crafted:A"]
     with pytest.raises(ValueError):
         data_quality_rows(con, "nope")
+
+
+def test_formula_like_cells_load_as_they_are_and_are_flagged(con, tmp_path):
+    rows = [
+        ["A", "- printer jammed", "P1", "Open", "2026-09-07 09:00", "", "+ops"],
+        ["B", '"=HYPERLINK(""http://evil"",""x"")"', "P2", "Open", "2026-09-07 09:00", "", "X"],
+        ["C", "fine", "P3", "Open", "2026-09-07 09:00", "", "X"],
+    ]
+    path = tmp_path / "formulas.csv"
+    write_csv(path, HEADER, rows)
+    r = ingest_file(con, path, profile=PROFILE)
+    assert (r.rows_loaded, r.rows_rejected, r.formula_cells) == (3, 0, {"Title": 2, "Team": 1})
+    assert r.warnings == ["3 cells ('Title' 2, 'Team' 1) start like a spreadsheet formula (=, +, -, @, tab or CR "
+                          "first): stored as they are, and neutralised with a leading ' in every CSV and XLSX export"]
+    assert con.execute("SELECT title, team FROM tickets ORDER BY external_id").fetchall() == [
+        ("- printer jammed", "+ops"), ('=HYPERLINK("http://evil","x")', "X"), ("fine", "X")]
+    assert data_quality(con, r.dataset_id).set_index("check").loc["formula_text", "count"] == 2
+    assert list(data_quality_rows(con, "formula_text")["ticket_id"]) == ["crafted:A", "crafted:B"]
+    assert list(list_datasets(con)["formula_cells"]) == [3]
 
 
 def test_failure_while_writing_rolls_everything_back(con, crafted, tmp_path, monkeypatch):
@@ -308,6 +328,54 @@ def test_unparseable_timestamp_column_is_refused(con, tmp_path):
         ingest_file(con, path, profile=PROFILE)
 
 
+AUTO = parse_profile(PROFILE.to_toml().replace('format = "%Y-%m-%d %H:%M"', 'format = "auto"'))
+
+
+def _iso_rows(n: int, bad: dict[int, str]) -> list[list[str]]:
+    """n tickets whose Resolved column is ISO 8601, row r (1-based) holding bad[r] instead."""
+    return [[f"T-{r}", "t", "P2", "Resolved", f"2026-09-07 {r % 24:02d}:00",
+             bad.get(r, f"2026-09-09 {r % 24:02d}:10:23"), "X"] for r in range(1, n + 1)]
+
+
+@pytest.mark.parametrize("row", [3, 1_900])
+def test_one_bad_timestamp_is_a_rejected_row_wherever_it_is(con, tmp_path, row):
+    """The format is the one most sampled values read in; a TBD among them (in the sample at
+    row 3, outside it at row 1,900) is a rejected row with its reason, not a refused file."""
+    path = tmp_path / "tbd.csv"
+    write_csv(path, HEADER, _iso_rows(2_000, {row: "TBD"}))
+    r = ingest_file(con, path, profile=AUTO)
+    assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (2_000, 1_999, 1)
+    assert rejects(con, r.dataset_id)[["row_number", "reason"]].values.tolist() == [
+        [row, "column 'Resolved': 'TBD' is not a timestamp in format ISO 8601"]]
+    guess = inspect_file(con, path, profile=AUTO).timestamps
+    resolved = next(g for g in guess if g.field == "resolved_at")
+    assert resolved.format == "iso" and "TBD" not in resolved.examples
+    if row == 3:  # in the file's head, so in the sample
+        assert resolved.unparsed == ["TBD"]
+
+
+@pytest.mark.parametrize("values, fmt", [
+    (["2026-09-09 03:10:23", "TBD", "2026-09-10 04:00:00"], "iso"),
+    (["13/10/2026 09:00", "TBD", "14/10/2026 10:00"], "%d/%m/%Y %H:%M"),
+])
+def test_the_format_is_the_one_most_sampled_values_read_in(con, values, fmt):
+    g = guess_format(con.cursor(), values, "resolved_at", "Resolved")
+    assert (g.format, g.parsed, g.total) == (fmt, 2, 3)
+    assert (g.examples, g.unparsed) == ([values[0], values[2]], ["TBD"])
+
+
+def test_a_column_no_sampled_value_reads_is_refused_quoting_one_of_them(con, tmp_path):
+    path = tmp_path / "tbd.csv"
+    write_csv(path, HEADER, _iso_rows(3, {1: "TBD", 2: "soon", 3: "TBD"}))
+    before = snapshot(con)
+    with pytest.raises(IngestError) as err:
+        ingest_file(con, path, profile=AUTO)
+    msg = str(err.value)
+    assert msg.startswith("tbd.csv: no value of column 'Resolved' (for resolved_at) reads as a timestamp in format iso")
+    assert "e.g. 'TBD'" in msg or "e.g. 'soon'" in msg
+    assert snapshot(con) == before
+
+
 def test_unknown_time_zone_is_refused(con, crafted):
     with pytest.raises(IngestError, match="unknown time zone 'Mars/Olympus'"):
         ingest_file(con, crafted, profile=PROFILE, tz="Mars/Olympus")
@@ -339,8 +407,6 @@ BAD_FILES = [
     ("header-only.csv", b"Ticket ID,Title,Priority,Status,Created,Resolved,Team\n", "header but no data rows"),
     ("no-id-column.csv", b"Title,Priority,Status,Created\na,P1,Open,2026-09-07 09:00\n",
      "needs columns this file lacks"),
-    ("formula.csv", b'Ticket ID,Title,Priority,Status,Created,Resolved,Team\nT-1,"=HYPERLINK(""http://evil"",""x"")",P1,'
-                    b"Open,2026-09-07 09:00,,X\n", "spreadsheet formula"),
 ]
 
 

@@ -7,13 +7,12 @@ import gzip
 import hashlib
 import io
 import json
-import re
 
 import duckdb
 import pytest
 
 from analytics import readers
-from analytics.readers import FORMULA_PATTERN, FileRejected, load_raw, load_raw_path, read_bytes, sniff
+from analytics.readers import FileRejected, load_raw, load_raw_path, read_bytes, sniff
 
 
 @pytest.fixture
@@ -338,45 +337,37 @@ def test_a_genuine_single_column_file_loads(cur):
     assert (raw.columns, raw.rows) == (["id"], 2)
 
 
-# --- spreadsheet formulas --------------------------------------------------------------------
+# --- spreadsheet formulas: stored as they are, counted per column -----------------------------
 
+# OWASP's rule (analytics/csv_export.FORMULA_START): the first character is = + - @ tab or CR.
 FORMULAS = ['=HYPERLINK("http://x","y")', "=cmd|' /C calc'!A0", "@SUM(A1)", "+SUM(1)", "=A1",
-            "-2+3+cmd|' /C calc'!A0", "= SUM(1)", "-cmd|' /C calc'!A0"]
-NOT_FORMULAS = ["-5", "+31 20 555", "-", "- note", "-0.5e3", "+", "@ alice: please check", "==>", "== heading ==",
-                "=", "-- separator --", "+1 (555) 010", "a=b", "email@host", "--verbose"]
+            "-2+3+cmd|' /C calc'!A0", "= SUM(1)", "-cmd|' /C calc'!A0", "=+HYPERLINK(\"http://x\")",
+            "=-HYPERLINK(\"http://x\")", "\t=1+1", "@A1", "+1+1", "-2+3", "- printer jammed", "-5", "+31 20 555",
+            "-", "=", "\r=1+1"]
+NOT_FORMULAS = ["printer jammed", " =1+1", "a=b", "email@host", "'=already quoted", "5-2", "(=x)", "\n=1+1"]
 
 
-@pytest.mark.parametrize("value", FORMULAS + NOT_FORMULAS)
-def test_formula_pattern_is_the_same_in_python_and_duckdb(cur, value):
-    in_python = re.search(FORMULA_PATTERN, value) is not None
-    in_duckdb = cur.execute("SELECT regexp_matches(?, ?)", [value, FORMULA_PATTERN]).fetchall()[0][0]
-    assert in_python == in_duckdb == (value in FORMULAS)
+def test_formula_cells_load_as_they_are_and_are_counted_per_column(cur):
+    """OWASP: store the text, flag it, neutralise it on the way out; never refuse the file for it."""
+    values = FORMULAS + NOT_FORMULAS
+    quoted = ['"' + v.replace('"', '""') + '"' for v in values]
+    data = ("id,title,team\n" + "".join(f"{i},{q},{'+ops' if i == 1 else 'ops'}\n"
+                                         for i, q in enumerate(quoted, 1))).encode()
+    raw = load_raw(cur, "x.csv", data, table="raw")
+    assert raw.rows == len(values)
+    assert [r[1] for r in rows_of(cur, raw)] == values  # byte for byte
+    assert raw.formula_cells == {"title": len(FORMULAS), "team": 1}
 
 
-def test_formula_cell_refuses_the_file(cur):
-    lines = ["id,title"] + [f"{i},ok" for i in range(1, 7)] + ['7,"=HYPERLINK(""http://x"",""y"")"']
-    msg = rejected(cur, "x.csv", ("\n".join(lines) + "\n").encode())
-    assert msg == ("x.csv, row 7, column 'title': the cell starts a spreadsheet formula (=HYPERLINK(...); "
-                   "formulas are refused so they can never run in a spreadsheet opened from Hypercare; "
-                   "remove them from the export")
+def test_a_file_without_formula_cells_counts_none(cur):
+    assert load_raw(cur, "ok.csv", b"id,v\n1,printer jammed\n2,\n", table="raw").formula_cells == {}
 
 
-def test_several_formula_cells_list_three_and_count_all(cur):
-    data = b"id,a,b\n1,@SUM(A1),+SUM(1)\n2,-5,- note\n3,=cmd|' /C calc'!A0,x\n4,=A1,=B2\n"
-    msg = rejected(cur, "x.csv", data)
-    assert msg.startswith("x.csv, row 1, column 'a': the cell starts a spreadsheet formula (@SUM(A1)); "
-                          "also row 1, column 'b' (+SUM(1)) and row 3, column 'a' (=cmd|' /C calc'!A0); "
-                          "5 cells in total; formulas are refused")
-
-
-def test_formulas_in_xlsx_and_json_are_refused_too(cur):
-    assert "row 1, column 'total'" in rejected(cur, "f.xlsx", xlsx_bytes([["id", "total"], ["a", "=SUM(1,2)"]]))
-    assert "row 2, column 'title'" in rejected(cur, "f.jsonl", b'{"title": "ok"}\n{"title": "@SUM(A1)"}\n')
-
-
-def test_plain_numbers_and_dashes_are_not_formulas(cur):
-    data = ("id,v\n" + "".join(f"{i},{v}\n" for i, v in enumerate(NOT_FORMULAS, 1))).encode()
-    assert load_raw(cur, "ok.csv", data, table="raw").rows == len(NOT_FORMULAS)
+def test_formula_cells_in_xlsx_and_json_are_counted_too(cur):
+    assert load_raw(cur, "f.xlsx", xlsx_bytes([["id", "total"], ["a", "=SUM(1,2)"]]), table="a").formula_cells == {
+        "total": 1}
+    assert load_raw(cur, "f.jsonl", b'{"title": "ok"}\n{"title": "@SUM(A1)"}\n', table="b").formula_cells == {
+        "title": 1}
 
 
 # --- behaviour around the table --------------------------------------------------------------
@@ -441,6 +432,17 @@ def test_real_exports(cur, real_data, rel, rows, columns, first, fmt):
         assert multiline > 0
 
 
+@pytest.mark.parametrize("rel, cells", [
+    # Placeholders "- -" and "-" for a missing product or owner.
+    ("bpi2013-volvo-incidents/VINST_incidents_ibm.csv.gz", {"Product": 6, "Owner First Name": 30}),
+    # ServiceNow's state code -100.
+    ("servicenow-incident-event-log/incident_event_log.csv.gz", {"incident_state": 5}),
+    ("helpdesk-italian/helpdesk_finale.csv.gz", {}),
+], ids=["volvo", "servicenow", "helpdesk"])
+def test_real_exports_formula_like_cells_are_counted_not_refused(cur, real_data, rel, cells):
+    assert load_raw_path(cur, real_data / rel, table="raw").formula_cells == cells
+
+
 def test_real_export_uploaded_as_bytes_matches_the_path_read(cur, real_data):
     path = real_data / "helpdesk-italian" / "helpdesk_finale.csv.gz"
     if not path.exists():
@@ -452,6 +454,5 @@ def test_real_export_uploaded_as_bytes_matches_the_path_read(cur, real_data):
 
 
 def test_module_exports_the_contract():
-    assert {"FileRejected", "RawFile", "read_bytes", "load_raw", "load_raw_path", "sniff",
-            "FORMULA_PATTERN"} <= set(readers.__all__)
+    assert {"FileRejected", "RawFile", "read_bytes", "load_raw", "load_raw_path", "sniff"} <= set(readers.__all__)
     assert issubclass(FileRejected, ValueError)

@@ -81,7 +81,6 @@ def test_same_file_twice_through_the_page_reports_unchanged(store, real_data):
     ("binary.csv", b"\x00\xff\x00\x10" * 300, "binary"),
     ("header.csv", b"number,priority,opened_at\n", "header but no data rows"),
     ("truncated.csv", b"a,b,c\n1,2,3\n4,\"5", "line 3"),
-    ("formula.csv", b'id,title,opened\n1,"=HYPERLINK(""http://x"",""y"")",2026-01-01\n', "spreadsheet formula"),
 ])
 def test_bad_file_shows_a_clear_message_and_changes_nothing(store, name, content, expected):
     at = _upload_page()
@@ -90,6 +89,30 @@ def test_bad_file_shows_a_clear_message_and_changes_nothing(store, name, content
     errors = [e.value.replace("\\", "") for e in at.error]  # shown markdown-escaped
     assert any(name in e and expected in e for e in errors), errors
     assert snapshot(get_connection()) == before
+
+
+def test_formula_like_text_loads_with_a_note_and_is_flagged_in_data_quality(store):
+    """OWASP: store it, flag it, neutralise it on the way out; a real '- printer jammed' must not
+    cost the whole export."""
+    content = (b"number,short_description,priority,state,opened_at,resolved_at\n"
+               b"INC1,- printer jammed,3 - Moderate,New,2026-09-07 09:00:00,\n"
+               b"INC2,+ escalate to vendor,2 - High,New,2026-09-07 10:00:00,\n"
+               b'INC3,"=HYPERLINK(""http://x"",""y"")",2 - High,New,2026-09-07 11:00:00,\n'
+               b"INC4,Login fails,1 - Critical,New,2026-09-07 12:00:00,\n")
+    at = _upload(_upload_page(), "incidents.csv", content)
+    assert not at.error, [e.value for e in at.error]
+    at.button(key="upload_go").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("4 inserted" in s.value and "0 rejected" in s.value for s in at.success), [s.value for s in at.success]
+    notes = [w.value.replace("\\", "") for w in at.warning]
+    assert any("3 cells in column 'short_description' start like a spreadsheet formula" in n for n in notes), notes
+    titles = get_connection().cursor().execute("SELECT title FROM tickets ORDER BY external_id").fetchall()
+    assert [t for (t,) in titles] == ["- printer jammed", "+ escalate to vendor", '=HYPERLINK("http://x","y")',
+                                      "Login fails"]
+    quality = next(t.value for t in at.dataframe if "check" in t.value.columns).set_index("check")
+    assert quality.loc["formula_text", "count"] == 3
+    uploads = next(t.value for t in at.dataframe if "formula_cells" in t.value.columns)
+    assert list(uploads["formula_cells"]) == [3]
 
 
 def test_saved_mapping_is_proposed_for_the_same_columns(store, tmp_path):
