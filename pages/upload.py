@@ -93,8 +93,10 @@ if upload is not None:
         st.stop()
 
     st.subheader("What Hypercare found")
-    rows = (f"{first.rows:,} rows" if first.rows_read_all
-            else f"about {first.rows:,} rows (this preview read the first {PREVIEW_XLSX_ROWS:,})")
+    rows = f"{first.rows:,} rows"
+    if not first.rows_read_all:  # an XLSX preview: the sheet's own count, if it has one
+        more = "about" if first.rows > PREVIEW_XLSX_ROWS else "more than"
+        rows = f"{more} {rows} (this preview read the first {PREVIEW_XLSX_ROWS:,})"
     st.text(f"Format: {first.format} · encoding: {first.encoding} · delimiter: "
             f"{first.delimiter!r} · {rows} · {len(first.columns)} columns")
     best = first.detections[0]
