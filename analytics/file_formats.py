@@ -2,17 +2,16 @@
 
 - Sniffing (kind, gzip, encoding, delimiter, header) looks at a head sample only (HEAD_BYTES of
   decompressed content), so it costs the same for a 1 KB and a 200 MB export.
-- XLSX and JSON exports are small: they are parsed whole here into text columns.
-- The whole-file CSV helpers (hash, transcode, line numbers) stream.
-Everything that refuses a file raises FileRejected with a one-line message naming the file.
+- JSON exports are small: they are parsed whole here into text columns (XLSX: xlsx_reader).
+- The whole-file CSV helpers (hash, transcode) stream.
+Everything that refuses a file raises FileRejected with a one-line message naming the file;
+file_limits holds the bounds on what one file may cost.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
-import gzip
 import hashlib
 import io
 import json
@@ -22,6 +21,8 @@ import tempfile
 import zlib
 from pathlib import Path
 
+from .file_limits import FileRejected, check_columns, check_rows
+
 HEAD_BYTES = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -30,32 +31,24 @@ DELIMITER_ALIASES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "
 _CANDIDATE_RECORDS = 50
 
 
-class FileRejected(ValueError):
-    """The whole file cannot be loaded. str(exc) is a one-line user message that starts with the
-    file name, e.g. "tickets.csv: the file is empty", "tickets.csv, line 1043: ..."."""
+def is_gzip_file(path: str | Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == GZIP_MAGIC
 
 
-def head_of_file(path: str | Path, n: int = HEAD_BYTES) -> tuple[bytes, bool, bool]:
-    """(decompressed head, is_gzip, head_is_whole_content) of a file on disk."""
-    with open(path, "rb") as raw:
-        is_gz = raw.read(2) == GZIP_MAGIC
-    opener = gzip.open if is_gz else open
-    try:
-        with opener(path, "rb") as f:
-            head = f.read(n + 1)
-    except (OSError, EOFError, zlib.error):
-        # A corrupt or cut gzip stream: whatever decompressed is still worth judging.
-        with open(path, "rb") as raw:
-            head = _partial_gunzip(raw.read(4 * n), n + 1)
-    return head[:n], is_gz, len(head) <= n
+def head_of_file(path: str | Path, n: int = HEAD_BYTES) -> tuple[bytes, bool]:
+    """(first n bytes, they are all the content) of a plain file (readers gunzips a .gz first)."""
+    with open(path, "rb") as f:
+        head = f.read(n + 1)
+    return head[:n], len(head) <= n
 
 
-def head_of_bytes(data: bytes, n: int = HEAD_BYTES) -> tuple[bytes, bool, bool]:
-    """Same as head_of_file for in-memory bytes, decompressing only what the head needs."""
+def head_of_bytes(data: bytes, n: int = HEAD_BYTES) -> tuple[bytes, bool]:
+    """Same as head_of_file for in-memory bytes, plain or gzip, decompressing only what the head needs."""
     if data[:2] != GZIP_MAGIC:
-        return data[:n], False, len(data) <= n
+        return data[:n], len(data) <= n
     head = _partial_gunzip(data, n + 1)
-    return head[:n], True, len(head) <= n
+    return head[:n], len(head) <= n
 
 
 def _partial_gunzip(data: bytes, limit: int) -> bytes:
@@ -203,12 +196,12 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def transcode_to_utf8(path: str | Path, is_gz: bool, codec: str) -> Path:
-    """A UTF-8 temp copy of the (decompressed) file; raises OSError/EOFError on damaged gzip."""
+def transcode_to_utf8(path: str | Path, codec: str) -> Path:
+    """A UTF-8 temp copy of the (plain, not gzipped) file."""
     fd, tmp = tempfile.mkstemp(prefix="hypercare-utf8-", suffix=".csv")
     decoder = codecs.getincrementaldecoder(codec)(errors="replace")
     try:
-        with (gzip.open if is_gz else open)(path, "rb") as src, os.fdopen(fd, "wb") as dst:
+        with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
             while chunk := src.read(1 << 22):
                 dst.write(decoder.decode(chunk).encode("utf-8"))
             dst.write(decoder.decode(b"", final=True).encode("utf-8"))
@@ -216,21 +209,6 @@ def transcode_to_utf8(path: str | Path, is_gz: bool, codec: str) -> Path:
         os.unlink(tmp)
         raise
     return Path(tmp)
-
-
-def physical_lines(path: str | Path, is_gz: bool, offsets: list[int]) -> dict[int, int]:
-    """Byte offset (DuckDB's line_byte_position) -> 1-based line number as an editor shows it."""
-    result, line, pos = {}, 1, 0
-    try:
-        with (gzip.open if is_gz else open)(path, "rb") as f:
-            for target in sorted(set(offsets)):
-                while pos < target and (chunk := f.read(min(1 << 20, target - pos))):
-                    line += chunk.count(b"\n")
-                    pos += len(chunk)
-                result[target] = line
-    except (OSError, EOFError, zlib.error):
-        pass  # the caller falls back to DuckDB's record-based numbers
-    return result
 
 
 # --- checks that refuse a file on what its head shows -------------------------------------------
@@ -255,19 +233,41 @@ def text_head(name: str, head: bytes, codec: str, complete: bool) -> str:
     return text
 
 
+_SEP_LINE = re.compile(r"\ufeff?sep=(.)\r?\n")  # Excel's delimiter line, above the header
+
+
+def header_is_whole(text: str) -> bool:
+    """Whether a head sample holds the whole header record (something follows its line end)."""
+    hint = _SEP_LINE.match(text)
+    rows = csv.reader(io.StringIO(text[hint.end():] if hint else text, newline=""))
+    try:
+        if next((r for r in rows if r), None) is None:
+            return False
+        next(rows)  # the field delimiter does not matter: only where records end
+        return True
+    except (StopIteration, csv.Error):
+        return False
+
+
 def csv_header(name: str, text: str, complete: bool, delimiter: str | None) -> tuple[str, list[str], bool]:
     """(delimiter, raw header names, skip a "sep=;" line); refuses a one-column header that holds
     another delimiter."""
-    hint = re.match(r"\ufeff?sep=(.)\r?\n", text)  # Excel's delimiter line, above the header
+    hint = _SEP_LINE.match(text)
     if hint:
         text, delimiter = text[hint.end():], delimiter or hint.group(1)
     try:
         delim = normalise_delimiter(delimiter) if delimiter else detect_delimiter(text, complete)
     except ValueError as exc:
         raise FileRejected(f"{name}: {exc}") from None
-    header = parse_header(text, delim)
+    try:
+        header = parse_header(text, delim)
+    except csv.Error as exc:  # e.g. a field over csv's 128 KB limit
+        raise FileRejected(f"{name}: the header cannot be read as CSV ({exc})") from None
     if not header:
         raise FileRejected(f"{name}: the file is empty")
+    records = _records(text, delim, complete)[1:]
+    if len(records) > 1 and header[-1] and all(len(r) == len(header) + 1 and r[-1] == "" for r in records):
+        header = [*header, ""]  # every record ends with a delimiter, the header does not: a blank column
     other = other_delimiter_in(header[0], delim) if len(header) == 1 else None
     if other:
         raise FileRejected(f"{name}: only one column found ({header[0][:60]!r}); the delimiter looks like "
@@ -275,55 +275,7 @@ def csv_header(name: str, text: str, complete: bool, delimiter: str | None) -> t
     return delim, header, bool(hint)
 
 
-# --- XLSX and JSON, parsed whole into (column names, column values) ------------------------------
-
-def xlsx_table(name: str, data: bytes, max_rows: int | None = None):
-    """First sheet as text columns; formulas come back as their "=..." text, blank rows are skipped."""
-    import openpyxl  # lazily: ~0.3 s to import, and most uploads are CSV
-
-    try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-        try:
-            rows = ([_cell(v) for v in r] for r in wb.worksheets[0].iter_rows(values_only=True))
-            header = next((r for r in rows if any(c is not None for c in r)), None)
-            if header is None:
-                raise FileRejected(f"{name}: the file is empty")
-            body = []
-            for r in rows:
-                if max_rows is not None and len(body) >= max_rows:
-                    break
-                if any(c is not None for c in r):
-                    body.append(r)
-        finally:
-            wb.close()
-    except FileRejected:
-        raise
-    except Exception as exc:  # openpyxl fails with zip, XML and KeyError flavours alike
-        raise FileRejected(f"{name}: cannot read this Excel file ({type(exc).__name__}: {exc})") from None
-    # Trailing columns with neither a header nor a value are formatting residue, not data.
-    used = [i for r in [header, *body] for i, c in enumerate(r) if c is not None]
-    width = max(used) + 1
-    names = unique_names([(header[i] if i < len(header) else None) or "" for i in range(width)])
-    return names, [[r[i] if i < len(r) else None for r in body] for i in range(width)]
-
-
-def _cell(v) -> str | None:
-    if v is None:
-        return None
-    if isinstance(v, dt.datetime):
-        v = (v + dt.timedelta(microseconds=500_000)).replace(microsecond=0)  # Excel float noise
-        return v.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(v, dt.date):
-        return v.strftime("%Y-%m-%d 00:00:00")
-    if isinstance(v, dt.time):
-        return v.strftime("%H:%M:%S")
-    if isinstance(v, bool):
-        return "TRUE" if v else "FALSE"
-    if isinstance(v, float):
-        return f"{v:.15g}"  # what Excel shows: 0.1+0.2 is 0.3, 5.0 is 5
-    text = str(getattr(v, "text", v))  # .text: array formulas
-    return text if text != "" else None
-
+# --- JSON, parsed whole into (column names, column values); XLSX: xlsx_reader ---------------------
 
 def json_table(name: str, text: str, kind: str):
     """(format, names, values) from a JSON array, an object holding one, or JSON Lines."""
@@ -356,7 +308,9 @@ def json_table(name: str, text: str, kind: str):
     for i, rec in enumerate(records, 1):
         if not isinstance(rec, dict):
             raise FileRejected(f"{name}: record {i} is not an object ({type(rec).__name__})")
+    check_rows(name, len(records))
     keys = list(dict.fromkeys(k for rec in records for k in rec))
+    check_columns(name, len(keys))
     if records and not keys:
         raise FileRejected(f"{name}: the records have no fields")
     return kind, unique_names(keys), [[_json_text(r.get(k)) for r in records] for k in keys]
@@ -366,10 +320,3 @@ def _json_text(v) -> str | None:
     if v is None or v == "":
         return None
     return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)  # numbers, nested: JSON text
-
-
-def gunzip(name: str, data: bytes) -> bytes:
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise FileRejected(f"{name}: the gzip data is damaged or cut off ({exc})") from None

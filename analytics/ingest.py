@@ -32,6 +32,9 @@ from .transform_events import build_stage_events, build_stage_history, restamp_r
 
 DEFAULT_MAX_UPLOAD_MB = 200
 MIN_CONFIDENCE = 0.6
+# An inspection reads only this many rows of an XLSX file (openpyxl took 107 s for 1M rows):
+# enough for the preview and the timestamp sample; the upload itself reads them all.
+PREVIEW_XLSX_ROWS = 10_000
 
 
 class IngestError(ValueError):
@@ -100,6 +103,8 @@ class Inspection:
     status_values: dict[str, tuple[str, str | None]]
     mapping: dict[str, str | None]
     missing: dict[str, str]
+    rows_read_all: bool = True  # False: an XLSX file of which only PREVIEW_XLSX_ROWS were read;
+    # then `rows` is the count the sheet declares (blank rows included), or the rows read if none
 
 
 def max_upload_bytes(con=None) -> int:
@@ -114,12 +119,14 @@ def _timezone(con, profile: Profile, tz: str | None) -> str:
     return check_timezone(chosen)
 
 
-def _open(cur, path, data, name, max_bytes, delimiter=None) -> RawFile:
+def _open(cur, path, data, name, max_bytes, delimiter=None, preview_rows=None) -> RawFile:
     table = f"_raw_{uuid.uuid4().hex[:12]}"
     if data is None and path is not None and Path(path).exists():
-        return load_raw_path(cur, Path(path), table=table, name=name, max_bytes=max_bytes, delimiter=delimiter)
+        return load_raw_path(cur, Path(path), table=table, name=name, max_bytes=max_bytes, delimiter=delimiter,
+                             preview_rows=preview_rows)
     display, raw = read_bytes(data if data is not None else path, name)
-    return load_raw(cur, display, raw, table=table, max_bytes=max_bytes, delimiter=delimiter)
+    return load_raw(cur, display, raw, table=table, max_bytes=max_bytes, delimiter=delimiter,
+                    preview_rows=preview_rows)
 
 
 def _refuse_unchecked_guess(raw: RawFile, detections: list[Detection]) -> None:
@@ -154,18 +161,20 @@ def inspect_file(con, path=None, *, data: bytes | None = None, name: str | None 
     cur = con.cursor()
     cur.execute("SET TimeZone = 'UTC'")
     limit = max_bytes if max_bytes is not None else max_upload_bytes(con)
-    raw = _wrap(lambda: _open(cur, path, data, name, limit, delimiter), name or path)
+    raw = _wrap(lambda: _open(cur, path, data, name, limit, delimiter, PREVIEW_XLSX_ROWS), name or path)
     try:
         chosen, detections = _choose(raw, source, profile, profiles_dir)
         zone = _wrap(lambda: _timezone(con, chosen, tz), raw.name)
         pl = plan(cur, raw.table, raw.columns, chosen, zone)
         preview = cur.execute(f"SELECT * EXCLUDE (__row) FROM {qident(raw.table)} ORDER BY __row LIMIT 50").df()
         return Inspection(
-            file_name=raw.name, columns=raw.columns, preview=preview, rows=raw.rows, format=raw.format,
+            file_name=raw.name, columns=raw.columns, preview=preview,
+            rows=raw.rows if raw.complete else max(raw.declared_rows or 0, raw.rows), format=raw.format,
             encoding=raw.encoding, delimiter=raw.delimiter, detections=detections, profile=chosen,
             timestamps=list(pl.timestamps.values()), severity_values=pl.severity_values,
             status_values=status_values(cur, raw.table, pl, chosen),
             mapping={f: pl.columns.get(f) for f in chosen.columns}, missing=pl.missing,
+            rows_read_all=raw.complete,
         )
     finally:
         cur.execute(f"DROP TABLE IF EXISTS {qident(raw.table)}")

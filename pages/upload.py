@@ -8,7 +8,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from analytics import datasets, db
-from analytics.ingest import IngestError, ingest_file, max_upload_bytes
+from analytics.ingest import PREVIEW_XLSX_ROWS, IngestError, ingest_file, max_upload_bytes
 from analytics.profiles import Profile, ProfileError, save_profile
 from analytics.schema import MAPPABLE_FIELDS, SEVERITIES, TIMESTAMP_FIELDS
 from analytics.demo_loader import load_demo
@@ -93,8 +93,12 @@ if upload is not None:
         st.stop()
 
     st.subheader("What Hypercare found")
+    rows = f"{first.rows:,} rows"
+    if not first.rows_read_all:  # an XLSX preview: the sheet's own count, if it has one
+        more = "about" if first.rows > PREVIEW_XLSX_ROWS else "more than"
+        rows = f"{more} {rows} (this preview read the first {PREVIEW_XLSX_ROWS:,})"
     st.text(f"Format: {first.format} · encoding: {first.encoding} · delimiter: "
-            f"{first.delimiter!r} · {first.rows:,} rows · {len(first.columns)} columns")
+            f"{first.delimiter!r} · {rows} · {len(first.columns)} columns")
     best = first.detections[0]
     candidates = {d.profile_name: d for d in first.detections}
     pick = st.selectbox(

@@ -300,6 +300,31 @@ def test_gzip_upload_from_bytes(con):
     assert r.tickets_inserted == 3 and r.file_name == "crafted.csv.gz"
 
 
+def test_a_damaged_gzip_upload_leaves_the_store_as_it_was(con):
+    body = ("\n".join([",".join(HEADER)] + [",".join(r) for r in ROWS]) + "\n").encode()
+    data = bytearray(gzip.compress(body, compresslevel=0, mtime=0))
+    data[data.index(b"Slow search")] = ord("F")  # a stored block: only the CRC-32 can tell
+    before = snapshot(con)
+    with pytest.raises(IngestError, match=r"^crafted\.csv\.gz: the gzip checksum does not match its content"):
+        ingest_file(con, data=bytes(data), name="crafted.csv.gz", profile=PROFILE)
+    assert snapshot(con) == before
+
+
+def test_inspecting_an_xlsx_reads_only_its_first_rows(con, tmp_path, monkeypatch):
+    import openpyxl
+
+    from analytics import ingest
+
+    monkeypatch.setattr(ingest, "PREVIEW_XLSX_ROWS", 2)
+    wb = openpyxl.Workbook()
+    for row in [HEADER, *ROWS]:
+        wb.active.append(row)
+    wb.save(tmp_path / "crafted.xlsx")
+    insp = inspect_file(con, tmp_path / "crafted.xlsx", profile=PROFILE)
+    assert (insp.rows, insp.rows_read_all, len(insp.preview)) == (3, False, 2)  # 3: the sheet's own count
+    assert ingest_file(con, tmp_path / "crafted.xlsx", profile=PROFILE).rows_read == 3
+
+
 def test_generic_guess_maps_common_names(con, tmp_path):
     path = tmp_path / "sheet.csv"
     write_csv(path, ["Ticket ID", "Summary", "Severity", "Status", "Created At", "Resolved At", "Assigned Team"],
