@@ -9,7 +9,8 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import cli_errors, store
+from . import cli_engagements, cli_errors, store
+from .engagements import EngagementError
 from .cli_parser import parser as _parser
 from .ingest import IngestError, ingest_file
 from .profiles import ProfileError, all_profiles, load_profile
@@ -267,7 +268,7 @@ WRITING = ("ingest", "demo")  # the other commands only read the store
 def _store(args):
     """The store for this command: read-write for the length of a writing command, read-only
     otherwise; either waits its turn while another process writes (analytics/store.py)."""
-    if args.command == "profiles":
+    if args.command in ("profiles", "engagements"):
         yield None
         return
     def waiting() -> None:
@@ -280,19 +281,23 @@ def _store(args):
 
 COMMANDS = {"ingest": cmd_ingest, "tickets": cmd_tickets, "demo": cmd_demo, "profiles": cmd_profiles,
             "sla": cmd_sla, "sla-agreement": cmd_sla_agreement, "kpis": cmd_kpis, "recurrence": cmd_recurrence, "closure": cmd_closure,
-            "report": cmd_report}
+            "report": cmd_report, "engagements": cli_engagements.cmd_engagements}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; every failure is one line on stderr and an exit code, never a traceback."""
     args = _parser().parse_args(argv)
     try:
+        args.db = cli_engagements.store_for(args) or getattr(args, "db", None)
         with cli_errors.interruptible(), _store(args) as args.con:
             return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("interrupted: stopped; nothing half-written was kept (an upload is all or nothing)",
               file=sys.stderr)
         return 130
+    except EngagementError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # `… | head` closed the pipe: nothing more to say
         sys.stderr.close()
         return 0

@@ -15,7 +15,10 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def with_db(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        sp.add_argument("--db", help="DuckDB file (default: $HYPERCARE_DB or data/hypercare.duckdb)")
+        sp.add_argument("--db", help="the installation's catalog, or one engagement's store file "
+                                     "(default: $HYPERCARE_DB or data/hypercare.duckdb)")
+        sp.add_argument("--engagement", metavar="SLUG",
+                        help="the engagement (default: $HYPERCARE_ENGAGEMENT, else the only one); docs/engagements.md")
         return sp
 
     ing = with_db(sub.add_parser("ingest", help="load ticket exports into the store"))
@@ -25,6 +28,9 @@ def parser() -> argparse.ArgumentParser:
     ing.add_argument("--tz", help="time zone for timestamps without an offset (IANA name)")
     ing.add_argument("--delimiter", help="CSV delimiter when detection gets it wrong: , ; tab |")
     ing.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
+    ing.add_argument("--create", action="store_true", help="create the --engagement first when it does not exist")
+    ing.add_argument("--name", help="with --create: the engagement's name (default: its slug)")
+    ing.add_argument("--go-live", type=_day, help="with --create: the go-live date, YYYY-MM-DD")
 
     tick = with_db(sub.add_parser("tickets", help="print the canonical tickets"))
     fmt = tick.add_mutually_exclusive_group()
@@ -36,6 +42,28 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42)
 
     sub.add_parser("profiles", help="list the mapping profiles (built-in and saved)")
+
+    eng = sub.add_parser("engagements", help="list, create or delete engagements (one go-live each)")
+    eng.add_argument("--db", help="the installation's catalog (default: $HYPERCARE_DB or data/hypercare.duckdb)")
+    eng_sub = eng.add_subparsers(dest="action")
+
+    def with_catalog(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        # SUPPRESS: a --db given before the action is not overwritten by this one's default.
+        sp.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        return sp
+
+    with_catalog(eng_sub.add_parser("list", help="the engagements (the default action)")).add_argument(
+        "--json", action="store_true")
+    make = with_catalog(eng_sub.add_parser("create", help="a new engagement with a store of its own"))
+    make.add_argument("slug")
+    make.add_argument("--name", help="its name (default: the slug)")
+    make.add_argument("--go-live", type=_day, help="the go-live date, YYYY-MM-DD")
+    make.add_argument("--tz", default="UTC", help="its time zone (IANA name, default UTC)")
+    make.add_argument("--window-days", type=int, default=14, help="the hypercare window in days (default 14)")
+    make.add_argument("--cadence", default="weekly", help="review cadence: daily, weekly, fortnightly, monthly")
+    make.add_argument("--copy-from", metavar="SLUG", help="start from this engagement's settings and SLA policies")
+    drop = with_catalog(eng_sub.add_parser("delete", help="remove an engagement (its store is kept in a deleted/ folder)"))
+    drop.add_argument("slug")
 
     sla = with_db(sub.add_parser("sla", help="SLA status of each ticket (response and resolution clocks)"))
     sla.add_argument("--from", dest="date_from", type=_day, help="first opened day, YYYY-MM-DD (inclusive)")
