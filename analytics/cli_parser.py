@@ -25,6 +25,9 @@ def parser() -> argparse.ArgumentParser:
     ing.add_argument("--tz", help="time zone for timestamps without an offset (IANA name)")
     ing.add_argument("--delimiter", help="CSV delimiter when detection gets it wrong: , ; tab |")
     ing.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
+    ing.add_argument("--replace-newer", action="store_true",
+                     help="load tickets whose stored version is newer than the file's over it, on purpose (e.g. to "
+                          "undo a bad upload); by default they keep the stored version and are counted and listed")
 
     tick = with_db(sub.add_parser("tickets", help="print the canonical tickets"))
     fmt = tick.add_mutually_exclusive_group()

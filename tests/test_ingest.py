@@ -120,7 +120,7 @@ def test_data_quality_checks_count_the_right_rows(con, tmp_path):
     assert r.unmapped_severities == {"Whenever": 1}
     dq = data_quality(con, r.dataset_id).set_index("check")["count"].to_dict()
     assert dq == {"before_opened": 1, "out_of_order": 0, "resolved_without_time": 1,
-                  "unmapped_severity": 1, "duplicate_ids": 0, "ack_equals_open": 0}
+                  "unmapped_severity": 1, "duplicate_ids": 0, "older_than_stored": 0, "ack_equals_open": 0}
     assert list(data_quality_rows(con, "before_opened")["ticket_id"]) == ["crafted:A"]
     with pytest.raises(ValueError):
         data_quality_rows(con, "nope")
