@@ -12,7 +12,7 @@ from pathlib import Path
 from . import cli_engagements, cli_errors, store
 from .engagements import EngagementError
 from .cli_parser import parser as _parser
-from .ingest import IngestError, ingest_file
+from .ingest import IngestError, apply_staged, stage_file, upload_settings
 from .profiles import ProfileError, all_profiles, load_profile
 
 def _operator() -> str:
@@ -37,13 +37,13 @@ def cmd_ingest(args) -> int:
     except ProfileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    con = args.con
+    # Reading and checking each file holds no turn; only its comparison and write do.
+    with store.reading(args.db, on_wait=_waiting) as con:
+        limit, default_tz = upload_settings(con)
     failed = 0
     for f in args.files:
-        stored = _uploads(con)
         try:
-            result = ingest_file(con, f, source=args.source, profile=profile, tz=args.tz, uploaded_by=_operator(),
-                                 delimiter=args.delimiter)
+            result = _load(args, f, profile, limit, default_tz)
         except IngestError as exc:
             failed += 1
             print(f"error: {exc}", file=sys.stderr)
@@ -52,11 +52,6 @@ def cmd_ingest(args) -> int:
             failed += 1
             print(f"error: {Path(f).name}: {cli_errors.describe(exc)}", file=sys.stderr)
             continue
-        except KeyboardInterrupt:
-            # The commit may have happened just before the Ctrl-C: say what the store holds.
-            done = _uploads(con) > stored
-            print(f"interrupted: {Path(f).name} was {'stored' if done else 'not stored'}", file=sys.stderr)
-            raise
         if args.json:
             print(json.dumps(result.to_dict(), default=str))
         else:
@@ -65,7 +60,28 @@ def cmd_ingest(args) -> int:
                 print(f"  warning: {w}")
             for raw, n in result.unmapped_severities.items():
                 print(f"  unmapped severity: '{raw}' on {n:,} tickets")
+            if result.tickets_older and not result.replace_newer:
+                print("  note: the data-quality check 'Older than the stored version' lists them; "
+                      "--replace-newer loads them over the stored version on purpose")
     return 1 if failed else 0
+
+
+def _load(args, f, profile, limit: int, default_tz: str):
+    try:
+        staged = stage_file(f, source=args.source, profile=profile, tz=args.tz, max_bytes=limit,
+                            delimiter=args.delimiter, default_tz=default_tz)
+    except KeyboardInterrupt:
+        print(f"interrupted: {Path(f).name} was not stored", file=sys.stderr)
+        raise
+    with staged, store.writing(args.db, on_wait=_waiting) as con:
+        stored = _uploads(con)
+        try:
+            return apply_staged(con, staged, uploaded_by=_operator(), replace_newer=args.replace_newer)
+        except KeyboardInterrupt:
+            # The commit may have happened just before the Ctrl-C: say what the store holds.
+            done = _uploads(con) > stored
+            print(f"interrupted: {Path(f).name} was {'stored' if done else 'not stored'}", file=sys.stderr)
+            raise
 
 
 def _uploads(con) -> int:
@@ -261,21 +277,22 @@ def cmd_report(args) -> int:
     return 0
 
 
-WRITING = ("ingest", "demo")  # the other commands only read the store
+WRITING = ("demo",)  # ingest takes its own turns (cmd_ingest); the other commands only read the store
+
+
+def _waiting() -> None:
+    print("waiting for the store: another process is using it…", file=sys.stderr)
 
 
 @contextmanager
 def _store(args):
     """The store for this command: read-write for the length of a writing command, read-only
     otherwise; either waits its turn while another process writes (analytics/store.py)."""
-    if args.command in ("profiles", "engagements"):
+    if args.command in ("profiles", "engagements", "ingest"):
         yield None
         return
-    def waiting() -> None:
-        print("waiting for the store: another process is using it…", file=sys.stderr)
-
     opener = store.writing if args.command in WRITING else store.reading
-    with opener(args.db, on_wait=waiting) as con:
+    with opener(args.db, on_wait=_waiting) as con:
         yield con
 
 

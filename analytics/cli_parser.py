@@ -31,6 +31,9 @@ def parser() -> argparse.ArgumentParser:
     ing.add_argument("--create", action="store_true", help="create the --engagement first when it does not exist")
     ing.add_argument("--name", help="with --create: the engagement's name (default: its slug)")
     ing.add_argument("--go-live", type=_day, help="with --create: the go-live date, YYYY-MM-DD")
+    ing.add_argument("--replace-newer", action="store_true",
+                     help="load tickets whose stored version is newer than the file's over it, on purpose (e.g. to "
+                          "undo a bad upload); by default they keep the stored version and are counted and listed")
 
     tick = with_db(sub.add_parser("tickets", help="print the canonical tickets"))
     fmt = tick.add_mutually_exclusive_group()

@@ -66,6 +66,8 @@ FORMULA_CHECK = QualityCheck(
 )
 DUPLICATES_KEY = "duplicate_ids"
 DUPLICATES_LABEL = "Duplicate ids within a file"
+OLDER_KEY = "older_than_stored"
+OLDER_LABEL = "Older than the stored version"
 ACK_KEY = "ack_equals_open"
 ACK_LABEL = "Acknowledged at the opened time"
 # A source that stamps its first response with the opening does so on most tickets, not a few:
@@ -96,8 +98,8 @@ def ack_equals_open_sources(con, dataset_id: int | None = None, min_share: float
 def list_datasets(con) -> pd.DataFrame:
     return con.cursor().execute(
         "SELECT dataset_id, file_name, source, profile_name, uploaded_by, uploaded_at, rows_read, "
-        "rows_loaded, rows_rejected, tickets_inserted, tickets_updated, tickets_unchanged, duplicate_rows, "
-        "formula_cells, timezone, sha256 FROM datasets ORDER BY dataset_id DESC"
+        "rows_loaded, rows_rejected, tickets_inserted, tickets_updated, tickets_unchanged, tickets_older, "
+        "replace_newer, duplicate_rows, formula_cells, timezone, sha256 FROM datasets ORDER BY dataset_id DESC"
     ).df()
 
 
@@ -123,6 +125,11 @@ def data_quality(con, dataset_id: int | None = None) -> pd.DataFrame:
     dup = cur.execute(f"SELECT count(*) FROM duplicate_ids WHERE {scope}", params).fetchall()[0][0]
     rows.append((DUPLICATES_KEY, DUPLICATES_LABEL, int(dup),
                  "The same ticket id on several rows of one tickets file: the last row was kept."))
+    older = cur.execute(f"SELECT count(*) FROM older_tickets WHERE {scope}", params).fetchall()[0][0]
+    rows.append((OLDER_KEY, OLDER_LABEL, int(older),
+                 "Tickets an upload carried in an older version than the stored one (by the source's updated "
+                 "time, else the last event): the stored version was kept, unless that upload replaced newer "
+                 "versions on purpose (replaced = true)."))
     flagged = ack_equals_open_sources(con, dataset_id)
     n_ack = cur.execute(f"SELECT count(*) FROM tickets WHERE {scope} AND acknowledged_at = opened_at "
                         "AND list_contains(?, source)", params + [list(flagged)]).fetchall()[0][0]
@@ -143,6 +150,11 @@ def data_quality_rows(con, check: str, dataset_id: int | None = None, limit: int
             f"SELECT dataset_id, external_id, row_numbers FROM duplicate_ids WHERE {scope} "
             "ORDER BY dataset_id, external_id LIMIT ?", params + [limit]
         ).df()
+    if check == OLDER_KEY:
+        return cur.execute(
+            "SELECT * FROM (SELECT o.dataset_id, o.ticket_id, o.stored_version_at, o.file_version_at, "
+            "coalesce(d.replace_newer, FALSE) AS replaced FROM older_tickets o JOIN datasets d USING (dataset_id)) "
+            f"WHERE {scope} ORDER BY dataset_id, ticket_id LIMIT ?", params + [limit]).df()
     found = next((c for c in (*CHECKS, FORMULA_CHECK) if c.key == check), None)
     columns = found.columns if found else ROW_COLUMNS
     if check == ACK_KEY:
@@ -184,7 +196,7 @@ def delete_dataset(con, dataset_id: int, actor: auth.Identity | str = "local") -
             cur.execute(
                 "DELETE FROM status_history WHERE ticket_id IN (SELECT ticket_id FROM tickets WHERE dataset_id = ?) "
                 "OR dataset_id = ?", [dataset_id, dataset_id])
-            for table in ("tickets", "rejects", "duplicate_ids", "datasets"):
+            for table in ("tickets", "rejects", "duplicate_ids", "older_tickets", "datasets"):
                 cur.execute(f"DELETE FROM {table} WHERE dataset_id = ?", [dataset_id])
             restamp_resolution(cur, "ticket_id IN (SELECT ticket_id FROM _bereft)")
             cur.execute("DROP TABLE _bereft")

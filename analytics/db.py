@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from .schema import DDL, UPGRADE_COLUMNS
+from .schema import DDL, UPGRADE_COLUMNS, VERSION_BACKFILL, VERSION_FIELD
 
 DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "hypercare.duckdb"
 
@@ -96,6 +96,12 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
             for name, typ in fields:
                 if name not in have:
                     con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {typ}")
+                    if (table, name) == ("tickets", VERSION_FIELD[0]):
+                        # Without it the first older upload after the upgrade would revert tickets.
+                        # (The lifecycle columns came earlier in this loop; a store too old to
+                        # know its tickets' uploads gets those alone.)
+                        for statement in VERSION_BACKFILL[:None if "dataset_id" in have else 1]:
+                            con.execute(statement)
         if new:
             con.execute("INSERT INTO settings VALUES (?, ?)", [SCHEMA_VERSION_SETTING, SCHEMA_VERSION])
 

@@ -1,7 +1,16 @@
 """Comparing an upload's staged rows with the store: duplicates in the file, and which tickets
-are new, changed or unchanged (the counts an upload reports, and the rows its write touches)."""
+are new, changed, unchanged or older than the stored version (the counts an upload reports,
+and the rows its write touches).
+
+A changed ticket whose stored version (tickets.version_at; for a history file, the stored
+history's last event) is newer than the file's is *older*: it keeps its stored row and history
+unless the upload replaces newer versions on purpose. An equal version is applied, so a
+corrected re-export of the same moment still lands.
+"""
 
 from __future__ import annotations
+
+Counts = tuple[int, int, int, int]  # (inserted, updated, unchanged, older)
 
 
 def duplicates(cur, layout: str) -> tuple[int, int]:
@@ -25,35 +34,46 @@ def has(cur, table: str) -> bool:
     return bool(cur.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [table]).fetchall())
 
 
-def ticket_counts(cur) -> tuple[int, int, int]:
-    """(inserted, updated, unchanged); leaves _cmp (ticket_id, old_hash, row_hash) or, when the
-    store holds none of these tickets yet, no _cmp at all, so the write can skip its joins."""
+def ticket_counts(cur, replace_newer: bool = False) -> Counts:
+    """Counts for _stage; leaves _cmp (see _judge) or, when the store holds none of these tickets
+    yet, no _cmp at all, so the write can skip its joins."""
     known = cur.execute(
         "SELECT count(*) FROM tickets WHERE ticket_id IN (SELECT ticket_id FROM _stage)").fetchall()[0][0]
     if known == 0:
         cur.execute("DROP TABLE IF EXISTS _cmp")
-        return cur.execute("SELECT count(*) FROM _stage").fetchall()[0][0], 0, 0
+        return cur.execute("SELECT count(*) FROM _stage").fetchall()[0][0], 0, 0, 0
     cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _cmp AS SELECT s.ticket_id, t.row_hash AS old_hash, s.row_hash "
+        "CREATE OR REPLACE TEMP TABLE _cmp AS SELECT s.ticket_id, t.row_hash AS old_hash, s.row_hash, "
+        "t.version_at AS stored_version, s.version_at AS file_version "
         "FROM _stage s LEFT JOIN tickets t ON t.ticket_id = s.ticket_id"
     )
-    return cur.execute(
-        "SELECT count(*) FILTER (WHERE old_hash IS NULL), "
-        "count(*) FILTER (WHERE old_hash IS NOT NULL AND old_hash <> row_hash), "
-        "count(*) FILTER (WHERE old_hash = row_hash) FROM _cmp"
-    ).fetchall()[0]
+    return _judge(cur, replace_newer)
 
 
-def history_counts(cur) -> tuple[int, int, int]:
+def history_counts(cur, replace_newer: bool = False) -> Counts:
+    """Counts for _hist (a history file: nothing is inserted); leaves _cmp (see _judge)."""
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _cmp AS WITH new AS (SELECT ticket_id, md5(string_agg(concat_ws('|', event_time, "
-        "status, team, tier, pause_reason), ';' ORDER BY seq)) AS row_hash FROM _hist GROUP BY 1), old AS (SELECT "
+        "status, team, tier, pause_reason), ';' ORDER BY seq)) AS row_hash, max(event_time) AS file_version "
+        "FROM _hist GROUP BY 1), old AS (SELECT "
         "ticket_id, md5(string_agg(concat_ws('|', event_time, status, team, tier, pause_reason), ';' ORDER BY seq)) "
-        "AS old_hash "
+        "AS old_hash, max(event_time) AS stored_version "
         "FROM status_history WHERE ticket_id IN (SELECT ticket_id FROM new) GROUP BY 1) "
-        "SELECT new.ticket_id, old.old_hash, new.row_hash FROM new LEFT JOIN old USING (ticket_id)"
+        "SELECT new.ticket_id, old.old_hash, new.row_hash, old.stored_version, new.file_version "
+        "FROM new LEFT JOIN old USING (ticket_id)"
     )
-    changed, same = cur.execute(
-        "SELECT count(*) FILTER (WHERE old_hash IS DISTINCT FROM row_hash), count(*) FILTER (WHERE old_hash = row_hash) FROM _cmp"
+    first, changed, same, older = _judge(cur, replace_newer)
+    return 0, first + changed, same, older  # a ticket's first history counts as a change
+
+
+def _judge(cur, replace_newer: bool) -> Counts:
+    """Adds to _cmp `older` (changed, and the stored version is newer) and `keep` (older, and
+    not replaced on purpose: the write leaves it alone); returns the counts."""
+    cur.execute(
+        "CREATE OR REPLACE TEMP TABLE _cmp AS SELECT *, coalesce(old_hash IS DISTINCT FROM row_hash "
+        "AND stored_version > file_version, FALSE) AS older, older AND NOT ? AS keep FROM _cmp", [replace_newer])
+    return cur.execute(
+        "SELECT count(*) FILTER (WHERE old_hash IS NULL), "
+        "count(*) FILTER (WHERE old_hash IS NOT NULL AND old_hash <> row_hash AND NOT keep), "
+        "count(*) FILTER (WHERE old_hash = row_hash), count(*) FILTER (WHERE older) FROM _cmp"
     ).fetchall()[0]
-    return 0, changed, same

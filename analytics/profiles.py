@@ -17,7 +17,8 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from . import auth
-from .schema import MAPPABLE_FIELDS, PAUSE_REASONS, SEVERITIES, STATUS_CATEGORIES, TICKET_TYPES, TIMESTAMP_FIELDS
+from .schema import (MAPPABLE_FIELDS, PAUSE_REASONS, SEVERITIES, STATUS_CATEGORIES, TICKET_TYPES, TIMESTAMP_FIELDS,
+                     UPDATED_FIELD)
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin_profiles"
 DEFAULT_USER_DIR = Path(__file__).resolve().parent.parent / "data" / "profiles"
@@ -98,7 +99,7 @@ class Profile(BaseModel):
     @field_validator("columns")
     @classmethod
     def _known_fields(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
-        allowed = set(MAPPABLE_FIELDS) | {"event_time", "event_seq"}
+        allowed = set(MAPPABLE_FIELDS) | {"event_time", "event_seq", UPDATED_FIELD}
         unknown = sorted(set(value) - allowed)
         if unknown:
             raise ValueError(
@@ -190,9 +191,7 @@ class Profile(BaseModel):
 
     def mapped_timestamp_fields(self) -> list[str]:
         fields = [f for f in TIMESTAMP_FIELDS if f in self.columns]
-        if "event_time" in self.columns:
-            fields.append("event_time")
-        return fields
+        return fields + [f for f in ("event_time", UPDATED_FIELD) if f in self.columns]
 
     # --- TOML -----------------------------------------------------------------------------
 

@@ -80,15 +80,36 @@ DERIVED_TICKET_FIELDS: tuple[tuple[str, str], ...] = (
 )
 DERIVED_TICKET_COLUMNS: tuple[str, ...] = tuple(name for name, _ in DERIVED_TICKET_FIELDS)
 
+# tickets.version_at: when the source last changed the ticket, as the upload that wrote it saw
+# it. An upload replaces a stored ticket only with a version at least as new (ingest_compare).
+# It is the source's updated time where the profile maps one (UPDATED_FIELD, a mapping only:
+# never a ticket column), else the last event of an event log or history, else the latest of a
+# tickets file's lifecycle times (VERSION_TIME_FIELDS; due_at is a plan, not an event).
+VERSION_FIELD = ("version_at", "TIMESTAMP")
+UPDATED_FIELD = "updated_at"
+VERSION_TIME_FIELDS: tuple[str, ...] = ("opened_at", "impact_started_at", "detected_at", "acknowledged_at",
+                                        "mitigated_at", "resolved_at", "closed_at", "pir_completed_at")
+
 # Columns added after the first release: db.init_schema adds any an older store lacks.
 UPGRADE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
-    "tickets": TICKET_FIELDS + DERIVED_TICKET_FIELDS,
+    "tickets": TICKET_FIELDS + DERIVED_TICKET_FIELDS + (VERSION_FIELD,),
     # status_category and pause_reason as the uploading profile read the status.
     "status_history": (("status_category", "VARCHAR"), ("pause_reason", "VARCHAR")),
     # The profile's [source] describes_outages when the file was loaded; the file's cells that
-    # start like a spreadsheet formula (analytics/csv_export.py).
-    "datasets": (("describes_outages", "BOOLEAN"), ("formula_cells", "BIGINT")),
+    # start like a spreadsheet formula (analytics/csv_export.py); how many of the file's tickets
+    # were older than the stored version, and whether the upload chose to replace them.
+    "datasets": (("describes_outages", "BOOLEAN"), ("formula_cells", "BIGINT"), ("tickets_older", "BIGINT"),
+                 ("replace_newer", "BOOLEAN")),
 }
+# Filling version_at in a store that had no such column, as the upload of each ticket would
+# have: the last event of the history its own upload wrote (an event log), else its latest
+# lifecycle time.
+VERSION_BACKFILL: tuple[str, ...] = (
+    f"UPDATE tickets SET version_at = greatest({', '.join(VERSION_TIME_FIELDS)})",
+    "UPDATE tickets SET version_at = h.last_event FROM (SELECT ticket_id, dataset_id, max(event_time) AS "
+    "last_event FROM status_history GROUP BY ALL) h WHERE tickets.ticket_id = h.ticket_id "
+    "AND tickets.dataset_id = h.dataset_id",
+)
 
 _ticket_cols = ",\n    ".join(f"{n} {t}" for n, t in TICKET_FIELDS + DERIVED_TICKET_FIELDS)
 
@@ -111,13 +132,16 @@ DDL: tuple[str, ...] = (
     tickets_unchanged BIGINT NOT NULL,
     duplicate_rows BIGINT NOT NULL DEFAULT 0,
     describes_outages BOOLEAN,
-    formula_cells BIGINT
+    formula_cells BIGINT,
+    tickets_older BIGINT,
+    replace_newer BOOLEAN
 )""",
     f"""CREATE TABLE IF NOT EXISTS tickets (
     {_ticket_cols},
     dataset_id INTEGER,
     row_hash UBIGINT,
-    loaded_at TIMESTAMP
+    loaded_at TIMESTAMP,
+    version_at TIMESTAMP
     -- ticket_id is unique by construction (ingest deletes before it re-inserts); no index,
     -- because an ART index would cost more on a million-row load than the check is worth.
 )""",
@@ -142,6 +166,14 @@ DDL: tuple[str, ...] = (
     dataset_id INTEGER NOT NULL,
     external_id VARCHAR NOT NULL,
     row_numbers VARCHAR NOT NULL
+)""",
+    # The tickets an upload carried in an older version than the store's (datasets.tickets_older):
+    # the stored version stayed, unless that upload chose to replace it (datasets.replace_newer).
+    """CREATE TABLE IF NOT EXISTS older_tickets (
+    dataset_id INTEGER NOT NULL,
+    ticket_id VARCHAR NOT NULL,
+    stored_version_at TIMESTAMP,
+    file_version_at TIMESTAMP
 )""",
     """CREATE TABLE IF NOT EXISTS settings (
     key VARCHAR PRIMARY KEY,

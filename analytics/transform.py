@@ -7,8 +7,9 @@ identifiers, quoted, are written into the SQL text.
 
 Temp tables made on the cursor: _cfg, _sevmap, _statmap (raw status → category and pause
 reason), _typemap, _rows (one row per source
-row with `_reason` set when it is rejected), _stage (one row per ticket, canonical columns plus
-row_hash) and _hist (status history rows).
+row with `_reason` set when it is rejected), and for event logs and history files _stage (one
+row per ticket, canonical columns plus row_hash and version_at) and _hist (status history rows);
+a tickets file's stage is a query (stage_tickets_query).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from . import normalise, time_range
 from .profiles import SEVERITY_GUESS_WARNING, Profile
 from .schema import (BOOLEAN_FIELDS, DERIVED_TICKET_COLUMNS, INTEGER_FIELDS, RESOLVED_FROM_COLUMN, TICKET_COLUMNS,
-                     TIMESTAMP_FIELDS)
+                     TIMESTAMP_FIELDS, UPDATED_FIELD, VERSION_TIME_FIELDS)
 from .timeparse import TimestampGuess, checked, guess_format, sql_parse
 
 _TEMPLATE = re.compile(r"\{([^{}]+)\}")
@@ -134,8 +135,8 @@ def build_rows(cur, raw: str, profile: Profile, pl: Plan, tz: str, slim: bool = 
     """_rows: every source row with its mapped text, parsed timestamps and reject reason.
 
     Returns the query behind it. With slim=True only the columns the checks need are kept
-    (__row, id, severity, status, type, reason); a first load then reads the rest straight
-    from the returned query instead of materialising a second full copy of the file.
+    (__row, id, severity, status, type, reason); a tickets file's stage then reads the rest
+    straight from the returned query instead of materialising a second full copy of the file.
     """
     make_cfg(cur, profile)
     inner_params: list = []
@@ -238,17 +239,18 @@ def status_values(cur, raw: str, pl: Plan, profile: Profile, limit: int = 500) -
             for r in rows}
 
 
-def count_without_priority(cur, pl: Plan, layout: str, direct: bool, has_dups: bool) -> int:
-    """Tickets of this file with no priority value at all (after null tokens)."""
+def count_without_priority(cur, layout: str) -> int:
+    """Tickets of this file (in _stage) with no priority value at all (after null tokens)."""
     if layout == "history":
         return 0
-    if not direct:
-        return cur.execute("SELECT count(*) FROM _stage WHERE priority_raw IS NULL").fetchall()[0][0]
-    # A first load keeps no _stage: the last accepted row of each id, as the insert takes it.
-    col = "f_priority_raw" if "priority_raw" in pl.columns else "f_severity" if "severity" in pl.columns else "NULL"
-    latest = ("QUALIFY row_number() OVER (PARTITION BY f_external_id ORDER BY __row DESC) = 1" if has_dups else "")
-    return cur.execute(f"SELECT count(*) FILTER (WHERE {col} IS NULL) FROM (SELECT * FROM _rows "
-                       f"WHERE _reason IS NULL {latest})").fetchall()[0][0]
+    return cur.execute("SELECT count(*) FROM _stage WHERE priority_raw IS NULL").fetchall()[0][0]
+
+
+def version_sql(pl: Plan) -> str:
+    """A tickets file's version of each ticket (schema.VERSION_FIELD), over its parsed t_ columns."""
+    latest = [qident("t_" + f) for f in VERSION_TIME_FIELDS if f in pl.timestamps]
+    lifecycle = f"greatest({', '.join(latest)})" if latest else "CAST(NULL AS TIMESTAMP)"
+    return f"coalesce(t_{UPDATED_FIELD}, {lifecycle})" if UPDATED_FIELD in pl.timestamps else lifecycle
 
 
 def _value_sql(fld: str, pl: Plan, params: list, defaults: dict[str, str]) -> str:
@@ -274,30 +276,21 @@ def _hash_sql(cols: list[str]) -> str:
     return f"hash({', '.join(qident(c) for c in cols)})"
 
 
-def build_stage_tickets(cur, profile: Profile, pl: Plan, rows: RowsQuery | None = None,
-                        has_dups: bool = True, has_rejects: bool = True) -> RowsQuery | None:
-    """_stage for a tickets layout: the last row of each id wins; history stays empty.
-
-    Given `rows` (a first load, nothing to compare against, _rows kept slim) nothing is
-    built: the stage query comes back for the write to insert from directly.
-    """
+def stage_tickets_query(profile: Profile, pl: Plan, rows: RowsQuery, has_dups: bool = True,
+                        has_rejects: bool = True) -> RowsQuery:
+    """The staged tickets of a tickets layout, straight from the rows query (no second full copy
+    of the file is materialised): one per id, the last row of an id wins."""
     params: list = [profile.source.source_label, profile.source.source_label]
     exprs = ["? || ':' || f_external_id AS ticket_id", "? AS source", "f_external_id AS external_id"]
     for fld in TICKET_COLUMNS[3:] + DERIVED_TICKET_COLUMNS:
         exprs.append(f"{_field_expr(fld, pl, params, profile)} AS {qident(fld)}")
+    exprs.append(f"{version_sql(pl)} AS version_at")
     # Deduplicating needs a sort; most exports have unique ids (the caller knows), so only then.
     # Without rejects there is nothing to filter, and the reason text need not be built again.
     latest_filter = ("WHERE _reason IS NULL " if has_rejects else "") + (
         "QUALIFY row_number() OVER (PARTITION BY f_external_id ORDER BY __row DESC) = 1" if has_dups else "")
-    cur.execute("CREATE OR REPLACE TEMP TABLE _hist (ticket_id VARCHAR, event_time TIMESTAMP, seq INTEGER, "
-                "status VARCHAR, team VARCHAR, tier VARCHAR, status_category VARCHAR, pause_reason VARCHAR)")
-    if rows is not None:
-        latest = f"(SELECT * FROM ({rows[0]}) {latest_filter})"
-        return stage_query(f"SELECT {', '.join(exprs)} FROM {_joined(latest, pl)}"), params + rows[1]
-    latest = f"(SELECT * FROM _rows {latest_filter})"
-    cur.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS "
-                f"{stage_query(f'SELECT {chr(44).join(exprs)} FROM {_joined(latest, pl)}')}", params)
-    return None
+    latest = f"(SELECT * FROM ({rows[0]}) {latest_filter})"
+    return stage_query(f"SELECT {', '.join(exprs)} FROM {_joined(latest, pl)}"), params + rows[1]
 
 
 def _joined(table: str, pl: Plan) -> str:

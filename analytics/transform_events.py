@@ -12,7 +12,8 @@ Rules, stated once (docs/data-model.md repeats them):
 - closed_at is the *last entry* into the [events] closed statuses (else the closed category),
   only when the ticket ends closed;
 - reopen and reassignment counts are the mapped columns' maxima, else counted from events
-  (resolved/closed → open transitions; changes of team).
+  (resolved/closed → open transitions; changes of team);
+- version_at is the latest mapped updated time, else the last event.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import copy
 
 from .profiles import Profile
-from .schema import RESOLVED_FROM_COLUMN, RESOLVED_FROM_HISTORY, TICKET_COLUMNS, TIMESTAMP_FIELDS
+from .schema import RESOLVED_FROM_COLUMN, RESOLVED_FROM_HISTORY, TICKET_COLUMNS, TIMESTAMP_FIELDS, UPDATED_FIELD
 from .timeparse import TimestampGuess
 from .transform import Plan, _field_expr, _joined, create_stage, qident
 
@@ -60,13 +61,17 @@ def build_stage_events(cur, profile: Profile, pl: Plan) -> None:
     aggs = ["f_external_id"]
     agg_plan = copy.deepcopy(pl)
     for fld in pl.columns:
-        if fld in ("external_id", "event_time", "event_seq") or fld in TIMESTAMP_FIELDS:
+        if fld in ("external_id", "event_time", "event_seq", UPDATED_FIELD) or fld in TIMESTAMP_FIELDS:
             continue
         if fld in ("reopen_count", "reassignment_count"):
             continue
         c = qident("f_" + fld)
         aggs.append(f"arg_max({c}, _ord) FILTER (WHERE {c} IS NOT NULL) AS {c}")
     aggs.append("arg_max(_cat, _ord) FILTER (WHERE _cat IS NOT NULL) AS _final_cat")
+    # The version (schema.VERSION_FIELD): the source's updated time if mapped, else the last event.
+    # Never the resolved/closed columns: an export may fill them from the final state on every row.
+    last_updated = f"max(t_{UPDATED_FIELD})" if UPDATED_FIELD in pl.timestamps else "CAST(NULL AS TIMESTAMP)"
+    aggs.append(f"coalesce({last_updated}, max(t_event_time)) AS _version_at")
 
     closedish = _CLOSEDISH
     history_resolution = "status" in pl.columns
@@ -133,6 +138,7 @@ def build_stage_events(cur, profile: Profile, pl: Plan) -> None:
         exprs += [f"{_field_expr(f, agg_plan, sparams, profile)} AS {f}"
                   for f in ("resolved_at_reported", "resolved_at_basis")]
     exprs.append(f"{_field_expr('pause_reason', agg_plan, sparams, profile)} AS pause_reason")
+    exprs.append("_version_at AS version_at")
     create_stage(cur, f"SELECT {', '.join(exprs)} FROM {_joined('_agg', agg_plan)}", sparams)
     cur.execute("DROP TABLE _agg")
 
@@ -165,17 +171,12 @@ def _agg_cols(cur) -> set[str]:
 
 
 def build_stage_history(cur, profile: Profile, pl: Plan) -> None:
-    """A history-only file (e.g. Statuspage updates): rows for tickets already loaded."""
+    """A history-only file (e.g. Statuspage updates): _hist of every accepted row; which of its
+    tickets the store holds is the upload's to check (the others' rows become rejects)."""
     label = profile.source.source_label
     status = "f_status" if "status" in pl.columns else "CAST(NULL AS VARCHAR)"
     team = "f_team" if "team" in pl.columns else "CAST(NULL AS VARCHAR)"
     tier = "f_tier" if "tier" in pl.columns else "CAST(NULL AS VARCHAR)"
-    # Rows whose ticket is not in the store cannot be attached: they become rejects.
-    cur.execute(
-        "UPDATE _rows SET _reason = ? || f_external_id || ? WHERE _reason IS NULL AND "
-        "(? || ':' || f_external_id) NOT IN (SELECT ticket_id FROM tickets)",
-        [f"no ticket {label}:", " in the store; upload the tickets file first", label],
-    )
     seq = "TRY_CAST(TRY_CAST(f_event_seq AS DOUBLE) AS BIGINT)" if "event_seq" in pl.columns else "0"
     cat, pause, join = ("st.val", "st.pause", "LEFT JOIN _statmap st ON st.raw = g.f_status") if "status" in pl.columns \
         else ("CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)", "")

@@ -8,9 +8,9 @@ import streamlit as st
 from pydantic import ValidationError
 
 from analytics import datasets, db
-from analytics.ingest import PREVIEW_XLSX_ROWS, IngestError, ingest_file, max_upload_bytes
+from analytics.ingest import PREVIEW_XLSX_ROWS, IngestError, apply_staged, max_upload_bytes, stage_file
 from analytics.profiles import Profile, ProfileError, save_profile
-from analytics.schema import MAPPABLE_FIELDS, SEVERITIES, TIMESTAMP_FIELDS
+from analytics.schema import MAPPABLE_FIELDS, SEVERITIES, TIMESTAMP_FIELDS, UPDATED_FIELD
 from analytics.demo_loader import load_demo
 from analytics.auth import Permission
 from ui import auth as ui_auth
@@ -134,6 +134,7 @@ if upload is not None:
     fields = list(MAPPABLE_FIELDS)
     if base.profile.source.layout != "tickets":
         fields += ["event_time", "event_seq"]
+    fields.append(UPDATED_FIELD)  # the source's last change: which of two versions of a ticket is newer
     columns: dict[str, str] = {}
     grid = st.columns(3)
     for i, field in enumerate(fields):
@@ -170,7 +171,7 @@ if upload is not None:
 
     # Formats typed on the previous run feed this run's check of the mapping.
     guesses = {g.field: g for g in base.timestamps}
-    ts_fields = [f for f in (*TIMESTAMP_FIELDS, "event_time") if f in columns]
+    ts_fields = [f for f in (*TIMESTAMP_FIELDS, "event_time", UPDATED_FIELD) if f in columns]
     formats: dict[str, str] = {}
     for field in ts_fields:
         guess = guesses.get(field)
@@ -280,13 +281,19 @@ if upload is not None:
                 st.success(widgets.escape_markdown(f"Saved profile '{name.strip()}' to {path}."),
                            icon=":material/check_circle:")
     with right:
+        replace_newer = st.checkbox(
+            "Replace newer stored versions", key="upload_replace_newer",
+            help="Off: a ticket stored in a newer version than this file's (by the source's updated time, "
+                 "else its last event) keeps the stored version, and is counted and listed. On: this file's "
+                 "version replaces it on purpose, e.g. to undo a bad upload; the audit trail records the choice.")
         if st.button("Load into Hypercare", key="upload_go", type="primary",
                      disabled=final is None):
             try:
                 with st.spinner(f"Loading {upload.name}…"):
-                    with state.writing() as w:
-                        result = ingest_file(w, data=data, name=upload.name, profile=final, tz=tz,
-                                             uploaded_by=state.actor(), max_bytes=limit, delimiter=delimiter)
+                    # Reading and checking the file hold no turn; only the comparison and write do.
+                    with stage_file(data=data, name=upload.name, profile=final, tz=tz, max_bytes=limit,
+                                    delimiter=delimiter, default_tz=default_tz) as staged, state.writing() as w:
+                        result = apply_staged(w, staged, uploaded_by=state.actor(), replace_newer=replace_newer)
             except IngestError as exc:
                 remember("error", str(exc), [])
             except Exception as exc:  # a defect, not the file: the transaction rolled back
@@ -298,7 +305,11 @@ if upload is not None:
                 if result.unmapped_severities:
                     shown = ", ".join(f"{k} ({v:,})" for k, v in result.unmapped_severities.items())
                     notes.append(f"Unmapped severities: {shown}")
+                if result.tickets_older and not result.replace_newer:
+                    notes.append("Data quality › 'Older than the stored version' lists them; tick 'Replace newer "
+                                 "stored versions' and load the file again to replace them on purpose.")
                 remember("success", result.summary(), notes)
+            st.session_state.pop("upload_replace_newer", None)  # a choice for one load, not for the next
             state.data_changed()
             st.rerun()
 

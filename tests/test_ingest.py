@@ -121,7 +121,8 @@ def test_data_quality_checks_count_the_right_rows(con, tmp_path):
     assert r.unmapped_severities == {"Whenever": 1}
     dq = data_quality(con, r.dataset_id).set_index("check")["count"].to_dict()
     assert dq == {"before_opened": 1, "out_of_order": 0, "resolved_without_time": 1,
-                  "unmapped_severity": 1, "formula_text": 0, "duplicate_ids": 0, "ack_equals_open": 0}
+                  "unmapped_severity": 1, "formula_text": 0, "duplicate_ids": 0, "older_than_stored": 0,
+                  "ack_equals_open": 0}
     assert list(data_quality_rows(con, "before_opened")["ticket_id"]) == ["crafted:A"]
     with pytest.raises(ValueError):
         data_quality_rows(con, "nope")
@@ -313,9 +314,9 @@ def test_a_damaged_gzip_upload_leaves_the_store_as_it_was(con):
 def test_inspecting_an_xlsx_reads_only_its_first_rows(con, tmp_path, monkeypatch):
     import openpyxl
 
-    from analytics import ingest
+    from analytics import ingest_stage
 
-    monkeypatch.setattr(ingest, "PREVIEW_XLSX_ROWS", 2)
+    monkeypatch.setattr(ingest_stage, "PREVIEW_XLSX_ROWS", 2)
     wb = openpyxl.Workbook()
     for row in [HEADER, *ROWS]:
         wb.active.append(row)

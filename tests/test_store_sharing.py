@@ -156,3 +156,60 @@ def test_a_new_or_old_store_is_created_or_upgraded_before_a_read(tmp_path):
         names = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
                                            "WHERE table_name = 'tickets'").fetchall()}
     assert "source_sla_met" in names
+
+
+# --- the write turn covers the comparison and the commit, not reading and checking the file ----
+
+_STALLED_UPLOAD = """
+import pathlib, sys, time
+from analytics import ingest_stage
+from analytics.cli import main
+
+file, db_path, stage, started, release = sys.argv[1:]
+real = getattr(ingest_stage, stage)
+
+def stalled(*args, **kwargs):
+    pathlib.Path(started).touch()
+    deadline = time.monotonic() + 60
+    while not pathlib.Path(release).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return real(*args, **kwargs)
+
+setattr(ingest_stage, stage, stalled)
+sys.exit(main(["ingest", file, "--db", db_path, "--json"]))
+"""
+
+
+@pytest.mark.parametrize("stage", ["load_raw_path", "plan"], ids=["reading the file", "checking the file"])
+def test_reading_and_checking_a_file_keep_no_other_writer_waiting(tmp_path, demo_csvs, stage, monkeypatch):
+    """One upload stalls while it reads (or checks) its file; meanwhile another process's upload
+    and a settings change land at once, and the stalled upload still lands afterwards."""
+    path = tmp_path / "s.duckdb"
+    db.connect(path).close()
+    started, release = tmp_path / "started", tmp_path / "release"
+    slow = subprocess.Popen([sys.executable, "-c", _STALLED_UPLOAD, str(demo_csvs[0]), str(path), stage,
+                             str(started), str(release)], cwd=REPO_ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists():
+            assert slow.poll() is None and time.monotonic() < deadline, slow.communicate()
+            time.sleep(0.05)
+        monkeypatch.setenv(store.WAIT_ENV, "10")  # far less than the stall: waiting for it would fail
+        small = _cli("ingest", str(demo_csvs[1]), "--db", str(path), "--json", env={store.WAIT_ENV: "10"})
+        out, err = small.communicate(timeout=120)
+        assert small.returncode == 0, err
+        with store.writing(path, wait_s=10) as con:
+            db.set_setting(con, "default_timezone", "Europe/Amsterdam")
+        assert slow.poll() is None  # still stalled: nobody waited for it
+    finally:
+        release.touch()
+        out, err = slow.communicate(timeout=120)
+    assert slow.returncode == 0, err
+    assert json.loads(out)["tickets_inserted"] == 300
+    con = db.connect(path)
+    try:
+        assert con.execute("SELECT count(*) FROM tickets").fetchall()[0][0] == 600
+        assert db.get_setting(con, "default_timezone") == "Europe/Amsterdam"
+    finally:
+        con.close()

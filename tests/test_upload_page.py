@@ -191,3 +191,32 @@ def test_edited_waiting_states_and_traits_are_saved_and_loaded(store):
     assert con.cursor().execute("SELECT external_id, pause_reason FROM tickets ORDER BY 1").fetchall() == [
         ("A-1", "customer"), ("A-2", None)]
     assert con.cursor().execute("SELECT describes_outages FROM datasets").fetchall() == [(True,)]
+
+
+def test_an_older_file_keeps_the_stored_tickets_unless_the_page_is_told_to_replace(store, tmp_path):
+    from analytics import demo
+
+    tickets, _ = demo.write_csvs(tmp_path, 50, seed=5)
+    frame = pd.read_csv(tickets, dtype=str, keep_default_na=False)
+    done = frame.index[frame.resolved_at != ""][:3]
+    older = frame.copy()  # the same three tickets before they were resolved
+    older.loc[done, ["mitigated_at", "resolved_at", "closed_at", "pir_completed_at"]] = ""
+    older.loc[done, ["status", "status_category"]] = ["In Progress", "open"]
+    at = _upload(_upload_page(), "newer.csv", frame.to_csv(index=False).encode())
+    at.button(key="upload_go").click().run()
+    at = _upload(at, "older.csv", older.to_csv(index=False).encode())
+    at.button(key="upload_go").click().run()
+    kept = "3 tickets in this file are older than what is stored: kept the stored version"
+    assert any(kept in s.value.replace("\\", "") for s in at.success), [s.value for s in at.success]
+    assert any("Replace newer stored versions" in w.value for w in at.warning)
+    assert _count_open("hypercare") == (frame.status_category == "open").sum()
+    at.checkbox(key="upload_replace_newer").check().run()
+    at.button(key="upload_go").click().run()
+    assert any("replaced the stored version on purpose" in s.value.replace("\\", "") for s in at.success)
+    assert not at.checkbox(key="upload_replace_newer").value  # the choice was for that load only
+    assert _count_open("hypercare") == (frame.status_category == "open").sum() + 3
+
+
+def _count_open(source: str) -> int:
+    return get_connection().cursor().execute(
+        "SELECT count(*) FROM tickets WHERE source = ? AND status_category = 'open'", [source]).fetchall()[0][0]
