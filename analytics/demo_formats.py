@@ -1,4 +1,4 @@
-"""Output formats of the demo data: the canonical CSV writer, the Arrow string encoders the
+"""Output formats of the demo data: the canonical CSV writer, the Arrow column builders the
 generator builds its columns with, and vendor-shaped renderings of demo tickets (for importer
 round-trip tests and sample uploads).
 
@@ -57,6 +57,17 @@ def arrow_int_strings(values: np.ndarray, width: int = 0) -> pa.Array:
 
 def arrow_null_unless(mask: np.ndarray, values: pa.Array) -> pa.Array:
     return pc.if_else(pa.array(mask), values, pa.nulls(len(mask), pa.string()))
+
+
+def arrow_values(origin: np.datetime64, values, typ: pa.DataType) -> pa.Array:
+    """A column of type `typ` from numpy values (an Arrow array passes through); timestamps
+    come as float seconds from `origin`, NaN meaning null."""
+    if isinstance(values, pa.Array):
+        return values
+    if pa.types.is_timestamp(typ):
+        us = origin.astype("datetime64[us]").astype(np.int64) + np.nan_to_num(values).astype(np.int64) * 10**6
+        return pa.array(us, typ, mask=np.isnan(values))
+    return pa.array(values, typ)
 
 
 # --- vendor renderings -----------------------------------------------------------------------

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import tempfile
+from datetime import date, timedelta
 from pathlib import Path
 
-from datetime import date
-
-from . import auth, db, demo
+from . import auth, db, demo, engagements, signoff
+from .engagement_upgrade import is_demo_upload
 from .ingest import IngestResult, ingest_file
 from .profiles import find_profile
 from .sla_policy import business_calendar, default_policy, policy_versions, save_policy
 
 DEMO_POLICY_VERSION = "demo-us-business-hours"
+# Half the required roles signed in the window's last week: the scorecard's "at risk" example.
+DEMO_SIGNOFFS = (  # role, signer, days before the window ends, comment
+    ("Support Lead", "Priya Raman", 6, "Backlog back to baseline; the service desk runbook is handed over."),
+    ("Operations Lead", "Tom Becker", 3, "Monitoring and on-call rota in place since week 4."),
+)
 
 
 def demo_policy():
@@ -26,8 +31,9 @@ def demo_policy():
 
 def load_demo(con, n_tickets: int = 5000, seed: int = 42,
               actor: auth.Identity | str = "demo") -> list[IngestResult]:
-    """Generate `n_tickets` demo tickets with their status history and upsert them; a store
-    with no SLA policy of its own also gets the demo's policy version (named as such).
+    """Generate `n_tickets` demo tickets with their status history and upsert them. A store
+    without its own SLA policy, go-live, hypercare window or sign-offs gets the demo's: the
+    policy version (named as such), DEFAULT_GO_LIVE, DEMO_WINDOW_DAYS and DEMO_SIGNOFFS.
 
     `actor` loads them (an upload: analyst or admin); the first-start load is "demo"."""
     actor = auth.require(actor, auth.Permission.UPLOAD)
@@ -36,6 +42,8 @@ def load_demo(con, n_tickets: int = 5000, seed: int = 42,
     if db.get_setting(con, "go_live_date") is None:
         # The demo has a go-live, so the Overview's hypercare view has something to show.
         db.set_setting(con, "go_live_date", demo.DEFAULT_GO_LIVE.isoformat())
+    if db.get_setting(con, engagements.WINDOW_SETTING) is None:
+        db.set_setting(con, engagements.WINDOW_SETTING, str(demo.DEMO_WINDOW_DAYS))
     with tempfile.TemporaryDirectory(prefix="hypercare-demo-") as d:
         tickets_csv, history_csv = demo.write_csvs(Path(d), n_tickets, seed)
         name = f"demo-{n_tickets}-seed{seed}"
@@ -45,4 +53,18 @@ def load_demo(con, n_tickets: int = 5000, seed: int = 42,
             ingest_file(con, history_csv, name=f"{name}-history.csv", profile=find_profile("hypercare-history"),
                         uploaded_by=actor, max_bytes=2**40),
         ]
+    _sign_off_some(con)
     return results
+
+
+def _sign_off_some(con) -> None:
+    """Record DEMO_SIGNOFFS, dated before the hypercare window ends, in a store holding only
+    demo uploads and no sign-off event yet (not on a second load)."""
+    end = engagements.details(None, con).window_end
+    uploads = con.cursor().execute("SELECT file_name, profile_name FROM datasets").fetchall()
+    # made-up sign-offs must never land in a real engagement, whoever loads the demo there
+    if end is None or not signoff.history(con).empty or not all(is_demo_upload(f, p) for f, p in uploads):
+        return
+    for role, name, days_before, comment in DEMO_SIGNOFFS:
+        # never after today: a sign-off records something that has happened
+        signoff.record(con, role, name, min(end - timedelta(days=days_before), date.today()), comment, actor="demo")

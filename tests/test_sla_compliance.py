@@ -49,7 +49,8 @@ def test_demo_gets_its_own_named_policy(frame):
     assert comp.versions_used(con, Filters(), period_of(con, Filters(), AS_OF)) == [DEMO_POLICY_VERSION]
 
 
-@pytest.mark.parametrize("days", [(None, None), (date(2026, 10, 1), date(2026, 10, 31))], ids=["span", "october"])
+# The go-live fortnight, when the team had not settled: clocks still open past their target at its end.
+@pytest.mark.parametrize("days", [(None, None), (date(2026, 9, 7), date(2026, 9, 20))], ids=["span", "fortnight"])
 def test_compliance_table_matches_pandas(frame, days):
     """Per severity: the clocks that stopped in the period (whenever opened), open and breached
     at its end, the not-applicable clocks of tickets opened in it — counted on the engine's rows."""
@@ -75,7 +76,7 @@ def test_compliance_table_matches_pandas(frame, days):
             open_b = status.isin(["breached", "running"]) & (stop.isna() | (stop >= te)) & (breach < te) & of_sev
             assert row["open_breached"] == int(open_b.sum())
             assert row["not_applicable"] == int((opened & of_sev & (status == "not applicable")).sum())
-    assert table.loc[("resolution", "All"), "open_breached"] > 0
+    assert table.xs("All", level="severity")["open_breached"].sum() > 0
 
 
 def test_lists_and_trend_are_consistent(frame):

@@ -103,21 +103,23 @@ def test_tickets_opened_before_the_period_count_where_their_clock_stopped(demo):
 
 
 def test_open_and_breached_at_a_past_period_end_does_not_depend_on_the_as_of_time(demo):
-    """September's open-and-breached clocks (running at its end, past their breach instant) are
-    the same judged on 1 October as judged later, but for one deliberate rule of the engine: a
-    ticket resolved without ever being acknowledged has no response clock (not applicable, "no
-    acknowledgement recorded"). An unacknowledged ticket overdue at September's end is open and
-    breached judged on 1 October; once resolved without an acknowledgement, it leaves the count.
-    (A clock due on 30 September at 17:00 and judged that night, its business time equal to its
-    target, breached at its deadline.)"""
+    """The open-and-breached clocks of a period ending in the go-live fortnight (running at its
+    end, past their breach instant) are the same judged at its end as judged later, but for one
+    deliberate rule of the engine: a ticket resolved without ever being acknowledged has no
+    response clock (not applicable, "no acknowledgement recorded"). An unacknowledged ticket
+    overdue at the period's end is open and breached judged then; once resolved without an
+    acknowledgement, it leaves the count. (A clock due at 17:00 on the period's last day and
+    judged that night, its business time equal to its target, breached at its deadline.) The
+    period ends on Monday 14 September (New York): by the end of September the demo's team has
+    settled and leaves too few overdue clocks to show both cases."""
     from analytics.sla_engine import NO_ACK
 
-    month = Filters(date_from=date(2026, 9, 1), date_to=date(2026, 9, 30))
-    te, later_as_of = SEPTEMBER[1], datetime(2026, 11, 23)
-    later = sla_compliance.counts(demo, month, period_of(demo, month, later_as_of)).set_index("metric")["open_breached"]
-    at_end = sla_compliance.counts(demo, month, period_of(demo, month, te)).set_index("metric")["open_breached"]
+    period = Filters(date_from=date(2026, 9, 1), date_to=date(2026, 9, 14))
+    te, later_as_of = datetime(2026, 9, 15), datetime(2026, 11, 23)
+    later = sla_compliance.counts(demo, period, period_of(demo, period, later_as_of)).set_index("metric")["open_breached"]
+    at_end = sla_compliance.counts(demo, period, period_of(demo, period, te)).set_index("metric")["open_breached"]
     assert later["resolution"] == at_end["resolution"] > 0
-    # The response clocks overdue at September's end as judged then; those whose ticket was
+    # The response clocks overdue at the period's end as judged then; those whose ticket was
     # resolved by the later as-of time and never acknowledged (read from the tickets, not the
     # engine) are the ones the later judgement no longer counts.
     then = evaluate(demo, as_of=te)
