@@ -33,10 +33,11 @@ def store_for(args) -> Path | None:
         _create_if_missing(path, kind, slug, args)
     if args.command == "demo" and slug and kind in ("missing", "catalog"):
         if kind == "missing" or slug not in {e.slug for e in engagements.list_engagements(path)}:
-            from .demo import DEFAULT_GO_LIVE, DEMO_TIMEZONE
+            from .demo import DEFAULT_GO_LIVE, DEMO_TIMEZONE, DEMO_WINDOW_DAYS
 
             engagements.create(path, slug, "Demo" if slug == engagements.DEMO_SLUG else slug,
-                               go_live=DEFAULT_GO_LIVE, timezone_name=DEMO_TIMEZONE, is_demo=True, actor=_operator())
+                               go_live=DEFAULT_GO_LIVE, timezone_name=DEMO_TIMEZONE, window_days=DEMO_WINDOW_DAYS,
+                               is_demo=True, actor=_operator())
     found = engagements.resolve(path, slug)
     if args.command == "ingest" and found.is_demo:
         raise EngagementError(f"the engagement '{found.slug}' holds only the generated demo data: upload real "
