@@ -60,6 +60,11 @@ def _keep_only(path: Path, keep: set[int], slug: str, name: str, installation: l
             cur.execute("DELETE FROM settings WHERE list_contains(?, key)", [installation])
             values = {engagements.SLUG_SETTING: slug, engagements.NAME_SETTING: name,
                       db.SCHEMA_VERSION_SETTING: db.SCHEMA_VERSION}
+            if slug == engagements.DEMO_SLUG and not cur.execute(
+                    "SELECT 1 FROM settings WHERE key = ?", [engagements.WINDOW_SETTING]).fetchall():
+                from .demo import DEMO_WINDOW_DAYS
+
+                values[engagements.WINDOW_SETTING] = str(DEMO_WINDOW_DAYS)  # the window its story is told in
             for key, value in values.items():
                 audit._upsert(cur, key, value)
             audit.record(cur, ACTOR, audit.STORE_UPGRADE, f"engagement:{slug}",
