@@ -14,6 +14,10 @@ from .engagements import EngagementError
 _MAKES_A_STORE = ("ingest", "demo")
 
 
+def _waiting() -> None:
+    print("waiting for the store: another process is using it…", file=sys.stderr)
+
+
 def _operator() -> str:
     from .cli import _operator as who
 
@@ -26,7 +30,7 @@ def store_for(args) -> Path | None:
         return None
     path = Path(args.db) if args.db else db.default_db_path()
     slug = args.engagement or os.environ.get(engagements.ENV) or None
-    kind = _upgraded(path, engagements.kind_of(path))
+    kind = _upgraded(path, engagements.kind_of(path, on_wait=_waiting))
     if kind == "missing" and args.command in _MAKES_A_STORE and not slug:
         return path  # a new store of one engagement, as `--db new.duckdb` always made
     if args.command == "ingest" and getattr(args, "create", False):

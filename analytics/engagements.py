@@ -98,15 +98,16 @@ def engagements_dir(catalog: Path) -> Path:
 # --- which kind of store a file is --------------------------------------------------------
 
 
-def kind_of(path: str | os.PathLike) -> str:
-    """"missing", "catalog", "engagement" (one engagement's store) or "legacy" (made before engagements)."""
+def kind_of(path: str | os.PathLike, on_wait=None) -> str:
+    """"missing", "catalog", "engagement" (one engagement's store) or "legacy" (made before engagements);
+    `on_wait()` is called when another process's write makes it wait."""
     path = Path(path)
     held = db.connection_for(path)
     if held is not None:
         return kind_in(held)
     if not path.exists():
         return "missing"
-    with store.turn(path, write=False):
+    with store.turn(path, write=False, on_wait=on_wait):
         return kind_at(path)
 
 
