@@ -29,6 +29,7 @@ pg = st.navigation(
         st.Page("pages/recurrence.py", title="Recurrence", icon=":material/repeat:"),
         st.Page("pages/governance.py", title="Governance", icon=":material/gavel:"),
         st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
+        st.Page("pages/portfolio.py", title="Portfolio", icon=":material/view_list:"),
     ]
 )
 try:
