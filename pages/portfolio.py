@@ -3,7 +3,6 @@
 import streamlit as st
 
 from analytics.auth import Permission
-from analytics.portfolio import DEFINITIONS
 from ui import auth as ui_auth
 from ui import engagement_state, portfolio_state, state, widgets
 
@@ -32,8 +31,8 @@ for e in found:
                  icon=":material/dashboard:", query_params={engagement_state.QUERY_KEY: e.slug})
 
 st.subheader("Definitions")
-for column, text in DEFINITIONS.items():
-    st.markdown(widgets.escape_markdown(f"{column.replace('_', ' ')}: {text}"))
+st.markdown("\n".join(f"- **{widgets.escape_markdown(label)}**: {widgets.escape_markdown(text)}"
+                      for label, text in portfolio_state.definitions()))
 
 demo = portfolio_state.demo_of(found)
 if demo is not None:

@@ -160,6 +160,16 @@ def test_switching_engagement_switches_the_figures_and_clears_the_filters(catalo
     assert "Engagement: ServiceNow 2016 · Filters: none (all tickets) · 2 tickets" in _texts(at)
 
 
+def test_switching_on_settings_shows_the_other_engagements_settings(catalog):
+    at = _go(_app(), "pages/settings.py")
+    assert at.date_input(key="set_go_live").value == DEFAULT_GO_LIVE
+    at.selectbox(key=engagement_state.PICK_KEY).set_value("sn").run()
+    assert not at.exception, [e.message for e in at.exception]
+    # a widget keeps its value across reruns: the switch must drop the Demo's go-live
+    assert at.date_input(key="set_go_live").value == date(2016, 2, 29)
+    assert "Engagement: ServiceNow 2016 · Stored in the engagement's store" in _texts(at)
+
+
 def test_the_address_opens_its_engagement_and_an_unknown_one_falls_back_with_a_warning(catalog):
     at = _app({"engagement": "sn"})
     assert at.selectbox(key=engagement_state.PICK_KEY).value == "sn" and _metric(at, "Tickets") == "2"
@@ -236,3 +246,18 @@ def test_governance_defaults_to_the_window_end_or_last_event_with_the_data_range
     assert shown < datetime.now().date()
     assert "Data from 2016-02-29 to 2016-03-06; hypercare window 2016-02-29 – 2016-03-14." in _texts(at)
     assert f"as of {as_of:%Y-%m-%d %H:%M} UTC" in _texts(at)  # the scorecard is evaluated at it
+
+
+def test_the_upload_limit_is_the_installations_and_the_go_live_the_engagements(catalog):
+    at = _go(_app(), "pages/settings.py")
+    at.number_input(key="set_max_upload_mb").set_value(321)
+    at.date_input(key="set_go_live").set_value(date(2026, 9, 8))
+    next(b for b in at.button if b.label == "Save settings").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    with store.reading(catalog) as con:
+        assert db.get_setting(con, "max_upload_mb") == "321"
+    with store.reading(engagements.resolve(catalog, "demo").path) as con:
+        assert db.get_setting(con, "max_upload_mb") is None
+        assert db.get_setting(con, engagements.GO_LIVE_SETTING) == "2026-09-08"
+    _go(at, "pages/upload.py")
+    assert "up to 321 MB" in at.file_uploader(key="upload_file").help

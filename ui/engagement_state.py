@@ -133,6 +133,8 @@ def _choose(found: list[Engagement]) -> Engagement | None:
     from ui import state, widgets
 
     if not found:
+        if QUERY_KEY in st.query_params:
+            del st.query_params[QUERY_KEY]
         return None
     by_slug = {e.slug: e for e in found}
     wanted = st.query_params.get(QUERY_KEY)
