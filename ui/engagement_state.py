@@ -118,10 +118,13 @@ def open_installation() -> Engagement | None:
     this run shows. Stops the run when a store made before engagements could not be upgraded."""
     settle()
     told = st.session_state.get(_UPGRADED)
+    if told is not None and told[0] == "error":
+        # The one page: Streamlit lists no page of pages/ either (as ui/auth's sign-in screen).
+        st.navigation([st.Page(lambda: st.error(told[1], icon=":material/error:"), title="Hypercare",
+                               url_path="store-error", default=True)], position="hidden").run()
+        st.stop()
     if told is not None:
-        (st.error if told[0] == "error" else st.info)(told[1], icon=f":material/{told[0]}:")
-        if told[0] == "error":
-            st.stop()
+        st.info(told[1], icon=":material/upgrade:")
     found = listed()
     chosen = _choose(found) if kind() == "catalog" else (found[0] if found else None)
     st.session_state[_CURRENT] = chosen
