@@ -1,23 +1,24 @@
-"""Hypercare: the router. Opens the store, draws the shared filter bar, runs the chosen page.
+"""Hypercare: the router. Settles the engagement, draws the shared filter bar, runs the chosen page.
 
-Start with ./run.sh (or: streamlit run app.py). HYPERCARE_DB picks the database file;
-HYPERCARE_NO_DEMO=1 skips loading demo data into an empty store on first start.
+Start with ./run.sh (or: streamlit run app.py). HYPERCARE_DB picks the store (a catalog of
+engagements; made on first start with a Demo engagement, which HYPERCARE_NO_DEMO=1 skips).
 """
 
 import streamlit as st
 
 from analytics.auth import PermissionDenied
-from ui import auth, state, widgets
+from ui import auth, engagement_state, state, widgets
 
 # The tab icon is set here, an emoji drawn inline: without it Streamlit makes each page's
 # material icon the tab icon and fetches it from fonts.gstatic.com, a third-party host.
 st.set_page_config(page_title="Hypercare", page_icon="📈", layout="wide")
 # Tables' built-in CSV download writes ticket text raw (formula injection); ours is safe.
 st.set_option("client.disableDataExport", True)
+engagement_state.settle()  # first start, or the upgrade of a store made before engagements
 auth.gate()  # shared mode: nothing below runs before sign-in (docs/auth.md)
 
-con = state.ensure_demo_data(state.get_connection())
-state.filter_bar(con)
+engagement_state.open_installation()
+state.filter_bar(state.get_connection())
 
 pg = st.navigation(
     [
@@ -28,6 +29,7 @@ pg = st.navigation(
         st.Page("pages/recurrence.py", title="Recurrence", icon=":material/repeat:"),
         st.Page("pages/governance.py", title="Governance", icon=":material/gavel:"),
         st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
+        st.Page("pages/portfolio.py", title="Portfolio", icon=":material/view_list:"),
     ]
 )
 try:

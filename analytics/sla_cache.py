@@ -128,12 +128,16 @@ def _entry(con: duckdb.DuckDBPyConnection, as_of: datetime) -> tuple[_Entry, str
             entry = _Entry(token, as_of, mem)
             _entries[con] = entry  # the old entry's database goes with its last reader
             stats["builds"] += 1
-        live_table = entry.live.get(as_of)
-        if live_table is None:
+        live_table = entry.live.pop(as_of, None)
+        if live_table is not None:
+            entry.live[as_of] = live_table  # the most recently used goes last
+        else:
             live_table = f"live_{next(_names)}"
             _store(entry.db, live_table, _judged(con, as_of, LIVE_SQL, [entry.base_as_of] * 4))
             entry.live[as_of] = live_table
-            for old in sorted(entry.live)[:-LIVE_KEEP]:
+            # The least recently used go, not the earliest as-of: that may be the one just made
+            # (Governance evaluates at the window's end, other pages at now).
+            for old in list(entry.live)[:-LIVE_KEEP]:
                 dropped = entry.live.pop(old)
                 entry.arrays.pop(dropped, None)
                 entry.db.execute(f"DROP TABLE {dropped}")

@@ -5,7 +5,7 @@ import streamlit as st
 from ui import governance_pir, governance_report, governance_views, widgets
 
 con, filters, n = widgets.filtered_page("Governance")
-as_of = governance_views.as_of_picker()
+as_of = governance_views.as_of_picker(con)
 
 # Lazy tabs: only the open tab's content runs, so the scorecard is not re-evaluated while a
 # reviewer reads the audit trail.

@@ -12,14 +12,16 @@ from ui import auth as ui_auth
 from ui import closure_editor, policy_editor, role_editor, state, widgets
 
 con = state.start_page()
+installation = state.installation_connection()  # the upload limit and role map: every engagement's
 
 st.title("Settings")
-st.caption("Stored in the Hypercare database; they apply to every user of this instance.")
+widgets.engagement_caption("Stored in the engagement's store; they apply to every user of this engagement. "
+                           "The upload limit and the role map apply to every engagement.")
 
 zones = state.time_zones()
 current_tz = db.get_setting(con, "default_timezone", "UTC") or "UTC"
 env_limit = os.environ.get("HYPERCARE_MAX_UPLOAD_MB")
-current_mb = int(float(db.get_setting(con, "max_upload_mb", str(DEFAULT_MAX_UPLOAD_MB))))
+current_mb = int(float(db.get_setting(installation, "max_upload_mb", str(DEFAULT_MAX_UPLOAD_MB))))
 stored_go_live = db.get_setting(con, "go_live_date")
 try:
     current_go_live = date.fromisoformat(stored_go_live) if stored_go_live else None
@@ -58,12 +60,13 @@ with st.form("settings_form"):
     )
     if st.form_submit_button("Save settings", type="primary", disabled=not _may_settings):
         _changes = {"default_timezone": tz}
-        if not env_limit:
-            _changes["max_upload_mb"] = str(int(mb))
         if go_live is not None:
             _changes["go_live_date"] = go_live.isoformat()
         with state.writing() as w:
             audit.set_settings(w, _changes, state.actor())
+        if not env_limit and str(int(mb)) != db.get_setting(installation, "max_upload_mb"):
+            with state.writing_installation() as w:
+                audit.set_settings(w, {"max_upload_mb": str(int(mb))}, state.actor())
         state.data_changed()
         st.success("Settings saved.", icon=":material/check_circle:")
 if env_limit:
@@ -152,4 +155,4 @@ policy_editor.render(con)
 closure_editor.editor(con)
 
 # --- roles (sign-in; docs/auth.md) ------------------------------------------------------
-role_editor.render(con)
+role_editor.render(installation)

@@ -8,13 +8,13 @@ import streamlit as st
 from pydantic import ValidationError
 
 from analytics import datasets, db
+from analytics.engagements import EngagementError
 from analytics.ingest import PREVIEW_XLSX_ROWS, IngestError, apply_staged, max_upload_bytes, stage_file
 from analytics.profiles import Profile, ProfileError, save_profile
 from analytics.schema import MAPPABLE_FIELDS, SEVERITIES, TIMESTAMP_FIELDS, UPDATED_FIELD
-from analytics.demo_loader import load_demo
 from analytics.auth import Permission
 from ui import auth as ui_auth
-from ui import state, status_mapping, widgets
+from ui import state, status_mapping, upload_target, widgets
 
 NOT_MAPPED = "— not mapped —"
 UNMAPPED = "unmapped"
@@ -23,9 +23,9 @@ MB = 1024 * 1024
 log = logging.getLogger(__name__)
 DELIMITERS = {"auto": None, "comma ,": ",", "semicolon ;": ";", "tab": "\t", "pipe |": "|"}
 
-con = state.start_page()
+con = state.start_page(needs_engagement=False)
 st.title("Upload & data")
-st.caption("Filters in the sidebar do not apply on this page: it shows every upload.")
+widgets.engagement_caption("Filters in the sidebar do not apply on this page: it shows every upload.")
 
 
 def show_outcome() -> None:
@@ -69,8 +69,9 @@ def corrected_profile(base: Profile, columns: dict, formats: dict, tz: str,
 show_outcome()
 
 # --- choose a file ----------------------------------------------------------------------
-limit = max_upload_bytes(con)
+limit = max_upload_bytes(state.installation_connection())  # the installation's, not one engagement's
 may_upload = ui_auth.allowed(Permission.UPLOAD)
+target = upload_target.choose()
 upload = st.file_uploader(
     "Ticket export",
     type=FILE_TYPES,
@@ -80,6 +81,9 @@ upload = st.file_uploader(
     help=f"CSV/TSV/TXT (optionally .gz), Excel .xlsx, JSON or JSON Lines; up to {limit // MB:,} MB.",
 )
 
+refused = upload_target.refusal(target) if upload is not None else None
+if refused:
+    st.error(refused, icon=":material/block:")
 if upload is not None:
     data = upload.getvalue()
     default_tz = db.get_setting(con, "default_timezone", "UTC") or "UTC"
@@ -91,6 +95,9 @@ if upload is not None:
     except IngestError as exc:
         st.error(widgets.escape_markdown(exc), icon=":material/error:")
         st.stop()
+
+    new = upload_target.form(con, first, upload.file_id) if target == upload_target.NEW else None
+    default_tz = new.timezone if new is not None else default_tz
 
     st.subheader("What Hypercare found")
     rows = f"{first.rows:,} rows"
@@ -287,14 +294,15 @@ if upload is not None:
                  "else its last event) keeps the stored version, and is counted and listed. On: this file's "
                  "version replaces it on purpose, e.g. to undo a bad upload; the audit trail records the choice.")
         if st.button("Load into Hypercare", key="upload_go", type="primary",
-                     disabled=final is None):
+                     disabled=final is None or bool(refused)) and not refused:
             try:
                 with st.spinner(f"Loading {upload.name}…"):
                     # Reading and checking the file hold no turn; only the comparison and write do.
                     with stage_file(data=data, name=upload.name, profile=final, tz=tz, max_bytes=limit,
-                                    delimiter=delimiter, default_tz=default_tz) as staged, state.writing() as w:
+                                    delimiter=delimiter, default_tz=default_tz) as staged, \
+                            upload_target.writing(new) as w:
                         result = apply_staged(w, staged, uploaded_by=state.actor(), replace_newer=replace_newer)
-            except IngestError as exc:
+            except (IngestError, EngagementError) as exc:
                 remember("error", str(exc), [])
             except Exception as exc:  # a defect, not the file: the transaction rolled back
                 log.exception("upload of %s failed", upload.name)
@@ -315,13 +323,14 @@ if upload is not None:
 
 # --- demo data --------------------------------------------------------------------------
 st.header("Demo data")
+if target is not None:
+    st.caption("Demo data goes into the Demo engagement (made when missing), never into one with real exports.")
 demo_n = st.number_input("Demo tickets", min_value=100, max_value=1_000_000, value=5_000,
                          step=1_000, key="demo_n")
 if st.button("Load demo data", key="demo_go", disabled=not may_upload):
     with st.spinner(f"Generating and loading {int(demo_n):,} demo tickets…"):
-        with state.writing() as w:
-            results = load_demo(w, n_tickets=int(demo_n), actor=state.actor())
-    remember("success", " | ".join(r.summary() for r in results), [])
+        summary = upload_target.load_demo_data(int(demo_n))
+    remember("success", summary, [])
     state.data_changed()
     st.rerun()
 

@@ -28,13 +28,21 @@ def write_csv(path, header: list[str], rows: list[list[str]], sep: str = ",") ->
 
 @contextlib.contextmanager
 def app_using(path, demo: bool = False):
-    """Point the Streamlit app (AppTest, same process) at the store file `path`.
+    """Point the Streamlit app (AppTest, same process) at the store file `path`: one engagement's
+    store opened directly, made with db.connect when missing (a missing HYPERCARE_DB would be a
+    first start: a catalog of engagements).
 
     Caches are cleared on the way in and out: a connection cached by an earlier test would
-    still hold its own file. Without `demo`, an empty store stays empty on first start.
+    still hold its own file. Without `demo`, HYPERCARE_NO_DEMO=1 (it only matters to a first start).
     """
+    from pathlib import Path
+
     import streamlit as st
 
+    from analytics import db
+
+    if not Path(path).exists():
+        db.connect(path, held=False).close()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HYPERCARE_DB", str(path))
         if not demo:

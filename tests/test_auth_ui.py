@@ -226,6 +226,10 @@ SAVE_BUTTONS = ["Save settings", "Save KPI targets", "Save as new version", "Sav
 def test_settings_page_disables_what_the_roles_do_not_allow(tmp_path, monkeypatch, roles, enabled, locks):
     from ui import state
 
+    from analytics import db
+
+    # One engagement's store (a missing one would be a first start: a catalog with no engagement yet).
+    db.connect(tmp_path / "settings.duckdb", held=False).close()
     monkeypatch.setenv("HYPERCARE_DB", str(tmp_path / "settings.duckdb"))
     monkeypatch.setenv("HYPERCARE_NO_DEMO", "1")
     state.forget_store()

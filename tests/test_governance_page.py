@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import audit, closure, closure_rules, db, pir_register, signoff
+from analytics import audit, closure, closure_rules, db, pir_register, portfolio, signoff
 from analytics.filters import Filters
 from tests.helpers import app_using
 
@@ -54,7 +53,9 @@ def test_every_tab_renders_and_only_the_open_one_runs(store):
     assert [t.label for t in at.tabs] == TABS
     # the scorecard shows the core's verdicts, one row per criterion, as words with a symbol
     shown = at.dataframe[0].value
-    card = _read(store, closure.evaluate, None, Filters())
+    # evaluated at the default as-of: the end of the hypercare window or the last event, whichever is earlier
+    as_of = _read(store, portfolio.governance_as_of)
+    card = _read(store, closure.evaluate, as_of, Filters())
     assert list(shown["criterion"]) == list(card["criterion"])
     assert [s.split(" ", 1)[1] for s in shown["status"]] == list(card["status"])
     assert not any(m.label.startswith("Coverage") for m in at.metric)  # PIR tab not open: not computed
@@ -65,7 +66,7 @@ def test_every_tab_renders_and_only_the_open_one_runs(store):
     at.session_state["gov_tab"] = "Post-incident reviews"
     at.run()
     summary = _read(store, lambda con: __import__("analytics.pir", fromlist=["summary"]).summary(
-        con, Filters(), datetime.now().replace(second=0, microsecond=0)))
+        con, Filters(), as_of))
     coverage = next(m for m in at.metric if m.label == "Coverage").value
     assert coverage == f"{summary['coverage_pct']:.1f} %"
 

@@ -123,6 +123,17 @@ def test_only_a_few_as_of_times_are_kept(demo):
     assert tables == {"settled", *entry.live.values()}
 
 
+def test_the_first_as_of_asked_again_after_later_ones_is_judged_again(demo):
+    # Governance evaluates at the hypercare window's end, the other pages at now: the table made
+    # for the earliest as-of must not be the one dropped as soon as it is made.
+    sla_cache.clear()
+    cached(demo, FILTERS[0], AS_OF)
+    for minute in range(1, sla_cache.LIVE_KEEP + 2):
+        cached(demo, FILTERS[0], AS_OF + timedelta(minutes=minute))
+    assert cached(demo, FILTERS[0], AS_OF) == reference(demo, FILTERS[0], AS_OF)
+    assert AS_OF in sla_cache._entries[demo].live
+
+
 def test_settled_tickets_are_judged_the_same_at_any_later_time(demo):
     """The premise of the split: a settled ticket's judgement does not move with as_of."""
     a0, a1 = datetime(2026, 11, 1), datetime(2026, 11, 23, 12)

@@ -59,10 +59,12 @@ def role_policy() -> auth.RolePolicy:
 
 def _role_map() -> tuple[dict[str, frozenset[str]], str | None]:
     """The admins' e-mail → roles setting, and a warning when it cannot be read."""
-    from ui import state  # late: ui.state asks this module who the actor is
+    from ui import engagement_state, state  # late: ui.state asks this module who the actor is
 
+    if engagement_state.kind() not in ("catalog", "engagement"):  # not made yet, or not upgraded
+        return {}, None
     try:
-        return auth.role_map(state.get_connection()), None
+        return auth.role_map(state.installation_connection()), None
     except ValueError as exc:
         return {}, f"The role map in Settings is unreadable and was ignored: {exc}"
 

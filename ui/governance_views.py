@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from analytics import audit, closure, signoff
+from analytics import audit, closure, engagements, kpi_facts, portfolio, signoff
 from analytics.auth import Permission
 from analytics.filters import Filters
 from ui import auth as ui_auth
@@ -28,13 +28,34 @@ STATUS_ICONS = {
 _STATUS_SYMBOL = {closure.PASS: "✓", closure.FAIL: "✗", closure.AT_RISK: "⚠", closure.NOT_MEASURABLE: "?"}
 
 
-def as_of_picker() -> datetime:
-    """The date the governance figures are evaluated at (end of that day, UTC; today = now)."""
+@st.cache_data(show_spinner=False, max_entries=64, ttl=3600)
+def _default_as_of(_con: duckdb.DuckDBPyConnection, con_key: int, now: datetime) -> tuple[datetime, str]:
+    """portfolio.governance_as_of and the text of the data's dates and hypercare window beside it."""
+    first, last = kpi_facts.data_span(_con, Filters())
+    d = engagements.details(None, _con)
+    data = f"Data from {first:%Y-%m-%d} to {last:%Y-%m-%d}" if first and last else "No data yet"
+    window = (f"hypercare window {d.go_live:%Y-%m-%d} – {d.window_end:%Y-%m-%d}" if d.go_live
+              else "no go-live date set (Settings)")
+    return portfolio.governance_as_of(_con, now), f"{data}; {window}."
+
+
+def as_of_picker(con: duckdb.DuckDBPyConnection) -> datetime:
+    """The instant the governance figures are evaluated at: by default the end of the hypercare
+    window or the last event, whichever is earlier; a picked day means the end of that day (UTC)."""
     now = state.as_of_now()
-    day = st.date_input("Evaluate as of", value=now.date(), max_value=now.date(), format="YYYY-MM-DD",
-                        key="gov_as_of", help="Rules and sign-offs are judged as they stood at the end of "
-                        "this day (UTC). Today means now.")
-    if day is None or day >= now.date():
+    default, span = _default_as_of(con, state.con_key(con), now)
+    # The default is an instant; the day shown is the one it ends (a window ends at midnight).
+    default_day = (default - timedelta(microseconds=1)).date() if default.time() == time.min else default.date()
+    picker, beside = st.columns([1, 2], vertical_alignment="bottom")
+    day = picker.date_input("Evaluate as of", value=min(default_day, now.date()), max_value=now.date(),
+                            format="YYYY-MM-DD", key="gov_as_of",
+                            help="Rules and sign-offs are judged as they stood at the end of this day (UTC); "
+                            "today means now. The default is the end of the hypercare window or the last "
+                            "event, whichever is earlier.")
+    beside.caption(widgets.escape_markdown(span))
+    if day is None or day == default_day:
+        return default
+    if day >= now.date():
         return now
     return datetime.combine(day + timedelta(days=1), time.min)
 

@@ -13,6 +13,7 @@ from ui import state, widgets
 
 
 def render(con: duckdb.DuckDBPyConnection) -> None:
+    """The role map of the installation's store `con` (the catalog), and its editor for admins."""
     st.header("Who has which role")
     st.caption("With sign-in configured, a person's roles come from the identity provider's claim "
                "and from this list of e-mail addresses (both count). Viewer: read and export. "
@@ -36,7 +37,7 @@ def render(con: duckdb.DuckDBPyConnection) -> None:
                        **{r: st.column_config.CheckboxColumn(r, default=False) for r in ROLES}})
     if st.button("Save role map", key="role_map_save", icon=":material/save:"):
         try:
-            with state.writing() as w:
+            with state.writing_installation() as w:
                 auth.save_role_map(w, auth.role_map_from_rows(edited.to_dict("records")), state.actor())
         except ValueError as exc:
             st.error(widgets.escape_markdown(f"Not saved: {exc}"), icon=":material/error:")

@@ -1,8 +1,8 @@
-"""Streamlit edge: the one DuckDB connection, the cached analytics calls, the filter bar.
+"""Streamlit edge: the current engagement's store, the cached analytics calls, the filter bar.
 
 This and the page-specific ui/*_state.py modules are the only ones with Streamlit caching. Cached functions take the
 connection as `_con` (the leading underscore keeps it out of the cache key) plus `con_key`,
-the connection's id, so a new store (tests, another HYPERCARE_DB) never sees old results.
+a number per copy of a store, so another engagement's store (or a newer copy) never sees old results.
 `data_changed()` clears every cached result; call it after anything writes tickets.
 """
 
@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import threading
-import weakref
 import zoneinfo
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -24,11 +22,10 @@ import streamlit as st
 from streamlit import config as st_config
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from analytics import datasets, db, ingest, overview, profiles
+from analytics import datasets, ingest, overview, profiles
 from analytics.auth import Identity
-from analytics.demo_loader import load_demo
 from analytics import filters as flt
-from ui import store_view
+from ui import engagement_state, store_view
 from analytics.filters import Filters
 
 FILTER_KEYS: dict[str, str] = {field: f"f_{field}" for field in flt.FILTER_COLUMNS}  # -> widget key
@@ -44,10 +41,6 @@ FILTER_LABELS: dict[str, str] = {
 _DATES_INITIAL = "_f_dates_initial"  # the date widget's first value (from the URL)
 _URL_READ = "_filters_read_from_url"
 _CURRENT = "_filters_current"
-_demo_lock = threading.Lock()
-# Connections whose first-start demo question is settled (weak: a closed one must not be
-# mistaken for a new one that happens to get its id).
-_demo_settled: weakref.WeakSet = weakref.WeakSet()
 # Set by the router (filter_bar) in each script run, read by start_page. Every session's
 # script runs on its own thread, so a thread-local is per run.
 _run_marks = threading.local()
@@ -69,21 +62,34 @@ def actor() -> Identity:
 
 
 def get_connection() -> duckdb.DuckDBPyConnection:
-    """The store to read from in this script run: this process's current copy (ui/store_view)."""
+    """The current engagement's store to read from in this script run: this process's current
+    copy of it (ui/store_view)."""
     return store_view.view().current()
 
 
+def installation_connection() -> duckdb.DuckDBPyConnection:
+    """The store holding the installation's settings (upload limit, role map): the catalog."""
+    return store_view.view(engagement_state.installation_path()).current()
+
+
 def forget_store() -> None:
-    """Drop this process's view of the store (HYPERCARE_DB changed: tests)."""
-    store_view.view.clear()
+    """Drop this process's views of the stores (HYPERCARE_DB changed: tests)."""
+    store_view.forget()
 
 
-writing = store_view.writing  # every change a page makes goes through this
+writing = store_view.writing  # every change a page makes goes through this (the current engagement's)
+
+
+def writing_installation() -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
+    """A change to the installation's settings (upload limit, role map), in the catalog."""
+    return store_view.writing(engagement_state.installation_path())
+
+
 con_key = store_view.con_key  # the cache-key name of a connection (never reused, unlike id())
 
 
 @contextlib.contextmanager
-def _as_entry_script() -> Iterator[None]:
+def as_entry_script() -> Iterator[None]:
     """Create widgets with the ids a normal run of app.py gives them.
 
     Because a pages/ folder exists, Streamlit runs the first script run of a server process
@@ -100,19 +106,22 @@ def _as_entry_script() -> Iterator[None]:
         yield
 
 
-def start_page() -> duckdb.DuckDBPyConnection:
-    """First call of every page: returns the store connection.
+def start_page(needs_engagement: bool = True) -> duckdb.DuckDBPyConnection:
+    """First call of every page: returns the current engagement's store connection. Without an
+    engagement (a new catalog) a page that `needs_engagement` says where to make one and stops.
 
-    When the legacy wrapper ran this page file without app.py, draw the filter bar here and
-    switch the wrapper off for the rest of the process; a real session then reruns once
-    through the router (its first run has no clicks to lose), AppTest carries on.
+    When the legacy wrapper ran this page file without app.py, settle the engagement and draw
+    the filter bar here and switch the wrapper off for the rest of the process; a real session
+    then reruns once through the router (its first run has no clicks to lose), AppTest carries on.
     """
     routed = getattr(_run_marks, "routed", False)
     _run_marks.routed = False
     if not routed:
         from ui import auth
 
+        engagement_state.settle()
         auth.require_signed_in()  # the router's sign-in gate did not run
+        engagement_state.open_installation()
     con = get_connection()
     if not routed:
         from streamlit.runtime.pages_manager import PagesManager
@@ -124,28 +133,9 @@ def start_page() -> duckdb.DuckDBPyConnection:
             _run_marks.page_reruns = 1
             st.rerun()
     _run_marks.page_reruns = 0
-    return con
-
-
-def ensure_demo_data(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """On the very first start (empty store, never auto-loaded before) load the demo data;
-    returns the store to read from afterwards (a new copy when the demo was loaded).
-
-    HYPERCARE_NO_DEMO=1 skips it. A store the user emptied on purpose stays empty: the
-    setting "demo_autoloaded" remembers that the demo was loaded once.
-    """
-    if os.environ.get("HYPERCARE_NO_DEMO") == "1" or con in _demo_settled:
-        return con
-    with _demo_lock:  # two first sessions at once must not both load it
-        con = get_connection()  # another session may have loaded it while this one waited
-        if db.get_setting(con, "demo_autoloaded") is None and db.ticket_count(con) == 0:
-            with st.spinner("First start: loading demo data…"), writing() as w:
-                load_demo(w)
-                db.set_setting(w, "demo_autoloaded", overview.utc_now().isoformat(timespec="seconds"))
-            data_changed()
-            con = get_connection()
-        # Decided once per connection: later reruns of every page skip the two queries.
-        _demo_settled.add(con)
+    if needs_engagement and engagement_state.current() is None:
+        engagement_state.no_engagement_notice()
+        st.stop()
     return con
 
 
@@ -285,7 +275,7 @@ def filter_bar(con: duckdb.DuckDBPyConnection) -> Filters:
         st.session_state[_URL_READ] = True
     _drop_unknown_values(options)
 
-    with st.sidebar, _as_entry_script():
+    with st.sidebar, as_entry_script():
         st.header("Filters")
         st.date_input(
             "Opened between (UTC days)",
@@ -308,7 +298,7 @@ def filter_bar(con: duckdb.DuckDBPyConnection) -> Filters:
                 + (" Unmapped = no severity could be mapped." if name == "severity" else ""),
             )
         filters = _filters_from_widgets()
-        st.button("Clear filters", key="f_clear", on_click=_clear_widgets,
+        st.button("Clear filters", key="f_clear", on_click=clear_filters,
                   disabled=filters.is_empty)
         st.caption("The page address holds these filters: bookmark or share it to "
                    "reopen this view.")
@@ -355,7 +345,7 @@ def _filters_from_widgets() -> Filters:
     )
 
 
-def _clear_widgets() -> None:
+def clear_filters() -> None:
     st.session_state[_DATES_INITIAL] = ()
     st.session_state.pop(DATES_KEY, None)  # recreated from its (now empty) value
     for key in FILTER_KEYS.values():

@@ -1,5 +1,6 @@
-"""This dashboard process's view of the store file: an in-memory copy, taken again when the
-file has changed, and the turn-taking write that every page's change goes through.
+"""This dashboard process's views of the store files (the catalog and each engagement's store):
+an in-memory copy per file, taken again when the file has changed, and the turn-taking write
+that every page's change goes through.
 
 No dashboard process keeps the file open (analytics/store.py says why), so the CLI, scheduled
 jobs and other dashboard processes behind a proxy can read and write the same store. A
@@ -70,16 +71,32 @@ class StoreView:
 
 
 @st.cache_resource(show_spinner=False)
-def view() -> StoreView:
-    """The process-wide view of the store (HYPERCARE_DB, else data/hypercare.duckdb)."""
-    return StoreView(db.default_db_path())
+def _view(path: str) -> StoreView:
+    return StoreView(Path(path))
+
+
+def view(path: str | Path | None = None) -> StoreView:
+    """The process-wide view of the store file `path` (default: the current engagement's)."""
+    if path is None:
+        from ui import engagement_state  # late: it asks this module for the stores' copies
+
+        path = engagement_state.current_path()
+    return _view(str(Path(path).resolve()))
+
+
+def forget(path: str | Path | None = None) -> None:
+    """Drop this process's view of one store file (deleted), or of all (HYPERCARE_DB changed: tests)."""
+    if path is None:
+        _view.clear()
+    else:
+        _view.clear(str(Path(path).resolve()))
 
 
 @contextmanager
-def writing() -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection to the store for one change, in its turn; afterwards this
-    process's copy is taken again so the change shows at once."""
-    current = view()
+def writing(path: str | Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection to a store (default: the current engagement's) for one change, in
+    its turn; afterwards this process's copy is taken again so the change shows at once."""
+    current = view(path)
     own = db.connection_for(current.path)
     if own is not None:
         yield own

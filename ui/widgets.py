@@ -18,7 +18,7 @@ import streamlit as st
 from analytics import chart_contrast, chart_text
 from analytics.csv_export import to_csv_bytes
 from analytics.filters import Filters
-from ui import state
+from ui import engagement_state, state
 
 UPLOAD_PAGE = "pages/upload.py"
 MAX_TABLE_ROWS = 10_000
@@ -32,10 +32,20 @@ def escape_markdown(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", flat)
 
 
+def engagement_prefix() -> str:
+    """"Engagement: <name> · ", so that a page (and a screenshot of it) says whose data it shows."""
+    e = engagement_state.current()
+    return f"Engagement: {e.name} · " if e is not None else ""
+
+
+def engagement_caption(text: str) -> None:
+    st.caption(escape_markdown(engagement_prefix() + text))
+
+
 def filter_caption(con: duckdb.DuckDBPyConnection, filters: Filters) -> int:
-    """Show "Filters: … · n tickets" under the page title; returns n."""
+    """Show "Engagement: … · Filters: … · n tickets" under the page title; returns n."""
     n = state.ticket_count(con, filters)
-    st.caption(escape_markdown(filters.caption(n)))
+    engagement_caption(filters.caption(n))
     return n
 
 

@@ -22,6 +22,7 @@ PAGE_TITLES = [
     "Recurrence",
     "Governance",
     "Settings",
+    "Portfolio",
 ]
 SAMPLE_CSV = Path(__file__).resolve().parents[1] / "fixtures" / "servicenow_event_log_sample.csv"
 
@@ -63,6 +64,20 @@ def as_count(text: str) -> int:
     digits = re.sub(r"[\s,.\u202f\u00a0]", "", text)
     assert digits.isdigit(), f"the Tickets metric shows {text!r}, not a whole number"
     return int(digits)
+
+
+def into_new_engagement(page: Page) -> None:
+    """On the Upload page: load the next file into a new engagement (the Demo one refuses real exports)."""
+    page.locator(".st-key-eng_target").get_by_role("combobox").click()
+    page.get_by_role("option", name="New engagement…").click()
+    wait_until_idle(page)
+
+
+def name_new_engagement(page: Page, name: str) -> None:
+    """Names sort after "Demo", so a new session still opens on the Demo engagement."""
+    page.locator(".st-key-eng_new_name").get_by_role("textbox").fill(name)
+    page.keyboard.press("Enter")
+    wait_until_idle(page)
 
 
 def test_overview_shows_ticket_count(page: Page, screenshots: Path):
@@ -111,14 +126,19 @@ def test_severity_filter_changes_tickets_and_survives_reload(page: Page, new_ses
 def test_upload_servicenow_sample_inserts_tickets(page: Page, screenshots: Path):
     open_app(page)
     go_to(page, "Upload & data")
+    into_new_engagement(page)
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(SAMPLE_CSV)
     expect(page.get_by_test_id("stFileChipName")).to_have_attribute("title", SAMPLE_CSV.name)
     wait_until_idle(page)
+    name_new_engagement(page, "Upload test: sample")
 
     page.get_by_role("button", name="Load into Hypercare").click()
     success = page.get_by_test_id("stAlert").filter(has_text=re.compile("inserted", re.IGNORECASE))
     expect(success).to_be_visible()
     assert_no_exception(page)
+    # The new engagement is shown from now on: in the sidebar and in the address.
+    expect(page.locator(".st-key-engagement_pick").get_by_role("combobox")).to_have_value("Upload test: sample")
+    expect(page).to_have_url(re.compile(r"[?&]engagement=upload-test-sample(&|$)"))
     success.scroll_into_view_if_needed()
     page.screenshot(path=screenshots / "upload.png")
 
@@ -135,17 +155,18 @@ def test_upload_real_export_through_the_page(page: Page, screenshots: Path, real
     path = real_data / rel
     open_app(page)
     go_to(page, "Upload & data")
+    into_new_engagement(page)
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(path)
     expect(page.get_by_test_id("stFileChipName")).to_have_attribute("title", path.name)
     wait_until_idle(page)
     # Detection names the source before anything is loaded.
     expect(page.get_by_text(re.compile(r"Detected source: .* — \d+ %"))).to_be_visible()
+    name_new_engagement(page, f"Upload test: {path.name}")
     page.get_by_role("button", name="Load into Hypercare").click()
     success = page.get_by_test_id("stAlert").filter(has_text="inserted")
     expect(success).to_be_visible(timeout=120_000)
     expect(success).to_contain_text("0 rejected")
-    # The session's store may already hold a few of these tickets (the sample upload test):
-    # every ticket of the file is inserted, updated or unchanged, none is lost.
+    # Every ticket of the file is inserted, updated or unchanged, none is lost.
     counts = {k: int(v.replace(",", "")) for v, k in re.findall(r"([\d,]+) (inserted|updated|unchanged)",
                                                                    success.inner_text())}
     assert sum(counts.values()) == expected, counts
