@@ -215,7 +215,8 @@ def demo_engagement(catalog: Path, actor) -> Engagement:
             return e
     try:
         return engagements.create(catalog, engagements.DEMO_SLUG, DEMO_NAME, go_live=demo.DEFAULT_GO_LIVE,
-                                  timezone_name=demo.DEMO_TIMEZONE, is_demo=True, actor=actor)
+                                  timezone_name=demo.DEMO_TIMEZONE, window_days=demo.DEMO_WINDOW_DAYS,
+                                  is_demo=True, actor=actor)
     except EngagementError:  # made by another process meanwhile
         made = [e for e in engagements.list_engagements(catalog) if e.slug == engagements.DEMO_SLUG and e.is_demo]
         if not made:
