@@ -195,7 +195,9 @@ WRITES = {"ingest_file": "uploaded_by", "ingest_register": "actor", "delete_data
 
 # The app's own bookkeeping, done for nobody in particular: the first start's demo load
 # ("demo") and its marker setting (ui/state.ensure_demo_data).
-APP_WRITES = {("ui/state.py", "load_demo"), ("ui/state.py", "set_setting")}
+# The first start's demo load runs as "demo"; a person's load passes state.actor() in `actor`.
+APP_WRITES = {("ui/state.py", "load_demo"), ("ui/state.py", "set_setting"),
+              ("ui/engagement_state.py", "load_demo"), ("ui/engagement_state.py", "set_setting")}
 
 
 def _calls(tree: ast.AST):
