@@ -209,7 +209,8 @@ def test_sla_page_compliance_and_timeline(page: Page, screenshots: Path):
     page.get_by_test_id("stPlotlyChart").last.scroll_into_view_if_needed()
     timeline = page.locator(".js-plotly-plot").filter(has_text="Timeline of")
     expect(timeline.first).to_be_visible()
-    expect(timeline.first).to_contain_text("Resolution clock running")
+    # Which clocks run depends on the ticket (a SEV-4 enhancement has no resolution target).
+    expect(timeline.first).to_contain_text(re.compile(r"(Response|Resolution) clock running"))
     assert_no_exception(page)
     timeline.first.scroll_into_view_if_needed()
     page.screenshot(path=screenshots / "sla-timeline.png")
