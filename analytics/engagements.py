@@ -17,7 +17,7 @@ import re
 import shutil
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -72,8 +72,6 @@ class Details:
 
     @property
     def window_end(self) -> date | None:
-        from datetime import timedelta
-
         return None if self.go_live is None else self.go_live + timedelta(days=self.window_days)
 
 
@@ -268,8 +266,9 @@ def create(catalog: str | os.PathLike, slug: str, name: str, *, go_live: date | 
     check_slug(slug)
     name = " ".join(str(name).split())[:120] or slug
     _check(timezone_name, window_days, cadence)
-    if kind_of(catalog) != "catalog":
-        if kind_of(catalog) != "missing":
+    kind = kind_of(catalog)
+    if kind != "catalog":
+        if kind != "missing":
             raise EngagementError(f"{catalog} is not a catalog of engagements")
         create_catalog(catalog, who)
     with store.writing(catalog) as cat:

@@ -37,15 +37,14 @@ DEFINITIONS: dict[str, str] = {
 def governance_as_of(con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> datetime:
     """Governance's default as-of: the end of the hypercare window or the last event, whichever is
     earlier; the last event without a go-live; now without data."""
-    now = normalise_as_of(now)
-    d = engagements.details(None, con)
     _, last = kpi_facts.data_span(con, Filters())
-    candidates = [t for t in (_window_end(d), last) if t is not None]
+    return _as_of(engagements.details(None, con), last, normalise_as_of(now))
+
+
+def _as_of(d: engagements.Details, last: datetime | None, now: datetime) -> datetime:
+    window_end = None if d.window_end is None else datetime.combine(d.window_end, time.min)
+    candidates = [t for t in (window_end, last) if t is not None]
     return min(min(candidates), now) if candidates else now
-
-
-def _window_end(d: engagements.Details) -> datetime | None:
-    return None if d.window_end is None else datetime.combine(d.window_end, time.min)
 
 
 def row(e: Engagement, con: duckdb.DuckDBPyConnection, today: date | None = None) -> dict:
@@ -53,7 +52,7 @@ def row(e: Engagement, con: duckdb.DuckDBPyConnection, today: date | None = None
     today = today or normalise_as_of(None).date()
     d = engagements.details(e, con)
     first, last = kpi_facts.data_span(con, Filters())
-    as_of = governance_as_of(con)
+    as_of = _as_of(d, last, normalise_as_of(None))
     n = con.cursor().execute("SELECT count(*) FROM tickets").fetchall()[0][0]
     open_hi = con.cursor().execute(
         "SELECT count(*) FROM tickets WHERE severity IN ('SEV-1', 'SEV-2') AND opened_at <= ? "
