@@ -113,9 +113,9 @@ def outdated(con: duckdb.DuckDBPyConnection) -> bool:
                for name, _ in fields)
 
 
-def schema_outdated(path: str | os.PathLike) -> bool:
-    """`outdated` for the store file at `path`, read-only."""
-    with turn(path, write=False):
+def schema_outdated(path: str | os.PathLike, wait_s: float | None = None) -> bool:
+    """`outdated` for the store file at `path`, read-only (waiting for its turn as `turn`)."""
+    with turn(path, write=False, wait_s=wait_s):
         con = duckdb.connect(str(path), read_only=True)
         try:
             return outdated(con)
@@ -188,9 +188,10 @@ def _read_only(path: Path) -> duckdb.DuckDBPyConnection:
 
 def snapshot(store: str | os.PathLike | None = None, *, wait_s: float | None = None
              ) -> tuple[duckdb.DuckDBPyConnection, tuple[int, int, int, int]]:
-    """An in-memory copy of the whole store and the version it was taken at."""
+    """An in-memory copy of the whole store and the version it was taken at; `wait_s` bounds
+    every wait for a turn (0: StoreBusy at once while another process writes)."""
     path = Path(store) if store is not None else db.default_db_path()
-    if not path.exists() or schema_outdated(path):
+    if not path.exists() or schema_outdated(path, wait_s):
         _ensure(path, wait_s, None)
     mem = duckdb.connect(":memory:")
     mem.execute("SET TimeZone = 'UTC'")

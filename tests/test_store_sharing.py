@@ -144,6 +144,31 @@ def test_a_snapshot_is_a_full_copy_and_its_version_moves_with_each_write(tmp_pat
     assert fresh.execute("SELECT value FROM settings WHERE key = 'a'").fetchall() == [("2",)]
 
 
+def test_a_dashboard_keeps_its_copy_instead_of_waiting_while_another_process_writes(tmp_path):
+    """A copy taken without waiting gives up at once while a write is under way elsewhere (its
+    schema check used to wait the full HYPERCARE_STORE_WAIT_S for the write's turn), and the
+    dashboard's view goes on serving its last copy, then takes the new one."""
+    from ui.store_view import StoreView
+
+    path = tmp_path / "s.duckdb"
+    con = db.connect(path)
+    con.execute("INSERT INTO settings VALUES ('a', '1')")
+    con.close()
+    view = StoreView(path)
+    first = view.current()
+    holder = _hold(path, write=True, seconds=3)
+    try:
+        started = time.monotonic()
+        with pytest.raises(store.StoreBusy):
+            store.snapshot(path, wait_s=0)
+        view.version = (0, 0, 0, 0)  # as when the file changed under the running write
+        assert view.current() is first  # the last copy, at once
+        assert time.monotonic() - started < 1.5
+    finally:
+        holder.wait()
+    assert view.current() is not first  # the write is over: a new copy
+
+
 def test_a_new_or_old_store_is_created_or_upgraded_before_a_read(tmp_path):
     path = tmp_path / "new" / "s.duckdb"
     with store.reading(path) as con:
