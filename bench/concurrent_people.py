@@ -268,7 +268,7 @@ def main() -> int:
         before = count_tickets(db_path)
 
         results = Results()
-        servers = start_servers(db_path, work, args.servers)
+        servers = start_servers(db_path, work, args.servers, behind_proxy=args.proxy != "none")
         stack.callback(stop_servers, servers)
         start_rss = [rss_mb(s.proc.pid)[0] for s in servers]
         start_threads = [threads(s.proc.pid) for s in servers]

@@ -109,11 +109,14 @@ class Server:
     log: Path
 
 
-def start_servers(db_path: Path, work: Path, k: int) -> list[Server]:
+def start_servers(db_path: Path, work: Path, k: int, behind_proxy: bool = False) -> list[Server]:
     secrets = work / "secrets.toml"
     secrets.write_text("", encoding="utf-8")  # local mode, whatever the developer's secrets say
     env = {**os.environ, "HYPERCARE_DB": str(db_path), "HYPERCARE_NO_DEMO": "1",
            "HYPERCARE_PROFILES": str(work / "profiles")}
+    if behind_proxy:
+        # Local mode refuses forwarded requests; the bench's proxy listens on loopback only.
+        env["HYPERCARE_LOCAL_BEHIND_PROXY"] = "1"
     servers = []
     for i in range(k):
         port = _free_port()

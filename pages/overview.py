@@ -93,5 +93,5 @@ widgets.table(
         "opened_at": st.column_config.DatetimeColumn("Opened (UTC)"),
     },
 )
-widgets.download_csv(lambda: backlog_rows(con, filters, as_of), "open_backlog.csv", key="backlog_csv",
-                     label="Download open backlog (CSV)")
+widgets.download_rows(backlog_rows, con, filters, as_of, file_name="open_backlog.csv", key="backlog_csv",
+                      label="Download open backlog (CSV)")

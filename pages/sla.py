@@ -1,5 +1,7 @@
 """SLA compliance: per severity against target, trend, open breaches, at risk, drill-down."""
 
+import functools
+
 import streamlit as st
 
 from analytics import sla_agreement, sla_breakdown, sla_charts
@@ -49,8 +51,9 @@ if agreed is not None:
                   key="sla_agreement")
     widgets.table(sla_agreement.disagreement_view(disagreeing), key="sla_disagreements",
                   alt="Tickets whose source verdict and Hypercare verdict differ, or that Hypercare cannot judge")
-    widgets.download_csv(lambda: sla_agreement.iso_frame(disagreeing), "sla_agreement.csv", key="sla_agreement_csv",
-                         label="Download disagreements (CSV)")
+    # A partial, not a lambda: a lambda would keep this page's globals (the store's copy) alive.
+    widgets.download_csv(functools.partial(sla_agreement.iso_frame, disagreeing), "sla_agreement.csv",
+                         key="sla_agreement_csv", label="Download disagreements (CSV)")
 
 missing = sla_breakdown.not_measured(frame)
 with st.expander(f"Not measured ({int(missing['tickets'].sum()):,} clocks) and what paused the clocks"):

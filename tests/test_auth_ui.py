@@ -316,3 +316,34 @@ def test_shared_mode_may_listen_on_the_network():
     finally:
         config.set_option("server.address", before)
     assert [b.label for b in at.button] == ["Sign in"]
+
+
+@pytest.mark.parametrize("headers,vouched,served", [
+    ({}, False, True),
+    ({"X-Forwarded-For": "203.0.113.9"}, False, False),     # nginx, Caddy
+    ({"x-real-ip": "203.0.113.9"}, False, False),
+    ({"Forwarded": "for=203.0.113.9;proto=https"}, False, False),  # RFC 7239
+    ({"X-Forwarded-For": "127.0.0.1"}, True, True),           # the operator vouches for a loopback proxy
+])
+def test_local_mode_refuses_requests_a_proxy_forwarded(monkeypatch, headers, vouched, served):
+    """A dashboard on 127.0.0.1 behind a proxy on the same machine is on the network."""
+    from ui import auth as ui_auth
+
+    monkeypatch.setattr(ui_auth, "_request_headers", lambda: headers)
+    if vouched:
+        monkeypatch.setenv(auth.LOCAL_BEHIND_PROXY_ENV, "1")
+    else:
+        monkeypatch.delenv(auth.LOCAL_BEHIND_PROXY_ENV, raising=False)
+    at = run()
+    assert not at.exception
+    assert page_shown(at) is served
+    if not served:
+        assert "reverse proxy" in texts(at) and auth.LOCAL_BEHIND_PROXY_ENV in texts(at)
+
+
+def test_shared_mode_behind_a_proxy_asks_for_sign_in(monkeypatch):
+    from ui import auth as ui_auth
+
+    monkeypatch.setattr(ui_auth, "_request_headers", lambda: {"X-Forwarded-For": "203.0.113.9"})
+    at = run({"auth": AUTH}, {"is_logged_in": False})
+    assert [b.label for b in at.button] == ["Sign in"]

@@ -117,6 +117,22 @@ NOT_ON_NETWORK = (
     ".streamlit/secrets.toml, docs/auth.md) to share it.")
 
 
+BEHIND_PROXY = (
+    "Hypercare is running in local mode (nobody signs in, everyone may do everything), and this "
+    "request came through a reverse proxy, so anyone who can reach the proxy would have every "
+    "role. Configure sign-in ([auth] in .streamlit/secrets.toml, docs/auth.md) to share it. Only "
+    "if the proxy itself listens on 127.0.0.1, start the dashboard with "
+    f"{auth.LOCAL_BEHIND_PROXY_ENV}=1.")
+
+
+def _request_headers() -> Mapping[str, str]:
+    """This session's request headers (empty outside a served session, e.g. in AppTest)."""
+    try:
+        return dict(st.context.headers)
+    except Exception:  # noqa: BLE001 - no request behind the script run
+        return {}
+
+
 def gate() -> Identity:
     """Top of app.py: no page before sign-in; the banner or who is signed in, and sign-out.
 
@@ -127,6 +143,10 @@ def gate() -> Identity:
         if not auth.is_loopback(st.get_option("server.address")):
             # Local mode gives everyone every role; on a network address that would be anyone.
             st.error(NOT_ON_NETWORK, icon=":material/block:")
+            st.stop()
+        if auth.forwarded_by_proxy(_request_headers()) and not auth.local_behind_proxy_allowed():
+            # Loopback is no guard when a proxy on this machine forwards the network to it.
+            st.error(BEHIND_PROXY, icon=":material/block:")
             st.stop()
         st.info(LOCAL_BANNER, icon=":material/person:")
         me = auth.local_identity()

@@ -6,9 +6,10 @@ through `escape_markdown`; tables go through st.dataframe, which shows cells as 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import re
+import weakref
+from collections.abc import Callable
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -18,7 +19,7 @@ import streamlit as st
 from analytics import chart_contrast, chart_text
 from analytics.csv_export import to_csv_bytes
 from analytics.filters import Filters
-from ui import engagement_state, state
+from ui import engagement_state, state, store_view
 
 UPLOAD_PAGE = "pages/upload.py"
 MAX_TABLE_ROWS = 10_000
@@ -124,6 +125,33 @@ def download_csv(df: pd.DataFrame | Callable[[], pd.DataFrame], file_name: str, 
 
     st.download_button(label, data=make, file_name=file_name, mime="text/csv",
                        key=key, icon=":material/download:", on_click="ignore")
+
+
+class RowsFromCopy:
+    """Rows made on click by `fn(con, *args)` from the page's copy of the store, held weakly.
+
+    Streamlit keeps a deferred download of a closed browser session for good
+    (streamlit/streamlit#12506): a page-level lambda would keep the page's globals, and with them
+    a whole copy of the store and its caches, alive after every write. Once that copy is gone
+    (the store changed and no session shows it any more) the store's current copy is used."""
+
+    def __init__(self, fn: Callable[..., pd.DataFrame], con: duckdb.DuckDBPyConnection, *args: object,
+                 path: Path | None = None) -> None:
+        self._fn, self._args = fn, args
+        self._con = weakref.ref(con)
+        self._path = path if path is not None else engagement_state.current_path()
+
+    def __call__(self) -> pd.DataFrame:
+        con = self._con()
+        if con is None:
+            con = store_view.view(self._path).current()
+        return self._fn(con, *self._args)
+
+
+def download_rows(fn: Callable[..., pd.DataFrame], con: duckdb.DuckDBPyConnection, *args: object,
+                  file_name: str, key: str, label: str = "Download CSV") -> None:
+    """`download_csv` of `fn(con, *args)`, made on click without keeping `con` alive."""
+    download_csv(RowsFromCopy(fn, con, *args), file_name, key=key, label=label)
 
 
 def chart(fig: go.Figure, summary: str, data: pd.DataFrame, key: str,

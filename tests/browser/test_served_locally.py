@@ -36,3 +36,19 @@ def test_every_request_goes_to_the_apps_own_origin(new_session, streamlit_server
     assert requests, "the browser made no request at all: the listener did not run"
     assert any("/static/" in u for u in requests), "no static asset was requested from the app"
     assert not elsewhere, f"requests to other hosts: {elsewhere}"
+
+
+def test_local_mode_refuses_a_request_forwarded_by_a_proxy(browser, streamlit_server, screenshots, request):
+    """127.0.0.1 is no guard when a proxy on the same machine forwards the network to it: the
+    WebSocket's X-Forwarded-For (what nginx and Caddy add) gets the refusal, not the pages."""
+    from tests.browser.conftest import page_factory
+
+    def through_a_proxy(context) -> None:
+        context.set_extra_http_headers({"X-Forwarded-For": "203.0.113.9"})
+
+    with page_factory(browser, streamlit_server, screenshots, request, prepare=through_a_proxy) as open_page:
+        page = open_page()
+        open_app(page)
+        expect(page.get_by_text("this request came through a reverse proxy")).to_be_visible()
+        expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)
+        page.screenshot(path=screenshots / "local-mode-behind-a-proxy.png")
