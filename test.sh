@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Run the whole test suite, browser tests included: ./test.sh [pytest options]
+# Run the whole test suite, browser tests included: ./test.sh
 # First run creates .venv, installs requirements-dev.txt and (as root) Debian's chromium.
-# A subset without the coverage gate: ./test.sh tests/test_x.py --no-cov
+# Without arguments: the tests that need no browser on every core (pytest-xdist), then the
+# browser tests one at a time (each starts its own Streamlit server and Chromium, which time
+# out when they compete for the cores), with one coverage report of analytics/ over both.
+# With arguments they go to one pytest run, e.g. a subset without the coverage gate:
+#   ./test.sh tests/test_x.py --no-cov
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 # shellcheck source=scripts/venv.sh
@@ -10,18 +14,35 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 ensure_venv requirements-dev.txt
 ensure_chromium
 
-coverage=(--cov=analytics --cov-report=term-missing --cov-fail-under=90)
-for arg in "$@"; do
-    # Collecting runs no code: a coverage verdict there would only be noise.
-    case "$arg" in --co | --collect-only) coverage=() ;; esac
-done
+report=(--cov-report=term-missing --cov-fail-under=90)
 
-set +e
-.venv/bin/python -m pytest "${coverage[@]}" "$@"
-status=$?
-set -e
-if [ "$status" -eq 5 ]; then
-    # pytest's "no tests collected": never let an empty run pass as green.
-    echo "test.sh: pytest collected no tests (exit 5); failing." >&2
+# pytest's exit 5 is "no tests collected": never let an empty run pass as green.
+run_pytest() {
+    local status=0
+    .venv/bin/python -m pytest "$@" || status=$?
+    if [ "$status" -eq 5 ]; then
+        echo "test.sh: pytest collected no tests (exit 5); failing." >&2
+    fi
+    return "$status"
+}
+
+if [ "$#" -gt 0 ]; then
+    coverage=(--cov=analytics "${report[@]}")
+    for arg in "$@"; do
+        # Collecting runs no code: a coverage verdict there would only be noise.
+        case "$arg" in --co | --collect-only) coverage=() ;; esac
+    done
+    run_pytest "${coverage[@]}" "$@"
+    exit $?
 fi
-exit "$status"
+
+rm -f .coverage .coverage.*
+first=0
+run_pytest -m "not browser" --numprocesses auto --cov=analytics --cov-report= || first=$?
+second=0
+run_pytest -m browser --cov=analytics --cov-append "${report[@]}" || second=$?
+if [ "$first" -ne 0 ]; then
+    echo "test.sh: the tests without a browser failed (exit $first; their summary is above the browser tests')." >&2
+    exit "$first"
+fi
+exit "$second"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import auth, ingest
+from analytics import auth, ingest, reachability
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 AUTH = {
@@ -301,7 +301,7 @@ def test_local_mode_serves_only_on_a_loopback_address(address, served):
         config.set_option("server.address", before)
     assert not at.exception
     assert page_shown(at) is served
-    assert auth.is_loopback(address) is served
+    assert reachability.is_loopback(address) is served
     if not served:
         assert "local mode" in texts(at) and "127.0.0.1" in texts(at)
 
@@ -331,14 +331,14 @@ def test_local_mode_refuses_requests_a_proxy_forwarded(monkeypatch, headers, vou
 
     monkeypatch.setattr(ui_auth, "_request_headers", lambda: headers)
     if vouched:
-        monkeypatch.setenv(auth.LOCAL_BEHIND_PROXY_ENV, "1")
+        monkeypatch.setenv(reachability.LOCAL_BEHIND_PROXY_ENV, "1")
     else:
-        monkeypatch.delenv(auth.LOCAL_BEHIND_PROXY_ENV, raising=False)
+        monkeypatch.delenv(reachability.LOCAL_BEHIND_PROXY_ENV, raising=False)
     at = run()
     assert not at.exception
     assert page_shown(at) is served
     if not served:
-        assert "reverse proxy" in texts(at) and auth.LOCAL_BEHIND_PROXY_ENV in texts(at)
+        assert "reverse proxy" in texts(at) and reachability.LOCAL_BEHIND_PROXY_ENV in texts(at)
 
 
 def test_shared_mode_behind_a_proxy_asks_for_sign_in(monkeypatch):

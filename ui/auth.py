@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from analytics import auth
+from analytics import auth, reachability
 from analytics.auth import Identity
 
 LOCAL_BANNER = ("Local mode: single local user, everything allowed — see docs/auth.md to "
@@ -122,7 +122,7 @@ BEHIND_PROXY = (
     "request came through a reverse proxy, so anyone who can reach the proxy would have every "
     "role. Configure sign-in ([auth] in .streamlit/secrets.toml, docs/auth.md) to share it. Only "
     "if the proxy itself listens on 127.0.0.1, start the dashboard with "
-    f"{auth.LOCAL_BEHIND_PROXY_ENV}=1.")
+    f"{reachability.LOCAL_BEHIND_PROXY_ENV}=1.")
 
 
 def _request_headers() -> Mapping[str, str]:
@@ -140,11 +140,11 @@ def gate() -> Identity:
     broken, and for a signed-in user who holds no role.
     """
     if mode() == "local":
-        if not auth.is_loopback(st.get_option("server.address")):
+        if not reachability.is_loopback(st.get_option("server.address")):
             # Local mode gives everyone every role; on a network address that would be anyone.
             st.error(NOT_ON_NETWORK, icon=":material/block:")
             st.stop()
-        if auth.forwarded_by_proxy(_request_headers()) and not auth.local_behind_proxy_allowed():
+        if reachability.forwarded_by_proxy(_request_headers()) and not reachability.local_behind_proxy_allowed():
             # Loopback is no guard when a proxy on this machine forwards the network to it.
             st.error(BEHIND_PROXY, icon=":material/block:")
             st.stop()
