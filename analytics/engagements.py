@@ -314,20 +314,43 @@ def delete(catalog: str | os.PathLike, slug: str, actor: auth.Identity | str = "
     """Remove an engagement from the catalog; its store goes to the catalog's `deleted/` folder
     (the demo's is removed). Returns where the store went. Analysts remove the demo, admins any."""
     catalog = Path(catalog)
+    e = _listed(catalog, slug)
+    who = auth.require(actor, auth.Permission.UPLOAD if e.is_demo else auth.Permission.DELETE_ANY_DATASET)
+    kept = None if e.is_demo else engagements_dir(catalog) / "deleted" / f"{slug}-{_now():%Y%m%dT%H%M%S}.duckdb"
+    _remove(catalog, e, who, kept, {})
+    return kept
+
+
+def discard_empty(catalog: str | os.PathLike, slug: str, actor: auth.Identity | str, reason: str) -> None:
+    """Remove an engagement whose store holds no data yet (a new one whose first upload failed),
+    keeping no copy: whoever may upload may undo the engagement their upload made."""
+    catalog = Path(catalog)
+    e = _listed(catalog, slug)
+    who = auth.require(actor, auth.Permission.UPLOAD)
+    with store.reading(e.path) as con:
+        held = con.execute("SELECT (SELECT count(*) FROM tickets) + (SELECT count(*) FROM datasets)").fetchall()[0][0]
+    if held:
+        raise EngagementError(f"the engagement '{slug}' holds data: it is deleted, not discarded")
+    _remove(catalog, e, who, None, {"discarded": reason})
+
+
+def _listed(catalog: Path, slug: str) -> Engagement:
     found = [e for e in list_engagements(catalog) if e.slug == slug]
     if not found:
         raise EngagementError(f"no engagement '{slug}' to delete")
-    e = found[0]
-    who = auth.require(actor, auth.Permission.UPLOAD if e.is_demo else auth.Permission.DELETE_ANY_DATASET)
-    kept = None if e.is_demo else engagements_dir(catalog) / "deleted" / f"{slug}-{_now():%Y%m%dT%H%M%S}.duckdb"
+    return found[0]
+
+
+def _remove(catalog: Path, e: Engagement, who: auth.Identity, kept: Path | None, details: dict) -> None:
     with store.writing(catalog) as cat, store.turn(e.path, write=True):
         # The store moves inside the catalog's transaction, and back if that fails to commit.
         moved = False
         try:
             with audit.transaction(cat) as cur:
-                cur.execute("DELETE FROM engagements WHERE slug = ?", [slug])
-                audit.record(cur, who, audit.ENGAGEMENT_DELETE, f"engagement:{slug}",
-                             {"slug": slug, "name": e.name, "store_kept_at": str(kept) if kept else None})
+                cur.execute("DELETE FROM engagements WHERE slug = ?", [e.slug])
+                audit.record(cur, who, audit.ENGAGEMENT_DELETE, f"engagement:{e.slug}",
+                             {"slug": e.slug, "name": e.name, "store_kept_at": str(kept) if kept else None,
+                              **details})
                 if kept is not None and e.path.exists():
                     kept.parent.mkdir(parents=True, exist_ok=True)
                     shutil.move(str(e.path), kept)
@@ -339,7 +362,6 @@ def delete(catalog: str | os.PathLike, slug: str, actor: auth.Identity | str = "
         if kept is None:
             e.path.unlink(missing_ok=True)
         Path(f"{e.path}.wal").unlink(missing_ok=True)
-    return kept
 
 
 def installation_store(e: Engagement) -> Path:

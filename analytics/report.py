@@ -32,6 +32,7 @@ import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
+from . import db
 from .filters import Filters
 from .kpis import KpiResult
 from .overview import normalise_as_of, utc_now
@@ -110,10 +111,12 @@ class Report:
     policy_versions: tuple[str, ...]
     sections: tuple[Section, ...]
     kpis: dict[str, KpiResult] = field(default_factory=dict)
+    engagement: str = ""  # the engagement's name ("" for a store that has none)
 
     @property
     def title(self) -> str:
-        return f"Hypercare monthly governance report — {self.start:%B %Y}"
+        whose = f"{self.engagement} — " if self.engagement else ""
+        return f"Hypercare monthly governance report — {whose}{self.start:%B %Y}"
 
     def section(self, key: str) -> Section:
         return next(s for s in self.sections if s.key == key)
@@ -248,11 +251,28 @@ def fingerprint(datasets: pd.DataFrame, policies: pd.DataFrame, settings: pd.Dat
 # --- the report -------------------------------------------------------------------------
 
 
+def engagement_of(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
+    """The (name, description) of the engagement whose store `con` is; ("", "") for a store
+    that names none (made before engagements, or by a test)."""
+    from . import engagements
+
+    values = db.get_settings(con, [engagements.SLUG_SETTING, engagements.NAME_SETTING])
+    slug = values.get(engagements.SLUG_SETTING)
+    if not slug:
+        return "", ""
+    name = values.get(engagements.NAME_SETTING) or slug
+    d = engagements.details("", con=con)
+    window = (f"go-live {d.go_live:%d %b %Y}, hypercare window {d.window_days} days to {d.window_end:%d %b %Y}"
+              if d.go_live is not None else "no go-live date set")
+    return name, f"{name} ({slug}): {window}, time zone {d.timezone}; this report holds its data only"
+
+
 def _cover(month: str, filters: Filters, as_of: datetime, n_tickets: int, versions: tuple[str, ...],
            datasets: pd.DataFrame, policies: pd.DataFrame, settings: pd.DataFrame,
-           digest: str) -> Section:
+           digest: str, engagement: str = "") -> Section:
     start, end = filters.date_from, filters.date_to
-    facts = [
+    facts = [("Engagement", engagement)] if engagement else []
+    facts += [
         ("Period", f"{start:%d %b %Y} – {end:%d %b %Y} (tickets opened in the month, UTC)"),
         ("As of", f"{as_of:%Y-%m-%d %H:%M} UTC (open clocks and backlogs are measured at this time)"),
         ("Filters", filters.caption(n_tickets).removeprefix("Filters: ")),
@@ -320,14 +340,15 @@ def build(con: duckdb.DuckDBPyConnection, month: str, *, severity=(), service=()
     n = count_tickets(con, filters)
     datasets, policies, settings = done["datasets"], policy_table(con, versions), figure_settings(con)
     digest = fingerprint(datasets, policies, settings, _signoff_digest(con), month, filters, as_of, done["store"])
+    name, described = engagement_of(con)
     sections = (
-        _cover(month, filters, as_of, n, versions, datasets, policies, settings, digest),
+        _cover(month, filters, as_of, n, versions, datasets, policies, settings, digest, described),
         kpi_section, sla_section, trends.result(), done["recurrence"], done["pir"], done["defects"],
         done["closure"], sec.appendix_section(results),
     )
     return Report(month=month, start=filters.date_from, end=filters.date_to, as_of=as_of, filters=filters,
                   caption=filters.caption(n), tool_version=tool_version(), fingerprint=digest,
-                  policy_versions=versions, sections=sections, kpis=results)
+                  policy_versions=versions, sections=sections, kpis=results, engagement=name)
 
 
 class _Stopwatch:

@@ -241,6 +241,10 @@ def main() -> int:
                          "when the browsers run on the people's own machines; -1: leave Chromium's own)")
     ap.add_argument("--timeout", type=float, default=300, help="seconds a step may take before it is an error "
                     "(default 300)")
+    ap.add_argument("--settle", type=float, default=0, metavar="S",
+                    help="after everything, wait S seconds (past Streamlit's disconnectedSessionTTL, 120 s), "
+                         "open one more Overview per server and measure memory and threads again: what the "
+                         "closed sessions leave behind (default 0: not measured)")
     ap.add_argument("--keep", type=Path, help="working folder to keep (store copy, logs), else a temporary one")
     ap.add_argument("--markdown", type=Path, help="also write the Markdown table to this file")
     args = ap.parse_args()
@@ -315,6 +319,12 @@ def main() -> int:
         if total != before + landed:
             results.error(f"store: {total:,} tickets, expected {before:,} + {landed:,}")
         asyncio.run(final_check(servers, total, results))
+        settled = None
+        if args.settle > 0:
+            print(f"settling {args.settle:.0f} s for the closed sessions to expire …", flush=True)
+            time.sleep(args.settle)
+            asyncio.run(final_check(servers, total, results))
+            settled = [(rss_mb(s.proc.pid)[0], threads(s.proc.pid)) for s in servers]
         for log in [s.log for s in servers] + [work / "nginx-error.log"]:
             text = log.read_text(errors="replace") if log.exists() else ""
             for bad in ("Traceback", "[error]", "[crit]", "[emerg]"):
@@ -329,6 +339,9 @@ def main() -> int:
               f"{first_rss[k]:,.0f} MB, at the end {now:,.0f} MB, peak {peak:,.0f} MB; "
               f"threads {start_threads[k]} at start, {end_threads[k]} at the end; "
               f"at most {connections[k]} connections at once")
+        if settled is not None:
+            print(f"server {k} after {args.settle:.0f} s settling and one more Overview: RSS {settled[k][0]:,.0f} MB, "
+                  f"threads {settled[k][1]}")
     print(f"CLI: {cycles[0]} cycle(s); {results.ingested:,} tickets uploaded, {landed:,} in the store")
     if results.cpu:
         c = results.cpu

@@ -19,10 +19,17 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def cached_store(cache: Path, tickets: int, seed: int) -> Path:
     """The seeded demo store of `tickets` tickets, built into `cache` once (a build that was
     interrupted is never reused: it is renamed into place only when complete)."""
+    from analytics import engagements
+
     path = cache / f"demo-{tickets}-seed{seed}.duckdb"
-    if path.exists():
+    if path.exists() and engagements.kind_of(path) == "engagement":
         print(f"store: reusing {path} ({path.stat().st_size / 1e6:,.0f} MB)")
         return path
+    if path.exists():
+        # Made before engagements: opening it would split it into a catalog whose Demo
+        # engagement takes no uploads. The bench wants one engagement's store that does.
+        print(f"store: {path} was made before engagements; building it again")
+        path.unlink()
     cache.mkdir(parents=True, exist_ok=True)
     building = cache / f".building-{tickets}-seed{seed}-{os.getpid()}.duckdb"
     print(f"store: building {tickets:,} demo tickets into {path} …", flush=True)

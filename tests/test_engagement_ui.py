@@ -13,7 +13,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from analytics import db, engagements, portfolio, store
+from analytics import audit, db, engagements, portfolio, store
 from analytics.demo import DEFAULT_GO_LIVE, DEMO_TIMEZONE
 from analytics.demo_loader import load_demo
 from analytics.ingest import ingest_file
@@ -210,6 +210,31 @@ def test_upload_into_a_new_engagement_makes_it_with_the_go_live_from_the_file(ca
     assert at.selectbox(key=engagement_state.PICK_KEY).value == "erp-wave-1"  # it is shown next
     assert at.query_params["engagement"] == "erp-wave-1"
     assert _tickets(engagements.resolve(catalog, "demo").path) == 300  # the demo is untouched
+
+
+def test_a_failed_upload_into_a_new_engagement_leaves_no_engagement_behind(catalog, monkeypatch):
+    from analytics import ingest
+
+    before = [e.slug for e in engagements.list_engagements(catalog)]
+
+    def fails(*_args, **_kwargs):
+        raise ingest.IngestError("helpdesk.csv: row 7: the write failed (a test's stand-in)")
+
+    monkeypatch.setattr(ingest, "apply_staged", fails)
+    at = _go(_app(), "pages/upload.py")
+    at.selectbox(key="eng_target").set_value(upload_target.NEW).run()
+    at.file_uploader(key="upload_file").set_value((SAMPLE.name, SAMPLE.read_bytes(), "text/csv")).run()
+    at.text_input(key="eng_new_name").set_value("Never made").run()
+    at.button(key="upload_go").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("row 7" in e.value and "write failed" in e.value for e in at.error), [e.value for e in at.error]
+    assert [e.slug for e in engagements.list_engagements(catalog)] == before
+    assert not (engagements.engagements_dir(catalog) / "never-made.duckdb").exists()
+    assert at.query_params.get("engagement") != "never-made"
+    with store.reading(catalog) as con:
+        discarded = con.execute("SELECT detail FROM audit_log WHERE action = ? AND object = ?",
+                                [audit.ENGAGEMENT_DELETE, "engagement:never-made"]).fetchall()
+    assert len(discarded) == 1 and "its first upload failed" in discarded[0][0]
 
 
 def test_portfolio_lists_each_engagement_with_its_own_figures_and_a_link(catalog):

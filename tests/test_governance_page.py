@@ -123,8 +123,8 @@ def test_csv_pack_builds_and_downloads_from_the_page(store):
     at.radio(key="gov_report_format").set_value("CSV data pack (zip)")
     _button(at, "Build report").click().run()
     assert not at.exception, [e.message for e in at.exception]
-    name, data, mime, _ = at.session_state["gov_report_file"]
-    assert name == "hypercare-report-2026-10.zip" and mime == "application/zip"
+    _, name, data, mime, _ = at.session_state["gov_report_file"]
+    assert name == "hypercare-report-gov-2026-10.zip" and mime == "application/zip"  # the store's engagement: gov
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         assert len(z.namelist()) >= 5
         first = pd.read_csv(z.open(z.namelist()[0]))

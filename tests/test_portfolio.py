@@ -77,3 +77,33 @@ def test_open_sev12_matches_a_direct_count(catalog):
                       & (frame["status_category"] != "cancelled")]
     assert df.loc[0, "open_sev12"] == len(open_then)
     assert isinstance(df, pd.DataFrame) and list(df.columns) == portfolio.COLUMNS
+
+
+@pytest.mark.parametrize("slug", ["demo", "sn"])
+def test_each_engagements_monthly_report_names_it_and_counts_only_its_tickets(catalog, slug):
+    from analytics import report
+
+    e = engagements.resolve(catalog, slug)
+    with _reading(e) as con:
+        month = f"{con.execute('SELECT min(opened_at) FROM tickets').fetchall()[0][0]:%Y-%m}"
+        rep = report.build(con, month)
+        start, end = report.month_range(month)
+        own = con.execute("SELECT count(*) FROM tickets WHERE opened_at >= $s AND opened_at < $e + INTERVAL 1 DAY",
+                          {"s": start, "e": end}).fetchall()[0][0]
+    cover = rep.section("cover").blocks[0].data.set_index("item")["value"]
+    assert e.name in rep.title
+    assert cover["Engagement"].startswith(f"{e.name} ({slug}): ")
+    assert "this report holds its data only" in cover["Engagement"]
+    assert own > 0
+    assert f"{own:,} tickets" in rep.caption, rep.caption
+
+
+def test_a_store_without_an_engagement_has_no_engagement_on_the_cover(con):
+    from analytics import report
+    from analytics.demo_loader import load_demo
+
+    load_demo(con, n_tickets=50, seed=1)
+    rep = report.build(con, f"{DEFAULT_GO_LIVE:%Y-%m}")
+    cover = rep.section("cover").blocks[0].data
+    assert "Engagement" not in set(cover["item"])
+    assert rep.engagement == "" and rep.title.startswith("Hypercare monthly governance report — ")

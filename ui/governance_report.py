@@ -11,7 +11,7 @@ import streamlit as st
 from analytics import report, report_pack, report_pdf
 from analytics.filters import Filters
 from analytics.kpi_trends import period_of
-from ui import state, widgets
+from ui import engagement_state, state, widgets
 
 _FORMATS = {
     "PDF report": ("pdf", "application/pdf"),
@@ -31,9 +31,15 @@ def _months(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [f"{m:%Y-%m}" for m in reversed(months)]
 
 
+def _whose() -> str:
+    e = engagement_state.current()
+    return f"{e.slug}-" if e is not None else ""
+
+
 def monthly_report(con: duckdb.DuckDBPyConnection, filters: Filters) -> None:
-    st.caption("The month's figures for the governance board: cover with inputs and their sha256, KPIs "
-               "against targets, SLA compliance, trends, recurring clusters, PIR compliance, defect triage, "
+    st.caption(widgets.escape_markdown(widgets.engagement_prefix()) +
+               "The month's figures for the governance board: cover with inputs and their sha256, KPIs against targets, "
+               "SLA compliance, trends, recurring clusters, PIR compliance, defect triage, "
                "the closure scorecard with sign-offs, and every definition. The same data, month, filters "
                "and as-of time give the same numbers; the cover's fingerprint identifies the inputs.")
     months = _months(con)
@@ -60,10 +66,10 @@ def monthly_report(con: duckdb.DuckDBPyConnection, filters: Filters) -> None:
                 data = report_pack.to_csv_zip(report.build(con, month, **used))
             else:
                 data = report_pack.to_xlsx(report.build(con, month, **used))
-        st.session_state["gov_report_file"] = (f"hypercare-report-{month}.{ext}", data, mime, fmt)
+        st.session_state["gov_report_file"] = (_whose(), f"hypercare-report-{_whose()}{month}.{ext}", data, mime, fmt)
     built = st.session_state.get("gov_report_file")
-    if built:
-        name, data, mime, label = built
+    if built and built[0] == _whose():  # a report built for another engagement is not offered here
+        _, name, data, mime, label = built
         st.download_button(f"Download {label} ({len(data) / 1024:,.0f} KB)", data=data, file_name=name, mime=mime,
                            key="gov_report_download", icon=":material/download:", on_click="ignore")
         st.caption(widgets.escape_markdown(f"Built {name} on {date.today():%Y-%m-%d}."))

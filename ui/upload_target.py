@@ -123,9 +123,16 @@ def writing(new: NewEngagement | None) -> Iterator[duckdb.DuckDBPyConnection]:
     e = engagements.create(engagement_state.installation_path(), new.slug, new.name, go_live=new.go_live,
                            timezone_name=new.timezone, window_days=new.window_days, copy_from=new.copy_from,
                            actor=state.actor())
-    engagement_state.switch_to(e.slug)  # shown next, whether its upload lands or not
-    with store_view.writing(e.path) as w:
-        yield w
+    try:
+        with store_view.writing(e.path) as w:
+            yield w
+    except BaseException:
+        # A failed upload leaves the installation as it was: the engagement it made goes too.
+        with contextlib.suppress(Exception):  # the upload's own error is the one to tell
+            engagements.discard_empty(engagement_state.installation_path(), e.slug, state.actor(),
+                                      "its first upload failed")
+        raise
+    engagement_state.switch_to(e.slug)  # shown next
 
 
 def load_demo_data(n_tickets: int) -> str:
