@@ -80,6 +80,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
 }
 
 ROLE_MAP_SETTING = "auth_role_map"  # settings key: JSON {"e-mail": ["role", ...]}
+ENGAGEMENT_ROLE_MAP_SETTING = "engagement_role_map"  # the same, in one engagement's store
 _CONTROL = re.compile(r"[\x00-\x1f\x7f<>]+")
 
 
@@ -204,7 +205,7 @@ def require_delete(actor: Identity | str, uploaded_by: str | None) -> Identity:
 
 def setting_permission(key: str) -> Permission:
     """Which permission changing the setting `key` needs (keys named by the modules that own them)."""
-    if key == ROLE_MAP_SETTING:
+    if key in (ROLE_MAP_SETTING, ENGAGEMENT_ROLE_MAP_SETTING):
         return Permission.MANAGE_ROLES
     if key.startswith("kpi_target.") or key == "kpi_outage_severities":  # analytics/kpi_registry.py
         return Permission.CHANGE_TARGETS

@@ -38,7 +38,7 @@ INSTALLATION_SETTINGS = ("max_upload_mb", auth.ROLE_MAP_SETTING)
 # Settings that say which engagement a store is, or that the store keeps for itself: never copied.
 _OWN_SETTINGS = frozenset({SLUG_SETTING, NAME_SETTING, GO_LIVE_SETTING, TIMEZONE_SETTING, WINDOW_SETTING,
                            CADENCE_SETTING, KIND_SETTING, db.SCHEMA_VERSION_SETTING, audit.HEAD_SETTING,
-                           "demo_autoloaded", *INSTALLATION_SETTINGS})
+                           "demo_autoloaded", auth.ENGAGEMENT_ROLE_MAP_SETTING, *INSTALLATION_SETTINGS})
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 
 

@@ -156,3 +156,4 @@ closure_editor.editor(con)
 
 # --- roles (sign-in; docs/auth.md) ------------------------------------------------------
 role_editor.render(installation)
+role_editor.render_engagement(con)

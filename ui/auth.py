@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from analytics import auth, reachability
+from analytics import auth, engagement_roles, reachability
 from analytics.auth import Identity
 
 LOCAL_BANNER = ("Local mode: single local user, everything allowed — see docs/auth.md to "
@@ -69,6 +69,18 @@ def _role_map() -> tuple[dict[str, frozenset[str]], str | None]:
         return {}, f"The role map in Settings is unreadable and was ignored: {exc}"
 
 
+def _engagement_map() -> dict[str, frozenset[str]]:
+    """The current engagement's own e-mail → roles list (analytics/engagement_roles.py)."""
+    from ui import engagement_state, state  # late: ui.state asks this module who the actor is
+
+    if engagement_state.kind() not in ("catalog", "engagement") or engagement_state.current() is None:
+        return {}
+    try:
+        return engagement_roles.read(state.get_connection())
+    except ValueError:  # an unreadable list grants nothing; Settings says so
+        return {}
+
+
 def _claims() -> dict[str, Any]:
     return {k: v for k, v in st.user.to_dict().items() if k != "tokens"}
 
@@ -87,7 +99,9 @@ def current_identity() -> Identity:
         return auth.local_identity()
     if not _logged_in():
         return Identity(name="not signed in", mode="shared")
-    return auth.identity_from_claims(_claims(), role_policy(), _role_map()[0])
+    claims = _claims()
+    me = auth.identity_from_claims(claims, role_policy(), _role_map()[0])
+    return engagement_roles.in_engagement(me, _engagement_map(), claims.get("email_verified") not in (False, "false"))
 
 
 def actor_label() -> str:

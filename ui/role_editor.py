@@ -6,10 +6,10 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from analytics import auth
+from analytics import auth, engagement_roles
 from analytics.auth import ROLES, Permission
 from ui import auth as ui_auth
-from ui import state, widgets
+from ui import engagement_state, state, widgets
 
 
 def render(con: duckdb.DuckDBPyConnection) -> None:
@@ -44,3 +44,38 @@ def render(con: duckdb.DuckDBPyConnection) -> None:
         else:
             st.success("Role map saved; it applies at each person's next click.",
                        icon=":material/check_circle:")
+
+
+def render_engagement(con: duckdb.DuckDBPyConnection) -> None:
+    """The current engagement's own list (its store `con`), which overrides the installation's
+    roles inside this engagement for the people it names."""
+    e = engagement_state.current()
+    if e is None or not engagement_state.is_catalog():
+        return
+    st.subheader(f"Roles in this engagement: {widgets.escape_markdown(e.name)}")
+    st.caption("For the people listed here, these roles replace their installation roles inside this "
+               "engagement only (an analyst of one go-live can be a viewer of another). An installation "
+               "admin stays admin everywhere. People not listed keep their installation roles; to sign in "
+               "at all a person needs an installation role.")
+    try:
+        current = engagement_roles.read(con)
+    except ValueError as exc:
+        st.error(widgets.escape_markdown(f"This engagement's role list is unreadable and is ignored: {exc}"),
+                 icon=":material/error:")
+        current = {}
+    frame = pd.DataFrame(auth.role_map_rows(current), columns=["email", *ROLES])
+    if not ui_auth.allowed(Permission.MANAGE_ROLES):
+        widgets.table(frame, alt="E-mail addresses and their roles in this engagement", key="eng_role_map_table")
+        return
+    edited = st.data_editor(
+        frame, key="eng_role_map_editor", num_rows="dynamic", hide_index=True,
+        column_config={"email": st.column_config.TextColumn("E-mail", required=True),
+                       **{r: st.column_config.CheckboxColumn(r, default=False) for r in ROLES}})
+    if st.button("Save this engagement's roles", key="eng_role_map_save", icon=":material/save:"):
+        try:
+            with state.writing() as w:
+                engagement_roles.save(w, auth.role_map_from_rows(edited.to_dict("records")), state.actor())
+        except ValueError as exc:
+            st.error(widgets.escape_markdown(f"Not saved: {exc}"), icon=":material/error:")
+        else:
+            st.success("Saved; it applies at each person's next click.", icon=":material/check_circle:")
