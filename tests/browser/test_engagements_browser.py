@@ -50,7 +50,7 @@ def _every_page_shows(page: Page, name: str, n: int, window: str) -> None:
     for title in FILTERED_PAGES:
         go_to(page, title)
         assert_no_exception(page)
-        expect(_caption(page)).to_contain_text(f"Engagement: {name} · Filters: none · {n:,} tickets")
+        expect(_caption(page)).to_contain_text(f"Engagement: {name} · Filters: none (all tickets) · {n:,} tickets")
     expect(page.get_by_text(re.compile(re.escape(f"hypercare window {window}")))).to_be_visible()
 
 
