@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import duckdb
 import pandas as pd
 import streamlit as st
@@ -21,29 +23,14 @@ def render(con: duckdb.DuckDBPyConnection) -> None:
                "targets, closure rules, settings, this list, delete any upload. Approver: sign-off. "
                + ("In local mode (no sign-in) the one local user holds every role and this list "
                   "waits for sign-in to be enabled." if ui_auth.mode() == "local" else ""))
-    try:
-        current = auth.role_map(con)
-    except ValueError as exc:
-        st.error(widgets.escape_markdown(f"The saved role map is unreadable and is ignored: {exc}"),
-                 icon=":material/error:")
-        current = {}
-    frame = pd.DataFrame(auth.role_map_rows(current), columns=["email", *ROLES])
-    if not ui_auth.allowed(Permission.MANAGE_ROLES):
-        widgets.table(frame, alt="E-mail addresses and their Hypercare roles", key="role_map_table")
-        return
-    edited = st.data_editor(
-        frame, key="role_map_editor", num_rows="dynamic", hide_index=True,
-        column_config={"email": st.column_config.TextColumn("E-mail", required=True),
-                       **{r: st.column_config.CheckboxColumn(r, default=False) for r in ROLES}})
-    if st.button("Save role map", key="role_map_save", icon=":material/save:"):
-        try:
-            with state.writing_installation() as w:
-                auth.save_role_map(w, auth.role_map_from_rows(edited.to_dict("records")), state.actor())
-        except ValueError as exc:
-            st.error(widgets.escape_markdown(f"Not saved: {exc}"), icon=":material/error:")
-        else:
-            st.success("Role map saved; it applies at each person's next click.",
-                       icon=":material/check_circle:")
+
+    def save(rows: dict[str, list[str]]) -> None:
+        with state.writing_installation() as w:
+            auth.save_role_map(w, rows, state.actor())
+
+    _list_editor(lambda: auth.role_map(con), save, key="role_map", button="Save role map",
+                 what="The saved role map", alt="E-mail addresses and their Hypercare roles",
+                 saved="Role map saved; it applies at each person's next click.")
 
 
 def render_engagement(con: duckdb.DuckDBPyConnection) -> None:
@@ -57,25 +44,37 @@ def render_engagement(con: duckdb.DuckDBPyConnection) -> None:
                "engagement only (an analyst of one go-live can be a viewer of another). An installation "
                "admin stays admin everywhere. People not listed keep their installation roles; to sign in "
                "at all a person needs an installation role.")
+
+    def save(rows: dict[str, list[str]]) -> None:
+        with state.writing() as w:
+            engagement_roles.save(w, rows, state.actor())
+
+    _list_editor(lambda: engagement_roles.read(con), save, key="eng_role_map",
+                 button="Save this engagement's roles", what="This engagement's role list",
+                 alt="E-mail addresses and their roles in this engagement",
+                 saved="Saved; it applies at each person's next click.")
+
+
+def _list_editor(read: Callable[[], dict[str, frozenset[str]]], save: Callable[[dict[str, list[str]]], None], *,
+                 key: str, button: str, what: str, alt: str, saved: str) -> None:
+    """An e-mail → roles list: a table for everyone, an editor and its save button for admins."""
     try:
-        current = engagement_roles.read(con)
+        current = read()
     except ValueError as exc:
-        st.error(widgets.escape_markdown(f"This engagement's role list is unreadable and is ignored: {exc}"),
-                 icon=":material/error:")
+        st.error(widgets.escape_markdown(f"{what} is unreadable and is ignored: {exc}"), icon=":material/error:")
         current = {}
     frame = pd.DataFrame(auth.role_map_rows(current), columns=["email", *ROLES])
     if not ui_auth.allowed(Permission.MANAGE_ROLES):
-        widgets.table(frame, alt="E-mail addresses and their roles in this engagement", key="eng_role_map_table")
+        widgets.table(frame, alt=alt, key=f"{key}_table")
         return
     edited = st.data_editor(
-        frame, key="eng_role_map_editor", num_rows="dynamic", hide_index=True,
+        frame, key=f"{key}_editor", num_rows="dynamic", hide_index=True,
         column_config={"email": st.column_config.TextColumn("E-mail", required=True),
                        **{r: st.column_config.CheckboxColumn(r, default=False) for r in ROLES}})
-    if st.button("Save this engagement's roles", key="eng_role_map_save", icon=":material/save:"):
+    if st.button(button, key=f"{key}_save", icon=":material/save:"):
         try:
-            with state.writing() as w:
-                engagement_roles.save(w, auth.role_map_from_rows(edited.to_dict("records")), state.actor())
+            save(auth.role_map_from_rows(edited.to_dict("records")))
         except ValueError as exc:
             st.error(widgets.escape_markdown(f"Not saved: {exc}"), icon=":material/error:")
         else:
-            st.success("Saved; it applies at each person's next click.", icon=":material/check_circle:")
+            st.success(saved, icon=":material/check_circle:")

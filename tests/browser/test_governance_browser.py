@@ -49,16 +49,17 @@ def test_monthly_pdf_and_csv_pack_download_from_the_governance_page(page: Page, 
     _open_tab(page, "Monthly report")
     _choose(page, "gov_report_month", "2026-10")
 
-    pdf = _build_and_download(page, "PDF report", tmp_path, "hypercare-report-2026-10.pdf")
+    # The file name and the cover say whose report it is: the Demo engagement's.
+    pdf = _build_and_download(page, "PDF report", tmp_path, "hypercare-report-demo-2026-10.pdf")
     page.screenshot(path=screenshots / "governance-report.png")
     reader = PdfReader(pdf)
     text = "\n".join(p.extract_text() for p in reader.pages)
     for heading in ("KPI summary", "SLA compliance", "Closure", "Post-incident", "Definitions"):
         assert heading.lower() in text.lower(), heading
-    assert "2026-10" in text
+    assert "2026-10" in text and "Demo (demo)" in text
     assert sum(len(p.images) for p in reader.pages) >= 1  # charts drawn, not only their tables
 
-    pack = _build_and_download(page, "CSV data pack (zip)", tmp_path, "hypercare-report-2026-10.zip")
+    pack = _build_and_download(page, "CSV data pack (zip)", tmp_path, "hypercare-report-demo-2026-10.zip")
     with zipfile.ZipFile(io.BytesIO(pack.read_bytes())) as z:
         names = z.namelist()
     assert len(names) >= 5 and all(n.endswith(".csv") for n in names)
