@@ -21,6 +21,9 @@ DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "hypercare.duckdb
 write_lock = threading.RLock()
 # Every connection this process opened, so a Ctrl-C can interrupt the query that is running.
 open_connections: weakref.WeakSet = weakref.WeakSet()
+# In-memory copies of a store (analytics.store.snapshot): nothing writes to them, so what is
+# derived from one holds for its life.
+copies: weakref.WeakSet = weakref.WeakSet()
 # Connections opened with connect() and kept by their owner (tests, scripts) -> resolved path;
 # analytics.store's short-lived ones are not listed.
 _held: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -220,6 +220,10 @@ def _cohort_rows(con, filters: Filters, period: Period, ks: list[reg.Kpi], cohor
     return _sql_rows(_cohort_frame(con, filters, period, ks, cohort, grain, split, stats), ks, label)
 
 
+# A part never calls frame() itself, so a part waiting on this pool cannot deadlock it.
+_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="kpi-part")
+
+
 def frame(con: duckdb.DuckDBPyConnection, filters: Filters, period: Period, *,
           keys: tuple[str, ...] | None = None, grain: str | None = None,
           split: str | None = None, outage: tuple[str, ...] | None = None,
@@ -238,9 +242,9 @@ def frame(con: duckdb.DuckDBPyConnection, filters: Filters, period: Period, *,
     if ks := [k for k in chosen if k.kind == "sla"]:
         parts.append(partial(sla_rows, con, filters, period, ks, grain, split))
     # Independent queries, each on its own cursor: run them side by side (DuckDB and numpy
-    # release the GIL), so a filter change waits for the slowest, not the sum.
-    with ThreadPoolExecutor(max_workers=max(1, len(parts))) as pool:
-        rows = [row for part in pool.map(lambda fn: fn(), parts) for row in part]
+    # release the GIL), so a filter change waits for the slowest, not the sum. One pool for the
+    # process: starting threads per call cost more than the small queries of a filter change.
+    rows = [row for part in _POOL.map(lambda fn: fn(), parts) for row in part]
     df = pd.DataFrame(rows, columns=FRAME_COLUMNS)
     # pandas 3 would store the text column as str with NaN for None: keep None.
     df["reason"] = pd.Series([r["reason"] for r in rows], index=df.index, dtype=object)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 import duckdb
 import pandas as pd
@@ -47,12 +47,14 @@ def _as_of(d: engagements.Details, last: datetime | None, now: datetime) -> date
     return min(min(candidates), now) if candidates else now
 
 
-def row(e: Engagement, con: duckdb.DuckDBPyConnection, today: date | None = None) -> dict:
-    """The portfolio row of one engagement, computed on its own store `con`."""
-    today = today or normalise_as_of(None).date()
+def row(e: Engagement, con: duckdb.DuckDBPyConnection, now: datetime | None = None) -> dict:
+    """The portfolio row of one engagement, computed on its own store `con` at `now` (default:
+    the clock)."""
+    now = normalise_as_of(now)
+    today = now.date()
     d = engagements.details(e, con)
     first, last = kpi_facts.data_span(con, Filters())
-    as_of = _as_of(d, last, normalise_as_of(None))
+    as_of = _as_of(d, last, now)
     n = con.cursor().execute("SELECT count(*) FROM tickets").fetchall()[0][0]
     open_hi = con.cursor().execute(
         "SELECT count(*) FROM tickets WHERE severity IN ('SEV-1', 'SEV-2') AND opened_at <= ? "
@@ -78,10 +80,22 @@ def row(e: Engagement, con: duckdb.DuckDBPyConnection, today: date | None = None
     }
 
 
-def table(found: Iterable[Engagement], open_store: Callable[[Engagement], object]) -> pd.DataFrame:
+def table(found: Iterable[Engagement], open_store: Callable[[Engagement], object],
+          now: datetime | None = None) -> pd.DataFrame:
     """One row per engagement; `open_store(e)` is a context manager yielding its store connection."""
     rows = []
     for e in found:
         with open_store(e) as con:
-            rows.append(row(e, con))
+            rows.append(row(e, con, now))
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def frame(rows: Iterable[dict]) -> pd.DataFrame:
+    """The table of rows made by `row`."""
+    return pd.DataFrame(list(rows), columns=COLUMNS)
+
+
+def depends_on_now(r: dict, now: datetime) -> bool:
+    """True when row `r`, computed at `now`, would change within the day: its as-of is the clock
+    (the window and the data reach past it), not the window's end or the last event."""
+    return r["as_of"] >= normalise_as_of(now)

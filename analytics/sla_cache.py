@@ -34,6 +34,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from . import db
+
 # Per ticket: the filter columns (so Filters.where() applies unchanged), the two judgements as
 # codes into sla_engine.STATUS_TEXT (0 = not applicable, 1 = met, 2 = breached, 3 = running,
 # 4 = paused), when each clock stopped by the as-of time (the engine's stopped_at, not today's
@@ -59,9 +61,17 @@ _TOKEN_SQL = """SELECT * FROM
     (SELECT list(version ORDER BY version), max(saved_at) FROM sla_policies)"""
 
 
+_copy_tokens: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # store copy -> its token
+
+
 def data_token(con: duckdb.DuckDBPyConnection) -> tuple:
-    """A cheap value (~3 ms at a million tickets) that changes with every upload, deletion,
-    demo load and policy save."""
+    """A cheap value that changes with every upload, deletion, demo load and policy save; read
+    once for a store's in-memory copy (db.copies), which never changes."""
+    if con in db.copies:
+        token = _copy_tokens.get(con)
+        if token is None:
+            token = _copy_tokens[con] = tuple(con.cursor().execute(_TOKEN_SQL).fetchall()[0])
+        return token
     return tuple(con.cursor().execute(_TOKEN_SQL).fetchall()[0])
 
 

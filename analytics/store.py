@@ -203,4 +203,5 @@ def snapshot(store: str | os.PathLike | None = None, *, wait_s: float | None = N
             mem.execute("COPY FROM DATABASE store_file TO memory")
         finally:
             mem.execute("DETACH store_file")
+    db.copies.add(mem)
     return mem, taken

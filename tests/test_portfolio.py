@@ -107,3 +107,63 @@ def test_a_store_without_an_engagement_has_no_engagement_on_the_cover(con):
     cover = rep.section("cover").blocks[0].data
     assert "Engagement" not in set(cover["item"])
     assert rep.engagement == "" and rep.title.startswith("Hypercare monthly governance report — ")
+
+
+# --- the page's rows: cached per store version, each computed on a copy let go of afterwards ----
+
+def test_a_visit_recomputes_only_the_engagement_whose_store_changed(catalog, monkeypatch):
+    from ui import portfolio_state, store_view
+
+    portfolio_state.forget_rows()
+    listed = engagements.list_engagements(catalog)
+    computed: list[str] = []
+    real_row = portfolio.row
+
+    def counting(e, con, now=None):
+        computed.append(e.slug)
+        return real_row(e, con, now)
+
+    monkeypatch.setattr(portfolio, "row", counting)
+    first = portfolio_state.rows(listed)
+    assert sorted(computed) == ["demo", "sn"]
+    assert store_view.held() == 0  # each copy was taken for its row alone
+    computed.clear()
+    again = portfolio_state.rows(listed)
+    assert computed == []
+    pd.testing.assert_frame_equal(first, again)
+    sn = next(e for e in listed if e.slug == "sn")
+    with store.writing(sn.path) as con:
+        con.execute("DELETE FROM tickets WHERE ticket_id IN (SELECT ticket_id FROM tickets LIMIT 1)")
+    third = portfolio_state.rows(listed)
+    assert computed == ["sn"]
+    by_slug = third.set_index("slug")
+    assert by_slug.loc["sn", "tickets"] == first.set_index("slug").loc["sn", "tickets"] - 1
+    assert by_slug.loc["demo", "tickets"] == first.set_index("slug").loc["demo", "tickets"]
+
+
+def test_a_row_whose_as_of_is_the_clock_is_recomputed_the_next_minute(catalog, monkeypatch):
+    """A window and data reaching past now bind the as-of to the clock: that row lives a minute."""
+    from ui import portfolio_state, state
+
+    portfolio_state.forget_rows()
+    listed = engagements.list_engagements(catalog)
+    demo = [e for e in listed if e.slug == "demo"]
+    computed: list[datetime] = []
+    real_row = portfolio.row
+
+    def counting(e, con, now=None):
+        computed.append(now)
+        return real_row(e, con, now)
+
+    monkeypatch.setattr(portfolio, "row", counting)
+    early = datetime(2026, 9, 10, 9, 0)  # inside the demo's window and data: the as-of is the clock
+    for minute in (early, early, early.replace(minute=1)):
+        monkeypatch.setattr(state, "as_of_now", lambda m=minute: m)
+        got = portfolio_state.rows(demo)
+    assert computed == [early, early.replace(minute=1)]
+    assert got.loc[0, "as_of"] == early.replace(minute=1)
+    late = datetime(2027, 1, 5, 9, 0)  # after the window: the as-of is its end, for the whole day
+    for minute in (late, late.replace(minute=7)):
+        monkeypatch.setattr(state, "as_of_now", lambda m=minute: m)
+        portfolio_state.rows(demo)
+    assert computed[2:] == [late]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
+import threading
+from collections import OrderedDict
 from datetime import datetime
 
 import pandas as pd
 import streamlit as st
 
-from analytics import engagements, portfolio
+from analytics import db, engagements, portfolio, store
 from analytics.engagements import Engagement
 from ui import engagement_state, state, store_view
 
@@ -38,18 +39,52 @@ def definitions() -> list[tuple[str, str]]:
     return [(_DEFINED.get(key, key), text) for key, text in portfolio.DEFINITIONS.items()]
 
 
-@st.cache_data(show_spinner=False, max_entries=32, ttl=3600)
-def _rows(_found: tuple[Engagement, ...], _cons: tuple, keys: tuple, minute: datetime) -> pd.DataFrame:
-    by_slug = dict(zip((e.slug for e in _found), _cons))
-    return portfolio.table(_found, lambda e: contextlib.nullcontext(by_slug[e.slug]))
+# One row per (store file, its version, the engagement's name, the day); a row whose as-of is
+# the clock also holds the minute it was computed in. A visit recomputes only the engagements
+# whose store changed since, each on a copy taken for it alone and let go of afterwards.
+_MAX_ROWS = 256
+_row_cache: OrderedDict[tuple, tuple[datetime, dict]] = OrderedDict()
+_row_lock = threading.Lock()
+
+
+def _row(e: Engagement, now: datetime) -> dict:
+    own = db.connection_for(e.path)
+    if own is not None:  # a test or script holds the file: its connection, no copy, no cache
+        return portfolio.row(e, own, now)
+    fresh = store_view.view(e.path).fresh()
+    con, version = fresh if fresh is not None else (None, store.version(e.path))
+    key = (str(e.path), version, e.slug, e.name, e.is_demo, now.date())
+    with _row_lock:
+        hit = _row_cache.get(key)
+    if hit is not None and (hit[0] == now or not portfolio.depends_on_now(hit[1], hit[0])):
+        return hit[1]
+    if con is None:
+        con, version = store.snapshot(e.path)
+        key = (str(e.path), version, *key[2:])
+        try:
+            r = portfolio.row(e, con, now)
+        finally:
+            con.close()
+    else:
+        r = portfolio.row(e, con, now)
+    with _row_lock:
+        _row_cache[key] = (now, r)
+        _row_cache.move_to_end(key)
+        while len(_row_cache) > _MAX_ROWS:
+            _row_cache.popitem(last=False)
+    return r
 
 
 def rows(found: list[Engagement]) -> pd.DataFrame:
-    """portfolio.table over `found`, each computed on this process's copy of its own store."""
-    cons = tuple(store_view.view(e.path).current() for e in found)
-    # A new copy of any store (an upload, a sign-off) is a new key; the minute bounds "today".
-    keys = tuple((e.slug, e.name, e.is_demo, state.con_key(c)) for e, c in zip(found, cons))
-    return _rows(tuple(found), cons, keys, state.as_of_now())
+    """portfolio.row of each of `found`, each computed on its own store as it is now."""
+    now = state.as_of_now()  # to the minute: "today" and a clock-bound as-of
+    return portfolio.frame(_row(e, now) for e in found)
+
+
+def forget_rows() -> None:
+    """Forget every computed row (tests; a store replaced in place keeps its version otherwise)."""
+    with _row_lock:
+        _row_cache.clear()
 
 
 def _with_n(value, n: int, unit: str) -> str:
