@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Run the whole test suite, browser tests included: ./test.sh
-# First run creates .venv, installs requirements-dev.txt and (as root) Debian's chromium.
-# Without arguments: the tests that need no browser on every core (pytest-xdist), then the
-# browser tests one at a time (each starts its own Streamlit server and Chromium, which time
-# out when they compete for the cores), with one coverage report of analytics/ over both.
-# With arguments they go to one pytest run, e.g. a subset without the coverage gate:
-#   ./test.sh tests/test_x.py --no-cov
+# ./test.sh --all   the whole suite, as CI runs it (.ci/run): the tests that need no browser on
+#                    every core (pytest-xdist), then the browser tests one at a time (each starts
+#                    its own Streamlit server and Chromium, which time out when they compete for
+#                    the cores), with one coverage report of analytics/ over both, gate 90 %.
+# ./test.sh          the quick run while developing: no browser, real-export or slow tests, a
+#                    smaller fuzz round (HYPERCARE_FUZZ_COUNT), every core, no coverage gate.
+# ./test.sh ARGS     one pytest run with ARGS, e.g. ./test.sh tests/test_x.py --no-cov
+# The first run creates .venv, installs requirements-dev.txt and (as root) Debian's chromium.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 # shellcheck source=scripts/venv.sh
@@ -26,7 +27,16 @@ run_pytest() {
     return "$status"
 }
 
-if [ "$#" -gt 0 ]; then
+if [ "$#" -eq 0 ]; then
+    # Every test left out here still runs in ./test.sh --all and in CI.
+    status=0
+    HYPERCARE_FUZZ_COUNT="${HYPERCARE_FUZZ_COUNT:-40}" \
+        run_pytest -m "not browser and not real and not slow" --numprocesses auto --no-cov || status=$?
+    echo "test.sh: the quick run (no browser, real-export or slow tests); ./test.sh --all runs everything." >&2
+    exit "$status"
+fi
+
+if [ "$1" != "--all" ]; then
     coverage=(--cov=analytics "${report[@]}")
     for arg in "$@"; do
         # Collecting runs no code: a coverage verdict there would only be noise.
@@ -35,12 +45,13 @@ if [ "$#" -gt 0 ]; then
     run_pytest "${coverage[@]}" "$@"
     exit $?
 fi
+shift
 
 rm -f .coverage .coverage.*
 first=0
-run_pytest -m "not browser" --numprocesses auto --cov=analytics --cov-report= || first=$?
+run_pytest -m "not browser" --numprocesses auto --cov=analytics --cov-report= "$@" || first=$?
 second=0
-run_pytest -m browser --cov=analytics --cov-append "${report[@]}" || second=$?
+run_pytest -m browser --cov=analytics --cov-append "${report[@]}" "$@" || second=$?
 if [ "$first" -ne 0 ]; then
     echo "test.sh: the tests without a browser failed (exit $first; their summary is above the browser tests')." >&2
     exit "$first"

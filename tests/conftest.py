@@ -16,6 +16,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "browser: starts a real Streamlit server and drives it with headless Chromium"
     )
+    config.addinivalue_line(
+        "markers", "real: reads the full real exports (../shared/data/real); set on every test using real_data"
+    )
+    config.addinivalue_line(
+        "markers", "slow: seconds per test (subprocesses, kills, fuzzing, PDFs); left out of ./test.sh's quick run"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark `real` every test that asks for the real exports, directly or through a fixture."""
+    for item in items:
+        if "real_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.real)
 
 
 @pytest.fixture(autouse=True, scope="session")

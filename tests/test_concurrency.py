@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from analytics import demo
 from analytics.ingest import ingest_file
 from analytics.overview import summary
 from analytics.filters import Filters
 from analytics.overview import utc_now
+
+pytestmark = pytest.mark.slow  # ./test.sh's quick run leaves it out; --all and CI run it
 
 
 def test_parallel_uploads_and_reads_stay_consistent(con, tmp_path):

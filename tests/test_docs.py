@@ -15,8 +15,9 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 def test_quick_start_has_exactly_two_commands_and_ci_runs_the_second():
     block = re.search(r"## Quick start\s+```bash\n(.*?)```", README, re.S).group(1)
     commands = [line.split("#")[0].strip() for line in block.splitlines() if line.split("#")[0].strip()]
-    assert commands == ["./run.sh", "./test.sh"]
-    assert "./test.sh" in (ROOT / ".ci" / "run").read_text()
+    assert commands == ["./run.sh", "./test.sh --all"]
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if not line.startswith("#")]
+    assert any(line.split() == ["exec", "bash", "./test.sh", "--all", "</dev/null"] for line in ci)
 
 
 def test_every_builtin_profile_is_documented():

@@ -32,6 +32,8 @@ import pytest
 from analytics import audit, db
 from tests.fuzz_checks import rows_digest, table_digests
 
+pytestmark = pytest.mark.slow  # ./test.sh's quick run leaves it out; --all and CI run it
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KILL_COUNT = int(os.environ.get("HYPERCARE_KILL_COUNT") or 12)
 KILL_SEED = int(os.environ.get("HYPERCARE_KILL_SEED") or 14)

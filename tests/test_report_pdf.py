@@ -22,6 +22,8 @@ from analytics.kpi_charts import fmt
 from analytics.recurrence import update_clusters
 from analytics.report import Chart, Report, Section, Table, Text, build
 
+pytestmark = pytest.mark.slow  # ./test.sh's quick run leaves it out; --all and CI run it
+
 AS_OF = datetime(2026, 11, 1)
 CORE = report_pdf.Font("helvetica", False)
 # kpis --json field -> (KPI key, statistic shown in the PDF's KPI table)

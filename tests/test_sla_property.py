@@ -24,6 +24,8 @@ from analytics.sla_policy import PauseReasons, Policy, Target
 from tests.test_business_time import ANCHORS, calendars
 from tests.test_sla_engine import add
 
+pytestmark = pytest.mark.slow  # ./test.sh's quick run leaves it out; --all and CI run it
+
 # status → pause_reason; "On Hold" pauses by the default pattern, the waits by their reason.
 STATUSES = {"Active": None, "On Hold": None, "Wait - User": "user", "Wait - Internal": "internal",
             "Resolved": None, "Closed": None}

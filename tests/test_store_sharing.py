@@ -14,6 +14,8 @@ import pytest
 from analytics import db, demo, store
 from analytics.cli import main as cli
 
+pytestmark = pytest.mark.slow  # ./test.sh's quick run leaves it out; --all and CI run it
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
