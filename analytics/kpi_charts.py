@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from . import kpi_registry as reg
+from . import units
 from .kpis import MET, MISSED, NO_TARGET, KpiResult, small_n
 
 STATUS_ICON = {MET: ":material/check_circle:", MISSED: ":material/cancel:",
@@ -24,33 +25,39 @@ _UNIT_TEXT = {"minutes": "min", "hours": "h", "days": "d", "%": "%", "tickets": 
 
 
 def fmt(value: float | None, unit: str) -> str:
-    """"12.5 min", "99.95 %", "1,234"; "n/a" for None."""
+    """A KPI value in its unit as people write it (analytics.units): "15 h 02 min", "78.2 %",
+    "1,234"; "n/a" for None."""
     if value is None:
         return "n/a"
     if unit == "tickets":
-        return f"{value:,.0f}"
+        return units.count(value)
     if unit == "%":
-        return f"{value:,.2f} %" if value >= 99 else f"{value:,.1f} %"
+        return units.percent(value)
+    if unit in units.MINUTES_PER:
+        return units.duration(value, unit)
     return f"{value:,.1f} {_UNIT_TEXT.get(unit, unit)}".strip()
 
 
 def card(result: KpiResult) -> dict[str, str]:
     """Texts of one KPI card: label, value, delta, status, icon, target, footnote, definition."""
     k = reg.get(result.key)
-    delta = ""
+    delta, unchanged = "", False
     if result.change is not None:
         # ASCII sign: st.metric reads the arrow direction from a leading "-".
         sign = "+" if result.change >= 0 else "-"
-        size = (f"{abs(result.change):,.2f} points" if result.unit == "%"
+        size = (units.percent(abs(result.change), points=True) if result.unit == "%"
                 else fmt(abs(result.change), result.unit))
+        # No arrow for a change that shows as nothing ("+0.0 points", "+0 s"): it did not move.
+        unchanged = size == (units.percent(0.0, points=True) if result.unit == "%" else fmt(0.0, result.unit))
         # The word, not only st.metric's green/red, says whether the change is good (WCAG 1.4.1).
         better = result.change > 0 if k.direction == reg.HIGHER else result.change < 0
-        verdict = "unchanged" if result.change == 0 else ("better" if better else "worse")
-        delta = f"{sign}{size} vs previous period ({verdict})"
+        delta = "" if unchanged else f"{sign}{size} vs previous period ({'better' if better else 'worse'})"
     target = (f"target {'≥' if k.direction == reg.HIGHER else '≤'} {fmt(result.target, result.unit)}"
               if result.target is not None else "set a target in Settings")
     foot = f"n = {result.n:,}" + (f" (small sample: fewer than {small_n(result.key)})"
                                    if result.small_sample else "")
+    if unchanged:
+        foot += " · unchanged vs previous period"
     if result.stats.get("median") is not None:
         foot += (f" · median {fmt(result.stats['median'], result.unit)}"
                  f" · p90 {fmt(result.stats['p90'], result.unit)}")

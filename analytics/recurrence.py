@@ -29,15 +29,14 @@ from rapidfuzz import fuzz, process
 
 from . import db
 from .filters import UNMAPPED, Filters
-from .title_normalise import comparable, field_signature, is_field_signature, normalise_many
+from .recurrence_rank import (FREQUENT_EVERY_DAYS, FREQUENT_MIN_TICKETS, NEW_DAYS, RECENCY_HALF_DAYS, TOP_CLUSTERS,  # noqa: F401
+                              impact, kinds, why)
+from .title_normalise import RULES_VERSION, codes, comparable, display_label, field_signature, is_field_signature, normalise_many
 
 DEFAULT_THRESHOLD = 0.85
 THRESHOLD_SETTING = "recurrence_threshold"
 DEFAULT_MIN_TICKETS = 3  # problem candidate: at least k tickets ...
 DEFAULT_WINDOW_DAYS = 30  # ... opened within d days, and no linked problem
-NEW_DAYS = 14  # kind "new": first seen within the last 14 days of the data
-FREQUENT_MIN_TICKETS = 5  # kind "frequent": at least 5 tickets and on average one
-FREQUENT_EVERY_DAYS = 30  # every 30 days since first seen; everything else is "rare"
 _KEYS = ("service", "title", "category", "component")
 _LIVE_MAP = "rc_live_map"  # name of the registered DataFrame when computed on the fly
 
@@ -48,6 +47,11 @@ DEFINITIONS: dict[str, str] = {
         "similarity 0–1); tickets without a title group by category and component. MTBF = mean gap "
         "between consecutive openings; downtime = sum of impact windows (impact start to "
         "mitigated, else resolved; tickets without an impact start or an end add none)."
+    ),
+    "impact": (
+        f"Impact (the order of the list): tickets × (1 + downtime hours) × recency, where recency "
+        f"halves for every {RECENCY_HALF_DAYS} days the cluster was last seen before the newest "
+        "ticket in view — many, long and recent outranks few, short and old."
     ),
     "candidates": (
         "Problem candidate: a cluster with at least k tickets opened within d days (any d-day "
@@ -122,22 +126,28 @@ def _assign(keys: pd.DataFrame, threshold: float,
     for block, part in groups.groupby(["service", "component"], sort=True):
         known = reps.setdefault(block, [])
         known_set = set(known)
-        titled = [r for r in known if not is_field_signature(r)]
-        choices = [comparable(r) for r in titled]
+        # Titled representatives by their HTTP codes: only titles with the same codes may merge.
+        titled: dict[frozenset[str], tuple[list[str], list[str]]] = {}
+        for r in known:
+            if not is_field_signature(r):
+                reps_, choices = titled.setdefault(codes(r), ([], []))
+                reps_.append(r)
+                choices.append(comparable(r))
         for sig in part["signature"]:
             rep = sig if sig in known_set else None
-            if rep is None and choices and not is_field_signature(sig):
-                hit = process.extractOne(comparable(sig), choices, scorer=fuzz.token_sort_ratio,
+            same = titled.setdefault(codes(sig), ([], []))
+            if rep is None and same[1] and not is_field_signature(sig):
+                hit = process.extractOne(comparable(sig), same[1], scorer=fuzz.token_sort_ratio,
                                          score_cutoff=cutoff)
-                rep = titled[hit[2]] if hit else None
+                rep = same[0][hit[2]] if hit else None
             if rep is None:  # a new representative
                 rep = sig
                 known.append(sig)
                 known_set.add(sig)
                 new.append((*block, sig))
                 if not is_field_signature(sig):
-                    titled.append(sig)
-                    choices.append(comparable(sig))
+                    same[0].append(sig)
+                    same[1].append(comparable(sig))
             rep_of[(*block, sig)] = rep
     out = keys[list(_KEYS) + ["signature"]].copy()
     out["representative"] = [rep_of[k] for k in zip(out["service"], out["component"], out["signature"],
@@ -153,8 +163,14 @@ def compute_map(con: duckdb.DuckDBPyConnection, threshold: float = DEFAULT_THRES
     return _assign(keys, check_threshold(threshold))[0]
 
 
+RULES_SETTING = "recurrence_rules_version"
+
+
 def stored_threshold(con: duckdb.DuckDBPyConnection) -> float | None:
-    """The threshold of the stored assignment, None when nothing is stored."""
+    """The threshold of the stored assignment, None when nothing is stored or when it was made
+    by other normalisation rules (title_normalise.RULES_VERSION): then it is rebuilt."""
+    if db.get_setting(con, RULES_SETTING) != str(RULES_VERSION):
+        return None
     rows = con.cursor().execute("SELECT min(threshold) FROM recurrence_clusters").fetchall()
     return rows[0][0]
 
@@ -213,6 +229,9 @@ def update_in(cur: duckdb.DuckDBPyConnection, dataset_id: int | None = None,
     if full:
         cur.execute("DELETE FROM recurrence_signatures")
         cur.execute("DELETE FROM recurrence_clusters")
+        # On `cur`, inside the caller's transaction (db.set_setting would take another cursor).
+        cur.execute("INSERT INTO settings VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    [RULES_SETTING, str(RULES_VERSION)])
     if len(mapping):
         cur.register("rc_new_map", mapping)
         cur.execute(f"INSERT INTO recurrence_signatures SELECT {', '.join(_MAP_COLUMNS)} FROM rc_new_map")
@@ -262,10 +281,10 @@ def _known_signatures(cur: duckdb.DuckDBPyConnection, keys: pd.DataFrame) -> pd.
 def clusters(con: duckdb.DuckDBPyConnection, filters: Filters = Filters(),
              threshold: float | None = None, window_days: int = DEFAULT_WINDOW_DAYS,
              min_tickets: int = 1) -> pd.DataFrame:
-    """One row per cluster of the filtered tickets, most tickets first (see DEFINITIONS).
+    """One row per cluster of the filtered tickets, highest impact first (see DEFINITIONS).
 
-    Columns: cluster_id, label (representative normalised title or field signature),
-    example_title, service, component, tickets, first_seen, last_seen, span_days, mtbf_hours,
+    Columns: cluster_id, label (representative normalised title, or the fields of titleless
+    tickets: display_label), example_title, service, component, tickets, impact, first_seen, last_seen, span_days, mtbf_hours,
     downtime_hours, max_in_window (most tickets in any `window_days` window), variants
     (distinct signatures merged), services, severities, problem_ids, ticket_ids (lists, ticket
     ids in opening order), kind (frequent/rare/new), why.
@@ -317,35 +336,16 @@ def _finish(df: pd.DataFrame, threshold: float) -> pd.DataFrame:
     df["span_days"] = (span / 86400).astype("float64")
     df["mtbf_hours"] = (span / 3600 / (df["tickets"] - 1).where(df["tickets"] > 1)).astype("float64")
     df["downtime_hours"] = df["downtime_hours"].astype("float64")
-    df["kind"] = _kinds(df)
-    df["why"] = [_why(s, c, lab, v, threshold) for s, c, lab, v in
+    df["kind"] = kinds(df)
+    df["why"] = [why(s, c, lab, v, threshold) for s, c, lab, v in
                  zip(df["service"], df["component"], df["label"], df["variants"], strict=True)]
-    order = ["cluster_id", "label", "example_title", "service", "component", "tickets", "first_seen", "last_seen",
-             "span_days", "mtbf_hours", "downtime_hours", "max_in_window", "variants", "kind",
+    df["label"] = [display_label(lab) for lab in df["label"]]
+    df["impact"] = impact(df)
+    order = ["cluster_id", "label", "example_title", "service", "component", "tickets", "impact", "first_seen",
+             "last_seen", "span_days", "mtbf_hours", "downtime_hours", "max_in_window", "variants", "kind",
              "services", "severities", "problem_ids", "ticket_ids", "why"]
+    df = df.sort_values(["impact", "tickets", "cluster_id"], ascending=[False, False, True], kind="stable")
     return df[order].reset_index(drop=True)
-
-
-def _kinds(df: pd.DataFrame) -> list[str]:
-    if df.empty:
-        return []
-    as_of = pd.to_datetime(df["last_seen"]).max()
-    first = pd.to_datetime(df["first_seen"])
-    age_days = (as_of - first).dt.total_seconds() / 86400
-    new = age_days <= NEW_DAYS
-    frequent = (df["tickets"] >= FREQUENT_MIN_TICKETS) & (
-        df["tickets"] >= age_days / FREQUENT_EVERY_DAYS)
-    return ["new" if n else "frequent" if f else "rare" for n, f in zip(new, frequent, strict=True)]
-
-
-def _why(service: str, component: str, label: str, variants: int, threshold: float) -> str:
-    if is_field_signature(label):
-        what = f"no title, same {label.removeprefix('[no title] ')}"
-    else:
-        what = f"component '{component or '(none)'}'; normalised title '{label}'"
-    merged = (f"{variants} title variants merged at similarity ≥ {threshold:.2f}" if variants > 1
-              else f"identical normalised titles (merge threshold {threshold:.2f})")
-    return f"same service '{service or '(none)'}'; {what}; {merged}"
 
 
 def cluster_tickets(con: duckdb.DuckDBPyConnection, ticket_ids: list[str]) -> pd.DataFrame:
@@ -372,9 +372,9 @@ def recurring(df: pd.DataFrame, min_tickets: int = 2) -> pd.DataFrame:
 
 def problem_candidates(df: pd.DataFrame, min_tickets: int = DEFAULT_MIN_TICKETS) -> pd.DataFrame:
     """Clusters (from `clusters(..., window_days=d)`) with at least `min_tickets` tickets in a
-    d-day window and no linked problem id, most tickets in a window first."""
+    d-day window and no linked problem id, highest impact first."""
     mask = (df["max_in_window"] >= int(min_tickets)) & (df["problem_ids"].map(len) == 0)
-    return df[mask].sort_values(["max_in_window", "tickets", "cluster_id"],
+    return df[mask].sort_values(["impact", "max_in_window", "cluster_id"],
                                 ascending=[False, False, True]).reset_index(drop=True)
 
 

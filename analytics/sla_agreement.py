@@ -12,6 +12,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from . import units
 from .filters import UNMAPPED, Filters
 from .schema import SEVERITIES
 from .sla_engine import evaluate, iso_frame  # noqa: F401  (re-exported: the page and CLI use it)
@@ -116,16 +117,15 @@ def disagreement_view(rows: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def duration_text(minutes: float) -> str:
-    """Minutes as "42 min" below an hour, else "3.2 h"; "—" when missing."""
+def duration_text(minutes: float, business: bool = False) -> str:
+    """Minutes as people write them (analytics.units.duration); "—" when missing."""
     if minutes is None or pd.isna(minutes):
-        return "—"
-    return f"{minutes:.0f} min" if abs(minutes) < 60 else f"{minutes / 60:,.1f} h"
+        return units.NONE_TEXT
+    return units.duration(float(minutes), business=business)
 
 
 def _business(minutes: float) -> str:
-    return (f"{minutes:.0f} business minutes" if abs(minutes) < 60
-            else f"{minutes / 60:,.1f} business hours")
+    return f"{units.duration(minutes, business=True)} of business time"
 
 
 def _reason(r) -> str:
@@ -140,7 +140,8 @@ def _reason(r) -> str:
                 else f"source says breached, Hypercare met: resolved {_business(-margin)} inside the target")
     elif r.kind == RUNNING:
         text = (f"source says {said}; Hypercare: no verdict yet, clock {r.resolution_status} "
-                f"({duration_text(r.resolution_business_minutes)} of {duration_text(r.resolution_target_minutes)})")
+                f"({duration_text(r.resolution_business_minutes, True)} "
+                f"of {duration_text(r.resolution_target_minutes, True)})")
     elif r.kind == NO_TARGET:
         text = f"source says {said} but Hypercare judges no target for this severity ({r.resolution_reason})"
     else:
@@ -154,8 +155,8 @@ def _clock_hints(r, stopped: bool) -> list[str]:
     if r.kind == SOURCE_BREACHED and stopped and not pd.isna(r.closed_at):
         wait = (r.closed_at - r.resolution_stopped_at).total_seconds() / 60
         if wait >= 60:
-            span = f"{wait / 1440:.1f} days" if wait >= 1440 else duration_text(wait)
-            hints.append(f"the source's verdict may be from a different clock: closed {span} after resolution, "
+            hints.append(f"the source's verdict may be from a different clock: closed {duration_text(wait)} "
+                         "after resolution, "
                          "a wait that a clock stopping at closure counts")
     if stopped and r.kind in (SOURCE_MET, SOURCE_BREACHED) and pd.isna(r.resolved_at):
         hints.append("Hypercare's resolution time is from the status history (the export has no resolved_at)")
@@ -175,8 +176,8 @@ def _disagreements(t: pd.DataFrame) -> pd.DataFrame:
         "source_verdict": np.where(d["source_sla_met"].astype(bool), "met", "breached"),
         "hypercare_verdict": d["resolution_status"], "kind": d["kind"],
         "reason": [_reason(r) for r in d.itertuples(index=False)],
-        "business_time": d["resolution_business_minutes"].map(duration_text),
-        "target": d["resolution_target_minutes"].map(duration_text),
+        "business_time": d["resolution_business_minutes"].map(lambda m: duration_text(m, True)),
+        "target": d["resolution_target_minutes"].map(lambda m: duration_text(m, True)),
         "business_minutes": d["resolution_business_minutes"].round(1),
         "target_minutes": d["resolution_target_minutes"].round(1),
         "resolution_stopped_at": d["resolution_stopped_at"], "resolution_breach_at": d["resolution_breach_at"],

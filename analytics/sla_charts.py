@@ -19,28 +19,51 @@ TARGET_COLOUR = "#1A1D23"
 
 
 def compliance_chart(table: pd.DataFrame) -> go.Figure:
-    """Bars of compliance % per severity and clock, Wilson ranges as error bars, target line."""
+    """Horizontal bars of compliance % per severity and clock, Wilson ranges as error bars, the
+    target as a vertical line; a chart with no stopped clock says so instead of empty axes.
+
+    Horizontal, so each bar's label ("92 % missed") has its own row and room to the bar's right:
+    side by side in vertical groups the labels of neighbouring bars ran into each other."""
     fig = go.Figure()
     rows = table[table["severity"] != "All"]
+    if rows.empty or rows["compliance_pct"].isna().all():
+        return empty_chart("SLA compliance by severity",
+                           "No SLA clock has stopped in the filtered period, so there is no compliance to draw.")
+    order = list(dict.fromkeys(rows["severity"]))[::-1]  # SEV-1 on top
     for metric, (colour, pattern, _, _) in CLOCK_STYLE.items():
-        part = rows[rows["metric"] == metric]
+        part = rows[rows["metric"] == metric].set_index("severity").reindex(order)
         pct = part["compliance_pct"].astype(float)
         fig.add_bar(
-            name=metric.capitalize(), x=list(part["severity"]), y=list(pct.fillna(0)),
+            name=metric.capitalize(), y=order, x=list(pct.fillna(0)), orientation="h",
             marker={"color": colour, "pattern": {"shape": pattern}},
-            error_y={"type": "data", "symmetric": False,
+            error_x={"type": "data", "symmetric": False,
                      "array": list((part["wilson_high"].astype(float) - pct).fillna(0)),
                      "arrayminus": list((pct - part["wilson_low"].astype(float)).fillna(0))},
             text=[_short(p, s) for p, s in zip(part["compliance_pct"], part["status"])],
-            textposition="outside",
+            textposition="outside", cliponaxis=False,
             hovertext=[_label(p, n, s) for p, n, s in zip(part["compliance_pct"], part["n"], part["status"])],
             hoverinfo="text",
         )
     target = float(table["target_pct"].iloc[0]) if len(table) else 95.0
-    fig.add_hline(y=target, line={"color": TARGET_COLOUR, "dash": "dot"},
-                  annotation_text=f"target {target:g} %", annotation_position="top left")
-    fig.update_layout(barmode="group", yaxis={"range": [0, 110], "ticksuffix": " %"})
-    return _layout(fig, "SLA compliance by severity", "Severity", "Compliance")
+    # The target's label sits above the plot area, where no bar label can be.
+    fig.add_vline(x=target, line={"color": TARGET_COLOUR, "dash": "dot"})
+    fig.add_annotation(x=target, y=1.0, xref="x", yref="paper", yanchor="bottom", showarrow=False,
+                       text=f"target {target:g} %")
+    fig.update_layout(barmode="group", xaxis={"range": [0, 135], "ticksuffix": " %",
+                                              "tickvals": [0, 20, 40, 60, 80, 100]},
+                      legend={"traceorder": "normal"}, height=120 + 70 * len(order))
+    _layout(fig, "SLA compliance by severity", "Compliance", "Severity")
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 80, "b": 10})
+    return fig
+
+
+def empty_chart(title: str, why: str) -> go.Figure:
+    """A chart that has nothing to draw: its title and why, no axes."""
+    fig = go.Figure()
+    fig.add_annotation(text=why, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                       font={"size": 15})
+    fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, height=220)
+    return _layout(fig, title, "", "")
 
 
 def _short(pct, status) -> str:

@@ -36,18 +36,35 @@ _RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("host", re.compile(r"\b[a-z]{2,}\d{2,}[a-z]?\b"), "<host>"),
     ("number", re.compile(r"\d+(?:[.,]\d+)*"), "<n>"),
 )
+# HTTP status codes name different failures (502 is not 404): kept, protected from the number
+# rule by spelling the digits as letters until every rule has run.
+_HTTP = re.compile(r"\b(https?|status|error|code|response|returned)(\s*[:=#]?\s*)([1-5]\d\d)\b")
+_DIGITS, _LETTERS = "0123456789", "abcdefghij"
+_HTTP_SPELT = re.compile(r"<http-([a-j]{3})>")
+# Context, not the failure: when and where it was reported. Dropped with the word that introduces
+# it, and brackets left empty, so "… on pay-03 at 2026-03-09 10:12" and "… on pay-01 (INC1001)"
+# are one failure.
+_ONE = r"(?:\b(?:at|on|since|from|ref|re|see|per|for)\s+)?<(?:date|time|ref)>"
+_CONTEXT = re.compile(rf"{_ONE}(?:\s*(?:,|;|&|\band\b|\bor\b|\s)\s*{_ONE})*")
+_EMPTY_BRACKETS = re.compile(r"\(\s*[,;:-]?\s*\)|\[\s*[,;:-]?\s*\]")
+_EDGES = re.compile(r"^[\s,;:.\-–—/|]+|[\s,;:.\-–—/|]+$")
+_CODES = re.compile(r"\d+")
 _SPACES = re.compile(r"\s+")
+# Bumped whenever a rule changes, so stored signatures are rebuilt (analytics/recurrence.py).
+RULES_VERSION = 2
 # A title's tokens for the fuzzy comparison: placeholders, words, single symbols.
 _TOKENS = re.compile(r"<[a-z]+>|[^\W_]+|[^\w\s]")
 
+_SPELL, _UNSPELL = str.maketrans(_DIGITS, _LETTERS), str.maketrans(_LETTERS, _DIGITS)
 RULE_NAMES: tuple[str, ...] = tuple(name for name, _, _ in (*_CASED_RULES, *_RULES))
 
 
 def normalise_title(title: object) -> str:
     """The title's failure text: lower-case, variable parts as placeholders, single spaces.
 
-    "" for a missing or blank title. Placeholders: <ref> <url> <email> <uuid> <ip> <date>
-    <time> <host> <hex> <n>.
+    "" for a missing or blank title. Placeholders: <url> <email> <uuid> <ip> <host> <hex> <n>;
+    dates, times and ticket references are dropped with the word before them ("at", "on", …);
+    HTTP status codes stay ("http 502").
     """
     if title is None or title != title:  # missing or NaN
         return ""
@@ -56,10 +73,19 @@ def normalise_title(title: object) -> str:
         return ""
     for _, pattern, placeholder in _CASED_RULES:
         text = pattern.sub(placeholder, text)
-    text = text.lower()
+    text = _HTTP.sub(lambda m: f"{m.group(1)}{m.group(2)}<http-{m.group(3).translate(_SPELL)}>", text.lower())
     for _, pattern, placeholder in _RULES:
         text = pattern.sub(placeholder, text)
-    return _SPACES.sub(" ", text).strip()
+    failure = _EDGES.sub("", _SPACES.sub(" ", _EMPTY_BRACKETS.sub(" ", _CONTEXT.sub(" ", text))).strip())
+    # A title that is nothing but context ("See INC0012345") keeps its placeholders.
+    text = failure or _SPACES.sub(" ", text).strip()
+    return _HTTP_SPELT.sub(lambda m: m.group(1).translate(_UNSPELL), text)
+
+
+def codes(normalised: str) -> frozenset[str]:
+    """The HTTP status codes a normalised title keeps (its only digits): titles with different
+    codes are different failures however similar the rest."""
+    return frozenset(_CODES.findall(normalised))
 
 
 def normalise_many(titles: Iterable[object]) -> dict[object, str]:
@@ -89,3 +115,17 @@ def field_signature(category: object, component: object) -> str:
 
 def is_field_signature(signature: str) -> bool:
     return signature.startswith("[no title]")
+
+
+def display_label(signature: str) -> str:
+    """A cluster's name for people: its normalised title, or for tickets without a title their
+    fields' values ("Category 46 / Subcategory 223", category then component) instead of the
+    stored "[no title] category=…; component=…" (its `why` names the fields)."""
+    if not is_field_signature(signature):
+        return signature
+    parts = []
+    for item in signature.removeprefix("[no title] ").split("; "):
+        name, _, value = item.partition("=")
+        if value and value != "-":
+            parts.append(value[:1].upper() + value[1:])
+    return " / ".join(parts) or "No title, category or component"

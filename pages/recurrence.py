@@ -24,7 +24,9 @@ except ValueError as exc:
 clusters = recurrence.recurring(everything)
 candidates = recurrence.problem_candidates(everything, k)
 hidden = {"ticket_ids": None, "services": None}
-dates = {"first_seen": st.column_config.DatetimeColumn("First seen (UTC)"),
+dates = {"label": st.column_config.TextColumn("Cluster"), "example_title": st.column_config.TextColumn("Example title"),
+         "impact": st.column_config.NumberColumn("Impact", format="%.1f", help=recurrence.DEFINITIONS["impact"]),
+         "first_seen": st.column_config.DatetimeColumn("First seen (UTC)"),
          "last_seen": st.column_config.DatetimeColumn("Last seen (UTC)"),
          "span_days": st.column_config.NumberColumn("Span (days)", format="%.1f"),
          "mtbf_hours": st.column_config.NumberColumn("MTBF (h)", format="%.1f"),
@@ -42,12 +44,17 @@ with m3:
 
 tab_clusters, tab_candidates, tab_patterns = st.tabs(["Clusters", "Problem candidates", "Patterns"])
 with tab_clusters:
-    st.caption(widgets.escape_markdown(recurrence.DEFINITIONS["clusters"]))
-    widgets.table(clusters, alt="Recurrence clusters with at least 2 tickets", key="rc_clusters",
+    st.caption(widgets.escape_markdown(f"{recurrence.DEFINITIONS['clusters']} {recurrence.DEFINITIONS['impact']}"))
+    show_all = st.toggle(f"Show all {len(clusters):,} recurring clusters", key="rc_show_all",
+                         disabled=len(clusters) <= recurrence.TOP_CLUSTERS)
+    shown = clusters if show_all else clusters.head(recurrence.TOP_CLUSTERS)
+    if len(shown) < len(clusters):
+        st.caption(f"The {len(shown)} with the highest impact of {len(clusters):,}; the CSV holds them all.")
+    widgets.table(shown, alt="Recurrence clusters with at least 2 tickets, highest impact first", key="rc_clusters",
                   column_config=dates)
     widgets.download_csv(rc.export_frame(clusters), "recurrence_clusters.csv", key="rc_csv",
                          label="Download clusters (CSV)")
-    labels = rc.cluster_choices(clusters)
+    labels = rc.cluster_choices(shown)
     chosen = st.selectbox("Show the tickets of cluster", list(labels), format_func=labels.get,
                           index=None, key="rc_cluster", placeholder="Choose a cluster")
     if chosen is not None:

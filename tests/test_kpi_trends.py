@@ -164,8 +164,17 @@ def test_card_texts(demo):
                           status="missed", previous=100.0, change=-7.8)
     c = kpi_charts.card(drop)  # st.metric reads the arrow from an ASCII "-"
     # Availability is higher-is-better and fell: the text itself says "worse".
-    assert c["delta"] == "-7.80 points vs previous period (worse)" and c["delta_colour"] == "normal"
+    assert c["delta"] == "-7.8 points vs previous period (worse)" and c["delta_colour"] == "normal"
     assert "small sample" in c["footnote"]
+    # A change that shows as nothing gets no arrow (no green "+0.00"): the footnote says unchanged.
+    still = kpis.KpiResult(key="availability", value=99.95, n=30, unit="%", target=99.9,
+                           status="met", previous=99.947, change=0.003)
+    c = kpi_charts.card(still)
+    assert c["delta"] == "" and "unchanged vs previous period" in c["footnote"]
+    moved = kpis.KpiResult(key="mttr", value=15.05, n=30, unit="hours", target=8.0, status="missed",
+                           previous=13.0, change=2.05)
+    c = kpi_charts.card(moved)
+    assert (c["value"], c["delta"]) == ("15 h 03 min", "+2 h 03 min vs previous period (worse)")
 
 
 # --- pages (AppTest through the router) ----------------------------------------------------

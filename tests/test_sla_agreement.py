@@ -101,24 +101,24 @@ def test_agreement_per_severity_and_reasons(con):
     assert list(rows.columns) == list(agr.DISAGREEMENT_COLUMNS)
     assert rows["ticket_id"].tolist() == ["t:B", "t:E", "t:I", "t:C", "t:J", "t:H", "t:F", "t:G", "t:L"]
     by = rows.set_index("ticket_id")
-    assert by.loc["t:B", "reason"] == "source says met, Hypercare breached: resolved 1.0 business hours after the target"
-    assert (by.loc["t:B", "business_time"], by.loc["t:B", "target"]) == ("5.0 h", "4.0 h")
+    assert by.loc["t:B", "reason"] == "source says met, Hypercare breached: resolved 1 h of business time after the target"
+    assert (by.loc["t:B", "business_time"], by.loc["t:B", "target"]) == ("5 h", "4 h")
     assert by.loc["t:E", "reason"] == (  # a week on 24x7: 10,080 minutes against 240
-        "source says met, Hypercare breached: still open, 164.0 business hours past the target")
+        "source says met, Hypercare breached: still open, 164 h of business time past the target")
     assert by.loc["t:I", "reason"] == (
-        "source says met, Hypercare breached: resolved 1.0 business hours after the target; Hypercare's "
+        "source says met, Hypercare breached: resolved 1 h of business time after the target; Hypercare's "
         "resolution time is from the status history (the export has no resolved_at)")
     assert by.loc["t:C", "reason"] == (
-        "source says breached, Hypercare met: resolved 2.0 business hours inside the target; the source's "
-        "verdict may be from a different clock: closed 5.0 days after resolution, a wait that a clock "
+        "source says breached, Hypercare met: resolved 2 h of business time inside the target; the source's "
+        "verdict may be from a different clock: closed 5.0 d after resolution, a wait that a clock "
         "stopping at closure counts")
     assert by.loc["t:J", "reason"] == (
-        "source says breached, Hypercare met: resolved 2.0 business hours inside the target; reopened 2 times: "
+        "source says breached, Hypercare met: resolved 2 h of business time inside the target; reopened 2 times: "
         "the two clocks may treat the cycles differently")
     assert by.loc["t:H", "reason"].startswith("source says breached but Hypercare judges no target for this severity")
     assert by.loc["t:H", "kind"] == agr.NO_TARGET
     # "3 business days" = 3 × the 8-hour working day = 24 business hours (a duration, as ServiceNow).
-    assert by.loc["t:F", "reason"] == "source says breached; Hypercare: no verdict yet, clock running (30 min of 24.0 h)"
+    assert by.loc["t:F", "reason"] == "source says breached; Hypercare: no verdict yet, clock running (30 min of 24 h)"
     assert by.loc["t:G", "reason"].startswith("source says met; Hypercare: not measurable (next release")
     assert by.loc["t:L", "reason"].startswith("source says met; Hypercare: not measurable (")
     assert by.loc["t:L", "severity"] == "Unmapped"
@@ -155,7 +155,7 @@ def test_no_source_verdict_means_nothing_compared(con):
 
 def test_duration_text():
     assert [agr.duration_text(v) for v in (0, 59.4, 60, 192, 90_000, float("nan"))] == [
-        "0 min", "59 min", "1.0 h", "3.2 h", "1,500.0 h", "—"]
+        "0 s", "59 min", "1 h", "3 h 12 min", "62 d", "—"]
 
 
 # --- the field: mapping, boolean parsing, old stores ----------------------------------------
@@ -263,9 +263,9 @@ def test_sla_page_shows_the_agreement_in_words(tmp_path):
         3, 1, "33.3 %"]
     listed = next(t for t in tables if "source says" in t.columns).set_index("ticket")
     assert listed.loc["servicenow:INC2", "reason"] == (
-        "source says met, Hypercare breached: resolved 1.0 business hours after the target")
+        "source says met, Hypercare breached: resolved 1 h of business time after the target")
     assert listed.loc["servicenow:INC3", ["source says", "Hypercare says", "Hypercare business time", "target"]
-                      ].tolist() == ["breached", "met", "2.0 h", "4.0 h"]
+                      ].tolist() == ["breached", "met", "2 h", "4 h"]
     assert "Download disagreements (CSV)" in [b.proto.label for b in at.get("download_button")]
 
 

@@ -112,6 +112,12 @@ def test_charts_and_timeline(frame):
     table, period = _table(con)
     fig = sla_charts.compliance_chart(table)
     assert fig.layout.title.text == "SLA compliance by severity" and len(fig.data) == 2
+    # One row per severity, SEV-1 on top, each bar's label in its own row (issue #15: labels overlapped)
+    assert all(b.orientation == "h" for b in fig.data) and list(fig.data[0].y)[-1] == "SEV-1"
+    assert [a.text for a in fig.layout.annotations] == ["target 95 %"]
+    nothing = table.assign(compliance_pct=None)
+    empty = sla_charts.compliance_chart(nothing)
+    assert len(empty.data) == 0 and "No SLA clock has stopped" in empty.layout.annotations[0].text
     assert "Overall compliance" in sla_charts.describe_compliance(table)
     view = comp.compliance_view(table)
     assert len(view) == len(table) and view["compliance (95 % range)"].str.contains("%|—").all()
