@@ -30,7 +30,7 @@ run_pytest() {
 if [ "$#" -eq 0 ]; then
     # Every test left out here still runs in ./test.sh --all and in CI.
     status=0
-    HYPERCARE_FUZZ_COUNT="${HYPERCARE_FUZZ_COUNT:-40}" \
+    HYPERCARE_FUZZ_COUNT="${HYPERCARE_FUZZ_COUNT:-24}" \
         run_pytest -m "not browser and not real and not slow" --numprocesses auto --no-cov || status=$?
     echo "test.sh: the quick run (no browser, real-export or slow tests); ./test.sh --all runs everything." >&2
     exit "$status"

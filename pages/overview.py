@@ -75,8 +75,10 @@ with right:
     widgets.chart(charts.severity_mix_chart(mix), charts.describe_severity_mix(mix), mix,
                   key="chart_severity", definition=captions["severity_mix"])
 
-widgets.chart(charts.volume_by_day_chart(volume), charts.describe_volume_by_day(volume), volume,
-              key="chart_volume", definition=captions["volume_by_day"])
+# The hypercare chart is the daily volume from go-live: the plain one only for what it does not show.
+if not go_live_text or (len(volume) and volume["day"].min() < date.fromisoformat(go_live_text)):
+    widgets.chart(charts.volume_by_day_chart(volume), charts.describe_volume_by_day(volume), volume,
+                  key="chart_volume", definition=captions["volume_by_day"])
 
 st.subheader("Open backlog")
 st.caption(widgets.escape_markdown(DEFINITIONS["open_backlog"]))
