@@ -177,11 +177,12 @@ def cmd_sla_agreement(args) -> int:
 def _sla_summary(args, con, filters, as_of) -> int:
     from .kpi_trends import period_of
     from .sla_compliance import compliance_table, counts
-    from .sla_policy import policies, policy_in_force
+    from .sla_policy import policies, policy_in_force, untargeted
 
     period = period_of(con, filters, as_of)
-    target = policy_in_force(policies(con), as_of.date()).compliance_target_pct
-    table = compliance_table(counts(con, filters, period, split="severity"), target)
+    policy = policy_in_force(policies(con), as_of.date())
+    table = compliance_table(counts(con, filters, period, split="severity"), policy.compliance_target_pct,
+                             untargeted(policy))
     stamp = {"period_start": period.start.isoformat() + "Z", "period_end": period.end.isoformat() + "Z",
              "open_breached_at": period.observed_end.isoformat() + "Z", "as_of": as_of.isoformat() + "Z"}
     records = [{**stamp, **{k: (None if v != v else v) for k, v in r.items()}} for r in table.to_dict("records")]

@@ -104,12 +104,14 @@ def sla_section(con: duckdb.DuckDBPyConnection, filters: Filters,
     """Compliance per severity and clock over the month's cohort (and its weekly counts, reused
     by the trends), as on the SLA page: sla_compliance.counts."""
     from .kpi_trends import period_of
-    from .sla_policy import policies, policy_in_force
+    from .sla_policy import policies, policy_in_force, untargeted
 
-    target = policy_in_force(policies(con), filters.date_from).compliance_target_pct
+    policy = policy_in_force(policies(con), filters.date_from)
+    target = policy.compliance_target_pct
     period = period_of(con, filters, as_of)
     try:
-        table = comp.compliance_table(comp.counts(con, filters, period, split="severity"), target)
+        table = comp.compliance_table(comp.counts(con, filters, period, split="severity"), target,
+                                      untargeted(policy))
         weekly = comp.counts(con, filters, period, grain="week")
         versions = tuple(comp.versions_used(con, filters, period))
     except ValueError as exc:  # e.g. a policy that cannot judge: say so instead of failing

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from . import units
 from .charts import _layout
 
 CLOCK_STYLE = {  # colour, bar pattern, line dash, marker
@@ -16,14 +17,15 @@ CLOCK_STYLE = {  # colour, bar pattern, line dash, marker
     "resolution": ("#D55E00", "/", "dash", "diamond"),
 }
 TARGET_COLOUR = "#1A1D23"
+INSIDE_FROM = 35.0  # % from which a compliance bar holds its own label
 
 
 def compliance_chart(table: pd.DataFrame) -> go.Figure:
     """Horizontal bars of compliance % per severity and clock, Wilson ranges as error bars, the
     target as a vertical line; a chart with no stopped clock says so instead of empty axes.
 
-    Horizontal, so each bar's label ("92 % missed") has its own row and room to the bar's right:
-    side by side in vertical groups the labels of neighbouring bars ran into each other."""
+    Horizontal, so each bar's label ("92 % missed") has its own row: side by side in vertical
+    groups the labels of neighbouring bars ran into each other."""
     fig = go.Figure()
     rows = table[table["severity"] != "All"]
     if rows.empty or rows["compliance_pct"].isna().all():
@@ -40,7 +42,10 @@ def compliance_chart(table: pd.DataFrame) -> go.Figure:
                      "array": list((part["wilson_high"].astype(float) - pct).fillna(0)),
                      "arrayminus": list((pct - part["wilson_low"].astype(float)).fillna(0))},
             text=[_short(p, s) for p, s in zip(part["compliance_pct"], part["status"])],
-            textposition="outside", cliponaxis=False,
+            # Inside the bar from its start, clear of the Wilson whisker and the target line at
+            # its end; outside only a bar too short to hold its label.
+            textposition=["inside" if v >= INSIDE_FROM else "outside" for v in pct.fillna(0)],
+            insidetextanchor="start", constraintext="none", cliponaxis=False,
             hovertext=[_label(p, n, s) for p, n, s in zip(part["compliance_pct"], part["n"], part["status"])],
             hoverinfo="text",
         )
@@ -67,13 +72,13 @@ def empty_chart(title: str, why: str) -> go.Figure:
 
 
 def _short(pct, status) -> str:
-    return "no data" if pct is None or pd.isna(pct) else f"{pct:.0f} % {status}"
+    return status if pct is None or pd.isna(pct) else f"{units.percent(pct)} {status}"
 
 
 def _label(pct, n, status) -> str:
     if pct is None or pd.isna(pct):
-        return "no data"
-    return f"{pct:.1f} % {status} (n={int(n):,})"
+        return status
+    return f"{units.percent(pct)} {status} (n={int(n):,})"
 
 
 def describe_compliance(table: pd.DataFrame) -> str:

@@ -23,6 +23,8 @@ from .kpi_registry import OPEN_BREACHED_TEXT, SLA_COMPLIANCE_TEXT, SLA_SMALL_N a
 from .kpi_trends import ALL, COMPARE, Period, bucket_sql, split_sql, undated, windows
 from .schema import SEVERITIES
 
+NO_DATA, NO_TARGET = "no data", "no target set"  # a severity without a stopped clock / without a target
+
 METRICS = ("response", "resolution")
 Z95 = 1.959963984540054
 COUNT_COLUMNS = ["bucket", "grp", "metric", "met", "breached", "open_breached", "not_applicable"]
@@ -180,9 +182,12 @@ def wilson(met: int, n: int, z: float = Z95) -> tuple[float | None, float | None
     return round(100 * max(0.0, centre - half), 2), round(100 * min(1.0, centre + half), 2)
 
 
-def compliance_table(counted: pd.DataFrame, target_pct: float = 95.0) -> pd.DataFrame:
+def compliance_table(counted: pd.DataFrame, target_pct: float = 95.0,
+                     untargeted: frozenset[tuple[str, str]] = frozenset()) -> pd.DataFrame:
     """One row per metric × severity (plus "All") from `counts(..., split="severity")` for one
-    period: met, breached, n, %, Wilson range, status, small sample, open breached, no target."""
+    period: met, breached, n, %, Wilson range, status, small sample, open breached, no target.
+    `untargeted`: the (metric, severity) pairs the policy sets no target for
+    (sla_policy.untargeted): their status is NO_TARGET, not NO_DATA."""
     rows = []
     for metric in METRICS:
         mine = counted[(counted["metric"] == metric) & counted["bucket"].isna()]
@@ -195,7 +200,8 @@ def compliance_table(counted: pd.DataFrame, target_pct: float = 95.0) -> pd.Data
             rows.append({
                 "metric": metric, "severity": sev, "met": met, "breached": breached, "n": n,
                 "compliance_pct": pct, "wilson_low": low, "wilson_high": high, "target_pct": target_pct,
-                "status": _verdict(pct, target_pct, n), "small_sample": 0 < n < SMALL_N,
+                "status": NO_TARGET if pct is None and (metric, sev) in untargeted else _verdict(pct, target_pct, n),
+                "small_sample": 0 < n < SMALL_N,
                 "open_breached": int(part["open_breached"].sum()),
                 "not_applicable": int(part["not_applicable"].sum()),
             })
@@ -222,7 +228,7 @@ def compliance_view(table: pd.DataFrame) -> pd.DataFrame:
 def _verdict(pct: float | None, target: float, n: int) -> str:
     """met / missed against the target; "no data" without a stopped clock."""
     if pct is None:
-        return "no data"
+        return NO_DATA
     return "met" if pct >= target else "missed"
 
 

@@ -307,6 +307,13 @@ def policy_versions(con):
     ).df()
 
 
+def untargeted(policy: Policy) -> frozenset[tuple[str, str]]:
+    """(clock, severity) pairs the policy sets no target for, for any ticket type: their
+    compliance is "no target set", not "no data"."""
+    have = {(t.metric, t.severity) for t in policy.targets}
+    return frozenset((m, s) for m in ("response", "resolution") for s in SEVERITIES) - have
+
+
 def policy_in_force(pols: list[Policy], day: date) -> Policy:
     """The version in force on `day`: latest effective_from ≤ day (the earliest one before any)."""
     ordered = sorted(enumerate(pols), key=lambda ip: (ip[1].effective_from, ip[0]))

@@ -15,7 +15,8 @@ period = sla_state.period(con, filters, as_of)
 with st.spinner("Evaluating SLA clocks…"):
     frame = sla_state.evaluation(con, filters, as_of)
     target = sla_state.compliance_target(con, as_of.date())
-    table = comp.compliance_table(sla_state.counts(con, filters, as_of, split="severity"), target)
+    table = comp.compliance_table(sla_state.counts(con, filters, as_of, split="severity"), target,
+                                  sla_state.untargeted(con, as_of.date()))
 versions = sla_state.versions(con, filters, as_of)
 st.caption(widgets.escape_markdown(
     f"Clocks that stopped {period.label()} (UTC); open and breached at {period.observed_end:%Y-%m-%d %H:%M} UTC; "

@@ -159,3 +159,24 @@ def test_numpy_and_sql_counts_agree(frame, as_of):
             a = fast.astype({"bucket": str}).sort_values(key).reset_index(drop=True)
             b = slow.astype({"bucket": str}).sort_values(key).reset_index(drop=True)
             assert a[key].equals(b[key]) and (a[cols].to_numpy() == b[cols].to_numpy()).all(), (f, grain)
+
+
+def test_a_severity_without_a_target_says_so_not_no_data():
+    """Issue #15: "no target set" (the policy sets none) and "no data" (no clock stopped) differ."""
+    from analytics import sla_policy
+
+    policy = sla_policy.Policy(version="t", targets=[
+        sla_policy.Target(severity=s, metric=m, minutes=60) for s in ("SEV-1", "SEV-2", "SEV-3")
+        for m in ("response", "resolution")] + [sla_policy.Target(severity="SEV-4", metric="response", minutes=60)])
+    assert sla_policy.untargeted(policy) == {("resolution", "SEV-4")}
+    counted = pd.DataFrame([{"metric": m, "bucket": None, "grp": s, "met": 0 if s in ("SEV-3", "SEV-4") else 9,
+                             "breached": 0 if s in ("SEV-3", "SEV-4") else 1, "open_breached": 0,
+                             "not_applicable": 5 if (m, s) == ("resolution", "SEV-4") else 0}
+                            for m in ("response", "resolution") for s in ("SEV-1", "SEV-2", "SEV-3", "SEV-4")])
+    table = comp.compliance_table(counted, 95.0, sla_policy.untargeted(policy)).set_index(["metric", "severity"])
+    assert table.loc[("resolution", "SEV-4"), "status"] == comp.NO_TARGET == "no target set"
+    assert table.loc[("resolution", "SEV-3"), "status"] == comp.NO_DATA  # a target, but no clock stopped
+    assert table.loc[("response", "SEV-1"), "status"] == "missed"
+    fig = sla_charts.compliance_chart(table.reset_index())
+    labels = [t for trace in fig.data for t in trace.text]
+    assert "no target set" in labels and "no data" in labels and "90.0 % missed" in labels

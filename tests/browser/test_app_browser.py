@@ -217,6 +217,7 @@ def test_sla_page_compliance_and_timeline(page: Page, screenshots: Path):
     expect(compliance.locator("text.bartext").first).to_be_visible()
     assert overlapping_texts(compliance) == []
     assert compliance.locator("text.bartext").count() >= 8  # two clocks × four severities, each labelled
+    compliance.screenshot(path=screenshots / "sla-compliance-chart.png")
     box = page.locator(".st-key-sla_ticket").get_by_role("combobox")
     box.scroll_into_view_if_needed()
     box.click()
