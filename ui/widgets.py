@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import chart_contrast, chart_text
+from analytics import chart_contrast, chart_text, labels
 from analytics.csv_export import to_csv_bytes
 from analytics.filters import Filters
 from ui import engagement_state, state, store_view
@@ -106,9 +106,11 @@ def table(df: pd.DataFrame, alt: str, *, key: str | None = None,
     if df.empty:
         st.caption("No rows.")
         return
-    shown = df.head(MAX_TABLE_ROWS)
-    st.dataframe(shown, hide_index=True, alt=alt, key=key, column_config=column_config,
-                 height=height)
+    shown = labels.durations_as_text(df.head(MAX_TABLE_ROWS))
+    # Headers as words for every column the page did not label itself (never `ticket_id`).
+    config = {c: st.column_config.Column(labels.header(c)) for c in shown.columns}
+    config.update(column_config or {})
+    st.dataframe(shown, hide_index=True, alt=alt, key=key, column_config=config, height=height)
     if len(df) > len(shown):
         st.caption(f"Showing the first {len(shown):,} of {len(df):,} rows; "
                    "download the CSV for all of them.")
