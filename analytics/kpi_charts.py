@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from . import kpi_registry as reg
 from . import units
-from .kpis import MET, MISSED, NO_TARGET, KpiResult, small_n
+from .kpis import MET, MISSED, NO_TARGET, NOT_MEASURABLE, KpiResult, small_n
 
 STATUS_ICON = {MET: ":material/check_circle:", MISSED: ":material/cancel:",
                NO_TARGET: ":material/remove:", "not measurable": ":material/help:"}
@@ -53,7 +53,7 @@ def card(result: KpiResult) -> dict[str, str]:
         better = result.change > 0 if k.direction == reg.HIGHER else result.change < 0
         delta = "" if unchanged else f"{sign}{size} vs previous period ({'better' if better else 'worse'})"
     target = (f"target {'≥' if k.direction == reg.HIGHER else '≤'} {fmt(result.target, result.unit)}"
-              if result.target is not None else "set a target in Settings")
+              if result.target is not None else "no target set (Settings → KPI targets)")
     foot = f"n = {result.n:,}" + (f" (small sample: fewer than {small_n(result.key)})"
                                    if result.small_sample else "")
     if unchanged:
@@ -72,8 +72,12 @@ def card(result: KpiResult) -> dict[str, str]:
         mtbsi = [r["mtbsi_hours"] for r in result.extra.get("services", []) if r["mtbsi_hours"]]
         if mtbsi:
             foot += f" · MTBSI (period / failures) {fmt(min(mtbsi), 'hours')}"
+    # "not measurable" says why (no tickets, no acknowledgement, …), never blaming the target.
+    status_text = result.status
+    if result.status == NOT_MEASURABLE and result.reason:
+        status_text = result.reason.split(". ")[0].rstrip(".")
     return {"label": k.name, "value": fmt(result.value, result.unit), "delta": delta,
-            "status": result.status, "icon": STATUS_ICON[result.status], "target": target,
+            "status": result.status, "status_text": status_text, "icon": STATUS_ICON[result.status], "target": target,
             "footnote": foot, "definition": definition_text(result),
             "delta_colour": "inverse" if k.direction == reg.LOWER else "normal"}
 

@@ -13,7 +13,7 @@ from ui import kpi_state, state, widgets
 def _kpi_card(result: kpis.KpiResult) -> None:
     c = kpi_charts.card(result)
     st.metric(c["label"], c["value"], delta=c["delta"] or None, delta_color=c["delta_colour"])
-    st.caption(f"{c['icon']} {widgets.escape_markdown(c['status'] + ' · ' + c['target'])}")
+    st.caption(f"{c['icon']} {widgets.escape_markdown(c['status_text'] + ' · ' + c['target'])}")
     st.caption(widgets.escape_markdown(c["footnote"]))
     widgets.definition_popover(c["definition"].splitlines(), key=f"kpi_{result.key}_definition")
 

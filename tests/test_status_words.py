@@ -33,3 +33,15 @@ def test_every_kpi_status_has_an_icon_and_a_word():
     for status, icon in kpi_charts.STATUS_ICON.items():
         assert status.strip() and icon.startswith(":material/"), status
     assert len(set(kpi_charts.STATUS_ICON.values())) == len(kpi_charts.STATUS_ICON)
+
+
+def test_not_measurable_says_why_and_a_missing_target_is_its_own_words():
+    """Issue #15: "n/a · not measurable · set a target in Settings" blamed the target for missing data."""
+    res = KpiResult(key="mtta", value=None, n=0, unit="minutes", target=None, status="not measurable",
+                    reason="not measurable: no tickets in the period. Widen the filters.")
+    card = kpi_charts.card(res)
+    assert card["status_text"] == "not measurable: no tickets in the period"
+    assert card["target"] == "no target set (Settings → KPI targets)"
+    with_target = kpi_charts.card(KpiResult(key="mtta", value=12.0, n=5, unit="minutes", target=None,
+                                            status="no target"))
+    assert with_target["status_text"] == "no target" and with_target["value"] == "12 min"
