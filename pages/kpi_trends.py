@@ -10,10 +10,11 @@ con, filters, n = widgets.filtered_page("KPI trends")
 
 names = {k.key: k.name for k in kpi_registry.KPIS if k.trend}
 c1, c2, c3 = st.columns(3)
-key = c1.selectbox("KPI", list(names), format_func=names.get, key="kt_kpi",
-                   index=list(names).index("mttr"))
-grain = c2.selectbox("Grain", kpi_trends.GRAINS, index=1, key="kt_grain")
-split = c3.selectbox("Split by", kpi_trends.SPLITS, key="kt_split")
+# In the URL like the filters (?kpi=MTTA&grain=month&split=severity): a bookmark reopens this chart.
+key = c1.selectbox("KPI", list(names), format_func=names.get, key="kpi",
+                   index=list(names).index("mttr"), bind="query-params")
+grain = c2.selectbox("Grain", kpi_trends.GRAINS, index=1, key="grain", bind="query-params")
+split = c3.selectbox("Split by", kpi_trends.SPLITS, key="split", bind="query-params")
 
 kpi = kpi_registry.get(key)
 target = kpi_state.targets(con)[key]

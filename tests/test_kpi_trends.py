@@ -221,13 +221,25 @@ def test_kpi_trends_page_switches_kpi_grain_and_split(app_db):
     at = _app()
     at.switch_page("pages/kpi_trends.py").run()
     assert not at.exception
-    at.selectbox(key="kt_kpi").set_value("mtta")
-    at.selectbox(key="kt_grain").set_value("month")
-    at.selectbox(key="kt_split").set_value("severity").run()
+    at.selectbox(key="kpi").set_value("mtta")
+    at.selectbox(key="grain").set_value("month")
+    at.selectbox(key="split").set_value("severity").run()
     at.session_state["chart_kpi_trend_data"] = True  # open the chart's (lazy) data table, as a reader would
     at.run()
     assert not at.exception
     assert any("MTTA per month" in str(c.value) for c in at.caption)
+
+
+def test_kpi_trends_opens_the_kpi_grain_and_split_of_its_url(app_db):
+    """The URL holds the choice like the filters (the KPI by its name, as Streamlit writes a bound
+    selectbox); the browser writes it (tests/browser/test_app_browser.py checks the round trip)."""
+    at = _app()
+    at.query_params.update({"kpi": "MTBF", "grain": "quarter", "split": "service"})
+    at.run()
+    at.switch_page("pages/kpi_trends.py").run()
+    assert not at.exception
+    assert (at.selectbox(key="kpi").value, at.selectbox(key="grain").value,
+            at.selectbox(key="split").value) == ("mtbf", "quarter", "service")
 
 
 def test_settings_page_saves_kpi_targets(app_db, demo):
