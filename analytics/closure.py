@@ -26,7 +26,8 @@ from .filters import Filters
 from .kpi_trends import undated
 from .overview import normalise_as_of
 
-__all__ = ["PASS", "FAIL", "AT_RISK", "NOT_MEASURABLE", "STATUSES", "COLUMNS", "evaluate", "evidence",
+__all__ = ["PASS", "FAIL", "AT_RISK", "NOT_MEASURABLE", "STATUSES", "COLUMNS", "evaluate", "evidence", "verdict",
+           "READY", "NOT_YET", "AT_RISK_VERDICT",
            "cli_records"]
 COLUMNS = ["key", "criterion", "status", "detail", "evidence_count", "definition"]
 
@@ -218,3 +219,25 @@ def cli_records(con, as_of: datetime | None = None) -> list[dict]:
     return [{"criterion": r["criterion"], "key": r["key"], "status": r["status"], "detail": r["detail"],
              "evidence_count": int(r["evidence_count"]), "as_of": at.isoformat(timespec="seconds") + "Z",
              "definition": r["definition"]} for r in frame.to_dict("records")]
+
+
+READY, NOT_YET, AT_RISK_VERDICT = "ready", "not yet", "at risk"
+
+
+def verdict(card: pd.DataFrame) -> tuple[str, str]:
+    """Ready to exit hypercare? (READY / NOT_YET / AT_RISK_VERDICT, why in one sentence) from a
+    scorecard (`evaluate`): a failing or unmeasurable criterion means not yet, a criterion at
+    risk means at risk, every criterion passing means ready."""
+    def named(status: str) -> list[str]:
+        return list(card.loc[card["status"] == status, "criterion"])
+
+    total = len(card)
+    failing, unknown, risky = named(FAIL), named(NOT_MEASURABLE), named(AT_RISK)
+    if failing:
+        return NOT_YET, f"{len(failing)} of {total} criteria fail: {', '.join(failing)}."
+    if unknown:
+        return NOT_YET, (f"{len(unknown)} of {total} criteria cannot be measured yet: {', '.join(unknown)}; "
+                         "the others pass or are at risk.")
+    if risky:
+        return AT_RISK_VERDICT, f"No criterion fails, but {len(risky)} of {total} are at risk: {', '.join(risky)}."
+    return READY, f"All {total} criteria pass."

@@ -6,6 +6,7 @@ from ui import governance_pir, governance_report, governance_views, widgets
 
 con, filters, n = widgets.filtered_page("Governance")
 as_of = governance_views.as_of_picker(con)
+governance_views.verdict(con, filters, as_of)
 
 # Lazy tabs: only the open tab's content runs, so the scorecard is not re-evaluated while a
 # reviewer reads the audit trail.

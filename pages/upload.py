@@ -265,9 +265,43 @@ if upload is not None:
         st.error(widgets.escape_markdown(f"This mapping can't be used: {problem}"),
                  icon=":material/error:")
 
-    # --- save / load --------------------------------------------------------------------
-    left, right = st.columns(2)
-    with left:
+    # --- load (the page's one primary action), then saving the mapping (optional) -------
+    st.subheader("Load")
+    replace_newer = st.checkbox(
+        "Replace newer stored versions", key="upload_replace_newer",
+        help="Off: a ticket stored in a newer version than this file's (by the source's updated time, "
+             "else its last event) keeps the stored version, and is counted and listed. On: this file's "
+             "version replaces it on purpose, e.g. to undo a bad upload; the audit trail records the choice.")
+    if st.button("Load into Hypercare", key="upload_go", type="primary",
+                 disabled=final is None or bool(refused)) and not refused:
+        try:
+            with st.spinner(f"Loading {upload.name}…"):
+                # Reading and checking the file hold no turn; only the comparison and write do.
+                with stage_file(data=data, name=upload.name, profile=final, tz=tz, max_bytes=limit,
+                                delimiter=delimiter, default_tz=default_tz) as staged, \
+                        upload_target.writing(new) as w:
+                    result = apply_staged(w, staged, uploaded_by=state.actor(), replace_newer=replace_newer)
+        except (IngestError, EngagementError) as exc:
+            remember("error", str(exc), [])
+        except Exception as exc:  # a defect, not the file: the transaction rolled back
+            log.exception("upload of %s failed", upload.name)
+            remember("error", f"{upload.name}: the upload failed and nothing was stored "
+                     f"({type(exc).__name__}: {exc}). Please report this.", [])
+        else:
+            notes = list(result.warnings)
+            if result.unmapped_severities:
+                shown = ", ".join(f"{k} ({v:,})" for k, v in result.unmapped_severities.items())
+                notes.append(f"Unmapped severities: {shown}")
+            if result.tickets_older and not result.replace_newer:
+                notes.append("Data quality › 'Older than the stored version' lists them; tick 'Replace newer "
+                             "stored versions' and load the file again to replace them on purpose.")
+            remember("success", result.summary(), notes)
+        st.session_state.pop("upload_replace_newer", None)  # a choice for one load, not for the next
+        state.data_changed()
+        st.rerun()
+
+    with st.expander("Save this mapping as a profile (optional)", icon=":material/save:"):
+        st.caption("A saved profile is tried first the next time a file like this one is uploaded.")
         name = st.text_input("Save mapping as profile", value=f"{pick}-custom",
                              key=f"upload_profile_name_{token}",
                              help="Letters, digits, '.', '_' and '-'. Saved profiles are "
@@ -287,39 +321,6 @@ if upload is not None:
             else:
                 st.success(widgets.escape_markdown(f"Saved profile '{name.strip()}' to {path}."),
                            icon=":material/check_circle:")
-    with right:
-        replace_newer = st.checkbox(
-            "Replace newer stored versions", key="upload_replace_newer",
-            help="Off: a ticket stored in a newer version than this file's (by the source's updated time, "
-                 "else its last event) keeps the stored version, and is counted and listed. On: this file's "
-                 "version replaces it on purpose, e.g. to undo a bad upload; the audit trail records the choice.")
-        if st.button("Load into Hypercare", key="upload_go", type="primary",
-                     disabled=final is None or bool(refused)) and not refused:
-            try:
-                with st.spinner(f"Loading {upload.name}…"):
-                    # Reading and checking the file hold no turn; only the comparison and write do.
-                    with stage_file(data=data, name=upload.name, profile=final, tz=tz, max_bytes=limit,
-                                    delimiter=delimiter, default_tz=default_tz) as staged, \
-                            upload_target.writing(new) as w:
-                        result = apply_staged(w, staged, uploaded_by=state.actor(), replace_newer=replace_newer)
-            except (IngestError, EngagementError) as exc:
-                remember("error", str(exc), [])
-            except Exception as exc:  # a defect, not the file: the transaction rolled back
-                log.exception("upload of %s failed", upload.name)
-                remember("error", f"{upload.name}: the upload failed and nothing was stored "
-                         f"({type(exc).__name__}: {exc}). Please report this.", [])
-            else:
-                notes = list(result.warnings)
-                if result.unmapped_severities:
-                    shown = ", ".join(f"{k} ({v:,})" for k, v in result.unmapped_severities.items())
-                    notes.append(f"Unmapped severities: {shown}")
-                if result.tickets_older and not result.replace_newer:
-                    notes.append("Data quality › 'Older than the stored version' lists them; tick 'Replace newer "
-                                 "stored versions' and load the file again to replace them on purpose.")
-                remember("success", result.summary(), notes)
-            st.session_state.pop("upload_replace_newer", None)  # a choice for one load, not for the next
-            state.data_changed()
-            st.rerun()
 
 # --- demo data --------------------------------------------------------------------------
 st.header("Demo data")

@@ -403,3 +403,15 @@ def test_demo_data_gives_all_five_criteria(con):
     assert frame.set_index("key").loc["enhancements", "status"] != closure.NOT_MEASURABLE
     records = closure.cli_records(con, datetime(2026, 10, 1))
     assert [r["status"] for r in records] == list(frame["status"])
+
+
+@pytest.mark.parametrize(("statuses", "word", "why"), [
+    (["pass", "pass"], "ready", "All 2 criteria pass."),
+    (["pass", "at risk"], "at risk", "No criterion fails, but 1 of 2 are at risk: C1."),
+    (["not measurable", "at risk"], "not yet", "1 of 2 criteria cannot be measured yet: C0"),
+    (["fail", "not measurable"], "not yet", "1 of 2 criteria fail: C0."),
+])
+def test_the_verdict_says_ready_not_yet_or_at_risk_and_why(statuses, word, why):
+    card = pd.DataFrame({"criterion": [f"C{i}" for i in range(len(statuses))], "status": statuses})
+    got_word, got_why = closure.verdict(card)
+    assert got_word == word and got_why.startswith(why)

@@ -58,6 +58,10 @@ def test_every_tab_renders_and_only_the_open_one_runs(store):
     card = _read(store, closure.evaluate, as_of, Filters())
     assert list(shown["criterion"]) == list(card["criterion"])
     assert [s.split(" ", 1)[1] for s in shown["status"]] == list(card["status"])
+    # the verdict on top, as on the report's first page: the core's, from the same scorecard
+    word, why = closure.verdict(card)
+    assert f"Ready to exit hypercare? {word.capitalize()}" in [h.value for h in at.subheader]
+    assert any(why in m.value.replace("\\", "") for m in at.markdown)
     assert not any(m.label.startswith("Coverage") for m in at.metric)  # PIR tab not open: not computed
     for tab in TABS[1:]:
         at.session_state["gov_tab"] = tab

@@ -71,6 +71,18 @@ def _evidence(_con: duckdb.DuckDBPyConnection, con_key: int, key: str, as_of: da
     return closure.evidence(_con, key, as_of, filters)
 
 
+_VERDICT_ICON = {closure.READY: ":material/check_circle:", closure.NOT_YET: ":material/cancel:",
+                 closure.AT_RISK_VERDICT: ":material/warning:"}
+
+
+def verdict(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> None:
+    """"Ready to exit hypercare?" and why, above the tabs (the report's first page says the same)."""
+    word, why = closure.verdict(_scorecard(con, state.con_key(con), as_of, filters))
+    st.subheader(f"Ready to exit hypercare? {word.capitalize()}")
+    st.markdown(f"{_VERDICT_ICON[word]} **{word.capitalize()}** — {widgets.escape_markdown(why)} "
+                f"(as of {as_of:%Y-%m-%d %H:%M} UTC; the Closure scorecard tab has each criterion's detail)")
+
+
 def status_text(status: str) -> str:
     return f"{_STATUS_SYMBOL.get(status, '')} {status}".strip()
 
