@@ -118,6 +118,13 @@ def trend_chart(df: pd.DataFrame, key: str, target: float | None, grain: str) ->
         fig.add_trace(go.Scatter(x=list(part["bucket"]), y=list(part["value"]), name=str(g),
                                  mode="lines+markers", line={"color": colour, "width": 3},
                                  marker={"symbol": "circle", "size": 7}))
+        cut = part[part["partial"] & part["value"].notna()] if "partial" in part else part.iloc[0:0]
+        if len(cut):
+            fig.add_trace(go.Scatter(
+                x=list(cut["bucket"]), y=list(cut["value"]), mode="markers+text",
+                name=f"{g}: partial {grain} (the period cuts it short)", text=["partial"] * len(cut),
+                textposition="bottom center",
+                marker={"symbol": "circle-open", "size": 14, "color": colour, "line": {"width": 2}}))
         special = part[part["special_cause"]]
         if len(special):
             fig.add_trace(go.Scatter(
@@ -128,11 +135,15 @@ def trend_chart(df: pd.DataFrame, key: str, target: float | None, grain: str) ->
                         "line": {"width": 2}}))
     if len(groups) == 1 and len(df):
         part = df
-        fig.add_trace(go.Scatter(x=list(part["bucket"]), y=list(part["previous"]),
-                                 name="previous period", mode="lines",
-                                 line={"color": PREVIOUS_COLOUR, "dash": "dot", "width": 2}))
+        # The legend lists only what is drawn: a line without a single value is left out.
+        if part["previous"].notna().any():
+            fig.add_trace(go.Scatter(x=list(part["bucket"]), y=list(part["previous"]),
+                                     name="previous period", mode="lines",
+                                     line={"color": PREVIOUS_COLOUR, "dash": "dot", "width": 2}))
         for col, name in (("mean", "XmR centre (mean)"), ("ucl", "upper control limit"),
                           ("lcl", "lower control limit")):
+            if part[col].isna().all():
+                continue
             fig.add_trace(go.Scatter(x=list(part["bucket"]), y=list(part[col]), name=name,
                                      mode="lines", line={"color": LIMIT_COLOUR, "width": 1,
                                                          "dash": "solid" if col == "mean" else "dashdot"}))
@@ -158,6 +169,9 @@ def describe_trend(df: pd.DataFrame, key: str, target: float | None, grain: str)
         if special:
             more = f" and {len(special) - 5} more" if len(special) > 5 else ""
             text += f", special causes {', '.join(special[:5])}{more}"
+        if "partial" in part and part["partial"].any():
+            cut = [f"{pd.Timestamp(b):%d %b %Y}" for b in part.loc[part["partial"], "bucket"]]
+            text += f", partial {grain}s {', '.join(cut)} (not in the control limits)"
         parts.append(text)
     tgt = f"; target {fmt(target, k.unit)}" if target is not None else ""
     return f"{k.name} per {grain}, {df['bucket'].nunique():,} {grain}s{tgt}. " + "; ".join(parts) + "."

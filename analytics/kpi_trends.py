@@ -163,7 +163,9 @@ def trend(con: duckdb.DuckDBPyConnection, filters: Filters, key: str, grain: str
     """One KPI per bucket (and group), with XmR limits per group and the previous period.
 
     Columns: bucket (date), group, value, n, previous (value of the bucket one period
-    earlier, aligned by position), mean, ucl, lcl, special_cause, reason.
+    earlier, aligned by position), mean, ucl, lcl, special_cause, reason, partial (the period
+    cuts the bucket short: its first or last; left out of the XmR limits and never a special
+    cause, since a part-week is not comparable with whole weeks).
     """
     from . import kpi_registry, kpis  # kpis imports this module's period helpers
 
@@ -176,7 +178,10 @@ def trend(con: duckdb.DuckDBPyConnection, filters: Filters, key: str, grain: str
         cur, prev = pool.map(lambda p: kpis.frame(con, filters, p, keys=(key,), grain=grain,
                                                   split=split, outage=outage, stats=False),
                              (period, period.previous()))
-    days = [b[0] for b in buckets(period, grain)]
+    spans = buckets(period, grain)
+    days = [b[0] for b in spans]
+    partial = {b[0]: b[2] - b[1] < (pd.Timestamp(b[0]) + _OFFSET[grain]).to_pydatetime() - pd.Timestamp(b[0])
+               for b in spans}
     prev_days = [b[0] for b in buckets(period.previous(), grain)]
     groups = sorted(set(cur["group"])) or [ALL]
     rows: list[dict[str, Any]] = []
@@ -192,15 +197,17 @@ def trend(con: duckdb.DuckDBPyConnection, filters: Filters, key: str, grain: str
                 "value": c["value"].get(day, np.nan), "n": int(c["n"].get(day, 0)),
                 "previous": p["value"].get(pday, np.nan) if pday is not None else np.nan,
                 "reason": c["reason"].get(day) if day in c.index else "no tickets in this bucket",
+                "partial": partial[day],
             })
-    out = pd.DataFrame(rows, columns=["bucket", "group", "value", "n", "previous", "reason"])
+    out = pd.DataFrame(rows, columns=["bucket", "group", "value", "n", "previous", "reason", "partial"])
     parts = []
     for _, part in out.groupby("group", sort=False):
-        limits = xmr(part["value"])
+        limits = xmr(part["value"].where(~part["partial"].astype(bool)))
         parts.append(part.reset_index(drop=True).join(
             limits[["mean", "ucl", "lcl", "special_cause"]]))
     result = pd.concat(parts, ignore_index=True) if parts else out.assign(
         mean=np.nan, ucl=np.nan, lcl=np.nan, special_cause=False)
+    result["partial"] = result["partial"].astype(bool)
     for col in ("value", "previous", "mean", "ucl", "lcl"):
         result[col] = result[col].astype("float64")
     return result

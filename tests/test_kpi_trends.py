@@ -143,8 +143,28 @@ def test_trend_chart_marks_target_and_special_causes_without_colour_alone(demo):
     assert special and special[0].marker.symbol == "diamond-open"
     assert set(special[0].text) == {"special cause"}
     assert any(s.y0 == 40.0 for s in fig.layout.shapes)
-    assert {"previous period", "upper control limit", "lower control limit"} <= {t.name for t in fig.data}
+    assert {"upper control limit", "lower control limit"} <= {t.name for t in fig.data}
+    # The legend lists only drawn lines: the demo has nothing before go-live, so no previous period.
+    assert ("previous period" in {t.name for t in fig.data}) == bool(df["previous"].notna().any())
+    assert all(pd.Series(t.y, dtype="float64").notna().any() for t in fig.data)
     assert "special causes" in kpi_charts.describe_trend(df, "tickets", 40.0, "day")
+
+
+def test_a_partial_first_or_last_bucket_is_marked_and_never_a_special_cause(demo):
+    con, _ = demo
+    df = kpi_trends.trend(con, Filters(), "tickets", "week", "none", AS_OF)
+    period = kpi_trends.period_of(con, Filters(), AS_OF)
+    spans = kpi_trends.buckets(period, "week")
+    # independent: a week is partial when the period's start or end falls inside it
+    expected = [(end - start) < timedelta(days=7) for _, start, end in spans]
+    assert df["partial"].tolist() == expected and any(expected)
+    assert not df.loc[df["partial"], "special_cause"].any()
+    whole = df.loc[~df["partial"], "value"]
+    assert df["mean"].iloc[0] == pytest.approx(whole.mean())  # the limits come from whole weeks only
+    fig = kpi_charts.trend_chart(df, "tickets", None, "week")
+    marked = [t for t in fig.data if "partial week" in (t.name or "")]
+    assert marked and set(marked[0].text) == {"partial"} and marked[0].marker.symbol == "circle-open"
+    assert "partial weeks" in kpi_charts.describe_trend(df, "tickets", None, "week")
 
 
 def test_card_texts(demo):
