@@ -46,6 +46,14 @@ def remember(kind: str, message: str, notes: list[str]) -> None:
     st.session_state["upload_outcome"] = (kind, message, notes)
 
 
+def show_upload(dataset_id: int | None) -> None:
+    """After a load, the rejected-rows and data-quality selectors show that upload, not the one before."""
+    for key in ("rejects_dataset", "dq_scope", "dq_check"):
+        st.session_state.pop(key, None)
+    if dataset_id is not None:
+        st.session_state["rejects_dataset"] = st.session_state["dq_scope"] = int(dataset_id)
+
+
 def percent(share: float) -> str:
     return f"{round(share * 100)} %"
 
@@ -296,6 +304,7 @@ if upload is not None:
                 notes.append("Data quality › 'Older than the stored version' lists them; tick 'Replace newer "
                              "stored versions' and load the file again to replace them on purpose.")
             remember("success", result.summary(), notes)
+            show_upload(result.dataset_id)
         st.session_state.pop("upload_replace_newer", None)  # a choice for one load, not for the next
         state.data_changed()
         st.rerun()
@@ -332,6 +341,7 @@ if st.button("Load demo data", key="demo_go", disabled=not may_upload):
     with st.spinner(f"Generating and loading {int(demo_n):,} demo tickets…"):
         summary = upload_target.load_demo_data(int(demo_n))
     remember("success", summary, [])
+    show_upload(None)  # the selectors fall back to the newest upload
     state.data_changed()
     st.rerun()
 

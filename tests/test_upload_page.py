@@ -220,3 +220,22 @@ def test_an_older_file_keeps_the_stored_tickets_unless_the_page_is_told_to_repla
 def _count_open(source: str) -> int:
     return get_connection().cursor().execute(
         "SELECT count(*) FROM tickets WHERE source = ? AND status_category = 'open'", [source]).fetchall()[0][0]
+
+
+def test_after_a_load_the_rejected_rows_and_quality_selectors_show_that_upload(store):
+    """Issue #15: they stayed one upload behind (their session value was the upload before)."""
+    def csv(n: int, bad: int) -> bytes:
+        rows = [f"INC{n}{i},Printer {i},3 - Moderate,New,2026-09-07 09:00:00," for i in range(3)]
+        rows += [f"INC{n}9{i},Broken {i},3 - Moderate,New,not a date," for i in range(bad)]
+        return ("number,short_description,priority,state,opened_at,resolved_at\n" + "\n".join(rows) + "\n").encode()
+
+    at = _upload(_upload_page(), "first.csv", csv(1, 0))
+    at.button(key="upload_go").click().run()
+    first = at.selectbox(key="rejects_dataset").value
+    at = _upload(at, "second.csv", csv(2, 2))
+    at.button(key="upload_go").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    second = at.selectbox(key="rejects_dataset").value
+    assert second != first and at.selectbox(key="dq_scope").value == second
+    label = at.selectbox(key="rejects_dataset").format_func(second)
+    assert "second.csv" in label and "(2 rejected)" in label
