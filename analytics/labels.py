@@ -9,7 +9,8 @@ from . import units
 KNOWN = {
     "ticket_id": "Ticket", "n": "n", "id": "Id", "sla_met": "SLA met", "mttr": "MTTR", "mtta": "MTTA",
     "mttd": "MTTD", "mtbf": "MTBF", "pir": "PIR", "kpi": "KPI", "sev": "Severity", "grp": "Group",
-    "sla": "SLA", "csv": "CSV", "utc": "UTC", "rows_read": "Rows read", "rows_loaded": "Rows loaded", "dataset_id": "Upload", "url": "URL",
+    "sla": "SLA", "csv": "CSV", "utc": "UTC", "url": "URL",
+    "rows_read": "Rows read", "rows_loaded": "Rows loaded", "dataset_id": "Upload",
 }
 _UNITS = {"_minutes": "minutes", "_hours": "hours"}
 
