@@ -37,13 +37,15 @@ def header(column: str) -> str:
 
 
 def durations_as_text(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy with every `*_minutes` / `*_hours` column written as a duration ("15 h 02 min";
-    business time in hours: analytics.units.duration)."""
+    """`df` with every `*_minutes` / `*_hours` column written as a duration ("15 h 02 min";
+    business time in hours: analytics.units.duration), as a copy; `df` itself when it has none."""
+    found = {c: u for c in df.columns for suffix, u in _UNITS.items()
+             if str(c).endswith(suffix) and pd.api.types.is_numeric_dtype(df[c])}
+    if not found:  # most tables: no copy
+        return df
     out = df.copy()
-    for column in df.columns:
-        for suffix, unit in _UNITS.items():
-            if str(column).endswith(suffix) and pd.api.types.is_numeric_dtype(df[column]):
-                business = "business" in str(column)
-                out[column] = [units.duration(None if pd.isna(v) else float(v), unit, business=business)
-                               for v in df[column]]
+    for column, unit in found.items():
+        business = "business" in str(column)
+        out[column] = [units.duration(None if pd.isna(v) else float(v), unit, business=business)
+                       for v in df[column]]
     return out

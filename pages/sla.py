@@ -4,7 +4,7 @@ import functools
 
 import streamlit as st
 
-from analytics import sla_agreement, sla_breakdown, sla_charts
+from analytics import sla_agreement, sla_breakdown, sla_charts, sla_policy
 from analytics import sla_compliance as comp
 from ui import sla_state, state, widgets
 
@@ -14,9 +14,9 @@ as_of = state.as_of_now()
 period = sla_state.period(con, filters, as_of)
 with st.spinner("Evaluating SLA clocks…"):
     frame = sla_state.evaluation(con, filters, as_of)
-    target = sla_state.compliance_target(con, as_of.date())
-    table = comp.compliance_table(sla_state.counts(con, filters, as_of, split="severity"), target,
-                                  sla_state.untargeted(con, as_of.date()))
+    policy = sla_state.policy(con, as_of.date())
+    table = comp.compliance_table(sla_state.counts(con, filters, as_of, split="severity"),
+                                  policy.compliance_target_pct, sla_policy.untargeted(policy))
 versions = sla_state.versions(con, filters, as_of)
 st.caption(widgets.escape_markdown(
     f"Clocks that stopped {period.label()} (UTC); open and breached at {period.observed_end:%Y-%m-%d %H:%M} UTC; "
@@ -29,7 +29,8 @@ widgets.table(comp.compliance_view(table), alt="Compliance per severity and cloc
 
 grain = st.radio("Trend by", ["week", "month"], horizontal=True, key="sla_grain")
 trend = comp.compliance_trend(sla_state.counts(con, filters, as_of, grain=grain))
-widgets.chart(sla_charts.trend_chart(trend, target, grain), sla_charts.describe_trend(trend, grain), trend,
+widgets.chart(sla_charts.trend_chart(trend, policy.compliance_target_pct, grain),
+              sla_charts.describe_trend(trend, grain), trend,
               key="sla_trend")
 
 lists = {

@@ -90,11 +90,6 @@ def timeline(con: duckdb.DuckDBPyConnection, ticket_id: str, as_of: datetime) ->
     return _timeline(con, con_key(con), ticket_id, as_of)
 
 
-def compliance_target(con: duckdb.DuckDBPyConnection, day) -> float:
-    """The compliance target of the policy version in force on `day`."""
-    return sla_policy.policy_in_force(sla_policy.policies(con), day).compliance_target_pct
-
-
-def untargeted(con: duckdb.DuckDBPyConnection, day) -> frozenset[tuple[str, str]]:
-    """The (clock, severity) pairs the policy in force on `day` sets no target for."""
-    return sla_policy.untargeted(sla_policy.policy_in_force(sla_policy.policies(con), day))
+def policy(con: duckdb.DuckDBPyConnection, day) -> sla_policy.Policy:
+    """The policy version in force on `day` (its compliance target, the severities it sets no target for)."""
+    return sla_policy.policy_in_force(sla_policy.policies(con), day)
