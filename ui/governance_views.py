@@ -76,7 +76,7 @@ _VERDICT_ICON = {closure.READY: ":material/check_circle:", closure.NOT_YET: ":ma
 
 
 def verdict(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> None:
-    """"Ready to exit hypercare?" and why, above the tabs (the report's first page says the same)."""
+    """"Ready to exit hypercare?" and why (closure.verdict), above the tabs."""
     word, why = closure.verdict(_scorecard(con, state.con_key(con), as_of, filters))
     st.subheader(f"Ready to exit hypercare? {word.capitalize()}")
     st.markdown(f"{_VERDICT_ICON[word]} **{word.capitalize()}** — {widgets.escape_markdown(why)} "
