@@ -17,6 +17,7 @@ from . import db
 from . import kpi_registry as reg
 from .closure_rules import AT_RISK, FAIL, NOT_MEASURABLE, PASS, ClosureRules, Outcome
 from .filters import Filters
+from .kpi_charts import fmt
 from .kpi_trends import Period, period_of, undated
 from .sla_compliance import counts, in_cohort, wilson
 
@@ -148,7 +149,8 @@ def kpi_period(con, at: datetime, rules: ClosureRules, filters: Filters = Filter
 
 
 def _fmt(value: float, unit: str) -> str:
-    return f"{value:.3f} %" if unit == "%" else f"{value:,.1f} {unit}"
+    # Three decimals for a percentage: 99.895 % must not read as the 99.90 % target it misses.
+    return f"{value:.3f} %" if unit == "%" else fmt(value, unit)
 
 
 def kpi_evidence(con, at: datetime, filters: Filters, rules: ClosureRules) -> tuple[pd.DataFrame, Period]:

@@ -7,6 +7,7 @@ bound parameters; column names come only from `FILTER_COLUMNS`.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
@@ -219,10 +220,32 @@ def count_tickets(con: duckdb.DuckDBPyConnection, filters: Filters) -> int:
 
 
 def date_bounds(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
-    """First and last opened_at day in the store (None, None when empty)."""
+    """First and last opened_at day from MIN_DATE to MAX_DATE in the store (None, None when none)."""
+    # Days outside the window (a typo, an 'infinity' a file spelled out) would stretch the date
+    # pickers to year 1 or 9999; the filter treats such days as typos too.
     lo, hi = con.cursor().execute(
-        "SELECT min(opened_at)::DATE, max(opened_at)::DATE FROM tickets"
+        "SELECT min(opened_at)::DATE, max(opened_at)::DATE FROM tickets "
+        "WHERE opened_at >= ? AND opened_at < ?",
+        [datetime.combine(MIN_DATE, time.min), datetime.combine(MAX_DATE + timedelta(days=1), time.min)],
     ).fetchall()[0]
+    return lo, hi
+
+
+def picker_bounds(first: date | None, last: date | None, *chosen: date | None) -> tuple[date, date]:
+    """The date pickers' (min, max): the data's first to last whole month, widened to any chosen day."""
+    # Whole months: a picker refuses a typed day outside its bounds, and people type the 1st of
+    # a month when the data starts on the 7th. A picker opens on today moved into its bounds:
+    # on the data's last month when the data is older.
+    if first is None or last is None:  # no data
+        lo, hi = MIN_DATE, MAX_DATE
+    else:
+        lo = first.replace(day=1)
+        hi = last.replace(day=calendar.monthrange(last.year, last.month)[1])
+    # A chosen day outside them (a bookmark; a day chosen before an upload or a delete changed
+    # the data) stays as it was: outside its bounds Streamlit raises, or drops it silently.
+    for day in chosen:
+        if day is not None:
+            lo, hi = min(lo, day), max(hi, day)
     return lo, hi
 
 

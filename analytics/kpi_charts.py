@@ -38,20 +38,30 @@ def fmt(value: float | None, unit: str) -> str:
     return f"{value:,.1f} {_UNIT_TEXT.get(unit, unit)}".strip()
 
 
+def change(result: KpiResult) -> tuple[str, bool, bool] | None:
+    """The change against the previous period as (signed text, better, unchanged); None when
+    there is nothing to compare with. Unchanged: the change shows as nothing ("+0.0 points")."""
+    if result.change is None:
+        return None
+    k = reg.get(result.key)
+    # ASCII sign: st.metric reads the arrow direction from a leading "-".
+    sign = "+" if result.change >= 0 else "-"
+    size = (units.percent(abs(result.change), points=True) if result.unit == "%"
+            else fmt(abs(result.change), result.unit))
+    unchanged = size == (units.percent(0.0, points=True) if result.unit == "%" else fmt(0.0, result.unit))
+    # The word, not only st.metric's green/red, says whether the change is good (WCAG 1.4.1).
+    better = result.change > 0 if k.direction == reg.HIGHER else result.change < 0
+    return f"{sign}{size}", better, unchanged
+
+
 def card(result: KpiResult) -> dict[str, str]:
     """Texts of one KPI card: label, value, delta, status, icon, target, footnote, definition."""
     k = reg.get(result.key)
-    delta, unchanged = "", False
-    if result.change is not None:
-        # ASCII sign: st.metric reads the arrow direction from a leading "-".
-        sign = "+" if result.change >= 0 else "-"
-        size = (units.percent(abs(result.change), points=True) if result.unit == "%"
-                else fmt(abs(result.change), result.unit))
-        # No arrow for a change that shows as nothing ("+0.0 points", "+0 s"): it did not move.
-        unchanged = size == (units.percent(0.0, points=True) if result.unit == "%" else fmt(0.0, result.unit))
-        # The word, not only st.metric's green/red, says whether the change is good (WCAG 1.4.1).
-        better = result.change > 0 if k.direction == reg.HIGHER else result.change < 0
-        delta = "" if unchanged else f"{sign}{size} vs previous period ({'better' if better else 'worse'})"
+    moved = change(result)
+    unchanged = moved is not None and moved[2]
+    delta = ""
+    if moved is not None and not unchanged:
+        delta = f"{moved[0]} vs previous period ({'better' if moved[1] else 'worse'})"
     target = (f"target {'≥' if k.direction == reg.HIGHER else '≤'} {fmt(result.target, result.unit)}"
               if result.target is not None else "no target set (Settings → KPI targets)")
     foot = f"n = {result.n:,}" + (f" (small sample: fewer than {small_n(result.key)})"

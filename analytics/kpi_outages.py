@@ -13,7 +13,7 @@ from typing import Any
 from . import kpi_facts, outage_episodes
 from . import kpi_registry as reg
 from .filters import Filters
-from .kpi_trends import ALL, Period, split_sql, undated, windows
+from .kpi_trends import ALL, COMPARE, Period, split_sql, undated, windows
 
 _COLUMN = {"availability": "availability_pct", "mtbf": "mtbf_hours", "mtbsi": "mtbsi_hours"}
 
@@ -33,6 +33,13 @@ def scope(con, filters: Filters, split: str | None) -> dict[Any, tuple[int, list
 def outage_rows(con, filters: Filters, period: Period, kpis: list[reg.Kpi], grain: str | None,
                 split: str | None, severities: tuple[str, ...]) -> list[dict[str, Any]]:
     """Availability / MTBF / MTBSI per bucket and group (see the module docstring)."""
+    if grain == COMPARE:
+        # Each window on its own: the query reads only the outages overlapping its period, so
+        # the previous window must be its own period (it once read the current one's outages,
+        # giving 100 % availability and no MTBF for a previous month that had outages).
+        rows = [{**r, "bucket": label} for label, p in (("current", period), ("previous", period.previous()))
+                for r in outage_rows(con, filters, p, kpis, None, split, severities)]
+        return rows
     wins = windows(period, grain)
     data_end = period.data_end or period.end
     observed = [max(b0, min(b1, period.as_of, data_end)) for _, b0, b1 in wins]

@@ -46,7 +46,7 @@ _NOT_FIGURES = ("max_upload_mb", "demo_autoloaded", "auth_", "audit_")
 
 @dataclass(frozen=True, eq=False)
 class Text:
-    """A paragraph; style "body", "note" (small) or "subheading"."""
+    """A paragraph; style "body", "note" (small), "subheading" or "headline" (the verdict)."""
 
     text: str
     style: str = "body"
@@ -62,6 +62,18 @@ class Table:
     view: pd.DataFrame | None = None  # None: the PDF formats `data` itself
     pdf: bool = True  # False: only in the data pack (e.g. long lists)
     widths: tuple[float, ...] | None = None  # relative column widths in the PDF
+
+
+@dataclass(frozen=True)
+class Spark:
+    """A table cell drawn as a small trend line: `values` oldest first (None: a gap), with the
+    target as a dashed line when there is one."""
+
+    values: tuple[float | None, ...]
+    target: float | None = None
+
+    def __str__(self) -> str:  # the text wherever a line cannot be drawn
+        return " · ".join("–" if v is None else f"{v:,.1f}" for v in self.values)
 
 
 @dataclass(frozen=True, eq=False)
@@ -267,9 +279,9 @@ def engagement_of(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
     return name, f"{name} ({slug}): {window}, time zone {d.timezone}; this report holds its data only"
 
 
-def _cover(month: str, filters: Filters, as_of: datetime, n_tickets: int, versions: tuple[str, ...],
-           datasets: pd.DataFrame, policies: pd.DataFrame, settings: pd.DataFrame,
-           digest: str, engagement: str = "") -> Section:
+def _provenance(filters: Filters, as_of: datetime, n_tickets: int, versions: tuple[str, ...],
+                datasets: pd.DataFrame, policies: pd.DataFrame, settings: pd.DataFrame,
+                digest: str, engagement: str = "") -> Section:
     start, end = filters.date_from, filters.date_to
     facts = [("Engagement", engagement)] if engagement else []
     facts += [
@@ -301,7 +313,7 @@ def _cover(month: str, filters: Filters, as_of: datetime, n_tickets: int, versio
             widths=(1.8, 1.1, 0.9, 5.4)),
         Table("settings", "Settings that affect the figures", settings, widths=(1.4, 3)),
     ]
-    return Section("cover", "Cover", tuple(blocks))
+    return Section("provenance", "Provenance: inputs, datasets, policies and settings", tuple(blocks))
 
 
 GATHER_WORKERS = 1  # >1: sections side by side; no clear gain measured on 2 cores (DuckDB uses both)
@@ -314,8 +326,10 @@ def build(con: duckdb.DuckDBPyConnection, month: str, *, severity=(), service=()
 
     Independent sections are gathered in `workers` threads, each query on its own cursor.
     `timings`, when given, receives the seconds each part took (for bench/report.py)."""
+    from . import closure
     from . import report_governance as gov
     from . import report_sections as sec
+    from . import report_summary as summ
     from .filters import count_tickets
 
     clock = _Stopwatch(timings)
@@ -327,7 +341,7 @@ def build(con: duckdb.DuckDBPyConnection, month: str, *, severity=(), service=()
 
         # Slowest first, so the pool is never left waiting on one long part at the end.
         kpis, sla = run("kpis", sec.kpi_section, con, filters, as_of), run("sla", sec.sla_section, con, filters, as_of)
-        later = {"closure": run("closure", gov.closure_section, con, filters, as_of),
+        later = {"card": run("closure", closure.evaluate, con, as_of, filters),
                  "recurrence": run("recurrence", sec.recurrence_section, con, filters),
                  "pir": run("pir", gov.pir_section, con, filters, as_of),
                  "defects": run("defects", gov.defect_section, con, filters, as_of),
@@ -336,15 +350,17 @@ def build(con: duckdb.DuckDBPyConnection, month: str, *, severity=(), service=()
         sla_section, sla_weekly, versions = sla.result()
         trends = run("trends", sec.trends_section, con, filters, as_of, sla_weekly)
         kpi_section, results = kpis.result()
+        card = later["card"].result()
+        summary = run("summary", summ.summary_section, con, filters, as_of, results, card)
         done = {k: f.result() for k, f in later.items()}
     n = count_tickets(con, filters)
     datasets, policies, settings = done["datasets"], policy_table(con, versions), figure_settings(con)
     digest = fingerprint(datasets, policies, settings, _signoff_digest(con), month, filters, as_of, done["store"])
     name, described = engagement_of(con)
     sections = (
-        _cover(month, filters, as_of, n, versions, datasets, policies, settings, digest, described),
-        kpi_section, sla_section, trends.result(), done["recurrence"], done["pir"], done["defects"],
-        done["closure"], sec.appendix_section(results),
+        summary.result(), kpi_section, sla_section, trends.result(), done["recurrence"], done["pir"],
+        done["defects"], gov.closure_section(con, filters, as_of, card), sec.appendix_section(results),
+        _provenance(filters, as_of, n, versions, datasets, policies, settings, digest, described),
     )
     return Report(month=month, start=filters.date_from, end=filters.date_to, as_of=as_of, filters=filters,
                   caption=filters.caption(n), tool_version=tool_version(), fingerprint=digest,

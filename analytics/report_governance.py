@@ -159,9 +159,11 @@ def _signoff_view(sign: pd.DataFrame) -> pd.DataFrame:
         "comment or reason": [text(r) or text(c) for c, r in zip(sign.get("comment", []), sign.get("reason", []))]})
 
 
-def closure_section(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> Section:
+def closure_section(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime,
+                    card: pd.DataFrame | None = None) -> Section:
+    """The scorecard in full (`card`: closure.evaluate's, when already computed) and the sign-offs."""
     key, title = "closure", "Closure scorecard and sign-offs"
-    card = closure.evaluate(con, as_of, filters)
+    card = closure.evaluate(con, as_of, filters) if card is None else card
     counts = card["status"].value_counts()
     blocks: list[Block] = [
         Text(f"Hypercare exit criteria evaluated as of {as_of:%Y-%m-%d %H:%M} UTC: "

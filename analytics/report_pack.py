@@ -1,9 +1,9 @@
 """The monthly report's data pack: a zip of CSV files, or an XLSX workbook, from the same `Report`.
 
 CSV zip: `NN-<section>-<table>.csv` for every table and chart's data (NN = the section's place
-in the report, 00 = cover), a section without data gets `NN-<section>-notes.csv` with its text,
-and `manifest.csv` lists every file with its section, rows and sha256 (the cover's files hold
-the period, filters, as-of time and inputs fingerprint). XLSX: one sheet per
+in the report, 00 = the first page's summary), a section without data gets `NN-<section>-notes.csv`
+with its text, and `manifest.csv` lists every file with its section, rows and sha256 (the
+provenance section's files, last, hold the period, filters, as-of time and inputs fingerprint). XLSX: one sheet per
 section with its text, then each table under its title.
 
 Both are formula-safe (analytics/csv_export: text that a spreadsheet would run as a formula gets
@@ -30,7 +30,7 @@ from .csv_export import neutralise_cell, to_csv_bytes
 from .report import Chart, Report, Section, Table, Text
 
 DECIMALS = 6
-SHEET_NAMES = {"cover": "Cover", "kpis": "KPIs", "sla": "SLA compliance", "trends": "Trends",
+SHEET_NAMES = {"summary": "Summary", "provenance": "Provenance", "kpis": "KPIs", "sla": "SLA compliance", "trends": "Trends",
                "recurrence": "Recurring clusters", "pir": "PIR compliance", "defects": "Defect triage",
                "closure": "Closure and sign-offs", "appendix": "Appendix definitions"}
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")

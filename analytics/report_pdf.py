@@ -1,4 +1,4 @@
-"""The monthly report as a PDF (fpdf2): cover, one page onward per section, bookmarks, metadata.
+"""The monthly report as a PDF (fpdf2): the decision on page 1, the sections, bookmarks, metadata.
 
 Text: DejaVu Sans when the machine has it (Unicode, and the ✓ ✗ status symbols), else the PDF's
 built-in Helvetica, which only knows Latin-1: every text then goes through `clean`, which
@@ -23,7 +23,7 @@ import pandas as pd
 from fpdf import FPDF, FontFace
 
 from .overview import utc_now
-from .report import Chart, Report, Section, Table, Text
+from .report import Chart, Report, Section, Spark, Table, Text
 
 FONT_CANDIDATES = (  # Debian/Ubuntu, Arch, Fedora
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -38,6 +38,8 @@ _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u2
 INK, MUTED, RULE = (26, 29, 35), (85, 85, 85), (190, 190, 190)
 STATUS_COLOURS = {"✓": (0, 110, 60), "✗": (176, 0, 32), "!": (150, 75, 0)}  # dark enough for 4.5:1
 BODY, NOTE, SMALL = 9.5, 8, 7.5
+OWN_PAGE = ("appendix", "provenance")  # these start a page; body sections follow on when there is room
+MIN_ROOM = 0.3  # share of the page's height a section needs left to start on it
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -134,6 +136,11 @@ class _Document(FPDF):
     # --- blocks ---------------------------------------------------------------------------
 
     def paragraph(self, block: Text) -> None:
+        if block.style == "headline":
+            self.ln(1)
+            self.style(15, bold=True)
+            self.multi_cell(0, 8, self.t(block.text), align="L", new_x="LMARGIN", new_y="NEXT")
+            return
         if block.style == "subheading":
             if self.get_y() + 25 > self.page_break_trigger:  # keep a heading with what follows
                 self.add_page()
@@ -162,7 +169,7 @@ class _Document(FPDF):
         head = FontFace(emphasis="BOLD", fill_color=(232, 234, 238), color=INK)
         self.style(SMALL)
         with self.table(col_widths=widths, width=self.epw, text_align="LEFT", line_height=3.6,
-                        headings_style=head, borders_layout="HORIZONTAL_LINES", padding=(0.8, 1.2),
+                        headings_style=head, borders_layout="HORIZONTAL_LINES", padding=(0.5, 1.2),
                         repeat_headings=1, v_align="TOP") as table:
             row = table.row()
             for col in frame.columns:
@@ -170,7 +177,11 @@ class _Document(FPDF):
             for values in frame.itertuples(index=False):
                 row = table.row()
                 for value in values:
-                    text = self.t(cell_text(value))
+                    svg = spark_svg(value) if isinstance(value, Spark) else None
+                    if svg is not None:
+                        row.cell(img=io.BytesIO(svg), img_fill_width=True)
+                        continue
+                    text = self.t("no data" if isinstance(value, Spark) else cell_text(value))
                     row.cell(text, style=_cell_style(text))
         self.ln(2.5)
 
@@ -216,21 +227,56 @@ def _metadata(pdf: _Document, report: Report) -> None:
     pdf.set_creation_date(report.as_of.replace(tzinfo=timezone.utc))
 
 
-def _cover(pdf: _Document, report: Report, section: Section) -> None:
-    pdf.style(20, bold=True)
+def _front(pdf: _Document, report: Report, section: Section) -> None:
+    pdf.style(16, bold=True)
     pdf.start_section(pdf.t(section.title))
-    pdf.multi_cell(0, 9, pdf.t(report.title), align="L", new_x="LMARGIN", new_y="NEXT")
-    pdf.style(11, colour=MUTED)
-    pdf.multi_cell(0, 6, pdf.t(f"{report.caption.removeprefix('Filters: ')} · as of "
+    pdf.multi_cell(0, 7.5, pdf.t(report.title), align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.style(10, colour=MUTED)
+    pdf.multi_cell(0, 5, pdf.t(f"{report.caption.removeprefix('Filters: ')} · as of "
                                f"{report.as_of:%Y-%m-%d %H:%M} UTC"), align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.style(NOTE, colour=MUTED)
     # The one line that differs between two builds of the same report (tests skip it).
-    pdf.multi_cell(0, 4.5, f"Generated at {utc_now():%Y-%m-%d %H:%M:%S} UTC", align="L", new_x="LMARGIN",
+    pdf.multi_cell(0, 4, f"Generated at {utc_now():%Y-%m-%d %H:%M:%S} UTC", align="L", new_x="LMARGIN",
                    new_y="NEXT")
-    pdf.ln(3)
-    contents = " · ".join(f"{i}. {s.title}" for i, s in enumerate(report.sections[1:], 1))
-    pdf.paragraph(Text(f"Contents: {contents}.", "note"))
+    pdf.multi_cell(0, 4, pdf.t(f"The detail follows from page 2 ({len(report.sections) - 1} sections, in the "
+                               "bookmarks); the inputs fingerprint, every dataset's sha256 and the settings are on the "
+                               "last page (Provenance)."), align="L", new_x="LMARGIN", new_y="NEXT")
     _blocks(pdf, section, {}, None)
+
+
+def spark_svg(spark: Spark, width: float = 60, height: float = 9) -> bytes | None:
+    """The trend line of a table cell as SVG: the values (a gap where one is missing), the last
+    one as a dot, the target dashed; None when there is no value to draw."""
+    shown = [v for v in spark.values if v is not None]
+    if not shown:
+        return None
+    lo, hi = min(shown + ([spark.target] if spark.target is not None else [])), \
+        max(shown + ([spark.target] if spark.target is not None else []))
+    if hi == lo:
+        lo, hi = lo - 1, hi + 1
+    pad, step = 1.5, (width - 3.0) / max(1, len(spark.values) - 1)
+
+    def y(v: float) -> float:
+        return round(height - pad - (v - lo) / (hi - lo) * (height - 2 * pad), 2)
+
+    parts, run = [], []
+    for i, v in enumerate(list(spark.values) + [None]):
+        if v is not None:
+            run.append(f"{round(pad + i * step, 2)},{y(v)}")
+        elif run:
+            parts.append(f'<polyline points="{" ".join(run)}" fill="none" stroke="#1f4e79" stroke-width="1.2"/>'
+                         if len(run) > 1 else f'<circle cx="{run[0].split(",")[0]}" cy="{run[0].split(",")[1]}" '
+                         'r="1" fill="#1f4e79"/>')
+            run = []
+    last = len(spark.values) - 1
+    if spark.values[last] is not None:  # the report's month, when it has a value
+        parts.append(f'<circle cx="{round(pad + last * step, 2)}" cy="{y(spark.values[last])}" r="1.6" '
+                     'fill="#1f4e79"/>')
+    if spark.target is not None:
+        parts.insert(0, f'<line x1="0" y1="{y(spark.target)}" x2="{width}" y2="{y(spark.target)}" '
+                        'stroke="#767676" stroke-width="0.6" stroke-dasharray="2,1.5"/>')
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}">{"".join(parts)}</svg>').encode()
 
 
 def _blocks(pdf: _Document, section: Section, images: dict[int, bytes | None], error: str | None) -> None:
@@ -250,9 +296,13 @@ def render(report: Report, images: Sequence[bytes | None] | None = None, error: 
     _metadata(pdf, report)
     by_chart = {id(c): img for c, img in zip(report.charts, images or [None] * len(report.charts), strict=True)}
     pdf.add_page()
-    _cover(pdf, report, report.sections[0])
+    _front(pdf, report, report.sections[0])
     for number, section in enumerate(report.sections[1:], 1):
-        pdf.add_page()
+        room = pdf.page_break_trigger - pdf.get_y()
+        if number == 1 or section.key in OWN_PAGE or room < MIN_ROOM * pdf.h:
+            pdf.add_page()
+        else:
+            pdf.ln(6)
         pdf.style(15, bold=True)
         heading = f"{number}. {section.title}"
         pdf.start_section(pdf.t(heading))

@@ -86,14 +86,15 @@ def kpi_section(con: duckdb.DuckDBPyConnection, filters: Filters,
                + (f" ({', '.join(missed)})" if missed else "") + ". Value = the KPI's statistic for "
                "the month (mean for durations; all services for availability, the lowest beside it; lowest "
                "service for MTBF); previous = "
-               "the month before; n = tickets (or failures) measured. Definitions and exclusions: "
+               "the same number of days just before the month (the dashboard's rule; page 1 compares with the "
+               "calendar month before); n = tickets (or failures) measured. Definitions and exclusions: "
                "appendix.")
     blocks: tuple[Block, ...] = (
         Text(summary),
-        Table("kpis", "KPIs against their targets", kpi_rows(results), view=kpi_view(results),
+        Table("kpis", "KPIs in detail", kpi_rows(results), view=kpi_view(results),
               widths=(2.1, 1.4, 2.7, 1.4, 1.8, 0.9, 1.4, 1.7)),
     )
-    return Section("kpis", "KPI summary against targets", blocks), results
+    return Section("kpis", "KPI detail: spread, sample size and the month before", blocks), results
 
 
 # --- SLA compliance ---------------------------------------------------------------------
@@ -221,7 +222,8 @@ def recurrence_section(con: duckdb.DuckDBPyConnection, filters: Filters) -> Sect
     cands = problem_candidates(found).head(TOP_CLUSTERS)
     blocks: list[Block] = [
         Text(f"{len(found):,} clusters of recurring tickets (two or more tickets) in the month; the "
-             f"{len(top)} largest below, then the problem candidates."),
+             f"{len(top)} with the highest impact below (tickets × (1 + downtime hours) × recency, as on the "
+             "Recurrence page), then the problem candidates."),
         Text(DEFINITIONS["clusters"], "note"),
         Table("top_clusters", "Top recurring clusters", _cluster_data(top), view=_cluster_view(top),
               widths=(2.6, 2.6, 1.4, 0.9, 1.9, 0.9, 1.1)),

@@ -186,7 +186,7 @@ def test_kpis_mttr_sev1_each_state(con):
     assert ev.loc[0, "value"] == pytest.approx(1.5) and ev.loc[0, "n"] == 2
     _sev1(con, T - 5 * D, 5, 3 * 60)
     s, detail, ev = status(con, "kpis", rules=rules)
-    assert s == closure.PASS and ev.loc[0, "value"] == pytest.approx(2.0) and "MTTR SEV-1 2.0 hours" in detail
+    assert s == closure.PASS and ev.loc[0, "value"] == pytest.approx(2.0) and "MTTR SEV-1 2 h (target ≤ 4 h: met" in detail
     _sev1(con, T - 5 * D, 5, 14 * 60)  # mean (1 + 2 + 3 + 14) / 4 = 5 h > 4 h
     s, detail, ev = status(con, "kpis", rules=rules)
     assert s == closure.FAIL and ev.loc[0, "value"] == pytest.approx(5.0) and "Missed" in detail

@@ -90,7 +90,7 @@ def test_each_engagements_monthly_report_names_it_and_counts_only_its_tickets(ca
         start, end = report.month_range(month)
         own = con.execute("SELECT count(*) FROM tickets WHERE opened_at >= $s AND opened_at < $e + INTERVAL 1 DAY",
                           {"s": start, "e": end}).fetchall()[0][0]
-    cover = rep.section("cover").blocks[0].data.set_index("item")["value"]
+    cover = rep.section("provenance").blocks[0].data.set_index("item")["value"]
     assert e.name in rep.title
     assert cover["Engagement"].startswith(f"{e.name} ({slug}): ")
     assert "this report holds its data only" in cover["Engagement"]
@@ -104,7 +104,7 @@ def test_a_store_without_an_engagement_has_no_engagement_on_the_cover(con):
 
     load_demo(con, n_tickets=50, seed=1)
     rep = report.build(con, f"{DEFAULT_GO_LIVE:%Y-%m}")
-    cover = rep.section("cover").blocks[0].data
+    cover = rep.section("provenance").blocks[0].data
     assert "Engagement" not in set(cover["item"])
     assert rep.engagement == "" and rep.title.startswith("Hypercare monthly governance report — ")
 

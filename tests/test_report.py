@@ -22,7 +22,8 @@ from analytics.report_sections import status_label
 from tests.helpers import write_csv
 
 AS_OF = datetime(2026, 11, 1)
-SECTION_KEYS = ["cover", "kpis", "sla", "trends", "recurrence", "pir", "defects", "closure", "appendix"]
+SECTION_KEYS = ["summary", "kpis", "sla", "trends", "recurrence", "pir", "defects", "closure", "appendix",
+                "provenance"]
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +125,7 @@ def test_an_empty_store_still_gives_every_section(con):
     assert [s.key for s in r.sections] == SECTION_KEYS
     assert r.kpis["tickets"].value == 0 and r.kpis["mttr"].value is None
     assert "0 tickets" in r.caption
-    assert r.section("cover").tables[1].data.empty  # no dataset
+    assert r.section("provenance").tables[1].data.empty  # no dataset
     assert report_pdf.render(r)[:5] == b"%PDF-"
     assert len(zipfile.ZipFile(io.BytesIO(report_pack.to_csv_zip(r))).namelist()) > len(SECTION_KEYS)
 
@@ -144,12 +145,12 @@ def test_cover_lists_datasets_with_their_file_hash(tmp_path):
     write_csv(path, list(DEMO_COLUMNS), rows)
     ingest_file(con, path, profile=find_profile("hypercare-tickets"), uploaded_by="test")
     r = build(con, "2026-10", as_of=AS_OF)
-    ds = r.section("cover").tables[1].data
+    ds = r.section("provenance").tables[1].data
     assert list(ds["file_name"]) == ["tickets.csv"]
     assert ds["sha256"].iloc[0] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert ds["rows_loaded"].iloc[0] == 4 and ds["tickets_in_report"].iloc[0] == 4
     # September holds none of them.
-    assert build(con, "2026-09", as_of=AS_OF).section("cover").tables[1].data["tickets_in_report"].iloc[0] == 0
+    assert build(con, "2026-09", as_of=AS_OF).section("provenance").tables[1].data["tickets_in_report"].iloc[0] == 0
 
 
 def test_fingerprint_follows_the_inputs_and_nothing_else(demo_path, tmp_path):
@@ -167,7 +168,7 @@ def test_fingerprint_follows_the_inputs_and_nothing_else(demo_path, tmp_path):
     db.set_setting(con, "kpi_target.mttr", "8")  # a target: the statuses may change
     changed = build(con, "2026-10", as_of=AS_OF)
     assert changed.fingerprint != base
-    assert "kpi_target.mttr" in set(changed.section("cover").tables[3].data["key"])
+    assert "kpi_target.mttr" in set(changed.section("provenance").tables[3].data["key"])
     # An edit that bypassed the upload path still changes it.
     con.execute("UPDATE tickets SET severity = 'SEV-1' WHERE ticket_id = (SELECT min(ticket_id) FROM tickets)")
     assert build(con, "2026-10", as_of=AS_OF).fingerprint != changed.fingerprint

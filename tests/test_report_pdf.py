@@ -68,7 +68,7 @@ def _flat(text: str) -> str:
 def kpi_segments(text: str) -> dict[str, str]:
     """The text of each KPI table row: from its name to the next KPI's name (registry order)."""
     flat = _flat(text)
-    pos = flat.index("KPIs against their targets")
+    pos = flat.index("KPIs in detail")
     pos = flat.index("Change", pos) + len("Change")
     starts = []
     for k in reg.KPIS:
@@ -114,7 +114,23 @@ def test_every_section_heading_is_in_the_pdf(built):
     for number, section in enumerate(report.sections[1:], 1):
         assert f"{number}. {section.title}" in _flat(text), section.title
     outline = [item.title for item in reader.outline if not isinstance(item, list)]
-    assert outline == ["Cover"] + [f"{i}. {s.title}" for i, s in enumerate(report.sections[1:], 1)]
+    assert outline == [report.sections[0].title] + [f"{i}. {s.title}" for i, s in enumerate(report.sections[1:], 1)]
+
+
+def test_page_one_is_the_decision_and_provenance_is_last(built):
+    report, reader, _ = built
+    first, last = _flat(reader.pages[0].extract_text()), _flat(reader.pages[-1].extract_text())
+    verdict = report.sections[0].blocks[0].text
+    assert verdict.startswith("Ready to exit hypercare?") and _flat(verdict) in first
+    for table in report.sections[0].tables:  # criteria, KPIs, risks: all on page 1
+        assert table.title in first
+        for name in table.view.iloc[:, 0]:
+            assert _flat(str(name))[:30] in first, name
+    assert "Sign-off: " in first and "Inputs fingerprint" not in first
+    assert "Provenance" in last and report.fingerprint in _flat(_text(reader)).split("Provenance")[-1]
+    # A short body: the appendix starts by page 9 (page 1 + at most 8 pages of sections).
+    appendix = next(i for i, p in enumerate(reader.pages) if "Appendix: metric definitions" in p.extract_text())
+    assert appendix <= 8
 
 
 def test_kpi_figures_equal_the_kpis_command(built, store, capsys):

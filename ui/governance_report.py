@@ -38,10 +38,12 @@ def _whose() -> str:
 
 def monthly_report(con: duckdb.DuckDBPyConnection, filters: Filters) -> None:
     st.caption(widgets.escape_markdown(widgets.engagement_prefix()) +
-               "The month's figures for the governance board: cover with inputs and their sha256, KPIs against targets, "
-               "SLA compliance, trends, recurring clusters, PIR compliance, defect triage, "
-               "the closure scorecard with sign-offs, and every definition. The same data, month, filters "
-               "and as-of time give the same numbers; the cover's fingerprint identifies the inputs.")
+               "The month's figures for the governance board. Page 1 is the decision: ready to exit hypercare?, "
+               "the closure criteria, the KPIs against targets with their trend, the top risks and the sign-offs. "
+               "Then the KPI detail, SLA compliance, trends, recurring clusters, PIR compliance, defect triage, "
+               "the closure scorecard and every definition; the last page holds the provenance (inputs and "
+               "their sha256). The same data, month, filters and as-of time give the same numbers, and the "
+               "same inputs fingerprint.")
     months = _months(con)
     if not months:
         st.info("No dated tickets: nothing to report.", icon=":material/info:")

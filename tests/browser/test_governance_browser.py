@@ -49,12 +49,13 @@ def test_monthly_pdf_and_csv_pack_download_from_the_governance_page(page: Page, 
     _open_tab(page, "Monthly report")
     _choose(page, "gov_report_month", "2026-10")
 
-    # The file name and the cover say whose report it is: the Demo engagement's.
+    # The file name, the title and the provenance say whose report it is: the Demo engagement's.
     pdf = _build_and_download(page, "PDF report", tmp_path, "hypercare-report-demo-2026-10.pdf")
     page.screenshot(path=screenshots / "governance-report.png")
     reader = PdfReader(pdf)
     text = "\n".join(p.extract_text() for p in reader.pages)
-    for heading in ("KPI summary", "SLA compliance", "Closure", "Post-incident", "Definitions"):
+    assert "Ready to exit hypercare?" in reader.pages[0].extract_text()
+    for heading in ("KPI detail", "SLA compliance", "Closure", "Post-incident", "Definitions", "Provenance"):
         assert heading.lower() in text.lower(), heading
     assert "2026-10" in text and "Demo (demo)" in text
     assert sum(len(p.images) for p in reader.pages) >= 1  # charts drawn, not only their tables
