@@ -9,6 +9,7 @@ and the sign-off state.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -29,6 +30,7 @@ from .report_sections import status_label
 TREND_MONTHS = 6  # the report's month and the five before it
 RISK_TICKETS = 3  # open SEV-1/SEV-2 tickets named on the page (all are counted)
 URGENT = ("SEV-1", "SEV-2")
+_SENTENCE_END = re.compile(r"(?<=[.)])\s+(?=[A-Z])")  # "…UTC. Availability…", not "80.3 %" or "e.g. a"
 VERDICT_MARK = {closure.READY: "✓", closure.NOT_YET: "✗", closure.AT_RISK_VERDICT: "!"}
 
 
@@ -38,10 +40,16 @@ def verdict_text(card: pd.DataFrame) -> tuple[str, str]:
     return f"{VERDICT_MARK[word]} {word.capitalize()}", why
 
 
+def first_sentence(text: str) -> str:
+    """The reason's first sentence: page 1 gives each criterion one line, section 7 the rest."""
+    parts = _SENTENCE_END.split(str(text), maxsplit=1)
+    return parts[0] + (" …" if len(parts) > 1 else "")
+
+
 def criteria_table(card: pd.DataFrame) -> Table:
     """One line per closure criterion: status mark and word, name, its one-line reason."""
     view = pd.DataFrame({"status": [status_label(s) for s in card["status"]], "criterion": list(card["criterion"]),
-                         "why": list(card["detail"])})
+                         "why": [first_sentence(d) for d in card["detail"]]})
     data = card[["key", "criterion", "status", "detail"]].reset_index(drop=True)
     return Table("criteria", "Closure criteria", data, view=view, widths=(1.5, 2.6, 6.4))
 
@@ -227,6 +235,7 @@ def summary_section(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: dat
         Text(why),
         Text(f"Sign-off: {signoff_text(sign)}"),
         criteria_table(card),
+        Text("Each criterion's reason continues, with its evidence, in section 7 (Closure scorecard).", "note"),
         kpi_table(results, history, months),
         Text(f"Change: against the month before. Trend ({_span_label(months)}): the KPI in each month, the "
              "dot the report's month, a gap where it was not measurable, the dashed line its target; the "

@@ -155,3 +155,15 @@ def test_previous_period_of_outage_kpis_is_the_previous_window(demo):
     assert before["availability"].value < 100.0 and before["mtbf"].value is not None
     for key, r in now.items():
         assert r.previous == pytest.approx(before[key].value, rel=1e-12, abs=1e-12), key
+
+
+@pytest.mark.parametrize("text, first", [
+    ("Missed over 2016-02-01 – 2016-05-01 00:00 UTC: MTTR SEV-1. Availability not measurable: x.",
+     "Missed over 2016-02-01 – 2016-05-01 00:00 UTC: MTTR SEV-1. …"),
+    ("Below target: response 80.3 % (3,544 of 4,412 met). Target 95 % (SLA policy 'seed').",
+     "Below target: response 80.3 % (3,544 of 4,412 met). …"),
+    ("0 of 4 required roles signed; not signed: IT Director.", "0 of 4 required roles signed; not signed: IT Director."),
+    ("see e.g. the log", "see e.g. the log"),
+])
+def test_page_one_gives_each_criterion_its_first_sentence(text, first):
+    assert summ.first_sentence(text) == first
