@@ -13,6 +13,7 @@ Rules and wording: analytics/closure_rules.py; SLA and KPI criteria: analytics/c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 
@@ -222,6 +223,14 @@ def cli_records(con, as_of: datetime | None = None) -> list[dict]:
 
 
 READY, NOT_YET, AT_RISK_VERDICT = "ready", "not yet", "at risk"
+_SENTENCE_END = re.compile(r"(?<=[.)])\s+(?=[A-Z])")  # "…UTC. Availability…", not "80.3 %" or "e.g. a"
+
+
+def first_sentence(detail: str) -> str:
+    """A criterion's reason in one line (its first sentence, "…" when more follows), for the
+    report's first page and the Governance page's table; the detail stays in full beside it."""
+    parts = _SENTENCE_END.split(str(detail), maxsplit=1)
+    return parts[0] + (" …" if len(parts) > 1 else "")
 
 
 def verdict(card: pd.DataFrame) -> tuple[str, str]:

@@ -9,7 +9,6 @@ and the sign-off state.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -30,7 +29,6 @@ from .report_sections import status_label
 TREND_MONTHS = 6  # the report's month and the five before it
 RISK_TICKETS = 3  # open SEV-1/SEV-2 tickets named on the page (all are counted)
 URGENT = ("SEV-1", "SEV-2")
-_SENTENCE_END = re.compile(r"(?<=[.)])\s+(?=[A-Z])")  # "…UTC. Availability…", not "80.3 %" or "e.g. a"
 VERDICT_MARK = {closure.READY: "✓", closure.NOT_YET: "✗", closure.AT_RISK_VERDICT: "!"}
 
 
@@ -40,16 +38,10 @@ def verdict_text(card: pd.DataFrame) -> tuple[str, str]:
     return f"{VERDICT_MARK[word]} {word.capitalize()}", why
 
 
-def first_sentence(text: str) -> str:
-    """The reason's first sentence: page 1 gives each criterion one line, section 7 the rest."""
-    parts = _SENTENCE_END.split(str(text), maxsplit=1)
-    return parts[0] + (" …" if len(parts) > 1 else "")
-
-
 def criteria_table(card: pd.DataFrame) -> Table:
     """One line per closure criterion: status mark and word, name, its one-line reason."""
     view = pd.DataFrame({"status": [status_label(s) for s in card["status"]], "criterion": list(card["criterion"]),
-                         "why": [first_sentence(d) for d in card["detail"]]})
+                         "why": [closure.first_sentence(d) for d in card["detail"]]})
     data = card[["key", "criterion", "status", "detail"]].reset_index(drop=True)
     return Table("criteria", "Closure criteria", data, view=view, widths=(1.5, 2.6, 6.4))
 

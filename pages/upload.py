@@ -134,10 +134,10 @@ if upload is not None:
                 columns=["profile", "confidence", "reason"],
             ),
             alt="Candidate profiles and how well they fit",
-            key="upload_candidates",
+            key="upload_candidates", wrap=True,
         )
     with st.expander("Preview (first 50 rows, as read)"):
-        widgets.table(first.preview, alt="Preview of the uploaded file", key="upload_preview")
+        widgets.table(first.preview, alt="Preview of the uploaded file", key="upload_preview", wrap=True)
 
     base = first if pick == best.profile_name else state.inspect_upload(
         con, upload.file_id, upload.name, data, chosen.profile, None, limit, delimiter)
@@ -358,7 +358,7 @@ if not uploads.empty:
     st.subheader("Rejected rows")
     chosen_ds = st.selectbox("Upload", list(labels), format_func=labels.get, key="rejects_dataset")
     rejected = state.dataset_data(con, "rejects", chosen_ds)
-    widgets.table(rejected, alt=f"Rejected rows of upload {chosen_ds}", key="rejects_table")
+    widgets.table(rejected, alt=f"Rejected rows of upload {chosen_ds}", key="rejects_table", wrap=True)
     if not rejected.empty:
         widgets.download_csv(rejected, f"rejects_{chosen_ds}.csv", key="rejects_csv",
                              label="Download rejected rows (CSV)")
@@ -381,12 +381,12 @@ scopes = {None: "All uploads", **labels}
 scope = st.selectbox("Scope", list(scopes), format_func=scopes.get, key="dq_scope")
 quality = state.dataset_data(con, "data_quality", scope)
 widgets.table(quality, alt="Data-quality checks with the number of affected tickets",
-              key="dq_table")
+              key="dq_table", wrap=True)
 check_labels = {r.check: f"{r.label} ({r.count:,})" for r in quality.itertuples()}
 check = st.selectbox("Show the rows of", list(check_labels), format_func=check_labels.get,
                      key="dq_check")
 if check:
     rows = state.dataset_data(con, "data_quality_rows", check, scope)
-    widgets.table(rows, alt=f"Rows failing the check {check_labels[check]}", key="dq_rows")
+    widgets.table(rows, alt=f"Rows failing the check {check_labels[check]}", key="dq_rows", wrap=True)
     if not rows.empty:
         widgets.download_csv(rows, f"data_quality_{check}.csv", key="dq_csv")

@@ -36,6 +36,10 @@ def _page(tab: str | None = None) -> AppTest:
     return at
 
 
+def _plain(text: str) -> str:
+    return " ".join(str(text).replace("\\", "").split())
+
+
 def _button(at: AppTest, label: str):
     return next(b for b in at.button if b.label == label)
 
@@ -58,6 +62,12 @@ def test_every_tab_renders_and_only_the_open_one_runs(store):
     card = _read(store, closure.evaluate, as_of, Filters())
     assert list(shown["criterion"]) == list(card["criterion"])
     assert [s.split(" ", 1)[1] for s in shown["status"]] == list(card["status"])
+    # one line per criterion in the table (wrapped, a missing value as "—"); the whole reason
+    # once, in the criterion's expander
+    assert list(shown["detail"]) == [closure.first_sentence(d) for d in card["detail"]]
+    assert at.dataframe[0].proto.placeholder == "—" and at.dataframe[0].proto.row_height > 64
+    full = [m.value.replace("\\", "") for e in at.expander for m in e.markdown]
+    assert all(any(_plain(d) in _plain(f) for f in full) for d in card["detail"])
     # the verdict on top, as on the report's first page: the core's, from the same scorecard
     word, why = closure.verdict(card)
     assert f"Ready to exit hypercare? {word.capitalize()}" in [h.value for h in at.subheader]

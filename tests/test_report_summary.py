@@ -166,4 +166,4 @@ def test_previous_period_of_outage_kpis_is_the_previous_window(demo):
     ("see e.g. the log", "see e.g. the log"),
 ])
 def test_page_one_gives_each_criterion_its_first_sentence(text, first):
-    assert summ.first_sentence(text) == first
+    assert closure.first_sentence(text) == first

@@ -96,9 +96,12 @@ def scorecard(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime)
     cols = st.columns(4)
     for col, status in zip(cols, STATUS_ICONS):
         col.metric(status_text(status).capitalize(), int(counts.get(status, 0)))
-    view = card.assign(status=card["status"].map(status_text))[["criterion", "status", "detail", "evidence_count"]]
-    widgets.table(view, alt="Closure criteria with status, detail and evidence count", key="gov_scorecard",
-                  column_config={"evidence_count": st.column_config.NumberColumn("Evidence rows")})
+    # One line per criterion here; its whole reason, definition and evidence in its expander below.
+    view = card.assign(status=card["status"].map(status_text), detail=card["detail"].map(closure.first_sentence))[
+        ["criterion", "status", "detail", "evidence_count"]]
+    widgets.table(view, alt="Closure criteria with status, reason and evidence count", key="gov_scorecard",
+                  wrap=True, column_config={"detail": st.column_config.TextColumn("Reason (in full below)"),
+                                            "evidence_count": st.column_config.NumberColumn("Evidence rows")})
     widgets.download_csv(card, f"closure_scorecard_{as_of:%Y-%m-%d}.csv", key="gov_scorecard_csv",
                          label="Download scorecard (CSV)")
     for row in card.to_dict("records"):

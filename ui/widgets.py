@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import chart_contrast, chart_text, labels
+from analytics import chart_contrast, chart_text, labels, units
 from analytics.csv_export import to_csv_bytes
 from analytics.filters import Filters
 from ui import engagement_state, state, store_view
@@ -100,9 +100,13 @@ def definition_popover(lines: list[str], key: str) -> None:
                 st.markdown(escape_markdown(line))
 
 
+WRAPPED_ROW_PX = 72  # taller than 4rem: Streamlit's grid then wraps text, about three lines a row
+
+
 def table(df: pd.DataFrame, alt: str, *, key: str | None = None,
-          column_config: dict | None = None, height: int | str = "auto") -> None:
-    """A read-only table (text shown as text); very long tables show their first rows."""
+          column_config: dict | None = None, height: int | str = "auto", wrap: bool = False) -> None:
+    """A read-only table (text shown as text, a missing value as "—"); very long tables show
+    their first rows. `wrap`: long texts wrap over about three lines per row."""
     if df.empty:
         st.caption("No rows.")
         return
@@ -110,10 +114,13 @@ def table(df: pd.DataFrame, alt: str, *, key: str | None = None,
     # Headers as words for every column the page did not label itself (never `ticket_id`).
     config = {c: st.column_config.Column(labels.header(c)) for c in shown.columns}
     config.update(column_config or {})
-    st.dataframe(shown, hide_index=True, alt=alt, key=key, column_config=config, height=height)
+    st.dataframe(shown, hide_index=True, alt=alt, key=key, column_config=config, height=height,
+                 placeholder=units.NONE_TEXT, row_height=WRAPPED_ROW_PX if wrap else None)
+    notes = ["Double-click a cell to read all of it."] if wrap else []
     if len(df) > len(shown):
-        st.caption(f"Showing the first {len(shown):,} of {len(df):,} rows; "
-                   "download the CSV for all of them.")
+        notes.insert(0, f"Showing the first {len(shown):,} of {len(df):,} rows; download the CSV for all of them.")
+    if notes:
+        st.caption(" ".join(notes))
 
 
 def download_csv(df: pd.DataFrame | Callable[[], pd.DataFrame], file_name: str, key: str,
