@@ -339,7 +339,7 @@ def _finish(df: pd.DataFrame, threshold: float) -> pd.DataFrame:
     df["kind"] = kinds(df)
     df["why"] = [why(s, c, lab, v, threshold) for s, c, lab, v in
                  zip(df["service"], df["component"], df["label"], df["variants"], strict=True)]
-    df["label"] = [display_label(lab) for lab in df["label"]]
+    df["label"] = [display_label(lab, svc) for lab, svc in zip(df["label"], df["service"], strict=True)]
     df["impact"] = impact(df)
     order = ["cluster_id", "label", "example_title", "service", "component", "tickets", "impact", "first_seen",
              "last_seen", "span_days", "mtbf_hours", "downtime_hours", "max_in_window", "variants", "kind",

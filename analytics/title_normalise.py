@@ -117,15 +117,19 @@ def is_field_signature(signature: str) -> bool:
     return signature.startswith("[no title]")
 
 
-def display_label(signature: str) -> str:
-    """A cluster's name for people: its normalised title, or for tickets without a title their
-    fields' values ("Category 46 / Subcategory 223", category then component) instead of the
-    stored "[no title] category=…; component=…" (its `why` names the fields)."""
+def display_label(signature: str, service: object = None) -> str:
+    """A cluster's name for people: its normalised title, or for tickets without a title its
+    service and fields' values ("Category 46 / Subcategory 223": service, category, component)
+    instead of the stored "[no title] category=…; component=…" (its `why` names the fields).
+    The service is part of the name because the signature leaves it out: two services' clusters
+    of one category would otherwise read the same."""
     if not is_field_signature(signature):
         return signature
-    parts = []
+    parts = [str(service)] if isinstance(service, str) and service.strip() else []
     for item in signature.removeprefix("[no title] ").split("; "):
         name, _, value = item.partition("=")
         if value and value != "-":
             parts.append(value[:1].upper() + value[1:])
+    if len(parts) == 1 and parts[0] == service:
+        return f"{service} (no title, category or component)"
     return " / ".join(parts) or "No title, category or component"

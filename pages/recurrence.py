@@ -45,11 +45,7 @@ with m3:
 tab_clusters, tab_candidates, tab_patterns = st.tabs(["Clusters", "Problem candidates", "Patterns"])
 with tab_clusters:
     st.caption(widgets.escape_markdown(f"{recurrence.DEFINITIONS['clusters']} {recurrence.DEFINITIONS['impact']}"))
-    show_all = st.toggle(f"Show all {len(clusters):,} recurring clusters", key="rc_show_all",
-                         disabled=len(clusters) <= recurrence.TOP_CLUSTERS)
-    shown = clusters if show_all else clusters.head(recurrence.TOP_CLUSTERS)
-    if len(shown) < len(clusters):
-        st.caption(f"The {len(shown)} with the highest impact of {len(clusters):,}; the CSV holds them all.")
+    shown = rstate.top_first(clusters, "recurring clusters", "rc_show_all")
     widgets.table(shown, alt="Recurrence clusters with at least 2 tickets, highest impact first", key="rc_clusters",
                   column_config=dates)
     widgets.download_csv(rc.export_frame(clusters), "recurrence_clusters.csv", key="rc_csv",
@@ -69,7 +65,10 @@ with tab_clusters:
 
 with tab_candidates:
     st.caption(widgets.escape_markdown(f"{recurrence.DEFINITIONS['candidates']} k = {k}, d = {d}."))
-    widgets.table(candidates, alt="Problem candidates", key="rc_candidates", column_config=dates)
+    widgets.table(rstate.top_first(candidates, "problem candidates", "rc_show_all_candidates"),
+                  alt="Problem candidates, highest impact first", key="rc_candidates", column_config=dates)
+    widgets.download_csv(rc.export_frame(candidates), "problem_candidates.csv", key="rc_candidates_csv",
+                         label="Download problem candidates (CSV)")
 
 with tab_patterns:
     p1, p2 = st.columns(2)

@@ -16,7 +16,7 @@ from analytics import db, recurrence
 from analytics.cli import main
 from analytics.filters import Filters
 from analytics.recurrence_charts import cluster_choices, export_frame, to_json_records
-from analytics.title_normalise import field_signature, normalise_title
+from analytics.title_normalise import display_label, field_signature, normalise_title
 
 T0 = datetime(2026, 9, 7, 9, 0)
 
@@ -127,9 +127,21 @@ def test_untitled_tickets_group_by_category_and_component(con):
     df = recurrence.clusters(con, threshold=0.5)
     assert sorted(df["tickets"]) == [1, 3]
     big = df.iloc[0]
-    assert big["label"] == "Subcategory 7"  # its fields' values, not "[no title] category=…"
+    # its service and fields' values, not "[no title] category=…"
+    assert big["label"] == "Category 53 / Subcategory 7"
     assert field_signature("Subcategory 7", None).removeprefix("[no title] ") in big["why"]
     assert "no title" in big["why"]
+
+
+@pytest.mark.parametrize("signature, service, label", [
+    ("[no title] category=subcategory 223; component=-", "Category 46", "Category 46 / Subcategory 223"),
+    ("[no title] category=-; component=-", "OpenShift Workloads", "OpenShift Workloads (no title, category or component)"),
+    ("[no title] category=-; component=-", None, "No title, category or component"),
+    ("[no title] category=value 1; component=db", None, "Value 1 / Db"),
+    ("payment gateway timeout on <host>", "Payments", "payment gateway timeout on <host>"),
+])
+def test_titleless_clusters_are_named_by_service_and_fields(signature, service, label):
+    assert display_label(signature, service) == label
 
 
 def test_cluster_figures(con):

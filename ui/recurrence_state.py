@@ -68,3 +68,13 @@ def default_threshold(con: duckdb.DuckDBPyConnection) -> float:
 
 def heatmap_timezone(con: duckdb.DuckDBPyConnection) -> str:
     return patterns.heatmap_timezone(con)
+
+
+def top_first(frame: pd.DataFrame, what: str, key: str) -> pd.DataFrame:
+    """The TOP_CLUSTERS rows with the highest impact (frames come sorted so), with a toggle to
+    show them all and a caption saying how many are left out."""
+    show_all = st.toggle(f"Show all {len(frame):,} {what}", key=key, disabled=len(frame) <= recurrence.TOP_CLUSTERS)
+    shown = frame if show_all else frame.head(recurrence.TOP_CLUSTERS)
+    if len(shown) < len(frame):
+        st.caption(f"The {len(shown)} with the highest impact of {len(frame):,}; the CSV holds them all.")
+    return shown
