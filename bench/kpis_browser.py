@@ -80,12 +80,16 @@ def _options(db_path: Path) -> list[tuple[str, str]]:
     return rounds
 
 
-def _start_server(db_path: Path, tmp: Path) -> tuple[subprocess.Popen, str]:
+def _start_server(db_path: Path, tmp: Path, demo: bool = False) -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` on a free loopback port with its own store; `demo`: a first start
+    into a missing store loads the demo data (scripts/screenshots.py), else it stays empty."""
     port = _free_port()
     secrets = tmp / "secrets.toml"
     secrets.write_text("", encoding="utf-8")  # local mode, whatever the developer's secrets say
     env = {**os.environ, "HYPERCARE_DB": str(db_path), "HYPERCARE_NO_DEMO": "1",
            "HYPERCARE_PROFILES": str(tmp / "profiles")}
+    if demo:
+        del env["HYPERCARE_NO_DEMO"]
     log = (tmp / "streamlit.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
