@@ -349,9 +349,9 @@ def build(con: duckdb.DuckDBPyConnection, month: str, *, severity=(), service=()
                  "store": run("store digest", store_digest, con)}
         sla_section, sla_weekly, versions = sla.result()
         trends = run("trends", sec.trends_section, con, filters, as_of, sla_weekly)
-        kpi_section, results = kpis.result()
+        kpi_section, results, no_change = kpis.result()
         card = later["card"].result()
-        summary = run("summary", summ.summary_section, con, filters, as_of, results, card)
+        summary = run("summary", summ.summary_section, con, filters, as_of, results, card, no_change)
         done = {k: f.result() for k, f in later.items()}
     n = count_tickets(con, filters)
     datasets, policies, settings = done["datasets"], policy_table(con, versions), figure_settings(con)

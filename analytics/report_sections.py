@@ -7,7 +7,8 @@ the dashboard show the same numbers) and returns it as text, tables and charts
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import duckdb
 import pandas as pd
@@ -16,6 +17,7 @@ from . import charts, kpi_charts, kpi_trends, overview, sla_charts
 from . import kpi_registry as reg
 from . import sla_compliance as comp
 from .filters import Filters
+from .kpi_facts import data_span
 from .kpi_charts import fmt
 from .kpis import KpiResult, results as kpi_results
 from .report import Block, Chart, Section, Table, Text
@@ -43,12 +45,39 @@ def _target_text(k: reg.Kpi, target: float | None, unit: str) -> str:
     return f"{'≥' if k.direction == reg.HIGHER else '≤'} {fmt(target, unit)}"
 
 
-def _change_text(r: KpiResult) -> str:
-    if r.change is None:
+def change_words(r: KpiResult) -> str:
+    """The change against the previous month as people read it: "+8 h 37 min (worse)",
+    "unchanged", or "–" when there is nothing to compare with."""
+    moved = kpi_charts.change(r)
+    if moved is None:
         return "–"
-    sign = "+" if r.change >= 0 else "−"
-    size = f"{abs(r.change):,.2f} points" if r.unit == "%" else fmt(abs(r.change), r.unit)
-    return f"{sign}{size}"
+    text, better, unchanged = moved
+    return "unchanged" if unchanged else f"{text} ({'better' if better else 'worse'})"
+
+
+def month_on_month(con: duckdb.DuckDBPyConnection, filters: Filters,
+                   as_of: datetime) -> tuple[dict[str, KpiResult], str | None]:
+    """The month's KPIs, each with the calendar month before as `previous` (the dashboard
+    compares with as many days just before, which for a month is not the month before), and
+    what limits the comparison: no data then, or data for part of that month only."""
+    now = kpi_results(con, filters, as_of, previous=False)
+    assert filters.date_from is not None
+    last_day = filters.date_from - timedelta(days=1)
+    first_day = last_day.replace(day=1)
+    data_from = data_span(con, filters)[0]
+    if data_from is None or data_from.date() > last_day:
+        return now, f"no data before {filters.date_from:%B %Y}: no change to show"
+    partial = data_from.date() > first_day
+    before = kpi_results(con, filters.with_values(date_from=first_day, date_to=last_day), as_of, previous=False)
+    out = {}
+    for key, r in now.items():
+        # A count over part of a month is not comparable with a whole month's; a duration, rate
+        # or backlog is (on fewer tickets).
+        prev = None if partial and reg.get(key).kind == "count" else before[key].value
+        out[key] = replace(r, previous=prev, change=None if r.value is None or prev is None else r.value - prev)
+    if partial:
+        return out, f"{first_day:%B %Y} has data from {data_from:%d %B} only, so ticket counts are not compared"
+    return out, None
 
 
 def kpi_rows(results: dict[str, KpiResult]) -> pd.DataFrame:
@@ -72,29 +101,29 @@ def kpi_view(results: dict[str, KpiResult]) -> pd.DataFrame:
                   if r.stats.get("median") is not None else "–")
         rows.append({"KPI": k.name, "Value": fmt(r.value, r.unit), "Median · p90": spread,
                      "Target": _target_text(k, r.target, r.unit), "Status": status_label(r.status),
-                     "n": f"{r.n:,}", "Previous": fmt(r.previous, r.unit) if r.previous is not None else "–",
-                     "Change": _change_text(r)})
+                     "n": f"{r.n:,}", "Previous month": fmt(r.previous, r.unit) if r.previous is not None else "–",
+                     "Change": change_words(r)})
     return pd.DataFrame(rows)
 
 
 def kpi_section(con: duckdb.DuckDBPyConnection, filters: Filters,
-                as_of: datetime) -> tuple[Section, dict[str, KpiResult]]:
-    results = kpi_results(con, filters, as_of)
+                as_of: datetime) -> tuple[Section, dict[str, KpiResult], str | None]:
+    """The KPI detail table, and the results with the month before (month_on_month)."""
+    results, no_change = month_on_month(con, filters, as_of)
     missed = [reg.get(k).name for k, r in results.items() if r.status == "missed"]
     met = sum(r.status == "met" for r in results.values())
     summary = (f"{met} KPI{'s' if met != 1 else ''} met their target, {len(missed)} missed"
                + (f" ({', '.join(missed)})" if missed else "") + ". Value = the KPI's statistic for "
                "the month (mean for durations; all services for availability, the lowest beside it; lowest "
-               "service for MTBF); previous = "
-               "the same number of days just before the month (the dashboard's rule; page 1 compares with the "
-               "calendar month before); n = tickets (or failures) measured. Definitions and exclusions: "
-               "appendix.")
+               "service for MTBF); previous month = the calendar month before, as on page 1"
+               + (f" ({no_change})" if no_change else "") + "; n = tickets (or failures) measured. Definitions "
+               "and exclusions: appendix.")
     blocks: tuple[Block, ...] = (
         Text(summary),
         Table("kpis", "KPIs in detail", kpi_rows(results), view=kpi_view(results),
-              widths=(2.1, 1.4, 2.7, 1.4, 1.8, 0.9, 1.4, 1.7)),
+              widths=(2.1, 1.4, 2.5, 1.2, 1.7, 0.8, 1.3, 2.4)),
     )
-    return Section("kpis", "KPI detail: spread, sample size and the month before", blocks), results
+    return Section("kpis", "KPI detail: spread, sample size and the month before", blocks), results, no_change
 
 
 # --- SLA compliance ---------------------------------------------------------------------

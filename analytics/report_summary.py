@@ -9,7 +9,6 @@ and the sign-off state.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, datetime
 
 import duckdb
@@ -24,7 +23,7 @@ from .kpi_facts import data_span
 from .kpi_trends import period_of, undated
 from .kpis import KpiResult, frame as kpi_frame
 from .report import Block, Section, Spark, Table, Text
-from .report_sections import status_label
+from .report_sections import change_words, status_label
 
 TREND_MONTHS = 6  # the report's month and the five before it
 RISK_TICKETS = 3  # open SEV-1/SEV-2 tickets named on the page (all are counted)
@@ -70,23 +69,8 @@ def kpi_history(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetim
                          "value": pd.to_numeric(df["value"], errors="coerce").to_numpy()})
 
 
-def against_last_month(r: KpiResult, last_month: float | None) -> KpiResult:
-    """`r` compared with the calendar month before (KpiResult.previous is the same number of
-    days just before the period, which for a month is not the month before)."""
-    change = None if r.value is None or last_month is None else r.value - last_month
-    return replace(r, previous=last_month, change=change)
-
-
 def _span_label(months: list[date]) -> str:
     return f"{months[-1]:%b %Y}" if len(months) == 1 else f"{months[0]:%b} – {months[-1]:%b %Y}"
-
-
-def _change_words(r: KpiResult) -> str:
-    moved = kpi_charts.change(r)
-    if moved is None:
-        return "–"
-    text, better, unchanged = moved
-    return "unchanged" if unchanged else f"{text} ({'better' if better else 'worse'})"
 
 
 def kpi_table(results: dict[str, KpiResult], history: pd.DataFrame, months: list[date]) -> Table:
@@ -97,14 +81,14 @@ def kpi_table(results: dict[str, KpiResult], history: pd.DataFrame, months: list
     for k in reg.KPIS:
         series = by_key.get(k.key, pd.Series(dtype="float64"))
         values = tuple(None if pd.isna(series.get(m)) else float(series.get(m)) for m in months)
-        r = against_last_month(results[k.key], values[-2] if len(values) > 1 else None)
+        r = results[k.key]
         target = "none set" if r.target is None else \
             f"{'≥' if k.direction == reg.HIGHER else '≤'} {fmt(r.target, r.unit)}"
         rows.append({"key": k.key, "kpi": k.name, "unit": r.unit, "value": r.value, "target": r.target,
                      "status": r.status, "n": r.n, "previous_month": r.previous, "change": r.change,
                      **{f"{m:%Y-%m}": v for m, v in zip(months, values)}})
         view.append({"KPI": k.name, "Value": fmt(r.value, r.unit), "Target": target,
-                     "Status": status_label(r.status), "Change vs previous month": _change_words(r),
+                     "Status": status_label(r.status), "Change vs previous month": change_words(r),
                      _span_label(months): Spark(values, r.target)})
     return Table("kpis", "KPIs against their targets", pd.DataFrame(rows), view=pd.DataFrame(view),
                  widths=(2.3, 1.5, 1.5, 1.8, 2.3, 1.6))
@@ -215,8 +199,9 @@ def signoff_text(sign: pd.DataFrame) -> str:
 
 
 def summary_section(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime,
-                    results: dict[str, KpiResult], card: pd.DataFrame) -> Section:
-    """The first page (see the module docstring)."""
+                    results: dict[str, KpiResult], card: pd.DataFrame, no_change: str | None = None) -> Section:
+    """The first page (see the module docstring). `results`: report_sections.month_on_month's,
+    `no_change`: why they hold no change, if they do not."""
     headline, why = verdict_text(card)
     months = trend_months(filters.date_from, data_from=data_span(con, filters)[0])
     history = kpi_history(con, filters, as_of, months)
@@ -229,7 +214,7 @@ def summary_section(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: dat
         criteria_table(card),
         Text("Each criterion's reason continues, with its evidence, in section 7 (Closure scorecard).", "note"),
         kpi_table(results, history, months),
-        Text(f"Change: against the month before. Trend ({_span_label(months)}): the KPI in each month, the "
+        Text(f"Change: against the calendar month before{f' ({no_change})' if no_change else ''}. Trend ({_span_label(months)}): the KPI in each month, the "
              "dot the report's month, a gap where it was not measurable, the dashed line its target; the "
              "values are in the data pack.", "note"),
         Table("risks", "Top risks", danger, view=risk_view(danger), widths=(2.0, 1.2, 7.3)),

@@ -14,6 +14,7 @@ from analytics.filters import Filters
 from analytics.kpis import results
 from analytics.report import Spark, build, month_filters
 from analytics.report_pdf import spark_svg
+from analytics.report_sections import month_on_month
 
 AS_OF = datetime(2026, 11, 1)
 
@@ -48,7 +49,8 @@ def test_the_first_section_is_the_decision(october, demo):
 
 def test_kpi_table_month_values_equal_each_months_own_report(october, demo):
     """The trend's last point is the month's KPI; the change is against the calendar month
-    before, computed on its own (not the same-length window the dashboard compares with)."""
+    before, computed on its own (not the same-length window the dashboard compares with). The
+    demo's September starts at go-live, the 7th: its ticket count is not compared."""
     table = next(t for t in october.sections[0].tables if t.name == "kpis").data.set_index("key")
     september = results(demo, month_filters("2026-09"), AS_OF)
     compared = 0
@@ -59,12 +61,25 @@ def test_kpi_table_month_values_equal_each_months_own_report(october, demo):
         else:
             assert row["2026-10"] == pytest.approx(r.value, rel=1e-9)
         before = september[key].value
-        if before is None or r.value is None:
-            assert row["change"] is None or row["change"] != row["change"]
+        if before is None or r.value is None or key == "tickets":
+            assert row["change"] is None or row["change"] != row["change"], key
         else:
             assert row["change"] == pytest.approx(r.value - before, rel=1e-9, abs=1e-9)
             compared += 1
-    assert compared >= 10  # the demo's September is a full month of data
+    assert compared >= 10
+    notes = [b.text for b in october.sections[0].blocks if hasattr(b, "text")]
+    assert any("September 2026 has data from 07 September only" in t for t in notes)
+
+
+@pytest.mark.parametrize("month, note", [
+    ("2026-09", "no data before September 2026: no change to show"),
+    ("2026-11", None),
+])
+def test_month_on_month_says_what_limits_the_comparison(demo, month, note):
+    found, why = month_on_month(demo, month_filters(month), AS_OF)
+    assert why == note
+    if note:
+        assert all(r.change is None for r in found.values())
 
 
 def test_trend_months_start_with_the_data():
