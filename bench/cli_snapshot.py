@@ -30,7 +30,7 @@ from scripts.real_data_figures import DATASETS, real_dir  # noqa: E402
 AS_OF = "2026-12-01T00:00:00"
 DEMO = "demo"
 # Keys whose values depend on the run, not on the code: when and where it ran, how long it took.
-VOLATILE = {"uploaded_at", "seconds", "elapsed_s", "duration_s", "store", "path", "db", "recorded_at"}
+VOLATILE = {"uploaded_at", "seconds", "elapsed_s", "duration_s", "timings", "path", "db", "recorded_at"}
 COMMANDS: dict[str, list[str]] = {
     "kpis": ["kpis", "--json", "--as-of", AS_OF],
     "kpis-by-severity": ["kpis", "--json", "--by", "severity", "--as-of", AS_OF],
