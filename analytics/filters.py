@@ -249,6 +249,11 @@ def picker_bounds(first: date | None, last: date | None, *chosen: date | None) -
     return lo, hi
 
 
+def days_text(start: date | None, end: date | None) -> str:
+    """The days from `start` to `end` as the caption writes them, e.g. "7 Sep – 21 Nov 2026"."""
+    return _date_range_text(start, end)
+
+
 # --- helpers ----------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analytics.filters import Filters, count_tickets, date_bounds, filter_options
+from analytics.filters import MAX_DATE, MIN_DATE, Filters, count_tickets, date_bounds, filter_options, picker_bounds
 
 D1 = datetime(2026, 9, 7)
 D2 = datetime(2026, 11, 1)
@@ -295,6 +295,33 @@ def test_filter_options_and_bounds_of_an_empty_store(con):
 
 def test_date_bounds(store):
     assert date_bounds(store) == (date(2026, 9, 6), date(2026, 10, 1))
+
+
+def test_date_bounds_ignore_days_outside_the_filter_window(store):
+    # 'infinity' parses as a timestamp; it and a year-1 typo must not stretch the date pickers.
+    store.execute("INSERT INTO tickets (ticket_id, opened_at) VALUES ('x1', 'infinity'), ('x2', '0001-01-01'), "
+                  "('x3', '-infinity')")
+    assert date_bounds(store) == (date(2026, 9, 6), date(2026, 10, 1))
+
+
+@pytest.mark.parametrize(
+    "first,last,chosen,expected",
+    [
+        (date(2026, 9, 7), date(2026, 11, 21), (), (date(2026, 9, 1), date(2026, 11, 30))),
+        (date(2016, 2, 29), date(2016, 2, 29), (None, None), (date(2016, 2, 1), date(2016, 2, 29))),
+        (date(2016, 2, 29), date(2016, 3, 10), (date(2026, 9, 1), None), (date(2016, 2, 1), date(2026, 9, 1))),
+        (date(2016, 2, 29), date(2016, 3, 10), (None, date(2001, 1, 1)), (date(2001, 1, 1), date(2016, 3, 31))),
+        (date(2026, 9, 7), date(2026, 11, 21), (date(2026, 9, 10), date(2026, 9, 20)),
+         (date(2026, 9, 1), date(2026, 11, 30))),
+        (None, None, (), (MIN_DATE, MAX_DATE)),
+        (None, None, (date(2026, 9, 1),), (MIN_DATE, MAX_DATE)),
+        (date(1970, 1, 1), date(2100, 12, 31), (), (MIN_DATE, MAX_DATE)),
+    ],
+    ids=["whole-months", "one-day", "chosen-after", "chosen-before", "chosen-inside", "no-data",
+         "no-data-chosen", "window-edges"],
+)
+def test_picker_bounds(first, last, chosen, expected):
+    assert picker_bounds(first, last, *chosen) == expected
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ from ui import engagement_state, store_view
 from analytics.filters import Filters
 
 FILTER_KEYS: dict[str, str] = {field: f"f_{field}" for field in flt.FILTER_COLUMNS}  # -> widget key
-DATES_KEY = "f_dates"
+FROM_KEY, TO_KEY = "f_from", "f_to"  # the first and last opened day
 FILTER_LABELS: dict[str, str] = {
     "severity": "Severity",
     "service": "Service",
@@ -38,7 +38,6 @@ FILTER_LABELS: dict[str, str] = {
     "type": "Ticket type",
     "status": "Status",
 }
-_DATES_INITIAL = "_f_dates_initial"  # the date widget's first value (from the URL)
 _URL_READ = "_filters_read_from_url"
 _CURRENT = "_filters_current"
 # Set by the router (filter_bar) in each script run, read by start_page. Every session's
@@ -160,6 +159,11 @@ def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
 
 
 @st.cache_data(**_CACHE)
+def _date_bounds(_con: duckdb.DuckDBPyConnection, con_key: int) -> tuple[date | None, date | None]:
+    return flt.date_bounds(_con)
+
+
+@st.cache_data(**_CACHE)
 def _ticket_count(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters) -> int:
     return flt.count_tickets(_con, filters)
 
@@ -277,16 +281,17 @@ def filter_bar(con: duckdb.DuckDBPyConnection) -> Filters:
 
     with st.sidebar, as_entry_script():
         st.header("Filters")
-        st.date_input(
-            "Opened between (UTC days)",
-            value=st.session_state.get(_DATES_INITIAL, ()),
-            min_value=flt.MIN_DATE,
-            max_value=flt.MAX_DATE,
-            key=DATES_KEY,
-            format="YYYY-MM-DD",
-            help="Tickets whose opened_at falls on these days, both days included. "
-            "Leave empty for all dates.",
-        )
+        # Two single days, not one range: Streamlit's range field does not move to its end day
+        # when the "–" is typed, so a typed range silently became a start day (issue #15).
+        first, last = _date_bounds(con, con_key(con))
+        low, high = flt.picker_bounds(first, last, *(st.session_state.get(k) for k in (FROM_KEY, TO_KEY)))
+        span = f" This engagement's tickets were opened {flt.days_text(first, last)}." if first else ""
+        typing = (" Type it as YYYY-MM-DD or pick it; a typed day applies when you leave the field "
+                  "(Tab, Escape or a click elsewhere).")
+        for key, label, what in ((FROM_KEY, "Opened from (UTC day)", "on or after this day"),
+                                 (TO_KEY, "Opened until (UTC day)", "on or before this day")):
+            st.date_input(label, value=None, min_value=low, max_value=high, key=key, format="YYYY-MM-DD",
+                          on_change=_order_dates, help=f"Tickets opened {what}; empty: no limit.{typing}{span}")
         for name, key in FILTER_KEYS.items():
             st.multiselect(
                 FILTER_LABELS[name],
@@ -313,12 +318,9 @@ def _query_params() -> dict[str, list[str]]:
 
 
 def _load_widgets(filters: Filters, options: dict[str, list[str]]) -> None:
-    dates = [d for d in (filters.date_from, filters.date_to) if d is not None]
-    if filters.date_from is None and filters.date_to is not None:
-        dates = []  # the date widget can't express "until" alone; drop rather than misread
-    # Passed as the widget's value, not written to its key: Streamlit warns when a widget
-    # with a value also gets one through session state.
-    st.session_state[_DATES_INITIAL] = tuple(dates)
+    # Written to the keys: the date widgets are drawn with value=None, so Streamlit does not
+    # warn about a value given twice.
+    st.session_state[FROM_KEY], st.session_state[TO_KEY] = filters.date_from, filters.date_to
     for name, key in FILTER_KEYS.items():
         st.session_state[key] = [v for v in filters.values(name) if v in options[name]]
 
@@ -333,21 +335,23 @@ def _drop_unknown_values(options: dict[str, list[str]]) -> None:
                 st.session_state[key] = kept
 
 
+def _order_dates() -> None:
+    """Swap a From after the To."""
+    low, high = st.session_state.get(FROM_KEY), st.session_state.get(TO_KEY)
+    if low and high and low > high:  # as a reversed range in the URL is
+        st.session_state[FROM_KEY], st.session_state[TO_KEY] = high, low
+
+
 def _filters_from_widgets() -> Filters:
-    dates = st.session_state.get(DATES_KEY) or ()
-    if isinstance(dates, date):
-        dates = (dates,)
-    dates = tuple(dates)
     return Filters(
-        date_from=dates[0] if len(dates) > 0 else None,
-        date_to=dates[1] if len(dates) > 1 else None,
+        date_from=st.session_state.get(FROM_KEY),
+        date_to=st.session_state.get(TO_KEY),
         **{name: tuple(st.session_state.get(key) or ()) for name, key in FILTER_KEYS.items()},
     )
 
 
 def clear_filters() -> None:
-    st.session_state[_DATES_INITIAL] = ()
-    st.session_state.pop(DATES_KEY, None)  # recreated from its (now empty) value
+    st.session_state[FROM_KEY] = st.session_state[TO_KEY] = None
     for key in FILTER_KEYS.values():
         st.session_state[key] = []
 

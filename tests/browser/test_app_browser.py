@@ -292,3 +292,69 @@ def test_backlog_csv_is_made_on_click_and_holds_every_open_ticket(page: Page, tm
     rows = pd.read_csv(path)
     assert len(rows) == expected and {"ticket_id", "severity", "age_days"} <= set(rows.columns)
     assert_no_exception(page)
+
+
+def day_segments(page: Page, key: str) -> Locator:
+    """The year, month and day a date field shows (placeholders "yyyy", "mm", "dd" when empty)."""
+    return page.locator(f".st-key-{key}").get_by_role("spinbutton")
+
+
+def type_day(page: Page, key: str, day: str, leave: tuple[str, ...] = ("Tab", "Tab")) -> None:
+    """Click into a date field and type a day as a person does; the keys in `leave` then leave it.
+
+    Streamlit's date field applies a typed day when focus leaves it (Tab past its calendar
+    button, Escape or a click elsewhere), not on Enter."""
+    day_segments(page, key).first.click()
+    page.keyboard.type(day)
+    for key_name in leave:
+        page.keyboard.press(key_name)
+
+
+def test_typed_days_filter_the_pages_and_the_calendar_opens_on_the_data(page: Page, new_session, screenshots: Path):
+    open_app(page)
+    value = tickets_value(page)
+    expect(value).to_have_text(re.compile(r"\d"))
+    everything = value.inner_text()
+
+    # The Demo's tickets were opened 7 Sep – 21 Nov 2026: the calendar opens on their last month,
+    # not on today's (which lies after it).
+    day_segments(page, "f_from").first.click()
+    calendar = page.get_by_test_id("stDateInputCalendar")
+    expect(calendar).to_contain_text("November")
+    expect(calendar).to_contain_text("2026")
+    page.screenshot(path=screenshots / "filter-calendar.png")
+    page.keyboard.press("Escape")
+    wait_until_idle(page)
+
+    # Both days typed in the field's own format, the 1st before the data's first day included.
+    type_day(page, "f_from", "2026-09-01")
+    expect(page).to_have_url(re.compile(r"[?&]from=2026-09-01(&|$)"))
+    wait_until_idle(page)
+    type_day(page, "f_to", "2026-09-10")
+    expect(page).to_have_url(re.compile(r"[?&]to=2026-09-10(&|$)"))
+    expect(value).not_to_have_text(everything)
+    wait_until_idle(page)
+    assert_no_exception(page)
+    first_days = value.inner_text()
+    assert 0 < as_count(first_days) < as_count(everything)
+    expect(page.get_by_text(f"Filters: 1 – 10 Sep 2026 · {first_days} tickets")).to_be_visible()
+    page.screenshot(path=screenshots / "filter-typed-days.png")
+
+    # The address reopens the same days in a new session.
+    again = new_session()
+    open_app(again, page.url)
+    expect(day_segments(again, "f_from")).to_have_text(["2026", "09", "01"])
+    expect(day_segments(again, "f_to")).to_have_text(["2026", "09", "10"])
+    expect(tickets_value(again)).to_have_text(first_days)
+
+    # One day alone: "until" (Escape applies it too); From is emptied by Clear filters first.
+    page.get_by_role("button", name="Clear filters").click()
+    expect(page).not_to_have_url(re.compile(r"[?&](from|to)="))
+    expect(value).to_have_text(everything)
+    wait_until_idle(page)
+    type_day(page, "f_to", "2026-09-10", leave=("Escape",))
+    expect(page).to_have_url(re.compile(r"[?&]to=2026-09-10(&|$)"))
+    expect(page).not_to_have_url(re.compile(r"[?&]from="))
+    expect(page.get_by_text(re.compile(r"Filters: until 10 Sep 2026 · [\d,]+ tickets"))).to_be_visible()
+    wait_until_idle(page)
+    assert_no_exception(page)
