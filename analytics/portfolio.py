@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 import duckdb
 import pandas as pd
 
-from . import closure, engagements, kpi_facts, kpis, signoff
+from . import closure, engagements, kpi_facts, kpi_registry, kpis, signoff
 from .closure_rules import load_rules
 from .engagements import Engagement
 from .filters import Filters
@@ -17,20 +17,21 @@ from .overview import normalise_as_of
 COLUMNS = ["slug", "name", "is_demo", "go_live", "days_since_go_live", "data_from", "data_to", "tickets",
            "open_sev12", "resolution_sla_pct", "resolution_sla_n", "mttr_median_h", "mttr_n",
            "criteria_passing", "criteria_total", "signoffs_signed", "signoffs_required", "as_of"]
-# What each column means, shown under the table.
+# What each column means, shown under the table (in its order); KPIs by their registry names.
 DEFINITIONS: dict[str, str] = {
-    "go_live": "the engagement's go-live date (its settings)",
-    "days_since_go_live": "whole days from go-live to today",
-    "data_from / data_to": "the first and last event in its data (opened, acknowledged, resolved, closed, "
-                           "any status change)",
     "tickets": "tickets stored in the engagement",
     "open_sev12": "SEV-1 and SEV-2 tickets open at the governance as-of",
     "resolution_sla_pct": "resolution SLA compliance over the data's span: clocks that stopped in it, met "
-                          "/ stopped (KPI 'resolution_sla'); n beside it",
-    "mttr_median_h": "median time to resolve in hours over the data's span (KPI 'mttr'); n beside it",
+                          f"/ stopped (the Overview's “{kpi_registry.get('resolution_sla').name}” KPI); n beside it",
+    "mttr_median_h": f"median time to resolve over the data's span (the median of the Overview's "
+                     f"“{kpi_registry.get('mttr').name}” KPI); n beside it",
     "criteria_passing": "closure criteria passing at the governance as-of, of all criteria",
     "signoffs": "required sign-off roles signed at the governance as-of",
+    "go_live": "the engagement's go-live date (its settings)",
+    "days_since_go_live": "whole days from go-live to today",
     "as_of": "the governance as-of: the end of the hypercare window or the last event, whichever is earlier",
+    "data_from / data_to": "the first and last event in its data (opened, acknowledged, resolved, closed, "
+                           "any status change)",
 }
 
 

@@ -384,7 +384,9 @@ def kinds_by_service(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame({c: pd.Series([], dtype="int64" if c != "service" else object)
                              for c in ["service", *cols, "clusters"]})
-    out = pd.crosstab(df["service"], df["kind"]).reindex(columns=cols, fill_value=0)
+    # Tickets without a service have the service "" here (the clusters' key): named as elsewhere.
+    service = df["service"].fillna("").astype(str).str.strip().replace("", "(no service)")
+    out = pd.crosstab(service.rename("service"), df["kind"]).reindex(columns=cols, fill_value=0)
     out["clusters"] = out.sum(axis=1)
     return out.reset_index().sort_values(["frequent", "clusters", "service"], ascending=[False, False, True],
                                          ignore_index=True).rename_axis(columns=None)

@@ -23,14 +23,18 @@ except ValueError as exc:
     st.stop()
 clusters = recurrence.recurring(everything)
 candidates = recurrence.problem_candidates(everything, k)
-hidden = {"ticket_ids": None, "services": None}
+# The id and the lists are for the CSV and the drill-down; the figures come before the long texts,
+# so that a table wider than the page scrolls to the least needed columns.
+hidden = {"cluster_id": None, "ticket_ids": None, "services": None}
 dates = {"label": st.column_config.TextColumn("Cluster"), "example_title": st.column_config.TextColumn("Example title"),
-         "impact": st.column_config.NumberColumn("Impact", format="%.1f", help=recurrence.DEFINITIONS["impact"]),
+         "impact": st.column_config.NumberColumn("Impact", format="%,.1f", help=recurrence.DEFINITIONS["impact"]),
          "first_seen": st.column_config.DatetimeColumn("First seen (UTC)"),
          "last_seen": st.column_config.DatetimeColumn("Last seen (UTC)"),
-         "span_days": st.column_config.NumberColumn("Span (days)", format="%.1f"),
-         "mtbf_hours": st.column_config.NumberColumn("MTBF (h)", format="%.1f"),
-         "downtime_hours": st.column_config.NumberColumn("Downtime (h)", format="%.1f"), **hidden}
+         "span_days": st.column_config.NumberColumn("Span (days)", format="%,.1f"),
+         "mtbf_hours": st.column_config.TextColumn("MTBF"), "downtime_hours": st.column_config.TextColumn("Downtime"),
+         **hidden}
+order = ["label", "service", "component", "tickets", "impact", "kind", "last_seen", "downtime_hours", "mtbf_hours",
+         "first_seen", "span_days", "max_in_window", "variants", "severities", "problem_ids", "example_title", "why"]
 
 m1, m2, m3 = st.columns(3)
 with m1:
@@ -47,7 +51,7 @@ with tab_clusters:
     st.caption(widgets.escape_markdown(f"{recurrence.DEFINITIONS['clusters']} {recurrence.DEFINITIONS['impact']}"))
     shown = rstate.top_first(clusters, "recurring clusters", "rc_show_all")
     widgets.table(shown, alt="Recurrence clusters with at least 2 tickets, highest impact first", key="rc_clusters",
-                  column_config=dates)
+                  column_config=dates, column_order=order)
     widgets.download_csv(rc.export_frame(clusters), "recurrence_clusters.csv", key="rc_csv",
                          label="Download clusters (CSV)")
     labels = rc.cluster_choices(shown)
@@ -66,7 +70,8 @@ with tab_clusters:
 with tab_candidates:
     st.caption(widgets.escape_markdown(f"{recurrence.DEFINITIONS['candidates']} k = {k}, d = {d}."))
     widgets.table(rstate.top_first(candidates, "problem candidates", "rc_show_all_candidates"),
-                  alt="Problem candidates, highest impact first", key="rc_candidates", column_config=dates)
+                  alt="Problem candidates, highest impact first", key="rc_candidates", column_config=dates,
+                  column_order=order)
     widgets.download_csv(rc.export_frame(candidates), "problem_candidates.csv", key="rc_candidates_csv",
                          label="Download problem candidates (CSV)")
 

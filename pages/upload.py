@@ -350,7 +350,7 @@ st.header("Uploads")
 uploads = state.dataset_data(con, "list_datasets")
 labels: dict[int, str] = {}
 widgets.table(uploads, alt="Uploads, newest first", key="datasets_table",
-              column_config={"uploaded_at": st.column_config.DatetimeColumn("Uploaded (UTC)")})
+              column_config=upload_target.UPLOADS_COLUMNS, column_order=upload_target.UPLOADS_ORDER)
 
 if not uploads.empty:
     labels = {int(r.dataset_id): f"#{r.dataset_id} {r.file_name} ({r.rows_rejected:,} rejected)"
@@ -381,7 +381,7 @@ scopes = {None: "All uploads", **labels}
 scope = st.selectbox("Scope", list(scopes), format_func=scopes.get, key="dq_scope")
 quality = state.dataset_data(con, "data_quality", scope)
 widgets.table(quality, alt="Data-quality checks with the number of affected tickets",
-              key="dq_table", wrap=True)
+              key="dq_table", wrap=True, column_config=upload_target.QUALITY_COLUMNS)
 check_labels = {r.check: f"{r.label} ({r.count:,})" for r in quality.itertuples()}
 check = st.selectbox("Show the rows of", list(check_labels), format_func=check_labels.get,
                      key="dq_check")

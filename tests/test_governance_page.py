@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -160,3 +162,29 @@ def test_closure_rules_editor_saves_through_the_audit_log(store):
     # the scorecard now asks for the two roles only
     detail = _read(store, closure.evaluate, None, Filters()).set_index("key").loc["signoff", "definition"]
     assert "IT Director" in detail and "Engineering Lead" not in detail
+
+
+def test_the_as_of_is_written_as_the_end_of_the_day_the_picker_shows():
+    from ui.governance_views import as_of_day, as_of_text
+
+    midnight = datetime(2026, 11, 16)
+    assert as_of_text(midnight) == "the end of 2026-11-15 (2026-11-16 00:00 UTC)"
+    assert as_of_day(midnight).isoformat() == "2026-11-15"
+    assert as_of_text(datetime(2026, 11, 21, 14, 3)) == "2026-11-21 14:03 UTC"
+    assert as_of_day(datetime(2026, 11, 21, 14, 3)).isoformat() == "2026-11-21"
+
+
+def test_the_page_says_the_end_of_the_picked_day_everywhere_and_the_scorecard_fits(store):
+    at = _page()
+    as_of = _read(store, portfolio.governance_as_of)
+    assert as_of.time() == datetime.min.time()  # the demo's window ends at midnight: the case in question
+    day = at.date_input(key="gov_as_of").value
+    said = f"the end of {day:%Y-%m-%d} ({as_of:%Y-%m-%d %H:%M} UTC)"
+    texts = [_plain(m.value) for m in (*at.markdown, *at.caption)]
+    assert any(f"as of {said};" in t for t in texts), texts  # the verdict
+    assert any(f"Hypercare closure criteria as of {said}." in t for t in texts), texts  # the scorecard
+    assert not any(f"as of {as_of:%Y-%m-%d %H:%M} UTC" in t for t in texts if "Hypercare closure" in t)
+    # the reason column within the page, its text wrapped; no column left beyond the right edge
+    config = {k.removeprefix("col:name:"): v for k, v in json.loads(at.dataframe[0].proto.columns).items()}
+    assert config["detail"]["width"] <= 500 and config["evidence_count"]["type_config"]["format"] == "%,d"
+    assert not any(c.value.startswith("Scroll the table sideways") for c in at.caption)

@@ -239,3 +239,26 @@ def test_after_a_load_the_rejected_rows_and_quality_selectors_show_that_upload(s
     assert second != first and at.selectbox(key="dq_scope").value == second
     label = at.selectbox(key="rejects_dataset").format_func(second)
     assert "second.csv" in label and "(2 rejected)" in label
+
+
+def test_the_uploads_and_data_quality_tables_show_words_and_separated_counts(store):
+    import json
+
+    content = (b"number,short_description,priority,state,opened_at,resolved_at\n"
+               b"INC1,Printer jammed,3 - Moderate,Closed,2026-09-07 09:00:00,2026-09-07 08:00:00\n")
+    at = _upload(_upload_page(), "incidents.csv", content)
+    at.button(key="upload_go").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+
+    def config(alt: str) -> tuple[dict, object]:
+        element = next(t for t in at.dataframe if t.proto.alt.startswith(alt))
+        return {k.removeprefix("col:name:"): v for k, v in json.loads(element.proto.columns).items()}, element
+
+    uploads, element = config("Uploads")
+    assert uploads["rows_read"]["type_config"]["format"] == "%,d"  # "141,712", not "141712"
+    assert list(element.proto.column_order)[:4] == ["dataset_id", "file_name", "uploaded_at", "rows_read"]
+    quality, element = config("Data-quality checks")
+    assert quality["check"]["hidden"]  # the raw key (before_opened …) is not shown; its label is
+    assert quality["label"]["label"] == "Check" and quality["count"]["type_config"]["format"] == "%,d"
+    assert quality["description"]["width"] <= 500  # within the page, wrapped
+    assert element.value.set_index("check").loc["before_opened", "count"] == 1

@@ -39,13 +39,25 @@ def _default_as_of(_con: duckdb.DuckDBPyConnection, con_key: int, now: datetime)
     return portfolio.governance_as_of(_con, now), f"{data}; {window}."
 
 
+def as_of_text(as_of: datetime) -> str:
+    """The as-of as the page writes it: midnight is the end of the day before, as the picker shows
+    it ("the end of 2026-11-15 (2026-11-16 00:00 UTC)"); any other instant "2026-11-21 14:03 UTC"."""
+    if as_of.time() == time.min:
+        return f"the end of {as_of - timedelta(days=1):%Y-%m-%d} ({as_of:%Y-%m-%d %H:%M} UTC)"
+    return f"{as_of:%Y-%m-%d %H:%M} UTC"
+
+
+def as_of_day(as_of: datetime) -> date:
+    """The day the picker shows for `as_of`: the one it ends (a window ends at midnight)."""
+    return (as_of - timedelta(microseconds=1)).date() if as_of.time() == time.min else as_of.date()
+
+
 def as_of_picker(con: duckdb.DuckDBPyConnection) -> datetime:
     """The instant the governance figures are evaluated at: by default the end of the hypercare
     window or the last event, whichever is earlier; a picked day means the end of that day (UTC)."""
     now = state.as_of_now()
     default, span = _default_as_of(con, state.con_key(con), now)
-    # The default is an instant; the day shown is the one it ends (a window ends at midnight).
-    default_day = (default - timedelta(microseconds=1)).date() if default.time() == time.min else default.date()
+    default_day = as_of_day(default)
     picker, beside = st.columns([1, 2], vertical_alignment="bottom")
     day = picker.date_input("Evaluate as of", value=min(default_day, now.date()), max_value=now.date(),
                             format="YYYY-MM-DD", key="gov_as_of",
@@ -80,7 +92,8 @@ def verdict(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -
     word, why = closure.verdict(_scorecard(con, state.con_key(con), as_of, filters))
     st.subheader(f"Ready to exit hypercare? {word.capitalize()}")
     st.markdown(f"{_VERDICT_ICON[word]} **{word.capitalize()}** — {widgets.escape_markdown(why)} "
-                f"(as of {as_of:%Y-%m-%d %H:%M} UTC; the Closure scorecard tab has each criterion's detail)")
+                f"(as of {widgets.escape_markdown(as_of_text(as_of))}; the Closure scorecard tab has each "
+                "criterion's detail)")
 
 
 def status_text(status: str) -> str:
@@ -89,7 +102,7 @@ def status_text(status: str) -> str:
 
 def scorecard(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> None:
     st.caption(widgets.escape_markdown(
-        f"Hypercare closure criteria as of {as_of:%Y-%m-%d %H:%M} UTC. Rules are edited on the Settings page."))
+        f"Hypercare closure criteria as of {as_of_text(as_of)}. Rules are edited on the Settings page."))
     with st.spinner("Evaluating closure criteria…"):
         card = _scorecard(con, state.con_key(con), as_of, filters)
     counts = card["status"].value_counts()
@@ -102,7 +115,7 @@ def scorecard(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime)
     widgets.table(view, alt="Closure criteria with status, reason and evidence count", key="gov_scorecard",
                   wrap=True, column_config={"detail": st.column_config.TextColumn("Reason (in full below)"),
                                             "evidence_count": st.column_config.NumberColumn("Evidence rows")})
-    widgets.download_csv(card, f"closure_scorecard_{as_of:%Y-%m-%d}.csv", key="gov_scorecard_csv",
+    widgets.download_csv(card, f"closure_scorecard_{as_of_day(as_of):%Y-%m-%d}.csv", key="gov_scorecard_csv",
                          label="Download scorecard (CSV)")
     for row in card.to_dict("records"):
         label = f"{row['criterion']} — {row['status']}"

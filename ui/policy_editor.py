@@ -7,14 +7,41 @@ from datetime import date
 
 import duckdb
 import holidays
+import pandas as pd
 import streamlit as st
 
 from analytics import sla_policy as sp
+from analytics import units
 from analytics.schema import SEVERITIES, TICKET_TYPES
 from analytics.sla_policy_form import ANY_TYPE, KIND_LABELS, policy_from_form, targets_frame
 from analytics.auth import Permission
 from ui import auth as ui_auth
 from ui import state, widgets
+
+# A policy's default start: the earliest version applies to every day before the next one anyway
+# (sla_policy.policy_in_force), so this date means "from the start", not a day in 1970.
+NO_START = sp.Policy.model_fields["effective_from"].default
+FROM_THE_START = "the start (no start date)"
+# The targets editor: headers as words like every other table; an amount left empty (same business
+# day, next release) shows "—", not "None".
+TARGET_COLUMNS = {
+    "severity": st.column_config.SelectboxColumn("Severity", options=list(SEVERITIES), required=True),
+    "ticket type": st.column_config.SelectboxColumn("Ticket type", options=[ANY_TYPE, *TICKET_TYPES], required=True),
+    "clock": st.column_config.SelectboxColumn("Clock", options=["response", "resolution"], required=True),
+    "calendar": st.column_config.SelectboxColumn("Calendar", options=[sp.ALWAYS, sp.BUSINESS], required=True),
+    "kind": st.column_config.SelectboxColumn("Kind", options=list(KIND_LABELS.values()), required=True),
+    "amount": st.column_config.NumberColumn(
+        "Amount", min_value=0, help="Minutes or business days, as the kind says; none for same business day "
+        "and next release."),
+}
+
+
+def versions_shown(versions: pd.DataFrame) -> pd.DataFrame:
+    """The saved versions as the table shows them: the effective day as a date, the default start
+    as words."""
+    days = pd.to_datetime(versions["effective_from"]).dt.date
+    return versions.assign(effective_from=[FROM_THE_START if d == NO_START else f"{d:%Y-%m-%d}" for d in days])
+
 
 def render(con: duckdb.DuckDBPyConnection) -> None:
     st.header("SLA policy")
@@ -23,9 +50,10 @@ def render(con: duckdb.DuckDBPyConnection) -> None:
                "so editing a goal never rewrites history.")
     pols = sp.policies(con)
     versions = sp.policy_versions(con)
-    widgets.table(versions, alt="Saved SLA policy versions", key="policy_versions")
     if versions.empty:
         st.caption("No version saved yet: the seed defaults apply.")
+    else:
+        widgets.table(versions_shown(versions), alt="Saved SLA policy versions", key="policy_versions")
     latest = pols[-1]
     names = [p.version for p in pols]
     shown = st.selectbox("Version", names, index=len(names) - 1, key="policy_shown")
@@ -40,7 +68,7 @@ def render(con: duckdb.DuckDBPyConnection) -> None:
         st.subheader("New version")
         c1, c2, c3 = st.columns(3)
         version = c1.text_input("Version name", value=f"{latest.version}-edit", key="policy_version")
-        effective = c2.date_input("Effective from", value=date.today(), key="policy_effective")
+        effective = c2.date_input("Effective from", value=date.today(), format="YYYY-MM-DD", key="policy_effective")
         compliance = c3.number_input("Compliance target %", 0.0, 100.0, float(latest.compliance_target_pct),
                                      key="policy_compliance")
         cal = next((c for c in latest.calendars if c.name == sp.BUSINESS), sp.business_calendar())
@@ -49,22 +77,15 @@ def render(con: duckdb.DuckDBPyConnection) -> None:
         tz = c4.selectbox("Business calendar time zone", zones, index=zones.index(cal.timezone), key="policy_tz")
         countries = ["", *sorted(holidays.list_supported_countries())]
         country = c5.selectbox("Public holidays of", countries, index=countries.index(cal.country or ""),
-                               key="policy_country", help="Empty: no public holidays.")
+                               format_func=lambda c: c or "(none)", key="policy_country",
+                               help="(none): no public holidays.")
         subdivision = c6.text_input("Subdivision (optional)", value=cal.subdivision or "", key="policy_subdiv")
         hours = st.text_input("Working hours, Monday–Friday", key="policy_hours",
                               value=", ".join(f"{a}-{b}" for a, b in cal.hours.get("mon", [])))
         pauses = st.text_area("Statuses that pause the clock (one per line, * = any text)",
                               value="\n".join(latest.pause_statuses), key="policy_pauses")
-        targets = st.data_editor(
-            targets_frame(latest), key="policy_targets", num_rows="dynamic", hide_index=True,
-            column_config={
-                "severity": st.column_config.SelectboxColumn(options=list(SEVERITIES), required=True),
-                "ticket type": st.column_config.SelectboxColumn(options=[ANY_TYPE, *TICKET_TYPES], required=True),
-                "clock": st.column_config.SelectboxColumn(options=["response", "resolution"], required=True),
-                "calendar": st.column_config.SelectboxColumn(options=[sp.ALWAYS, sp.BUSINESS], required=True),
-                "kind": st.column_config.SelectboxColumn(options=list(KIND_LABELS.values()), required=True),
-                "amount": st.column_config.NumberColumn(min_value=0),
-            })
+        targets = st.data_editor(targets_frame(latest), key="policy_targets", num_rows="dynamic", hide_index=True,
+                                 column_config=TARGET_COLUMNS, placeholder=units.NONE_TEXT)
         if st.form_submit_button("Save as new version", type="primary"):
             try:
                 with state.writing() as w:

@@ -9,29 +9,29 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from analytics import db, engagements, portfolio, store
+from analytics import db, engagements, kpi_charts, kpi_registry, portfolio, store, units
 from analytics.engagements import Engagement
 from ui import engagement_state, state, store_view
 
-# The shown columns, units in the labels: the figures first, the data's dates (context) last, where
-# a narrow screen scrolls to them. _DEFINED: the label of each column portfolio.DEFINITIONS defines.
+# The shown columns: the figures first, the engagement's dates (context) last, where a narrow page
+# scrolls to them (the table says so). Numbers get thousands separators from widgets.table.
+# _DEFINED: the label of each column portfolio.DEFINITIONS defines.
 COLUMNS = {
     "engagement": st.column_config.TextColumn("Engagement"),
-    "go_live": st.column_config.DateColumn("Go-live", format="YYYY-MM-DD"),
-    "days_since_go_live": st.column_config.NumberColumn("Days since go-live", format="%d"),
-    "tickets": st.column_config.NumberColumn("Tickets", format="localized"),
-    "open_sev12": st.column_config.NumberColumn("Open SEV-1/2", format="localized"),
-    "resolution_sla": st.column_config.TextColumn("Resolution SLA met"),
-    "mttr": st.column_config.TextColumn("MTTR median"),
+    "tickets": st.column_config.NumberColumn("Tickets"),
+    "open_sev12": st.column_config.NumberColumn("Open SEV-1/2"),
+    "resolution_sla": st.column_config.TextColumn(kpi_registry.get("resolution_sla").name),
+    "mttr": st.column_config.TextColumn(f"{kpi_registry.get('mttr').name} median"),
     "criteria": st.column_config.TextColumn("Criteria passing"),
     "signoffs": st.column_config.TextColumn("Sign-offs"),
+    "go_live": st.column_config.DateColumn("Go-live", format="YYYY-MM-DD"),
+    "days_since_go_live": st.column_config.NumberColumn("Days since go-live"),
     "as_of": st.column_config.DatetimeColumn("As-of (UTC)", format="YYYY-MM-DD HH:mm"),
     "data": st.column_config.TextColumn("Data (first – last event)"),
 }
-_DEFINED = {"go_live": "Go-live", "days_since_go_live": "Days since go-live",
-            "data_from / data_to": "Data (first – last event)", "tickets": "Tickets", "open_sev12": "Open SEV-1/2",
-            "resolution_sla_pct": "Resolution SLA met", "mttr_median_h": "MTTR median",
-            "criteria_passing": "Criteria passing", "signoffs": "Sign-offs", "as_of": "As-of"}
+_DEFINED = {key: COLUMNS[key]["label"] for key in COLUMNS} | {
+    "data_from / data_to": COLUMNS["data"]["label"], "resolution_sla_pct": COLUMNS["resolution_sla"]["label"],
+    "mttr_median_h": COLUMNS["mttr"]["label"], "criteria_passing": COLUMNS["criteria"]["label"], "as_of": "As-of"}
 
 
 def definitions() -> list[tuple[str, str]]:
@@ -87,12 +87,15 @@ def forget_rows() -> None:
         _row_cache.clear()
 
 
-def _with_n(value, n: int, unit: str) -> str:
-    return "—" if value is None or pd.isna(value) else f"{value:,.1f} {unit} (n {n:,})"
+def _with_n(value, n: int, kpi: str) -> str:
+    """The KPI's value as the Overview writes it ("21 h 48 min", "96.4 %") with its n beside it."""
+    if value is None or pd.isna(value):
+        return units.NONE_TEXT
+    return f"{kpi_charts.fmt(float(value), kpi_registry.get(kpi).unit)} (n {n:,})"
 
 
 def _span(first, last) -> str:
-    return "—" if first is None or pd.isna(first) else f"{first:%Y-%m-%d} – {last:%Y-%m-%d}"
+    return units.NONE_TEXT if first is None or pd.isna(first) else f"{first:%Y-%m-%d} – {last:%Y-%m-%d}"
 
 
 def shown(df: pd.DataFrame) -> pd.DataFrame:
@@ -102,8 +105,9 @@ def shown(df: pd.DataFrame) -> pd.DataFrame:
         "go_live": df["go_live"], "days_since_go_live": df["days_since_go_live"],
         "data": [_span(f, t) for f, t in zip(df["data_from"], df["data_to"])],
         "tickets": df["tickets"], "open_sev12": df["open_sev12"],
-        "resolution_sla": [_with_n(v, n, "%") for v, n in zip(df["resolution_sla_pct"], df["resolution_sla_n"])],
-        "mttr": [_with_n(v, n, "h") for v, n in zip(df["mttr_median_h"], df["mttr_n"])],
+        "resolution_sla": [_with_n(v, n, "resolution_sla")
+                           for v, n in zip(df["resolution_sla_pct"], df["resolution_sla_n"])],
+        "mttr": [_with_n(v, n, "mttr") for v, n in zip(df["mttr_median_h"], df["mttr_n"])],
         "criteria": [f"{p} of {t}" for p, t in zip(df["criteria_passing"], df["criteria_total"])],
         "signoffs": [f"{s} of {r}" for s, r in zip(df["signoffs_signed"], df["signoffs_required"])],
         "as_of": df["as_of"],

@@ -70,7 +70,7 @@ def _list_editor(read: Callable[[], dict[str, frozenset[str]]], save: Callable[[
     edited = st.data_editor(
         frame, key=f"{key}_editor", num_rows="dynamic", hide_index=True,
         column_config={"email": st.column_config.TextColumn("E-mail", required=True),
-                       **{r: st.column_config.CheckboxColumn(r, default=False) for r in ROLES}})
+                       **{r: st.column_config.CheckboxColumn(r.capitalize(), default=False) for r in ROLES}})
     if st.button(button, key=f"{key}_save", icon=":material/save:"):
         try:
             save(auth.role_map_from_rows(edited.to_dict("records")))

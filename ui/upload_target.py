@@ -1,5 +1,6 @@
 """Upload page parts: which engagement an upload goes into, the new engagement's form (go-live and
-time zone proposed from the file), and the Demo engagement that demo data goes into."""
+time zone proposed from the file), the Demo engagement that demo data goes into, and how the
+uploads and data-quality tables show their columns."""
 
 from __future__ import annotations
 
@@ -22,6 +23,17 @@ DEMO_REFUSAL = ("The Demo engagement holds only the generated demo data: choose 
                 "for real exports")
 _NO_COPY = ""
 _PROPOSED_FOR = "eng_proposed_for"  # the upload whose data the form's go-live and time zone come from
+
+# The uploads table: which file, when, and what became of its rows first; the file's provenance
+# (source, profile, who, time zone, checksum) after, where a narrow page scrolls to it.
+UPLOADS_ORDER = ["dataset_id", "file_name", "uploaded_at", "rows_read", "rows_loaded", "rows_rejected",
+                 "tickets_inserted", "tickets_updated", "tickets_unchanged", "tickets_older", "duplicate_rows",
+                 "formula_cells", "replace_newer", "source", "profile_name", "uploaded_by", "timezone", "sha256"]
+UPLOADS_COLUMNS = {"uploaded_at": st.column_config.DatetimeColumn("Uploaded (UTC)"),
+                   # A checksum is compared, not read: its start is enough on screen (whole on a double-click).
+                   "sha256": st.column_config.TextColumn("SHA-256", width="medium")}
+# The data-quality table: the check's key is for the CSV's file name and the rows' picker.
+QUALITY_COLUMNS = {"check": None, "label": st.column_config.TextColumn("Check")}
 
 
 @dataclass(frozen=True)
