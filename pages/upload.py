@@ -47,9 +47,11 @@ def remember(kind: str, message: str, notes: list[str]) -> None:
 
 
 def show_upload(dataset_id: int | None) -> None:
-    """After a load, the rejected-rows and data-quality selectors show that upload, not the one before."""
+    """After a load, the rejected-rows and data-quality selectors show that upload, not the one before,
+    and the next file goes into the engagement now shown (not into yet another new one)."""
     for key in ("rejects_dataset", "dq_scope", "dq_check"):
         st.session_state.pop(key, None)
+    upload_target.back_to_current()
     if dataset_id is not None:
         st.session_state["rejects_dataset"] = st.session_state["dq_scope"] = int(dataset_id)
 

@@ -48,10 +48,22 @@ class NewEngagement:
     copy_from: str | None
 
 
+_BACK_TO_CURRENT = "_eng_target_back"
+
+
+def back_to_current() -> None:
+    """After a load: the next file goes into the engagement now shown, not into another new one."""
+    # Set on the next run, before the selectbox exists (a widget's value can't change after it
+    # is drawn), and set rather than dropped: the browser sends a dropped selectbox's choice back.
+    st.session_state[_BACK_TO_CURRENT] = True
+
+
 def choose() -> str | None:
     """The choice above the file uploader: CURRENT or NEW; None for a store opened directly."""
     if not engagement_state.is_catalog():
         return None
+    if st.session_state.pop(_BACK_TO_CURRENT, False):
+        st.session_state["eng_target"] = CURRENT
     e = engagement_state.current()
     labels = {CURRENT: f"{e.name} (the current engagement)" if e else "", NEW: "New engagement…"}
     return st.selectbox("Load into engagement", [CURRENT, NEW] if e else [NEW], format_func=labels.get,

@@ -123,7 +123,7 @@ def test_severity_filter_changes_tickets_and_survives_reload(page: Page, new_ses
     expect(tickets_value(again)).to_have_text(sev1)
 
 
-def test_upload_servicenow_sample_inserts_tickets(page: Page, screenshots: Path):
+def test_upload_servicenow_sample_inserts_tickets(page: Page, screenshots: Path, tmp_path: Path):
     open_app(page)
     go_to(page, "Upload & data")
     into_new_engagement(page)
@@ -141,6 +141,27 @@ def test_upload_servicenow_sample_inserts_tickets(page: Page, screenshots: Path)
     expect(page).to_have_url(re.compile(r"[?&]engagement=upload-test-sample(&|$)"))
     success.scroll_into_view_if_needed()
     page.screenshot(path=screenshots / "upload.png")
+
+    # A second upload into the same engagement: every selector below it shows the new upload at
+    # once (they once stayed one upload behind), here with the row it could not load.
+    second = tmp_path / "sample-second.csv"
+    lines = SAMPLE_CSV.read_text().splitlines()
+    bad = lines[1].replace("INC0000045", "INC9999999").replace("29/2/2016 01:16", "31/2/2016 01:16", 1)
+    second.write_text("\n".join([lines[0], *lines[1:], bad]) + "\n")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(second)
+    expect(page.get_by_test_id("stFileChipName")).to_have_attribute("title", second.name)
+    wait_until_idle(page)
+    expect(page.locator(".st-key-eng_target").get_by_role("combobox")).to_have_value(
+        "Upload test: sample (the current engagement)")
+    load = page.get_by_role("button", name="Load into Hypercare")
+    expect(load).to_be_enabled()
+    load.click()
+    expect(page.get_by_test_id("stAlert").filter(has_text="1 rejected")).to_be_visible()
+    wait_until_idle(page)
+    for key in ("rejects_dataset", "dq_scope"):
+        expect(page.locator(f".st-key-{key}").get_by_role("combobox")).to_have_value(
+            re.compile(re.escape(f"{second.name} (1 rejected)") + "$"))
+    assert_no_exception(page)
 
 
 REAL_UPLOADS = [  # file, distinct tickets in it
