@@ -8,11 +8,13 @@ pattern, and every chart has a title and a `describe_*` sentence the page shows 
 
 from __future__ import annotations
 
+import textwrap
 from datetime import date
 
 import pandas as pd
 import plotly.graph_objects as go
 
+from .chart_contrast import label_colour_on
 from .filters import UNMAPPED
 
 # Okabe–Ito: vermillion, reddish purple, blue, bluish green; grey (4.5:1) for unmapped.
@@ -59,28 +61,82 @@ def _whole_numbers(fig: go.Figure, top: float, axis: str = "y") -> None:
     """Counts: no 0.5 ticks when the largest value is small."""
     update = fig.update_yaxes if axis == "y" else fig.update_xaxes
     update(rangemode="tozero", tickformat=",d")
-    if top < 10:
+    if top < 10:  # plotly's automatic step falls to 0.5 below about 8
         update(dtick=1)
 
 
+EMPTY_LINE = 38  # characters per line of an empty chart's reason: it fits a half-width chart
+
+
+def empty_chart(title: str, why: str) -> go.Figure:
+    """A chart that has nothing to draw: its title and why (wrapped), no axes."""
+    fig = go.Figure()
+    # Wrapped by us: plotly never wraps an annotation, and one line ran past both edges.
+    fig.add_annotation(text="<br>".join(textwrap.wrap(why, EMPTY_LINE)), x=0.5, y=0.5, xref="paper",
+                       yref="paper", showarrow=False, font={"size": 15})
+    fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, height=220)
+    return _layout(fig, title, "", "")
+
+
+# Longest span (days) drawn one bar per day, then one per week; longer spans are summed by month.
+DAILY_UP_TO, WEEKLY_UP_TO = 120, 730
+GRAIN_WORDS = {"day": ("Daily", "Day opened (UTC)"), "week": ("Weekly", "Week opened (UTC, weeks from Monday)"),
+               "month": ("Monthly", "Month opened (UTC)")}
+
+
+def volume_grain(df: pd.DataFrame) -> str:
+    """"day", "week" or "month": the grain the daily volume is drawn at (a bar per day over
+    years is a solid block)."""
+    days = len(df)
+    return "day" if days <= DAILY_UP_TO else "week" if days <= WEEKLY_UP_TO else "month"
+
+
+def volume_at(df: pd.DataFrame, grain: str) -> pd.DataFrame:
+    """The daily volume summed per `grain`: columns day (first day of the bucket), tickets, days
+    (how many days of the volume the bucket holds: fewer in a first or last part-bucket)."""
+    if grain == "day" or df.empty:
+        return df.assign(days=1)[["day", "tickets", "days"]]
+    when = pd.to_datetime(df["day"])
+    start = (when - pd.to_timedelta(when.dt.day_of_week, unit="D") if grain == "week"
+             else when.dt.to_period("M").dt.start_time)
+    out = df.assign(bucket=start.dt.date).groupby("bucket", sort=True).agg(
+        tickets=("tickets", "sum"), days=("tickets", "size"))
+    return out.rename_axis("day").reset_index()
+
+
+def _volume_title(grain: str) -> str:
+    return TITLES["volume_by_day"] if grain == "day" else f"{GRAIN_WORDS[grain][0]} ticket volume (daily counts summed)"
+
+
 def volume_by_day_chart(df: pd.DataFrame) -> go.Figure:
-    """Bars of tickets per day; `df` from overview.volume_by_day (day, tickets)."""
+    """Bars of tickets per day, or per week / month when the span is long (volume_grain); `df`
+    from overview.volume_by_day (day, tickets)."""
+    if df.empty or int(df["tickets"].sum()) == 0:
+        return empty_chart(TITLES["volume_by_day"], "No ticket was opened in the filtered period.")
+    grain = volume_grain(df)
+    shown = volume_at(df, grain)
+    when = {"day": "%{x|%a %d %b %Y}", "week": "week of %{x|%d %b %Y}", "month": "%{x|%b %Y}"}[grain]
     fig = go.Figure(
         go.Bar(
-            x=list(df["day"]),
-            y=list(df["tickets"]),
+            x=list(shown["day"]),
+            y=list(shown["tickets"]),
+            customdata=list(shown["days"]),
             name="Tickets",
             marker={"color": PRIMARY},
-            hovertemplate="%{x|%a %d %b %Y}: %{y:,} tickets<extra></extra>",
+            hovertemplate=f"{when}: %{{y:,}} tickets"
+            + ("" if grain == "day" else " (%{customdata} days)") + "<extra></extra>",
         )
     )
     fig.update_xaxes(type="date")
-    _whole_numbers(fig, df["tickets"].max() if not df.empty else 0)
-    return _layout(fig, TITLES["volume_by_day"], "Day opened (UTC)", "Tickets")
+    _whole_numbers(fig, int(shown["tickets"].max()))
+    return _layout(fig, _volume_title(grain), GRAIN_WORDS[grain][1],
+                   "Tickets" if grain == "day" else f"Tickets per {grain}")
 
 
 def ageing_chart(df: pd.DataFrame) -> go.Figure:
     """Bars of open tickets per age bucket, counts printed on the bars."""
+    if df.empty or int(df["tickets"].sum()) == 0:
+        return empty_chart(TITLES["ageing"], "No ticket is open at the end of the period: there is no backlog to age.")
     fig = go.Figure(
         go.Bar(
             x=list(df["bucket"]),
@@ -97,34 +153,64 @@ def ageing_chart(df: pd.DataFrame) -> go.Figure:
     return _layout(fig, TITLES["ageing"], "Age at as-of time", "Open tickets")
 
 
+# A bar shorter than this share of the axis draws no fill pattern: a pattern on a sliver is a
+# zig-zag, not a hatch; the severity on the axis and the bar's label name it anyway.
+PATTERN_FROM = 0.04
+# A bar at least this share of the largest holds its label inside, so that no label runs past
+# the plot's right edge (the room a label needs is in pixels, the axis is in tickets).
+LABEL_INSIDE_FROM = 0.6
+MIX_RANGE = 1.35  # the x axis reaches this × the largest bar: room for the outside labels
+PATTERN_OPACITY = 0.45  # of the white pattern over a severity's colour
+
+
+def _halo(colour: str) -> str:
+    """A CSS text-shadow: a solid 1 px outline in `colour` and a soft edge around it."""
+    solid = ", ".join(f"{dx}px {dy}px 0 {colour}" for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy)
+    return f"{solid}, 0 0 3px {colour}"
+
+
 def severity_mix_chart(df: pd.DataFrame) -> go.Figure:
     """Horizontal bars per severity labelled "n (p %)"; severity names on the axis."""
+    if df.empty or int(df["tickets"].sum()) == 0:
+        return empty_chart(TITLES["severity_mix"], "No ticket in the filtered period: no severity to count.")
     labels = list(df["severity"])
+    counts = [int(n) for n in df["tickets"]]
+    top = max(counts)
+    colours = [SEVERITY_COLOURS.get(s, OTHER_COLOUR) for s in labels]
+    shapes = [SEVERITY_PATTERNS.get(s, "") if n >= PATTERN_FROM * top * MIX_RANGE else ""
+              for s, n in zip(labels, counts, strict=True)]
+    inside = [n >= LABEL_INSIDE_FROM * top for n in counts]
     fig = go.Figure(
         go.Bar(
             y=labels,
-            x=list(df["tickets"]),
+            x=counts,
             orientation="h",
             name="Tickets",
-            marker={
-                "color": [SEVERITY_COLOURS.get(s, OTHER_COLOUR) for s in labels],
-                "pattern": {"shape": [SEVERITY_PATTERNS.get(s, "") for s in labels]},
-            },
-            text=[f"{n:,} ({p:.1f} %)" for n, p in zip(df["tickets"], df["percent"], strict=True)],
-            textposition="outside",
+            # Overlay: the bar keeps its solid colour under a faint pattern, so that a label inside
+            # reads on the colour (on a pattern over the page, its lines crossed the text).
+            marker={"color": colours, "pattern": {"shape": shapes, "fillmode": "overlay", "fgcolor": "#FFFFFF",
+                                                  "fgopacity": PATTERN_OPACITY}},
+            text=[f"{n:,} ({p:.1f} %)" for n, p in zip(counts, df["percent"], strict=True)],
+            textposition=["inside" if i else "outside" for i in inside],
+            insidetextanchor="end",
+            # Per bar: black or white, whichever reads on the fill (readable() can pick one colour
+            # only for a one-colour trace), with a halo of the fill that hides the pattern behind it.
+            insidetextfont={"color": [label_colour_on(c) for c in colours],
+                            "shadow": [_halo(c) for c in colours]},
             hovertemplate="%{y}: %{x:,} tickets<extra></extra>",
         )
     )
     fig.update_traces(cliponaxis=False)
     fig.update_yaxes(type="category", autorange="reversed")
-    top = int(df["tickets"].max()) if not df.empty else 0
-    # Room on the right for the "n (p %)" labels.
-    fig.update_xaxes(range=[0, max(top, 1) * 1.35])
+    fig.update_xaxes(range=[0, top * MIX_RANGE])
+    _whole_numbers(fig, top, axis="x")
     return _layout(fig, TITLES["severity_mix"], "Tickets", "Severity")
 
 
 def weekly_severity_chart(df: pd.DataFrame) -> go.Figure:
     """Stacked bars per week, one trace per severity (df: week, severity, tickets)."""
+    if df.empty or int(df["tickets"].sum()) == 0:
+        return empty_chart(TITLES["weekly_by_severity"], "No ticket was opened in the filtered period.")
     fig = go.Figure()
     for severity in dict.fromkeys(df["severity"]):
         part = df[df["severity"] == severity]
@@ -142,6 +228,7 @@ def weekly_severity_chart(df: pd.DataFrame) -> go.Figure:
             )
         )
     fig.update_layout(barmode="stack", legend_title_text="Severity")
+    _whole_numbers(fig, int(df.groupby("week")["tickets"].sum().max()))
     weeks = sorted(set(df["week"]))
     if 0 < len(weeks) <= 26:  # one labelled tick per bar, on its Monday
         fig.update_xaxes(type="date", tickvals=weeks, ticktext=[f"{w.day} {w:%b}" for w in weeks])
@@ -159,16 +246,24 @@ def _day(d: date) -> str:
 
 def describe_volume_by_day(df: pd.DataFrame) -> str:
     """E.g. "Daily ticket volume, 7 Sep 2026 to 31 Oct 2026: 1,234 tickets; busiest day
-    14 Sep 2026 with 87; average 22.4 per day."""
+    14 Sep 2026 with 87; average 22.4 per day.", naming the week or month the chart sums by."""
     if df.empty or int(df["tickets"].sum()) == 0:
         return f"{TITLES['volume_by_day']}: no tickets."
     total = int(df["tickets"].sum())
     peak = df.loc[df["tickets"].idxmax()]
-    return (
+    text = (
         f"{TITLES['volume_by_day']}, {_day(df['day'].iloc[0])} to {_day(df['day'].iloc[-1])}: "
         f"{total:,} tickets over {len(df):,} days; busiest day {_day(peak['day'])} with "
         f"{int(peak['tickets']):,}; average {total / len(df):,.1f} per day."
     )
+    grain = volume_grain(df)
+    if grain != "day":
+        per = volume_at(df, grain)
+        busiest = per.loc[per["tickets"].idxmax()]
+        when = f"week starting {_day(busiest['day'])}" if grain == "week" else f"{busiest['day']:%b %Y}"
+        text += (f" Drawn summed per {grain} ({len(df):,} days are too many bars to read): busiest {when} "
+                 f"with {int(busiest['tickets']):,}.")
+    return text
 
 
 def describe_ageing(df: pd.DataFrame) -> str:

@@ -9,7 +9,7 @@ backlog is analytics.backlog's one definition, at the end of the filters' period
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -43,9 +43,11 @@ DEFINITIONS: dict[str, str] = {
         "Tickets whose raw priority could not be mapped to SEV-1..SEV-4 are shown as Unmapped."
     ),
     "volume_by_day": (
-        "Daily ticket volume: filtered tickets per UTC calendar day of opened_at, from the first "
-        "to the last day with a ticket; days without tickets show 0. Tickets without opened_at "
-        "are left out."
+        "Daily ticket volume: filtered tickets per UTC calendar day of opened_at, over every day of "
+        "the period (the date filter's days, or the data's span), up to the data's last event and "
+        "the as-of time; days without tickets show 0 and count in the average. Over more than "
+        "120 days the chart sums the days per week, over more than 730 per month. Tickets "
+        "without opened_at are left out."
     ),
     "weekly_by_severity": (
         "Weekly ticket volume: filtered tickets per ISO week (Monday–Sunday, UTC) of opened_at "
@@ -91,9 +93,21 @@ def _filtered(filters: Filters) -> tuple[str, list[Any]]:
 def backlog_end(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime | None = None) -> datetime:
     """The moment the Overview's open backlog is read at: the end of the filters' period, or
     the as-of time when that is earlier."""
-    from .kpi_trends import period_of
+    return _period(con, filters, normalise_as_of(as_of)).observed_end
 
-    return period_of(con, filters, normalise_as_of(as_of)).observed_end
+
+def _period(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime):
+    from .kpi_trends import period_of  # kpi_trends imports this module
+
+    return period_of(con, filters, as_of)
+
+
+def _days(period) -> tuple[date, date]:
+    """The first and last UTC day of the period that has been observed: up to its end, the
+    as-of time and the data's last event, whichever is first."""
+    last = min(period.end - timedelta(microseconds=1), period.as_of,
+               period.data_end if period.data_end is not None else period.end)
+    return period.start.date(), max(period.start, last).date()
 
 
 def cube(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime | None = None) -> pd.DataFrame:
@@ -102,10 +116,13 @@ def cube(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime | Non
     and the open backlog at `backlog_end` per (severity, age bucket) (kind "open", from the
     backlog's cached spans): everything the Overview's figures read after a filter change.
 
-    Columns kind, day, severity, age_bucket, n, first_opened, last_opened, backlog_at;
-    `summary_from`, `volume_from`, `ageing_from` and `mix_from` read it."""
+    Columns kind, day, severity, age_bucket, n, first_opened, last_opened, backlog_at, and
+    first_day / last_day (the period's observed days, `_days`); `summary_from`, `volume_from`,
+    `ageing_from` and `mix_from` read it."""
     as_of = normalise_as_of(as_of)
-    te = backlog_end(con, filters, as_of)
+    period = _period(con, filters, as_of)
+    te = period.observed_end
+    first_day, last_day = _days(period)
     cte, params = _filtered(filters)
     opened = con.cursor().execute(
         f"""{cte}
@@ -121,7 +138,7 @@ def cube(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime | Non
         FROM a GROUP BY ALL""", [te, te, te, te, *bucket_params]).df()
     parts = [p for p in (opened, open_now) if len(p)]
     out = pd.concat(parts, ignore_index=True) if parts else opened
-    return out.assign(backlog_at=pd.Timestamp(te))
+    return out.assign(backlog_at=pd.Timestamp(te), first_day=first_day, last_day=last_day)
 
 
 def _age_cases() -> tuple[str, list[Any]]:
@@ -193,20 +210,37 @@ def figure_captions(summary_: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def volume_by_day(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
-    """Columns day (date), tickets (int): one row per day from first to last opened day."""
-    return volume_from(cube(con, filters))
+def volume_by_day(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime | None = None) -> pd.DataFrame:
+    """Columns day (date), tickets (int): one row per day of the period (see DEFINITIONS)."""
+    return volume_from(cube(con, filters, as_of))
 
 
 def volume_from(c: pd.DataFrame) -> pd.DataFrame:
-    """`volume_by_day` from the cube."""
+    """`volume_by_day` from the cube: every day from the period's first to its last observed
+    day (and any day with a ticket outside them), zeros included; empty without a dated ticket."""
     dated = c[(c["kind"] == "opened") & c["day"].notna()]
     if dated.empty:
         return _typed(pd.DataFrame({"day": [], "tickets": []}), {"tickets": "int64"}, date_cols=("day",))
     per_day = dated.groupby(pd.to_datetime(dated["day"]))["n"].sum()
-    days = pd.date_range(per_day.index.min(), per_day.index.max(), freq="D")
+    first, last = per_day.index.min(), per_day.index.max()
+    if "first_day" in c:  # a month whose last days have no ticket still has them (average per day)
+        first = min(first, pd.Timestamp(c["first_day"].iloc[0]))
+        last = max(last, pd.Timestamp(c["last_day"].iloc[0]))
+    days = pd.date_range(first, last, freq="D")
     out = pd.DataFrame({"day": days, "tickets": per_day.reindex(days, fill_value=0).to_numpy()})
     return _typed(out, {"tickets": "int64"}, date_cols=("day",))
+
+
+def hypercare_from(volume: pd.DataFrame, go_live: date, window_days: int) -> pd.DataFrame:
+    """kpi_trends.hypercare_daily of the daily volume, its phase by the engagement's hypercare
+    window (engagements.details(...).window_days) instead of a fixed 14 days."""
+    from .kpi_trends import hypercare_daily
+
+    out = hypercare_daily(volume, go_live)
+    if out.empty:
+        return out
+    end = go_live + timedelta(days=int(window_days))
+    return out.assign(phase=["hypercare" if d < end else "after" for d in out["day"]])
 
 
 def backlog(con: duckdb.DuckDBPyConnection, filters: Filters,

@@ -10,65 +10,64 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from . import units
-from .charts import _layout
+from .charts import _layout, empty_chart
 
 CLOCK_STYLE = {  # colour, bar pattern, line dash, marker
     "response": ("#0072B2", "", "solid", "circle"),
     "resolution": ("#D55E00", "/", "dash", "diamond"),
 }
 TARGET_COLOUR = "#1A1D23"
-INSIDE_FROM = 35.0  # % from which a compliance bar holds its own label
+AXIS_END, LABEL_AT = 135.0, 102.0  # % : the x axis's end; where the label column starts
 
 
 def compliance_chart(table: pd.DataFrame) -> go.Figure:
     """Horizontal bars of compliance % per severity and clock, Wilson ranges as error bars, the
-    target as a vertical line; a chart with no stopped clock says so instead of empty axes.
+    target as a vertical line, each bar's label ("92 % missed") in a column right of 100 %; a
+    chart with no stopped clock says so instead of empty axes.
 
-    Horizontal, so each bar's label ("92 % missed") has its own row: side by side in vertical
-    groups the labels of neighbouring bars ran into each other."""
+    Horizontal, so each bar's label has its own row: side by side in vertical groups the labels of
+    neighbouring bars ran into each other. Right of 100 %, because no whisker or target line gets
+    there (beside a short bar a whisker struck its label through; inside a bar the hatching did)."""
     fig = go.Figure()
     rows = table[table["severity"] != "All"]
     if rows.empty or rows["compliance_pct"].isna().all():
         return empty_chart("SLA compliance by severity",
                            "No SLA clock has stopped in the filtered period, so there is no compliance to draw.")
     order = list(dict.fromkeys(rows["severity"]))[::-1]  # SEV-1 on top
+    n = len(order)
     for metric, (colour, pattern, _, _) in CLOCK_STYLE.items():
         part = rows[rows["metric"] == metric].set_index("severity").reindex(order)
         pct = part["compliance_pct"].astype(float)
+        # None, not 0, where a row has no data: plotly then draws no bar stub and no whisker.
+        values = [None if pd.isna(v) else float(v) for v in pct]
+        high = [None if pd.isna(v) else float(v) for v in part["wilson_high"].astype(float) - pct]
+        low = [None if pd.isna(v) else float(v) for v in pct - part["wilson_low"].astype(float)]
+        hover = [_label(p, k, s) for p, k, s in zip(part["compliance_pct"], part["n"], part["status"])]
+        # One trace per clock holds its bars and, as zero-length bars at LABEL_AT in the same
+        # rows (same trace, so the same offset in the group), their labels.
         fig.add_bar(
-            name=metric.capitalize(), y=order, x=list(pct.fillna(0)), orientation="h",
-            marker={"color": colour, "pattern": {"shape": pattern}},
-            error_x={"type": "data", "symmetric": False,
-                     "array": list((part["wilson_high"].astype(float) - pct).fillna(0)),
-                     "arrayminus": list((pct - part["wilson_low"].astype(float)).fillna(0))},
-            text=[_short(p, s) for p, s in zip(part["compliance_pct"], part["status"])],
-            # Inside the bar from its start, clear of the Wilson whisker and the target line at
-            # its end; outside only a bar too short to hold its label.
-            textposition=["inside" if v >= INSIDE_FROM else "outside" for v in pct.fillna(0)],
-            insidetextanchor="start", constraintext="none", cliponaxis=False,
-            hovertext=[_label(p, n, s) for p, n, s in zip(part["compliance_pct"], part["n"], part["status"])],
-            hoverinfo="text",
+            name=metric.capitalize(), y=order + order, x=values + [0.0] * n, base=[0.0] * n + [LABEL_AT] * n,
+            orientation="h",
+            marker={"color": [colour] * n + ["rgba(0,0,0,0)"] * n, "pattern": {"shape": [pattern] * (2 * n)},
+                    "line": {"width": 0}},
+            # Ranges for the bars only: plotly reads a missing entry as "no whisker" (a None as 0,
+            # which still draws a cap: the old "|no data" stub).
+            error_x={"type": "data", "symmetric": False, "array": high, "arrayminus": low},
+            text=[""] * n + [_short(p, s) for p, s in zip(part["compliance_pct"], part["status"])],
+            textposition=["none"] * n + ["outside"] * n, constraintext="none", cliponaxis=False,
+            hovertext=hover + hover, hoverinfo="text",
         )
     target = float(table["target_pct"].iloc[0]) if len(table) else 95.0
     # The target's label sits above the plot area, where no bar label can be.
     fig.add_vline(x=target, line={"color": TARGET_COLOUR, "dash": "dot"})
     fig.add_annotation(x=target, y=1.0, xref="x", yref="paper", yanchor="bottom", showarrow=False,
                        text=f"target {target:g} %")
-    fig.update_layout(barmode="group", xaxis={"range": [0, 135], "ticksuffix": " %",
+    fig.update_layout(barmode="group", xaxis={"range": [0, AXIS_END], "ticksuffix": " %",
                                               "tickvals": [0, 20, 40, 60, 80, 100]},
                       legend={"traceorder": "normal"}, height=120 + 70 * len(order))
     _layout(fig, "SLA compliance by severity", "Compliance", "Severity")
     fig.update_layout(margin={"l": 10, "r": 10, "t": 80, "b": 10})
     return fig
-
-
-def empty_chart(title: str, why: str) -> go.Figure:
-    """A chart that has nothing to draw: its title and why, no axes."""
-    fig = go.Figure()
-    fig.add_annotation(text=why, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                       font={"size": 15})
-    fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, height=220)
-    return _layout(fig, title, "", "")
 
 
 def _short(pct, status) -> str:
@@ -88,17 +87,51 @@ def describe_compliance(table: pd.DataFrame) -> str:
     return "Overall compliance — " + "; ".join(parts) + "." if parts else "No SLA clock has stopped."
 
 
+LEGEND_ROW = 19  # px: the height of one legend entry at the charts' 14 px font
+STEP = {"week": pd.Timedelta(days=7), "month": pd.Timedelta(days=31)}  # longest gap between neighbours
+
+
+def _broken(part: pd.DataFrame, grain: str) -> tuple[list, list, list]:
+    """x, y and n of one clock's points with a None between periods that are not neighbours,
+    so that the line breaks where periods have no stopped clock instead of bridging them."""
+    x: list = []
+    y: list = []
+    n: list = []
+    step = STEP.get(grain, pd.Timedelta(days=31))
+    for period, pct, count in zip(part["period"], part["compliance_pct"], part["n"]):
+        if x and pd.Timestamp(period) - pd.Timestamp(x[-1]) > step:
+            x.append(pd.Timestamp(x[-1]) + step / 2)
+            y.append(None)
+            n.append(None)
+        x.append(period)
+        y.append(pct)
+        n.append(count)
+    return x, y, n
+
+
 def trend_chart(trend: pd.DataFrame, target: float, grain: str) -> go.Figure:
-    """Compliance % per period, one line per clock (distinct dash and marker), target line."""
+    """Compliance % per period, one line per clock (distinct dash and marker), broken where
+    periods have no data, and the target line named beside the legend, clear of the data."""
+    if trend.empty:
+        return empty_chart(f"SLA compliance by {grain}", "No SLA clock has stopped in the filtered period.")
     fig = go.Figure()
     for metric, (colour, _, dash, symbol) in CLOCK_STYLE.items():
-        part = trend[trend["metric"] == metric]
-        fig.add_scatter(name=metric.capitalize(), x=list(part["period"]), y=list(part["compliance_pct"]),
+        part = trend[trend["metric"] == metric].sort_values("period")
+        if part.empty:  # the legend lists only what is drawn
+            continue
+        x, y, n = _broken(part, grain)
+        fig.add_scatter(name=metric.capitalize(), x=x, y=y, connectgaps=False,
                         mode="lines+markers", line={"color": colour, "dash": dash},
                         marker={"symbol": symbol, "size": 9},
-                        customdata=list(part["n"]), hovertemplate="%{y:.1f} % (n=%{customdata:,})")
-    fig.add_hline(y=target, line={"color": TARGET_COLOUR, "dash": "dot"}, annotation_text=f"target {target:g} %")
-    fig.update_layout(yaxis={"ticksuffix": " %"})
+                        customdata=n, hovertemplate="%{y:.1f} % (n=%{customdata:,})")
+    fig.add_hline(y=target, line={"color": TARGET_COLOUR, "dash": "dot"})
+    # Named as one more legend entry, below the clocks' entries in the margin the legend keeps
+    # (also in the report's print margins): on the line itself the text sat on data points.
+    fig.add_annotation(text=f"····  target {target:g} %", xref="paper", yref="paper", x=1.02, y=1,
+                       xanchor="left", yanchor="top", yshift=-(LEGEND_ROW * len(fig.data) + 6),
+                       showarrow=False, align="left")
+    fig.update_layout(yaxis={"ticksuffix": " %"}, showlegend=True,
+                      legend={"x": 1.02, "y": 1, "xanchor": "left", "yanchor": "top"})
     return _layout(fig, f"SLA compliance by {grain}", f"{grain.capitalize()} the clock stopped", "Compliance")
 
 

@@ -16,13 +16,9 @@ key = c1.selectbox("KPI", list(names), format_func=names.get, key="kpi",
 grain = c2.selectbox("Grain", kpi_trends.GRAINS, index=1, key="grain", bind="query-params")
 split = c3.selectbox("Split by", kpi_trends.SPLITS, key="split", bind="query-params")
 
-kpi = kpi_registry.get(key)
 target = kpi_state.targets(con)[key]
 data = kpi_state.trend(con, filters, key, grain, split, state.as_of_now())
-definition = (f"{kpi.name}: {kpi.definition} Cohort: {kpi_registry.COHORT_TEXT[kpi.cohort]}. "
-              f"Each point is one {grain}; the dotted line is the same {grain} one period "
-              "earlier. Control limits (XmR): mean ± 2.66 × mean moving range; points outside "
-              "them are special causes (diamond, labelled).")
+# The table shows what the chart draws: its buckets, the control limits within the KPI's values.
 widgets.chart(kpi_charts.trend_chart(data, key, target, grain),
-              kpi_charts.describe_trend(data, key, target, grain), data,
-              key="chart_kpi_trend", definition=definition)
+              kpi_charts.describe_trend(data, key, target, grain), kpi_charts.shown(data, key),
+              key="chart_kpi_trend", definition=kpi_charts.trend_definition(data, key, grain))

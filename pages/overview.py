@@ -1,10 +1,8 @@
 """Overview: KPI cards, the hypercare view, volume, open backlog and its age, severity mix."""
 
-from datetime import date
-
 import streamlit as st
 
-from analytics import charts, db, kpi_charts, kpi_registry, kpi_trends, kpis, overview
+from analytics import charts, engagements, kpi_charts, kpi_registry, kpis, overview
 from analytics.overview import DEFINITIONS, figure_captions
 from analytics.overview import backlog as backlog_rows
 from ui import kpi_state, state, widgets
@@ -14,7 +12,8 @@ def _kpi_card(result: kpis.KpiResult) -> None:
     c = kpi_charts.card(result)
     st.metric(c["label"], c["value"], delta=c["delta"] or None, delta_color=c["delta_colour"])
     st.caption(f"{c['icon']} {widgets.escape_markdown(c['status_text'] + ' · ' + c['target'])}")
-    st.caption(widgets.escape_markdown(c["footnote"]))
+    # Piece by piece: escape_markdown folds every whitespace, the footnote's no-break spaces too.
+    st.caption(kpi_charts.NBSP.join(widgets.escape_markdown(p) for p in c["footnote"].split(kpi_charts.NBSP)))
     widgets.definition_popover(c["definition"].splitlines(), key=f"kpi_{result.key}_definition")
 
 
@@ -42,18 +41,20 @@ if per_service.open:  # lazy: built only while open
                       alt="Availability, MTBF and MTBSI per service", key="kpi_services_table")
 
 st.subheader("Hypercare")
-go_live_text = db.get_setting(con, "go_live_date")
-if not go_live_text:
+engagement = engagements.details(None, con)  # go-live and hypercare window of this store's engagement
+go_live = engagement.go_live
+if go_live is None:
     st.info("No go-live date set. Set it under Settings → Go-live date to see daily tickets "
-            "during the two weeks of hypercare and after.", icon=":material/event:")
+            "during the hypercare window and after.", icon=":material/event:")
     st.page_link("pages/settings.py", label="Go to Settings", icon=":material/settings:")
 else:
-    go_live = date.fromisoformat(go_live_text)
-    daily = kpi_trends.hypercare_daily(volume, go_live)
-    widgets.chart(kpi_charts.hypercare_chart(daily, go_live),
-                  kpi_charts.describe_hypercare(daily, go_live), daily, key="chart_hypercare",
-                  definition="Tickets opened per UTC day from the go-live date, the first 14 days "
-                  "(hypercare) hatched, with the trailing 7-day mean of daily tickets.")
+    window = engagement.window_days
+    daily = overview.hypercare_from(volume, go_live, window)
+    widgets.chart(kpi_charts.hypercare_chart(daily, go_live, window),
+                  kpi_charts.describe_hypercare(daily, go_live, window), daily, key="chart_hypercare",
+                  definition=f"Tickets opened per UTC day from the go-live date, the first {window} days "
+                  f"(the hypercare window, to {engagement.window_end:%d %b %Y}) hatched, with the trailing "
+                  "7-day mean of daily tickets.")
 
 c1, c2, c3 = st.columns(3)
 with c1:
@@ -76,7 +77,7 @@ with right:
                   key="chart_severity", definition=captions["severity_mix"])
 
 # The hypercare chart is the daily volume from go-live: the plain one only for what it does not show.
-if not go_live_text or (len(volume) and volume["day"].min() < date.fromisoformat(go_live_text)):
+if go_live is None or (len(volume) and volume["day"].min() < go_live):
     widgets.chart(charts.volume_by_day_chart(volume), charts.describe_volume_by_day(volume), volume,
                   key="chart_volume", definition=captions["volume_by_day"])
 

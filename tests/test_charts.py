@@ -68,7 +68,8 @@ def test_severity_mix_chart_labels_each_bar(mix):
     assert list(bar.y) == list(mix.severity)  # severity named on the axis, not only by colour
     assert list(bar.text) == ["1 (10.0 %)", "2 (20.0 %)", "3 (30.0 %)", "4 (40.0 %)", "0 (0.0 %)"]
     assert list(bar.marker.color) == [charts.SEVERITY_COLOURS[s] for s in mix.severity]
-    assert len(set(bar.marker.pattern.shape)) == 5
+    drawn = [p for p, n in zip(bar.marker.pattern.shape, mix.tickets) if n]
+    assert len(set(drawn)) == 4  # each drawn bar its own pattern (the empty Unmapped bar has none to draw)
     assert fig.layout.xaxis.range[1] > 4  # room for the labels
 
 
@@ -146,3 +147,90 @@ def test_count_axes_use_whole_numbers(ageing):
     small = charts.ageing_chart(pd.DataFrame({"bucket": ["<1 d", ">30 d"], "tickets": [0, 4]}))
     assert small.layout.yaxis.dtick == 1 and small.layout.yaxis.tickformat == ",d"
     assert charts.ageing_chart(ageing).layout.yaxis.dtick is None
+
+
+# --- issue #15, checked by eye in docs/screenshots -------------------------------------------
+
+
+def _daily(days: int, start: date = date(2010, 2, 8)) -> pd.DataFrame:
+    span = pd.date_range(start, periods=days, freq="D").date
+    return pd.DataFrame({"day": span, "tickets": [i % 3 for i in range(days)]})
+
+
+@pytest.mark.parametrize("days,grain,bars", [(120, "day", 120), (121, "week", 18), (730, "week", 105),
+                                             (4990, "month", 165)])
+def test_a_long_span_is_summed_per_week_or_month(days, grain, bars):
+    """13 years of daily bars were a solid block (G): weeks, then months, and the title says so."""
+    df = _daily(days)
+    fig = charts.volume_by_day_chart(df)
+    (bar,) = fig.data
+    assert charts.volume_grain(df) == grain and len(bar.x) == bars
+    assert sum(bar.y) == df["tickets"].sum()  # nothing lost in the sums
+    text = charts.describe_volume_by_day(df)
+    if grain == "day":
+        assert fig.layout.title.text == "Daily ticket volume" and "summed" not in text
+    else:
+        assert fig.layout.title.text.startswith("Weekly" if grain == "week" else "Monthly")
+        assert "summed" in fig.layout.title.text and grain.capitalize() in fig.layout.xaxis.title.text
+        assert f"Drawn summed per {grain}" in text and f"over {days:,} days" in text
+
+
+def test_weekly_buckets_start_on_monday_and_count_their_days():
+    df = _daily(200, start=date(2026, 1, 1))  # a Thursday
+    weeks = charts.volume_at(df, "week")
+    assert all(pd.Timestamp(d).weekday() == 0 for d in weeks["day"])
+    assert weeks["days"].iloc[0] == 4 and weeks["days"].sum() == 200
+
+
+@pytest.mark.parametrize("build,frame,why", [
+    (charts.ageing_chart, pd.DataFrame({"bucket": ["<1 d", "1–3 d", "3–7 d", "7–30 d", ">30 d"], "tickets": [0] * 5}),
+     "No ticket is open"),
+    (charts.volume_by_day_chart, pd.DataFrame({"day": [date(2026, 9, 1)], "tickets": [0]}), "No ticket was opened"),
+    (charts.severity_mix_chart, pd.DataFrame({"severity": ["SEV-1"], "tickets": [0], "percent": [0.0]}),
+     "No ticket"),
+    (charts.weekly_severity_chart, pd.DataFrame({"week": [date(2026, 9, 7)], "severity": ["SEV-1"], "tickets": [0]}),
+     "No ticket was opened"),
+], ids=["ageing", "volume", "mix", "weekly"])
+def test_a_chart_with_nothing_to_show_says_why(build, frame, why):
+    """Nothing open drew an empty 0–1 axis with five "0" bars (S, G)."""
+    fig = build(frame)
+    assert len(fig.data) == 0 and not fig.layout.xaxis.visible and not fig.layout.yaxis.visible
+    assert fig.layout.title.text and why in fig.layout.annotations[0].text.replace("<br>", " ")
+
+
+def test_severity_mix_labels_stay_in_the_plot_and_slivers_have_no_pattern():
+    """ServiceNow's mix: "23,466 (94.2 %" was cut at the right edge; the 1.1 % SEV-1 bar's
+    hatching drew as a zig-zag (D, S, G)."""
+    from analytics.chart_contrast import contrast_ratio
+
+    mix = pd.DataFrame({"severity": ["SEV-1", "SEV-2", "SEV-3", "SEV-4", "Unmapped"],
+                        "tickets": [270, 408, 23466, 774, 0], "percent": [1.1, 1.6, 94.2, 3.1, 0.0]})
+    (bar,) = charts.severity_mix_chart(mix).data
+    # The longest bar holds its label; the short ones have the room right of them.
+    assert list(bar.textposition) == ["outside", "outside", "inside", "outside", "outside"]
+    assert bar.insidetextanchor == "end"
+    # SEV-1 and SEV-2 are slivers (under 4 % of the axis): solid, named by the axis and the label.
+    assert list(bar.marker.pattern.shape) == ["", "", "", "", ""]
+    big = charts.severity_mix_chart(mix.assign(tickets=[270, 9000, 23466, 774, 0])).data[0]
+    assert list(big.marker.pattern.shape)[:2] == ["", "/"] and list(big.textposition)[1] == "outside"
+    # An inside label reads on its bar: the pattern lies faintly over the bar's colour (not on the
+    # page between its lines) and the label's halo, in that colour, hides it behind the text.
+    both = charts.severity_mix_chart(mix.assign(tickets=[10, 10, 900, 1000, 0])).data[0]
+    assert both.marker.pattern.fillmode == "overlay" and both.marker.pattern.fgopacity < 0.5
+    inside = [(c, p, f, h) for c, p, f, h, w in zip(both.marker.color, both.marker.pattern.shape, both.insidetextfont.color,
+                                                   both.insidetextfont.shadow, both.textposition) if w == "inside"]
+    assert len(inside) == 2 and any(p for _, p, _, _ in inside)  # SEV-4's dotted bar holds its label
+    for colour, _, font, halo in inside:
+        assert contrast_ratio(font, colour) >= 4.5 and colour in halo
+
+
+@pytest.mark.parametrize("build,frame,axis", [
+    (charts.volume_by_day_chart, pd.DataFrame({"day": [date(2026, 9, 7)], "tickets": [3]}), "y"),
+    (charts.severity_mix_chart, pd.DataFrame({"severity": ["SEV-1"], "tickets": [3], "percent": [100.0]}), "x"),
+    (charts.weekly_severity_chart, pd.DataFrame({"week": [date(2026, 9, 7)] * 2, "severity": ["SEV-1", "SEV-2"],
+                                                 "tickets": [1, 2]}), "y"),
+], ids=["volume", "mix", "weekly"])
+def test_every_count_axis_has_whole_ticks(build, frame, axis):
+    """A count axis showed 0.5, 1.5 … tickets (G)."""
+    ax = build(frame).layout[f"{axis}axis"]
+    assert ax.tickformat == ",d" and ax.dtick == 1

@@ -209,3 +209,42 @@ def test_empty_store(con):
     assert overview.weekly_volume_by_severity(con, Filters()).empty
     assert overview.top_titles(con, Filters()).empty
     assert overview.open_major_tickets(con, Filters()).empty
+
+
+def _opened(con, days: list[datetime], resolved: datetime | None = None) -> None:
+    for i, when in enumerate(days):
+        con.execute("INSERT INTO tickets (ticket_id, severity, status_category, opened_at, resolved_at) "
+                    "VALUES (?, 'SEV-3', ?, ?, ?)",
+                    [f"v:{i}", "resolved" if resolved and i == 0 else "open", when, resolved if i == 0 else None])
+
+
+SEPTEMBER = Filters(date_from=date(2023, 9, 1), date_to=date(2023, 9, 30))
+
+
+def test_a_month_has_all_its_days_when_its_last_ones_have_no_ticket(con):
+    """The report's September stopped at 27 Sep, the last day with a ticket, so its average was
+    per 27 days (G): the data goes on (a resolution on 6 Oct), so 28–30 Sep count as 0."""
+    _opened(con, [datetime(2023, 9, d, 10) for d in (1, 5, 27)], resolved=datetime(2023, 10, 6, 9))
+    got = overview.volume_by_day(con, SEPTEMBER, datetime(2026, 1, 1))
+    assert list(got.day) == list(pd.date_range("2023-09-01", "2023-09-30").date)
+    assert got.tickets.sum() == 3 and list(got.tickets.iloc[-3:]) == [0, 0, 0]
+    from analytics import charts
+    assert "over 30 days" in charts.describe_volume_by_day(got) and "average 0.1 per day" in charts.describe_volume_by_day(got)
+
+
+@pytest.mark.parametrize("as_of,resolved,last", [
+    (datetime(2023, 9, 20, 8), datetime(2023, 10, 6, 9), date(2023, 9, 20)),  # the as-of time: no future days
+    (datetime(2026, 1, 1), None, date(2023, 9, 27)),  # the data ends on the 27th: no days after it
+], ids=["as-of", "data-end"])
+def test_the_days_stop_at_the_as_of_time_or_the_end_of_the_data(con, as_of, resolved, last):
+    _opened(con, [datetime(2023, 9, d, 10) for d in (1, 5, 27) if datetime(2023, 9, d, 10) <= as_of],
+            resolved=resolved)
+    got = overview.volume_by_day(con, SEPTEMBER, as_of)
+    assert got.day.iloc[0] == date(2023, 9, 1) and got.day.iloc[-1] == last
+
+
+def test_hypercare_phase_follows_the_engagement_window():
+    volume = pd.DataFrame({"day": pd.date_range("2026-09-07", periods=90).date, "tickets": 1})
+    got = overview.hypercare_from(volume, date(2026, 9, 7), 70)
+    assert (got.phase == "hypercare").sum() == 70 and got.phase.iloc[70] == "after"
+    assert got.loc[got.phase == "after", "day"].min() == date(2026, 11, 16)
