@@ -136,12 +136,13 @@ _OFFSET = {"day": pd.DateOffset(days=1), "week": pd.DateOffset(weeks=1),
 # --- XmR (individuals and moving range) control chart -----------------------------------
 
 
-def xmr(values: pd.Series) -> pd.DataFrame:
+def xmr(values: pd.Series, low: float | None = None, high: float | None = None) -> pd.DataFrame:
     """Columns value, mean, moving_range, ucl, lcl, special_cause.
 
     Centre line = mean of the points; limits = mean ± 2.66 × mean moving range (|x_i − x_i−1|
     of consecutive non-missing points); a point outside the limits is a special cause. Fewer
-    than two points: no limits.
+    than two points: no limits. `low`/`high`: the values the KPI can take (0 for a duration,
+    100 for a %): a limit beyond them is clipped to them, which changes no special cause.
     """
     v = pd.to_numeric(values, errors="coerce").astype("float64").reset_index(drop=True)
     present = v.dropna()
@@ -150,6 +151,10 @@ def xmr(values: pd.Series) -> pd.DataFrame:
     mr_bar = mr.mean() if len(present) >= 2 else np.nan
     ucl = mean + XMR_FACTOR * mr_bar
     lcl = mean - XMR_FACTOR * mr_bar
+    if high is not None and not np.isnan(ucl):
+        ucl = min(ucl, high)
+    if low is not None and not np.isnan(lcl):
+        lcl = max(lcl, low)
     out = pd.DataFrame({"value": v, "mean": mean, "ucl": ucl, "lcl": lcl})
     out["moving_range"] = mr.reindex(v.index)
     out["special_cause"] = (v > ucl) | (v < lcl)
@@ -202,7 +207,7 @@ def trend(con: duckdb.DuckDBPyConnection, filters: Filters, key: str, grain: str
     out = pd.DataFrame(rows, columns=["bucket", "group", "value", "n", "previous", "reason", "partial"])
     parts = []
     for _, part in out.groupby("group", sort=False):
-        limits = xmr(part["value"].where(~part["partial"].astype(bool)))
+        limits = xmr(part["value"].where(~part["partial"].astype(bool)), *_possible(kpi_registry.get(key).unit))
         parts.append(part.reset_index(drop=True).join(
             limits[["mean", "ucl", "lcl", "special_cause"]]))
     result = pd.concat(parts, ignore_index=True) if parts else out.assign(
@@ -211,6 +216,11 @@ def trend(con: duckdb.DuckDBPyConnection, filters: Filters, key: str, grain: str
     for col in ("value", "previous", "mean", "ucl", "lcl"):
         result[col] = result[col].astype("float64")
     return result
+
+
+def _possible(unit: str) -> tuple[float, float | None]:
+    """The values a KPI in `unit` can take: 0–100 for a %, else from 0 up (durations, counts)."""
+    return (0.0, 100.0) if unit == "%" else (0.0, None)
 
 
 # --- the CLI's table: one object per group ------------------------------------------------
@@ -287,18 +297,19 @@ HYPERCARE_DAYS = 14
 ROLLING_DAYS = 7
 
 
-def hypercare_daily(daily: pd.DataFrame, go_live: date) -> pd.DataFrame:
+def hypercare_daily(daily: pd.DataFrame, go_live: date, window_days: int = HYPERCARE_DAYS) -> pd.DataFrame:
     """Daily tickets from go-live on, from the daily volume (overview.volume_by_day / volume_from,
     which the Overview already holds). Columns day, tickets, rolling_mean (7-day trailing mean
-    over the days shown, fewer at the start), phase ("hypercare" for the first 14 days, then
-    "after")."""
+    over the days shown, fewer at the start), phase ("hypercare" for the first `window_days`
+    days — the engagement's window —, then "after"). Days run to the volume's last day: a day
+    the data has not reached is not a day without tickets."""
     if daily.empty:
         return pd.DataFrame(columns=["day", "tickets", "rolling_mean", "phase"])
-    last = max(daily["day"].max(), go_live + timedelta(days=HYPERCARE_DAYS - 1))
-    days = pd.DataFrame({"day": [go_live + timedelta(days=i) for i in range((last - go_live).days + 1)]})
+    last = daily["day"].max()
+    days = pd.DataFrame({"day": [go_live + timedelta(days=i) for i in range(max(0, (last - go_live).days) + 1)]})
     out = days.merge(daily, on="day", how="left").fillna({"tickets": 0})
     out["tickets"] = out["tickets"].astype("int64")
     out["rolling_mean"] = out["tickets"].rolling(ROLLING_DAYS, min_periods=1).mean()
     out["phase"] = np.where(
-        pd.Series([(d - go_live).days for d in out["day"]]) < HYPERCARE_DAYS, "hypercare", "after")
+        pd.Series([(d - go_live).days for d in out["day"]]) < int(window_days), "hypercare", "after")
     return out

@@ -236,11 +236,7 @@ def hypercare_from(volume: pd.DataFrame, go_live: date, window_days: int) -> pd.
     window (engagements.details(...).window_days) instead of a fixed 14 days."""
     from .kpi_trends import hypercare_daily
 
-    out = hypercare_daily(volume, go_live)
-    if out.empty:
-        return out
-    end = go_live + timedelta(days=int(window_days))
-    return out.assign(phase=["hypercare" if d < end else "after" for d in out["day"]])
+    return hypercare_daily(volume, go_live, window_days)
 
 
 def backlog(con: duckdb.DuckDBPyConnection, filters: Filters,

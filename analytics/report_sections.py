@@ -200,7 +200,7 @@ def _sla_trend_table(trend: pd.DataFrame) -> pd.DataFrame:
 
 def trends_section(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime,
                    sla_weekly: pd.DataFrame | None) -> Section:
-    daily = overview.volume_by_day(con, filters)
+    daily = overview.volume_by_day(con, filters, as_of)
     weekly = overview.weekly_volume_by_severity(con, filters)
     mttr = kpi_trends.trend(con, filters, "mttr", "week", as_of=as_of)
     target = reg.targets(con)["mttr"]

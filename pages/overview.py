@@ -12,8 +12,7 @@ def _kpi_card(result: kpis.KpiResult) -> None:
     c = kpi_charts.card(result)
     st.metric(c["label"], c["value"], delta=c["delta"] or None, delta_color=c["delta_colour"])
     st.caption(f"{c['icon']} {widgets.escape_markdown(c['status_text'] + ' · ' + c['target'])}")
-    # Piece by piece: escape_markdown folds every whitespace, the footnote's no-break spaces too.
-    st.caption(kpi_charts.NBSP.join(widgets.escape_markdown(p) for p in c["footnote"].split(kpi_charts.NBSP)))
+    st.caption(widgets.escape_markdown(c["footnote"]))
     widgets.definition_popover(c["definition"].splitlines(), key=f"kpi_{result.key}_definition")
 
 

@@ -27,9 +27,13 @@ MAX_TABLE_ROWS = 10_000
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=^&])")
 
 
+_SPACES = re.compile(r"[ \t\r\n\f\v\u2028\u2029]+")
+
+
 def escape_markdown(text: object) -> str:
     """`text` as literal characters inside st.markdown / st.caption (one line)."""
-    flat = " ".join(str(text).split())
+    # Only ordinary white space folds: a no-break space inside a value ("4 h 49 min") stays.
+    flat = _SPACES.sub(" ", str(text)).strip()
     return _MD_SPECIAL.sub(r"\\\1", flat)
 
 
