@@ -207,10 +207,28 @@ def severity_mix_chart(df: pd.DataFrame) -> go.Figure:
     return _layout(fig, TITLES["severity_mix"], "Tickets", "Severity")
 
 
+def severity_grain(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The weekly volume by severity as drawn: per week, or summed per month over more than
+    about two years of weeks (700 weekly bars are a solid block), and the grain ("week"/"month")."""
+    weeks = df["week"].nunique() if len(df) else 0
+    if weeks * 7 <= WEEKLY_UP_TO:
+        return df, "week"
+    month = pd.to_datetime(df["week"]).dt.to_period("M").dt.start_time.dt.date
+    out = df.assign(week=month).groupby(["week", "severity"], sort=False, as_index=False)["tickets"].sum()
+    return out.sort_values("week", kind="stable").reset_index(drop=True), "month"
+
+
+def _severity_title(grain: str) -> str:
+    return TITLES["weekly_by_severity"] if grain == "week" else "Monthly ticket volume by severity (weeks summed)"
+
+
 def weekly_severity_chart(df: pd.DataFrame) -> go.Figure:
-    """Stacked bars per week, one trace per severity (df: week, severity, tickets)."""
+    """Stacked bars per week (per month over long spans: severity_grain), one trace per severity
+    (df: week, severity, tickets)."""
     if df.empty or int(df["tickets"].sum()) == 0:
         return empty_chart(TITLES["weekly_by_severity"], "No ticket was opened in the filtered period.")
+    df, grain = severity_grain(df)
+    when = "week of %{x|%d %b %Y}" if grain == "week" else "%{x|%b %Y}"
     fig = go.Figure()
     for severity in dict.fromkeys(df["severity"]):
         part = df[df["severity"] == severity]
@@ -224,17 +242,18 @@ def weekly_severity_chart(df: pd.DataFrame) -> go.Figure:
                     "pattern": {"shape": SEVERITY_PATTERNS.get(severity, "")},
                     "line": {"color": "#FFFFFF", "width": 1},
                 },
-                hovertemplate=f"{severity}, week of %{{x|%d %b %Y}}: %{{y:,}}<extra></extra>",
+                hovertemplate=f"{severity}, {when}: %{{y:,}}<extra></extra>",
             )
         )
     fig.update_layout(barmode="stack", legend_title_text="Severity")
     _whole_numbers(fig, int(df.groupby("week")["tickets"].sum().max()))
     weeks = sorted(set(df["week"]))
-    if 0 < len(weeks) <= 26:  # one labelled tick per bar, on its Monday
+    if grain == "week" and 0 < len(weeks) <= 26:  # one labelled tick per bar, on its Monday
         fig.update_xaxes(type="date", tickvals=weeks, ticktext=[f"{w.day} {w:%b}" for w in weeks])
     else:
         fig.update_xaxes(type="date")
-    return _layout(fig, TITLES["weekly_by_severity"], "Week starting (Monday, UTC)", "Tickets")
+    return _layout(fig, _severity_title(grain), "Week starting (Monday, UTC)" if grain == "week" else
+                   "Month (UTC; weeks by their Monday)", "Tickets" if grain == "week" else "Tickets per month")
 
 
 # --- text alternatives ------------------------------------------------------------------
@@ -292,9 +311,13 @@ def describe_weekly(df: pd.DataFrame) -> str:
     busiest week 14 Sep 2026 with 210."""
     if df.empty or int(df["tickets"].sum()) == 0:
         return f"{TITLES['weekly_by_severity']}: no tickets."
-    per_week = df.groupby("week", sort=True)["tickets"].sum()
+    df, grain = severity_grain(df)
+    per = df.groupby("week", sort=True)["tickets"].sum()
+    if grain == "month":
+        return (f"{_severity_title(grain)}, {len(per):,} months from {per.index[0]:%b %Y}: "
+                f"{int(per.sum()):,} tickets; busiest month {per.idxmax():%b %Y} with {int(per.max()):,}.")
     return (
-        f"{TITLES['weekly_by_severity']}, {len(per_week):,} weeks from {_day(per_week.index[0])}: "
-        f"{int(per_week.sum()):,} tickets; busiest week starting {_day(per_week.idxmax())} "
-        f"with {int(per_week.max()):,}."
+        f"{TITLES['weekly_by_severity']}, {len(per):,} weeks from {_day(per.index[0])}: "
+        f"{int(per.sum()):,} tickets; busiest week starting {_day(per.idxmax())} "
+        f"with {int(per.max()):,}."
     )

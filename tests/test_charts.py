@@ -234,3 +234,17 @@ def test_every_count_axis_has_whole_ticks(build, frame, axis):
     """A count axis showed 0.5, 1.5 … tickets (G)."""
     ax = build(frame).layout[f"{axis}axis"]
     assert ax.tickformat == ",d" and ax.dtick == 1
+
+
+def test_weekly_severity_over_years_is_summed_per_month():
+    weeks = pd.date_range("2019-01-07", periods=300, freq="7D").date
+    df = pd.DataFrame({"week": list(weeks) * 2, "severity": ["SEV-1"] * 300 + ["SEV-3"] * 300,
+                       "tickets": [1] * 300 + [2] * 300})
+    fig = charts.weekly_severity_chart(df)
+    assert "Monthly" in fig.layout.title.text
+    months = {d for t in fig.data for d in t.x}
+    assert len(months) == len({(w.year, w.month) for w in weeks}) < 80
+    assert sum(sum(t.y) for t in fig.data) == int(df["tickets"].sum())  # nothing lost
+    assert "months from Jan 2019" in charts.describe_weekly(df)
+    short = df[df["week"] < weeks[20]]
+    assert charts.weekly_severity_chart(short).layout.title.text == charts.TITLES["weekly_by_severity"]
