@@ -83,8 +83,9 @@ def record(cur, actor: auth.Identity | str, action: str, obj: str | None = None,
            detail: dict | None = None) -> int:
     """Append one record on `cur` (inside the caller's open transaction); returns its seq.
 
-    `actor` is who did it: an Identity (its label is recorded) or a name. Permission checks
-    belong to the write that calls this; the log records whatever happened."""
+    `actor` is who did it: the Identity a write checked (its label is recorded), or that label.
+    This is the log itself, not a write that needs a permission: it grants nothing and checks
+    nothing, so the write that calls it has already called auth.require on a typed Identity."""
     actor = getattr(actor, "label", actor)
     if not str(actor or "").strip():
         raise ValueError("an audit record needs an actor (who did it)")
@@ -127,7 +128,7 @@ def _upsert(cur, key: str, value: str) -> None:
                 [key, value])
 
 
-def set_settings(con, values: Mapping[str, str | None], actor: auth.Identity | str) -> list[str]:
+def set_settings(con, values: Mapping[str, str | None], actor: auth.Identity) -> list[str]:
     """Save several settings in one transaction, one SETTING_CHANGE record per changed key.
 
     A value of None removes the setting. Unchanged keys are neither written nor recorded.
@@ -155,7 +156,7 @@ def set_settings(con, values: Mapping[str, str | None], actor: auth.Identity | s
     return changed
 
 
-def set_setting(con, key: str, value: str | None, actor: auth.Identity | str) -> bool:
+def set_setting(con, key: str, value: str | None, actor: auth.Identity) -> bool:
     """Save one setting with an audit record (None removes it); False when nothing changed."""
     if key == HEAD_SETTING:
         raise ValueError(f"'{HEAD_SETTING}' is kept by the audit log itself")

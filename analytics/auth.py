@@ -1,8 +1,9 @@
 """Who is acting, and what they may do: roles, the permission matrix, identities, `require`.
 
 Pure core (no Streamlit): the dashboard builds an `Identity` from the identity provider's
-claims (ui/auth.py), the CLI and tests pass a plain name, and every write function of the
-core calls `require(actor, permission)` so that hiding a button is never the only guard.
+claims (ui/auth.py), the CLI, scripts and tests build one with `local_operator(name)`, and
+every write function of the core calls `require(actor, permission)` so that hiding a button is
+never the only guard. A plain string is refused (TypeError): nobody gets every role by a name.
 
 Two modes:
 - local (nothing configured): one local user with every role; the name comes from
@@ -169,24 +170,30 @@ def operator_name(channel: str = "local") -> str:
     return f"{channel}:{login}"
 
 
+def local_operator(name: str) -> Identity:
+    """A trusted local operator with every role, recorded as `name`: the one way to act
+    without signing in (the CLI, scripts, benches, the demo loader, the first start, tests)."""
+    if not isinstance(name, str):
+        raise TypeError(f"a local operator's name is a str, not {type(name).__name__} {name!r}")
+    if not _clean(name):
+        raise ValueError("a local operator needs a name (what audit records carry)")
+    return Identity(name=name, roles=ALL_ROLES, mode="local")
+
+
 def local_identity(channel: str = "local") -> Identity:
-    """The single local user of local mode (or the CLI's operator): every role."""
-    return Identity(name=operator_name(channel), roles=ALL_ROLES, mode="local")
+    """The single local user of local mode (or the CLI's operator, channel "cli"): every role."""
+    return local_operator(operator_name(channel))
 
 
-def as_identity(actor: Identity | str) -> Identity:
-    """An Identity as is; a plain name (CLI, scripts, tests) is a local operator with every role.
-
-    The dashboard in shared mode always passes the signed-in Identity, never a string.
-    """
+def as_identity(actor: Identity) -> Identity:
+    """`actor` itself if it is an Identity; anything else (a plain name included) TypeError."""
     if isinstance(actor, Identity):
         return actor
-    if not isinstance(actor, str) or not _clean(actor):
-        raise TypeError(f"actor must be an Identity or a non-empty name, not {actor!r}")
-    return Identity(name=actor, roles=ALL_ROLES, mode="local")
+    raise TypeError("actor must be an auth.Identity (use auth.local_operator('name') for the CLI "
+                    f"and scripts), not {type(actor).__name__} {actor!r}")
 
 
-def require(actor: Identity | str, permission: Permission | str) -> Identity:
+def require(actor: Identity, permission: Permission | str) -> Identity:
     """The actor's Identity if it holds `permission`; else raise PermissionDenied."""
     identity = as_identity(actor)
     p = Permission(permission)
@@ -195,7 +202,7 @@ def require(actor: Identity | str, permission: Permission | str) -> Identity:
     return identity
 
 
-def require_delete(actor: Identity | str, uploaded_by: str | None) -> Identity:
+def require_delete(actor: Identity, uploaded_by: str | None) -> Identity:
     """Deleting a dataset: its uploader needs delete-own, anyone else delete-any."""
     identity = as_identity(actor)
     if identity.owns(uploaded_by) and identity.can(Permission.DELETE_OWN_DATASETS):
@@ -357,7 +364,7 @@ def role_map_from_rows(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[str]
     return out
 
 
-def save_role_map(con, mapping: Mapping[str, Iterable[str]], actor: Identity | str) -> None:
+def save_role_map(con, mapping: Mapping[str, Iterable[str]], actor: Identity) -> None:
     """Replace the e-mail → roles map (admins only)."""
     from . import audit  # late: audit checks permissions through this module
 
@@ -367,6 +374,6 @@ def save_role_map(con, mapping: Mapping[str, Iterable[str]], actor: Identity | s
 
 __all__ = ["ACTIONS", "ALL_ROLES", "Identity", "Permission", "PermissionDenied", "ROLES",
            "ROLE_MAP_SETTING", "ROLE_PERMISSIONS", "RolePolicy", "as_identity", "identity_from_claims",
-           "local_identity", "operator_name", "parse_role_map", "require", "require_delete",
+           "local_identity", "local_operator", "operator_name", "parse_role_map", "require", "require_delete",
            "role_map", "role_map_from_rows", "role_map_json", "role_map_rows", "roles_from_claims", "roles_granting", "save_role_map",
            "setting_permission"]

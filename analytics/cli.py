@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import cli_engagements, cli_errors, store
+from . import auth, cli_engagements, cli_errors, store
 from .engagements import EngagementError
 from .cli_parser import parser as _parser
 from .ingest import IngestError, apply_staged, stage_file, upload_settings
 from .profiles import ProfileError, all_profiles, load_profile
 
-def _operator() -> str:
-    """Who the CLI records as uploader: HYPERCARE_OPERATOR, else the login name."""
-    return os.environ.get("HYPERCARE_OPERATOR") or f"cli:{getpass.getuser()}"
+def _operator() -> auth.Identity:
+    """Who the CLI acts as: a local operator with every role (the file system's permissions
+    guard the store), recorded as HYPERCARE_OPERATOR, else "cli:<login name>"."""
+    return auth.local_identity("cli")
 
 
 def _resolve_profile(value: str | None):
@@ -110,10 +110,10 @@ def _emit(args, frame, records: list | None, csv_frame) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo_loader import load_demo
+    from .demo_loader import DEMO_OPERATOR, load_demo
 
     con = args.con
-    for r in load_demo(con, n_tickets=args.tickets, seed=args.seed):
+    for r in load_demo(con, n_tickets=args.tickets, seed=args.seed, actor=DEMO_OPERATOR):
         print(r.summary())
     return 0
 

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import db, engagements
+from . import auth, db, engagements
 from .engagements import EngagementError
 
 # Commands that make a store when there is none yet (a new file is one engagement's store).
@@ -18,7 +18,7 @@ def _waiting() -> None:
     print("waiting for the store: another process is using it…", file=sys.stderr)
 
 
-def _operator() -> str:
+def _operator() -> auth.Identity:
     from .cli import _operator as who
 
     return who()

@@ -194,7 +194,7 @@ def rules_to_toml(rules: ClosureRules) -> str:
     return tomli_w.dumps(rules.model_dump(mode="python", exclude_none=True))
 
 
-def save_rules(con, rules: ClosureRules | dict, actor: auth.Identity | str) -> bool:
+def save_rules(con, rules: ClosureRules | dict, actor: auth.Identity) -> bool:
     """Validate and save the rules with an audit record of what changed; False when unchanged."""
     actor = auth.require(actor, auth.Permission.CHANGE_CLOSURE_RULES).label
     new = validate_rules(rules)

@@ -170,7 +170,7 @@ def data_quality_rows(con, check: str, dataset_id: int | None = None, limit: int
     ).df()
 
 
-def delete_dataset(con, dataset_id: int, actor: auth.Identity | str = "local") -> int:
+def delete_dataset(con, dataset_id: int, actor: auth.Identity) -> int:
     """Remove a dataset and the tickets it last wrote; returns how many tickets went.
 
     Recorded in the audit log ("dataset.delete") in the same transaction; deleting a dataset

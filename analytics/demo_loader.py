@@ -13,6 +13,9 @@ from .profiles import find_profile
 from .sla_policy import business_calendar, default_policy, policy_versions, save_policy
 
 DEMO_POLICY_VERSION = "demo-us-business-hours"
+# Who the demo's own bookkeeping (its policy, its made-up sign-offs) and the app's first-start
+# load are recorded as; a person's load passes their own Identity.
+DEMO_OPERATOR = auth.local_operator("demo")
 # Half the required roles signed in the window's last week: the scorecard's "at risk" example.
 DEMO_SIGNOFFS = (  # role, signer, days before the window ends, comment
     ("Support Lead", "Priya Raman", 6, "Backlog back to baseline; the service desk runbook is handed over."),
@@ -29,16 +32,16 @@ def demo_policy():
         update={"version": DEMO_POLICY_VERSION, "effective_from": date(1970, 1, 1), "calendars": [calendar]})
 
 
-def load_demo(con, n_tickets: int = 5000, seed: int = 42,
-              actor: auth.Identity | str = "demo") -> list[IngestResult]:
+def load_demo(con, n_tickets: int = 5000, seed: int = 42, *, actor: auth.Identity) -> list[IngestResult]:
     """Generate `n_tickets` demo tickets with their status history and upsert them. A store
     without its own SLA policy, go-live, hypercare window or sign-offs gets the demo's: the
     policy version (named as such), DEFAULT_GO_LIVE, DEMO_WINDOW_DAYS and DEMO_SIGNOFFS.
 
-    `actor` loads them (an upload: analyst or admin); the first-start load is "demo"."""
+    `actor` (an auth.Identity) loads them: an upload, analyst or admin; the first-start load
+    and the CLI's are DEMO_OPERATOR."""
     actor = auth.require(actor, auth.Permission.UPLOAD)
     if policy_versions(con).empty:
-        save_policy(con, demo_policy(), who="demo")
+        save_policy(con, demo_policy(), who=DEMO_OPERATOR)
     if db.get_setting(con, "go_live_date") is None:
         # The demo has a go-live, so the Overview's hypercare view has something to show.
         db.set_setting(con, "go_live_date", demo.DEFAULT_GO_LIVE.isoformat())
@@ -67,4 +70,5 @@ def _sign_off_some(con) -> None:
         return
     for role, name, days_before, comment in DEMO_SIGNOFFS:
         # never after today: a sign-off records something that has happened
-        signoff.record(con, role, name, min(end - timedelta(days=days_before), date.today()), comment, actor="demo")
+        signoff.record(con, role, name, min(end - timedelta(days=days_before), date.today()), comment,
+                       actor=DEMO_OPERATOR)

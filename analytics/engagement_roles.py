@@ -24,7 +24,7 @@ def read(con) -> dict[str, frozenset[str]]:
     return auth.parse_role_map(db.get_setting(con, SETTING))
 
 
-def save(con, mapping: Mapping[str, Iterable[str]], actor: Identity | str) -> None:
+def save(con, mapping: Mapping[str, Iterable[str]], actor: Identity) -> None:
     """Replace the engagement's list (admins only), audited."""
     audit.set_setting(con, SETTING, auth.role_map_json(mapping), actor)
 

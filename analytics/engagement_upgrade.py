@@ -17,13 +17,13 @@ from pathlib import Path
 
 import duckdb
 
-from . import audit, db, engagements, store
+from . import audit, auth, db, engagements, store
 from .engagements import EngagementError
 
 # How the demo loader names its uploads (analytics/demo_loader.py) and which profiles it uses.
 _DEMO_FILE = re.compile(r"^demo-\d+-seed\d+-(tickets|history)\.csv$")
 _DEMO_PROFILES = ("hypercare-tickets", "hypercare-history")
-ACTOR = "hypercare-upgrade"
+ACTOR = "hypercare-upgrade"  # how the upgrade is recorded in the audit trail
 BACKUP_SUFFIX = ".before-engagements"
 
 
@@ -54,7 +54,7 @@ def _keep_only(path: Path, keep: set[int], slug: str, name: str, installation: l
     try:
         for (dataset_id,) in con.execute("SELECT dataset_id FROM datasets ORDER BY 1").fetchall():
             if dataset_id not in keep:
-                datasets.delete_dataset(con, dataset_id, actor=ACTOR)
+                datasets.delete_dataset(con, dataset_id, actor=auth.local_operator(ACTOR))
         recurrence.update_clusters(con)
         with audit.transaction(con) as cur:
             cur.execute("DELETE FROM settings WHERE list_contains(?, key)", [installation])

@@ -129,8 +129,9 @@ def kind_in(con) -> str:
     return "engagement" if db.SCHEMA_VERSION_SETTING in values else "legacy"
 
 
-def create_catalog(path: str | os.PathLike, actor: auth.Identity | str = "hypercare") -> Path:
-    """Make an empty catalog at `path` (which must not exist yet)."""
+def create_catalog(path: str | os.PathLike, actor: auth.Identity) -> Path:
+    """Make an empty catalog at `path` (which must not exist yet), recorded as `actor`'s doing."""
+    actor = auth.as_identity(actor)
     path = Path(path)
     with store.writing(path) as con:
         if db.get_setting(con, KIND_SETTING) != "catalog":
@@ -256,7 +257,7 @@ def _remove_files(path: Path) -> None:
 
 def create(catalog: str | os.PathLike, slug: str, name: str, *, go_live: date | None, timezone_name: str = "UTC",
            window_days: int = DEFAULT_WINDOW_DAYS, cadence: str = DEFAULT_CADENCE, copy_from: str | None = None,
-           is_demo: bool = False, actor: auth.Identity | str = "local") -> Engagement:
+           is_demo: bool = False, actor: auth.Identity) -> Engagement:
     """Add an engagement to the catalog (made if missing) with a new store of its own.
 
     It starts from the seed defaults, or from the settings and SLA policies of `copy_from`.
@@ -310,10 +311,10 @@ def create(catalog: str | os.PathLike, slug: str, name: str, *, go_live: date | 
     return Engagement(slug, name, path, is_demo, catalog)
 
 
-def delete(catalog: str | os.PathLike, slug: str, actor: auth.Identity | str = "local") -> Path | None:
+def delete(catalog: str | os.PathLike, slug: str, actor: auth.Identity) -> Path | None:
     """Remove an engagement from the catalog; its store goes to the catalog's `deleted/` folder
     (the demo's is removed). Returns where the store went. Analysts remove the demo, admins any."""
-    catalog = Path(catalog)
+    catalog, actor = Path(catalog), auth.as_identity(actor)
     e = _listed(catalog, slug)
     who = auth.require(actor, auth.Permission.UPLOAD if e.is_demo else auth.Permission.DELETE_ANY_DATASET)
     kept = None if e.is_demo else engagements_dir(catalog) / "deleted" / f"{slug}-{_now():%Y%m%dT%H%M%S}.duckdb"
@@ -321,12 +322,11 @@ def delete(catalog: str | os.PathLike, slug: str, actor: auth.Identity | str = "
     return kept
 
 
-def discard_empty(catalog: str | os.PathLike, slug: str, actor: auth.Identity | str, reason: str) -> None:
+def discard_empty(catalog: str | os.PathLike, slug: str, actor: auth.Identity, reason: str) -> None:
     """Remove an engagement whose store holds no data yet (a new one whose first upload failed),
     keeping no copy: whoever may upload may undo the engagement their upload made."""
-    catalog = Path(catalog)
+    catalog, who = Path(catalog), auth.require(actor, auth.Permission.UPLOAD)
     e = _listed(catalog, slug)
-    who = auth.require(actor, auth.Permission.UPLOAD)
     with store.reading(e.path) as con:
         held = con.execute("SELECT (SELECT count(*) FROM tickets) + (SELECT count(*) FROM datasets)").fetchall()[0][0]
     if held:

@@ -83,13 +83,13 @@ class IngestResult:
 
 def ingest_file(con, path=None, *, data: bytes | None = None, name: str | None = None,
                 source: str = "auto", profile=None, tz: str | None = None,
-                uploaded_by: auth.Identity | str = "local", max_bytes: int | None = None, profiles_dir=None,
+                uploaded_by: auth.Identity, max_bytes: int | None = None, profiles_dir=None,
                 delimiter: str | None = None, replace_newer: bool = False) -> IngestResult:
     """Load one export into the store `con` that the caller holds (stage_file, then apply_staged).
     Raises IngestError (database untouched) on refusal.
 
-    `uploaded_by` is who loads it (recorded by its label); auth.PermissionDenied unless that
-    identity may upload (a plain name is a local operator)."""
+    `uploaded_by` is who loads it, an auth.Identity (recorded by its label; the CLI and scripts
+    pass auth.local_operator(name)); auth.PermissionDenied unless that identity may upload."""
     auth.require(uploaded_by, auth.Permission.UPLOAD)
     limit, default_tz = upload_settings(con)
     with stage_file(path, data=data, name=name, source=source, profile=profile, tz=tz,
@@ -98,7 +98,7 @@ def ingest_file(con, path=None, *, data: bytes | None = None, name: str | None =
         return apply_staged(con, staged, uploaded_by=uploaded_by, replace_newer=replace_newer)
 
 
-def apply_staged(con, staged: Staged, *, uploaded_by: auth.Identity | str = "local",
+def apply_staged(con, staged: Staged, *, uploaded_by: auth.Identity,
                  replace_newer: bool = False) -> IngestResult:
     """Compare a staged upload with the store `con` and write it in one transaction: the part
     of an upload to run in the store's write turn. IngestError (store untouched) when none of a

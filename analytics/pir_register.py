@@ -185,7 +185,7 @@ def _check_row(cell: dict[str, str | None], dayfirst: bool) -> dict:
 
 
 def ingest_register(con, path=None, *, data: bytes | None = None, name: str | None = None,
-                    actor: auth.Identity | str = "local") -> RegisterResult:
+                    actor: auth.Identity) -> RegisterResult:
     """Load one PIR register into the store (see the module docstring)."""
     actor = auth.require(actor, auth.Permission.UPLOAD).label
     if data is None and path is None:

@@ -258,10 +258,10 @@ def find_profile(name: str, directory: Path | None = None) -> Profile:
 
 
 def save_profile(profile: Profile, directory: Path | None = None, *,
-                 actor: auth.Identity | str = "local") -> Path:
+                 actor: auth.Identity) -> Path:
     """Write a profile as <name>.toml in the user folder; returns the path.
 
-    auth.PermissionDenied unless `actor` may edit mappings (a plain name is a local operator)."""
+    auth.PermissionDenied unless `actor` (an auth.Identity) may edit mappings."""
     auth.require(actor, auth.Permission.EDIT_MAPPINGS)
     d = directory or user_profile_dir()
     d.mkdir(parents=True, exist_ok=True)

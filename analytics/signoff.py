@@ -50,10 +50,8 @@ def _text(value: str | None, what: str, limit: int, required: bool) -> str:
     return text
 
 
-def _who(actor: auth.Identity | str) -> str:
+def _who(actor: auth.Identity) -> str:
     """The recording user's label; auth.PermissionDenied unless they may sign off."""
-    if not isinstance(actor, auth.Identity):
-        actor = _text(actor, "The recording user", MAX_NAME, required=True)
     return auth.require(actor, auth.Permission.SIGN_OFF).label
 
 
@@ -71,7 +69,7 @@ def _append(cur, role: str, kind: str, name: str, signed_on: date | None, commen
     return int(event_id)
 
 
-def record(con, role: str, name: str, signed_on: date, comment: str, actor: auth.Identity | str) -> int:
+def record(con, role: str, name: str, signed_on: date, comment: str, actor: auth.Identity) -> int:
     """Record that `name` signed off for `role` on `signed_on`; returns the event id.
 
     A later sign-off for the same role supersedes the earlier one (both stay in the history).
@@ -96,7 +94,7 @@ def record(con, role: str, name: str, signed_on: date, comment: str, actor: auth
     return event_id
 
 
-def revoke(con, role: str, reason: str, actor: auth.Identity | str) -> int:
+def revoke(con, role: str, reason: str, actor: auth.Identity) -> int:
     """Revoke the current sign-off of `role`, giving a reason; returns the event id."""
     actor = _who(actor)
     _check_role(role)

@@ -264,7 +264,7 @@ def _error_text(err: dict) -> str:
 # --- versioned storage ------------------------------------------------------------------
 
 
-def save_policy(con, policy: Policy, who: auth.Identity | str) -> Policy:
+def save_policy(con, policy: Policy, who: auth.Identity) -> Policy:
     """Validate and append `policy` as a new version; refuses a version name already saved."""
     actor = auth.require(who, auth.Permission.CHANGE_POLICIES)
     # A version carries its business calendars, so saving one changes both.

@@ -39,6 +39,7 @@ from kpis import BROWSER_TARGET_MS, TARGET_MS, filters, line, load, overview_pag
 
 from analytics import db, engagements, store  # noqa: E402
 from analytics.demo import DEMO_TIMEZONE  # noqa: E402
+from analytics.auth import local_operator  # noqa: E402
 from analytics.demo_loader import load_demo  # noqa: E402
 from ui.store_view import keep_copies  # noqa: E402
 
@@ -62,9 +63,9 @@ def catalog(cache: Path, tickets: int, n: int, seed: int) -> Path:
     target = building / "hypercare.duckdb"
     for i in range(n):
         e = engagements.create(target, f"go-live-{i + 1:02d}", f"Go-live {i + 1:02d}", go_live=GO_LIVE,
-                               timezone_name=DEMO_TIMEZONE, actor="bench")
+                               timezone_name=DEMO_TIMEZONE, actor=local_operator("bench"))
         with store.writing(e.path) as con:
-            load_demo(con, n_tickets=tickets // n, seed=seed + i, actor="bench")
+            load_demo(con, n_tickets=tickets // n, seed=seed + i, actor=local_operator("bench"))
         print(f"catalog: {e.slug} built ({time.perf_counter() - t0:.0f} s so far)", flush=True)
     building.rename(folder)
     print(f"catalog: {n} engagements of {tickets // n:,} tickets built in {time.perf_counter() - t0:.0f} s")

@@ -43,7 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analytics import db, kpi_facts, kpi_registry, kpi_trends, kpis, overview, sla_cache  # noqa: E402
-from analytics.demo_loader import load_demo  # noqa: E402
+from analytics.demo_loader import DEMO_OPERATOR, load_demo  # noqa: E402
 from analytics.filters import Filters, count_tickets  # noqa: E402
 
 TARGET_MS = 200.0
@@ -182,7 +182,7 @@ def main() -> int:
         con = db.connect(path)
         if db.ticket_count(con) == 0:
             t0 = time.perf_counter()
-            load_demo(con, n_tickets=args.tickets)
+            load_demo(con, n_tickets=args.tickets, actor=DEMO_OPERATOR)
             print(f"loaded {args.tickets:,} demo tickets in {time.perf_counter() - t0:.1f} s")
         print(f"store: {db.ticket_count(con):,} tickets")
         if args.analytics:

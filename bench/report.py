@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analytics import db, report_charts, report_pack, report_pdf  # noqa: E402
-from analytics.demo_loader import load_demo  # noqa: E402
+from analytics.demo_loader import DEMO_OPERATOR, load_demo  # noqa: E402
 from analytics.report import GATHER_WORKERS  # noqa: E402
 
 TARGET_SECONDS = 30.0
@@ -73,7 +73,7 @@ def main() -> int:
         con = db.connect(args.db or Path(tmp) / "report.duckdb")
         if db.ticket_count(con) == 0:
             t0 = time.perf_counter()
-            load_demo(con, n_tickets=args.tickets)
+            load_demo(con, n_tickets=args.tickets, actor=DEMO_OPERATOR)
             print(f"loaded {args.tickets:,} demo tickets with history in {time.perf_counter() - t0:.1f} s")
         n_month = con.execute("SELECT count(*) FROM tickets WHERE strftime(opened_at, '%Y-%m') = ?",
                               [args.month]).fetchall()[0][0]

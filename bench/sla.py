@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analytics import db, demo  # noqa: E402
-from analytics.demo_loader import load_demo  # noqa: E402
+from analytics.demo_loader import DEMO_OPERATOR, load_demo  # noqa: E402
 from analytics.sla_engine import evaluate  # noqa: E402
 from analytics.sla_policy import Calendar, default_policy  # noqa: E402
 
@@ -68,7 +68,7 @@ def main() -> None:
         con = db.connect(path)
         if not args.db:
             start = time.perf_counter()
-            load_demo(con, n_tickets=args.tickets)
+            load_demo(con, n_tickets=args.tickets, actor=DEMO_OPERATOR)
             print(f"loaded {args.tickets:,} demo tickets with history in {time.perf_counter() - start:.1f} s")
         n_hist = con.execute("SELECT count(*) FROM status_history").fetchall()[0][0]
         as_of = con.execute("SELECT max(event_time) FROM status_history").fetchall()[0][0] or datetime(2026, 11, 21)

@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from analytics import db, sla_agreement  # noqa: E402
 from analytics.filters import Filters  # noqa: E402
+from analytics.auth import local_operator  # noqa: E402
 from analytics.ingest import ingest_file  # noqa: E402
 from analytics.kpi_trends import cli_table  # noqa: E402
 
@@ -57,7 +58,7 @@ def load(folder: Path, files: tuple[str, ...], store: Path):
     """A store holding one dataset's files, uploaded in order."""
     con = db.connect(store)
     for name in files:
-        ingest_file(con, folder / name, uploaded_by="figures")
+        ingest_file(con, folder / name, uploaded_by=local_operator("figures"))
     return con
 
 

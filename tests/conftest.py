@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from analytics import db
+from analytics.auth import local_operator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,7 +61,7 @@ def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     path = tmp_path_factory.mktemp("demo3000") / "demo.duckdb"
     connection = db.connect(path)
-    load_demo(connection, 3000)
+    load_demo(connection, 3000, actor=local_operator("demo"))
     connection.close()
     return path
 

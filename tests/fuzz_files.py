@@ -123,15 +123,17 @@ def load_seeds(real_dir: Path | None, demo_dir: Path) -> dict[str, SeedFile]:
 def build_template(path: Path, seeds: dict[str, SeedFile], demo_tickets: int = 300) -> None:
     """The store each case starts from (closed when this returns, so it can be copied)."""
     from analytics import db
+    from analytics.auth import local_operator
     from analytics.demo_loader import load_demo
     from analytics.ingest import ingest_file
 
     con = db.connect(path)
     try:
-        load_demo(con, demo_tickets, seed=42)
+        load_demo(con, demo_tickets, seed=42, actor=local_operator("demo"))
         if PRELOAD in seeds:
             s = seeds[PRELOAD]
-            ingest_file(con, data=to_csv(s.header, s.rows).encode(), name="statuspage-preload.csv")
+            ingest_file(con, data=to_csv(s.header, s.rows).encode(), name="statuspage-preload.csv",
+                        uploaded_by=local_operator("local"))
     finally:
         con.close()
 

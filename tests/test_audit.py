@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from analytics import audit, datasets, db, ingest
+from analytics.auth import local_operator
 from analytics.sla_policy import PolicyError, default_policy, save_policy
 from tests.helpers import snapshot, write_csv
 
@@ -115,10 +116,10 @@ def test_a_rolled_back_transaction_leaves_no_record(con):
 
 
 def test_set_setting_records_old_and_new_values_only_on_change(con):
-    assert audit.set_setting(con, "go_live_date", "2026-09-07", "alice") is True
-    assert audit.set_setting(con, "go_live_date", "2026-09-07", "alice") is False  # unchanged: nothing
-    assert audit.set_setting(con, "go_live_date", "2026-09-14", "bob") is True
-    assert audit.set_setting(con, "go_live_date", None, "bob") is True
+    assert audit.set_setting(con, "go_live_date", "2026-09-07", local_operator("alice")) is True
+    assert audit.set_setting(con, "go_live_date", "2026-09-07", local_operator("alice")) is False  # unchanged: nothing
+    assert audit.set_setting(con, "go_live_date", "2026-09-14", local_operator("bob")) is True
+    assert audit.set_setting(con, "go_live_date", None, local_operator("bob")) is True
     assert db.get_setting(con, "go_live_date") is None
     t = audit.trail(con, action=audit.SETTING_CHANGE)
     assert [json.loads(d) for d in t["detail"]][::-1] == [
@@ -127,14 +128,14 @@ def test_set_setting_records_old_and_new_values_only_on_change(con):
         {"key": "go_live_date", "old": "2026-09-14", "new": None}]
     assert list(t["actor"])[::-1] == ["alice", "bob", "bob"]
     with pytest.raises(ValueError):
-        audit.set_setting(con, audit.HEAD_SETTING, "1:x", "mallory")
+        audit.set_setting(con, audit.HEAD_SETTING, "1:x", local_operator("mallory"))
     assert audit.verify(con) == []
 
 
 def test_set_settings_is_one_transaction_with_a_record_per_changed_key(con):
     db.set_setting(con, "default_timezone", "UTC")
     changed = audit.set_settings(con, {"default_timezone": "UTC", "max_upload_mb": "50",
-                                       "kpi_target.mttd": "10", "demo_autoloaded": "x"}, "alice")
+                                       "kpi_target.mttd": "10", "demo_autoloaded": "x"}, local_operator("alice"))
     assert changed == ["max_upload_mb", "kpi_target.mttd", "demo_autoloaded"]
     assert sorted(audit.trail(con)["object"]) == ["setting:kpi_target.mttd", "setting:max_upload_mb"]
 
@@ -212,7 +213,7 @@ ROWS = [["A-1", "incident", "Login fails", "SEV-1", "Resolved", "2026-09-08T09:0
 def test_upload_records_who_loaded_what(con, tmp_path):
     path = tmp_path / "export.csv"
     write_csv(path, HEADER, ROWS)
-    r = ingest.ingest_file(con, path, uploaded_by="alice")
+    r = ingest.ingest_file(con, path, uploaded_by=local_operator("alice"))
     t = audit.trail(con)
     assert len(t) == 1 and t.loc[0, "action"] == "upload" and t.loc[0, "actor"] == "alice"
     assert t.loc[0, "object"] == f"dataset:{r.dataset_id}"
@@ -220,7 +221,7 @@ def test_upload_records_who_loaded_what(con, tmp_path):
     assert detail["file_name"] == "export.csv" and detail["rows_read"] == 2 and detail["tickets_inserted"] == 2
     assert detail["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     # The very same file again writes nothing, so it records nothing either.
-    again = ingest.ingest_file(con, path, uploaded_by="bob")
+    again = ingest.ingest_file(con, path, uploaded_by=local_operator("bob"))
     assert again.duplicate_of == r.dataset_id and len(audit.trail(con)) == 1
     assert audit.verify(con) == []
 
@@ -230,7 +231,7 @@ def test_refused_upload_leaves_no_audit_record(con, tmp_path):
     path.write_text("external_id,opened_at\n", encoding="utf-8")  # header only
     before = snapshot(con)
     with pytest.raises(ingest.IngestError):
-        ingest.ingest_file(con, path, uploaded_by="alice")
+        ingest.ingest_file(con, path, uploaded_by=local_operator("alice"))
     assert audit.trail(con).empty and snapshot(con) == before
 
 
@@ -245,7 +246,7 @@ def test_upload_failing_after_its_audit_record_rolls_both_back(con, tmp_path, mo
 
     monkeypatch.setattr(ingest.audit, "record", record_then_fail)
     with pytest.raises(RuntimeError):
-        ingest.ingest_file(con, path, uploaded_by="alice")
+        ingest.ingest_file(con, path, uploaded_by=local_operator("alice"))
     assert audit.trail(con).empty and db.ticket_count(con) == 0
     assert con.execute("SELECT count(*) FROM datasets").fetchall()[0][0] == 0
 
@@ -253,9 +254,9 @@ def test_upload_failing_after_its_audit_record_rolls_both_back(con, tmp_path, mo
 def test_dataset_delete_is_recorded_and_a_missing_one_is_not(con, tmp_path):
     path = tmp_path / "export.csv"
     write_csv(path, HEADER, ROWS)
-    r = ingest.ingest_file(con, path, uploaded_by="alice")
-    assert datasets.delete_dataset(con, r.dataset_id, actor="bob") == 2
-    assert datasets.delete_dataset(con, 999, actor="bob") == 0
+    r = ingest.ingest_file(con, path, uploaded_by=local_operator("alice"))
+    assert datasets.delete_dataset(con, r.dataset_id, actor=local_operator("bob")) == 2
+    assert datasets.delete_dataset(con, 999, actor=local_operator("bob")) == 0
     t = audit.trail(con)
     assert list(t["action"]) == [audit.DATASET_DELETE, audit.UPLOAD]
     assert t.loc[0, "actor"] == "bob" and json.loads(t.loc[0, "detail"])["tickets_removed"] == 2
@@ -264,9 +265,9 @@ def test_dataset_delete_is_recorded_and_a_missing_one_is_not(con, tmp_path):
 
 def test_policy_save_is_recorded_and_a_refused_one_is_not(con):
     policy = default_policy().model_copy(update={"version": "v2", "effective_from": date(2026, 10, 1)})
-    save_policy(con, policy, "carol")
+    save_policy(con, policy, local_operator("carol"))
     with pytest.raises(PolicyError):
-        save_policy(con, policy, "carol")  # a version is never overwritten
+        save_policy(con, policy, local_operator("carol"))  # a version is never overwritten
     t = audit.trail(con)
     assert len(t) == 1 and t.loc[0, "action"] == audit.POLICY_SAVE and t.loc[0, "object"] == "policy:v2"
     stored = con.execute("SELECT policy_toml FROM sla_policies").fetchall()[0][0]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from analytics import auth, db
-from analytics.auth import Identity, Permission, PermissionDenied, RolePolicy
+from analytics.auth import Identity, Permission, PermissionDenied, RolePolicy, local_operator
 
 # The matrix as issue #7 words it, written out by hand (not derived from the code):
 # viewer reads and exports; analyst also uploads, edits mappings and deletes own datasets;
@@ -68,12 +68,54 @@ def test_require_returns_the_identity_when_allowed():
     assert auth.require(jane, Permission.CHANGE_POLICIES) is jane
 
 
-def test_a_plain_name_is_a_local_operator_with_every_role():
-    who = auth.require("cli:ops", "sign_off")
-    assert who.label == "cli:ops" and who.roles == set(EXPECTED) and who.mode == "local"
-    for bad in ("", "  ", None, 42):
-        with pytest.raises(TypeError):
+def test_a_plain_name_is_refused():
+    """Nobody gets every role by passing a name (issue #16): only a typed Identity acts."""
+    for bad in ("cli:ops", "", "  ", None, 42, b"admin"):
+        with pytest.raises(TypeError, match=r"actor must be an auth\.Identity \(use auth\.local_operator"):
             auth.as_identity(bad)
+        with pytest.raises(TypeError, match="actor must be an auth.Identity"):
+            auth.require(bad, "read")
+        with pytest.raises(TypeError, match="actor must be an auth.Identity"):
+            auth.require_delete(bad, "cli:ops")
+
+
+# What a plain name was recorded as before issue #16 (as_identity(name).label), written out by
+# hand: local_operator(name) must record the same, so audit trails read the same as before.
+@pytest.mark.parametrize("name, label", [
+    ("cli:ops", "cli:ops"),
+    ("local:root", "local:root"),
+    ("demo", "demo"),
+    ("hypercare-upgrade", "hypercare-upgrade"),
+    ("Ops Night Shift", "Ops Night Shift"),
+    ("  Desk\n4 <x> ", "Desk 4 x"),
+])
+def test_local_operator_has_every_role_and_the_label_a_name_had(name, label):
+    who = local_operator(name)
+    assert who.label == label and who.name == label and who.email is None
+    assert who.roles == set(EXPECTED) and who.mode == "local"
+    assert who.permissions == set(Permission)
+    assert who == Identity(name=name, roles=auth.ALL_ROLES, mode="local")  # what as_identity(name) built
+    assert auth.require(who, "sign_off") is who and auth.require_delete(who, "someone else") is who
+
+
+def test_local_operator_needs_a_name():
+    for bad in ("", "  ", "\n"):
+        with pytest.raises(ValueError, match="needs a name"):
+            local_operator(bad)
+    for bad in (None, 42, Identity(name="x")):
+        with pytest.raises(TypeError):
+            local_operator(bad)
+
+
+def test_the_cli_acts_as_a_named_local_operator(monkeypatch):
+    from analytics import cli
+
+    monkeypatch.delenv("HYPERCARE_OPERATOR", raising=False)
+    monkeypatch.setattr(auth.getpass, "getuser", lambda: "root")
+    who = cli._operator()
+    assert isinstance(who, Identity) and who.label == "cli:root" and who.roles == set(EXPECTED)
+    monkeypatch.setenv("HYPERCARE_OPERATOR", "Night Ops")
+    assert cli._operator().label == "Night Ops"
 
 
 @pytest.mark.parametrize("name, email, label", [
@@ -100,6 +142,7 @@ def test_local_identity_uses_the_operator_name(monkeypatch):
     monkeypatch.setenv("HYPERCARE_OPERATOR", "Ops Night Shift")
     me = auth.local_identity()
     assert me.label == "Ops Night Shift" and me.roles == set(EXPECTED) and me.mode == "local"
+    assert me == local_operator("Ops Night Shift")
     monkeypatch.delenv("HYPERCARE_OPERATOR")
     monkeypatch.setattr(auth.getpass, "getuser", lambda: "jdoe")
     assert auth.local_identity().name == "local:jdoe"
@@ -231,7 +274,7 @@ def test_bad_role_maps_are_refused(con, value, message):
         auth.parse_role_map(value)
     if not isinstance(value, str):
         with pytest.raises(ValueError):
-            auth.save_role_map(con, value, "cli:test")
+            auth.save_role_map(con, value, local_operator("cli:test"))
         assert db.get_setting(con, auth.ROLE_MAP_SETTING) is None
     assert auth.parse_role_map("") == {} and auth.parse_role_map(None) == {}
 

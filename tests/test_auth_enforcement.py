@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from analytics import audit, auth, closure_rules, datasets, pir_register, profiles, signoff
-from analytics.auth import Identity, PermissionDenied
+from analytics import (audit, auth, closure_rules, datasets, engagement_roles, engagements, pir_register,
+                       profiles, signoff)
+from analytics.auth import Identity, PermissionDenied, local_operator
 from analytics.demo_loader import load_demo
-from analytics.ingest import ingest_file
+from analytics.ingest import apply_staged, ingest_file, stage_file
 from analytics.sla_policy import default_policy, policy_versions, save_policy
 from tests.test_ingest import PROFILE
 
@@ -178,26 +179,138 @@ def test_only_approvers_sign_off_and_revoke(con):
     assert set(signoff.history(con)["recorded_by"]) == {"Sam <sam@x.org>"}
 
 
-def test_a_plain_name_is_the_local_operator_with_every_role(con):
-    """The CLI and scripts pass a name: recorded as given, nothing refused."""
-    ingest_file(con, data=CSV, name="t.csv", profile=PROFILE, uploaded_by="cli:ops")
-    signoff.record(con, "Support Lead", "Lee", date.today(), "", "cli:ops")
-    audit.set_setting(con, "go_live_date", "2026-09-01", "cli:ops")
+def test_a_local_operator_has_every_role_and_is_recorded_by_its_name(con):
+    """The CLI and scripts act as auth.local_operator(name): recorded as the name, nothing refused."""
+    ops = local_operator("cli:ops")
+    ingest_file(con, data=CSV, name="t.csv", profile=PROFILE, uploaded_by=ops)
+    signoff.record(con, "Support Lead", "Lee", date.today(), "", ops)
+    audit.set_setting(con, "go_live_date", "2026-09-01", ops)
     assert {a for _, a in audit_actors(con)} == {"cli:ops"}
+    assert con.execute("SELECT uploaded_by FROM datasets").fetchall() == [("cli:ops",)]
+
+
+# --- a plain name is refused by every write (issue #16) ---------------------------------------------
+
+PLAIN = "cli:ops"  # what the CLI passed before: once read as a local operator with every role
+
+
+def _engagement_writes(tmp_path) -> dict[str, tuple]:
+    """Writes on files: (call with the actor, what must stay as it was)."""
+    catalog = tmp_path / "installation.duckdb"
+    engagements.create(catalog, "sn", "SN", go_live=None, actor=local_operator("setup"))
+    listed = lambda: [e.slug for e in engagements.list_engagements(catalog)]  # noqa: E731
+    new_catalog, profile_dir = tmp_path / "new.duckdb", tmp_path / "profiles"
+    return {
+        "engagements.create_catalog": (lambda a: engagements.create_catalog(new_catalog, a), new_catalog.exists),
+        "engagements.create": (lambda a: engagements.create(catalog, "x", "X", go_live=None, actor=a), listed),
+        "engagements.delete": (lambda a: engagements.delete(catalog, "sn", a), listed),
+        "engagements.discard_empty": (lambda a: engagements.discard_empty(catalog, "sn", a, "why"), listed),
+        "profiles.save_profile": (lambda a: profiles.save_profile(PROFILE, profile_dir, actor=a), profile_dir.exists),
+    }
+
+
+def _store_writes(con) -> dict[str, object]:
+    """Writes on a store, each with arguments that an identity with every role gets through."""
+    policy = default_policy("UTC").model_copy(update={"version": "v2", "effective_from": date(2026, 1, 1)})
+    rules, today = closure_rules.ClosureRules(sla_min_sample=3), date.today()
+
+    def staged(a):
+        with stage_file(data=CSV.replace(b"T-1", b"T-9"), name="u.csv", profile=PROFILE) as s:
+            return apply_staged(con, s, uploaded_by=a)
+
+    return {
+        "ingest.ingest_file": lambda a: ingest_file(con, data=CSV.replace(b"T-1", b"T-2"), name="t.csv",
+                                                    profile=PROFILE, uploaded_by=a),
+        "ingest.apply_staged": staged,
+        "pir_register.ingest_register": lambda a: pir_register.ingest_register(con, data=REGISTER, name="p.csv",
+                                                                              actor=a),
+        "demo_loader.load_demo": lambda a: load_demo(con, n_tickets=20, actor=a),
+        "datasets.delete_dataset": lambda a: datasets.delete_dataset(con, 1, a),
+        "sla_policy.save_policy": lambda a: save_policy(con, policy, a),
+        "audit.set_setting": lambda a: audit.set_setting(con, "go_live_date", "2026-09-01", a),
+        "audit.set_settings": lambda a: audit.set_settings(con, {"max_upload_mb": "5"}, a),
+        "closure_rules.save_rules": lambda a: closure_rules.save_rules(con, rules, a),
+        "auth.save_role_map": lambda a: auth.save_role_map(con, {"vera@x.org": ["admin"]}, a),
+        "engagement_roles.save": lambda a: engagement_roles.save(con, {"vera@x.org": ["admin"]}, a),
+        "signoff.record": lambda a: signoff.record(con, "Support Lead", "Dana", today, "", a),
+        "signoff.revoke": lambda a: signoff.revoke(con, "IT Director", "changed mind", a),
+    }
+
+
+def _public_writes() -> set[str]:
+    """Every public function of analytics/ taking an Identity (by its annotation), except the
+    helpers of auth itself and the one that only reads how a person acts in an engagement."""
+    found = set()
+    for path in sorted(REPO_ROOT.joinpath("analytics").glob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+                if any(a.annotation is not None and ast.unparse(a.annotation) in ("Identity", "auth.Identity")
+                       for a in [*node.args.args, *node.args.kwonlyargs]):
+                    found.add(f"{path.stem}.{node.name}")
+    return found - {"auth.as_identity", "auth.require", "auth.require_delete", "engagement_roles.in_engagement"}
+
+
+STORE_WRITES = sorted(_store_writes(None))
+FILE_WRITES = ["engagements.create_catalog", "engagements.create", "engagements.delete",
+               "engagements.discard_empty", "profiles.save_profile"]
+
+
+def test_every_public_write_is_checked_for_a_plain_name():
+    assert _public_writes() == set(STORE_WRITES) | set(FILE_WRITES)
+
+
+@pytest.fixture
+def filled(con):
+    """A store with an upload and a current sign-off, so each write would have work to do."""
+    ingest_file(con, data=CSV, name="t.csv", profile=PROFILE, uploaded_by=local_operator("setup"))
+    signoff.record(con, "IT Director", "Dana", date.today(), "", local_operator("setup"))
+    return con
+
+
+@pytest.mark.parametrize("write", STORE_WRITES)
+def test_a_plain_name_is_refused_by_every_store_write(filled, write):
+    call = _store_writes(filled)[write]
+    before = snapshot(filled)
+    with pytest.raises(TypeError, match=r"^actor must be an auth\.Identity \(use auth\.local_operator\('name'\) "
+                                        r"for the CLI and scripts\), not str 'cli:ops'$"):
+        call(PLAIN)
+    assert snapshot(filled) == before
+    call(local_operator(PLAIN))  # the same call with the typed local operator goes through
+    assert snapshot(filled) != before
+
+
+@pytest.mark.parametrize("write", FILE_WRITES)
+def test_a_plain_name_is_refused_by_every_write_on_files(tmp_path, write):
+    call, state = _engagement_writes(tmp_path)[write]
+    before = state()
+    with pytest.raises(TypeError, match="actor must be an auth.Identity"):
+        call(PLAIN)
+    assert state() == before
+    call(local_operator(PLAIN))
+    assert state() != before
 
 
 # --- the UI passes the session's Identity to every write ----------------------------------------
 
-WRITES = {"ingest_file": "uploaded_by", "ingest_register": "actor", "delete_dataset": "actor",
-          "save_profile": "actor", "load_demo": "actor", "save_policy": "who", "set_settings": 2,
-          "set_setting": 3, "save_rules": 2, "record": 5, "revoke": 3, "save_role_map": 2}
+# name -> (keyword, position, the module it is called through or None): where the actor goes.
+WRITES = {"ingest_file": ("uploaded_by", None, None), "apply_staged": ("uploaded_by", None, None),
+          "ingest_register": ("actor", None, None), "delete_dataset": ("actor", 2, None),
+          "save_profile": ("actor", None, None), "load_demo": ("actor", None, None),
+          "save_policy": ("who", 2, None), "set_settings": ("actor", 2, "audit"),
+          "set_setting": ("actor", 3, "audit"), "save_rules": ("actor", 2, None),
+          "record": ("actor", 5, "signoff"), "revoke": ("actor", 3, "signoff"), "save_role_map": ("actor", 2, None),
+          "save": ("actor", 2, "engagement_roles"), "create_catalog": ("actor", 1, None),
+          "create": ("actor", None, "engagements"), "delete": ("actor", 2, "engagements"),
+          "discard_empty": ("actor", 2, "engagements"),
+          # ui/engagement_state's helpers hand their `actor` on to engagements.create and load_demo
+          "demo_engagement": ("actor", 1, "engagement_state"), "load_demo_data": ("actor", 1, "engagement_state")}
 
 
-# The app's own bookkeeping, done for nobody in particular: the first start's demo load
-# ("demo") and its marker setting (ui/state.ensure_demo_data).
-# The first start's demo load runs as "demo"; a person's load passes state.actor() in `actor`.
-APP_WRITES = {("ui/state.py", "load_demo"), ("ui/state.py", "set_setting"),
-              ("ui/engagement_state.py", "load_demo"), ("ui/engagement_state.py", "set_setting")}
+# The app's own bookkeeping, done for nobody in particular: the first start makes the catalog
+# (as local_operator("hypercare")) and loads the demo (as demo_loader.DEMO_OPERATOR, "demo");
+# engagement_state's helpers pass on the `actor` they are given (checked where they are called).
+APP_WRITES = {("ui/engagement_state.py", "create_catalog"), ("ui/engagement_state.py", "create"),
+              ("ui/engagement_state.py", "load_demo")}
 
 
 def _calls(tree: ast.AST):
@@ -206,27 +319,27 @@ def _calls(tree: ast.AST):
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             if name in WRITES:
-                yield name, node
+                through = WRITES[name][2]
+                if through is None or (isinstance(func, ast.Attribute) and ast.unparse(func.value) == through):
+                    yield name, node
 
 
 def test_every_write_in_the_ui_passes_state_actor():
-    """A write called from a page without the session's Identity would run with the default
-    (a local operator with every role) and bypass the roles; so every such call must pass
-    `state.actor()` in the actor argument."""
+    """The core refuses anything but an Identity; a write called from a page must also pass the
+    session's own (`state.actor()`), never a local operator with every role."""
     missing, seen = [], 0
     for path in sorted([*REPO_ROOT.joinpath("pages").glob("*.py"), *REPO_ROOT.joinpath("ui").glob("*.py")]):
         for name, call in _calls(ast.parse(path.read_text(encoding="utf-8"))):
-            if name == "record" and not ast.unparse(call.func).startswith("signoff."):
-                continue  # audit.record etc. run inside the core, not from the UI
-            slot = WRITES[name]
-            arg = (next((k.value for k in call.keywords if k.arg == slot), None) if isinstance(slot, str)
-                   else call.args[slot] if len(call.args) > slot else None)
+            keyword, position, _ = WRITES[name]
+            arg = next((k.value for k in call.keywords if k.arg == keyword), None)
+            if arg is None and position is not None and len(call.args) > position:
+                arg = call.args[position]
             seen += 1
             if (str(path.relative_to(REPO_ROOT)), name) in APP_WRITES:
                 continue
             if arg is None or ast.unparse(arg) != "state.actor()":
                 missing.append(f"{path.relative_to(REPO_ROOT)}:{call.lineno} {name}")
-    assert seen >= 8, "the scan found too few writes: has the UI's structure changed?"
+    assert seen >= 20, "the scan found too few writes: has the UI's structure changed?"
     assert not missing, f"writes without the session's identity: {missing}"
 
 

@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analytics import auth, ingest, reachability
+from analytics.auth import local_operator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 AUTH = {
@@ -116,7 +117,7 @@ def test_roles_table_in_secrets_and_the_settings_role_map_apply(tmp_path, monkey
     state.forget_store()
     try:
         with state.writing() as w:
-            auth.save_role_map(w, {"ana@x.org": ["approver"]}, "cli:test")
+            auth.save_role_map(w, {"ana@x.org": ["approver"]}, local_operator("cli:test"))
         roles = {"claim": "groups", "claim_values": {"hc-analysts": ["analyst"]},
                  "emails": {"boss@x.org": ["admin"]}}
         at = run({"auth": AUTH, "roles": roles},
@@ -261,7 +262,7 @@ def test_role_map_is_listed_for_everyone_and_edited_by_admins(tmp_path, monkeypa
     try:
         if roles == ["viewer"]:
             with state.writing() as w:
-                auth.save_role_map(w, {"ana@x.org": ["analyst"]}, "cli:setup")
+                auth.save_role_map(w, {"ana@x.org": ["analyst"]}, local_operator("cli:setup"))
 
         def script():
             from ui import role_editor, state

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import pytest
 
 from analytics import charts, kpi_charts, patterns, recurrence_charts as rc, sla_charts
+from analytics.auth import local_operator
 from analytics.chart_contrast import (BACKGROUND, HEATMAP_SCALE, HEATMAP_TEXT, TEXT_COLOUR,
                                       contrast_ratio, label_colour_on, readable, relative_luminance)
 from analytics.demo_loader import load_demo
@@ -54,9 +55,17 @@ def test_label_colour_on_a_fill(fill, patterned, expected):
 def store(tmp_path_factory):
     from analytics import db
     con = db.connect(tmp_path_factory.mktemp("contrast") / "c.duckdb")
-    load_demo(con, n_tickets=600)
+    load_demo(con, n_tickets=600, actor=local_operator("demo"))
     yield con
     con.close()
+
+
+def _compliance_table() -> pd.DataFrame:
+    from analytics import sla_compliance as comp
+
+    counted = pd.DataFrame([{"metric": m, "bucket": None, "grp": sev, "met": 8, "breached": 2, "open_breached": 0,
+                             "not_applicable": 0} for m in comp.METRICS for sev in ("SEV-1", "SEV-2")])
+    return comp.compliance_table(counted, 95.0)
 
 
 def _figures(store) -> dict[str, go.Figure]:
@@ -84,7 +93,10 @@ def _figures(store) -> dict[str, go.Figure]:
         "ageing": charts.ageing_chart(ageing),
         "sla_trend": sla_charts.trend_chart(trend, 95.0, "week"),
         "timeline": sla_charts.timeline_chart(timeline),
-        "hypercare": kpi_charts.hypercare_chart(daily, date(2026, 9, 7)),
+        "hypercare": kpi_charts.hypercare_chart(daily, date(2026, 9, 7), 14),
+        "mix": charts.severity_mix_chart(pd.DataFrame({"severity": ["SEV-3", "SEV-4"], "tickets": [900, 1000],
+                                                       "percent": [47.4, 52.6]})),
+        "compliance": sla_charts.compliance_chart(_compliance_table()),
         "pareto": rc.pareto_chart(patterns.pareto(store, f, "service", "tickets"), "service"),
         "heatmap": rc.heatmap_chart(patterns.weekday_hour(store, f, "UTC"), "UTC"),
         "reopens": rc.reopen_chart(patterns.reopen_hotspots(store, f), "service"),
@@ -104,6 +116,12 @@ def test_readable_sets_every_label_colour_with_aa_contrast(store):
         for trace in fig.data:
             if trace.type == "bar":
                 texts.append(trace.outsidetextfont.color)
+                if trace.text is not None and not isinstance(trace.marker.color, str):
+                    # Several fills: each inside label's own colour must read on its bar.
+                    for ground, inside, where in zip(trace.marker.color, trace.insidetextfont.color or (),
+                                                     trace.textposition):
+                        if where == "inside":
+                            assert contrast_ratio(inside, ground) >= 4.5, (name, ground, inside)
                 if isinstance(trace.marker.color, str) and trace.text is not None:
                     ground = trace.marker.color
                     inside = trace.insidetextfont.color

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import pytest
 
 from analytics import recurrence_charts
+from analytics.auth import local_operator
 from analytics.chart_text import escape, inert
 
 HOSTILE = '<a href="https://evil.example/phish">Payments</a>'
@@ -66,7 +67,8 @@ def test_a_hostile_service_name_in_the_recurrence_pareto_is_plain_text(con):
     rows = [{"external_id": f"T-{i}", "title": "Login fails", "severity": "SEV-3", "status": "Open",
              "service": HOSTILE if i % 2 else "<b>Billing</b>", "opened_at": f"2026-09-0{i + 1}T10:00:00Z"}
             for i in range(4)]
-    ingest_file(con, data="\n".join(json.dumps(r) for r in rows).encode(), name="hostile.jsonl")
+    ingest_file(con, data="\n".join(json.dumps(r) for r in rows).encode(), name="hostile.jsonl",
+                uploaded_by=local_operator("local"))
     frame = patterns.pareto(con, Filters(), "service")
     assert HOSTILE in set(frame["value"])  # stored as it came
     texts = _texts(inert(recurrence_charts.pareto_chart(frame, "service")))

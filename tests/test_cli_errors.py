@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from analytics import db
+from analytics.auth import local_operator
 from analytics.cli import main as cli
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -101,7 +102,7 @@ def test_ctrl_c_during_an_ingest_stops_it_and_keeps_the_store_as_it_was(real_dat
     con = db.connect(path)
     from analytics.ingest import ingest_file
 
-    ingest_file(con, real_data / "helpdesk-italian" / "helpdesk_finale.csv.gz")
+    ingest_file(con, real_data / "helpdesk-italian" / "helpdesk_finale.csv.gz", uploaded_by=local_operator("local"))
     con.close()
     before = _counts(path)
     big = real_data / "servicenow-incident-event-log" / "incident_event_log.csv.gz"

@@ -11,6 +11,7 @@ import pytest
 
 from analytics import audit, closure, closure_metrics, db, signoff, sla_cache
 from analytics import closure_rules as cr
+from analytics.auth import local_operator
 from analytics.cli import main
 from analytics.filters import Filters
 from analytics.schema import TICKET_COLUMNS
@@ -209,7 +210,7 @@ def test_kpis_availability_over_the_window_from_go_live(con):
     assert head.loc[("Availability", "Payments"), "status"] == "missed"
     assert s == closure.FAIL and "Availability" in detail
     # Go-live five days before as_of: the window is 120 h.
-    audit.set_setting(con, "go_live_date", (T - 5 * D).date().isoformat(), "test")
+    audit.set_setting(con, "go_live_date", (T - 5 * D).date().isoformat(), local_operator("test"))
     ev = closure.evidence(con, "kpis", T, rules=rules).set_index(["kpi", "service"])
     assert ev.loc[("Availability", "all"), "value"] == pytest.approx(100 * (1 - 1 / 120))
     # MTBF needs two failures of a service: with one it is not computable, and says why.
@@ -300,16 +301,16 @@ def test_signoff_each_state(con):
     s, detail, ev = status(con, "signoff", as_of=now)
     assert s == closure.FAIL and "0 of 4 required roles signed" in detail and len(ev) == 4
     day = now.date() - timedelta(days=1)
-    signoff.record(con, "IT Director", "Ann", day, "", "a")
-    signoff.record(con, "Support Lead", "Bo", day, "", "a")
+    signoff.record(con, "IT Director", "Ann", day, "", local_operator("a"))
+    signoff.record(con, "Support Lead", "Bo", day, "", local_operator("a"))
     s, detail, _ = status(con, "signoff", as_of=now)
     assert s == closure.AT_RISK and "still to sign: Operations Lead, Engineering Lead" in detail
-    signoff.record(con, "Operations Lead", "Cy", day, "", "a")
-    signoff.record(con, "Engineering Lead", "Di", day, "", "a")
+    signoff.record(con, "Operations Lead", "Cy", day, "", local_operator("a"))
+    signoff.record(con, "Engineering Lead", "Di", day, "", local_operator("a"))
     assert status(con, "signoff", as_of=_utc_soon())[0] == closure.PASS
     # Before the sign-off day nothing was signed yet.
     assert status(con, "signoff", as_of=datetime.combine(day, datetime.min.time()) - D)[0] == closure.FAIL
-    signoff.revoke(con, "Support Lead", "new SEV-1", "b")
+    signoff.revoke(con, "Support Lead", "new SEV-1", local_operator("b"))
     s, detail, _ = status(con, "signoff", as_of=_utc_soon())
     assert s == closure.FAIL and "revoked: Support Lead" in detail
     three = cr.ClosureRules(required_roles=["IT Director", "Operations Lead", "Engineering Lead"])
@@ -326,8 +327,8 @@ def test_rules_defaults_round_trip_and_audited_save(con):
     assert cr.ClosureRules().required_roles == list(signoff.ROLES)
     changed = cr.ClosureRules(sla_window_days=14, sla_target_pct=97.5)
     assert cr.rules_from_toml(cr.rules_to_toml(changed)) == changed
-    assert cr.save_rules(con, changed, "alice") is True
-    assert cr.save_rules(con, changed.model_dump(), "alice") is False  # unchanged: nothing recorded
+    assert cr.save_rules(con, changed, local_operator("alice")) is True
+    assert cr.save_rules(con, changed.model_dump(), local_operator("alice")) is False  # unchanged: nothing recorded
     assert cr.load_rules(con) == changed
     t = audit.trail(con, action=audit.CLOSURE_RULES_SAVE)
     assert len(t) == 1 and t.loc[0, "actor"] == "alice"
@@ -346,7 +347,7 @@ def test_rules_defaults_round_trip_and_audited_save(con):
 ])
 def test_rules_validation(con, data, message):
     with pytest.raises(cr.ClosureRulesError, match=message):
-        cr.save_rules(con, data, "alice")
+        cr.save_rules(con, data, local_operator("alice"))
     assert audit.trail(con).empty
 
 
@@ -393,7 +394,7 @@ def test_cli_closure_refuses_broken_saved_rules(tmp_path, capsys):
 def test_demo_data_gives_all_five_criteria(con):
     from analytics.demo_loader import load_demo
 
-    load_demo(con, n_tickets=1500)
+    load_demo(con, n_tickets=1500, actor=local_operator("demo"))
     frame = closure.evaluate(con, datetime(2026, 10, 1))
     assert list(frame["key"]) == [c.key for c in cr.CRITERIA]
     assert frame["status"].isin(closure.STATUSES).all() and frame["detail"].str.len().gt(20).all()

@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from analytics import demo
+from analytics.auth import local_operator
 from analytics.ingest import ingest_file
 from analytics.overview import summary
 from analytics.filters import Filters
@@ -33,7 +34,7 @@ def test_parallel_uploads_and_reads_stay_consistent(con, tmp_path):
 
     def upload(path):
         try:
-            results.append(ingest_file(con, path, name=path.parent.name + ".csv"))
+            results.append(ingest_file(con, path, name=path.parent.name + ".csv", uploaded_by=local_operator("local")))
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
 

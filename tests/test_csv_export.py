@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analytics.auth import local_operator
 from analytics.csv_export import neutralise_cell, to_csv_bytes
 
 
@@ -119,10 +120,12 @@ def test_an_exported_title_with_a_carriage_return_loads_again(con, tmp_path):
              "opened_at": "2026-09-08T10:00:00Z"},
             {"external_id": "A-2", "title": "ok", "severity": "SEV-3", "status": "Open",
              "opened_at": "2026-09-08T11:00:00Z"}]
-    ingest_file(con, data="\n".join(json.dumps(r) for r in rows).encode(), name="x.jsonl")
+    ingest_file(con, data="\n".join(json.dumps(r) for r in rows).encode(), name="x.jsonl",
+                uploaded_by=local_operator("local"))
     again = db.connect(tmp_path / "again.duckdb")
     try:
-        result = ingest_file(again, data=to_csv_bytes(tickets_frame(con)), name="export.csv")
+        result = ingest_file(again, data=to_csv_bytes(tickets_frame(con)), name="export.csv",
+                             uploaded_by=local_operator("local"))
         assert result.rows_read == result.rows_loaded == 2
         assert again.execute("SELECT title FROM tickets ORDER BY external_id").fetchall()[0][0] == title
     finally:

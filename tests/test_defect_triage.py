@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from analytics import db, defect_triage as dt
+from analytics.auth import local_operator
 from analytics.filters import Filters
 from analytics.sla_policy import Calendar, Target, business_calendar, default_policy, save_policy
 
@@ -24,7 +25,8 @@ CAL = business_calendar("UTC").model_copy(update={"custom_holidays": [date(2026,
 
 
 def _policy(con, **update):
-    save_policy(con, default_policy("UTC").model_copy(update={"version": "t", "calendars": [CAL], **update}), "t")
+    save_policy(con, default_policy("UTC").model_copy(update={"version": "t", "calendars": [CAL], **update}),
+                local_operator("t"))
 
 
 def _d(con, tid, severity, opened, ack=None, resolved=None, **kw):

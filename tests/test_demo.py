@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from analytics import demo
+from analytics.auth import local_operator
 from analytics.demo import (
     DEFAULT_GO_LIVE,
     DEMO_COLUMNS,
@@ -555,7 +556,7 @@ def story():
     from analytics.demo_loader import load_demo
 
     con = db.connect(":memory:")
-    load_demo(con)
+    load_demo(con, actor=local_operator("demo"))
     yield con
     con.close()
 
@@ -583,16 +584,17 @@ def test_the_demo_signs_off_once_and_only_in_a_demo_store(con, tmp_path):
     from analytics.demo_loader import DEMO_SIGNOFFS, load_demo
     from analytics.ingest import ingest_file
 
-    load_demo(con, n_tickets=100)
-    load_demo(con, n_tickets=100, seed=2)  # a second load signs nothing more
+    load_demo(con, n_tickets=100, actor=local_operator("demo"))
+    load_demo(con, n_tickets=100, seed=2, actor=local_operator("demo"))  # a second load signs nothing more
     signed = signoff.history(con)
     assert len(signed) == len(DEMO_SIGNOFFS) and set(signed["recorded_by"]) == {"demo"}
     d = engagements.details(None, con)
     assert d.window_days == demo.DEMO_WINDOW_DAYS and (signed["signed_on"] < pd.Timestamp(d.window_end)).all()
     real = db.connect(tmp_path / "real.duckdb")
     db.set_setting(real, engagements.WINDOW_SETTING, "21")
-    ingest_file(real, Path(__file__).parent / "fixtures" / "servicenow_event_log_sample.csv", uploaded_by="tester")
-    load_demo(real, n_tickets=100)
+    ingest_file(real, Path(__file__).parent / "fixtures" / "servicenow_event_log_sample.csv",
+                uploaded_by=local_operator("tester"))
+    load_demo(real, n_tickets=100, actor=local_operator("demo"))
     assert signoff.history(real).empty and engagements.details(None, real).window_days == 21
     real.close()
 

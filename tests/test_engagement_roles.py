@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analytics import auth, engagement_roles, engagements, store
-from analytics.auth import Identity, Permission
+from analytics.auth import Identity, Permission, local_operator
 from tests.test_auth_ui import AUTH
 from tests.test_engagement_ui import catalog, two_engagements  # noqa: F401 - fixtures
 
@@ -35,7 +35,7 @@ def test_only_an_admin_may_change_an_engagements_list(tmp_path):
     try:
         with pytest.raises(auth.PermissionDenied):
             engagement_roles.save(con, {"ana@x.org": ["viewer"]}, ANA)
-        engagement_roles.save(con, {"Ana@X.org": ["viewer"]}, "cli:admin")  # local operator: every role
+        engagement_roles.save(con, {"Ana@X.org": ["viewer"]}, local_operator("cli:admin"))  # local operator: every role
         assert engagement_roles.read(con) == {"ana@x.org": frozenset({"viewer"})}
     finally:
         con.close()
@@ -66,9 +66,9 @@ def _roles_in(slug: str) -> str:
 
 def test_the_dashboard_gives_each_engagement_its_own_roles(catalog):  # noqa: F811
     with store.writing(catalog) as cat:
-        auth.save_role_map(cat, {"ana@x.org": ["analyst"]}, "cli:admin")
+        auth.save_role_map(cat, {"ana@x.org": ["analyst"]}, local_operator("cli:admin"))
     with store.writing(engagements.resolve(catalog, "sn").path) as sn:
-        engagement_roles.save(sn, {"ana@x.org": ["viewer"]}, "cli:admin")
+        engagement_roles.save(sn, {"ana@x.org": ["viewer"]}, local_operator("cli:admin"))
 
     assert _roles_in("demo") == "ROLES in demo: analyst"
     assert _roles_in("sn") == "ROLES in sn: viewer"
@@ -82,7 +82,7 @@ def test_settings_shows_the_engagements_list_and_saves_it_for_an_admin(catalog):
     from analytics import audit
 
     with store.writing(catalog) as cat:
-        auth.save_role_map(cat, {"pat@x.org": ["admin"]}, "cli:admin")
+        auth.save_role_map(cat, {"pat@x.org": ["admin"]}, local_operator("cli:admin"))
     at = AppTest.from_file("../app.py", default_timeout=120)
     at.secrets["auth"] = AUTH
     at.user = {"is_logged_in": True, "sub": "p", "name": "Pat", "email": "pat@x.org", "email_verified": True}

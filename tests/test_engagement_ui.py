@@ -14,6 +14,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from analytics import audit, db, engagements, portfolio, store
+from analytics.auth import local_operator
 from analytics.demo import DEFAULT_GO_LIVE, DEMO_TIMEZONE
 from analytics.demo_loader import load_demo
 from analytics.ingest import ingest_file
@@ -61,12 +62,12 @@ def two_engagements(tmp_path_factory) -> Path:
     """A catalog with a Demo engagement (300 demo tickets) and "ServiceNow 2016" (the 2-ticket sample)."""
     path = tmp_path_factory.mktemp("engagements") / "hypercare.duckdb"
     demo = engagements.create(path, "demo", "Demo", go_live=DEFAULT_GO_LIVE, timezone_name=DEMO_TIMEZONE,
-                              is_demo=True, actor="tester")
+                              is_demo=True, actor=local_operator("tester"))
     with store.writing(demo.path) as con:
-        load_demo(con, n_tickets=300, seed=5)
-    real = engagements.create(path, "sn", "ServiceNow 2016", go_live=date(2016, 2, 29), actor="tester")
+        load_demo(con, n_tickets=300, seed=5, actor=local_operator("demo"))
+    real = engagements.create(path, "sn", "ServiceNow 2016", go_live=date(2016, 2, 29), actor=local_operator("tester"))
     with store.writing(real.path) as con:
-        ingest_file(con, SAMPLE, uploaded_by="tester")
+        ingest_file(con, SAMPLE, uploaded_by=local_operator("tester"))
     return path
 
 

@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from analytics import audit, auth, db, engagement_upgrade, engagements, signoff, store
+from analytics.auth import local_operator
 from analytics.engagements import EngagementError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "store-2026-12-06.duckdb.gz"
@@ -117,7 +118,7 @@ def test_a_store_with_only_demo_data_becomes_the_demo_engagement(tmp_path):
 
     path = tmp_path / "old.duckdb"
     con = db.connect(path)
-    load_demo(con, n_tickets=50)
+    load_demo(con, n_tickets=50, actor=local_operator("demo"))
     con.execute("DELETE FROM settings WHERE key = ?", [db.SCHEMA_VERSION_SETTING])  # as before engagements
     con.close()
     assert engagements.kind_of(path) == "legacy"

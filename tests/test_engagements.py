@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from analytics import audit, auth, db, engagements, sla_policy, store
+from analytics.auth import local_operator
 from analytics.engagements import EngagementError
 
 
@@ -24,7 +25,8 @@ def test_a_new_engagement_gets_its_own_store_and_settings(catalog, monkeypatch):
     monkeypatch.delenv(engagements.ENV, raising=False)
     assert engagements.kind_of(catalog) == "missing"
     e = engagements.create(catalog, "erp-wave-1", "ERP wave 1", go_live=date(2026, 3, 2),
-                           timezone_name="Europe/Amsterdam", window_days=30, cadence="daily", actor="tester")
+                           timezone_name="Europe/Amsterdam", window_days=30, cadence="daily",
+                           actor=local_operator("tester"))
     assert engagements.kind_of(catalog) == "catalog"
     assert e.path.exists() and e.path.parent == engagements.engagements_dir(catalog)
     assert engagements.kind_of(e.path) == "engagement"
@@ -39,20 +41,20 @@ def test_a_new_engagement_gets_its_own_store_and_settings(catalog, monkeypatch):
 
 
 def test_defaults_come_from_the_seed(catalog):
-    e = engagements.create(catalog, "a", "A", go_live=None, actor="tester")
+    e = engagements.create(catalog, "a", "A", go_live=None, actor=local_operator("tester"))
     d = engagements.details(e)
     assert (d.window_days, d.cadence, d.go_live, d.window_end) == (14, "weekly", None, None)
 
 
 def test_copying_takes_policies_and_targets_but_not_identity(catalog):
     first = engagements.create(catalog, "first", "First", go_live=date(2026, 1, 5), timezone_name="Asia/Tokyo",
-                               actor="tester")
+                               actor=local_operator("tester"))
     with store.writing(first.path) as con:
         sla_policy.save_policy(con, sla_policy.default_policy("Asia/Tokyo").model_copy(
-            update={"version": "tokyo-v1"}), who="tester")
-        audit.set_setting(con, "kpi_target.mttr", "240", "tester")
+            update={"version": "tokyo-v1"}), who=local_operator("tester"))
+        audit.set_setting(con, "kpi_target.mttr", "240", local_operator("tester"))
     second = engagements.create(catalog, "second", "Second", go_live=date(2026, 6, 1), copy_from="first",
-                                actor="tester")
+                                actor=local_operator("tester"))
     with store.reading(second.path) as con:
         assert sla_policy.policy_versions(con)["version"].tolist() == ["tokyo-v1"]
         assert db.get_setting(con, "kpi_target.mttr") == "240"
@@ -65,7 +67,7 @@ def test_copying_takes_policies_and_targets_but_not_identity(catalog):
 @pytest.mark.parametrize("slug", ["", "A", "-x", "x-", "a b", "a/b", "../x", "x" * 41, "é"])
 def test_unusable_slugs_are_refused(catalog, slug):
     with pytest.raises(EngagementError, match="not a usable engagement slug"):
-        engagements.create(catalog, slug, "x", go_live=None, actor="tester")
+        engagements.create(catalog, slug, "x", go_live=None, actor=local_operator("tester"))
     assert engagements.kind_of(catalog) == "missing"
 
 
@@ -77,7 +79,7 @@ def test_unusable_slugs_are_refused(catalog, slug):
 ])
 def test_bad_settings_are_refused_and_nothing_is_left(catalog, kwargs, message):
     with pytest.raises(EngagementError, match=message):
-        engagements.create(catalog, "x", "X", go_live=None, actor="tester", **kwargs)
+        engagements.create(catalog, "x", "X", go_live=None, actor=local_operator("tester"), **kwargs)
     assert not (engagements.engagements_dir(catalog) / "x.duckdb").exists()
     assert engagements.kind_of(catalog) in ("missing", "catalog")
     if engagements.kind_of(catalog) == "catalog":
@@ -85,15 +87,15 @@ def test_bad_settings_are_refused_and_nothing_is_left(catalog, kwargs, message):
 
 
 def test_a_slug_is_taken_once(catalog):
-    engagements.create(catalog, "x", "X", go_live=None, actor="tester")
+    engagements.create(catalog, "x", "X", go_live=None, actor=local_operator("tester"))
     with pytest.raises(EngagementError, match="already an engagement 'x'"):
-        engagements.create(catalog, "x", "Other", go_live=None, actor="tester")
+        engagements.create(catalog, "x", "Other", go_live=None, actor=local_operator("tester"))
 
 
 def test_choosing_among_several(catalog, monkeypatch):
     monkeypatch.delenv(engagements.ENV, raising=False)
-    engagements.create(catalog, "b", "Beta", go_live=None, actor="tester")
-    engagements.create(catalog, "a", "Alpha", go_live=None, actor="tester")
+    engagements.create(catalog, "b", "Beta", go_live=None, actor=local_operator("tester"))
+    engagements.create(catalog, "a", "Alpha", go_live=None, actor=local_operator("tester"))
     with pytest.raises(EngagementError, match=r"2 engagements .*: Alpha \(a\), Beta \(b\)"):
         engagements.resolve(catalog)
     with pytest.raises(EngagementError, match=r"no engagement 'c' .*there are: Alpha \(a\), Beta \(b\)"):
@@ -119,8 +121,8 @@ def test_an_engagement_store_opened_directly_is_the_only_engagement(tmp_path):
 
 
 def test_deleting_keeps_a_real_store_and_removes_the_demo(catalog):
-    real = engagements.create(catalog, "real", "Real", go_live=None, actor="tester")
-    demo = engagements.create(catalog, "demo", "Demo", go_live=None, is_demo=True, actor="tester")
+    real = engagements.create(catalog, "real", "Real", go_live=None, actor=local_operator("tester"))
+    demo = engagements.create(catalog, "demo", "Demo", go_live=None, is_demo=True, actor=local_operator("tester"))
     with pytest.raises(auth.PermissionDenied, match="needs admin"):
         engagements.delete(catalog, "real", actor=_who("analyst"))
     kept = engagements.delete(catalog, "real", actor=_who("admin"))
@@ -132,7 +134,7 @@ def test_deleting_keeps_a_real_store_and_removes_the_demo(catalog):
         assert audit.trail(con, action=audit.ENGAGEMENT_DELETE).shape[0] == 2
         assert audit.verify(con) == []
     with pytest.raises(EngagementError, match="no engagement 'real' to delete"):
-        engagements.delete(catalog, "real", actor="tester")
+        engagements.delete(catalog, "real", actor=local_operator("tester"))
 
 
 def test_a_viewer_cannot_create(catalog):

@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analytics import datasets, engagements, store
+from analytics.auth import local_operator
 from analytics.demo import DEFAULT_GO_LIVE, DEMO_TIMEZONE
 from analytics.demo_loader import load_demo
 from analytics.filters import MAX_DATE, MIN_DATE
@@ -62,12 +63,12 @@ def two_engagements(tmp_path_factory) -> Path:
     """A catalog with a Demo engagement (300 demo tickets) and "ServiceNow 2016" (the 2-ticket sample)."""
     path = tmp_path_factory.mktemp("engagements") / "hypercare.duckdb"
     demo = engagements.create(path, "demo", "Demo", go_live=DEFAULT_GO_LIVE, timezone_name=DEMO_TIMEZONE,
-                              is_demo=True, actor="tester")
+                              is_demo=True, actor=local_operator("tester"))
     with store.writing(demo.path) as con:
-        load_demo(con, n_tickets=300, seed=5)
-    real = engagements.create(path, "sn", "ServiceNow 2016", go_live=date(2016, 2, 29), actor="tester")
+        load_demo(con, n_tickets=300, seed=5, actor=local_operator("demo"))
+    real = engagements.create(path, "sn", "ServiceNow 2016", go_live=date(2016, 2, 29), actor=local_operator("tester"))
     with store.writing(real.path) as con:
-        ingest_file(con, SAMPLE, uploaded_by="tester")
+        ingest_file(con, SAMPLE, uploaded_by=local_operator("tester"))
     return path
 
 
@@ -134,15 +135,15 @@ def test_a_chosen_day_outside_the_data_after_a_delete_is_kept(tmp_path):
     path = tmp_path / "one.duckdb"
     with app_using(path) as path:
         with store.writing(path) as con:
-            demo = {r.dataset_id for r in load_demo(con, n_tickets=300, seed=5)}
-            ingest_file(con, SAMPLE, uploaded_by="tester")
+            demo = {r.dataset_id for r in load_demo(con, n_tickets=300, seed=5, actor=local_operator("demo"))}
+            ingest_file(con, SAMPLE, uploaded_by=local_operator("tester"))
         at = _app()
         assert _bounds(at) == (SAMPLE_MONTH[0], DEMO_MONTHS[1])
         at.date_input(key=FROM_KEY).set_value(date(2026, 10, 1))
         _run(at.date_input(key=TO_KEY).set_value(date(2026, 10, 31)).run())
         with store.writing(path) as con:
             for dataset in demo:
-                datasets.delete_dataset(con, dataset, actor="tester")
+                datasets.delete_dataset(con, dataset, actor=local_operator("tester"))
         _run(at.run())
         assert _days(at) == (date(2026, 10, 1), date(2026, 10, 31))
         assert _bounds(at) == (SAMPLE_MONTH[0], date(2026, 10, 31))

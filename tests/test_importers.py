@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from analytics import demo
+from analytics.auth import local_operator
 from analytics.demo_formats import to_jira_csv, to_pagerduty_csv, to_servicenow_list
 from analytics.ingest import ingest_file, inspect_file
 
@@ -34,7 +35,8 @@ def _loaded(con, source: str) -> pd.DataFrame:
 
 def test_servicenow_incident_list_round_trip(con, tickets):
     export = to_servicenow_list(tickets, tz="Europe/London")
-    r = ingest_file(con, data=_csv(export), name="incident.csv", tz="Europe/London")
+    r = ingest_file(con, data=_csv(export), name="incident.csv", tz="Europe/London",
+                    uploaded_by=local_operator("local"))
     assert r.profile_name == "servicenow-incident-list" and r.source == "servicenow"
     assert (r.rows_read, r.rows_rejected, r.tickets_inserted) == (len(export), 0, len(export))
     got = _loaded(con, "servicenow").set_index("external_id")
@@ -55,7 +57,7 @@ def test_servicenow_incident_list_round_trip(con, tickets):
 
 def test_jira_csv_round_trip(con, tickets):
     export = to_jira_csv(tickets, tz="UTC")
-    r = ingest_file(con, data=_csv(export), name="jira.csv")
+    r = ingest_file(con, data=_csv(export), name="jira.csv", uploaded_by=local_operator("local"))
     assert r.profile_name == "jira-csv"
     assert (r.rows_rejected, r.tickets_inserted) == (0, len(export))
     insp = inspect_file(con, data=_csv(export), name="jira.csv")
@@ -70,7 +72,7 @@ def test_jira_csv_round_trip(con, tickets):
 
 def test_pagerduty_round_trip(con, tickets):
     export = to_pagerduty_csv(tickets)
-    r = ingest_file(con, data=_csv(export), name="incidents.csv")
+    r = ingest_file(con, data=_csv(export), name="incidents.csv", uploaded_by=local_operator("local"))
     assert r.profile_name == "pagerduty-incidents"
     assert (r.rows_rejected, r.tickets_inserted) == (0, len(export))
     got = _loaded(con, "pagerduty").set_index("external_id")
@@ -87,15 +89,15 @@ def test_pagerduty_round_trip(con, tickets):
 
 def test_uploading_the_same_tickets_in_another_shape_upserts(con, tickets):
     export = to_servicenow_list(tickets)
-    ingest_file(con, data=_csv(export), name="a.csv")
-    again = ingest_file(con, data=_csv(export, sep=";"), name="a-semicolon.csv")
+    ingest_file(con, data=_csv(export), name="a.csv", uploaded_by=local_operator("local"))
+    again = ingest_file(con, data=_csv(export, sep=";"), name="a-semicolon.csv", uploaded_by=local_operator("local"))
     assert (again.tickets_inserted, again.tickets_updated, again.tickets_unchanged) == (0, 0, len(export))
 
 
 def test_demo_csvs_load_with_history(con, tmp_path):
     t_csv, h_csv = demo.write_csvs(tmp_path, 800, seed=3)
-    tickets_result = ingest_file(con, t_csv)
-    history_result = ingest_file(con, h_csv)
+    tickets_result = ingest_file(con, t_csv, uploaded_by=local_operator("local"))
+    history_result = ingest_file(con, h_csv, uploaded_by=local_operator("local"))
     assert tickets_result.profile_name == "hypercare-tickets"
     assert history_result.profile_name == "hypercare-history"
     assert tickets_result.tickets_inserted == 800 and history_result.rows_rejected == 0

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from analytics import db
+from analytics.auth import local_operator
 from analytics.ingest import ingest_file, inspect_file
 from analytics.normalise import severity
 
@@ -34,9 +35,11 @@ FILES = {
 def store(tmp_path_factory, real_data):
     """One store with every real export loaded through auto-detection."""
     con = db.connect(tmp_path_factory.mktemp("real") / "real.duckdb")
-    results = {key: ingest_file(con, real_data / rel) for key, (rel, _) in FILES.items()}
+    local = local_operator("local")
+    results = {key: ingest_file(con, real_data / rel, uploaded_by=local) for key, (rel, _) in FILES.items()}
     results["statuspage-updates"] = ingest_file(
-        con, real_data / "github-status-incidents/githubstatus_incident_updates.csv.gz")
+        con, real_data / "github-status-incidents/githubstatus_incident_updates.csv.gz",
+        uploaded_by=local_operator("local"))
     yield con, results
     con.close()
 
@@ -165,7 +168,7 @@ def test_volvo_history_and_tiers(store, real_data):
 
 def test_reupload_of_a_real_export_changes_nothing(store, real_data):
     con, results = store
-    again = ingest_file(con, real_data / FILES["helpdesk"][0])
+    again = ingest_file(con, real_data / FILES["helpdesk"][0], uploaded_by=local_operator("local"))
     first = results["helpdesk"]
     assert (again.tickets_inserted, again.tickets_updated, again.tickets_unchanged) == (0, 0, first.tickets_inserted)
     assert again.duplicate_of == first.dataset_id

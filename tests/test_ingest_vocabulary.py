@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from analytics import db
+from analytics.auth import local_operator
 from analytics.datasets import ack_equals_open_sources, data_quality, data_quality_rows, delete_dataset
 from analytics.ingest import ingest_file, inspect_file
 from analytics.profiles import ProfileError, parse_profile
@@ -60,7 +61,7 @@ def events(tmp_path):
 
 
 def test_profile_vocabulary_and_waits_reach_history_and_tickets(con, events):
-    r = ingest_file(con, events, profile=parse_profile(EVENT_PROFILE))
+    r = ingest_file(con, events, profile=parse_profile(EVENT_PROFILE), uploaded_by=local_operator("local"))
     hist = con.execute("SELECT ticket_id, status, status_category, pause_reason FROM status_history "
                        "ORDER BY ticket_id, seq").fetchall()
     assert [h[2:] for h in hist if h[0] == "desk:A"] == [
@@ -75,7 +76,7 @@ def test_profile_vocabulary_and_waits_reach_history_and_tickets(con, events):
 
 
 def test_event_log_resolution_is_the_final_stretch_not_the_column(con, events):
-    ingest_file(con, events, profile=parse_profile(EVENT_PROFILE))
+    ingest_file(con, events, profile=parse_profile(EVENT_PROFILE), uploaded_by=local_operator("local"))
     got = dict(con.execute("SELECT external_id, (resolved_at, resolved_at_reported, resolved_at_basis) FROM tickets"
                            ).fetchall())
     # A left its first resolution ("Done") when it bounced; its final stretch starts at Resolved.
@@ -84,9 +85,9 @@ def test_event_log_resolution_is_the_final_stretch_not_the_column(con, events):
 
 
 def test_changing_the_waits_of_a_profile_updates_the_same_file(con, events):
-    ingest_file(con, events, profile=parse_profile(EVENT_PROFILE))
+    ingest_file(con, events, profile=parse_profile(EVENT_PROFILE), uploaded_by=local_operator("local"))
     edited = parse_profile(EVENT_PROFILE.replace('"waiting on user" = "user"', '"waiting on user" = "customer"'))
-    again = ingest_file(con, events, profile=edited)
+    again = ingest_file(con, events, profile=edited, uploaded_by=local_operator("local"))
     assert (again.tickets_updated, again.tickets_unchanged) == (1, 1)
     assert con.execute("SELECT pause_reason FROM tickets WHERE external_id = 'B'").fetchall() == [("customer",)]
 
@@ -132,25 +133,25 @@ def test_history_loaded_after_its_tickets_restamps_them(con, tmp_path):
     tickets, history = tmp_path / "t.csv", tmp_path / "h.csv"
     write_csv(tickets, TICKETS_HEADER, TICKETS_ROWS)
     write_csv(history, ["id", "at", "status"], HISTORY_ROWS)
-    first = ingest_file(con, tickets, profile=parse_profile(TICKETS_PROFILE))
+    first = ingest_file(con, tickets, profile=parse_profile(TICKETS_PROFILE), uploaded_by=local_operator("local"))
     assert first.tickets_without_priority == 1
     assert "1 tickets without a priority value" in first.summary()
     reported = datetime(2026, 9, 5, 8)
     assert _resolution(con)["A"] == (reported, reported, "export column")
-    hist = ingest_file(con, history, profile=parse_profile(HISTORY_PROFILE))
+    hist = ingest_file(con, history, profile=parse_profile(HISTORY_PROFILE), uploaded_by=local_operator("local"))
     assert _resolution(con) == {"A": (datetime(2026, 9, 1, 12), reported, "history"),
                                 "B": (datetime(2026, 9, 2, 8), datetime(2026, 9, 2, 8), "export column")}
     # The same tickets file again: nothing changes, the history still decides.
-    again = ingest_file(con, tickets, profile=parse_profile(TICKETS_PROFILE))
+    again = ingest_file(con, tickets, profile=parse_profile(TICKETS_PROFILE), uploaded_by=local_operator("local"))
     assert (again.tickets_updated, again.tickets_unchanged) == (0, 2)
     assert _resolution(con)["A"][2] == "history"
     # An edited ticket is rewritten from the file and re-stamped from the stored history.
     write_csv(tickets, TICKETS_HEADER, [["A", "Checkout down (EU)"] + TICKETS_ROWS[0][2:], TICKETS_ROWS[1]])
-    edited = ingest_file(con, tickets, profile=parse_profile(TICKETS_PROFILE))
+    edited = ingest_file(con, tickets, profile=parse_profile(TICKETS_PROFILE), uploaded_by=local_operator("local"))
     assert edited.tickets_updated == 1
     assert _resolution(con)["A"] == (datetime(2026, 9, 1, 12), reported, "history")
     # Without its history the ticket gets the export's value back.
-    delete_dataset(con, hist.dataset_id)
+    delete_dataset(con, hist.dataset_id, actor=local_operator("local"))
     assert _resolution(con)["A"] == (reported, reported, "export column")
 
 
@@ -161,7 +162,7 @@ def test_severity_guess_warns_and_the_upload_lists_statuses(con, events):
     assert insp.status_values["Closed"] == ("closed", None)
     assert insp.status_values["Done"] == ("resolved", None)  # an [events] resolved status
     assert list(insp.status_values)[0] == "New"  # most frequent first
-    r = ingest_file(con, events, profile=guess)
+    r = ingest_file(con, events, profile=guess, uploaded_by=local_operator("local"))
     assert r.warnings == ["prio: the order of this field is not documented by the source; this mapping is a guess"]
     assert con.execute("SELECT describes_outages FROM datasets").fetchall() == [(False,)]
 
@@ -186,7 +187,8 @@ def test_ack_at_opening_is_flagged_per_source(con, tmp_path):
     for label in ("same", "later"):
         path = tmp_path / f"{label}.csv"
         write_csv(path, header, [r for r in rows if r[0][0] == label[0].upper()])
-        ingest_file(con, path, profile=parse_profile(profile.replace('name = "desk"', f'name = "{label}"')))
+        ingest_file(con, path, profile=parse_profile(profile.replace('name = "desk"', f'name = "{label}"')),
+                    uploaded_by=local_operator("local"))
     assert ack_equals_open_sources(con, min_tickets=5) == {"same": 0.9}
     assert ack_equals_open_sources(con, min_tickets=5, min_share=0.95) == {}
     assert ack_equals_open_sources(con) == {}  # 10 acknowledged tickets are too few to judge a source
@@ -201,7 +203,8 @@ def test_ack_check_lists_the_rows_of_flagged_sources(con, monkeypatch, tmp_path)
               [["1", "x", "Open", "P3", "2026-09-01 08:00", "2026-09-01 08:00"],
                ["2", "x", "Open", "P3", "2026-09-01 08:00", "2026-09-01 08:00"]])
     ingest_file(con, path, profile=parse_profile(TICKETS_PROFILE.replace('resolved_at = "resolved"',
-                                                                          'acknowledged_at = "acked"')))
+                                                                          'acknowledged_at = "acked"')),
+                uploaded_by=local_operator("local"))
     assert data_quality(con).set_index("check").loc["ack_equals_open", "count"] == 2
     assert list(data_quality_rows(con, "ack_equals_open")["ticket_id"]) == ["desk:1", "desk:2"]
 

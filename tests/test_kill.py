@@ -30,6 +30,7 @@ import duckdb
 import pytest
 
 from analytics import audit, db
+from analytics.auth import local_operator
 from tests.fuzz_checks import rows_digest, table_digests
 
 pytestmark = pytest.mark.slow  # ./test.sh's quick run leaves it out; --all and CI run it
@@ -115,7 +116,7 @@ def upload(real_data, tmp_path_factory) -> Upload:
     work = tmp_path_factory.mktemp("kill")
     base = work / "base.duckdb"
     con = db.connect(base)
-    ingest_file(con, real_data / HELPDESK, uploaded_by="kill-test")
+    ingest_file(con, real_data / HELPDESK, uploaded_by=local_operator("kill-test"))
     con.close()
     clean = work / "clean.duckdb"
     for _ in range(2):  # the second run is timed: the first one warms the caches
@@ -164,17 +165,20 @@ WRITER = r"""
 import sys
 from datetime import date
 from analytics import db, signoff, sla_policy
+from analytics.auth import local_operator
 con = db.connect(sys.argv[1])
 kind = sys.argv[2]
 print("ready", flush=True)
 base = sla_policy.default_policy()
 for i in range(1, 100000):
     if kind == "policy":
-        sla_policy.save_policy(con, base.model_copy(update={"version": f"kill-{i:05d}"}), who="kill-test")
+        sla_policy.save_policy(con, base.model_copy(update={"version": f"kill-{i:05d}"}),
+                               who=local_operator("kill-test"))
     elif i % 2:
-        signoff.record(con, "IT Director", f"Signer {i}", date(2026, 1, 1), f"comment {i}", actor="kill-test")
+        signoff.record(con, "IT Director", f"Signer {i}", date(2026, 1, 1), f"comment {i}",
+                       actor=local_operator("kill-test"))
     else:
-        signoff.revoke(con, "IT Director", f"reason {i}", actor="kill-test")
+        signoff.revoke(con, "IT Director", f"reason {i}", actor=local_operator("kill-test"))
     print(i, flush=True)
 """
 

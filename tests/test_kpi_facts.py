@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from analytics import datasets, kpi_facts, kpi_registry, kpis
+from analytics.auth import local_operator
 from analytics.demo_loader import load_demo
 from analytics.filters import Filters
 
@@ -28,21 +29,21 @@ def _tickets(con) -> int:
 
 
 def test_rebuilt_after_an_upload_and_a_deletion(con):
-    first = load_demo(con, n_tickets=300, seed=3)
+    first = load_demo(con, n_tickets=300, seed=3, actor=local_operator("demo"))
     assert _tickets(con) == 300
     builds = kpi_facts.stats["builds"]
     assert _tickets(con) == 300 and kpi_facts.stats["builds"] == builds  # warm: no rebuild
-    load_demo(con, n_tickets=700, seed=4)
+    load_demo(con, n_tickets=700, seed=4, actor=local_operator("demo"))
     assert _tickets(con) == con.execute("SELECT count(*) FROM tickets").fetchall()[0][0] >= 700
     assert kpi_facts.stats["builds"] == builds + 1
-    datasets.delete_dataset(con, first[0].dataset_id)
+    datasets.delete_dataset(con, first[0].dataset_id, actor=local_operator("local"))
     assert _tickets(con) == con.execute("SELECT count(*) FROM tickets").fetchall()[0][0]
 
 
 def test_facts_classify_each_ticket_as_the_registry_says(con):
     """Each x_/v_/h_ column equals its registry SQL evaluated row by row in plain SQL on the
     tickets (escalation level from tickets.tier only: the demo gives every ticket a tier)."""
-    load_demo(con, n_tickets=500, seed=8)
+    load_demo(con, n_tickets=500, seed=8, actor=local_operator("demo"))
     facts = kpi_facts.query(con, Filters(), lambda where: f"SELECT * FROM facts WHERE {where}", []).df()
     assert len(facts) == 500
     for k in kpi_registry.KPIS:
@@ -68,7 +69,7 @@ def test_facts_classify_each_ticket_as_the_registry_says(con):
 
 def test_class_number_reads_back_every_classification_column(con):
     """cls_<cohort> packs the cohort's x_/h_ columns; decoded_sql gives each of them back."""
-    load_demo(con, n_tickets=400, seed=9)
+    load_demo(con, n_tickets=400, seed=9, actor=local_operator("demo"))
     for cohort in (kpi_registry.OPENED, kpi_registry.RESOLVED):
         columns = [c for c, *_ in kpi_facts._class_parts(cohort)]
         assert columns, cohort
@@ -107,7 +108,7 @@ def test_quantiles_equal_quantile_cont_over_the_filtered_tickets(con, filters):
     """kpi_facts.quantiles (coded filter columns, ordered measures) = DuckDB's quantile_cont of
     the registry's measure over the same tickets of the store, filtered by text (up to the last
     bits of a double: DuckDB's interpolation rounds differently in rare cases)."""
-    load_demo(con, n_tickets=1500, seed=11)
+    load_demo(con, n_tickets=1500, seed=11, actor=local_operator("demo"))
     con.execute("UPDATE tickets SET severity = NULL WHERE ticket_id IN "
                 "(SELECT ticket_id FROM tickets ORDER BY ticket_id LIMIT 40)")
     kpi_facts.clear()  # a direct UPDATE is not an upload: forget the facts built before it

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from tests.helpers import app_using
-from analytics import db, kpi_charts, kpi_trends, kpis, overview
+from analytics import db, engagements, kpi_charts, kpi_trends, kpis, overview
+from analytics.auth import local_operator
 from analytics.cli import main
 from analytics.demo_loader import load_demo
 from analytics.filters import Filters
@@ -24,7 +25,7 @@ WEEKS = Filters(date_from=MONDAY, date_to=MONDAY + timedelta(days=4 * 7 - 1))
 def demo(tmp_path_factory):
     path = tmp_path_factory.mktemp("trends") / "demo.duckdb"
     con = db.connect(path)
-    load_demo(con, n_tickets=2000)
+    load_demo(con, n_tickets=2000, actor=local_operator("demo"))
     yield con, path
     con.close()
 
@@ -130,8 +131,20 @@ def test_hypercare_daily(demo):
     assert df["rolling_mean"].iloc[6] == pytest.approx(df["tickets"].iloc[:7].mean())
     assert df["tickets"].sum() == kpis.results(con, Filters(date_from=go_live), AS_OF,
                                                keys=("tickets",), previous=False)["tickets"].value
-    fig = kpi_charts.hypercare_chart(df, go_live)
-    assert fig.layout.title.text and "two weeks of hypercare" in kpi_charts.describe_hypercare(df, go_live)
+    fig = kpi_charts.hypercare_chart(df, go_live, 14)
+    assert fig.layout.title.text and "2 weeks of hypercare" in kpi_charts.describe_hypercare(df, go_live, 14)
+    # The engagement's window sets the phase; days stop where the data does (none invented).
+    long = kpi_trends.hypercare_daily(overview.volume_by_day(con, Filters()), go_live, 70)
+    assert list(long["phase"][:70]) == ["hypercare"] * 70 and long["day"].iloc[-1] == df["day"].iloc[-1]
+
+
+def test_xmr_limits_stay_within_what_the_kpi_can_take():
+    values = pd.Series([0.0, 50.0, 0.0, 50.0, 0.0, 100.0])
+    free = kpi_trends.xmr(values)
+    assert free["lcl"].iloc[0] < 0 and free["ucl"].iloc[0] > 100
+    bounded = kpi_trends.xmr(values, 0.0, 100.0)
+    assert bounded["lcl"].iloc[0] == 0.0 and bounded["ucl"].iloc[0] == 100.0
+    assert list(bounded["special_cause"]) == list(free["special_cause"])
 
 
 def test_trend_chart_marks_target_and_special_causes_without_colour_alone(demo):
@@ -141,7 +154,9 @@ def test_trend_chart_marks_target_and_special_causes_without_colour_alone(demo):
     fig = kpi_charts.trend_chart(df, "tickets", 40.0, "day")
     special = [t for t in fig.data if "special cause" in (t.name or "")]
     assert special and special[0].marker.symbol == "diamond-open"
-    assert set(special[0].text) == {"special cause"}
+    # Named by the legend and the hover, not by text beside each point (those ran into each other).
+    assert special[0].mode == "markers" and special[0].text is None
+    assert "special cause" in special[0].hovertemplate
     assert any(s.y0 == 40.0 for s in fig.layout.shapes)
     assert {"upper control limit", "lower control limit"} <= {t.name for t in fig.data}
     # The legend lists only drawn lines: the demo has nothing before go-live, so no previous period.
@@ -163,7 +178,8 @@ def test_a_partial_first_or_last_bucket_is_marked_and_never_a_special_cause(demo
     assert df["mean"].iloc[0] == pytest.approx(whole.mean())  # the limits come from whole weeks only
     fig = kpi_charts.trend_chart(df, "tickets", None, "week")
     marked = [t for t in fig.data if "partial week" in (t.name or "")]
-    assert marked and set(marked[0].text) == {"partial"} and marked[0].marker.symbol == "circle-open"
+    assert marked and marked[0].mode == "markers" and marked[0].marker.symbol == "circle-open"
+    assert "partial week" in marked[0].hovertemplate
     assert "partial weeks" in kpi_charts.describe_trend(df, "tickets", None, "week")
 
 
@@ -233,8 +249,9 @@ def test_overview_shows_kpi_cards_with_values_and_exclusions(app_db, demo):
     at.session_state["kpi_mtta_definition"] = True  # open MTTA's (lazy) definition popover
     at.run()
     assert "tickets without an acknowledgement excluded" in " ".join(str(m.value) for m in at.markdown)
-    # The demo sets its go-live date, so the hypercare view is drawn.
-    assert "from the go-live date, the first 14 days (hypercare)" in texts
+    # The demo sets its go-live date, so the hypercare view is drawn, over the demo's own window.
+    window = engagements.details(None, con).window_days
+    assert window != 14 and f"from the go-live date, the first {window} days (the hypercare window" in texts
 
 
 def test_kpi_trends_page_switches_kpi_grain_and_split(app_db):

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from analytics import datasets, db, kpi_registry, kpis
+from analytics.auth import local_operator
 from analytics.demo import DEFAULT_GO_LIVE
 from analytics.demo_loader import load_demo
 from analytics.filters import Filters
@@ -27,7 +28,7 @@ FILTERS = [
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     con = db.connect(tmp_path_factory.mktemp("kpis") / "demo.duckdb")
-    load_demo(con, n_tickets=3000)
+    load_demo(con, n_tickets=3000, actor=local_operator("demo"))
     tickets = con.execute("SELECT * FROM tickets").df()
     history = con.execute("SELECT * FROM status_history").df()
     yield con, tickets, history
@@ -396,7 +397,7 @@ def test_no_change_is_shown_against_a_period_without_tickets(con):
 
     from analytics.demo_loader import load_demo
     from analytics.filters import Filters as _F
-    load_demo(con, n_tickets=600, seed=5)
+    load_demo(con, n_tickets=600, seed=5, actor=local_operator("demo"))
     got = kpis.results(con, _F(), _dt(2026, 11, 23), keys=("availability", "mttr", "tickets"))
     assert all(r.previous is None and r.change is None for r in got.values())
 

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from analytics import db, kpi_facts, kpi_registry, kpis
+from analytics.auth import local_operator
 from analytics.filters import Filters
 from analytics.ingest import ingest_file
 
@@ -32,7 +33,7 @@ def store(request, real_data, tmp_path_factory):
     if not path.exists():
         pytest.skip(f"{path} not found")
     con = db.connect(tmp_path_factory.mktemp(request.param) / "real.duckdb")
-    ingest_file(con, path)
+    ingest_file(con, path, uploaded_by=local_operator("local"))
     tickets = con.execute("SELECT * FROM tickets").df()
     tickets.attrs["last_event"] = _last_event(con, tickets)
     yield request.param, con, tickets

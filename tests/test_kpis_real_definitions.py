@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from analytics import closure, db, kpis, overview, sla_compliance
+from analytics.auth import local_operator
 from analytics.filters import Filters
 from analytics.ingest import ingest_file
 from analytics.kpi_trends import period_of
@@ -27,7 +28,7 @@ def _store(real_data, tmp_path_factory, name: str):
     if not path.exists():
         pytest.skip(f"{path} not found")
     con = db.connect(tmp_path_factory.mktemp("real") / "real.duckdb")
-    ingest_file(con, path)
+    ingest_file(con, path, uploaded_by=local_operator("local"))
     return con, path
 
 

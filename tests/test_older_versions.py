@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from analytics import audit, db
+from analytics.auth import local_operator
 from analytics.cli import main as cli
 from analytics.datasets import OLDER_KEY, data_quality, data_quality_rows, list_datasets
 from analytics.ingest import ingest_file
@@ -75,7 +76,7 @@ LOG = [["E-1", "2026-09-07 08:00", "New"], ["E-1", "2026-09-07 09:00", "Active"]
 def _load(con, tmp_path, name, rows, profile=TICKETS, header=HEADER, **kw):
     path = tmp_path / name
     write_csv(path, header, rows)
-    return ingest_file(con, path, profile=profile, **kw)
+    return ingest_file(con, path, profile=profile, uploaded_by=local_operator("local"), **kw)
 
 
 def _status(con, ticket_id):
@@ -214,7 +215,7 @@ def servicenow(real_data, tmp_path_factory):
     full[when < CUT].to_csv(early_csv, index=False)
     path = folder / "full.duckdb"
     con = db.connect(path)
-    ingest_file(con, real_data / SERVICENOW)
+    ingest_file(con, real_data / SERVICENOW, uploaded_by=local_operator("local"))
     con.close()
     return path, early_csv, _expected(full, when)
 
@@ -247,7 +248,7 @@ def test_real_servicenow_older_events_revert_nothing(servicenow, tmp_path):
     con = _copy(path, tmp_path)
     try:
         tickets, history = _stored(con)
-        r = ingest_file(con, early_csv)
+        r = ingest_file(con, early_csv, uploaded_by=local_operator("local"))
         after, history_after = _stored(con)
         assert r.tickets_older == len(expected["older"]) == 3353
         assert r.tickets_updated == r.tickets_inserted == 0
@@ -265,7 +266,7 @@ def test_real_servicenow_replace_newer_reverts_on_purpose(servicenow, tmp_path):
     con = _copy(path, tmp_path)
     try:
         tickets, history = _stored(con)
-        r = ingest_file(con, early_csv, replace_newer=True)
+        r = ingest_file(con, early_csv, replace_newer=True, uploaded_by=local_operator("local"))
         after, history_after = _stored(con)
         assert r.tickets_older == r.tickets_updated == len(expected["older"])
         reverted = (tickets.status_category == "closed") & (after.loc[tickets.index].status_category != "closed")

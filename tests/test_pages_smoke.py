@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.helpers import app_using
 from analytics import db
+from analytics.auth import local_operator
 from analytics.demo_loader import load_demo
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +27,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory):
     """A store holding 500 demo tickets, set as HYPERCARE_DB for the module's app runs."""
     path = tmp_path_factory.mktemp("smoke") / "smoke.duckdb"
     con = db.connect(path)
-    load_demo(con, n_tickets=500)
+    load_demo(con, n_tickets=500, actor=local_operator("demo"))
     con.close()
     with app_using(path, demo=True):
         yield path

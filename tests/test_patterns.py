@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from tests.helpers import app_using
 from analytics import db, patterns
 from analytics import recurrence_charts as rc
+from analytics.auth import local_operator
 from analytics.demo_loader import load_demo
 from analytics.filters import Filters
 
@@ -23,7 +24,7 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     con = db.connect(tmp_path_factory.mktemp("patterns") / "p.duckdb")
-    load_demo(con, n_tickets=1500)
+    load_demo(con, n_tickets=1500, actor=local_operator("demo"))
     yield con
     con.close()
 
@@ -152,7 +153,7 @@ def test_describe_empty():
 def app_store(tmp_path):
     path = tmp_path / "page.duckdb"
     con = db.connect(path)
-    load_demo(con, n_tickets=800)
+    load_demo(con, n_tickets=800, actor=local_operator("demo"))
     con.close()
     with app_using(path, demo=True):
         yield path

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from analytics import db, pir
+from analytics.auth import local_operator
 from analytics.business_days import add_business_days, close_of_business, working_calendar
 from analytics.filters import Filters
 from analytics.sla_policy import ALWAYS, Calendar, business_calendar, default_policy, save_policy
@@ -25,7 +26,7 @@ AS_OF = datetime(2026, 12, 10, 12)
 
 def _policy(con, cal=CAL, version="test", effective=date(1970, 1, 1)):
     save_policy(con, default_policy("UTC").model_copy(update={
-        "version": version, "effective_from": effective, "calendars": [cal]}), "test")
+        "version": version, "effective_from": effective, "calendars": [cal]}), local_operator("test"))
 
 
 def _t(con, tid, severity="SEV-1", **kw):
@@ -218,7 +219,8 @@ def test_local_resolution_day_follows_the_calendar_time_zone(con):
 
 def test_named_calendar_setting(con):
     other = Calendar(name="ops", timezone="UTC", hours={d: [("09:00", "17:00")] for d in ("mon", "tue", "wed")})
-    save_policy(con, default_policy("UTC").model_copy(update={"version": "two", "calendars": [CAL, other]}), "t")
+    save_policy(con, default_policy("UTC").model_copy(update={"version": "two", "calendars": [CAL, other]}),
+                local_operator("t"))
     _t(con, "x")
     db.set_setting(con, "pir_calendar", "ops")
     # Friday → Mon 30 (1), Tue (2), Wed (3), Mon 7 (4), Tue 8 Dec (5): only Mon–Wed work on "ops"
@@ -308,7 +310,7 @@ def test_real_export_required_reviews_match_pandas(real_data, tmp_path, export):
     if not path.exists():
         pytest.skip(f"{path} not found")
     con = db.connect(tmp_path / "real.duckdb")
-    ingest_file(con, path)
+    ingest_file(con, path, uploaded_by=local_operator("local"))
     as_of = datetime(2026, 11, 23)
     t = con.execute("SELECT * FROM tickets").df()
     start = t["impact_started_at"].fillna(t["opened_at"])

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from analytics import audit, pir, pir_register
+from analytics.auth import local_operator
 from analytics.filters import Filters
 from analytics.pir_register import RegisterError, ingest_register, parse_day
 from analytics.sla_policy import business_calendar, default_policy, save_policy
@@ -26,7 +27,7 @@ def _snapshot(con) -> dict:
 @pytest.fixture
 def store(con):
     save_policy(con, default_policy("UTC").model_copy(update={"version": "t", "calendars": [business_calendar("UTC")]}),
-                "test")
+                local_operator("test"))
     for tid in ("INC1", "INC2", "INC3"):
         con.execute("INSERT INTO tickets (ticket_id, source, external_id, type, severity, status_category, opened_at, "
                     "resolved_at, pir_completed_at) VALUES (?, 'sn', ?, 'incident', 'SEV-1', 'resolved', ?, ?, ?)",
@@ -49,7 +50,7 @@ GOOD = _csv("Ticket ID,Completed,Action item,Owner,Due date,Closed",
 
 def test_good_register(store):
     before = store.execute("SELECT count(*) FROM audit_log").fetchall()[0][0]
-    r = ingest_register(store, data=GOOD, name="pir.csv", actor="alice")
+    r = ingest_register(store, data=GOOD, name="pir.csv", actor=local_operator("alice"))
     assert (r.rows_read, r.rows_loaded, r.rows_rejected, r.reviews, r.actions) == (5, 5, 0, 4, 3)
     assert r.unknown_refs == ["INC9"] and not r.unchanged and r.register_id == 1
     assert any("INC9" in m for m in r.messages)
@@ -85,7 +86,7 @@ def test_good_register(store):
 ])
 def test_header_spellings(store, header):
     row = "INC1,2026-12-03,Alert,Ops,2026-12-08," + ("," if header.endswith("Notes") else "")
-    r = ingest_register(store, data=_csv(header, row), name="x.csv")
+    r = ingest_register(store, data=_csv(header, row), name="x.csv", actor=local_operator("local"))
     assert (r.rows_loaded, r.actions) == (1, 1)
     a = pir.actions(store, Filters(), AS_OF)
     assert a.loc[0, ["action", "owner", "due_on"]].tolist() == ["Alert", "Ops", date(2026, 12, 8)]
@@ -100,7 +101,7 @@ def test_bad_rows_are_kept_with_row_numbers(store):
                 "INC2,2026-12-03,x,,next week,",
                 "INC3," + "y" * 10 + ",,,,",
                 "INC3,2026-12-03," + "z" * 2001 + ",,,")
-    r = ingest_register(store, data=data, name="bad.csv")
+    r = ingest_register(store, data=data, name="bad.csv", actor=local_operator("local"))
     assert (r.rows_read, r.rows_loaded, r.rows_rejected) == (7, 1, 6)
     rej = pir_register.rejects(store, r.register_id)
     assert rej["row_number"].tolist() == [2, 3, 4, 5, 6, 7]
@@ -122,10 +123,10 @@ def test_bad_rows_are_kept_with_row_numbers(store):
     (_csv("Ticket,Completed", "INC1,2026-12-01,extra"), "line 2"),
 ], ids=["empty", "no-completed-column", "two-ticket-columns", "header-only", "no-loadable-row", "ragged"])
 def test_unreadable_files_are_refused_and_the_store_is_unchanged(store, data, message):
-    ingest_register(store, data=GOOD, name="first.csv")
+    ingest_register(store, data=GOOD, name="first.csv", actor=local_operator("local"))
     before = _snapshot(store)
     with pytest.raises(RegisterError) as err:
-        ingest_register(store, data=data, name="broken.csv")
+        ingest_register(store, data=data, name="broken.csv", actor=local_operator("local"))
     assert str(err.value).startswith("broken.csv") and message in str(err.value)
     assert "\n" not in str(err.value)
     assert _snapshot(store) == before
@@ -133,7 +134,7 @@ def test_unreadable_files_are_refused_and_the_store_is_unchanged(store, data, me
 
 def test_formula_like_text_is_stored_as_it_is_and_noted(store):
     data = _csv("Ticket,Completed,Action,Owner", 'INC1,2026-12-01,"=HYPERLINK(""http://x"")",- ops')
-    r = ingest_register(store, data=data, name="pir.csv")
+    r = ingest_register(store, data=data, name="pir.csv", actor=local_operator("local"))
     assert (r.rows_loaded, r.actions) == (1, 1)
     assert any("2 cells ('Action' 1, 'Owner' 1) start like a spreadsheet formula" in m for m in r.messages)
     assert store.execute("SELECT action, owner FROM pir_actions").fetchall() == [('=HYPERLINK("http://x")', "- ops")]
@@ -141,7 +142,7 @@ def test_formula_like_text_is_stored_as_it_is_and_noted(store):
 
 def test_no_file_at_all(store):
     with pytest.raises(RegisterError, match="no register file"):
-        ingest_register(store)
+        ingest_register(store, actor=local_operator("local"))
 
 
 def test_a_failure_while_writing_rolls_everything_back(store, monkeypatch):
@@ -152,26 +153,26 @@ def test_a_failure_while_writing_rolls_everything_back(store, monkeypatch):
 
     monkeypatch.setattr(audit, "record", boom)
     with pytest.raises(RuntimeError):
-        ingest_register(store, data=GOOD, name="pir.csv")
+        ingest_register(store, data=GOOD, name="pir.csv", actor=local_operator("local"))
     assert _snapshot(store) == before
 
 
 def test_same_file_twice_changes_nothing(store, tmp_path):
     path = tmp_path / "register.csv"
     path.write_bytes(GOOD)
-    first = ingest_register(store, path)
+    first = ingest_register(store, path, actor=local_operator("local"))
     before = _snapshot(store)
-    again = ingest_register(store, data=io.BytesIO(GOOD).getvalue(), name="renamed.csv")
+    again = ingest_register(store, data=io.BytesIO(GOOD).getvalue(), name="renamed.csv", actor=local_operator("local"))
     assert again.unchanged and again.register_id is None and again.duplicate_of == first.register_id
     assert (again.rows_read, again.rows_loaded) == (5, 5) and "nothing was written" in again.summary()
     assert _snapshot(store) == before
 
 
 def test_latest_register_naming_a_ticket_wins(store):
-    ingest_register(store, data=GOOD, name="october.csv")
+    ingest_register(store, data=GOOD, name="october.csv", actor=local_operator("local"))
     newer = _csv("Ticket,Completed,Action,Owner,Due,Closed",
                  "INC1,2026-12-08,Only this action now,Ops,2026-12-20,")
-    ingest_register(store, data=newer, name="november.csv")
+    ingest_register(store, data=newer, name="november.csv", actor=local_operator("local"))
     rows = pir.reviews(store, Filters(), AS_OF).set_index("external_id")
     assert rows.loc["INC1", "completed_on"] == date(2026, 12, 8) and rows.loc["INC1", "state"] == "done late"
     assert rows.loc["INC1", "completion_source"] == "register november.csv"
@@ -183,13 +184,15 @@ def test_latest_register_naming_a_ticket_wins(store):
 
 
 def test_completion_after_as_of_does_not_count_yet(store):
-    ingest_register(store, data=_csv("Ticket,Completed", "INC1,2026-12-20"), name="future.csv")
+    ingest_register(store, data=_csv("Ticket,Completed", "INC1,2026-12-20"), name="future.csv",
+                    actor=local_operator("local"))
     row = pir.reviews(store, Filters(), AS_OF).set_index("external_id").loc["INC1"]
     assert row["completed_on"] is None and row["state"] == "overdue"
 
 
 def test_conflicting_completed_dates_keep_the_latest(store):
-    r = ingest_register(store, data=_csv("Ticket,Completed", "INC1,2026-12-01", "INC1,2026-12-03"), name="two.csv")
+    r = ingest_register(store, data=_csv("Ticket,Completed", "INC1,2026-12-01", "INC1,2026-12-03"), name="two.csv",
+                        actor=local_operator("local"))
     assert any("the latest, 2026-12-03, counts" in m for m in r.messages)
     assert pir.reviews(store, Filters(), AS_OF).set_index("external_id").loc["INC1", "completed_on"] == date(2026, 12, 3)
 
@@ -201,7 +204,7 @@ def test_xlsx_register(store, tmp_path):
     ws.append(["Ticket ID", "Completed"])
     ws.append(["INC2", datetime(2026, 12, 2)])
     wb.save(tmp_path / "reg.xlsx")
-    r = ingest_register(store, tmp_path / "reg.xlsx")
+    r = ingest_register(store, tmp_path / "reg.xlsx", actor=local_operator("local"))
     assert r.rows_loaded == 1
     assert pir.reviews(store, Filters(), AS_OF).set_index("external_id").loc["INC2", "completed_on"] == date(2026, 12, 2)
 
@@ -222,7 +225,8 @@ def test_parse_day(text, dayfirst, expected):
 
 
 def test_month_first_file(store):
-    r = ingest_register(store, data=_csv("Ticket,Completed", "INC1,12/03/2026", "INC2,12/25/2026"), name="us.csv")
+    r = ingest_register(store, data=_csv("Ticket,Completed", "INC1,12/03/2026", "INC2,12/25/2026"), name="us.csv",
+                        actor=local_operator("local"))
     assert any("month-first" in m for m in r.messages)
     assert pir.reviews(store, Filters(), datetime(2027, 1, 5)).set_index("external_id").loc["INC1", "completed_on"] \
         == date(2026, 12, 3)
@@ -230,7 +234,7 @@ def test_month_first_file(store):
 
 
 def test_actions_follow_the_resolution_date_filter(store):
-    ingest_register(store, data=GOOD, name="pir.csv")
+    ingest_register(store, data=GOOD, name="pir.csv", actor=local_operator("local"))
     friday = Filters(date_from=date(2026, 11, 27), date_to=date(2026, 11, 27))
     assert len(pir.actions(store, friday, AS_OF)) == 3
     assert pir.actions(store, Filters(date_from=date(2026, 11, 28)), AS_OF).empty

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from analytics import engagements, portfolio, signoff, store
+from analytics.auth import local_operator
 from analytics.demo import DEFAULT_GO_LIVE, DEMO_TIMEZONE
 from analytics.demo_loader import DEMO_SIGNOFFS, load_demo
 from analytics.ingest import ingest_file
@@ -27,13 +28,13 @@ def _reading(e):
 def catalog(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("portfolio") / "hypercare.duckdb"
     demo = engagements.create(path, "demo", "Demo", go_live=DEFAULT_GO_LIVE, timezone_name=DEMO_TIMEZONE,
-                              is_demo=True, actor="tester")
+                              is_demo=True, actor=local_operator("tester"))
     with store.writing(demo.path) as con:
-        load_demo(con, n_tickets=400, seed=3)
-        signoff.record(con, "IT Director", "Ana", DEFAULT_GO_LIVE, "ok", actor="tester")
-    real = engagements.create(path, "sn", "ServiceNow 2016", go_live=date(2016, 2, 29), actor="tester")
+        load_demo(con, n_tickets=400, seed=3, actor=local_operator("demo"))
+        signoff.record(con, "IT Director", "Ana", DEFAULT_GO_LIVE, "ok", actor=local_operator("tester"))
+    real = engagements.create(path, "sn", "ServiceNow 2016", go_live=date(2016, 2, 29), actor=local_operator("tester"))
     with store.writing(real.path) as con:
-        ingest_file(con, SAMPLE, uploaded_by="tester")
+        ingest_file(con, SAMPLE, uploaded_by=local_operator("tester"))
     return path
 
 
@@ -102,7 +103,7 @@ def test_a_store_without_an_engagement_has_no_engagement_on_the_cover(con):
     from analytics import report
     from analytics.demo_loader import load_demo
 
-    load_demo(con, n_tickets=50, seed=1)
+    load_demo(con, n_tickets=50, seed=1, actor=local_operator("demo"))
     rep = report.build(con, f"{DEFAULT_GO_LIVE:%Y-%m}")
     cover = rep.section("provenance").blocks[0].data
     assert "Engagement" not in set(cover["item"])
@@ -167,3 +168,25 @@ def test_a_row_whose_as_of_is_the_clock_is_recomputed_the_next_minute(catalog, m
         monkeypatch.setattr(state, "as_of_now", lambda m=minute: m)
         portfolio_state.rows(demo)
     assert computed[2:] == [late]
+
+
+def test_the_table_writes_kpis_as_the_overview_does_and_defines_them_by_their_registry_names(catalog):
+    from analytics import kpi_charts, kpi_registry
+    from ui import portfolio_state
+
+    portfolio_state.forget_rows()
+    rows = portfolio_state.rows(engagements.list_engagements(catalog))
+    shown = portfolio_state.shown(rows).set_index("engagement")
+    demo = rows.set_index("slug").loc["demo"]
+    assert shown.loc["Demo (demo data)", "mttr"] == (
+        f"{kpi_charts.fmt(demo['mttr_median_h'], 'hours')} (n {demo['mttr_n']:,})")  # "1 h 32 min", not "1.5 h"
+    assert shown.loc["Demo (demo data)", "resolution_sla"].startswith(kpi_charts.fmt(demo["resolution_sla_pct"], "%"))
+    text = " ".join(f"{label}: {definition}" for label, definition in portfolio_state.definitions())
+    assert kpi_registry.get("mttr").name in text and kpi_registry.get("resolution_sla").name in text
+    assert "'mttr'" not in text and "resolution_sla" not in text  # no internal keys
+    # counts through the table's default format ("3,932"), not a page's own unseparated "%d"
+    formats = {c.get("type_config", {}).get("format") for c in portfolio_state.COLUMNS.values()}
+    assert not formats & {"%d", "localized"}
+    # the figures first, the dates (context) last: where a narrow page scrolls to
+    assert list(portfolio_state.COLUMNS)[:7] == ["engagement", "tickets", "open_sev12", "resolution_sla", "mttr",
+                                                  "criteria", "signoffs"]

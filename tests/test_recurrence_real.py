@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from analytics import recurrence
+from analytics.auth import local_operator
 from analytics.ingest import ingest_file
 from analytics.title_normalise import normalise_title
 
@@ -39,7 +40,8 @@ def _assigned(con) -> pd.DataFrame:
 
 
 def test_servicenow_clusters_against_problem_ids(con, real_data):
-    ingest_file(con, real_data / "servicenow-incident-event-log" / "incident_event_log.csv.gz")
+    ingest_file(con, real_data / "servicenow-incident-event-log" / "incident_event_log.csv.gz",
+                uploaded_by=local_operator("local"))
     df = _assigned(con)
     linked = df.dropna(subset=["problem_id"])  # the only tickets with a reference grouping
     precision, recall = pairwise(linked, "problem_id", "cluster_id")
@@ -57,7 +59,8 @@ def test_servicenow_clusters_against_problem_ids(con, real_data):
 
 
 def test_statuspage_clusters_against_component_and_normalised_name(con, real_data):
-    ingest_file(con, real_data / "github-status-incidents" / "githubstatus_incidents.csv.gz")
+    ingest_file(con, real_data / "github-status-incidents" / "githubstatus_incidents.csv.gz",
+                uploaded_by=local_operator("local"))
     df = _assigned(con)
     df["reference"] = df["component"] + "\x1f" + df["title"].map(normalise_title)
     precision, recall = pairwise(df, "reference", "cluster_id")

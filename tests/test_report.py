@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from analytics import db, report_governance, report_pack
+from analytics.auth import local_operator
 from analytics.cli import main
 from analytics.filters import Filters
 from analytics.ingest import ingest_file
@@ -143,7 +144,7 @@ def test_cover_lists_datasets_with_their_file_hash(tmp_path):
         rows.append([row[c] for c in DEMO_COLUMNS])
     path = tmp_path / "tickets.csv"
     write_csv(path, list(DEMO_COLUMNS), rows)
-    ingest_file(con, path, profile=find_profile("hypercare-tickets"), uploaded_by="test")
+    ingest_file(con, path, profile=find_profile("hypercare-tickets"), uploaded_by=local_operator("test"))
     r = build(con, "2026-10", as_of=AS_OF)
     ds = r.section("provenance").tables[1].data
     assert list(ds["file_name"]) == ["tickets.csv"]

@@ -10,6 +10,7 @@ import pytest
 
 from analytics import closure, db, signoff
 from analytics import report_summary as summ
+from analytics.auth import local_operator
 from analytics.filters import Filters
 from analytics.kpis import results
 from analytics.report import Spark, build, month_filters
@@ -138,7 +139,7 @@ def test_no_risk_says_none(tmp_path):
 
 def test_signoff_text_names_who_signed_and_who_is_missing(risky):
     assert summ.signoff_text(signoff.current(risky, AS_OF)).startswith(f"0 of {len(signoff.ROLES)} roles signed.")
-    signoff.record(risky, signoff.ROLES[0], "Ada Lovelace", date(2026, 10, 30), "ok", "tester")
+    signoff.record(risky, signoff.ROLES[0], "Ada Lovelace", date(2026, 10, 30), "ok", local_operator("tester"))
     text = summ.signoff_text(signoff.current(risky, AS_OF))
     assert text.startswith(f"1 of {len(signoff.ROLES)} roles signed.")
     assert f"Signed: {signoff.ROLES[0]} (Ada Lovelace, 2026-10-30)" in text

@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from analytics import db
 from analytics import sla_agreement as agr
+from analytics.auth import local_operator
 from analytics.cli import main
 from analytics.filters import Filters
 from analytics.ingest import ingest_file
@@ -168,7 +169,7 @@ def test_list_export_made_sla_parses_the_usual_boolean_spellings(con, tmp_path):
     rows = [[f"INC{i}", "x", "3 - Moderate", "Closed", "2026-09-07 09:00:00", "2026-09-07 10:00:00", v]
             for i, v in enumerate(values)]
     write_csv(tmp_path / "list.csv", LIST_HEADER, rows)
-    result = ingest_file(con, tmp_path / "list.csv")
+    result = ingest_file(con, tmp_path / "list.csv", uploaded_by=local_operator("local"))
     assert result.profile_name == "servicenow-incident-list"
     got = dict(con.execute("SELECT external_id, source_sla_met FROM tickets").fetchall())
     assert [got[f"INC{i}"] for i in range(len(values))] == [True, False, True, False, True, False, True, False,
@@ -186,7 +187,8 @@ def test_event_log_takes_the_last_events_verdict(con, tmp_path):
         ["INC3", "New", "0", "1/9/2026 09:00", "1/9/2026 09:00", "4 - Low", "?"],
     ]
     write_csv(tmp_path / "log.csv", header, rows)
-    ingest_file(con, tmp_path / "log.csv", profile=find_profile("servicenow-event-log"))
+    ingest_file(con, tmp_path / "log.csv", profile=find_profile("servicenow-event-log"),
+                uploaded_by=local_operator("local"))
     got = dict(con.execute("SELECT external_id, source_sla_met FROM tickets").fetchall())
     assert got == {"INC1": False, "INC2": True, "INC3": None}
 
@@ -217,7 +219,7 @@ def test_real_servicenow_log_compares_the_last_events_made_sla(con, real_data):
     raw["row"] = range(len(raw))
     last = raw.sort_values(["number", "t", "sys_mod_count", "row"]).groupby("number").tail(1).set_index("number")
     expected = last["made_sla"].astype(bool)
-    ingest_file(con, path)
+    ingest_file(con, path, uploaded_by=local_operator("local"))
     stored = con.execute("SELECT external_id, source_sla_met FROM tickets").df().set_index("external_id")
     assert stored["source_sla_met"].to_dict() == expected.to_dict()
 
@@ -246,7 +248,7 @@ def _list_csv(path: Path, with_verdict: bool = True) -> Path:
 def _sla_page(tmp_path, with_verdict: bool) -> AppTest:
     with app_using(tmp_path / "page.duckdb") as store:
         con = db.connect(store)
-        ingest_file(con, _list_csv(tmp_path / "list.csv", with_verdict))
+        ingest_file(con, _list_csv(tmp_path / "list.csv", with_verdict), uploaded_by=local_operator("local"))
         con.close()
         at = AppTest.from_file(APP, default_timeout=120).run()
         at.switch_page("pages/sla.py").run()

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from analytics import datasets, kpi_registry, kpis, sla_cache
+from analytics.auth import local_operator
 from analytics.demo_loader import demo_policy, load_demo
 from analytics.filters import Filters
 from analytics.kpi_sla import sla_rows
@@ -74,7 +75,7 @@ def demo(tmp_path_factory):
     from analytics import db
 
     con = db.connect(tmp_path_factory.mktemp("sla_cache") / "demo.duckdb")
-    load_demo(con, n_tickets=2500, seed=11)
+    load_demo(con, n_tickets=2500, seed=11, actor=local_operator("demo"))
     yield con
     con.close()
 
@@ -148,10 +149,10 @@ def _compliance(con, as_of=AS_OF):
 
 
 def test_rebuilt_after_an_upload(con):
-    load_demo(con, n_tickets=400, seed=3)
+    load_demo(con, n_tickets=400, seed=3, actor=local_operator("demo"))
     assert cached(con, Filters(), AS_OF) == reference(con, Filters(), AS_OF)
     token, builds = sla_cache.data_token(con), sla_cache.stats["builds"]
-    load_demo(con, n_tickets=900, seed=4)  # more tickets, and changed ones
+    load_demo(con, n_tickets=900, seed=4, actor=local_operator("demo"))  # more tickets, and changed ones
     assert sla_cache.data_token(con) != token
     assert cached(con, Filters(), AS_OF) == reference(con, Filters(), AS_OF)
     assert sla_cache.stats["builds"] == builds + 1
@@ -159,22 +160,22 @@ def test_rebuilt_after_an_upload(con):
 
 
 def test_rebuilt_after_a_policy_save(con):
-    load_demo(con, n_tickets=400, seed=3)
+    load_demo(con, n_tickets=400, seed=3, actor=local_operator("demo"))
     loose = _compliance(con)["resolution_sla"].value
     strict = demo_policy().model_copy(update={
         "version": "strict", "effective_from": date(2000, 1, 1),
         "targets": [t.model_copy(update={"minutes": 1.0, "business_days": None, "same_business_day": None,
                                          "next_release": None})
                     for t in demo_policy().targets]})
-    save_policy(con, strict, who="tester")
+    save_policy(con, strict, who=local_operator("tester"))
     assert cached(con, Filters(), AS_OF) == reference(con, Filters(), AS_OF)
     assert _compliance(con)["resolution_sla"].value < loose
 
 
 def test_rebuilt_after_a_dataset_deletion(con):
-    results = load_demo(con, n_tickets=400, seed=3)
+    results = load_demo(con, n_tickets=400, seed=3, actor=local_operator("demo"))
     assert _compliance(con)["response_sla"].n > 0
-    datasets.delete_dataset(con, results[0].dataset_id)
+    datasets.delete_dataset(con, results[0].dataset_id, actor=local_operator("local"))
     got = _compliance(con)["response_sla"]
     assert got.n == 0 and got.value is None
     assert reference(con, Filters(), AS_OF) == {}

@@ -9,6 +9,7 @@ import pytest
 
 from analytics import sla_charts
 from analytics import sla_compliance as comp
+from analytics.auth import local_operator
 from analytics.demo_loader import DEMO_POLICY_VERSION, load_demo
 from analytics.filters import Filters
 from analytics.kpi_trends import period_of
@@ -22,7 +23,7 @@ AS_OF = datetime(2026, 11, 21, 5, 0)
 def frame(tmp_path_factory):
     from analytics import db
     con = db.connect(tmp_path_factory.mktemp("sla") / "s.duckdb")
-    load_demo(con, n_tickets=3000, seed=11)
+    load_demo(con, n_tickets=3000, seed=11, actor=local_operator("demo"))
     yield con, evaluate(con, as_of=AS_OF)
     con.close()
 

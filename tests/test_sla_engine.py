@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analytics import db
+from analytics.auth import local_operator
 from analytics.cli import main
 from analytics.filters import Filters
 from analytics.ingest import ingest_file
@@ -234,8 +235,8 @@ def test_policy_version_by_opened_date(con):
     strict = POLICY.model_copy(update={"version": "strict", "effective_from": date(2026, 10, 1), "targets": [
         t.model_copy(update={"minutes": 10.0}) if (t.severity, t.metric, t.ticket_type) == ("SEV-2", "response", None) else t
         for t in POLICY.targets]})
-    save_policy(con, POLICY.model_copy(update={"version": "first"}), "test")
-    save_policy(con, strict, "test")
+    save_policy(con, POLICY.model_copy(update={"version": "first"}), local_operator("test"))
+    save_policy(con, strict, local_operator("test"))
     before, after = datetime(2026, 9, 30, 23, 50), datetime(2026, 10, 1, 0, 10)
     add(con, {"external_id": "old", "severity": "SEV-2", "opened_at": before, "acknowledged_at": before + timedelta(minutes=20)},
         {"external_id": "new", "severity": "SEV-2", "opened_at": after, "acknowledged_at": after + timedelta(minutes=20)})
@@ -357,7 +358,8 @@ def test_cli_sla_json_and_csv(tmp_path, capsysbinary):
 
 
 def test_servicenow_pauses_match_an_independent_computation(con, real_data):
-    ingest_file(con, real_data / "servicenow-incident-event-log" / "incident_event_log.csv.gz")
+    ingest_file(con, real_data / "servicenow-incident-event-log" / "incident_event_log.csv.gz",
+                uploaded_by=local_operator("local"))
     flat = [Target(severity=s, metric=k, minutes=60) for s in ("SEV-1", "SEV-2", "SEV-3", "SEV-4")
             for k in ("response", "resolution")]
     policy = Policy(version="flat", targets=flat)  # 24x7 only: the reference needs no calendar

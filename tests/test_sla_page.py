@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.helpers import app_using
 from analytics import db
+from analytics.auth import local_operator
 from analytics.demo_loader import load_demo
 from analytics.ingest import ingest_file
 from analytics.sla_policy import policy_versions
@@ -31,7 +32,8 @@ def _page(page: str) -> AppTest:
 
 def test_servicenow_awaiting_states_pause_the_clock_in_the_timeline(store, real_data):
     con = db.connect(store)
-    ingest_file(con, real_data / "servicenow-incident-event-log/incident_event_log.csv.gz")
+    ingest_file(con, real_data / "servicenow-incident-event-log/incident_event_log.csv.gz",
+                uploaded_by=local_operator("local"))
     awaiting = {r[0] for r in con.execute(
         "SELECT DISTINCT ticket_id FROM status_history WHERE status LIKE 'Awaiting%'").fetchall()}
     con.close()
@@ -54,7 +56,7 @@ def test_servicenow_awaiting_states_pause_the_clock_in_the_timeline(store, real_
 
 def test_policy_editor_saves_a_new_version_and_explains_errors(store):
     con = db.connect(store)
-    load_demo(con, n_tickets=300)
+    load_demo(con, n_tickets=300, actor=local_operator("demo"))
     assert list(policy_versions(con)["version"]) == ["demo-us-business-hours"]
     con.close()
     at = _page("pages/settings.py")
@@ -73,7 +75,7 @@ def test_policy_editor_saves_a_new_version_and_explains_errors(store):
 
 def test_not_measured_and_paused_by_are_shown(store):
     con = db.connect(store)
-    load_demo(con, n_tickets=300)
+    load_demo(con, n_tickets=300, actor=local_operator("demo"))
     con.close()
     at = _page("pages/sla.py")
     assert any(e.label.startswith("Not measured (") for e in at.expander)

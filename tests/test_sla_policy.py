@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from analytics import db
+from analytics.auth import local_operator
 from analytics.sla_policy import (
     Calendar, PolicyError, SEED_VERSION, default_policy, pause_matcher, policies, policy_from_toml,
     policy_in_force, policy_to_toml, policy_versions, save_policy,
@@ -166,8 +167,8 @@ def test_save_list_and_choose_by_date(con):
     base = default_policy("UTC")
     v1 = base.model_copy(update={"version": "v1", "effective_from": date(2026, 1, 1)})
     v2 = base.model_copy(update={"version": "v2", "effective_from": date(2026, 10, 1), "compliance_target_pct": 99.0})
-    save_policy(con, v2, "alice")
-    save_policy(con, v1, "bob")
+    save_policy(con, v2, local_operator("alice"))
+    save_policy(con, v1, local_operator("bob"))
     got = policies(con)
     assert [p.version for p in got] == ["v1", "v2"]  # by effective date, not saving order
     assert got[1].compliance_target_pct == 99.0 and got[1] == v2
@@ -180,11 +181,11 @@ def test_save_list_and_choose_by_date(con):
 
 def test_saving_refuses_duplicates_and_the_seed_name(con):
     p = default_policy().model_copy(update={"version": "v1"})
-    save_policy(con, p, "alice")
+    save_policy(con, p, local_operator("alice"))
     with pytest.raises(PolicyError, match="version 'v1' is already saved"):
-        save_policy(con, p.model_copy(update={"compliance_target_pct": 90.0}), "bob")
+        save_policy(con, p.model_copy(update={"compliance_target_pct": 90.0}), local_operator("bob"))
     with pytest.raises(PolicyError, match="built-in defaults"):
-        save_policy(con, default_policy(), "alice")
+        save_policy(con, default_policy(), local_operator("alice"))
     assert [x.version for x in policies(con)] == ["v1"]
 
 
@@ -192,7 +193,7 @@ def test_saving_revalidates_a_model_built_without_validation(con):
     # model_copy skips validation; save_policy must not store an inconsistent policy.
     bad = default_policy().model_copy(update={"version": "v9", "calendars": []})
     with pytest.raises(PolicyError, match="calendar 'business' is not defined"):
-        save_policy(con, bad, "alice")
+        save_policy(con, bad, local_operator("alice"))
     assert policy_versions(con).empty
 
 

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from analytics import sla_policy as sp
+from analytics.auth import local_operator
 from analytics.sla_policy_form import policy_from_form, targets_frame
 
 
@@ -52,10 +53,10 @@ def test_bad_hours_and_zone_are_explained():
 
 def test_saved_form_policy_becomes_a_version(con):
     policy = _form(targets_frame(sp.default_policy()))
-    sp.save_policy(con, policy, who="test")
+    sp.save_policy(con, policy, who=local_operator("test"))
     assert list(sp.policy_versions(con)["version"]) == ["v2"]
     with pytest.raises(sp.PolicyError, match="already saved"):
-        sp.save_policy(con, policy, who="test")
+        sp.save_policy(con, policy, who=local_operator("test"))
 
 
 def test_end_of_day_kind_and_pause_reasons_round_trip():

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from analytics import db, kpi_registry as reg, kpis, sla_cache
+from analytics.auth import local_operator
 from analytics.filters import Filters
 from analytics.ingest import ingest_file
 from analytics.kpi_trends import period_of
@@ -28,7 +29,7 @@ SNOW = "servicenow-incident-event-log/incident_event_log.csv.gz"
 def snow(tmp_path_factory, real_data):
     """The ServiceNow event log loaded, its seed-policy evaluation, and the raw rows in event order."""
     con = db.connect(tmp_path_factory.mktemp("snow") / "snow.duckdb")
-    ingest_file(con, real_data / SNOW)
+    ingest_file(con, real_data / SNOW, uploaded_by=local_operator("local"))
     frame = evaluate(con, as_of=AS_OF, policies=[default_policy()]).set_index("ticket_id")
     raw = pd.read_csv(real_data / SNOW, na_values="?", keep_default_na=False,
                       usecols=["number", "incident_state", "sys_updated_at", "sys_mod_count", "opened_at", "priority",
@@ -143,8 +144,10 @@ def test_servicenow_resolved_without_response_is_not_measured(snow):
 
 def test_github_legacy_imports_are_left_out_as_mttr_leaves_them_out(tmp_path, real_data):
     con = db.connect(tmp_path / "gh.duckdb")
-    ingest_file(con, real_data / "github-status-incidents/githubstatus_incidents.csv.gz")
-    ingest_file(con, real_data / "github-status-incidents/githubstatus_incident_updates.csv.gz")
+    ingest_file(con, real_data / "github-status-incidents/githubstatus_incidents.csv.gz",
+                uploaded_by=local_operator("local"))
+    ingest_file(con, real_data / "github-status-incidents/githubstatus_incident_updates.csv.gz",
+                uploaded_by=local_operator("local"))
     raw = pd.read_csv(real_data / "github-status-incidents/githubstatus_incidents.csv.gz")
     legacy = set("statuspage:" + raw.loc[raw["created_at"] == raw["resolved_at"], "id"])
     assert len(legacy) == 839  # the README's bulk import
@@ -162,7 +165,8 @@ def test_github_legacy_imports_are_left_out_as_mttr_leaves_them_out(tmp_path, re
 
 def test_jira_has_no_response_figure_without_first_responses(tmp_path, real_data):
     con = db.connect(tmp_path / "jira.duckdb")
-    ingest_file(con, real_data / "jira-public-dataset-subset/jira_issues_timeestimate_subset.csv.gz")
+    ingest_file(con, real_data / "jira-public-dataset-subset/jira_issues_timeestimate_subset.csv.gz",
+                uploaded_by=local_operator("local"))
     frame = evaluate(con, as_of=datetime(2024, 1, 1), policies=[default_policy()])
     done = frame["status_category"].astype(str).isin(["resolved", "closed"])
     assert frame["response_stopped_at"].isna().all()  # the export has no acknowledgement column

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from analytics.auth import local_operator
 from analytics.cli import main as cli
 from analytics.ingest import IngestError, ingest_file
 
@@ -26,7 +27,7 @@ def _without(column: str) -> bytes:
 def test_a_servicenow_log_without_its_id_is_refused_naming_the_closest_profile(con):
     before = con.execute("SELECT count(*) FROM tickets").fetchall()
     with pytest.raises(IngestError) as err:
-        ingest_file(con, data=_without("number"), name="log.csv")
+        ingest_file(con, data=_without("number"), name="log.csv", uploaded_by=local_operator("local"))
     text = str(err.value)
     assert text.startswith("log.csv: no profile fits") and "external_id" in text
     assert "'servicenow-event-log'" in text and "'number'" in text and "--profile" in text
@@ -35,7 +36,8 @@ def test_a_servicenow_log_without_its_id_is_refused_naming_the_closest_profile(c
 
 def test_a_file_without_an_opened_time_is_refused(con):
     with pytest.raises(IngestError, match="named like opened_at"):
-        ingest_file(con, data=b"ticket_id,title,colour\nT-1,Login fails,blue\n", name="x.csv")
+        ingest_file(con, data=b"ticket_id,title,colour\nT-1,Login fails,blue\n", name="x.csv",
+                    uploaded_by=local_operator("local"))
 
 
 def test_the_cli_exits_non_zero_with_one_line(tmp_path, capsys):
@@ -48,5 +50,5 @@ def test_the_cli_exits_non_zero_with_one_line(tmp_path, capsys):
 
 def test_a_file_with_named_columns_still_loads_by_the_generic_guess(con):
     data = b"ticket_id,title,created_at,priority\nT-1,Login fails,2026-09-08 10:00,High\n"
-    result = ingest_file(con, data=data, name="plain.csv")
+    result = ingest_file(con, data=data, name="plain.csv", uploaded_by=local_operator("local"))
     assert result.profile_name == "generic" and result.tickets_inserted == 1

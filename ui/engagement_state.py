@@ -18,8 +18,8 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from analytics import db, demo, engagement_upgrade, engagements, overview, store
-from analytics.demo_loader import load_demo
+from analytics import auth, db, demo, engagement_upgrade, engagements, overview, store
+from analytics.demo_loader import DEMO_OPERATOR, load_demo
 from analytics.engagements import Engagement, EngagementError
 from ui import store_view
 
@@ -201,14 +201,14 @@ def _first_start(path: Path) -> None:
     with _first_start_lock:
         if engagements.kind_of(path) != "missing":  # another session did it while this one waited
             return
-        engagements.create_catalog(path)
+        engagements.create_catalog(path, auth.local_operator("hypercare"))  # the app itself, nobody signed in yet
         if os.environ.get("HYPERCARE_NO_DEMO") == "1":
             return
         with st.spinner("First start: loading demo data into the Demo engagement…"):
-            load_demo_data(demo_engagement(path, "demo"), "demo", first_start=True)
+            load_demo_data(demo_engagement(path, DEMO_OPERATOR), DEMO_OPERATOR, first_start=True)
 
 
-def demo_engagement(catalog: Path, actor) -> Engagement:
+def demo_engagement(catalog: Path, actor: auth.Identity) -> Engagement:
     """The catalog's Demo engagement, made when it has none."""
     for e in engagements.list_engagements(catalog):
         if e.is_demo:
@@ -224,7 +224,7 @@ def demo_engagement(catalog: Path, actor) -> Engagement:
         return made[0]
 
 
-def load_demo_data(e: Engagement, actor, n_tickets: int = 5000, first_start: bool = False) -> list:
+def load_demo_data(e: Engagement, actor: auth.Identity, n_tickets: int = 5000, first_start: bool = False) -> list:
     """Load demo tickets into `e`'s store (on first start only if it holds none yet)."""
     with store_view.writing(e.path) as w:
         if first_start and (db.get_setting(w, "demo_autoloaded") is not None or db.ticket_count(w)):

@@ -50,8 +50,7 @@ _run_marks = threading.local()
 def actor() -> Identity:
     """Who acts in this session, to pass to every write of the core (which checks the
     permission and records `.label`): the signed-in person in shared mode, else the local
-    user (HYPERCARE_OPERATOR, else "local:<login>"). An Identity, not a name: the core reads a
-    plain name as a local operator with every role."""
+    user (HYPERCARE_OPERATOR, else "local:<login>"); the core refuses a plain name."""
     from ui import auth
 
     return auth.current_identity()

@@ -21,6 +21,7 @@ import werkzeug.serving
 from playwright.sync_api import Page, expect
 
 from analytics import db
+from analytics.auth import local_operator
 from analytics.demo_loader import load_demo
 from tests.browser.conftest import launch_streamlit, page_factory
 
@@ -72,7 +73,7 @@ def shared_server(idp, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("oidc")
     con = db.connect(tmp / "browser.duckdb")  # the file launch_streamlit points the app at
     try:
-        load_demo(con, n_tickets=2000)
+        load_demo(con, n_tickets=2000, actor=local_operator("demo"))
         db.set_setting(con, "demo_autoloaded", "before the browser tests")
     finally:
         con.close()
