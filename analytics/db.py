@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from . import row_hash
 from .schema import DDL, UPGRADE_COLUMNS, VERSION_BACKFILL, VERSION_FIELD
 
 DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "hypercare.duckdb"
@@ -86,8 +87,8 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
         new = not con.execute("SELECT 1 FROM information_schema.tables WHERE table_name = 'settings'").fetchall()
         for statement in DDL:
             con.execute(statement)
-        # Stores made before row_hash became a number: the old text hashes cannot be compared,
-        # so they are dropped; the next upload of those tickets counts them as updated once.
+        # Stores made before row_hash became a number: the old text hashes are dropped, and
+        # recomputed below with the rest.
         kind = con.execute("SELECT data_type FROM information_schema.columns WHERE table_name = 'tickets' "
                            "AND column_name = 'row_hash'").fetchall()
         if kind and kind[0][0] != "UBIGINT":
@@ -105,8 +106,25 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
                         # know its tickets' uploads gets those alone.)
                         for statement in VERSION_BACKFILL[:None if "dataset_id" in have else 1]:
                             con.execute(statement)
+        if kind and not row_hash.is_current(con):  # (a hand-made store may lack the column)
+            _rehash(con)
         if new:
             con.execute("INSERT INTO settings VALUES (?, ?)", [SCHEMA_VERSION_SETTING, SCHEMA_VERSION])
+
+
+def _rehash(con: duckdb.DuckDBPyConnection) -> None:
+    """Recompute the stored tickets' row_hash in the stable format (analytics/row_hash.py)."""
+    # Stores made before it hold DuckDB's hash(), which a DuckDB upgrade may change: compared
+    # with an upload's hashes, every re-uploaded ticket would look updated. Recomputed from the
+    # stored tickets and histories as their uploads compute them, all or nothing (an empty or
+    # new store only gets the mark).
+    con.execute("BEGIN TRANSACTION")
+    try:
+        row_hash.rehash(con)
+        con.execute("COMMIT")
+    except BaseException:  # Ctrl-C included: the store keeps its old hashes and is rehashed next time
+        con.execute("ROLLBACK")
+        raise
 
 
 def get_setting(con: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:

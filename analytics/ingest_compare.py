@@ -10,6 +10,8 @@ corrected re-export of the same moment still lands.
 
 from __future__ import annotations
 
+from . import row_hash
+
 Counts = tuple[int, int, int, int]  # (inserted, updated, unchanged, older)
 
 
@@ -52,12 +54,13 @@ def ticket_counts(cur, replace_newer: bool = False) -> Counts:
 
 def history_counts(cur, replace_newer: bool = False) -> Counts:
     """Counts for _hist (a history file: nothing is inserted); leaves _cmp (see _judge)."""
+    # The history's text as the tickets' own hashes read it (row_hash): NULL, '' and a moved
+    # value differ, where a plain concat_ws would skip the NULLs.
+    history = row_hash.history_md5_sql()
     cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _cmp AS WITH new AS (SELECT ticket_id, md5(string_agg(concat_ws('|', event_time, "
-        "status, team, tier, pause_reason), ';' ORDER BY seq)) AS row_hash, max(event_time) AS file_version "
-        "FROM _hist GROUP BY 1), old AS (SELECT "
-        "ticket_id, md5(string_agg(concat_ws('|', event_time, status, team, tier, pause_reason), ';' ORDER BY seq)) "
-        "AS old_hash, max(event_time) AS stored_version "
+        f"CREATE OR REPLACE TEMP TABLE _cmp AS WITH new AS (SELECT ticket_id, {history} AS row_hash, "
+        "max(event_time) AS file_version FROM _hist GROUP BY 1), old AS (SELECT "
+        f"ticket_id, {history} AS old_hash, max(event_time) AS stored_version "
         "FROM status_history WHERE ticket_id IN (SELECT ticket_id FROM new) GROUP BY 1) "
         "SELECT new.ticket_id, old.old_hash, new.row_hash, old.stored_version, new.file_version "
         "FROM new LEFT JOIN old USING (ticket_id)"

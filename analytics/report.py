@@ -238,9 +238,17 @@ def _signoff_digest(con: duckdb.DuckDBPyConnection) -> str:
 def store_digest(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     """Row count and an order-free content hash of the tables the figures are computed from, so
     an edit that bypassed the upload path (or a deletion) still changes the fingerprint."""
+    from .row_hash import row_sql
+
     out = {}
+    cur = con.cursor()
     for table in ("tickets", "status_history", "recurrence_signatures"):
-        n, total = con.cursor().execute(f"SELECT count(*), sum(hash(x)::HUGEINT) FROM {table} x").fetchall()[0]
+        # A stable hash of each row's canonical text, summed: equal content gives an equal digest
+        # in any DuckDB version and whatever order upgrades added the columns in (read by name).
+        fields = cur.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
+                             "AND table_catalog = current_database() AND table_schema = 'main' ORDER BY 1",
+                             [table]).fetchall()
+        n, total = cur.execute(f"SELECT count(*), sum({row_sql(fields)}::HUGEINT) FROM {table}").fetchall()[0]
         out[table] = [str(n), str(total or 0)]
     return out
 

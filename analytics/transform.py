@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import normalise, time_range
+from . import normalise, row_hash, time_range
 from .profiles import SEVERITY_GUESS_WARNING, Profile
 from .schema import (BOOLEAN_FIELDS, DERIVED_TICKET_COLUMNS, INTEGER_FIELDS, RESOLVED_FROM_COLUMN, TICKET_COLUMNS,
                      TIMESTAMP_FIELDS, UPDATED_FIELD, VERSION_TIME_FIELDS)
@@ -270,12 +270,6 @@ def _value_sql(fld: str, pl: Plan, params: list, defaults: dict[str, str]) -> st
     return f"CAST({base} AS VARCHAR)"
 
 
-def _hash_sql(cols: list[str]) -> str:
-    # DuckDB's 64-bit hash over the typed values: a changed ticket whose hash still collides
-    # has a 2^-64 chance, and hashing (and storing a number) is far cheaper than md5 text.
-    return f"hash({', '.join(qident(c) for c in cols)})"
-
-
 def stage_tickets_query(profile: Profile, pl: Plan, rows: RowsQuery, has_dups: bool = True,
                         has_rejects: bool = True) -> RowsQuery:
     """The staged tickets of a tickets layout, straight from the rows query (no second full copy
@@ -338,11 +332,8 @@ def _field_expr(fld: str, pl: Plan, params: list, profile: Profile) -> str:
 
 def stage_query(select_sql: str) -> str:
     """The canonical rows of `select_sql` plus the hash that detects changed tickets."""
-    # The derived columns join the hash only where they add something, so the tickets of a
-    # store made before they existed keep their hashes and a re-upload finds them unchanged.
-    base = _hash_sql(list(TICKET_COLUMNS))
-    return (f"SELECT *, CASE WHEN pause_reason IS NULL AND resolved_at_reported IS NOT DISTINCT FROM resolved_at "
-            f"THEN {base} ELSE hash({base}, pause_reason, resolved_at_reported) END AS row_hash FROM ({select_sql})")
+    # Stable across DuckDB versions (analytics/row_hash.py): stored hashes are compared with it.
+    return f"SELECT *, {row_hash.ticket_sql()} AS row_hash FROM ({select_sql})"
 
 
 def create_stage(cur, select_sql: str, params: list) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 
+from . import row_hash
 from .profiles import Profile
 from .schema import RESOLVED_FROM_COLUMN, RESOLVED_FROM_HISTORY, TICKET_COLUMNS, TIMESTAMP_FIELDS, UPDATED_FIELD
 from .timeparse import TimestampGuess
@@ -153,16 +154,12 @@ def build_stage_events(cur, profile: Profile, pl: Plan) -> None:
         hp,
     )
     cur.execute("DROP TABLE _ev2")
-    # The history belongs to the ticket: a changed history is a changed ticket.
-    cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _hhash AS SELECT ticket_id, md5(string_agg("
-        "concat_ws('\x1f', event_time, status, team, tier, pause_reason), '\x1e' ORDER BY seq)) AS h "
-        "FROM _hist GROUP BY ticket_id"
-    )
-    cur.execute(
-        "UPDATE _stage SET row_hash = hash(_stage.row_hash, _hhash.h) FROM _hhash "
-        "WHERE _stage.ticket_id = _hhash.ticket_id"
-    )
+    # The history belongs to the ticket: a changed history is a changed ticket. (db's migration
+    # of older stores computes the same from the stored history: row_hash.rehash.)
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE _hhash AS SELECT ticket_id, {row_hash.history_md5_sql()} AS h "
+                "FROM _hist GROUP BY ticket_id")
+    cur.execute(f"UPDATE _stage SET row_hash = {row_hash.with_history_sql('_stage.row_hash', '_hhash.h')} "
+                "FROM _hhash WHERE _stage.ticket_id = _hhash.ticket_id")
     cur.execute("DROP TABLE _hhash")
 
 
