@@ -255,6 +255,8 @@ def spark_svg(spark: Spark, width: float = 60, height: float = 9) -> bytes | Non
     if hi == lo:
         lo, hi = lo - 1, hi + 1
     pad, step = 1.5, (width - 3.0) / max(1, len(spark.values) - 1)
+    if len(spark.values) == 1:  # one month: its dot at the right end, where the month always is
+        pad = width - pad
 
     def y(v: float) -> float:
         return round(height - pad - (v - lo) / (hi - lo) * (height - 2 * pad), 2)

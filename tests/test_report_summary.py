@@ -183,3 +183,8 @@ def test_previous_period_of_outage_kpis_is_the_previous_window(demo):
 ])
 def test_page_one_gives_each_criterion_its_first_sentence(text, first):
     assert closure.first_sentence(text) == first
+
+
+def test_a_single_month_is_drawn_at_the_right_end():
+    circle = ET.fromstring(spark_svg(Spark((3.0,)))).find("{http://www.w3.org/2000/svg}circle")
+    assert float(circle.get("cx")) > 50  # width 60: the report's month sits right, as in longer lines
