@@ -4,20 +4,19 @@ refuse (or raise on) a day from the address or one chosen before the data change
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import datasets, engagements, store
+from analytics import datasets, store
 from analytics.auth import local_operator
-from analytics.demo import DEFAULT_GO_LIVE, DEMO_TIMEZONE
 from analytics.demo_loader import load_demo
 from analytics.filters import MAX_DATE, MIN_DATE
 from analytics.ingest import ingest_file
 from tests.helpers import app_using
+from tests.test_engagement_ui import catalog, two_engagements  # noqa: F401 (fixtures, shared)
 from ui import engagement_state
 from ui.state import FROM_KEY, TO_KEY
 
@@ -58,26 +57,6 @@ def _url(at: AppTest) -> dict:
     return {k: at.query_params[k] for k in ("from", "to") if k in at.query_params}
 
 
-@pytest.fixture(scope="module")
-def two_engagements(tmp_path_factory) -> Path:
-    """A catalog with a Demo engagement (300 demo tickets) and "ServiceNow 2016" (the 2-ticket sample)."""
-    path = tmp_path_factory.mktemp("engagements") / "hypercare.duckdb"
-    demo = engagements.create(path, "demo", "Demo", go_live=DEFAULT_GO_LIVE, timezone_name=DEMO_TIMEZONE,
-                              is_demo=True, actor=local_operator("tester"))
-    with store.writing(demo.path) as con:
-        load_demo(con, n_tickets=300, seed=5, actor=local_operator("demo"))
-    real = engagements.create(path, "sn", "ServiceNow 2016", go_live=date(2016, 2, 29), actor=local_operator("tester"))
-    with store.writing(real.path) as con:
-        ingest_file(con, SAMPLE, uploaded_by=local_operator("tester"))
-    return path
-
-
-@pytest.fixture
-def catalog(two_engagements, tmp_path):
-    folder = tmp_path / "store"
-    shutil.copytree(two_engagements.parent, folder)
-    with app_using(folder / two_engagements.name) as path:
-        yield path
 
 
 def test_typed_days_filter_and_the_pickers_follow_an_engagement_switch(catalog):
