@@ -14,7 +14,7 @@ from datetime import date, datetime
 import duckdb
 import pandas as pd
 
-from . import backlog, closure, kpi_charts, pir, signoff
+from . import backlog, closure, pir, signoff
 from . import kpi_registry as reg
 from . import sla_compliance as comp
 from .filters import Filters
