@@ -24,10 +24,11 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from analytics.chart_contrast import BACKGROUND, contrast_ratio
+from tests.browser.driving import nav_link, open_list, wait_until_idle
 
 pytestmark = pytest.mark.browser
 
@@ -78,14 +79,6 @@ def test_navigation_pages_are_read_from_app_py():
 
 
 # --- driving the app ---------------------------------------------------------------------
-
-
-def wait_until_idle(page: Page) -> None:
-    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
-
-
-def nav_link(page: Page, title: str) -> Locator:
-    return page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True)
 
 
 def assert_no_exception(page: Page, where: str) -> None:
@@ -261,11 +254,8 @@ def check_with_tabs(page: Page, state: str, screenshots: Path) -> list[str]:
 
 
 def sla_ticket_open(page: Page) -> None:
-    box = page.locator(".st-key-sla_ticket").get_by_role("combobox")
-    box.scroll_into_view_if_needed()
-    box.click()
     # Any breached ticket will do: which sources are loaded depends on the tests run before.
-    page.get_by_role("option").first.click()
+    open_list(page, "sla_ticket").first.click()
     wait_until_idle(page)
     expect(page.locator(".js-plotly-plot").filter(has_text="Timeline of").first).to_be_visible()
 
@@ -278,8 +268,7 @@ def upload_file_chosen(page: Page) -> None:
 
 
 def recurrence_cluster_open(page: Page) -> None:
-    page.get_by_test_id("stSelectbox").filter(has_text="Show the tickets of cluster").click()
-    page.get_by_role("option").first.click()
+    open_list(page, "rc_cluster").first.click()
     wait_until_idle(page)
     expect(page.get_by_text(re.compile(r"^Why grouped: "))).to_be_visible()
 
@@ -290,7 +279,7 @@ def overview_definition_open(page: Page) -> None:
 
 
 def filter_list_open(page: Page) -> None:
-    page.locator(".st-key-f_severity").get_by_role("combobox").click()
+    open_list(page, "f_severity")
     expect(page.get_by_role("option", name="SEV-1", exact=True)).to_be_visible()
 
 

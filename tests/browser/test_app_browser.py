@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from tests.browser.driving import assert_no_exception, go_to, open_app, open_list, wait_until_idle
+
 pytestmark = pytest.mark.browser
 
 PAGE_TITLES = [
@@ -27,34 +29,6 @@ PAGE_TITLES = [
 SAMPLE_CSV = Path(__file__).resolve().parents[1] / "fixtures" / "servicenow_event_log_sample.csv"
 
 
-def wait_until_idle(page: Page) -> None:
-    """Wait until the script run that the last action started has finished."""
-    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
-
-
-def open_app(page: Page, path: str = "/") -> None:
-    page.goto(path)
-    wait_until_idle(page)
-
-
-def assert_no_exception(page: Page) -> None:
-    """Fail at once, with Streamlit's own message, when the page shows an exception."""
-    shown = page.get_by_test_id("stException")
-    if shown.count():
-        pytest.fail(f"the page shows an exception:\n{shown.first.inner_text()}")
-
-
-def nav_link(page: Page, title: str) -> Locator:
-    return page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True)
-
-
-def go_to(page: Page, title: str) -> None:
-    nav_link(page, title).click()
-    # The link turns current once the new page's run has started; then wait for its end.
-    expect(nav_link(page, title)).to_have_attribute("aria-current", "page")
-    wait_until_idle(page)
-
-
 def tickets_value(page: Page) -> Locator:
     label = page.get_by_test_id("stMetricLabel").get_by_text("Tickets", exact=True)
     return page.get_by_test_id("stMetric").filter(has=label).get_by_test_id("stMetricValue")
@@ -68,8 +42,7 @@ def as_count(text: str) -> int:
 
 def into_new_engagement(page: Page) -> None:
     """On the Upload page: load the next file into a new engagement (the Demo one refuses real exports)."""
-    page.locator(".st-key-eng_target").get_by_role("combobox").click()
-    page.get_by_role("option", name="New engagement…").click()
+    open_list(page, "eng_target").filter(has_text="New engagement…").click()
     wait_until_idle(page)
 
 
@@ -105,7 +78,7 @@ def test_severity_filter_changes_tickets_and_survives_reload(page: Page, new_ses
     expect(value).to_have_text(re.compile(r"\d"))
     everything = value.inner_text()
 
-    page.locator(".st-key-f_severity").get_by_role("combobox").click()
+    open_list(page, "f_severity")
     page.get_by_role("option", name="SEV-1", exact=True).click()
     page.keyboard.press("Escape")
 
@@ -202,11 +175,7 @@ def test_recurrence_heatmap_and_cluster_drill_down(page: Page, screenshots: Path
     assert_no_exception(page)
     # Drill down: choose the first cluster; its tickets and the reason they were grouped appear.
     wait_until_idle(page)  # a rerun that lands while the list is open closes it
-    box = page.locator(".st-key-rc_cluster").get_by_role("combobox")
-    box.scroll_into_view_if_needed()
-    box.click()
-    expect(page.get_by_role("option").first).to_be_visible()
-    page.get_by_role("option").first.click()
+    open_list(page, "rc_cluster").first.click()
     wait_until_idle(page)
     expect(page.get_by_text(re.compile(r"^Why grouped: "))).to_be_visible()
     assert_no_exception(page)
@@ -243,9 +212,8 @@ def test_sla_page_compliance_and_timeline(page: Page, screenshots: Path):
     assert overlapping_texts(compliance) == []
     assert compliance.locator("text.bartext").count() >= 8  # two clocks × four severities, each labelled
     compliance.screenshot(path=screenshots / "sla-compliance-chart.png")
+    open_list(page, "sla_ticket")
     box = page.locator(".st-key-sla_ticket").get_by_role("combobox")
-    box.scroll_into_view_if_needed()
-    box.click()
     box.press_sequentially("hypercare:HC-")
     # The first option is the typed text itself (any ticket id may be typed); then the matches.
     page.get_by_role("option").filter(has_text=re.compile(r"^hypercare:HC-\d+$")).first.click()
@@ -271,7 +239,7 @@ def test_kpi_cards_and_trend_follow_a_filter(page: Page, screenshots: Path):
     mttr = metric_value(page, "MTTR")
     expect(mttr).to_have_text(re.compile(r"\d"))
     before = mttr.inner_text()
-    page.locator(".st-key-f_severity").get_by_role("combobox").click()
+    open_list(page, "f_severity")
     page.get_by_role("option", name="SEV-4", exact=True).click()
     page.keyboard.press("Escape")
     expect(mttr).not_to_have_text(before)
@@ -284,7 +252,7 @@ def test_kpi_cards_and_trend_follow_a_filter(page: Page, screenshots: Path):
     assert_no_exception(page)
     page.screenshot(path=screenshots / "kpi-trends-sev4.png")
     # The KPI, grain and split are in the URL like the filters: a bookmark reopens the same chart.
-    page.locator(".st-key-grain").get_by_role("combobox").click()
+    open_list(page, "grain")
     page.get_by_role("option", name="month", exact=True).click()
     expect(page).to_have_url(re.compile(r"grain=month"))
     expect(page.get_by_text(re.compile(r"per month"))).to_be_visible()

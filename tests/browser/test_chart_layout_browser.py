@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.test_app_browser import assert_no_exception, go_to, open_app, overlapping_texts
+from tests.browser.driving import assert_no_exception, go_to, open_app
+from tests.browser.test_app_browser import overlapping_texts
 
 pytestmark = pytest.mark.browser
 

@@ -16,9 +16,8 @@ from pypdf import PdfReader
 
 from analytics import engagements
 from tests.browser.conftest import REPO_ROOT, launch_streamlit, page_factory
-from tests.browser.test_app_browser import (
-    assert_no_exception, go_to, into_new_engagement, name_new_engagement, open_app, tickets_value, wait_until_idle,
-)
+from tests.browser.driving import assert_no_exception, go_to, open_app, wait_until_idle
+from tests.browser.test_app_browser import into_new_engagement, name_new_engagement, tickets_value
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
-from tests.browser.test_app_browser import assert_no_exception, go_to, open_app, wait_until_idle
+from tests.browser.driving import assert_no_exception, go_to, open_app, open_list, wait_until_idle
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +21,7 @@ def _open_tab(page: Page, name: str) -> None:
 
 
 def _choose(page: Page, key: str, option: str) -> None:
-    page.locator(f".st-key-{key}").get_by_role("combobox").click()
+    open_list(page, key)
     page.get_by_role("option", name=option, exact=True).click()
     wait_until_idle(page)
 

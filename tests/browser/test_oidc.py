@@ -24,6 +24,7 @@ from analytics import db
 from analytics.auth import local_operator
 from analytics.demo_loader import load_demo
 from tests.browser.conftest import launch_streamlit, page_factory
+from tests.browser.driving import open_list, wait_until_idle
 
 # Authlib warns about its own deprecated modules (used by the mock provider and Streamlit).
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -90,10 +91,6 @@ def session(browser, shared_server, screenshots, request):
 
     with page_factory(browser, shared_server, screenshots, request, prepare=offline) as open_page:
         yield open_page
-
-
-def wait_until_idle(page: Page) -> None:
-    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
 
 
 def sign_in_button(page: Page):
@@ -225,7 +222,7 @@ def test_two_sessions_with_different_people_keep_their_own_filters(session, idp)
     sign_in(vera, "vera", idp)
     sign_in(ana, "ana", idp)
     for page, severity in ((vera, "SEV-1"), (ana, "SEV-3")):
-        page.locator(".st-key-f_severity").get_by_role("combobox").click()
+        open_list(page, "f_severity")
         page.get_by_role("option", name=severity, exact=True).click()
         page.keyboard.press("Escape")
         expect(page).to_have_url(re.compile(rf"[?&]severity={severity}(&|$)"))

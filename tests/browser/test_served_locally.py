@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_app_browser import PAGE_TITLES, assert_no_exception, go_to, open_app
+from tests.browser.driving import assert_no_exception, go_to, open_app
+from tests.browser.test_app_browser import PAGE_TITLES
 
 pytestmark = pytest.mark.browser
 

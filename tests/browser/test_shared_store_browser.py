@@ -14,7 +14,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import REPO_ROOT, launch_streamlit, page_factory
-from tests.browser.test_app_browser import as_count, assert_no_exception, open_app, tickets_value, wait_until_idle
+from tests.browser.driving import assert_no_exception, open_app, wait_until_idle
+from tests.browser.test_app_browser import as_count, tickets_value
 
 pytestmark = pytest.mark.browser
 PEOPLE = 10
