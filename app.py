@@ -7,7 +7,7 @@ engagements; made on first start with a Demo engagement, which HYPERCARE_NO_DEMO
 import streamlit as st
 
 from analytics.auth import PermissionDenied
-from ui import auth, engagement_state, state, widgets
+from ui import auth, connection, engagement_state, filter_bar, pages_folder, widgets
 
 # The tab icon is set here, an emoji drawn inline: without it Streamlit makes each page's
 # material icon the tab icon and fetches it from fonts.gstatic.com, a third-party host.
@@ -18,7 +18,8 @@ engagement_state.settle()  # first start, or the upgrade of a store made before 
 auth.gate()  # shared mode: nothing below runs before sign-in (docs/auth.md)
 
 engagement_state.open_installation()
-state.filter_bar(state.get_connection())
+filter_bar.filter_bar(connection.get_connection())
+pages_folder.mark_routed()  # the page's start then knows this router ran first (ui/pages_folder.py)
 
 pg = st.navigation(
     [

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# ./test.sh --all   the whole suite, as CI runs it (.ci/run): the tests that need no browser on
+# ./test.sh --all   the whole suite, as CI runs it (.ci/run): ruff, the tests that need no browser on
 #                    every core (pytest-xdist), then the browser tests one at a time (each starts
 #                    its own Streamlit server and Chromium, which time out when they compete for
 #                    the cores), with one coverage report of analytics/ over both, gate 90 %.
-# ./test.sh          the quick run while developing: no browser, real-export or slow tests, a
+# ./test.sh          the quick run while developing: ruff, then no browser, real-export or slow tests, a
 #                    smaller fuzz round (HYPERCARE_FUZZ_COUNT), every core, no coverage gate.
 # ./test.sh ARGS     one pytest run with ARGS, e.g. ./test.sh tests/test_x.py --no-cov
 # The first run creates .venv, installs requirements-dev.txt and (as root) Debian's chromium.
@@ -27,8 +27,14 @@ run_pytest() {
     return "$status"
 }
 
+# Bugs a linter finds (unused or undefined names, bugbear's traps; pyproject.toml [tool.ruff]).
+lint() {
+    .venv/bin/ruff check --quiet . || { echo "test.sh: ruff found the problems above." >&2; return 1; }
+}
+
 if [ "$#" -eq 0 ]; then
     # Every test left out here still runs in ./test.sh --all and in CI.
+    lint
     status=0
     HYPERCARE_FUZZ_COUNT="${HYPERCARE_FUZZ_COUNT:-24}" \
         run_pytest -m "not browser and not real and not slow" --numprocesses auto --no-cov || status=$?
@@ -47,6 +53,7 @@ if [ "$1" != "--all" ]; then
 fi
 shift
 
+lint
 rm -f .coverage .coverage.*
 first=0
 run_pytest -m "not browser" --numprocesses auto --cov=analytics --cov-report= "$@" || first=$?

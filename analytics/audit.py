@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from typing import Any
@@ -161,6 +161,12 @@ def set_setting(con, key: str, value: str | None, actor: auth.Identity) -> bool:
     if key == HEAD_SETTING:
         raise ValueError(f"'{HEAD_SETTING}' is kept by the audit log itself")
     return bool(set_settings(con, {key: value}, actor))
+
+
+def save_role_map(con, mapping: Mapping[str, Iterable[str]], actor: auth.Identity) -> None:
+    """Replace the installation's e-mail → roles map, auth.role_map (admins only)."""
+    auth.require(actor, auth.Permission.MANAGE_ROLES)
+    set_setting(con, auth.ROLE_MAP_SETTING, auth.role_map_json(mapping), actor)
 
 
 def trail(con, limit: int | None = None, action: str | None = None, actor: str | None = None) -> pd.DataFrame:

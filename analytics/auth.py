@@ -338,7 +338,7 @@ def parse_role_map(value: str | Mapping[str, Any] | None) -> dict[str, frozenset
 
 
 def role_map(con) -> dict[str, frozenset[str]]:
-    """The `auth_role_map` setting (empty when unset)."""
+    """The `auth_role_map` setting (empty when unset); audit.save_role_map replaces it."""
     return parse_role_map(db.get_setting(con, ROLE_MAP_SETTING))
 
 
@@ -364,16 +364,8 @@ def role_map_from_rows(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[str]
     return out
 
 
-def save_role_map(con, mapping: Mapping[str, Iterable[str]], actor: Identity) -> None:
-    """Replace the e-mail → roles map (admins only)."""
-    from . import audit  # late: audit checks permissions through this module
-
-    require(actor, Permission.MANAGE_ROLES)
-    audit.set_setting(con, ROLE_MAP_SETTING, role_map_json(mapping), actor)
-
-
 __all__ = ["ACTIONS", "ALL_ROLES", "Identity", "Permission", "PermissionDenied", "ROLES",
            "ROLE_MAP_SETTING", "ROLE_PERMISSIONS", "RolePolicy", "as_identity", "identity_from_claims",
            "local_identity", "local_operator", "operator_name", "parse_role_map", "require", "require_delete",
-           "role_map", "role_map_from_rows", "role_map_json", "role_map_rows", "roles_from_claims", "roles_granting", "save_role_map",
+           "role_map", "role_map_from_rows", "role_map_json", "role_map_rows", "roles_from_claims", "roles_granting",
            "setting_permission"]

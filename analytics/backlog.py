@@ -10,12 +10,14 @@ open today has no end: its older resolution was undone by a reopen); without any
 it is an exclusion (kpi_registry.BACKLOG_EXCLUSIONS, `why` 1 or 2).
 
 The spans are built by `spans_sql` and kept by analytics.kpi_facts (table `spans`, coded like
-`facts`); `counts`, `open_frame` and `open_tickets` read them for one moment or many.
+`facts`) and read by `query_spans`: `counts`, `open_frame` and `open_tickets` ask them about one
+moment or many.
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +27,7 @@ import pandas as pd
 from . import kpi_facts, normalise
 from . import kpi_registry as reg
 from .filters import Filters
+from .periods import undated
 from .sla_cache import FILTER_COLUMNS
 
 DONE = ("resolved", "closed", "cancelled")
@@ -78,12 +81,18 @@ FROM s JOIN t USING (ticket_id) WHERE s.span_until IS NULL OR s.span_until > s.s
         [d for d, _, _ in cats], [s for _, s, _ in cats], [c in DONE for _, _, c in cats]]
 
 
+def query_spans(con: duckdb.DuckDBPyConnection, filters: Filters, body_sql: Callable[[str], str],
+                params: list) -> duckdb.DuckDBPyConnection:
+    """As kpi_facts.query, over the relation `spans` (see the module docstring)."""
+    return kpi_facts.query_table(con, "spans", spans_sql, filters, body_sql, params)
+
+
 def counts(con: duckdb.DuckDBPyConnection, filters: Filters, ends: list[datetime],
            group_sql: str = "'All'") -> pd.DataFrame:
     """Per moment in `ends` (column bucket = its position) and group (`group_sql`, code over
     the filter columns): n open, median age in days, and x1, x2 (the tickets opened before it
     that BACKLOG_EXCLUSIONS leave out). The filters' dates are not used."""
-    return kpi_facts.query_spans(con, _undated(filters), lambda where: f"""
+    return query_spans(con, undated(filters), lambda where: f"""
         WITH s AS (SELECT * FROM spans WHERE {where}),
         e AS (SELECT unnest(?::INTEGER[]) AS bucket, unnest(?::TIMESTAMP[]) AS te)
         SELECT e.bucket, {group_sql} AS grp,
@@ -103,7 +112,7 @@ def open_frame(con: duckdb.DuckDBPyConnection, filters: Filters, te: datetime, l
     """The tickets open at `te`, most severe then oldest first (the first `limit`): ticket_id,
     severity, title, service, team, status (today's), opened_at, age_days (te − opened_at).
     The filters' dates are not used."""
-    return kpi_facts.query_spans(con, _undated(filters), lambda where: f"""
+    return query_spans(con, undated(filters), lambda where: f"""
         WITH s AS (SELECT ticket_id, severity, title, service, team, status, opened_at FROM spans
                    WHERE ({where}) AND {OPEN_AT_SQL})
         SELECT *, date_diff('second', opened_at, ?::TIMESTAMP) / 86400.0 AS age_days
@@ -112,12 +121,8 @@ def open_frame(con: duckdb.DuckDBPyConnection, filters: Filters, te: datetime, l
 
 def open_tickets(con: duckdb.DuckDBPyConnection, filters: Filters, te: datetime) -> tuple[set[str], set[str]]:
     """(ids open at `te`, ids opened before it whose state cannot be read: BACKLOG_EXCLUSIONS)."""
-    rows = kpi_facts.query_spans(con, _undated(filters), lambda where: f"""
+    rows = query_spans(con, undated(filters), lambda where: f"""
         SELECT ticket_id, why FROM spans WHERE ({where}) AND opened_at < ?
             AND (why > 0 OR (span_from <= ? AND (span_until IS NULL OR span_until > ?)))""",
         [te, te, te]).fetchall()
     return {t for t, w in rows if w == 0}, {t for t, w in rows if w > 0}
-
-
-def _undated(filters: Filters) -> Filters:
-    return filters.with_values(date_from=None, date_to=None)

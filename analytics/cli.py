@@ -6,18 +6,18 @@ import json
 import os
 import sys
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
-from . import auth, cli_engagements, cli_errors, store
-from .engagements import EngagementError
+from . import (cli_engagements, cli_errors, closure, closure_rules, csv_export, demo_loader, kpi_trends, recurrence,
+               recurrence_charts, report, report_pack, report_pdf, sla_agreement, sla_compliance, sla_engine,
+               sla_policy, store, tickets_export, uploads)
+from .cli_engagements import waiting
 from .cli_parser import parser as _parser
-from .ingest import IngestError, apply_staged, stage_file, upload_settings
+from .engagements import EngagementError
+from .filters import Filters
+from .ingest import IngestError, stage_file, upload_settings
 from .profiles import ProfileError, all_profiles, load_profile
-
-def _operator() -> auth.Identity:
-    """Who the CLI acts as: a local operator with every role (the file system's permissions
-    guard the store), recorded as HYPERCARE_OPERATOR, else "cli:<login name>"."""
-    return auth.local_identity("cli")
 
 
 def _resolve_profile(value: str | None):
@@ -38,7 +38,7 @@ def cmd_ingest(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     # Reading and checking each file holds no turn; only its comparison and write do.
-    with store.reading(args.db, on_wait=_waiting) as con:
+    with store.reading(args.db, on_wait=waiting) as con:
         limit, default_tz = upload_settings(con)
     failed = 0
     for f in args.files:
@@ -73,10 +73,11 @@ def _load(args, f, profile, limit: int, default_tz: str):
     except KeyboardInterrupt:
         print(f"interrupted: {Path(f).name} was not stored", file=sys.stderr)
         raise
-    with staged, store.writing(args.db, on_wait=_waiting) as con:
+    with staged, store.writing(args.db, on_wait=waiting) as con:
         stored = _uploads(con)
         try:
-            return apply_staged(con, staged, uploaded_by=_operator(), replace_newer=args.replace_newer)
+            return uploads.apply(con, staged, uploaded_by=cli_engagements.operator(),
+                                 replace_newer=args.replace_newer)
         except KeyboardInterrupt:
             # The commit may have happened just before the Ctrl-C: say what the store holds.
             done = _uploads(con) > stored
@@ -89,18 +90,14 @@ def _uploads(con) -> int:
 
 
 def cmd_tickets(args) -> int:
-    from .tickets_export import tickets_frame, to_json_records
-
-    frame = tickets_frame(args.con)
-    return _emit(args, frame, to_json_records(frame) if args.json else None, frame)
+    frame = tickets_export.tickets_frame(args.con)
+    return _emit(args, frame, tickets_export.to_json_records(frame) if args.json else None, frame)
 
 
 def _emit(args, frame, records: list | None, csv_frame) -> int:
     """Print a result as CSV (formula-safe), JSON records, or a readable table."""
-    from .csv_export import to_csv_bytes
-
     if getattr(args, "csv", False):
-        sys.stdout.buffer.write(to_csv_bytes(csv_frame))
+        sys.stdout.buffer.write(csv_export.to_csv_bytes(csv_frame))
     elif args.json:
         json.dump(records, sys.stdout)
         sys.stdout.write("\n")
@@ -110,10 +107,8 @@ def _emit(args, frame, records: list | None, csv_frame) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo_loader import DEMO_OPERATOR, load_demo
-
     con = args.con
-    for r in load_demo(con, n_tickets=args.tickets, seed=args.seed, actor=DEMO_OPERATOR):
+    for r in demo_loader.load_demo(con, n_tickets=args.tickets, seed=args.seed, actor=demo_loader.DEMO_OPERATOR):
         print(r.summary())
     return 0
 
@@ -125,12 +120,6 @@ def cmd_profiles(_args) -> int:
 
 
 def cmd_sla(args) -> int:
-    from datetime import datetime, timezone
-
-    from .filters import Filters
-    from .sla_engine import evaluate, iso_frame, to_json_records
-    from .sla_policy import PolicyError
-
     con = args.con
     filters = Filters(date_from=args.date_from, date_to=args.date_to)
     clause, params = filters.where()
@@ -138,51 +127,41 @@ def cmd_sla(args) -> int:
     try:
         if args.summary:
             return _sla_summary(args, con, filters, as_of)
-        frame = evaluate(con, as_of=as_of, where=clause, params=params)
-    except PolicyError as exc:
+        frame = sla_engine.evaluate(con, as_of=as_of, where=clause, params=params)
+    except sla_policy.PolicyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return _emit(args, frame, to_json_records(frame) if args.json else None,
-                 iso_frame(frame) if args.csv else None)
+    return _emit(args, frame, sla_engine.to_json_records(frame) if args.json else None,
+                 sla_engine.iso_frame(frame) if args.csv else None)
 
 
 def cmd_sla_agreement(args) -> int:
-    from datetime import datetime, timezone
-
-    from . import sla_agreement as agr
-    from .csv_export import to_csv_bytes
-    from .filters import Filters
-    from .sla_policy import PolicyError
-
     as_of = args.as_of or datetime.now(timezone.utc).replace(tzinfo=None)
     try:
-        summary, rows = agr.agreement(args.con, Filters(date_from=args.date_from, date_to=args.date_to),
-                                      as_of)
-    except PolicyError as exc:
+        summary, rows = sla_agreement.agreement(args.con, Filters(date_from=args.date_from, date_to=args.date_to),
+                                                as_of)
+    except sla_policy.PolicyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.csv:
-        sys.stdout.buffer.write(to_csv_bytes(agr.iso_frame(rows)))
+        sys.stdout.buffer.write(csv_export.to_csv_bytes(sla_agreement.iso_frame(rows)))
     elif args.json:
-        json.dump({"as_of": f"{as_of:%Y-%m-%dT%H:%M:%SZ}", "definition": agr.DEFINITION,
-                   "summary": agr.records(summary), "disagreements": agr.records(rows)}, sys.stdout)
+        json.dump({"as_of": f"{as_of:%Y-%m-%dT%H:%M:%SZ}", "definition": sla_agreement.DEFINITION,
+                   "summary": sla_agreement.records(summary), "disagreements": sla_agreement.records(rows)},
+                  sys.stdout)
         sys.stdout.write("\n")
     else:
-        print(f"As of {as_of:%Y-%m-%d %H:%M} UTC. {agr.DEFINITION}")
-        print(agr.summary_view(summary).to_string(index=False))
+        print(f"As of {as_of:%Y-%m-%d %H:%M} UTC. {sla_agreement.DEFINITION}")
+        print(sla_agreement.summary_view(summary).to_string(index=False))
         print(f"{len(rows):,} tickets disagree or have no Hypercare verdict (--csv lists them).")
     return 0
 
 
 def _sla_summary(args, con, filters, as_of) -> int:
-    from .kpi_trends import period_of
-    from .sla_compliance import compliance_table, counts
-    from .sla_policy import policies, policy_in_force, untargeted
-
-    period = period_of(con, filters, as_of)
-    policy = policy_in_force(policies(con), as_of.date())
-    table = compliance_table(counts(con, filters, period, split="severity"), policy.compliance_target_pct,
-                             untargeted(policy))
+    period = kpi_trends.period_of(con, filters, as_of)
+    policy = sla_policy.policy_in_force(sla_policy.policies(con), as_of.date())
+    table = sla_compliance.compliance_table(sla_compliance.counts(con, filters, period, split="severity"),
+                                            policy.compliance_target_pct, sla_policy.untargeted(policy))
     stamp = {"period_start": period.start.isoformat() + "Z", "period_end": period.end.isoformat() + "Z",
              "open_breached_at": period.observed_end.isoformat() + "Z", "as_of": as_of.isoformat() + "Z"}
     records = [{**stamp, **{k: (None if v != v else v) for k, v in r.items()}} for r in table.to_dict("records")]
@@ -190,13 +169,10 @@ def _sla_summary(args, con, filters, as_of) -> int:
 
 
 def cmd_kpis(args) -> int:
-    from .filters import Filters
-    from .kpi_trends import cli_table
-
     con = args.con
     severities = tuple(v.strip() for v in (args.severity or "").split(",") if v.strip())
     filters = Filters(date_from=args.date_from, date_to=args.date_to, severity=severities)
-    rows = cli_table(con, filters, args.kpi_as_of, by=args.by)
+    rows = kpi_trends.cli_table(con, filters, args.kpi_as_of, by=args.by)
     if args.json:
         json.dump(rows, sys.stdout, default=str)
         sys.stdout.write("\n")
@@ -210,19 +186,15 @@ def cmd_kpis(args) -> int:
 
 
 def cmd_recurrence(args) -> int:
-    from .filters import Filters
-    from .recurrence import clusters
-    from .recurrence_charts import to_json_records
-
     con = args.con
     try:
-        frame = clusters(con, Filters(date_from=args.date_from, date_to=args.date_to),
+        frame = recurrence.clusters(con, Filters(date_from=args.date_from, date_to=args.date_to),
                          threshold=args.threshold, min_tickets=args.min_tickets)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        json.dump(to_json_records(frame), sys.stdout)
+        json.dump(recurrence_charts.to_json_records(frame), sys.stdout)
         sys.stdout.write("\n")
     else:
         cols = ["cluster_id", "tickets", "first_seen", "last_seen", "service", "label"]
@@ -231,12 +203,9 @@ def cmd_recurrence(args) -> int:
 
 
 def cmd_closure(args) -> int:
-    from .closure import cli_records
-    from .closure_rules import ClosureRulesError
-
     try:
-        rows = cli_records(args.con, args.closure_as_of)
-    except ClosureRulesError as exc:
+        rows = closure.cli_records(args.con, args.closure_as_of)
+    except closure_rules.ClosureRulesError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
@@ -252,37 +221,29 @@ def cmd_closure(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report import build, month_range, split_values
-    from .report_pack import to_csv_zip, to_xlsx
-    from .report_pdf import build_pdf
-
     kind = args.format or {".xlsx": "xlsx", ".zip": "csv", ".csv": "csv"}.get(Path(args.out).suffix.lower(), "pdf")
-    options = {"severity": split_values(args.severity), "service": split_values(args.service),
-               "team": split_values(args.team), "as_of": args.report_as_of}
+    options = {"severity": report.split_values(args.severity), "service": report.split_values(args.service),
+               "team": report.split_values(args.team), "as_of": args.report_as_of}
     try:
-        month_range(args.month)
+        report.month_range(args.month)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     con = args.con
     if kind == "pdf":
-        report, data, chart_error = build_pdf(con, args.month, **options)
+        built, data, chart_error = report_pdf.build_pdf(con, args.month, **options)
         if chart_error:
             print(f"warning: charts not drawn ({chart_error}); the PDF has their text and data", file=sys.stderr)
     else:
-        report = build(con, args.month, **options)
-        data = to_csv_zip(report) if kind == "csv" else to_xlsx(report)
+        built = report.build(con, args.month, **options)
+        data = report_pack.to_csv_zip(built) if kind == "csv" else report_pack.to_xlsx(built)
     Path(args.out).write_bytes(data)
-    print(f"wrote {args.out} ({kind}, {len(data):,} bytes): {report.caption.removeprefix('Filters: ')}; as of "
-          f"{report.as_of:%Y-%m-%d %H:%M} UTC; inputs fingerprint {report.fingerprint}")
+    print(f"wrote {args.out} ({kind}, {len(data):,} bytes): {built.caption.removeprefix('Filters: ')}; as of "
+          f"{built.as_of:%Y-%m-%d %H:%M} UTC; inputs fingerprint {built.fingerprint}")
     return 0
 
 
 WRITING = ("demo",)  # ingest takes its own turns (cmd_ingest); the other commands only read the store
-
-
-def _waiting() -> None:
-    print("waiting for the store: another process is using it…", file=sys.stderr)
 
 
 @contextmanager
@@ -293,7 +254,7 @@ def _store(args):
         yield None
         return
     opener = store.writing if args.command in WRITING else store.reading
-    with opener(args.db, on_wait=_waiting) as con:
+    with opener(args.db, on_wait=waiting) as con:
         yield con
 
 

@@ -1,4 +1,5 @@
-"""The command line's engagements: which store a command works on, and the `engagements` command."""
+"""The command line's engagements: who it acts as, which store a command works on, and the
+`engagements` command."""
 
 from __future__ import annotations
 
@@ -7,21 +8,21 @@ import os
 import sys
 from pathlib import Path
 
-from . import auth, db, engagements
+from . import auth, db, demo, engagement_upgrade, engagements
 from .engagements import EngagementError
 
 # Commands that make a store when there is none yet (a new file is one engagement's store).
 _MAKES_A_STORE = ("ingest", "demo")
 
 
-def _waiting() -> None:
+def waiting() -> None:
     print("waiting for the store: another process is using it…", file=sys.stderr)
 
 
-def _operator() -> auth.Identity:
-    from .cli import _operator as who
-
-    return who()
+def operator() -> auth.Identity:
+    """Who the CLI acts as: a local operator with every role (the file system's permissions
+    guard the store), recorded as HYPERCARE_OPERATOR, else "cli:<login name>"."""
+    return auth.local_identity("cli")
 
 
 def store_for(args) -> Path | None:
@@ -30,19 +31,17 @@ def store_for(args) -> Path | None:
         return None
     path = Path(args.db) if args.db else db.default_db_path()
     slug = args.engagement or os.environ.get(engagements.ENV) or None
-    kind = _upgraded(path, engagements.kind_of(path, on_wait=_waiting))
+    kind = _upgraded(path, engagements.kind_of(path, on_wait=waiting))
     if kind == "missing" and args.command in _MAKES_A_STORE and not slug:
         return path  # a new store of one engagement, as `--db new.duckdb` always made
     if args.command == "ingest" and getattr(args, "create", False):
         _create_if_missing(path, kind, slug, args)
     if args.command == "demo" and slug and kind in ("missing", "catalog"):
         if kind == "missing" or slug not in {e.slug for e in engagements.list_engagements(path)}:
-            from .demo import DEFAULT_GO_LIVE, DEMO_TIMEZONE, DEMO_WINDOW_DAYS
-
             engagements.create(path, slug, "Demo" if slug == engagements.DEMO_SLUG else slug,
-                               go_live=DEFAULT_GO_LIVE, timezone_name=DEMO_TIMEZONE, window_days=DEMO_WINDOW_DAYS,
-                               is_demo=True, actor=_operator())
-    found = engagements.resolve(path, slug)
+                               go_live=demo.DEFAULT_GO_LIVE, timezone_name=demo.DEMO_TIMEZONE,
+                               window_days=demo.DEMO_WINDOW_DAYS, is_demo=True, actor=operator())
+    found = engagement_upgrade.resolve(path, slug)
     if args.command == "ingest" and found.is_demo:
         raise EngagementError(f"the engagement '{found.slug}' holds only the generated demo data: upload real "
                               "exports into another one (--engagement SLUG --create)")
@@ -53,9 +52,7 @@ def _upgraded(path: Path, kind: str) -> str:
     """Upgrade a store made before engagements, saying so on stderr; the kind it has now."""
     if kind != "legacy":
         return kind
-    from .engagement_upgrade import upgrade
-
-    result = upgrade(path)
+    result = engagement_upgrade.upgrade(path)
     if result is not None:
         print(result.summary(), file=sys.stderr)
     return "catalog"
@@ -69,7 +66,7 @@ def _create_if_missing(path: Path, kind: str, slug: str | None, args) -> None:
     if kind == "catalog" and slug in {e.slug for e in engagements.list_engagements(path)}:
         return
     engagements.create(path, slug, args.name or slug, go_live=args.go_live, timezone_name=args.tz or "UTC",
-                       actor=_operator())
+                       actor=operator())
 
 
 def cmd_engagements(args) -> int:
@@ -78,11 +75,11 @@ def cmd_engagements(args) -> int:
     if action == "create":
         e = engagements.create(path, args.slug, args.name or args.slug, go_live=args.go_live,
                                timezone_name=args.tz, window_days=args.window_days, cadence=args.cadence,
-                               copy_from=args.copy_from, actor=_operator())
+                               copy_from=args.copy_from, actor=operator())
         print(f"created the engagement '{e.slug}' ({e.name}); its store is {e.path}")
         return 0
     if action == "delete":
-        kept = engagements.delete(path, args.slug, actor=_operator())
+        kept = engagements.delete(path, args.slug, actor=operator())
         print(f"deleted the engagement '{args.slug}'" + (f"; its store was moved to {kept}" if kept else ""))
         return 0
     kind = _upgraded(path, engagements.kind_of(path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import date, datetime, timedelta, timezone
 
 from . import time_range
 from .time_range import RANGE_TEXT
@@ -122,15 +123,11 @@ def parser() -> argparse.ArgumentParser:
 
 def _as_of_day(value: str):
     """A bare date means the end of that day (everything on it counts); a time is taken as is."""
-    from datetime import timedelta
-
     moment = _instant(value)
     return _in_range(moment + timedelta(days=1) if len(value.strip()) == 10 else moment)
 
 
 def _day(value: str):
-    from datetime import date, datetime
-
     try:
         day = date.fromisoformat(value)
     except ValueError as exc:
@@ -140,8 +137,6 @@ def _day(value: str):
 
 
 def _instant(value: str):
-    from datetime import datetime, timezone
-
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError as exc:

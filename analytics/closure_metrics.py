@@ -13,12 +13,13 @@ from datetime import datetime, time, timedelta
 
 import pandas as pd
 
-from . import db
+from . import db, sla_engine, sla_policy
 from . import kpi_registry as reg
 from .closure_rules import AT_RISK, FAIL, NOT_MEASURABLE, PASS, ClosureRules, Outcome
 from .filters import Filters
 from .kpi_charts import fmt
 from .kpi_trends import Period, period_of, undated
+from .kpis import MET, MISSED, frame as kpi_frame, status_of
 from .sla_compliance import counts, in_cohort, wilson
 
 METRICS = ("response", "resolution")
@@ -38,9 +39,7 @@ def sla_target(con, rules: ClosureRules, at: datetime) -> tuple[float, str]:
     """The compliance target and where it comes from (the rules, else the policy in force)."""
     if rules.sla_target_pct is not None:
         return rules.sla_target_pct, "closure rules"
-    from .sla_policy import policies, policy_in_force
-
-    pol = policy_in_force(policies(con), at.date())
+    pol = sla_policy.policy_in_force(sla_policy.policies(con), at.date())
     return pol.compliance_target_pct, f"SLA policy '{pol.version}'"
 
 
@@ -61,8 +60,6 @@ def sla_clocks(con, at: datetime, filters: Filters, rules: ClosureRules,
     """The SLA-compliance cohort of the SLA window (sla_compliance.counts): (met, n) per metric,
     and with `rows` one row per clock (SLA_EVIDENCE), breaches first. Building the rows costs
     more than the counts (about 3 s at a million tickets), so the scorecard asks for counts only."""
-    from .sla_engine import evaluate
-
     period = sla_window(con, at, filters, rules)
     counted = counts(con, undated(filters), period).groupby("metric")[["met", "breached"]].sum()
     found = {m: (int(counted.loc[m, "met"]), int(counted.loc[m, "met"] + counted.loc[m, "breached"]))
@@ -70,7 +67,7 @@ def sla_clocks(con, at: datetime, filters: Filters, rules: ClosureRules,
     if not rows:
         return found, None
     clause, params = undated(filters).where()
-    ev = evaluate(con, as_of=at, where=f"({clause}) AND opened_at < ?", params=[*params, period.end])
+    ev = sla_engine.evaluate(con, as_of=at, where=f"({clause}) AND opened_at < ?", params=[*params, period.end])
     parts = []
     for m in METRICS:
         status = ev[f"{m}_status"].astype(str)
@@ -91,13 +88,11 @@ def sla_clocks(con, at: datetime, filters: Filters, rules: ClosureRules,
 
 
 def sla(con, at: datetime, filters: Filters, rules: ClosureRules, rows: bool = True) -> Outcome:
-    from .sla_policy import PolicyError
-
     empty = pd.DataFrame(columns=SLA_EVIDENCE)
     try:
         target, origin = sla_target(con, rules, at)
         found, clocks = sla_clocks(con, at, filters, rules, rows)
-    except (PolicyError, ValueError) as exc:
+    except (sla_policy.PolicyError, ValueError) as exc:
         return Outcome(NOT_MEASURABLE, f"No SLA policy can be applied: {exc}", empty)
     total = sum(n for _, n in found.values())
     end = window_end(con, at, filters)
@@ -155,10 +150,8 @@ def _fmt(value: float, unit: str) -> str:
 
 def kpi_evidence(con, at: datetime, filters: Filters, rules: ClosureRules) -> tuple[pd.DataFrame, Period]:
     """One row per KPI (service "all"), then per service for availability and MTBF."""
-    from .kpis import frame, status_of
-
     period = kpi_period(con, at, rules, filters)
-    df = frame(con, undated(filters), period, keys=tuple(rules.kpi_keys))
+    df = kpi_frame(con, undated(filters), period, keys=tuple(rules.kpi_keys))
     targets = reg.targets(con)
     rows, services = [], []
     for key in rules.kpi_keys:
@@ -181,8 +174,6 @@ def kpi_evidence(con, at: datetime, filters: Filters, rules: ClosureRules) -> tu
 
 
 def kpis(con, at: datetime, filters: Filters, rules: ClosureRules, rows: bool = True) -> Outcome:
-    from .kpis import MET, MISSED
-
     ev, period = kpi_evidence(con, at, filters, rules)
     head = ev[ev["service"] == "all"]
     window = f"{period.start:%Y-%m-%d} – {stamp(period.end)}"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
-from . import auth, db, demo, engagements, signoff
-from .engagement_upgrade import is_demo_upload
-from .ingest import IngestResult, ingest_file
+from . import auth, db, demo, engagements, signoff, uploads
+from .ingest import IngestResult
 from .profiles import find_profile
 from .sla_policy import business_calendar, default_policy, policy_versions, save_policy
 
@@ -21,6 +21,13 @@ DEMO_SIGNOFFS = (  # role, signer, days before the window ends, comment
     ("Support Lead", "Priya Raman", 6, "Backlog back to baseline; the service desk runbook is handed over."),
     ("Operations Lead", "Tom Becker", 3, "Monitoring and on-call rota in place since week 4."),
 )
+# How load_demo names its uploads and the profiles it loads them with: what tells a demo upload.
+_DEMO_FILE = re.compile(r"^demo-\d+-seed\d+-(tickets|history)\.csv$")
+_DEMO_PROFILES = ("hypercare-tickets", "hypercare-history")
+
+
+def is_demo_upload(file_name: str, profile_name: str | None) -> bool:
+    return bool(_DEMO_FILE.match(file_name or "")) and profile_name in _DEMO_PROFILES
 
 
 def demo_policy():
@@ -51,10 +58,10 @@ def load_demo(con, n_tickets: int = 5000, seed: int = 42, *, actor: auth.Identit
         tickets_csv, history_csv = demo.write_csvs(Path(d), n_tickets, seed)
         name = f"demo-{n_tickets}-seed{seed}"
         results = [
-            ingest_file(con, tickets_csv, name=f"{name}-tickets.csv", profile=find_profile("hypercare-tickets"),
-                        uploaded_by=actor, max_bytes=2**40),
-            ingest_file(con, history_csv, name=f"{name}-history.csv", profile=find_profile("hypercare-history"),
-                        uploaded_by=actor, max_bytes=2**40),
+            uploads.load(con, tickets_csv, name=f"{name}-tickets.csv", profile=find_profile("hypercare-tickets"),
+                         uploaded_by=actor, max_bytes=2**40),
+            uploads.load(con, history_csv, name=f"{name}-history.csv", profile=find_profile("hypercare-history"),
+                         uploaded_by=actor, max_bytes=2**40),
         ]
     _sign_off_some(con)
     return results

@@ -10,19 +10,15 @@ store as it was; a copy of the old file is kept beside it (".before-engagements"
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from . import audit, auth, db, engagements, store
-from .engagements import EngagementError
+from . import audit, auth, datasets, db, demo, demo_loader, engagements, recurrence, store
+from .engagements import Engagement, EngagementError
 
-# How the demo loader names its uploads (analytics/demo_loader.py) and which profiles it uses.
-_DEMO_FILE = re.compile(r"^demo-\d+-seed\d+-(tickets|history)\.csv$")
-_DEMO_PROFILES = ("hypercare-tickets", "hypercare-history")
 ACTOR = "hypercare-upgrade"  # how the upgrade is recorded in the audit trail
 BACKUP_SUFFIX = ".before-engagements"
 
@@ -42,14 +38,8 @@ class UpgradeResult:
         return (f"upgraded {self.catalog} to engagements: {parts}; the old file is kept as {self.backup}")
 
 
-def is_demo_upload(file_name: str, profile_name: str | None) -> bool:
-    return bool(_DEMO_FILE.match(file_name or "")) and profile_name in _DEMO_PROFILES
-
-
 def _keep_only(path: Path, keep: set[int], slug: str, name: str, installation: list[str]) -> int:
     """In the copy at `path`, remove every dataset not in `keep`; name it; returns its tickets."""
-    from . import datasets, recurrence
-
     con = db.connect(path, held=False)
     try:
         for (dataset_id,) in con.execute("SELECT dataset_id FROM datasets ORDER BY 1").fetchall():
@@ -62,9 +52,7 @@ def _keep_only(path: Path, keep: set[int], slug: str, name: str, installation: l
                       db.SCHEMA_VERSION_SETTING: db.SCHEMA_VERSION}
             if slug == engagements.DEMO_SLUG and not cur.execute(
                     "SELECT 1 FROM settings WHERE key = ?", [engagements.WINDOW_SETTING]).fetchall():
-                from .demo import DEMO_WINDOW_DAYS
-
-                values[engagements.WINDOW_SETTING] = str(DEMO_WINDOW_DAYS)  # the window its story is told in
+                values[engagements.WINDOW_SETTING] = str(demo.DEMO_WINDOW_DAYS)  # the window its story is told in
             for key, value in values.items():
                 audit._upsert(cur, key, value)
             audit.record(cur, ACTOR, audit.STORE_UPGRADE, f"engagement:{slug}",
@@ -90,6 +78,14 @@ def _write_catalog(path: Path, rows: list[tuple], installation: dict[str, str]) 
         con.execute("CHECKPOINT")
     finally:
         con.close()
+
+
+def resolve(path: str | os.PathLike | None = None, slug: str | None = None) -> Engagement:
+    """engagements.resolve for a store of any kind: a legacy one is upgraded first."""
+    path = Path(path) if path is not None else db.default_db_path()
+    if engagements.kind_of(path) == "legacy":
+        upgrade(path)
+    return engagements.resolve(path, slug)
 
 
 def upgrade(path: str | os.PathLike) -> UpgradeResult | None:
@@ -134,13 +130,13 @@ def _upgrade(path: Path, folder: Path, scratch: Path) -> UpgradeResult:
                                         [list(engagements.INSTALLATION_SETTINGS)]).fetchall())
     finally:
         con.close()
-    demo = {d for d, f, p in uploads if is_demo_upload(f, p)}
-    other = {d for d, _, _ in uploads} - demo
+    demo_ids = {d for d, f, p in uploads if demo_loader.is_demo_upload(f, p)}
+    other = {d for d, _, _ in uploads} - demo_ids
     plan = []
-    if other or not demo:
+    if other or not demo_ids:
         plan.append((engagements.DEFAULT_SLUG, "Default", other, False))
-    if demo:
-        plan.append((engagements.DEMO_SLUG, "Demo", demo, True))
+    if demo_ids:
+        plan.append((engagements.DEMO_SLUG, "Demo", demo_ids, True))
     clash = [folder / f"{slug}.duckdb" for slug, *_ in plan if (folder / f"{slug}.duckdb").exists()]
     if clash:
         raise UpgradeError(f"could not upgrade {path}: {clash[0]} exists already; move it away and try again")

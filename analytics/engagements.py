@@ -172,15 +172,14 @@ def _listing(found: list[Engagement]) -> str:
 def resolve(path: str | os.PathLike | None = None, slug: str | None = None) -> Engagement:
     """The engagement a command works on: `slug`, else HYPERCARE_ENGAGEMENT, else the only one.
 
-    A legacy store is upgraded first; a missing one is an error (the CLI says how to start)."""
+    A missing store is an error (the CLI says how to start), and so is a legacy one:
+    engagement_upgrade.resolve upgrades it first."""
     path = Path(path) if path is not None else db.default_db_path()
     slug = slug or os.environ.get(ENV) or None
     kind = kind_of(path)
     if kind == "legacy":
-        from .engagement_upgrade import upgrade
-
-        upgrade(path)
-        kind = "catalog"
+        raise EngagementError(f"{path} is a store made before engagements: open it with the app or the command "
+                              "line to upgrade it")
     if kind == "missing":
         raise EngagementError(f"no store at {path}: load the demo (`python -m analytics demo`) or upload an "
                               "export into a new engagement (`python -m analytics ingest FILE --engagement SLUG "

@@ -16,12 +16,14 @@ with the stored tickets and writes, and is the only part that needs the store's 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
+import duckdb
 import pyarrow as pa
 
-from . import audit, auth, db, ingest_compare, recurrence
+from . import audit, auth, db, ingest_compare
 from .detect import Detection
 from .ingest_stage import (DEFAULT_MAX_UPLOAD_MB, PREVIEW_XLSX_ROWS, IngestError, Inspection, Staged,
                            formula_warnings, inspect_file, max_upload_bytes, nothing_loads, stage_file, timed,
@@ -81,10 +83,17 @@ class IngestResult:
         return text
 
 
+# What an upload derives from the tickets it wrote, in its own transaction: derive(cursor, result),
+# called after the rows and the audit record, only when a tickets or event-log file was written
+# (a history file brings no new ticket); what it writes commits or rolls back with the upload.
+Derive = Callable[[duckdb.DuckDBPyConnection, IngestResult], None]
+
+
 def ingest_file(con, path=None, *, data: bytes | None = None, name: str | None = None,
                 source: str = "auto", profile=None, tz: str | None = None,
                 uploaded_by: auth.Identity, max_bytes: int | None = None, profiles_dir=None,
-                delimiter: str | None = None, replace_newer: bool = False) -> IngestResult:
+                delimiter: str | None = None, replace_newer: bool = False,
+                derive: Derive | None = None) -> IngestResult:
     """Load one export into the store `con` that the caller holds (stage_file, then apply_staged).
     Raises IngestError (database untouched) on refusal.
 
@@ -95,11 +104,11 @@ def ingest_file(con, path=None, *, data: bytes | None = None, name: str | None =
     with stage_file(path, data=data, name=name, source=source, profile=profile, tz=tz,
                     max_bytes=limit if max_bytes is None else max_bytes, profiles_dir=profiles_dir,
                     delimiter=delimiter, default_tz=default_tz) as staged:
-        return apply_staged(con, staged, uploaded_by=uploaded_by, replace_newer=replace_newer)
+        return apply_staged(con, staged, uploaded_by=uploaded_by, replace_newer=replace_newer, derive=derive)
 
 
 def apply_staged(con, staged: Staged, *, uploaded_by: auth.Identity,
-                 replace_newer: bool = False) -> IngestResult:
+                 replace_newer: bool = False, derive: Derive | None = None) -> IngestResult:
     """Compare a staged upload with the store `con` and write it in one transaction: the part
     of an upload to run in the store's write turn. IngestError (store untouched) when none of a
     history file's rows belongs to a stored ticket.
@@ -112,7 +121,7 @@ def apply_staged(con, staged: Staged, *, uploaded_by: auth.Identity,
         cur = con.cursor()  # its temp tables and registered Arrow tables go with it
         try:
             cur.execute("SET TimeZone = 'UTC'")
-            return _ingest(cur, staged, uploaded_by, replace_newer)
+            return _ingest(cur, staged, uploaded_by, replace_newer, derive)
         finally:
             cur.close()
             staged.timings["store"] = round(time.perf_counter() - start, 4)
@@ -133,7 +142,7 @@ def _attach_history(cur, staged: Staged) -> int:
     return orphans.num_rows
 
 
-def _ingest(cur, staged: Staged, uploaded_by: str, replace_newer: bool) -> IngestResult:
+def _ingest(cur, staged: Staged, uploaded_by: str, replace_newer: bool, derive: Derive | None) -> IngestResult:
     raw, profile, timings, layout = staged.raw, staged.profile, staged.timings, staged.layout
     for name, table in staged.tables.items():
         cur.register("_hist_file" if (layout, name) == ("history", "_hist") else name, table)
@@ -174,8 +183,8 @@ def _ingest(cur, staged: Staged, uploaded_by: str, replace_newer: bool) -> Inges
                 "tickets_inserted": result.tickets_inserted, "tickets_updated": result.tickets_updated,
                 "tickets_unchanged": result.tickets_unchanged, "tickets_older": result.tickets_older,
                 "replace_newer": replace_newer})
-            if layout != "history":  # recurrence follows the upload, in the same transaction
-                recurrence.update_in(cur, result.dataset_id)
+            if derive is not None and layout != "history":
+                derive(cur, result)
             cur.execute("COMMIT")
         except BaseException:  # Ctrl-C included: the store stays as it was
             cur.execute("ROLLBACK")
@@ -229,6 +238,6 @@ def _write(cur, raw, profile, zone: str, who: str, r: IngestResult, layout: str)
     return dataset_id
 
 
-__all__ = ["DEFAULT_MAX_UPLOAD_MB", "Detection", "IngestError", "IngestResult", "Inspection", "Staged",
+__all__ = ["DEFAULT_MAX_UPLOAD_MB", "Derive", "Detection", "IngestError", "IngestResult", "Inspection", "Staged",
            "TimestampGuess", "apply_staged", "inspect_file", "ingest_file", "max_upload_bytes", "stage_file",
            "upload_settings", "PREVIEW_XLSX_ROWS", "formula_warnings"]

@@ -28,8 +28,9 @@ static conditions keep; a few percent of all) with the end of their source's dat
 version and severity list; its windows are then merged by analytics.outage_episodes.
 
 `combos` (one row per combination of the coded filter columns) gives `data_span`, the default
-period's bounds (kpi_trends.period_of), and the services of the availability; `query_spans`
-reads analytics.backlog's open spans, built on first use in a database of their own.
+period's bounds (`period_of`), and the services of the availability; `query_table` reads a
+table derived from the store coded like `facts` (analytics.backlog's open spans), built on
+first use in a database of its own.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable
+from datetime import datetime, time, timedelta
 
 import duckdb
 import numpy as np
@@ -45,6 +47,7 @@ import pyarrow.compute as pc
 
 from . import kpi_registry as reg
 from .filters import Filters
+from .periods import Period
 from .sla_cache import FILTER_COLUMNS, data_token, store_compressed
 from .transform import qident
 
@@ -229,21 +232,24 @@ def _facts_db(con: duckdb.DuckDBPyConnection, severities: tuple[str, ...] | None
     return incidents
 
 
-def _spans_db(con: duckdb.DuckDBPyConnection) -> tuple[duckdb.DuckDBPyConnection, dict]:
-    """The in-memory database holding `spans` (analytics.backlog: when each ticket was open),
-    coded like `facts`; built on first use per store version, in a database of its own (a
-    checkpoint there never waits for readers of `facts`)."""
-    from .backlog import spans_sql
+Select = Callable[[duckdb.DuckDBPyConnection], tuple[str, list]]  # a SELECT over the store and its parameters
 
+
+def _table_db(con: duckdb.DuckDBPyConnection, name_table: str,
+              select: Select) -> tuple[duckdb.DuckDBPyConnection, dict]:
+    """The in-memory database holding `name_table` = the rows of the SELECT and parameters
+    `select(con)` gives, coded like `facts`; built on first use per store version, in a database
+    of its own (a checkpoint there never waits for readers of `facts`)."""
     _, _, cache = _entry(con)
     with _lock:
-        spans = cache.get("spans")
-        if spans is None:
-            spans = duckdb.connect()
-            select_sql, params = spans_sql(con)
-            _copy(con, spans, "spans", select_sql, params, coded=CODED, dictionaries=cache["codes"], compress=False)
-            cache["spans"] = spans
-    return spans, cache
+        found = cache.get(("table", name_table))
+        if found is None:
+            found = duckdb.connect()
+            select_sql, params = select(con)
+            _copy(con, found, name_table, select_sql, params, coded=CODED, dictionaries=cache["codes"],
+                  compress=False)
+            cache[("table", name_table)] = found
+    return found, cache
 
 
 def _ordered(mem: duckdb.DuckDBPyConnection, cache: dict, key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -305,10 +311,10 @@ def query(con: duckdb.DuckDBPyConnection, filters: Filters, body_sql: Callable[[
     return mem.cursor().execute(body_sql(clause), [*where_params, *params])
 
 
-def query_spans(con: duckdb.DuckDBPyConnection, filters: Filters, body_sql: Callable[[str], str],
-                params: list) -> duckdb.DuckDBPyConnection:
-    """As `query`, over the relation `spans` (analytics.backlog)."""
-    mem, cache = _spans_db(con)
+def query_table(con: duckdb.DuckDBPyConnection, name_table: str, select: Select, filters: Filters,
+                body_sql: Callable[[str], str], params: list) -> duckdb.DuckDBPyConnection:
+    """As `query`, over the relation `name_table` built from `select` (see _table_db)."""
+    mem, cache = _table_db(con, name_table, select)
     clause, where_params = filters.where(codes=cache["codes"])
     return mem.cursor().execute(body_sql(clause), [*where_params, *params])
 
@@ -336,6 +342,22 @@ def data_span(con: duckdb.DuckDBPyConnection, filters: Filters):
                 known.pop(next(iter(known)))
             known[undated] = found
     return found
+
+
+def period_of(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> Period:
+    """The period the filters select (analytics.periods): their dates, else the data's span."""
+    start = datetime.combine(filters.date_from, time.min) if filters.date_from else None
+    end = (datetime.combine(filters.date_to + timedelta(days=1), time.min)
+           if filters.date_to else None)
+    first, last = data_span(con, filters)
+    if start is None:
+        start = datetime.combine(first.date(), time.min) if first else (end or as_of) - timedelta(days=1)
+    if end is None:
+        end = datetime.combine(last.date() + timedelta(days=1), time.min) if last else max(as_of, start)
+        end = max(min(end, as_of), start + timedelta(days=1))
+    if end <= start:
+        end = start + timedelta(days=1)
+    return Period(start, end, as_of, last)
 
 
 def outage_query(con: duckdb.DuckDBPyConnection, severities: tuple[str, ...], body_sql: str,

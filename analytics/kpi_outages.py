@@ -13,7 +13,7 @@ from typing import Any
 from . import kpi_facts, outage_episodes
 from . import kpi_registry as reg
 from .filters import Filters
-from .kpi_trends import ALL, COMPARE, Period, split_sql, undated, windows
+from .periods import ALL, COMPARE, Period, split_sql, undated, windows
 
 _COLUMN = {"availability": "availability_pct", "mtbf": "mtbf_hours", "mtbsi": "mtbsi_hours"}
 

@@ -17,6 +17,8 @@ import duckdb
 from . import db
 from .exclusions import (ACK_AT_OPEN_SHARE, ACK_AT_OPEN_SQL, ACK_EXCLUSIONS, CANCELLED, CLOSED_NO_RESOLUTION,  # noqa: F401
                          RESOLVE_EXCLUSIONS, Exclusion)
+# SLA compliance's words (analytics.sla_definitions), which callers read from here too.
+from .sla_definitions import OPEN_BREACHED_TEXT, SLA_COMPLIANCE_TEXT, SLA_SMALL_N  # noqa: F401
 
 HIGHER, LOWER = "higher", "lower"
 OPENED, RESOLVED, OPEN_AT, IMPACT, STOPPED = "opened", "resolved", "open_at", "impact", "stopped"
@@ -29,21 +31,6 @@ COHORT_TEXT = {
     STOPPED: "SLA clocks that stopped in the period (met or breached), whenever their ticket was "
              "opened; clocks running past their target at its end shown beside",
 }
-# SLA compliance: the one cohort (analytics.sla_compliance.counts computes it) and its words,
-# shown by the SLA page, the KPI cards, the closure criteria, the CLI and the report.
-SLA_SMALL_N = 30  # fewer stopped clocks: a small sample (the Wilson range is wide)
-SLA_COMPLIANCE_TEXT = (
-    "Compliance = met ÷ (met + breached) over the clocks that stopped in the period, whenever "
-    "their ticket was opened (ServiceNow's SLA compliance): a response clock stops at the first "
-    "response, a resolution clock at the resolution. Elapsed time is business minutes on the "
-    "target's calendar, paused statuses excluded. Clocks still running past their target at the "
-    "end of the period (or now, if earlier) are shown beside it as open and breached, never "
-    "folded in. Cancelled tickets and tickets without a target are not applicable and counted "
-    f"apart. The range is a 95 % Wilson interval; n < {SLA_SMALL_N} is a small sample.")
-OPEN_BREACHED_TEXT = (
-    "Open and breached: clocks still running at the end of the period (or now, if earlier) and "
-    "already past their target then. They are not in the compliance figure (their clock has not "
-    "stopped) but are never hidden.")
 # Hypercare's own source label (the demo and the canonical CSV): its SEV-1/SEV-2 incidents are
 # service outages. Every upload says so in datasets.describes_outages (from its profile); a
 # ticket without that answer counts only if it is of this source (outage_source_sql).

@@ -10,7 +10,7 @@ from typing import Any
 
 from . import kpi_registry as reg
 from .filters import Filters
-from .kpi_trends import ALL, Period
+from .periods import ALL, Period
 from .sla_compliance import counts
 
 

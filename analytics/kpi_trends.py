@@ -1,136 +1,27 @@
-"""KPI periods, grains, splits, the previous period, XmR control limits and the trend table.
+"""KPI trends: XmR control limits, the trend table, the CLI's table and the hypercare view.
 
-A period is a half-open UTC interval [start, end). Without a date filter it spans the data: from
-the day of the first to the day after the last event of any kind (opened, impact start,
-detection, acknowledgement, mitigation, resolution, closure, status change) of the filtered
-tickets, capped at the as-of time; `period_of` is the one place that chooses it (pages, CLI,
-closure criteria, report). The previous period is the interval of the same length just before it.
+Periods, grains and splits are analytics.periods', the default period kpi_facts.period_of;
+their names are imported here too, for the callers that read them from this module.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from . import kpi_facts
-from .filters import UNMAPPED, Filters
+from . import kpi_registry as reg
+from . import kpis
+from .filters import Filters
+from .kpi_facts import period_of
+from .periods import ALL, buckets, next_bucket, normalise_as_of
+from .periods import COMPARE, GRAINS, SPLITS, Period, bucket_sql, split_sql, undated, windows  # noqa: F401
 
-GRAINS: tuple[str, ...] = ("day", "week", "month", "quarter")
-SPLITS: tuple[str, ...] = ("none", "severity", "service", "team")
-ALL = "All"
-# Split -> SQL expression for the group column (code, never user input).
-_SPLIT_SQL = {
-    "none": f"'{ALL}'",
-    "severity": f"coalesce(severity, '{UNMAPPED}')",
-    "service": "coalesce(service, '(no service)')",
-    "team": "coalesce(team, '(no team)')",
-}
 XMR_FACTOR = 2.66  # 3 / d2 with d2 = 1.128 for moving ranges of two points
-
-
-@dataclass(frozen=True)
-class Period:
-    """[start, end) in naive UTC; `as_of` is when open clocks stop; `data_end` the last event of
-    the filtered tickets (None: not known, no limit)."""
-
-    start: datetime
-    end: datetime
-    as_of: datetime
-    data_end: datetime | None = None
-
-    @property
-    def hours(self) -> float:
-        return (self.end - self.start).total_seconds() / 3600.0
-
-    @property
-    def observed_end(self) -> datetime:
-        """The end, or the as-of time when that is earlier (the future has no uptime yet)."""
-        return max(self.start, min(self.end, self.as_of))
-
-    @property
-    def uptime_end(self) -> datetime:
-        """The observed end, or the end of the data when that is earlier (availability counts
-        neither uptime nor downtime past the data)."""
-        data_end = self.data_end if self.data_end is not None else self.end
-        return max(self.start, min(self.end, self.as_of, data_end))
-
-    def previous(self) -> Period:
-        length = self.end - self.start
-        return Period(self.start - length, self.start, self.as_of, self.data_end)
-
-    def label(self) -> str:
-        last = self.end - timedelta(microseconds=1)
-        return f"{self.start:%Y-%m-%d} – {last:%Y-%m-%d}"
-
-
-def split_sql(split: str | None) -> str:
-    """SQL expression naming each row's group for `split` (none/severity/service/team)."""
-    if (split or "none") not in _SPLIT_SQL:
-        raise ValueError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)}")
-    return _SPLIT_SQL[split or "none"]
-
-
-def bucket_sql(grain: str | None, column: str = "t") -> str:
-    """SQL expression for the bucket (first day) of `column` at `grain`; NULL for no grain."""
-    if grain is None:
-        return "CAST(NULL AS DATE)"
-    if grain not in GRAINS:
-        raise ValueError(f"unknown grain {grain!r}: choose one of {', '.join(GRAINS)}")
-    return f"date_trunc('{grain}', {column})::DATE"
-
-
-def undated(filters: Filters) -> Filters:
-    return filters.with_values(date_from=None, date_to=None)
-
-
-def period_of(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> Period:
-    """The period the filters select (see the module docstring)."""
-    start = datetime.combine(filters.date_from, time.min) if filters.date_from else None
-    end = (datetime.combine(filters.date_to + timedelta(days=1), time.min)
-           if filters.date_to else None)
-    first, last = kpi_facts.data_span(con, filters)
-    if start is None:
-        start = datetime.combine(first.date(), time.min) if first else (end or as_of) - timedelta(days=1)
-    if end is None:
-        end = datetime.combine(last.date() + timedelta(days=1), time.min) if last else max(as_of, start)
-        end = max(min(end, as_of), start + timedelta(days=1))
-    if end <= start:
-        end = start + timedelta(days=1)
-    return Period(start, end, as_of, last)
-
-
-COMPARE = "compare"  # the grain of two buckets: "current" (the period) and "previous" (the one before)
-
-
-def windows(period: Period, grain: str | None) -> list[tuple[Any, datetime, datetime]]:
-    """(bucket label, start, end) of each window a KPI is computed for."""
-    if grain == COMPARE:
-        prev = period.previous()
-        return [("current", period.start, period.end), ("previous", prev.start, prev.end)]
-    return [(b[0], b[1], b[2]) for b in buckets(period, grain)] if grain else \
-        [(None, period.start, period.end)]
-
-
-def buckets(period: Period, grain: str) -> list[tuple[date, datetime, datetime]]:
-    """(bucket day, start, end) of every `grain` bucket overlapping the period, clipped to it."""
-    out = []
-    cur = pd.Timestamp(period.start).to_period(_PANDAS_GRAIN[grain]).start_time.to_pydatetime()
-    while cur < period.end:
-        nxt = (pd.Timestamp(cur) + _OFFSET[grain]).to_pydatetime()
-        out.append((cur.date(), max(cur, period.start), min(nxt, period.end)))
-        cur = nxt
-    return out
-
-
-_PANDAS_GRAIN = {"day": "D", "week": "W-SUN", "month": "M", "quarter": "Q"}
-_OFFSET = {"day": pd.DateOffset(days=1), "week": pd.DateOffset(weeks=1),
-           "month": pd.DateOffset(months=1), "quarter": pd.DateOffset(months=3)}
 
 
 # --- XmR (individuals and moving range) control chart -----------------------------------
@@ -172,21 +63,16 @@ def trend(con: duckdb.DuckDBPyConnection, filters: Filters, key: str, grain: str
     cuts the bucket short: its first or last; left out of the XmR limits and never a special
     cause, since a part-week is not comparable with whole weeks).
     """
-    from . import kpi_registry, kpis  # kpis imports this module's period helpers
-
-    from .overview import normalise_as_of
-
     as_of = normalise_as_of(as_of)
     period = period_of(con, filters, as_of)
-    outage = outage or kpi_registry.outage_severities(con)
+    outage = outage or reg.outage_severities(con)
     with ThreadPoolExecutor(max_workers=2) as pool:  # both periods side by side
         cur, prev = pool.map(lambda p: kpis.frame(con, filters, p, keys=(key,), grain=grain,
                                                   split=split, outage=outage, stats=False),
                              (period, period.previous()))
     spans = buckets(period, grain)
     days = [b[0] for b in spans]
-    partial = {b[0]: b[2] - b[1] < (pd.Timestamp(b[0]) + _OFFSET[grain]).to_pydatetime() - pd.Timestamp(b[0])
-               for b in spans}
+    partial = {b[0]: b[2] - b[1] < next_bucket(b[0], grain) - pd.Timestamp(b[0]) for b in spans}
     prev_days = [b[0] for b in buckets(period.previous(), grain)]
     groups = sorted(set(cur["group"])) or [ALL]
     rows: list[dict[str, Any]] = []
@@ -207,7 +93,7 @@ def trend(con: duckdb.DuckDBPyConnection, filters: Filters, key: str, grain: str
     out = pd.DataFrame(rows, columns=["bucket", "group", "value", "n", "previous", "reason", "partial"])
     parts = []
     for _, part in out.groupby("group", sort=False):
-        limits = xmr(part["value"].where(~part["partial"].astype(bool)), *_possible(kpi_registry.get(key).unit))
+        limits = xmr(part["value"].where(~part["partial"].astype(bool)), *_possible(reg.get(key).unit))
         parts.append(part.reset_index(drop=True).join(
             limits[["mean", "ucl", "lcl", "special_cause"]]))
     result = pd.concat(parts, ignore_index=True) if parts else out.assign(
@@ -235,10 +121,6 @@ def cli_table(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime 
     `excluded` maps each KPI to its exclusions ({label: count}) and, when it has no value,
     its reason.
     """
-    from . import kpi_registry as reg
-    from . import kpis
-    from .overview import normalise_as_of
-
     if by is not None and by not in BY_CHOICES:
         raise ValueError(f"unknown --by {by!r}: choose one of {', '.join(BY_CHOICES)}")
     period = period_of(con, filters, normalise_as_of(as_of))
@@ -252,7 +134,7 @@ def cli_table(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime 
     for g in groups:
         rows = {r["key"]: r for r in df.to_dict("records") if _group_label(r, grain) == g}
         obj: dict[str, Any] = {"group": g}
-        get = lambda key, col="value": _num((rows.get(key) or {}).get(col))  # noqa: E731
+        get = lambda key, col="value": _num((rows.get(key) or {}).get(col))  # noqa: E731, B023 - used at once
         obj.update(tickets=int(get("tickets") or 0), open=int(get("open_backlog") or 0),
                    mtta_median_minutes=get("mtta", "median"), mtta_mean_minutes=get("mtta", "mean"),
                    mttr_median_hours=get("mttr", "median"), mttr_mean_hours=get("mttr", "mean"),

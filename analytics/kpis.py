@@ -22,8 +22,7 @@ from . import kpi_registry as reg
 from .filters import Filters
 from .kpi_outages import outage_rows
 from .kpi_sla import sla_rows
-from .kpi_trends import COMPARE, Period, bucket_sql, period_of, split_sql, undated, windows
-from .overview import normalise_as_of
+from .periods import COMPARE, Period, bucket_sql, normalise_as_of, split_sql, undated, windows
 from .sla_compliance import SMALL_N as SLA_SMALL_N
 
 MET, MISSED, NOT_MEASURABLE, NO_TARGET = "met", "missed", "not measurable", "no target"
@@ -255,7 +254,7 @@ def frame(con: duckdb.DuckDBPyConnection, filters: Filters, period: Period, *,
 def results(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime | None = None, *,
             keys: tuple[str, ...] | None = None, previous: bool = True) -> dict[str, KpiResult]:
     """Each KPI for the filtered period, with target, status and the previous period's value."""
-    period = period_of(con, filters, normalise_as_of(as_of))
+    period = kpi_facts.period_of(con, filters, normalise_as_of(as_of))
     keys = keys or tuple(k.key for k in reg.KPIS)
     df = frame(con, filters, period, keys=keys, grain=COMPARE if previous else None)
     now = _by_key(df[df["bucket"].isna()])

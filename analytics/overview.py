@@ -2,14 +2,16 @@
 
 Every function takes the connection and the global `Filters` and returns plain values or
 DataFrames; the definitions the UI shows next to each figure live in `DEFINITIONS`.
-Timestamps in the store are naive UTC, so `as_of` is a naive UTC datetime as well. The open
-backlog is analytics.backlog's one definition, at the end of the filters' period
-(kpi_trends.period_of: the data's span without a date filter), or the as-of time if earlier.
+Timestamps in the store are naive UTC, so `as_of` is a naive UTC datetime as well
+(analytics.periods' `utc_now` and `normalise_as_of`, imported here too for the callers that
+read them from this module). The open backlog is analytics.backlog's one definition, at the end
+of the filters' period (kpi_facts.period_of: the data's span without a date filter), or the
+as-of time if earlier.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -19,6 +21,8 @@ from . import backlog as open_backlog
 from . import kpi_facts
 from .filters import UNMAPPED, Filters
 from .kpi_registry import BACKLOG_TEXT
+from .kpi_trends import hypercare_daily
+from .periods import Period, normalise_as_of, utc_now  # noqa: F401
 from .schema import SEVERITIES
 
 # One definition per figure: start, end, statistic, cohort, exclusions. The page shows these.
@@ -71,20 +75,6 @@ AGE_BUCKETS: tuple[tuple[str, float, float | None], ...] = (
 SEVERITY_ORDER: tuple[str, ...] = (*SEVERITIES, UNMAPPED)
 
 
-def utc_now() -> datetime:
-    """Now, as a naive UTC datetime like the stored timestamps."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def normalise_as_of(as_of: datetime | None) -> datetime:
-    """None -> now; an aware datetime -> its naive UTC equivalent."""
-    if as_of is None:
-        return utc_now()
-    if as_of.tzinfo is not None:
-        return as_of.astimezone(UTC).replace(tzinfo=None)
-    return as_of
-
-
 def _filtered(filters: Filters) -> tuple[str, list[Any]]:
     clause, params = filters.where()
     return f"WITH f AS (SELECT * FROM tickets WHERE {clause})", params
@@ -93,16 +83,10 @@ def _filtered(filters: Filters) -> tuple[str, list[Any]]:
 def backlog_end(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime | None = None) -> datetime:
     """The moment the Overview's open backlog is read at: the end of the filters' period, or
     the as-of time when that is earlier."""
-    return _period(con, filters, normalise_as_of(as_of)).observed_end
+    return kpi_facts.period_of(con, filters, normalise_as_of(as_of)).observed_end
 
 
-def _period(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime):
-    from .kpi_trends import period_of  # kpi_trends imports this module
-
-    return period_of(con, filters, as_of)
-
-
-def _days(period) -> tuple[date, date]:
+def _days(period: Period) -> tuple[date, date]:
     """The first and last UTC day of the period that has been observed: up to its end, the
     as-of time and the data's last event, whichever is first."""
     last = min(period.end - timedelta(microseconds=1), period.as_of,
@@ -120,7 +104,7 @@ def cube(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime | Non
     first_day / last_day (the period's observed days, `_days`); `summary_from`, `volume_from`,
     `ageing_from` and `mix_from` read it."""
     as_of = normalise_as_of(as_of)
-    period = _period(con, filters, as_of)
+    period = kpi_facts.period_of(con, filters, as_of)
     te = period.observed_end
     first_day, last_day = _days(period)
     cte, params = _filtered(filters)
@@ -130,7 +114,7 @@ def cube(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime | Non
                count(*) AS n, min(opened_at) AS first_opened, max(opened_at) AS last_opened
         FROM f GROUP BY ALL""", params).df()
     cases, bucket_params = _age_cases()
-    open_now = kpi_facts.query_spans(con, filters.with_values(date_from=None, date_to=None), lambda where: f"""
+    open_now = open_backlog.query_spans(con, filters.with_values(date_from=None, date_to=None), lambda where: f"""
         WITH s AS (SELECT * FROM spans WHERE ({where}) AND {open_backlog.OPEN_AT_SQL}),
         a AS (SELECT severity, date_diff('second', opened_at, ?::TIMESTAMP) / 86400.0 AS age FROM s)
         SELECT 'open' AS kind, NULL::DATE AS day, severity, CASE {cases} END AS age_bucket, count(*) AS n,
@@ -234,8 +218,6 @@ def volume_from(c: pd.DataFrame) -> pd.DataFrame:
 def hypercare_from(volume: pd.DataFrame, go_live: date, window_days: int) -> pd.DataFrame:
     """kpi_trends.hypercare_daily of the daily volume, its phase by the engagement's hypercare
     window (engagements.details(...).window_days) instead of a fixed 14 days."""
-    from .kpi_trends import hypercare_daily
-
     return hypercare_daily(volume, go_live, window_days)
 
 

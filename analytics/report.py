@@ -21,121 +21,28 @@ import json
 import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from time import perf_counter
-from typing import Any, Union
 
 import duckdb
 import pandas as pd
-import plotly.graph_objects as go
 
-from . import db
-from .filters import Filters
-from .kpis import KpiResult
+from . import closure, db, engagements, sla_policy
+from . import report_governance as gov
+from . import report_sections as sec
+from . import report_summary as summ
+from .filters import Filters, count_tickets
 from .overview import normalise_as_of, utc_now
+from .report_model import Block, Report, Section, Table, Text
+from .row_hash import row_sql
 
 REPORT_FORMAT = 1  # bump when the report's layout or content changes
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 # Settings that never change a figure (upload limit, first-start flag, who may sign in): left
 # out of the fingerprint, so changing them does not make two equal reports look different.
 _NOT_FIGURES = ("max_upload_mb", "demo_autoloaded", "auth_", "audit_")
-
-
-@dataclass(frozen=True, eq=False)
-class Text:
-    """A paragraph; style "body", "note" (small), "subheading" or "headline" (the verdict)."""
-
-    text: str
-    style: str = "body"
-
-
-@dataclass(frozen=True, eq=False)
-class Table:
-    """A table: `data` (raw values) goes into the data pack, `view` (text) into the PDF."""
-
-    name: str  # file / sheet part: lower-case letters, digits, underscores
-    title: str
-    data: pd.DataFrame
-    view: pd.DataFrame | None = None  # None: the PDF formats `data` itself
-    pdf: bool = True  # False: only in the data pack (e.g. long lists)
-    widths: tuple[float, ...] | None = None  # relative column widths in the PDF
-
-
-@dataclass(frozen=True)
-class Spark:
-    """A table cell drawn as a small trend line: `values` oldest first (None: a gap), with the
-    target as a dashed line when there is one."""
-
-    values: tuple[float | None, ...]
-    target: float | None = None
-
-    def __str__(self) -> str:  # the text wherever a line cannot be drawn
-        return " · ".join("–" if v is None else f"{v:,.1f}" for v in self.values)
-
-
-@dataclass(frozen=True, eq=False)
-class Chart:
-    """A chart with its text alternative; `data` is its full data (pack), `table` the small
-    table printed under it in the PDF (None: the text alternative says it all)."""
-
-    name: str
-    figure: go.Figure
-    alt: str
-    data: pd.DataFrame
-    table: pd.DataFrame | None = None
-
-    @property
-    def title(self) -> str:
-        return self.figure.layout.title.text or self.name
-
-
-Block = Union[Text, Table, Chart]
-
-
-@dataclass(frozen=True, eq=False)
-class Section:
-    key: str
-    title: str
-    blocks: tuple[Block, ...]
-
-    @property
-    def tables(self) -> list[Table]:
-        return [b for b in self.blocks if isinstance(b, Table)]
-
-    @property
-    def charts(self) -> list[Chart]:
-        return [b for b in self.blocks if isinstance(b, Chart)]
-
-
-@dataclass(frozen=True, eq=False)
-class Report:
-    month: str
-    start: date
-    end: date  # last day, inclusive
-    as_of: datetime
-    filters: Filters
-    caption: str
-    tool_version: str
-    fingerprint: str
-    policy_versions: tuple[str, ...]
-    sections: tuple[Section, ...]
-    kpis: dict[str, KpiResult] = field(default_factory=dict)
-    engagement: str = ""  # the engagement's name ("" for a store that has none)
-
-    @property
-    def title(self) -> str:
-        whose = f"{self.engagement} — " if self.engagement else ""
-        return f"Hypercare monthly governance report — {whose}{self.start:%B %Y}"
-
-    def section(self, key: str) -> Section:
-        return next(s for s in self.sections if s.key == key)
-
-    @property
-    def charts(self) -> list[Chart]:
-        return [c for s in self.sections for c in s.charts]
 
 
 # --- parameters -------------------------------------------------------------------------
@@ -221,10 +128,8 @@ def figure_settings(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def policy_table(con: duckdb.DuckDBPyConnection, used: tuple[str, ...]) -> pd.DataFrame:
     """Every SLA policy version (saved, or the built-in seed when none is): effective date,
     whether this report's tickets were judged by it, and the sha256 of its TOML."""
-    from .sla_policy import policies
-
     rows = [{"version": p.version, "effective_from": p.effective_from, "used_in_report": p.version in used,
-             "sha256": hashlib.sha256(p.to_toml().encode("utf-8")).hexdigest()} for p in policies(con)]
+             "sha256": hashlib.sha256(p.to_toml().encode("utf-8")).hexdigest()} for p in sla_policy.policies(con)]
     return pd.DataFrame(rows, columns=["version", "effective_from", "used_in_report", "sha256"])
 
 
@@ -238,8 +143,6 @@ def _signoff_digest(con: duckdb.DuckDBPyConnection) -> str:
 def store_digest(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     """Row count and an order-free content hash of the tables the figures are computed from, so
     an edit that bypassed the upload path (or a deletion) still changes the fingerprint."""
-    from .row_hash import row_sql
-
     out = {}
     cur = con.cursor()
     for table in ("tickets", "status_history", "recurrence_signatures"):
@@ -274,8 +177,6 @@ def fingerprint(datasets: pd.DataFrame, policies: pd.DataFrame, settings: pd.Dat
 def engagement_of(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
     """The (name, description) of the engagement whose store `con` is; ("", "") for a store
     that names none (made before engagements, or by a test)."""
-    from . import engagements
-
     values = db.get_settings(con, [engagements.SLUG_SETTING, engagements.NAME_SETTING])
     slug = values.get(engagements.SLUG_SETTING)
     if not slug:
@@ -334,12 +235,6 @@ def build(con: duckdb.DuckDBPyConnection, month: str, *, severity=(), service=()
 
     Independent sections are gathered in `workers` threads, each query on its own cursor.
     `timings`, when given, receives the seconds each part took (for bench/report.py)."""
-    from . import closure
-    from . import report_governance as gov
-    from . import report_sections as sec
-    from . import report_summary as summ
-    from .filters import count_tickets
-
     clock = _Stopwatch(timings)
     filters = month_filters(month, severity, service, team)
     as_of = normalise_as_of(as_of) if as_of is not None else default_as_of(month)

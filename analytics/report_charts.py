@@ -68,7 +68,7 @@ class EarlyBrowser:
             self._images.set_exception(exc)
 
     async def _serve(self) -> list[bytes]:
-        import kaleido
+        import kaleido  # third-party, ~0.2 s to import: paid only when a chart is drawn
 
         async with kaleido.Kaleido(n=1, mathjax=False, timeout=TIMEOUT_S) as k:
             figures, opts = await asyncio.wrap_future(self._figures)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from . import closure, defect_triage, pir, signoff
 from .filters import Filters
-from .report import Block, Section, Table, Text
+from .report_model import Block, Section, Table, Text
 from .report_sections import status_label
 
 OVERDUE_ROWS = 25  # overdue reviews listed in the PDF (all of them are in the data pack)

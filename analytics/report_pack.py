@@ -27,7 +27,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, WriteOnlyCell
 from openpyxl.styles import Font
 
 from .csv_export import neutralise_cell, to_csv_bytes
-from .report import Chart, Report, Section, Table, Text
+from .report_model import Chart, Report, Section, Table, Text
 
 DECIMALS = 6
 SHEET_NAMES = {"summary": "Summary", "provenance": "Provenance", "kpis": "KPIs", "sla": "SLA compliance", "trends": "Trends",

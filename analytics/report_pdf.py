@@ -17,13 +17,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
+from time import perf_counter
 
 import numpy as np
 import pandas as pd
 from fpdf import FPDF, FontFace
 
 from .overview import utc_now
-from .report import Chart, Report, Section, Spark, Table, Text
+from .report import build
+from .report_charts import EarlyBrowser, render as render_charts
+from .report_model import Chart, Report, Section, Spark, Table, Text
 
 FONT_CANDIDATES = (  # Debian/Ubuntu, Arch, Fedora
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -317,8 +320,6 @@ def render(report: Report, images: Sequence[bytes | None] | None = None, error: 
 def to_pdf(report: Report, browser=None) -> tuple[bytes, str | None]:
     """Charts rendered (one browser session; `browser`: a report_charts.EarlyBrowser already
     starting) and the PDF built: (bytes, chart error or None)."""
-    from .report_charts import render as render_charts
-
     images, error = render_charts([c.figure for c in report.charts], browser=browser)
     return render(report, images, error), error
 
@@ -327,11 +328,6 @@ def build_pdf(con, month: str, *, timings: dict[str, float] | None = None,
               **options) -> tuple[Report, bytes, str | None]:
     """Gather the report and draw its PDF, Chromium starting while the figures are gathered:
     (report, PDF bytes, chart error or None). `options`: as for report.build."""
-    from time import perf_counter
-
-    from .report import build
-    from .report_charts import EarlyBrowser, render as render_charts
-
     with EarlyBrowser() as browser:
         t0 = perf_counter()
         report = build(con, month, timings=timings, **options)

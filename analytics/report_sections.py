@@ -2,7 +2,7 @@
 
 Each function gathers one section from the same core functions the pages use (so the report and
 the dashboard show the same numbers) and returns it as text, tables and charts
-(analytics/report.py). Status is always a symbol and a word, never colour alone.
+(analytics/report_model.py). Status is always a symbol and a word, never colour alone.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from datetime import datetime, timedelta
 import duckdb
 import pandas as pd
 
-from . import charts, kpi_charts, kpi_trends, overview, sla_charts
+from . import charts, kpi_charts, kpi_trends, overview, recurrence, sla_charts, sla_policy
 from . import kpi_registry as reg
 from . import sla_compliance as comp
 from .filters import Filters
 from .kpi_facts import data_span
 from .kpi_charts import fmt
 from .kpis import KpiResult, results as kpi_results
-from .report import Block, Chart, Section, Table, Text
+from .report_model import Block, Chart, Section, Table, Text
 
 # Symbol + word for every status the report prints (the PDF maps symbols its font lacks).
 STATUS_SYMBOL = {"met": "✓", "pass": "✓", "missed": "✗", "fail": "✗", "at risk": "!",
@@ -133,15 +133,12 @@ def sla_section(con: duckdb.DuckDBPyConnection, filters: Filters,
                 as_of: datetime) -> tuple[Section, pd.DataFrame | None, tuple[str, ...]]:
     """Compliance per severity and clock over the month's cohort (and its weekly counts, reused
     by the trends), as on the SLA page: sla_compliance.counts."""
-    from .kpi_trends import period_of
-    from .sla_policy import policies, policy_in_force, untargeted
-
-    policy = policy_in_force(policies(con), filters.date_from)
+    policy = sla_policy.policy_in_force(sla_policy.policies(con), filters.date_from)
     target = policy.compliance_target_pct
-    period = period_of(con, filters, as_of)
+    period = kpi_trends.period_of(con, filters, as_of)
     try:
         table = comp.compliance_table(comp.counts(con, filters, period, split="severity"), target,
-                                      untargeted(policy))
+                                      sla_policy.untargeted(policy))
         weekly = comp.counts(con, filters, period, grain="week")
         versions = tuple(comp.versions_used(con, filters, period))
     except ValueError as exc:  # e.g. a policy that cannot judge: say so instead of failing
@@ -214,9 +211,7 @@ def trends_section(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: date
               kpi_charts.describe_trend(mttr, "mttr", target, "week"), mttr, _mttr_table(mttr)),
     ]
     if sla_weekly is not None:
-        from .sla_policy import policies, policy_in_force
-
-        sla_target = policy_in_force(policies(con), filters.date_from).compliance_target_pct
+        sla_target = sla_policy.policy_in_force(sla_policy.policies(con), filters.date_from).compliance_target_pct
         trend = comp.compliance_trend(sla_weekly)
         blocks.append(Chart("sla_weekly", sla_charts.trend_chart(trend, sla_target, "week"),
                             sla_charts.describe_trend(trend, "week"), trend, _sla_trend_table(trend)))
@@ -244,19 +239,17 @@ def _cluster_data(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def recurrence_section(con: duckdb.DuckDBPyConnection, filters: Filters) -> Section:
-    from .recurrence import DEFINITIONS, clusters, problem_candidates
-
-    found = clusters(con, filters, min_tickets=2)
+    found = recurrence.clusters(con, filters, min_tickets=2)
     top = found.head(TOP_CLUSTERS)
-    cands = problem_candidates(found).head(TOP_CLUSTERS)
+    cands = recurrence.problem_candidates(found).head(TOP_CLUSTERS)
     blocks: list[Block] = [
         Text(f"{len(found):,} clusters of recurring tickets (two or more tickets) in the month; the "
              f"{len(top)} with the highest impact below (tickets × (1 + downtime hours) × recency, as on the "
              "Recurrence page), then the problem candidates."),
-        Text(DEFINITIONS["clusters"], "note"),
+        Text(recurrence.DEFINITIONS["clusters"], "note"),
         Table("top_clusters", "Top recurring clusters", _cluster_data(top), view=_cluster_view(top),
               widths=(2.6, 2.6, 1.4, 0.9, 1.9, 0.9, 1.1)),
-        Text(DEFINITIONS["candidates"], "note"),
+        Text(recurrence.DEFINITIONS["candidates"], "note"),
         Table("problem_candidates", "Problem candidates (no linked problem yet)", _cluster_data(cands),
               view=_cluster_view(cands), widths=(2.6, 2.6, 1.4, 0.9, 1.9, 0.9, 1.1)),
     ]

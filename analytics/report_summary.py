@@ -22,7 +22,7 @@ from .kpi_charts import fmt
 from .kpi_facts import data_span
 from .kpi_trends import period_of, undated
 from .kpis import KpiResult, frame as kpi_frame
-from .report import Block, Section, Spark, Table, Text
+from .report_model import Block, Section, Spark, Table, Text
 from .report_sections import change_words, status_label
 
 TREND_MONTHS = 6  # the report's month and the five before it

@@ -34,7 +34,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from . import db
+from . import db, sla_engine
 
 # Per ticket: the filter columns (so Filters.where() applies unchanged), the two judgements as
 # codes into sla_engine.STATUS_TEXT (0 = not applicable, 1 = met, 2 = breached, 3 = running,
@@ -92,9 +92,7 @@ stats = {"builds": 0, "live_builds": 0}  # how often the engine ran (tests and t
 
 def _judged(con: duckdb.DuckDBPyConnection, as_of: datetime, where_sql: str, params: list) -> pa.Table:
     """COLUMNS for the tickets matching `where_sql`, judged by the SLA engine at `as_of`."""
-    from .sla_engine import evaluate
-
-    ev = evaluate(con, as_of=as_of, where=where_sql, params=params)
+    ev = sla_engine.evaluate(con, as_of=as_of, where=where_sql, params=params)
     judged = pa.table({"ticket_id": pa.Array.from_pandas(ev["ticket_id"]),
                        **{f"{m}_status": pa.array(ev[f"{m}_status"].cat.codes.to_numpy().astype(np.uint8))
                           for m in ("response", "resolution")},

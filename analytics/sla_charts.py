@@ -157,7 +157,7 @@ def timeline_chart(tl: dict) -> go.Figure:
         _span(fig, "Status", h["event_time"], end, h["status"] or "?", "#595959", "")
     for seg in tl["pause_segments"]:
         _span(fig, "Paused", seg["start"], seg["end"], seg["status"], "#C27C00", "x")
-    for metric, (colour, pattern, _, symbol) in CLOCK_STYLE.items():
+    for metric, (colour, pattern, _, _symbol) in CLOCK_STYLE.items():
         row = f"{metric.capitalize()} clock running"
         for seg in tl["running_segments"].get(metric, []):
             _span(fig, row, seg["start"], seg["end"], f"{seg['minutes']:.0f} min", colour, pattern)

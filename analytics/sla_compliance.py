@@ -1,6 +1,6 @@
 """SLA compliance: the one cohort every consumer counts, and the figures the SLA page and reports show.
 
-`counts` is the one definition (kpi_registry.SLA_COMPLIANCE_TEXT): per metric, the clocks that
+`counts` is the one definition (sla_definitions.SLA_COMPLIANCE_TEXT): per metric, the clocks that
 stopped in the period (met or breached, whenever the ticket was opened; ServiceNow's formula)
 and beside them the clocks open and breached at the period's end (or the as-of time, if
 earlier), over the SLA judgements cached per store version (analytics.sla_cache). The SLA page,
@@ -19,9 +19,11 @@ import numpy as np
 import pandas as pd
 
 from .filters import Filters
-from .kpi_registry import OPEN_BREACHED_TEXT, SLA_COMPLIANCE_TEXT, SLA_SMALL_N as SMALL_N
-from .kpi_trends import ALL, COMPARE, Period, bucket_sql, split_sql, undated, windows
+from .periods import ALL, COMPARE, Period, bucket_sql, split_sql, undated, windows
 from .schema import SEVERITIES
+from .sla_cache import arrays, query
+from .sla_definitions import OPEN_BREACHED_TEXT, SLA_COMPLIANCE_TEXT, SLA_SMALL_N as SMALL_N
+from .sla_engine import STATUS_TEXT
 
 NO_DATA, NO_TARGET = "no data", "no target set"  # a severity without a stopped clock / without a target
 
@@ -41,8 +43,6 @@ DEFINITIONS = {
 
 
 def _codes() -> dict[str, int]:
-    from .sla_engine import STATUS_TEXT
-
     return {s: STATUS_TEXT.index(s) for s in ("met", "breached", "not applicable", "running")}
 
 
@@ -70,8 +70,6 @@ def _counts_numpy(con: duckdb.DuckDBPyConnection, filters: Filters, period: Peri
     """`counts` without split for the windows of `grain` (None or COMPARE): the filters' flags
     from SQL, then per metric and status one histogram of the instants over the windows'
     bounds (a third of the SQL's time at a million tickets)."""
-    from .sla_cache import arrays
-
     code = _codes()
     clause, params = undated(filters).where()
     cols, keep = arrays(con, period.as_of, clause, params)
@@ -110,8 +108,6 @@ def _us(t: datetime) -> int:
 def _counts_sql(con: duckdb.DuckDBPyConnection, filters: Filters, period: Period, grain: str | None,
                 split: str | None) -> pd.DataFrame:
     """`counts` in SQL over the cached judgements (any split and grain)."""
-    from .sla_cache import query
-
     code = _codes()
     clause, params = undated(filters).where()
     if grain in (None, COMPARE):
@@ -289,8 +285,6 @@ def _clock_view(sel: pd.DataFrame, metric: str) -> pd.DataFrame:
 def versions_used(con: duckdb.DuckDBPyConnection, filters: Filters, period: Period) -> list[str]:
     """The policy versions that judged the clocks of the period's cohort and its open breaches
     (a report names them)."""
-    from .sla_cache import query
-
     code = _codes()
     clause, params = undated(filters).where()
     te = period.observed_end

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analytics import db, demo  # noqa: E402
 from analytics.auth import local_operator  # noqa: E402
-from analytics.ingest import ingest_file  # noqa: E402
+from analytics import uploads  # noqa: E402
 
 
 def duckdb_alone(csv: Path, workdir: Path, run: int) -> float:
@@ -38,11 +38,11 @@ def duckdb_alone(csv: Path, workdir: Path, run: int) -> float:
 def hypercare(csv: Path, workdir: Path, run: int) -> tuple[float, float, dict]:
     con = db.connect(workdir / f"store-{run}.duckdb")
     start = time.perf_counter()
-    first = ingest_file(con, csv, uploaded_by=local_operator("bench"), max_bytes=2**40)
+    first = uploads.load(con, csv, uploaded_by=local_operator("bench"), max_bytes=2**40)
     seconds = time.perf_counter() - start
     assert first.tickets_inserted > 0 and first.rows_rejected == 0, first.summary()
     start = time.perf_counter()
-    again = ingest_file(con, csv, uploaded_by=local_operator("bench"), max_bytes=2**40)
+    again = uploads.load(con, csv, uploaded_by=local_operator("bench"), max_bytes=2**40)
     reupload = time.perf_counter() - start
     assert again.tickets_inserted == again.tickets_updated == 0
     con.close()

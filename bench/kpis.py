@@ -89,7 +89,7 @@ def overview_page(con, f: Filters, as_of: datetime = AS_OF) -> None:
     kpi_trends.hypercare_daily(overview.volume_from(cube), GO_LIVE)
     overview.ageing_from(cube)
     overview.mix_from(cube)
-    overview.backlog(con, f, as_of, limit=1000)  # the rows the page lists (ui.state.BACKLOG_ROWS)
+    overview.backlog(con, f, as_of, limit=1000)  # the rows the page lists (ui.cache.BACKLOG_ROWS)
 
 
 def kpi_cards(con, f: Filters) -> None:

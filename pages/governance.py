@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from ui import governance_pir, governance_report, governance_views, widgets
+from ui import governance_pir, governance_report, governance_views, page
 
-con, filters, n = widgets.filtered_page("Governance")
+con, filters, n = page.filtered_page("Governance")
 as_of = governance_views.as_of_picker(con)
 governance_views.verdict(con, filters, as_of)
 

@@ -3,10 +3,10 @@
 import streamlit as st
 
 from analytics import kpi_charts, kpi_registry, kpi_trends
-from ui import kpi_state, state, widgets
+from ui import cache, kpi_state, page, widgets
 
 
-con, filters, n = widgets.filtered_page("KPI trends")
+con, filters, n = page.filtered_page("KPI trends")
 
 names = {k.key: k.name for k in kpi_registry.KPIS if k.trend}
 c1, c2, c3 = st.columns(3)
@@ -17,7 +17,7 @@ grain = c2.selectbox("Grain", kpi_trends.GRAINS, index=1, key="grain", bind="que
 split = c3.selectbox("Split by", kpi_trends.SPLITS, key="split", bind="query-params")
 
 target = kpi_state.targets(con)[key]
-data = kpi_state.trend(con, filters, key, grain, split, state.as_of_now())
+data = kpi_state.trend(con, filters, key, grain, split, cache.as_of_now())
 # The table shows what the chart draws: its buckets, the control limits within the KPI's values.
 widgets.chart(kpi_charts.trend_chart(data, key, target, grain),
               kpi_charts.describe_trend(data, key, target, grain), kpi_charts.shown(data, key),

@@ -5,7 +5,7 @@ import streamlit as st
 from analytics import charts, engagements, kpi_charts, kpi_registry, kpis, overview
 from analytics.overview import DEFINITIONS, figure_captions
 from analytics.overview import backlog as backlog_rows
-from ui import kpi_state, state, widgets
+from ui import cache, kpi_state, page, widgets
 
 
 def _kpi_card(result: kpis.KpiResult) -> None:
@@ -16,10 +16,10 @@ def _kpi_card(result: kpis.KpiResult) -> None:
     widgets.definition_popover(c["definition"].splitlines(), key=f"kpi_{result.key}_definition")
 
 
-con, filters, n = widgets.filtered_page("Overview")
+con, filters, n = page.filtered_page("Overview")
 
-as_of = state.as_of_now()
-cube = state.overview_data(con, "cube", filters, as_of)  # summary, volume, ageing, mix: one scan
+as_of = cache.as_of_now()
+cube = cache.overview_data(con, "cube", filters, as_of)  # summary, volume, ageing, mix: one scan
 summary = overview.summary_from(cube, as_of)
 volume = overview.volume_from(cube)
 captions = figure_captions(summary)
@@ -82,7 +82,7 @@ if go_live is None or (len(volume) and volume["day"].min() < go_live):
 
 st.subheader("Open backlog")
 st.caption(widgets.escape_markdown(DEFINITIONS["open_backlog"]))
-backlog = state.overview_data(con, "backlog_first", filters, as_of)
+backlog = cache.overview_data(con, "backlog_first", filters, as_of)
 if summary["open_backlog"] > len(backlog):
     st.caption(f"The {len(backlog):,} most severe and oldest of {summary['open_backlog']:,} open tickets; "
                "the CSV has all of them.")
@@ -95,5 +95,5 @@ widgets.table(
         "opened_at": st.column_config.DatetimeColumn("Opened (UTC)"),
     },
 )
-widgets.download_rows(backlog_rows, con, filters, as_of, file_name="open_backlog.csv", key="backlog_csv",
-                      label="Download open backlog (CSV)")
+page.download_rows(backlog_rows, con, filters, as_of, file_name="open_backlog.csv", key="backlog_csv",
+                   label="Download open backlog (CSV)")

@@ -4,9 +4,9 @@ import streamlit as st
 
 from analytics.auth import Permission
 from ui import auth as ui_auth
-from ui import engagement_state, portfolio_state, state, widgets
+from ui import engagement_state, page, portfolio_state, widgets
 
-state.start_page(needs_engagement=False)
+page.start_page(needs_engagement=False)
 st.title("Portfolio")
 st.caption("Every engagement on the same definitions (below), each computed on its own data only. "
            "The sidebar's filters do not apply on this page.")

@@ -4,9 +4,9 @@ import streamlit as st
 
 from analytics import recurrence, recurrence_charts as rc
 from analytics.patterns import DEFINITIONS as PATTERNS, DIMENSIONS
-from ui import recurrence_state as rstate, state, widgets
+from ui import cache, page, recurrence_state as rstate, widgets
 
-con, filters, n = widgets.filtered_page("Recurrence")
+con, filters, n = page.filtered_page("Recurrence")
 
 c1, c2, c3 = st.columns(3)
 threshold = c1.slider("Title similarity threshold", 0.5, 1.0, rstate.default_threshold(con), 0.01,
@@ -83,7 +83,7 @@ with tab_patterns:
     par = rstate.pattern(con, "pareto", filters, dimension, measure)
     widgets.chart(rc.pareto_chart(par, dimension, measure), rc.describe_pareto(par, dimension, measure), par,
                   key="rc_pareto", definition=PATTERNS["pareto"])
-    zones = state.time_zones()
+    zones = cache.time_zones()
     tz_default = rstate.heatmap_timezone(con)
     tz = st.selectbox("Time zone of the heatmap", zones, index=zones.index(tz_default) if tz_default in zones
                       else 0, key="rc_tz")

@@ -9,16 +9,16 @@ from analytics import audit, db, profiles
 from analytics.ingest import DEFAULT_MAX_UPLOAD_MB
 from analytics.auth import Permission
 from ui import auth as ui_auth
-from ui import closure_editor, policy_editor, role_editor, state, widgets
+from ui import cache, closure_editor, connection, page, policy_editor, role_editor, widgets
 
-con = state.start_page()
-installation = state.installation_connection()  # the upload limit and role map: every engagement's
+con = page.start_page()
+installation = connection.installation_connection()  # the upload limit and role map: every engagement's
 
 st.title("Settings")
-widgets.engagement_caption("Stored in the engagement's store; they apply to every user of this engagement. "
-                           "The upload limit and the role map apply to every engagement.")
+page.engagement_caption("Stored in the engagement's store; they apply to every user of this engagement. "
+                        "The upload limit and the role map apply to every engagement.")
 
-zones = state.time_zones()
+zones = cache.time_zones()
 current_tz = db.get_setting(con, "default_timezone", "UTC") or "UTC"
 env_limit = os.environ.get("HYPERCARE_MAX_UPLOAD_MB")
 current_mb = int(float(db.get_setting(installation, "max_upload_mb", str(DEFAULT_MAX_UPLOAD_MB))))
@@ -62,12 +62,12 @@ with st.form("settings_form"):
         _changes = {"default_timezone": tz}
         if go_live is not None:
             _changes["go_live_date"] = go_live.isoformat()
-        with state.writing() as w:
-            audit.set_settings(w, _changes, state.actor())
+        with connection.writing() as w:
+            audit.set_settings(w, _changes, ui_auth.actor())
         if not env_limit and str(int(mb)) != db.get_setting(installation, "max_upload_mb"):
-            with state.writing_installation() as w:
-                audit.set_settings(w, {"max_upload_mb": str(int(mb))}, state.actor())
-        state.data_changed()
+            with connection.writing_installation() as w:
+                audit.set_settings(w, {"max_upload_mb": str(int(mb))}, ui_auth.actor())
+        cache.data_changed()
         st.success("Settings saved.", icon=":material/check_circle:")
 if env_limit:
     st.caption(f"The upload limit is fixed at {widgets.escape_markdown(env_limit)} MB by the "
@@ -78,7 +78,7 @@ st.caption("A profile tells Hypercare how an export's columns map to ticket fiel
            "profiles ship with Hypercare; saved ones live in the profiles folder "
            f"({widgets.escape_markdown(profiles.user_profile_dir())}).")
 try:
-    listing, tomls = state.profile_catalogue()
+    listing, tomls = cache.profile_catalogue()
 except profiles.ProfileError as exc:
     st.error(widgets.escape_markdown(exc), icon=":material/error:")
     listing, tomls = None, {}
@@ -108,7 +108,7 @@ if upload is not None:
                    f"({profile.source.layout} layout, {len(profile.columns)} mapped fields).",
                    icon=":material/check_circle:")
         if st.button("Save profile", key="set_profile_save", disabled=not ui_auth.allowed(Permission.EDIT_MAPPINGS)):
-            path = profiles.save_profile(profile, actor=state.actor())
+            path = profiles.save_profile(profile, actor=ui_auth.actor())
             st.success(f"Saved as {widgets.escape_markdown(path)}.", icon=":material/check_circle:")
 
 
@@ -143,9 +143,9 @@ with st.form("kpi_targets_form"):
                 continue
             _changes[f"kpi_target.{_key}"] = _value.strip()
         _changes[kpi_registry.OUTAGE_SETTING] = ",".join(_outage or ["SEV-1", "SEV-2"])
-        with state.writing() as w:
-            audit.set_settings(w, _changes, state.actor())  # one transaction, one audit record per change
-        state.data_changed()
+        with connection.writing() as w:
+            audit.set_settings(w, _changes, ui_auth.actor())  # one transaction, one audit record per change
+        cache.data_changed()
         st.success("KPI targets saved.", icon=":material/check_circle:")
 
 # --- SLA policy (versions, targets, calendar, TOML) -----------------------------------

@@ -6,11 +6,11 @@ import streamlit as st
 
 from analytics import sla_agreement, sla_breakdown, sla_charts, sla_policy
 from analytics import sla_compliance as comp
-from ui import sla_state, state, widgets
+from ui import cache, page, sla_state, widgets
 
-con, filters, n = widgets.filtered_page("SLA compliance")
+con, filters, n = page.filtered_page("SLA compliance")
 
-as_of = state.as_of_now()
+as_of = cache.as_of_now()
 period = sla_state.period(con, filters, as_of)
 with st.spinner("Evaluating SLA clocks…"):
     frame = sla_state.evaluation(con, filters, as_of)

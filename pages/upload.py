@@ -7,14 +7,14 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
-from analytics import datasets, db
+from analytics import datasets, db, uploads
 from analytics.engagements import EngagementError
-from analytics.ingest import PREVIEW_XLSX_ROWS, IngestError, apply_staged, max_upload_bytes, stage_file
+from analytics.ingest import PREVIEW_XLSX_ROWS, IngestError, max_upload_bytes, stage_file
 from analytics.profiles import Profile, ProfileError, save_profile
 from analytics.schema import MAPPABLE_FIELDS, SEVERITIES, TIMESTAMP_FIELDS, UPDATED_FIELD
 from analytics.auth import Permission
 from ui import auth as ui_auth
-from ui import state, status_mapping, upload_target, widgets
+from ui import cache, connection, page, status_mapping, upload_target, widgets
 
 NOT_MAPPED = "— not mapped —"
 UNMAPPED = "unmapped"
@@ -23,9 +23,9 @@ MB = 1024 * 1024
 log = logging.getLogger(__name__)
 DELIMITERS = {"auto": None, "comma ,": ",", "semicolon ;": ";", "tab": "\t", "pipe |": "|"}
 
-con = state.start_page(needs_engagement=False)
+con = page.start_page(needs_engagement=False)
 st.title("Upload & data")
-widgets.engagement_caption("Filters in the sidebar do not apply on this page: it shows every upload.")
+page.engagement_caption("Filters in the sidebar do not apply on this page: it shows every upload.")
 
 
 def show_outcome() -> None:
@@ -79,7 +79,7 @@ def corrected_profile(base: Profile, columns: dict, formats: dict, tz: str,
 show_outcome()
 
 # --- choose a file ----------------------------------------------------------------------
-limit = max_upload_bytes(state.installation_connection())  # the installation's, not one engagement's
+limit = max_upload_bytes(connection.installation_connection())  # the installation's, not one engagement's
 may_upload = ui_auth.allowed(Permission.UPLOAD)
 target = upload_target.choose()
 upload = st.file_uploader(
@@ -101,7 +101,7 @@ if upload is not None:
                                 help="Detected automatically; choose one if the columns look wrong.")
     delimiter = DELIMITERS[delim_choice]
     try:
-        first = state.inspect_upload(con, upload.file_id, upload.name, data, None, None, limit, delimiter)
+        first = cache.inspect_upload(con, upload.file_id, upload.name, data, None, None, limit, delimiter)
     except IngestError as exc:
         st.error(widgets.escape_markdown(exc), icon=":material/error:")
         st.stop()
@@ -141,7 +141,7 @@ if upload is not None:
     with st.expander("Preview (first 50 rows, as read)"):
         widgets.table(first.preview, alt="Preview of the uploaded file", key="upload_preview", wrap=True)
 
-    base = first if pick == best.profile_name else state.inspect_upload(
+    base = first if pick == best.profile_name else cache.inspect_upload(
         con, upload.file_id, upload.name, data, chosen.profile, None, limit, delimiter)
     token = hashlib.sha1(f"{upload.file_id}|{pick}".encode()).hexdigest()[:10]
 
@@ -176,7 +176,7 @@ if upload is not None:
         st.caption("resolved_at comes from the status history: the first entry into the final stretch of "
                    "resolved/closed statuses. A mapped resolved_at column is kept as the export's own value.")
 
-    tz_options = state.time_zones()
+    tz_options = cache.time_zones()
     tz_default = base.profile.timestamps.timezone or default_tz
     tz = st.selectbox(
         "Time zone of timestamps without an offset",
@@ -198,7 +198,7 @@ if upload is not None:
 
     try:
         mapped = corrected_profile(base.profile, columns, formats, tz, base.profile.severity_map)
-        checked = state.inspect_upload(con, upload.file_id, upload.name, data, mapped, tz, limit, delimiter)
+        checked = cache.inspect_upload(con, upload.file_id, upload.name, data, mapped, tz, limit, delimiter)
         problem = None
     except (ValidationError, ProfileError, IngestError) as exc:
         mapped, checked, problem = None, None, exc
@@ -290,7 +290,7 @@ if upload is not None:
                 with stage_file(data=data, name=upload.name, profile=final, tz=tz, max_bytes=limit,
                                 delimiter=delimiter, default_tz=default_tz) as staged, \
                         upload_target.writing(new) as w:
-                    result = apply_staged(w, staged, uploaded_by=state.actor(), replace_newer=replace_newer)
+                    result = uploads.apply(w, staged, uploaded_by=ui_auth.actor(), replace_newer=replace_newer)
         except (IngestError, EngagementError) as exc:
             remember("error", str(exc), [])
         except Exception as exc:  # a defect, not the file: the transaction rolled back
@@ -308,7 +308,7 @@ if upload is not None:
             remember("success", result.summary(), notes)
             show_upload(result.dataset_id)
         st.session_state.pop("upload_replace_newer", None)  # a choice for one load, not for the next
-        state.data_changed()
+        cache.data_changed()
         st.rerun()
 
     with st.expander("Save this mapping as a profile (optional)", icon=":material/save:"):
@@ -326,7 +326,7 @@ if upload is not None:
                          "label": final.source.source_label}),
                     "match": final.match.model_validate({"header": list(base.columns)}),
                 })
-                path = save_profile(named, actor=state.actor())
+                path = save_profile(named, actor=ui_auth.actor())
             except (ValidationError, ProfileError, OSError) as exc:
                 st.error(widgets.escape_markdown(f"Not saved: {exc}"), icon=":material/error:")
             else:
@@ -344,22 +344,22 @@ if st.button("Load demo data", key="demo_go", disabled=not may_upload):
         summary = upload_target.load_demo_data(int(demo_n))
     remember("success", summary, [])
     show_upload(None)  # the selectors fall back to the newest upload
-    state.data_changed()
+    cache.data_changed()
     st.rerun()
 
 # --- uploads ----------------------------------------------------------------------------
 st.header("Uploads")
-uploads = state.dataset_data(con, "list_datasets")
+listed = cache.dataset_data(con, "list_datasets")
 labels: dict[int, str] = {}
-widgets.table(uploads, alt="Uploads, newest first", key="datasets_table",
+widgets.table(listed, alt="Uploads, newest first", key="datasets_table",
               column_config=upload_target.UPLOADS_COLUMNS, column_order=upload_target.UPLOADS_ORDER)
 
-if not uploads.empty:
+if not listed.empty:
     labels = {int(r.dataset_id): f"#{r.dataset_id} {r.file_name} ({r.rows_rejected:,} rejected)"
-              for r in uploads.itertuples()}
+              for r in listed.itertuples()}
     st.subheader("Rejected rows")
     chosen_ds = st.selectbox("Upload", list(labels), format_func=labels.get, key="rejects_dataset")
-    rejected = state.dataset_data(con, "rejects", chosen_ds)
+    rejected = cache.dataset_data(con, "rejects", chosen_ds)
     widgets.table(rejected, alt=f"Rejected rows of upload {chosen_ds}", key="rejects_table", wrap=True)
     if not rejected.empty:
         widgets.download_csv(rejected, f"rejects_{chosen_ds}.csv", key="rejects_csv",
@@ -371,24 +371,24 @@ if not uploads.empty:
         sure = st.checkbox("Yes, delete it and the tickets it last wrote", key="delete_confirm")
         if st.button("Delete upload", key="delete_go",
                      disabled=not sure or not ui_auth.allowed(Permission.DELETE_OWN_DATASETS)):
-            with state.writing() as w:
-                gone = datasets.delete_dataset(w, to_delete, actor=state.actor())
+            with connection.writing() as w:
+                gone = datasets.delete_dataset(w, to_delete, actor=ui_auth.actor())
             remember("success", f"Deleted upload #{to_delete} and {gone:,} tickets.", [])
-            state.data_changed()
+            cache.data_changed()
             st.rerun()
 
 # --- data quality -----------------------------------------------------------------------
 st.header("Data quality")
 scopes = {None: "All uploads", **labels}
 scope = st.selectbox("Scope", list(scopes), format_func=scopes.get, key="dq_scope")
-quality = state.dataset_data(con, "data_quality", scope)
+quality = cache.dataset_data(con, "data_quality", scope)
 widgets.table(quality, alt="Data-quality checks with the number of affected tickets",
               key="dq_table", wrap=True, column_config=upload_target.QUALITY_COLUMNS)
 check_labels = {r.check: f"{r.label} ({r.count:,})" for r in quality.itertuples()}
 check = st.selectbox("Show the rows of", list(check_labels), format_func=check_labels.get,
                      key="dq_check")
 if check:
-    rows = state.dataset_data(con, "data_quality_rows", check, scope)
+    rows = cache.dataset_data(con, "data_quality_rows", check, scope)
     widgets.table(rows, alt=f"Rows failing the check {check_labels[check]}", key="dq_rows", wrap=True)
     if not rows.empty:
         widgets.download_csv(rows, f"data_quality_{check}.csv", key="dq_csv")

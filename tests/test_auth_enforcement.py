@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from analytics import (audit, auth, closure_rules, datasets, engagement_roles, engagements, pir_register,
-                       profiles, signoff)
+                       profiles, signoff, uploads)
 from analytics.auth import Identity, PermissionDenied, local_operator
 from analytics.demo_loader import load_demo
 from analytics.ingest import apply_staged, ingest_file, stage_file
@@ -148,9 +148,9 @@ def test_only_admins_save_closure_rules(con):
 
 
 def test_role_map_changes_are_audited(con):
-    refused(con, lambda: auth.save_role_map(con, {"vera@x.org": ["admin"]}, VIEWER),
+    refused(con, lambda: audit.save_role_map(con, {"vera@x.org": ["admin"]}, VIEWER),
             "Vera (viewer) may not change who has which role: needs admin")
-    auth.save_role_map(con, {"vera@x.org": ["analyst"]}, ADMIN)
+    audit.save_role_map(con, {"vera@x.org": ["analyst"]}, ADMIN)
     assert audit_actors(con) == [("setting.change", "Adam <adam@x.org>")]
     assert auth.role_map(con) == {"vera@x.org": {"analyst"}}
 
@@ -214,14 +214,17 @@ def _store_writes(con) -> dict[str, object]:
     policy = default_policy("UTC").model_copy(update={"version": "v2", "effective_from": date(2026, 1, 1)})
     rules, today = closure_rules.ClosureRules(sla_min_sample=3), date.today()
 
-    def staged(a):
-        with stage_file(data=CSV.replace(b"T-1", b"T-9"), name="u.csv", profile=PROFILE) as s:
-            return apply_staged(con, s, uploaded_by=a)
+    def staged(a, apply=apply_staged, name=b"T-9"):
+        with stage_file(data=CSV.replace(b"T-1", name), name="u.csv", profile=PROFILE) as s:
+            return apply(con, s, uploaded_by=a)
 
     return {
         "ingest.ingest_file": lambda a: ingest_file(con, data=CSV.replace(b"T-1", b"T-2"), name="t.csv",
                                                     profile=PROFILE, uploaded_by=a),
         "ingest.apply_staged": staged,
+        "uploads.load": lambda a: uploads.load(con, data=CSV.replace(b"T-1", b"T-3"), name="l.csv",
+                                               profile=PROFILE, uploaded_by=a),
+        "uploads.apply": lambda a: staged(a, uploads.apply, b"T-4"),
         "pir_register.ingest_register": lambda a: pir_register.ingest_register(con, data=REGISTER, name="p.csv",
                                                                               actor=a),
         "demo_loader.load_demo": lambda a: load_demo(con, n_tickets=20, actor=a),
@@ -230,7 +233,7 @@ def _store_writes(con) -> dict[str, object]:
         "audit.set_setting": lambda a: audit.set_setting(con, "go_live_date", "2026-09-01", a),
         "audit.set_settings": lambda a: audit.set_settings(con, {"max_upload_mb": "5"}, a),
         "closure_rules.save_rules": lambda a: closure_rules.save_rules(con, rules, a),
-        "auth.save_role_map": lambda a: auth.save_role_map(con, {"vera@x.org": ["admin"]}, a),
+        "audit.save_role_map": lambda a: audit.save_role_map(con, {"vera@x.org": ["admin"]}, a),
         "engagement_roles.save": lambda a: engagement_roles.save(con, {"vera@x.org": ["admin"]}, a),
         "signoff.record": lambda a: signoff.record(con, "Support Lead", "Dana", today, "", a),
         "signoff.revoke": lambda a: signoff.revoke(con, "IT Director", "changed mind", a),
@@ -294,11 +297,12 @@ def test_a_plain_name_is_refused_by_every_write_on_files(tmp_path, write):
 
 # name -> (keyword, position, the module it is called through or None): where the actor goes.
 WRITES = {"ingest_file": ("uploaded_by", None, None), "apply_staged": ("uploaded_by", None, None),
+          "load": ("uploaded_by", None, "uploads"), "apply": ("uploaded_by", None, "uploads"),
           "ingest_register": ("actor", None, None), "delete_dataset": ("actor", 2, None),
           "save_profile": ("actor", None, None), "load_demo": ("actor", None, None),
           "save_policy": ("who", 2, None), "set_settings": ("actor", 2, "audit"),
           "set_setting": ("actor", 3, "audit"), "save_rules": ("actor", 2, None),
-          "record": ("actor", 5, "signoff"), "revoke": ("actor", 3, "signoff"), "save_role_map": ("actor", 2, None),
+          "record": ("actor", 5, "signoff"), "revoke": ("actor", 3, "signoff"), "save_role_map": ("actor", 2, "audit"),
           "save": ("actor", 2, "engagement_roles"), "create_catalog": ("actor", 1, None),
           "create": ("actor", None, "engagements"), "delete": ("actor", 2, "engagements"),
           "discard_empty": ("actor", 2, "engagements"),
@@ -324,9 +328,9 @@ def _calls(tree: ast.AST):
                     yield name, node
 
 
-def test_every_write_in_the_ui_passes_state_actor():
+def test_every_write_in_the_ui_passes_the_session_actor():
     """The core refuses anything but an Identity; a write called from a page must also pass the
-    session's own (`state.actor()`), never a local operator with every role."""
+    session's own (`ui_auth.actor()`), never a local operator with every role."""
     missing, seen = [], 0
     for path in sorted([*REPO_ROOT.joinpath("pages").glob("*.py"), *REPO_ROOT.joinpath("ui").glob("*.py")]):
         for name, call in _calls(ast.parse(path.read_text(encoding="utf-8"))):
@@ -337,21 +341,21 @@ def test_every_write_in_the_ui_passes_state_actor():
             seen += 1
             if (str(path.relative_to(REPO_ROOT)), name) in APP_WRITES:
                 continue
-            if arg is None or ast.unparse(arg) != "state.actor()":
+            if arg is None or ast.unparse(arg) != "ui_auth.actor()":
                 missing.append(f"{path.relative_to(REPO_ROOT)}:{call.lineno} {name}")
     assert seen >= 20, "the scan found too few writes: has the UI's structure changed?"
     assert not missing, f"writes without the session's identity: {missing}"
 
 
-def test_state_actor_is_the_session_identity(monkeypatch):
+def test_ui_actor_is_the_session_identity(monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     def script():
         import streamlit as st
 
-        from ui import state
+        from ui import auth as ui_auth
 
-        who = state.actor()
+        who = ui_auth.actor()
         st.write(f"{type(who).__name__}|{who.label}|{who.role_text}")
 
     monkeypatch.setenv("HYPERCARE_OPERATOR", "Desk 4")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import auth, ingest, reachability
+from analytics import audit, auth, ingest, reachability
 from analytics.auth import local_operator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -111,13 +111,13 @@ def test_signed_in_user_without_any_role_is_stopped_with_an_explanation():
 
 def test_roles_table_in_secrets_and_the_settings_role_map_apply(tmp_path, monkeypatch):
     from analytics import db
-    from ui import state
+    from ui import connection
 
     monkeypatch.setenv("HYPERCARE_DB", str(tmp_path / "roles.duckdb"))
-    state.forget_store()
+    connection.forget_store()
     try:
-        with state.writing() as w:
-            auth.save_role_map(w, {"ana@x.org": ["approver"]}, local_operator("cli:test"))
+        with connection.writing() as w:
+            audit.save_role_map(w, {"ana@x.org": ["approver"]}, local_operator("cli:test"))
         roles = {"claim": "groups", "claim_values": {"hc-analysts": ["analyst"]},
                  "emails": {"boss@x.org": ["admin"]}}
         at = run({"auth": AUTH, "roles": roles},
@@ -128,13 +128,13 @@ def test_roles_table_in_secrets_and_the_settings_role_map_apply(tmp_path, monkey
                  {"is_logged_in": True, "sub": "b", "name": "Boss", "email": "boss@x.org"})
         assert any(m.value.startswith("PAGE for Boss <boss@x.org> as admin;") for m in at.markdown)
         # a corrupt role map is ignored with a warning, not a crash and not a grant
-        with state.writing() as w:
+        with connection.writing() as w:
             db.set_setting(w, auth.ROLE_MAP_SETTING, "{broken")
         at = run({"auth": AUTH, "roles": roles},
                  {"is_logged_in": True, "sub": "a", "name": "Ana", "email": "ana@x.org"})
         assert "role map in Settings is unreadable" in texts(at) and not page_shown(at)
     finally:
-        state.forget_store()
+        connection.forget_store()
 
 
 def test_a_malformed_roles_table_fails_closed():
@@ -225,7 +225,7 @@ SAVE_BUTTONS = ["Save settings", "Save KPI targets", "Save as new version", "Sav
     (["admin"], SAVE_BUTTONS, []),
 ])
 def test_settings_page_disables_what_the_roles_do_not_allow(tmp_path, monkeypatch, roles, enabled, locks):
-    from ui import state
+    from ui import connection
 
     from analytics import db
 
@@ -233,7 +233,7 @@ def test_settings_page_disables_what_the_roles_do_not_allow(tmp_path, monkeypatc
     db.connect(tmp_path / "settings.duckdb", held=False).close()
     monkeypatch.setenv("HYPERCARE_DB", str(tmp_path / "settings.duckdb"))
     monkeypatch.setenv("HYPERCARE_NO_DEMO", "1")
-    state.forget_store()
+    connection.forget_store()
     try:
         at = AppTest.from_file(str(REPO_ROOT / "pages" / "settings.py"), default_timeout=60)
         at.secrets["auth"] = AUTH
@@ -249,25 +249,25 @@ def test_settings_page_disables_what_the_roles_do_not_allow(tmp_path, monkeypatc
         for what, caption in zip(locks, shown):
             assert f"may not {what}" in caption.replace("\\", "")
     finally:
-        state.forget_store()
+        connection.forget_store()
 
 
 @pytest.mark.parametrize("roles", [["viewer"], ["admin"]])
 def test_role_map_is_listed_for_everyone_and_edited_by_admins(tmp_path, monkeypatch, roles):
     from analytics import audit
-    from ui import state
+    from ui import connection
 
     monkeypatch.setenv("HYPERCARE_DB", str(tmp_path / "roles.duckdb"))
-    state.forget_store()
+    connection.forget_store()
     try:
         if roles == ["viewer"]:
-            with state.writing() as w:
-                auth.save_role_map(w, {"ana@x.org": ["analyst"]}, local_operator("cli:setup"))
+            with connection.writing() as w:
+                audit.save_role_map(w, {"ana@x.org": ["analyst"]}, local_operator("cli:setup"))
 
         def script():
-            from ui import role_editor, state
+            from ui import connection, role_editor
 
-            role_editor.render(state.get_connection())
+            role_editor.render(connection.get_connection())
 
         at = AppTest.from_function(script, default_timeout=30)
         at.secrets["auth"] = AUTH
@@ -282,10 +282,10 @@ def test_role_map_is_listed_for_everyone_and_edited_by_admins(tmp_path, monkeypa
             # nothing saved yet: saving the (empty) list stores it, recorded as the admin
             at.button(key="role_map_save").click().run()
             assert "Role map saved" in texts(at)
-            trail = audit.trail(state.get_connection(), action=audit.SETTING_CHANGE)
+            trail = audit.trail(connection.get_connection(), action=audit.SETTING_CHANGE)
             assert trail[["actor", "object"]].values.tolist() == [["Pat <pat@x.org>", "setting:auth_role_map"]]
     finally:
-        state.forget_store()
+        connection.forget_store()
 
 
 @pytest.mark.parametrize("address,served", [("127.0.0.1", True), ("localhost", True), ("::1", True),

@@ -1,7 +1,7 @@
 """Several sessions at once on one process connection: uploads serialise, readers keep reading.
 
 Streamlit runs each browser session on its own thread; they share the process's DuckDB
-connection (ui.state caches one) and take a cursor per query.
+connection (ui.connection caches one) and take a cursor per query.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 
 from analytics import db
-from ui import widgets
+from ui import connection
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,7 @@ def test_the_page_copy_is_used_while_it_lives_and_not_kept_alive(tmp_path):
     page_copy = duckdb.connect(":memory:")
     page_copy.execute("CREATE TABLE tickets AS SELECT 1 AS x")  # one row: not the file's three
 
-    rows = widgets.RowsFromCopy(_count, page_copy, "backlog", path=store)
+    rows = connection.RowsFromCopy(_count, page_copy, "backlog", path=store)
     assert rows().to_dict("records") == [{"label": "backlog", "tickets": 1}]
 
     page_copy.close()

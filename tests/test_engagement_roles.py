@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import auth, engagement_roles, engagements, store
+from analytics import audit, auth, engagement_roles, engagements, store
 from analytics.auth import Identity, Permission, local_operator
 from tests.test_auth_ui import AUTH
 from tests.test_engagement_ui import catalog, two_engagements  # noqa: F401 - fixtures
@@ -66,7 +66,7 @@ def _roles_in(slug: str) -> str:
 
 def test_the_dashboard_gives_each_engagement_its_own_roles(catalog):  # noqa: F811
     with store.writing(catalog) as cat:
-        auth.save_role_map(cat, {"ana@x.org": ["analyst"]}, local_operator("cli:admin"))
+        audit.save_role_map(cat, {"ana@x.org": ["analyst"]}, local_operator("cli:admin"))
     with store.writing(engagements.resolve(catalog, "sn").path) as sn:
         engagement_roles.save(sn, {"ana@x.org": ["viewer"]}, local_operator("cli:admin"))
 
@@ -82,7 +82,7 @@ def test_settings_shows_the_engagements_list_and_saves_it_for_an_admin(catalog):
     from analytics import audit
 
     with store.writing(catalog) as cat:
-        auth.save_role_map(cat, {"pat@x.org": ["admin"]}, local_operator("cli:admin"))
+        audit.save_role_map(cat, {"pat@x.org": ["admin"]}, local_operator("cli:admin"))
     at = AppTest.from_file("../app.py", default_timeout=120)
     at.secrets["auth"] = AUTH
     at.user = {"is_logged_in": True, "sub": "p", "name": "Pat", "email": "pat@x.org", "email_verified": True}

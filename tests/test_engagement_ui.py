@@ -13,11 +13,10 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from analytics import audit, db, engagements, portfolio, store
+from analytics import audit, db, engagements, portfolio, store, uploads
 from analytics.auth import local_operator
 from analytics.demo import DEFAULT_GO_LIVE, DEMO_TIMEZONE
 from analytics.demo_loader import load_demo
-from analytics.ingest import ingest_file
 from tests.helpers import app_using
 from ui import engagement_state, upload_target
 
@@ -67,7 +66,7 @@ def two_engagements(tmp_path_factory) -> Path:
         load_demo(con, n_tickets=300, seed=5, actor=local_operator("demo"))
     real = engagements.create(path, "sn", "ServiceNow 2016", go_live=date(2016, 2, 29), actor=local_operator("tester"))
     with store.writing(real.path) as con:
-        ingest_file(con, SAMPLE, uploaded_by=local_operator("tester"))
+        uploads.load(con, SAMPLE, uploaded_by=local_operator("tester"))
     return path
 
 

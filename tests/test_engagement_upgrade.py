@@ -78,10 +78,10 @@ def test_upgrade_splits_demo_from_the_rest_and_keeps_settings(legacy):
 def test_resolve_upgrades_then_asks_which_engagement(legacy, monkeypatch):
     monkeypatch.delenv(engagements.ENV, raising=False)
     with pytest.raises(EngagementError, match="2 engagements .*--engagement SLUG.*Default \\(default\\)"):
-        engagements.resolve(legacy)
-    assert engagements.resolve(legacy, "demo").slug == "demo"
+        engagement_upgrade.resolve(legacy)
+    assert engagement_upgrade.resolve(legacy, "demo").slug == "demo"
     monkeypatch.setenv(engagements.ENV, "default")
-    assert engagements.resolve(legacy).slug == "default"
+    assert engagement_upgrade.resolve(legacy).slug == "default"
 
 
 def test_a_failed_upgrade_leaves_the_file_untouched(legacy, monkeypatch):

@@ -18,7 +18,7 @@ from analytics.ingest import ingest_file
 from tests.helpers import app_using
 from tests.test_engagement_ui import catalog, two_engagements  # noqa: F401 (fixtures, shared)
 from ui import engagement_state
-from ui.state import FROM_KEY, TO_KEY
+from ui.filter_bar import FROM_KEY, TO_KEY
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 SAMPLE = Path(__file__).parent / "fixtures" / "servicenow_event_log_sample.csv"

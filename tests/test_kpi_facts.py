@@ -74,7 +74,7 @@ def test_class_number_reads_back_every_classification_column(con):
         columns = [c for c, *_ in kpi_facts._class_parts(cohort)]
         assert columns, cohort
         decoded = ", ".join(f"{kpi_facts.decoded_sql(cohort, c)} AS d_{c}" for c in columns)
-        got = kpi_facts.query(con, Filters(), lambda where, cohort=cohort, decoded=decoded: (
+        got = kpi_facts.query(con, Filters(), lambda where, cohort=cohort, decoded=decoded, columns=columns: (
             f"SELECT {', '.join(columns)}, {decoded} FROM (SELECT *, cls_{cohort} AS cls FROM facts "
             f"WHERE {where})"), []).df()
         assert len(got) == 400

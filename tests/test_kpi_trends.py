@@ -36,7 +36,7 @@ def test_weekly_trend_equals_each_week_computed_alone(demo, key):
     con, _ = demo
     df = kpi_trends.trend(con, WEEKS, key, "week", "none", AS_OF)
     assert list(df["bucket"]) == [MONDAY + timedelta(days=7 * i) for i in range(4)]
-    for i, row in df.iterrows():
+    for _i, row in df.iterrows():
         week = Filters(date_from=row["bucket"], date_to=row["bucket"] + timedelta(days=6))
         alone = kpis.results(con, week, AS_OF, keys=(key,), previous=False)[key]
         if alone.value is None:
@@ -218,8 +218,6 @@ def test_card_texts(demo):
 
 @pytest.fixture
 def app_db(demo):
-    import streamlit as st
-
     _, path = demo
     demo[0].execute("CHECKPOINT")
     with app_using(path, demo=True):

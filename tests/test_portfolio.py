@@ -144,7 +144,7 @@ def test_a_visit_recomputes_only_the_engagement_whose_store_changed(catalog, mon
 
 def test_a_row_whose_as_of_is_the_clock_is_recomputed_the_next_minute(catalog, monkeypatch):
     """A window and data reaching past now bind the as-of to the clock: that row lives a minute."""
-    from ui import portfolio_state, state
+    from ui import cache, portfolio_state
 
     portfolio_state.forget_rows()
     listed = engagements.list_engagements(catalog)
@@ -159,13 +159,13 @@ def test_a_row_whose_as_of_is_the_clock_is_recomputed_the_next_minute(catalog, m
     monkeypatch.setattr(portfolio, "row", counting)
     early = datetime(2026, 9, 10, 9, 0)  # inside the demo's window and data: the as-of is the clock
     for minute in (early, early, early.replace(minute=1)):
-        monkeypatch.setattr(state, "as_of_now", lambda m=minute: m)
+        monkeypatch.setattr(cache, "as_of_now", lambda m=minute: m)
         got = portfolio_state.rows(demo)
     assert computed == [early, early.replace(minute=1)]
     assert got.loc[0, "as_of"] == early.replace(minute=1)
     late = datetime(2027, 1, 5, 9, 0)  # after the window: the as-of is its end, for the whole day
     for minute in (late, late.replace(minute=7)):
-        monkeypatch.setattr(state, "as_of_now", lambda m=minute: m)
+        monkeypatch.setattr(cache, "as_of_now", lambda m=minute: m)
         portfolio_state.rows(demo)
     assert computed[2:] == [late]
 

@@ -11,14 +11,14 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from analytics import db, report_governance, report_pack
+from analytics import db, report_pack
 from analytics.auth import local_operator
 from analytics.cli import main
 from analytics.filters import Filters
 from analytics.ingest import ingest_file
 from analytics.profiles import find_profile
-from analytics.report import (Chart, Report, Section, Table, Text, build, default_as_of, month_range,
-                              split_values)
+from analytics.report import build, default_as_of, month_range, split_values
+from analytics.report_model import Report, Section, Table, Text
 from analytics.report_sections import status_label
 from tests.helpers import write_csv
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import shutil
 from datetime import date, datetime, timezone
 
@@ -20,7 +19,8 @@ from analytics.cli import main
 from analytics.filters import Filters
 from analytics.kpi_charts import fmt
 from analytics.recurrence import update_clusters
-from analytics.report import Chart, Report, Section, Table, Text, build
+from analytics.report import build
+from analytics.report_model import Chart, Report, Section, Table, Text
 
 pytestmark = pytest.mark.slow  # ./test.sh's quick run leaves it out; --all and CI run it
 

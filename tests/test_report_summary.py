@@ -13,7 +13,8 @@ from analytics import report_summary as summ
 from analytics.auth import local_operator
 from analytics.filters import Filters
 from analytics.kpis import results
-from analytics.report import Spark, build, month_filters
+from analytics.report import build, month_filters
+from analytics.report_model import Spark
 from analytics.report_pdf import spark_svg
 from analytics.report_sections import month_on_month
 

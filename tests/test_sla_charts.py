@@ -37,7 +37,7 @@ def test_every_label_sits_right_of_100_where_no_whisker_or_target_reaches(table)
     target = fig.layout.shapes[0].x0
     labelled = [(t, i, x, b, text) for t, i, x, b, text, where in _points(fig) if where != "none"]
     assert len(labelled) == 8 and {text for *_, text in labelled} >= {"25.2 % missed", "no data"}
-    for trace, i, x, base, _ in labelled:
+    for _trace, _i, x, base, _ in labelled:
         assert base > 100 >= target and x == 0  # a zero-length bar: its outside text starts at base
     whisker_ends = [v + (h or 0) for t in fig.data for v, h in zip(t.x, t.error_x.array) if v is not None]
     assert max(whisker_ends) <= 100

@@ -68,7 +68,7 @@ def test_policy_editor_saves_a_new_version_and_explains_errors(store):
     at.button[[b.label for b in at.button].index("Save as new version")].click().run()
     assert not at.exception, [e.message for e in at.exception]
     assert any("Saved version" in s.value for s in at.success), [s.value for s in at.success]
-    from ui.state import get_connection
+    from ui.connection import get_connection
     versions = policy_versions(get_connection())
     assert list(versions["version"]) == ["demo-us-business-hours", "v2-eight-to-four"]
 

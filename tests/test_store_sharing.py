@@ -83,10 +83,10 @@ def test_a_write_gives_up_after_the_wait_with_one_line(tmp_path, capsys, monkeyp
 
 def test_concurrent_cli_uploads_all_land(tmp_path, demo_csvs):
     path = tmp_path / "s.duckdb"
-    for round_ in range(3):
+    for _round in range(3):
         procs = [_cli("ingest", str(f), "--db", str(path), "--json") for f in demo_csvs]
         outs = [p.communicate(timeout=120) for p in procs]
-        for p, (out, err) in zip(procs, outs, strict=True):
+        for p, (_out, err) in zip(procs, outs, strict=True):
             assert p.returncode == 0, err
             assert "Traceback" not in err
     con = db.connect(path)

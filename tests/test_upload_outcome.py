@@ -20,7 +20,8 @@ from analytics import db, recurrence
 from analytics.auth import local_operator
 from analytics.cli import main as cli
 from analytics.demo_loader import load_demo
-from analytics.ingest import IngestError, ingest_file
+from analytics.ingest import IngestError
+from analytics import uploads
 from analytics.tickets_export import tickets_frame
 
 
@@ -49,7 +50,7 @@ def demo_store(tmp_path: Path):
     (resolved_at_reported), so the first round trip updates those tickets once."""
     con = db.connect(tmp_path / "demo.duckdb")
     load_demo(con, 800, actor=local_operator("demo"))
-    ingest_file(con, data=_csv(tickets_frame(con)), name="round-trip.csv", uploaded_by=local_operator("local"))
+    uploads.load(con, data=_csv(tickets_frame(con)), name="round-trip.csv", uploaded_by=local_operator("local"))
     yield con
     con.close()
 
@@ -80,7 +81,7 @@ def test_variants_of_a_loaded_export_change_nothing_and_never_fail(demo_store, v
     con = demo_store
     frame = tickets_frame(con)
     data = _csv(frame)
-    ingest_file(con, data=data, name="export.csv", uploaded_by=local_operator("local"))
+    uploads.load(con, data=data, name="export.csv", uploaded_by=local_operator("local"))
     before = _state(con)
     if variant == "crlf":
         data = data.replace(b"\n", b"\r\n")
@@ -88,7 +89,7 @@ def test_variants_of_a_loaded_export_change_nothing_and_never_fail(demo_store, v
         data = _csv(frame.head(100))
     else:
         data = _csv(frame.iloc[::-1])
-    result = ingest_file(con, data=data, name=f"{variant}.csv", uploaded_by=local_operator("local"))
+    result = uploads.load(con, data=data, name=f"{variant}.csv", uploaded_by=local_operator("local"))
     assert result.tickets_inserted == result.tickets_updated == 0
     assert _state(con) == before
     assert recurrence.stored_is_current(con, recurrence.default_threshold(con))
@@ -98,7 +99,7 @@ def test_a_new_title_in_an_update_gets_its_cluster_in_the_same_upload(demo_store
     con = demo_store
     frame = tickets_frame(con)
     frame.loc[frame.index[0], "title"] = "Completely new failure of the ledger export"
-    result = ingest_file(con, data=_csv(frame), name="retitled.csv", uploaded_by=local_operator("local"))
+    result = uploads.load(con, data=_csv(frame), name="retitled.csv", uploaded_by=local_operator("local"))
     assert result.tickets_updated == 1
     assert recurrence.stored_is_current(con, recurrence.default_threshold(con))
     rep = con.execute("SELECT count(*) FROM recurrence_clusters WHERE representative LIKE "
@@ -111,7 +112,7 @@ def test_a_failing_cluster_update_rolls_the_whole_upload_back(demo_store, monkey
     frame = tickets_frame(con)
     frame.loc[frame.index[:3], "title"] = ["New failure A", "New failure B", "New failure C"]
     before = _state(con)
-    uploads = con.execute("SELECT count(*) FROM datasets").fetchall()[0][0]
+    datasets = con.execute("SELECT count(*) FROM datasets").fetchall()[0][0]
     audits = con.execute("SELECT count(*) FROM audit_log").fetchall()[0][0]
 
     def broken(*_args, **_kwargs):
@@ -119,9 +120,9 @@ def test_a_failing_cluster_update_rolls_the_whole_upload_back(demo_store, monkey
 
     monkeypatch.setattr(recurrence, "_assign_incremental", broken)
     with pytest.raises(RuntimeError):
-        ingest_file(con, data=_csv(frame), name="retitled.csv", uploaded_by=local_operator("local"))
+        uploads.load(con, data=_csv(frame), name="retitled.csv", uploaded_by=local_operator("local"))
     assert _state(con) == before
-    assert con.execute("SELECT count(*) FROM datasets").fetchall()[0][0] == uploads
+    assert con.execute("SELECT count(*) FROM datasets").fetchall()[0][0] == datasets
     assert con.execute("SELECT count(*) FROM audit_log").fetchall()[0][0] == audits
 
 
@@ -141,7 +142,7 @@ def test_every_real_export_twice_in_either_order(real_data, tmp_path, order):
         for f in files:
             before = _state(con)
             try:
-                ingest_file(con, f, uploaded_by=local_operator("local"))
+                uploads.load(con, f, uploaded_by=local_operator("local"))
             except IngestError as exc:
                 # A status-history file before its tickets file, or a file no profile reads
                 # (Rabobank's activity log and change records) — refused, never guessed.
@@ -154,19 +155,19 @@ def test_every_real_export_twice_in_either_order(real_data, tmp_path, order):
         assert {f.name for f in refused} == unreadable | early
         for f in refused:
             if f.name in early:
-                assert ingest_file(con, f, uploaded_by=local_operator("local")).tickets_updated > 0
+                assert uploads.load(con, f, uploaded_by=local_operator("local")).tickets_updated > 0
         loaded = _state(con)
         for f in files:
             if f.name in unreadable:
                 continue
-            result = ingest_file(con, f, uploaded_by=local_operator("local"))
+            result = uploads.load(con, f, uploaded_by=local_operator("local"))
             assert result.tickets_inserted == result.tickets_updated == 0, f.name
         assert _state(con) == loaded
         # A gunzipped copy is another file with the same rows: loaded, and nothing changes.
         plain = tmp_path / files[0].name.removesuffix(".gz")
         with gzip.open(files[0]) as src, plain.open("wb") as dst:
             shutil.copyfileobj(src, dst)
-        result = ingest_file(con, plain, uploaded_by=local_operator("local"))
+        result = uploads.load(con, plain, uploaded_by=local_operator("local"))
         assert result.duplicate_of is None and result.tickets_inserted == result.tickets_updated == 0
         assert _state(con) == loaded
     finally:

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from analytics.profiles import find_profile
 
 from tests.helpers import snapshot, app_using
-from ui.state import get_connection
+from ui.connection import get_connection
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APP = str(REPO_ROOT / "app.py")

@@ -16,6 +16,7 @@ from streamlit.errors import StreamlitSecretNotFoundError
 
 from analytics import auth, engagement_roles, reachability
 from analytics.auth import Identity
+from ui import connection, engagement_state, widgets
 
 LOCAL_BANNER = ("Local mode: single local user, everything allowed — see docs/auth.md to "
                 "enable sign-in")
@@ -59,24 +60,20 @@ def role_policy() -> auth.RolePolicy:
 
 def _role_map() -> tuple[dict[str, frozenset[str]], str | None]:
     """The admins' e-mail → roles setting, and a warning when it cannot be read."""
-    from ui import engagement_state, state  # late: ui.state asks this module who the actor is
-
     if engagement_state.kind() not in ("catalog", "engagement"):  # not made yet, or not upgraded
         return {}, None
     try:
-        return auth.role_map(state.installation_connection()), None
+        return auth.role_map(connection.installation_connection()), None
     except ValueError as exc:
         return {}, f"The role map in Settings is unreadable and was ignored: {exc}"
 
 
 def _engagement_map() -> dict[str, frozenset[str]]:
     """The current engagement's own e-mail → roles list (analytics/engagement_roles.py)."""
-    from ui import engagement_state, state  # late: ui.state asks this module who the actor is
-
     if engagement_state.kind() not in ("catalog", "engagement") or engagement_state.current() is None:
         return {}
     try:
-        return engagement_roles.read(state.get_connection())
+        return engagement_roles.read(connection.get_connection())
     except ValueError:  # an unreadable list grants nothing; Settings says so
         return {}
 
@@ -102,6 +99,13 @@ def current_identity() -> Identity:
     claims = _claims()
     me = auth.identity_from_claims(claims, role_policy(), _role_map()[0])
     return engagement_roles.in_engagement(me, _engagement_map(), claims.get("email_verified") not in (False, "false"))
+
+
+def actor() -> Identity:
+    """Who acts in this session, to pass to every write of the core (which checks the
+    permission and records `.label`): the signed-in person in shared mode, else the local
+    user (HYPERCARE_OPERATOR, else "local:<login>"); the core refuses a plain name."""
+    return current_identity()
 
 
 def actor_label() -> str:
@@ -230,6 +234,4 @@ def _sign_in_screen() -> None:
 
 def _plain(text: str) -> str:
     """A name from the identity provider, shown as text (no Markdown from a claim)."""
-    from ui.widgets import escape_markdown
-
-    return escape_markdown(text)
+    return widgets.escape_markdown(text)

@@ -11,7 +11,7 @@ from analytics.schema import SEVERITIES, TICKET_TYPES
 from analytics.signoff import ROLES
 from analytics.auth import Permission
 from ui import auth as ui_auth
-from ui import state, widgets
+from ui import cache, connection, widgets
 
 
 def editor(con: duckdb.DuckDBPyConnection) -> None:
@@ -51,12 +51,12 @@ def editor(con: duckdb.DuckDBPyConnection) -> None:
                     "sla_min_sample": int(sample), "kpi_keys": kpis, "kpi_window_days": int(kwin),
                     "kpi_min_sample": int(ksample), "scheduled_types": sched, "required_roles": roles}
             try:
-                with state.writing() as w:
-                    changed = cr.save_rules(w, data, state.actor())
+                with connection.writing() as w:
+                    changed = cr.save_rules(w, data, ui_auth.actor())
             except (ValueError, PermissionError) as exc:
                 st.error(widgets.escape_markdown(exc), icon=":material/error:")
             else:
-                state.data_changed()
+                cache.data_changed()
                 st.success("Closure criteria saved." if changed else "Nothing changed.", icon=":material/check:")
     st.download_button("Download closure criteria (TOML)", data=cr.rules_to_toml(rules).encode(),
                        file_name="closure_rules.toml", mime="application/toml", key="cr_download",

@@ -21,7 +21,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from analytics import auth, db, demo, engagement_upgrade, engagements, overview, store
 from analytics.demo_loader import DEMO_OPERATOR, load_demo
 from analytics.engagements import Engagement, EngagementError
-from ui import store_view
+from ui import filter_bar, pages_folder, store_view, widgets
 
 QUERY_KEY = "engagement"  # the URL parameter holding the current engagement's slug
 PICK_KEY = "engagement_pick"  # the sidebar's selectbox; its value is a slug
@@ -133,8 +133,6 @@ def open_installation() -> Engagement | None:
 
 def _choose(found: list[Engagement]) -> Engagement | None:
     """The sidebar's choice, kept in the session and the URL; a changed URL wins."""
-    from ui import state, widgets
-
     if not found:
         if QUERY_KEY in st.query_params:
             del st.query_params[QUERY_KEY]
@@ -151,7 +149,7 @@ def _choose(found: list[Engagement]) -> Engagement | None:
     if st.session_state.get(PICK_KEY) not in by_slug:  # first run, or its engagement was deleted
         _switch(found[0].slug)
     names = Counter(e.name for e in found)
-    with st.sidebar, state.as_entry_script():
+    with st.sidebar, pages_folder.as_entry_script():
         st.selectbox("Engagement", list(by_slug), key=PICK_KEY, on_change=_forget_widgets,
                      format_func=lambda s: by_slug[s].label if names[by_slug[s].name] > 1 else by_slug[s].name,
                      help="Every page, filter, figure and report shows this engagement's data only. "
@@ -173,12 +171,10 @@ def _switch(slug: str) -> None:
 def _forget_widgets() -> None:
     """Another engagement was chosen: the filters and every widget's value go (values of one
     engagement mean nothing in another: a service, an upload, a go-live date, an as-of day)."""
-    from ui import state
-
     for key in list(st.session_state.keys()):
         if key != PICK_KEY and not str(key).startswith(_KEPT_WIDGETS):
             del st.session_state[key]
-    state.clear_filters()
+    filter_bar.clear_filters()
 
 
 def switch_to(slug: str) -> None:
@@ -187,8 +183,6 @@ def switch_to(slug: str) -> None:
 
 
 def no_engagement_notice() -> None:
-    from ui import widgets
-
     st.info(NO_ENGAGEMENT, icon=":material/info:")
     st.page_link(widgets.UPLOAD_PAGE, label="Go to Upload & data", icon=":material/upload:")
 
@@ -237,8 +231,6 @@ def load_demo_data(e: Engagement, actor: auth.Identity, n_tickets: int = 5000, f
 
 def _upgrade(path: Path) -> None:
     """Turn a store made before engagements into a catalog; a failure is told as one line."""
-    from ui import widgets
-
     with _first_start_lock:
         try:
             with st.spinner("Upgrading the store to engagements…"):

@@ -12,7 +12,7 @@ from analytics import defect_triage, pir, pir_register
 from analytics.auth import Permission
 from analytics.filters import Filters
 from ui import auth as ui_auth
-from ui import state, widgets
+from ui import cache, connection, store_view, widgets
 
 
 @st.cache_data(show_spinner=False, max_entries=64, ttl=3600)
@@ -36,7 +36,7 @@ def _days(value: float | None) -> str:
 
 
 def reviews(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> None:
-    s = _pir(con, state.con_key(con), "summary", filters, as_of)
+    s = _pir(con, store_view.con_key(con), "summary", filters, as_of)
     st.caption(widgets.escape_markdown(s["definition"]))
     c = st.columns(4)
     c[0].metric("Coverage", _pct(s["coverage_pct"]), help=f"{s['completed']:,} of {s['required']:,} required "
@@ -51,7 +51,7 @@ def reviews(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -
         st.info(widgets.escape_markdown(s["not_measurable_reason"]), icon=":material/info:")
     if s["excluded"]:
         st.caption(widgets.escape_markdown("Excluded: " + "; ".join(f"{label}: {n:,}" for label, n in s["excluded"])))
-    rows = _pir(con, state.con_key(con), "reviews", filters, as_of)
+    rows = _pir(con, store_view.con_key(con), "reviews", filters, as_of)
     overdue = rows[rows["state"] == "overdue"]
     tabs = st.tabs([f"Overdue ({len(overdue):,})", f"All required reviews ({len(rows):,})", "Action items"])
     with tabs[0]:
@@ -61,7 +61,7 @@ def reviews(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -
         widgets.table(rows, alt="Tickets that require a post-incident review", key="gov_pir_all")
         widgets.download_csv(rows, "pir_reviews.csv", key="gov_pir_all_csv", label="Download reviews (CSV)")
     with tabs[2]:
-        acts = _pir(con, state.con_key(con), "actions", filters, as_of)
+        acts = _pir(con, store_view.con_key(con), "actions", filters, as_of)
         widgets.table(acts, alt="PIR action items", key="gov_pir_actions")
         widgets.download_csv(acts, "pir_actions.csv", key="gov_pir_actions_csv", label="Download actions (CSV)")
     register_upload(con)
@@ -77,12 +77,12 @@ def register_upload(con: duckdb.DuckDBPyConnection) -> None:
                               disabled=not may_upload)
         if up is not None and st.button("Load register", key="gov_pir_load", type="primary", disabled=not may_upload):
             try:
-                with state.writing() as w:
-                    res = pir_register.ingest_register(w, data=up.getvalue(), name=up.name, actor=state.actor())
+                with connection.writing() as w:
+                    res = pir_register.ingest_register(w, data=up.getvalue(), name=up.name, actor=ui_auth.actor())
             except (ValueError, PermissionError) as exc:
                 st.error(widgets.escape_markdown(exc), icon=":material/error:")
             else:
-                state.data_changed()
+                cache.data_changed()
                 for msg in res.messages:
                     st.info(widgets.escape_markdown(msg), icon=":material/info:")
         regs = pir_register.registers(con)
@@ -95,15 +95,15 @@ def register_upload(con: duckdb.DuckDBPyConnection) -> None:
 
 def triage(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> None:
     st.caption(widgets.escape_markdown(defect_triage.DEFINITION))
-    summary = _triage(con, state.con_key(con), "summary", filters, as_of)
+    summary = _triage(con, store_view.con_key(con), "summary", filters, as_of)
     summary = summary.assign(excluded=summary["excluded"].map(
         lambda pairs: "; ".join(f"{label}: {n:,}" for label, n in pairs) or "none"))
     widgets.table(summary, alt="Defect triage targets met per class", key="gov_triage")
     widgets.download_csv(summary, "defect_triage.csv", key="gov_triage_csv", label="Download triage summary (CSV)")
     st.markdown("**Tickets by tag**")
-    split = _triage(con, state.con_key(con), "tag_split", filters, as_of)
+    split = _triage(con, store_view.con_key(con), "tag_split", filters, as_of)
     widgets.table(split, alt="Tickets by tag bug, enhancement, question", key="gov_tags")
     with st.expander("Defects, one row each"):
-        rows: pd.DataFrame = _triage(con, state.con_key(con), "evaluate", filters, as_of)
+        rows: pd.DataFrame = _triage(con, store_view.con_key(con), "evaluate", filters, as_of)
         widgets.table(rows, alt="Defects with their triage targets", key="gov_defects")
         widgets.download_csv(rows, "defects.csv", key="gov_defects_csv", label="Download defects (CSV)")

@@ -11,7 +11,7 @@ import streamlit as st
 from analytics import report, report_pack, report_pdf
 from analytics.filters import Filters
 from analytics.kpi_trends import period_of
-from ui import engagement_state, state, widgets
+from ui import cache, engagement_state, page, widgets
 
 _FORMATS = {
     "PDF report": ("pdf", "application/pdf"),
@@ -25,7 +25,7 @@ def _months(con: duckdb.DuckDBPyConnection) -> list[str]:
     latest first: a month with resolutions but no openings has a report too."""
     if not con.cursor().execute("SELECT count(opened_at) FROM tickets").fetchall()[0][0]:
         return []
-    period = period_of(con, Filters(), state.as_of_now())
+    period = period_of(con, Filters(), cache.as_of_now())
     last = period.end - timedelta(microseconds=1)
     months = pd.period_range(period.start, last, freq="M")
     return [f"{m:%Y-%m}" for m in reversed(months)]
@@ -37,7 +37,7 @@ def _whose() -> str:
 
 
 def monthly_report(con: duckdb.DuckDBPyConnection, filters: Filters) -> None:
-    st.caption(widgets.escape_markdown(widgets.engagement_prefix()) +
+    st.caption(widgets.escape_markdown(page.engagement_prefix()) +
                "The month's figures for the governance board. Page 1 is the decision: ready to exit hypercare?, "
                "the closure criteria, the KPIs against targets with their trend, the top risks and the sign-offs. "
                "Then the KPI detail, SLA compliance, trends, recurring clusters, PIR compliance, defect triage, "

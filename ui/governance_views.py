@@ -16,7 +16,7 @@ from analytics import audit, closure, engagements, kpi_facts, portfolio, signoff
 from analytics.auth import Permission
 from analytics.filters import Filters
 from ui import auth as ui_auth
-from ui import state, widgets
+from ui import cache, connection, store_view, widgets
 
 # Status words with an icon each, so a status never rests on colour alone.
 STATUS_ICONS = {
@@ -55,8 +55,8 @@ def as_of_day(as_of: datetime) -> date:
 def as_of_picker(con: duckdb.DuckDBPyConnection) -> datetime:
     """The instant the governance figures are evaluated at: by default the end of the hypercare
     window or the last event, whichever is earlier; a picked day means the end of that day (UTC)."""
-    now = state.as_of_now()
-    default, span = _default_as_of(con, state.con_key(con), now)
+    now = cache.as_of_now()
+    default, span = _default_as_of(con, store_view.con_key(con), now)
     default_day = as_of_day(default)
     picker, beside = st.columns([1, 2], vertical_alignment="bottom")
     day = picker.date_input("Evaluate as of", value=min(default_day, now.date()), max_value=now.date(),
@@ -89,7 +89,7 @@ _VERDICT_ICON = {closure.READY: ":material/check_circle:", closure.NOT_YET: ":ma
 
 def verdict(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> None:
     """"Ready to exit hypercare?" and why (closure.verdict), above the tabs."""
-    word, why = closure.verdict(_scorecard(con, state.con_key(con), as_of, filters))
+    word, why = closure.verdict(_scorecard(con, store_view.con_key(con), as_of, filters))
     st.subheader(f"Ready to exit hypercare? {word.capitalize()}")
     st.markdown(f"{_VERDICT_ICON[word]} **{word.capitalize()}** — {widgets.escape_markdown(why)} "
                 f"(as of {widgets.escape_markdown(as_of_text(as_of))}; the Closure scorecard tab has each "
@@ -104,7 +104,7 @@ def scorecard(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime)
     st.caption(widgets.escape_markdown(
         f"Hypercare closure criteria as of {as_of_text(as_of)}. Rules are edited on the Settings page."))
     with st.spinner("Evaluating closure criteria…"):
-        card = _scorecard(con, state.con_key(con), as_of, filters)
+        card = _scorecard(con, store_view.con_key(con), as_of, filters)
     counts = card["status"].value_counts()
     cols = st.columns(4)
     for col, status in zip(cols, STATUS_ICONS):
@@ -123,7 +123,7 @@ def scorecard(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime)
             st.markdown(widgets.escape_markdown(row["detail"]))
             st.caption(widgets.escape_markdown(f"Definition: {row['definition']}"))
             if st.toggle("Show evidence", key=f"gov_ev_toggle_{row['key']}"):
-                ev = _evidence(con, state.con_key(con), row["key"], as_of, filters)
+                ev = _evidence(con, store_view.con_key(con), row["key"], as_of, filters)
                 widgets.table(ev, alt=f"Evidence for {row['criterion']}", key=f"gov_ev_{row['key']}")
                 widgets.download_csv(ev, f"closure_evidence_{row['key']}.csv", key=f"gov_ev_csv_{row['key']}",
                                      label="Download evidence (CSV)")
@@ -148,26 +148,26 @@ def signoffs(con: duckdb.DuckDBPyConnection) -> None:
                             key="gov_so_date")
         comment = st.text_area("Comment", key="gov_so_comment", max_chars=2000)
         if st.form_submit_button("Record sign-off", type="primary", disabled=not may_sign):
-            _write(lambda w: signoff.record(w, role, name, day, comment, state.actor()),
+            _write(lambda w: signoff.record(w, role, name, day, comment, ui_auth.actor()),
                    f"Sign-off recorded for {role}.")
     with revoke_col, st.form("gov_revoke_form"):
         st.markdown("**Revoke a sign-off**")
         role = st.selectbox("Role", signoff.ROLES, key="gov_rv_role")
         reason = st.text_area("Reason (required)", key="gov_rv_reason", max_chars=2000)
         if st.form_submit_button("Revoke sign-off", disabled=not may_sign):
-            _write(lambda w: signoff.revoke(w, role, reason, state.actor()), f"Sign-off of {role} revoked.")
+            _write(lambda w: signoff.revoke(w, role, reason, ui_auth.actor()), f"Sign-off of {role} revoked.")
 
 
 def _write(action, done: str) -> None:
     """Run a core write (`action` takes the writing connection); show its refusal as a message,
     and refresh every cached figure on success."""
     try:
-        with state.writing() as w:
+        with connection.writing() as w:
             action(w)
     except (ValueError, PermissionError) as exc:
         st.error(widgets.escape_markdown(exc), icon=":material/error:")
         return
-    state.data_changed()
+    cache.data_changed()
     st.toast(done, icon=":material/check:")
     st.rerun()
 

@@ -16,7 +16,7 @@ from analytics.schema import SEVERITIES, TICKET_TYPES
 from analytics.sla_policy_form import ANY_TYPE, KIND_LABELS, policy_from_form, targets_frame
 from analytics.auth import Permission
 from ui import auth as ui_auth
-from ui import state, widgets
+from ui import cache, connection, widgets
 
 # A policy's default start: the earliest version applies to every day before the next one anyway
 # (sla_policy.policy_in_force), so this date means "from the start", not a day in 1970.
@@ -73,7 +73,7 @@ def render(con: duckdb.DuckDBPyConnection) -> None:
                                      key="policy_compliance")
         cal = next((c for c in latest.calendars if c.name == sp.BUSINESS), sp.business_calendar())
         c4, c5, c6 = st.columns(3)
-        zones = state.time_zones()
+        zones = cache.time_zones()
         tz = c4.selectbox("Business calendar time zone", zones, index=zones.index(cal.timezone), key="policy_tz")
         countries = ["", *sorted(holidays.list_supported_countries())]
         country = c5.selectbox("Public holidays of", countries, index=countries.index(cal.country or ""),
@@ -88,24 +88,24 @@ def render(con: duckdb.DuckDBPyConnection) -> None:
                                  column_config=TARGET_COLUMNS, placeholder=units.NONE_TEXT)
         if st.form_submit_button("Save as new version", type="primary"):
             try:
-                with state.writing() as w:
+                with connection.writing() as w:
                     saved = sp.save_policy(w, policy_from_form(latest, version, effective, targets, tz, country,
-                                                                 subdivision, hours, pauses, compliance), who=state.actor())
+                                                                 subdivision, hours, pauses, compliance), who=ui_auth.actor())
             except sp.PolicyError as exc:
                 st.error(widgets.escape_markdown(exc), icon=":material/error:")
             else:
-                state.data_changed()
+                cache.data_changed()
                 st.success(widgets.escape_markdown(f"Saved version '{saved.version}', effective "
                                                    f"{saved.effective_from:%Y-%m-%d}."), icon=":material/check_circle:")
 
     uploaded = st.file_uploader("Import a policy TOML as a new version", type=["toml"], key="policy_upload")
     if uploaded is not None and st.button("Import", key="policy_import"):
         try:
-            with state.writing() as w:
+            with connection.writing() as w:
                 saved = sp.save_policy(w, sp.policy_from_toml(uploaded.getvalue().decode("utf-8", "replace"),
-                                                                origin=uploaded.name), who=state.actor())
+                                                                origin=uploaded.name), who=ui_auth.actor())
         except sp.PolicyError as exc:
             st.error(widgets.escape_markdown(exc), icon=":material/error:")
         else:
-            state.data_changed()
+            cache.data_changed()
             st.success(widgets.escape_markdown(f"Imported version '{saved.version}'."), icon=":material/check_circle:")

@@ -11,7 +11,8 @@ import streamlit as st
 
 from analytics import db, engagements, kpi_charts, kpi_registry, portfolio, store, units
 from analytics.engagements import Engagement
-from ui import engagement_state, state, store_view
+from ui import auth as ui_auth
+from ui import cache, engagement_state, store_view
 
 # The shown columns: the figures first, the engagement's dates (context) last, where a narrow page
 # scrolls to them (the table says so). Numbers get thousands separators from widgets.table.
@@ -77,7 +78,7 @@ def _row(e: Engagement, now: datetime) -> dict:
 
 def rows(found: list[Engagement]) -> pd.DataFrame:
     """portfolio.row of each of `found`, each computed on its own store as it is now."""
-    now = state.as_of_now()  # to the minute: "today" and a clock-bound as-of
+    now = cache.as_of_now()  # to the minute: "today" and a clock-bound as-of
     return portfolio.frame(_row(e, now) for e in found)
 
 
@@ -117,9 +118,9 @@ def shown(df: pd.DataFrame) -> pd.DataFrame:
 
 def delete_demo(e: Engagement) -> str:
     """Delete the catalog's demo engagement `e`; returns what to tell."""
-    engagements.delete(e.catalog, e.slug, state.actor())
+    engagements.delete(e.catalog, e.slug, ui_auth.actor())
     store_view.forget(e.path)
-    state.data_changed()
+    cache.data_changed()
     return f"Deleted the {e.name} engagement and its demo data."
 
 

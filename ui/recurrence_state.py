@@ -1,7 +1,7 @@
 """Streamlit edge for the Recurrence page: cached calls into analytics.recurrence / .patterns.
 
-Same conventions as ui/state.py: the connection is `_con` (kept out of the cache key) plus
-`con_key`; `state.data_changed()` (st.cache_data.clear) forgets these results too.
+Same conventions as ui/cache.py: the connection is `_con` (kept out of the cache key) plus
+`con_key`; `cache.data_changed()` (st.cache_data.clear) forgets these results too.
 """
 
 from __future__ import annotations

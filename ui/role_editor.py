@@ -8,10 +8,10 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from analytics import auth, engagement_roles
+from analytics import audit, auth, engagement_roles
 from analytics.auth import ROLES, Permission
 from ui import auth as ui_auth
-from ui import engagement_state, state, widgets
+from ui import connection, engagement_state, widgets
 
 
 def render(con: duckdb.DuckDBPyConnection) -> None:
@@ -25,8 +25,8 @@ def render(con: duckdb.DuckDBPyConnection) -> None:
                   "waits for sign-in to be enabled." if ui_auth.mode() == "local" else ""))
 
     def save(rows: dict[str, list[str]]) -> None:
-        with state.writing_installation() as w:
-            auth.save_role_map(w, rows, state.actor())
+        with connection.writing_installation() as w:
+            audit.save_role_map(w, rows, ui_auth.actor())
 
     _list_editor(lambda: auth.role_map(con), save, key="role_map", button="Save role map",
                  what="The saved role map", alt="E-mail addresses and their Hypercare roles",
@@ -46,8 +46,8 @@ def render_engagement(con: duckdb.DuckDBPyConnection) -> None:
                "at all a person needs an installation role.")
 
     def save(rows: dict[str, list[str]]) -> None:
-        with state.writing() as w:
-            engagement_roles.save(w, rows, state.actor())
+        with connection.writing() as w:
+            engagement_roles.save(w, rows, ui_auth.actor())
 
     _list_editor(lambda: engagement_roles.read(con), save, key="eng_role_map",
                  button="Save this engagement's roles", what="This engagement's role list",

@@ -128,12 +128,8 @@ def _view(path: str) -> StoreView:
     return v
 
 
-def view(path: str | Path | None = None) -> StoreView:
-    """The process-wide view of the store file `path` (default: the current engagement's)."""
-    if path is None:
-        from ui import engagement_state  # late: it asks this module for the stores' copies
-
-        path = engagement_state.current_path()
+def view(path: str | Path) -> StoreView:
+    """The process-wide view of the store file `path`."""
     return _view(str(Path(path).resolve()))
 
 
@@ -146,9 +142,9 @@ def forget(path: str | Path | None = None) -> None:
 
 
 @contextmanager
-def writing(path: str | Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection to a store (default: the current engagement's) for one change, in
-    its turn; afterwards this process's copy is taken again so the change shows at once."""
+def writing(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection to the store `path` for one change, in its turn; afterwards this
+    process's copy is taken again so the change shows at once."""
     current = view(path)
     own = db.connection_for(current.path)
     if own is not None:

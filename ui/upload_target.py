@@ -16,7 +16,8 @@ from analytics import db, engagements, timeparse
 from analytics.demo_loader import load_demo
 from analytics.engagements import DEFAULT_WINDOW_DAYS, Engagement
 from analytics.ingest import Inspection
-from ui import engagement_state, state, store_view
+from ui import cache, connection, engagement_state, store_view
+from ui import auth as ui_auth
 
 CURRENT, NEW = "current", "new"
 DEMO_REFUSAL = ("The Demo engagement holds only the generated demo data: choose or create an engagement "
@@ -107,7 +108,7 @@ def form(con: duckdb.DuckDBPyConnection, found: Inspection, upload_id: str) -> N
     if st.session_state.get(_PROPOSED_FOR) != upload_id:  # written before the widgets are drawn
         st.session_state["eng_new_go_live"] = proposed_go_live(con, found)
         tz = proposed_timezone(con, found)
-        st.session_state["eng_new_tz"] = tz if tz in state.time_zones() else "UTC"
+        st.session_state["eng_new_tz"] = tz if tz in cache.time_zones() else "UTC"
         st.session_state[_PROPOSED_FOR] = upload_id
     others = {e.slug: e.name for e in engagement_state.listed()}
     st.subheader("New engagement")
@@ -119,7 +120,7 @@ def form(con: duckdb.DuckDBPyConnection, found: Inspection, upload_id: str) -> N
     go_live = left.date_input("Go-live date", key="eng_new_go_live", format="YYYY-MM-DD",
                               min_value=date(2000, 1, 1), max_value=date(2100, 12, 31),
                               help="Proposed: the earliest opened date among the file's first rows.")
-    zones = state.time_zones()
+    zones = cache.time_zones()
     tz = right.selectbox("Time zone", zones, key="eng_new_tz",
                          help="The engagement's time zone; proposed from the file's mapping profile.")
     window = left.number_input("Hypercare window (days)", min_value=1, max_value=366, value=DEFAULT_WINDOW_DAYS,
@@ -139,21 +140,21 @@ def writing(new: NewEngagement | None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A write into the current engagement, or into `new`, made first and shown from the next run.
     Raises EngagementError when `new` can't be made."""
     if new is None:
-        with state.writing() as w:
+        with connection.writing() as w:
             yield w
         return
     if not new.name:
         raise engagements.EngagementError("name the new engagement first")
     e = engagements.create(engagement_state.installation_path(), new.slug, new.name, go_live=new.go_live,
                            timezone_name=new.timezone, window_days=new.window_days, copy_from=new.copy_from,
-                           actor=state.actor())
+                           actor=ui_auth.actor())
     try:
         with store_view.writing(e.path) as w:
             yield w
     except BaseException:
         # A failed upload leaves the installation as it was: the engagement it made goes too.
         with contextlib.suppress(Exception):  # the upload's own error is the one to tell
-            engagements.discard_empty(engagement_state.installation_path(), e.slug, state.actor(),
+            engagements.discard_empty(engagement_state.installation_path(), e.slug, ui_auth.actor(),
                                       "its first upload failed")
         raise
     engagement_state.switch_to(e.slug)  # shown next
@@ -163,10 +164,10 @@ def load_demo_data(n_tickets: int) -> str:
     """Load demo tickets: into the Demo engagement (made when missing) of a catalog, which is then
     shown; into the store itself when it was opened directly. Returns the summary to show."""
     if engagement_state.is_catalog():
-        e: Engagement = engagement_state.demo_engagement(engagement_state.installation_path(), state.actor())
-        results = engagement_state.load_demo_data(e, state.actor(), n_tickets)
+        e: Engagement = engagement_state.demo_engagement(engagement_state.installation_path(), ui_auth.actor())
+        results = engagement_state.load_demo_data(e, ui_auth.actor(), n_tickets)
         engagement_state.switch_to(e.slug)
     else:
-        with state.writing() as w:
-            results = load_demo(w, n_tickets=n_tickets, actor=state.actor())
+        with connection.writing() as w:
+            results = load_demo(w, n_tickets=n_tickets, actor=ui_auth.actor())
     return " | ".join(r.summary() for r in results)

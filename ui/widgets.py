@@ -2,24 +2,20 @@
 
 Ticket text is uploaded by users, so it is never rendered as HTML and only reaches markdown
 through `escape_markdown`; tables go through st.dataframe, which shows cells as plain text.
+Nothing here knows the session (engagement, store, sign-in), so every other ui module may use it.
 """
 
 from __future__ import annotations
 
 import re
-import weakref
 from collections.abc import Callable
-from pathlib import Path
 
-import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import chart_contrast, chart_text, labels, units
 from analytics.csv_export import to_csv_bytes
-from analytics.filters import Filters
-from ui import engagement_state, state, store_view
 
 UPLOAD_PAGE = "pages/upload.py"
 MAX_TABLE_ROWS = 10_000
@@ -35,57 +31,6 @@ def escape_markdown(text: object) -> str:
     # Only ordinary white space folds: a no-break space inside a value ("4 h 49 min") stays.
     flat = _SPACES.sub(" ", str(text)).strip()
     return _MD_SPECIAL.sub(r"\\\1", flat)
-
-
-def engagement_prefix() -> str:
-    """"Engagement: <name> · ", so that a page (and a screenshot of it) says whose data it shows."""
-    e = engagement_state.current()
-    return f"Engagement: {e.name} · " if e is not None else ""
-
-
-def engagement_caption(text: str) -> None:
-    st.caption(escape_markdown(engagement_prefix() + text))
-
-
-def filter_caption(con: duckdb.DuckDBPyConnection, filters: Filters) -> int:
-    """Show "Engagement: … · Filters: … · n tickets" under the page title; returns n."""
-    n = state.ticket_count(con, filters)
-    engagement_caption(filters.caption(n))
-    return n
-
-
-def filtered_page(title: str) -> tuple[duckdb.DuckDBPyConnection, Filters, int]:
-    """The opening of every page that reads the filter bar: (connection, filters, n tickets).
-
-    Draws the title and the filter caption; stops the page with a pointer to Upload & data when
-    the store is empty, or with a hint when the filters match nothing.
-    """
-    con = state.start_page()
-    filters = state.current_filters()
-    st.title(title)
-    n = filter_caption(con, filters)
-    if store_is_empty(con):
-        empty_store_notice()
-        st.stop()
-    if n == 0:
-        no_match_notice()
-        st.stop()
-    return con, filters, n
-
-
-def store_is_empty(con: duckdb.DuckDBPyConnection) -> bool:
-    return state.ticket_count(con, Filters()) == 0
-
-
-def empty_store_notice() -> None:
-    st.info("No tickets loaded yet. Upload a ticket export (or load the demo data) first.",
-            icon=":material/info:")
-    st.page_link(UPLOAD_PAGE, label="Go to Upload & data", icon=":material/upload:")
-
-
-def no_match_notice() -> None:
-    st.info("No tickets match the current filters. Change or clear them in the sidebar.",
-            icon=":material/filter_alt_off:")
 
 
 def metric(label: str, value: int | float | str, definition: str, key: str) -> None:
@@ -196,33 +141,6 @@ def download_csv(df: pd.DataFrame | Callable[[], pd.DataFrame], file_name: str, 
 
     st.download_button(label, data=make, file_name=file_name, mime="text/csv",
                        key=key, icon=":material/download:", on_click="ignore")
-
-
-class RowsFromCopy:
-    """Rows made on click by `fn(con, *args)` from the page's copy of the store, held weakly.
-
-    Streamlit keeps a deferred download of a closed browser session for good
-    (streamlit/streamlit#12506): a page-level lambda would keep the page's globals, and with them
-    a whole copy of the store and its caches, alive after every write. Once that copy is gone
-    (the store changed and no session shows it any more) the store's current copy is used."""
-
-    def __init__(self, fn: Callable[..., pd.DataFrame], con: duckdb.DuckDBPyConnection, *args: object,
-                 path: Path | None = None) -> None:
-        self._fn, self._args = fn, args
-        self._con = weakref.ref(con)
-        self._path = path if path is not None else engagement_state.current_path()
-
-    def __call__(self) -> pd.DataFrame:
-        con = self._con()
-        if con is None:
-            con = store_view.view(self._path).current()
-        return self._fn(con, *self._args)
-
-
-def download_rows(fn: Callable[..., pd.DataFrame], con: duckdb.DuckDBPyConnection, *args: object,
-                  file_name: str, key: str, label: str = "Download CSV") -> None:
-    """`download_csv` of `fn(con, *args)`, made on click without keeping `con` alive."""
-    download_csv(RowsFromCopy(fn, con, *args), file_name, key=key, label=label)
 
 
 def chart(fig: go.Figure, summary: str, data: pd.DataFrame, key: str,

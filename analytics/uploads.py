@@ -1,0 +1,23 @@
+"""Uploading an export as the app, the CLI and the demo do: ingest, and the recurrence clusters
+brought up to date in the upload's own transaction, so its rows and their clusters are one outcome."""
+
+from __future__ import annotations
+
+import duckdb
+
+from . import auth, ingest, recurrence
+from .ingest import IngestResult, Staged
+
+
+def _clusters(cur: duckdb.DuckDBPyConnection, result: IngestResult) -> None:
+    recurrence.update_in(cur, result.dataset_id)
+
+
+def load(con, path=None, *, uploaded_by: auth.Identity, **options) -> IngestResult:
+    """ingest.ingest_file with the clusters updated; `options` are ingest_file's (data, name, profile, …)."""
+    return ingest.ingest_file(con, path, uploaded_by=uploaded_by, derive=_clusters, **options)
+
+
+def apply(con, staged: Staged, *, uploaded_by: auth.Identity, replace_newer: bool = False) -> IngestResult:
+    """ingest.apply_staged with the clusters updated: the part of an upload to run in the store's write turn."""
+    return ingest.apply_staged(con, staged, uploaded_by=uploaded_by, replace_newer=replace_newer, derive=_clusters)
