@@ -6,7 +6,7 @@ engagements; made on first start with a Demo engagement, which HYPERCARE_NO_DEMO
 
 import streamlit as st
 
-from analytics.auth import PermissionDenied
+from analytics.store.auth import PermissionDenied
 from ui import auth, connection, engagement_state, filter_bar, pages_folder, widgets
 
 # The tab icon is set here, an emoji drawn inline: without it Streamlit makes each page's

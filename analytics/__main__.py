@@ -15,6 +15,6 @@ def _stopped_while_starting(_signum, _frame):
 
 signal.signal(signal.SIGINT, _stopped_while_starting)
 
-from .cli import main  # noqa: E402  (after the handler: importing takes a while)
+from analytics.cli import main  # noqa: E402  (after the handler: importing takes a while)
 
 sys.exit(main())

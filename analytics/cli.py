@@ -9,15 +9,23 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import (cli_engagements, cli_errors, closure, closure_rules, csv_export, demo_loader, kpi_trends, recurrence,
-               recurrence_charts, report, report_pack, report_pdf, sla_agreement, sla_compliance, sla_engine,
-               sla_policy, store, tickets_export, uploads)
-from .cli_engagements import waiting
-from .cli_parser import parser as _parser
-from .engagements import EngagementError
-from .filters import Filters
-from .ingest import IngestError, stage_file, upload_settings
-from .profiles import ProfileError, all_profiles, load_profile
+from analytics import cli_engagements, cli_errors, uploads
+from analytics.charts import recurrence as recurrence_charts
+from analytics.cli_engagements import waiting
+from analytics.cli_parser import parser as _parser
+from analytics.demo import loader
+from analytics.governance import closure, closure_rules
+from analytics.ingest import tickets_export
+from analytics.ingest.pipeline import IngestError, stage_file, upload_settings
+from analytics.ingest.profiles import ProfileError, all_profiles, load_profile
+from analytics.kpi import trends
+from analytics.recurrence import clustering
+from analytics.report import builder, pack, pdf
+from analytics.sla import agreement, compliance, engine
+from analytics.sla import policy as sla_policy
+from analytics.store import csv_export, sharing
+from analytics.store.engagements import EngagementError
+from analytics.store.filters import Filters
 
 
 def _resolve_profile(value: str | None):
@@ -38,7 +46,7 @@ def cmd_ingest(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     # Reading and checking each file holds no turn; only its comparison and write do.
-    with store.reading(args.db, on_wait=waiting) as con:
+    with sharing.reading(args.db, on_wait=waiting) as con:
         limit, default_tz = upload_settings(con)
     failed = 0
     for f in args.files:
@@ -73,7 +81,7 @@ def _load(args, f, profile, limit: int, default_tz: str):
     except KeyboardInterrupt:
         print(f"interrupted: {Path(f).name} was not stored", file=sys.stderr)
         raise
-    with staged, store.writing(args.db, on_wait=waiting) as con:
+    with staged, sharing.writing(args.db, on_wait=waiting) as con:
         stored = _uploads(con)
         try:
             return uploads.apply(con, staged, uploaded_by=cli_engagements.operator(),
@@ -108,7 +116,7 @@ def _emit(args, frame, records: list | None, csv_frame) -> int:
 
 def cmd_demo(args) -> int:
     con = args.con
-    for r in demo_loader.load_demo(con, n_tickets=args.tickets, seed=args.seed, actor=demo_loader.DEMO_OPERATOR):
+    for r in loader.load_demo(con, n_tickets=args.tickets, seed=args.seed, actor=loader.DEMO_OPERATOR):
         print(r.summary())
     return 0
 
@@ -127,40 +135,40 @@ def cmd_sla(args) -> int:
     try:
         if args.summary:
             return _sla_summary(args, con, filters, as_of)
-        frame = sla_engine.evaluate(con, as_of=as_of, where=clause, params=params)
+        frame = engine.evaluate(con, as_of=as_of, where=clause, params=params)
     except sla_policy.PolicyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return _emit(args, frame, sla_engine.to_json_records(frame) if args.json else None,
-                 sla_engine.iso_frame(frame) if args.csv else None)
+    return _emit(args, frame, engine.to_json_records(frame) if args.json else None,
+                 engine.iso_frame(frame) if args.csv else None)
 
 
 def cmd_sla_agreement(args) -> int:
     as_of = args.as_of or datetime.now(timezone.utc).replace(tzinfo=None)
     try:
-        summary, rows = sla_agreement.agreement(args.con, Filters(date_from=args.date_from, date_to=args.date_to),
+        summary, rows = agreement.agreement(args.con, Filters(date_from=args.date_from, date_to=args.date_to),
                                                 as_of)
     except sla_policy.PolicyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.csv:
-        sys.stdout.buffer.write(csv_export.to_csv_bytes(sla_agreement.iso_frame(rows)))
+        sys.stdout.buffer.write(csv_export.to_csv_bytes(agreement.iso_frame(rows)))
     elif args.json:
-        json.dump({"as_of": f"{as_of:%Y-%m-%dT%H:%M:%SZ}", "definition": sla_agreement.DEFINITION,
-                   "summary": sla_agreement.records(summary), "disagreements": sla_agreement.records(rows)},
+        json.dump({"as_of": f"{as_of:%Y-%m-%dT%H:%M:%SZ}", "definition": agreement.DEFINITION,
+                   "summary": agreement.records(summary), "disagreements": agreement.records(rows)},
                   sys.stdout)
         sys.stdout.write("\n")
     else:
-        print(f"As of {as_of:%Y-%m-%d %H:%M} UTC. {sla_agreement.DEFINITION}")
-        print(sla_agreement.summary_view(summary).to_string(index=False))
+        print(f"As of {as_of:%Y-%m-%d %H:%M} UTC. {agreement.DEFINITION}")
+        print(agreement.summary_view(summary).to_string(index=False))
         print(f"{len(rows):,} tickets disagree or have no Hypercare verdict (--csv lists them).")
     return 0
 
 
 def _sla_summary(args, con, filters, as_of) -> int:
-    period = kpi_trends.period_of(con, filters, as_of)
+    period = trends.period_of(con, filters, as_of)
     policy = sla_policy.policy_in_force(sla_policy.policies(con), as_of.date())
-    table = sla_compliance.compliance_table(sla_compliance.counts(con, filters, period, split="severity"),
+    table = compliance.compliance_table(compliance.counts(con, filters, period, split="severity"),
                                             policy.compliance_target_pct, sla_policy.untargeted(policy))
     stamp = {"period_start": period.start.isoformat() + "Z", "period_end": period.end.isoformat() + "Z",
              "open_breached_at": period.observed_end.isoformat() + "Z", "as_of": as_of.isoformat() + "Z"}
@@ -172,7 +180,7 @@ def cmd_kpis(args) -> int:
     con = args.con
     severities = tuple(v.strip() for v in (args.severity or "").split(",") if v.strip())
     filters = Filters(date_from=args.date_from, date_to=args.date_to, severity=severities)
-    rows = kpi_trends.cli_table(con, filters, args.kpi_as_of, by=args.by)
+    rows = trends.cli_table(con, filters, args.kpi_as_of, by=args.by)
     if args.json:
         json.dump(rows, sys.stdout, default=str)
         sys.stdout.write("\n")
@@ -188,7 +196,7 @@ def cmd_kpis(args) -> int:
 def cmd_recurrence(args) -> int:
     con = args.con
     try:
-        frame = recurrence.clusters(con, Filters(date_from=args.date_from, date_to=args.date_to),
+        frame = clustering.clusters(con, Filters(date_from=args.date_from, date_to=args.date_to),
                          threshold=args.threshold, min_tickets=args.min_tickets)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -222,21 +230,21 @@ def cmd_closure(args) -> int:
 
 def cmd_report(args) -> int:
     kind = args.format or {".xlsx": "xlsx", ".zip": "csv", ".csv": "csv"}.get(Path(args.out).suffix.lower(), "pdf")
-    options = {"severity": report.split_values(args.severity), "service": report.split_values(args.service),
-               "team": report.split_values(args.team), "as_of": args.report_as_of}
+    options = {"severity": builder.split_values(args.severity), "service": builder.split_values(args.service),
+               "team": builder.split_values(args.team), "as_of": args.report_as_of}
     try:
-        report.month_range(args.month)
+        builder.month_range(args.month)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     con = args.con
     if kind == "pdf":
-        built, data, chart_error = report_pdf.build_pdf(con, args.month, **options)
+        built, data, chart_error = pdf.build_pdf(con, args.month, **options)
         if chart_error:
             print(f"warning: charts not drawn ({chart_error}); the PDF has their text and data", file=sys.stderr)
     else:
-        built = report.build(con, args.month, **options)
-        data = report_pack.to_csv_zip(built) if kind == "csv" else report_pack.to_xlsx(built)
+        built = builder.build(con, args.month, **options)
+        data = pack.to_csv_zip(built) if kind == "csv" else pack.to_xlsx(built)
     Path(args.out).write_bytes(data)
     print(f"wrote {args.out} ({kind}, {len(data):,} bytes): {built.caption.removeprefix('Filters: ')}; as of "
           f"{built.as_of:%Y-%m-%d %H:%M} UTC; inputs fingerprint {built.fingerprint}")
@@ -249,11 +257,11 @@ WRITING = ("demo",)  # ingest takes its own turns (cmd_ingest); the other comman
 @contextmanager
 def _store(args):
     """The store for this command: read-write for the length of a writing command, read-only
-    otherwise; either waits its turn while another process writes (analytics/store.py)."""
+    otherwise; either waits its turn while another process writes (analytics/store/sharing.py)."""
     if args.command in ("profiles", "engagements", "ingest"):
         yield None
         return
-    opener = store.writing if args.command in WRITING else store.reading
+    opener = sharing.writing if args.command in WRITING else sharing.reading
     with opener(args.db, on_wait=waiting) as con:
         yield con
 

@@ -8,8 +8,10 @@ import os
 import sys
 from pathlib import Path
 
-from . import auth, db, demo, engagement_upgrade, engagements
-from .engagements import EngagementError
+from analytics import upgrade
+from analytics.demo import generator
+from analytics.store import auth, db, engagements
+from analytics.store.engagements import EngagementError
 
 # Commands that make a store when there is none yet (a new file is one engagement's store).
 _MAKES_A_STORE = ("ingest", "demo")
@@ -39,9 +41,9 @@ def store_for(args) -> Path | None:
     if args.command == "demo" and slug and kind in ("missing", "catalog"):
         if kind == "missing" or slug not in {e.slug for e in engagements.list_engagements(path)}:
             engagements.create(path, slug, "Demo" if slug == engagements.DEMO_SLUG else slug,
-                               go_live=demo.DEFAULT_GO_LIVE, timezone_name=demo.DEMO_TIMEZONE,
-                               window_days=demo.DEMO_WINDOW_DAYS, is_demo=True, actor=operator())
-    found = engagement_upgrade.resolve(path, slug)
+                               go_live=generator.DEFAULT_GO_LIVE, timezone_name=generator.DEMO_TIMEZONE,
+                               window_days=generator.DEMO_WINDOW_DAYS, is_demo=True, actor=operator())
+    found = upgrade.resolve(path, slug)
     if args.command == "ingest" and found.is_demo:
         raise EngagementError(f"the engagement '{found.slug}' holds only the generated demo data: upload real "
                               "exports into another one (--engagement SLUG --create)")
@@ -52,7 +54,7 @@ def _upgraded(path: Path, kind: str) -> str:
     """Upgrade a store made before engagements, saying so on stderr; the kind it has now."""
     if kind != "legacy":
         return kind
-    result = engagement_upgrade.upgrade(path)
+    result = upgrade.upgrade(path)
     if result is not None:
         print(result.summary(), file=sys.stderr)
     return "catalog"

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 
 import duckdb
 
-from . import db
-from .store import StoreBusy
+from analytics.store import db
+from analytics.store.sharing import StoreBusy
 
 EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 1, 2, 75  # 75: EX_TEMPFAIL, "try again later"
 

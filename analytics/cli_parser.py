@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from datetime import date, datetime, timedelta, timezone
 
-from . import time_range
-from .time_range import RANGE_TEXT
+from analytics.store import time_range
+from analytics.store.time_range import RANGE_TEXT
 
 SOURCES = ("auto", "servicenow", "jira", "pagerduty", "statuspage", "generic")
 

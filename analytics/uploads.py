@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import duckdb
 
-from . import auth, ingest, recurrence
-from .ingest import IngestResult, Staged
+from analytics.ingest import pipeline
+from analytics.ingest.pipeline import IngestResult, Staged
+from analytics.recurrence import clustering
+from analytics.store import auth
 
 
 def _clusters(cur: duckdb.DuckDBPyConnection, result: IngestResult) -> None:
-    recurrence.update_in(cur, result.dataset_id)
+    clustering.update_in(cur, result.dataset_id)
 
 
 def load(con, path=None, *, uploaded_by: auth.Identity, **options) -> IngestResult:
     """ingest.ingest_file with the clusters updated; `options` are ingest_file's (data, name, profile, …)."""
-    return ingest.ingest_file(con, path, uploaded_by=uploaded_by, derive=_clusters, **options)
+    return pipeline.ingest_file(con, path, uploaded_by=uploaded_by, derive=_clusters, **options)
 
 
 def apply(con, staged: Staged, *, uploaded_by: auth.Identity, replace_newer: bool = False) -> IngestResult:
     """ingest.apply_staged with the clusters updated: the part of an upload to run in the store's write turn."""
-    return ingest.apply_staged(con, staged, uploaded_by=uploaded_by, replace_newer=replace_newer, derive=_clusters)
+    return pipeline.apply_staged(con, staged, uploaded_by=uploaded_by, replace_newer=replace_newer, derive=_clusters)

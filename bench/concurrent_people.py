@@ -76,14 +76,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import people_steps as steps  # noqa: E402
 from kpis_browser import CHROMIUM, CHROMIUM_ARGS, _options  # noqa: E402
-from people_servers import (Server, chromium_cpu_s, cpu_s, established, machine_busy_s, renice_chromium,  # noqa: E402
-                            rss_mb, start_proxy, start_servers, stop_servers, threads, uptime)
+from people_servers import (  # noqa: E402
+    Server,
+    chromium_cpu_s,
+    cpu_s,
+    established,
+    machine_busy_s,
+    renice_chromium,
+    rss_mb,
+    start_proxy,
+    start_servers,
+    stop_servers,
+    threads,
+    uptime,
+)
 from people_store import cached_store, cli_loop, count_tickets  # noqa: E402
-from people_steps import (COMMANDS, ROWS, Results, StreamlitClient, new_page,  # noqa: E402
-                          open_overview, open_overview_protocol, person, person_protocol)
+
 
 async def people_part(servers: list[Server], bases: list[str], rounds: int, think: float,
-                      changes: list[tuple[str, str]], results: Results, warm: bool,
+                      changes: list[tuple[str, str]], results: steps.Results, warm: bool,
                       started: threading.Event, shots: Path | None,
                       browser_nice: int | None, client: str) -> tuple[list[float], list[int]]:
     """Run everyone (person i on bases[i]) in browsers or over the protocol (`client`);
@@ -111,12 +122,12 @@ async def people_part(servers: list[Server], bases: list[str], rounds: int, thin
             async def warm_up(s: Server) -> None:
                 t0 = time.perf_counter()
                 if browser is not None:
-                    ctx, page = await new_page(browser)
-                    await open_overview(page, s.base)
+                    ctx, page = await steps.new_page(browser)
+                    await steps.open_overview(page, s.base)
                     await ctx.close()
                 else:
-                    one = StreamlitClient(s.base)
-                    await open_overview_protocol(one)
+                    one = steps.StreamlitClient(s.base)
+                    await steps.open_overview_protocol(one)
                     await one.close()
                 print(f"warm-up: {s.base} first Overview {time.perf_counter() - t0:.1f} s", flush=True)
 
@@ -125,10 +136,10 @@ async def people_part(servers: list[Server], bases: list[str], rounds: int, thin
         start = asyncio.Event()
         ready = [asyncio.Event() for _ in bases]
         if browser is not None:
-            tasks = [asyncio.create_task(person(i, browser, base, rounds, think, changes, results, ready, start,
+            tasks = [asyncio.create_task(steps.person(i, browser, base, rounds, think, changes, results, ready, start,
                                                 shots)) for i, base in enumerate(bases)]
         else:
-            tasks = [asyncio.create_task(person_protocol(i, base, rounds, think, changes, results, ready, start))
+            tasks = [asyncio.create_task(steps.person_protocol(i, base, rounds, think, changes, results, ready, start))
                      for i, base in enumerate(bases)]
         for r in ready:  # every context and page exists; now everyone at once
             await r.wait()
@@ -157,12 +168,12 @@ async def people_part(servers: list[Server], bases: list[str], rounds: int, thin
     return first, most
 
 
-async def final_check(servers: list[Server], expected: int, results: Results) -> None:
+async def final_check(servers: list[Server], expected: int, results: steps.Results) -> None:
     """A fresh session on each server must show every ticket, the uploads included."""
     for s in servers:
-        one = StreamlitClient(s.base)
+        one = steps.StreamlitClient(s.base)
         try:
-            await asyncio.wait_for(open_overview_protocol(one), steps.TIMEOUT_MS / 1000)
+            await asyncio.wait_for(steps.open_overview_protocol(one), steps.TIMEOUT_MS / 1000)
             shown = int(re.sub(r"[^\d]", "", one.metrics["Tickets"]))
             if shown != expected:
                 results.error(f"{s.base}: a fresh Overview shows {shown:,} tickets, the store holds {expected:,}")
@@ -186,12 +197,12 @@ def seconds(ms: float) -> str:
     return f"{ms / 1000:.2f} s"
 
 
-def table(results: Results, title: str) -> str:
+def table(results: steps.Results, title: str) -> str:
     lines = [title, "", "| what | n | p50 | p95 | max | of which the script run: p50 | p95 |",
              "|---|---|---|---|---|---|---|"]
-    for what in ROWS + COMMANDS:
+    for what in steps.ROWS + steps.COMMANDS:
         ms = results.times[what]
-        label = what if what in ROWS else f"CLI `{what}`"
+        label = what if what in steps.ROWS else f"CLI `{what}`"
         if not ms:
             lines.append(f"| {label} | 0 | | | | | |")
             continue
@@ -271,7 +282,7 @@ def main() -> int:
         changes = [c for r in _options(source) for c in r]
         before = count_tickets(db_path)
 
-        results = Results()
+        results = steps.Results()
         servers = start_servers(db_path, work, args.servers, behind_proxy=args.proxy != "none")
         stack.callback(stop_servers, servers)
         start_rss = [rss_mb(s.proc.pid)[0] for s in servers]
@@ -350,7 +361,7 @@ def main() -> int:
               f"{c['wall'] * os.cpu_count():.0f} core-s): servers " + " + ".join(f"{v:.0f}" for v in c["servers"])
               + f" s, browser {c['browser']:.0f} s, CLI {c['cli']:.0f} s (the CLI commands finished by then), "
               f"everything else (this script, Playwright's driver, other jobs) {max(0.0, c['machine'] - ours):.0f} s")
-    for what in ROWS + COMMANDS:
+    for what in steps.ROWS + steps.COMMANDS:
         ms = results.times[what]
         if ms:
             p50, p95, top = p50_p95_max(ms)

@@ -37,10 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kpis import BROWSER_TARGET_MS, TARGET_MS, filters, line, load, overview_page, p50_p95  # noqa: E402
 
-from analytics import db, engagements, store  # noqa: E402
-from analytics.demo import DEMO_TIMEZONE  # noqa: E402
-from analytics.auth import local_operator  # noqa: E402
-from analytics.demo_loader import load_demo  # noqa: E402
+from analytics.demo.generator import DEMO_TIMEZONE  # noqa: E402
+from analytics.demo.loader import load_demo  # noqa: E402
+from analytics.store import db, engagements, sharing  # noqa: E402
+from analytics.store.auth import local_operator  # noqa: E402
 from ui.store_view import keep_copies  # noqa: E402
 
 GO_LIVE = date(2026, 9, 7)
@@ -64,7 +64,7 @@ def catalog(cache: Path, tickets: int, n: int, seed: int) -> Path:
     for i in range(n):
         e = engagements.create(target, f"go-live-{i + 1:02d}", f"Go-live {i + 1:02d}", go_live=GO_LIVE,
                                timezone_name=DEMO_TIMEZONE, actor=local_operator("bench"))
-        with store.writing(e.path) as con:
+        with sharing.writing(e.path) as con:
             load_demo(con, n_tickets=tickets // n, seed=seed + i, actor=local_operator("bench"))
         print(f"catalog: {e.slug} built ({time.perf_counter() - t0:.0f} s so far)", flush=True)
     building.rename(folder)
@@ -78,7 +78,7 @@ def analytics_part(cat: Path) -> None:
     print(f"RSS before any engagement: {rss_mb():,.0f} MB")
     for e in listed:
         t0 = time.perf_counter()
-        con, _version = store.snapshot(e.path)
+        con, _version = sharing.snapshot(e.path)
         copy_s = time.perf_counter() - t0
         fs = filters(con)
         t0 = time.perf_counter()
@@ -109,7 +109,7 @@ def portfolio_part(cat: Path) -> None:
     listed = engagements.list_engagements(cat)
     for label in ("first visit", "again", "after one engagement changed"):
         if label.startswith("after"):
-            with store.writing(listed[-1].path) as con:
+            with sharing.writing(listed[-1].path) as con:
                 db.set_setting(con, "bench.touched", str(time.time()))
         t0 = time.perf_counter()
         rows = portfolio_state.rows(listed)

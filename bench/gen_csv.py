@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analytics import demo  # noqa: E402
+from analytics.demo import generator  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
 
     start = time.perf_counter()
-    paths = demo.write_csvs(args.out, args.tickets, seed=args.seed)
+    paths = generator.write_csvs(args.out, args.tickets, seed=args.seed)
     seconds = time.perf_counter() - start
     print(f"write_csvs({args.tickets:,}, seed={args.seed}): {seconds:.2f} s")
     for path in paths:
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.generate:
         start = time.perf_counter()
-        tickets, history = demo.generate(args.tickets, seed=args.seed)
+        tickets, history = generator.generate(args.tickets, seed=args.seed)
         print(f"generate({args.tickets:,}): {time.perf_counter() - start:.2f} s "
               f"({len(tickets):,} tickets, {len(history):,} history rows)")
 

@@ -24,13 +24,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analytics import demo  # noqa: E402
+from analytics.demo import generator  # noqa: E402
 
 XLSX_COLUMNS = ("external_id", "severity", "status", "opened_at")
 
 
 def _demo_rows(folder: Path) -> tuple[list[str], list[list[str]]]:
-    tickets, _ = demo.write_csvs(folder, 300, seed=43)
+    tickets, _ = generator.write_csvs(folder, 300, seed=43)
     with open(tickets, newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     return rows[0], rows[1:]
@@ -71,8 +71,8 @@ def write(out: Path) -> None:
 
 
 def inspect(path: Path) -> None:
-    from analytics import db
-    from analytics.ingest import IngestError, inspect_file
+    from analytics.ingest.pipeline import IngestError, inspect_file
+    from analytics.store import db
 
     with tempfile.TemporaryDirectory() as tmp:
         con = db.connect(Path(tmp) / "store.duckdb")

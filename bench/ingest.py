@@ -22,9 +22,10 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analytics import db, demo  # noqa: E402
-from analytics.auth import local_operator  # noqa: E402
 from analytics import uploads  # noqa: E402
+from analytics.demo import generator  # noqa: E402
+from analytics.store import db
+from analytics.store.auth import local_operator  # noqa: E402
 
 
 def duckdb_alone(csv: Path, workdir: Path, run: int) -> float:
@@ -57,7 +58,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="hypercare-bench-") as tmp:
         work = Path(tmp)
         start = time.perf_counter()
-        csv, _history = demo.write_csvs(work, args.tickets, seed=42)
+        csv, _history = generator.write_csvs(work, args.tickets, seed=42)
         print(f"generated {args.tickets:,} tickets: {csv.stat().st_size / 1e6:,.1f} MB CSV "
               f"in {time.perf_counter() - start:.1f} s")
         plain, ours, again, stages = [], [], [], []

@@ -42,9 +42,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analytics import db, kpi_facts, kpi_registry, kpi_trends, kpis, overview, sla_cache  # noqa: E402
-from analytics.demo_loader import DEMO_OPERATOR, load_demo  # noqa: E402
-from analytics.filters import Filters, count_tickets  # noqa: E402
+from analytics.demo.loader import DEMO_OPERATOR, load_demo  # noqa: E402
+from analytics.kpi import facts, kpis, overview, registry, trends
+from analytics.sla import cache  # noqa: E402
+from analytics.store import db
+from analytics.store.filters import Filters, count_tickets  # noqa: E402
 
 TARGET_MS = 200.0
 BROWSER_TARGET_MS = 1000.0
@@ -85,15 +87,15 @@ def overview_page(con, f: Filters, as_of: datetime = AS_OF) -> None:
     count_tickets(con, f)
     cube = overview.cube(con, f, as_of)  # one scan for the summary, volume, ageing and mix
     overview.summary_from(cube, as_of)
-    kpis.results(con, f, as_of, keys=kpi_registry.CARD_KEYS)
-    kpi_trends.hypercare_daily(overview.volume_from(cube), GO_LIVE)
+    kpis.results(con, f, as_of, keys=registry.CARD_KEYS)
+    trends.hypercare_daily(overview.volume_from(cube), GO_LIVE)
     overview.ageing_from(cube)
     overview.mix_from(cube)
     overview.backlog(con, f, as_of, limit=1000)  # the rows the page lists (ui.cache.BACKLOG_ROWS)
 
 
 def kpi_cards(con, f: Filters) -> None:
-    kpis.results(con, f, AS_OF, keys=kpi_registry.CARD_KEYS)
+    kpis.results(con, f, AS_OF, keys=registry.CARD_KEYS)
 
 
 def sla_cards(con, f: Filters) -> None:
@@ -101,7 +103,7 @@ def sla_cards(con, f: Filters) -> None:
 
 
 def trend_page(con, f: Filters, key: str, grain: str, split: str) -> None:
-    kpi_trends.trend(con, f, key, grain, split, AS_OF)
+    trends.trend(con, f, key, grain, split, AS_OF)
 
 
 def p50_p95(times: list[float]) -> tuple[float, float]:
@@ -133,8 +135,8 @@ def analytics_part(con, runs: int) -> dict[str, list[tuple[float, float]]]:
         "KPI trends (one KPI, grain, split)": (
             trend_page, [(f, *TREND_CASES[i % len(TREND_CASES)]) for i, f in enumerate(fs)]),
     }
-    sla_cache.clear()
-    kpi_facts.clear()
+    cache.clear()
+    facts.clear()
     t0 = time.perf_counter()
     overview_page(con, fs[0])
     print(f"first Overview after an upload or policy save (caches built): {time.perf_counter() - t0:.2f} s")

@@ -27,11 +27,11 @@ def main() -> None:
     ap.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent.parent)
     args = ap.parse_args()
     sys.path.insert(0, str(args.repo.resolve()))
-    from analytics import db, store
     from analytics.cli import main as cli
+    from analytics.store import db, sharing
 
     held: list[float] = []
-    real_turn = store.turn
+    real_turn = sharing.turn
 
     @contextmanager
     def timed_turn(path, *, write, **kw):
@@ -43,7 +43,7 @@ def main() -> None:
                 if write:
                     held.append(time.perf_counter() - start)
 
-    store.turn = timed_turn
+    sharing.turn = timed_turn
     figures: dict[str, list[tuple[float, float]]] = {"new store": [], "same file again": []}
     with tempfile.TemporaryDirectory(prefix="hypercare-lock-") as tmp:
         for run in range(args.runs):

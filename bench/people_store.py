@@ -19,7 +19,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def cached_store(cache: Path, tickets: int, seed: int) -> Path:
     """The seeded demo store of `tickets` tickets, built into `cache` once (a build that was
     interrupted is never reused: it is renamed into place only when complete)."""
-    from analytics import engagements
+    from analytics.store import engagements
 
     path = cache / f"demo-{tickets}-seed{seed}.duckdb"
     if path.exists() and engagements.kind_of(path) == "engagement":
@@ -45,9 +45,9 @@ def cached_store(cache: Path, tickets: int, seed: int) -> Path:
 
 
 def count_tickets(db_path: Path, like: str | None = None) -> int:
-    from analytics import store
+    from analytics.store import sharing
 
-    with store.reading(db_path) as con:
+    with sharing.reading(db_path) as con:
         if like is None:
             return con.execute("SELECT count(*) FROM tickets").fetchall()[0][0]
         return con.execute("SELECT count(*) FROM tickets WHERE external_id LIKE ?", [like]).fetchall()[0][0]
@@ -55,9 +55,9 @@ def count_tickets(db_path: Path, like: str | None = None) -> int:
 
 def upload_file(folder: Path, n: int, i: int) -> Path:
     """`n` demo tickets (seeded by i) under new ids BENCH<i>-…, as a canonical tickets CSV."""
-    from analytics import demo
+    from analytics.demo import generator
 
-    tickets, _history = demo.write_csvs(folder / f"gen{i}", n, seed=1000 + i)
+    tickets, _history = generator.write_csvs(folder / f"gen{i}", n, seed=1000 + i)
     out = folder / f"upload-{i}.csv"
     out.write_text(tickets.read_text(encoding="utf-8").replace('"HC-', f'"BENCH{i}-'), encoding="utf-8")
     shutil.rmtree(folder / f"gen{i}")

@@ -26,7 +26,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analytics import db, recurrence  # noqa: E402
+from analytics.recurrence import clustering  # noqa: E402
+from analytics.store import db
 
 SUBJECTS = ("Payment gateway", "ERP order sync", "SSO login", "Checkout page", "Nightly DWH load",
             "Push service", "Refund batch", "Inventory feed", "Search index", "Invoice export",
@@ -94,23 +95,23 @@ def main() -> int:
               f"in {time.perf_counter() - t:.1f} s")
 
         t = time.perf_counter()
-        full = recurrence.update_clusters(con)
+        full = clustering.update_clusters(con)
         full_s = time.perf_counter() - t
         print(f"full update_clusters: {full_s:.1f} s ({full['keys_added']:,} keys, "
               f"{full['clusters_added']:,} clusters)")
 
         t = time.perf_counter()
-        stats = recurrence.clusters(con)
+        stats = clustering.clusters(con)
         print(f"clusters() statistics: {time.perf_counter() - t:.1f} s ({len(stats):,} clusters, "
               f"largest {int(stats['tickets'].max()):,} tickets)")
 
         insert(con, args.tickets, 1000, dataset_id=2, salt=7)
         t = time.perf_counter()
-        inc = recurrence.update_clusters(con, dataset_id=2)
+        inc = clustering.update_clusters(con, dataset_id=2)
         inc_s = time.perf_counter() - t
         print(f"incremental update_clusters after a 1,000-ticket upload: {inc_s:.2f} s "
               f"({inc['keys_added']:,} new keys, {inc['clusters_added']:,} new clusters)")
-        assert recurrence.stored_is_current(con, recurrence.DEFAULT_THRESHOLD)
+        assert clustering.stored_is_current(con, clustering.DEFAULT_THRESHOLD)
         gib = peak_gib()
         print(f"peak resident memory: {gib:.2f} GiB")
         ok = full_s <= TARGET_FULL_S and inc_s <= TARGET_INCREMENTAL_S and gib <= TARGET_GIB

@@ -6,12 +6,12 @@
 
 Loads the seeded demo once (as bench/kpis.py and bench/sla.py do; with --db PATH the store is
 kept there and reused next time), then times the whole path `python -m analytics report` takes
-for a PDF (analytics.report_pdf.build_pdf), cold each run (a new Chromium per report and an
+for a PDF (analytics.report.pdf.build_pdf), cold each run (a new Chromium per report and an
 empty in-process SLA judgement cache, as from the command line), by stage:
-- gather: analytics.report.build (every figure of every section, sections side by side; the
+- gather: analytics.report.builder.build (every figure of every section, sections side by side; the
   time of each is printed below), while Chromium starts in the background,
 - charts: the wait for the chart images after the gather (one Chromium session for all),
-- pdf: analytics.report_pdf.render (fpdf2 layout, font subsetting, images);
+- pdf: analytics.report.pdf.render (fpdf2 layout, font subsetting, images);
 plus the CSV zip and XLSX data packs for comparison. Target: PDF ≤ 30 s in total.
 """
 
@@ -27,9 +27,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analytics import db, report_charts, report_pack, report_pdf  # noqa: E402
-from analytics.demo_loader import DEMO_OPERATOR, load_demo  # noqa: E402
-from analytics.report import GATHER_WORKERS  # noqa: E402
+from analytics.demo.loader import DEMO_OPERATOR, load_demo  # noqa: E402
+from analytics.report import charts, pack  # noqa: E402
+from analytics.report import pdf as report_pdf
+from analytics.report.builder import GATHER_WORKERS  # noqa: E402
+from analytics.store import db
 
 TARGET_SECONDS = 30.0
 AS_OF = datetime(2026, 11, 1)
@@ -37,10 +39,10 @@ AS_OF = datetime(2026, 11, 1)
 
 def once(con, month: str, workers: int, cold: bool = True) -> dict[str, float]:
     try:  # cold: as a fresh `python -m analytics report` process; warm: as in the running app
-        from analytics import sla_cache
+        from analytics.sla import cache
 
         if cold:
-            sla_cache.clear()
+            cache.clear()
     except ImportError:
         pass
     stages: dict[str, float] = {}
@@ -48,9 +50,9 @@ def once(con, month: str, workers: int, cold: bool = True) -> dict[str, float]:
     if error:
         print(f"  warning: charts not drawn: {error}")
     t3 = time.perf_counter()
-    csv = report_pack.to_csv_zip(report)
+    csv = pack.to_csv_zip(report)
     t4 = time.perf_counter()
-    book = report_pack.to_xlsx(report)
+    book = pack.to_xlsx(report)
     t5 = time.perf_counter()
     total = stages["gather"] + stages["charts"] + stages["pdf"]
     print(f"  gather {stages['gather']:6.2f} s  charts {stages['charts']:5.2f} s ({len(report.charts)} images, "
@@ -78,7 +80,7 @@ def main() -> int:
         n_month = con.execute("SELECT count(*) FROM tickets WHERE strftime(opened_at, '%Y-%m') = ?",
                               [args.month]).fetchall()[0][0]
         print(f"store: {db.ticket_count(con):,} tickets, {n_month:,} opened in {args.month}; "
-              f"Chromium: {report_charts.browser_path() or 'none found'}")
+              f"Chromium: {charts.browser_path() or 'none found'}")
         runs = []
         for i in range(args.runs):
             print(f"run {i + 1}:")

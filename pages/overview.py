@@ -2,14 +2,17 @@
 
 import streamlit as st
 
-from analytics import charts, engagements, kpi_charts, kpi_registry, kpis, overview
-from analytics.overview import DEFINITIONS, figure_captions
-from analytics.overview import backlog as backlog_rows
+from analytics.charts import kpi
+from analytics.charts import overview as charts
+from analytics.kpi import kpis, overview, registry
+from analytics.kpi.overview import DEFINITIONS, figure_captions
+from analytics.kpi.overview import backlog as backlog_rows
+from analytics.store import engagements
 from ui import cache, kpi_state, page, widgets
 
 
 def _kpi_card(result: kpis.KpiResult) -> None:
-    c = kpi_charts.card(result)
+    c = kpi.card(result)
     st.metric(c["label"], c["value"], delta=c["delta"] or None, delta_color=c["delta_colour"])
     st.caption(f"{c['icon']} {widgets.escape_markdown(c['status_text'] + ' · ' + c['target'])}")
     st.caption(widgets.escape_markdown(c["footnote"]))
@@ -29,14 +32,14 @@ results = kpi_state.card_results(con, filters, as_of)
 st.caption(widgets.escape_markdown(
     f"Period {results['mttr'].extra.get('period', '')} (UTC days): the date filter's days, or without one the "
     "data's span, from its first to its last event of any kind. Each card's Definition says what it counts."))
-for row_start in range(0, len(kpi_registry.CARD_KEYS), 4):
-    for col, key in zip(st.columns(4), kpi_registry.CARD_KEYS[row_start:row_start + 4]):
+for row_start in range(0, len(registry.CARD_KEYS), 4):
+    for col, key in zip(st.columns(4), registry.CARD_KEYS[row_start:row_start + 4]):
         with col:
             _kpi_card(results[key])
 per_service = st.expander("Availability, MTBF and MTBSI per service", key="kpi_services", on_change="rerun")
 if per_service.open:  # lazy: built only while open
     with per_service:
-        widgets.table(kpi_charts.service_table(results["availability"]),
+        widgets.table(kpi.service_table(results["availability"]),
                       alt="Availability, MTBF and MTBSI per service", key="kpi_services_table")
 
 st.subheader("Hypercare")
@@ -49,8 +52,8 @@ if go_live is None:
 else:
     window = engagement.window_days
     daily = overview.hypercare_from(volume, go_live, window)
-    widgets.chart(kpi_charts.hypercare_chart(daily, go_live, window),
-                  kpi_charts.describe_hypercare(daily, go_live, window), daily, key="chart_hypercare",
+    widgets.chart(kpi.hypercare_chart(daily, go_live, window),
+                  kpi.describe_hypercare(daily, go_live, window), daily, key="chart_hypercare",
                   definition=f"Tickets opened per UTC day from the go-live date, the first {window} days "
                   f"(the hypercare window, to {engagement.window_end:%d %b %Y}) hatched, with the trailing "
                   "7-day mean of daily tickets.")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from analytics.auth import Permission
+from analytics.store.auth import Permission
 from ui import auth as ui_auth
 from ui import engagement_state, page, portfolio_state, widgets
 

@@ -2,9 +2,12 @@
 
 import streamlit as st
 
-from analytics import recurrence, recurrence_charts as rc
-from analytics.patterns import DEFINITIONS as PATTERNS, DIMENSIONS
-from ui import cache, page, recurrence_state as rstate, widgets
+from analytics.charts import recurrence as rc
+from analytics.recurrence import clustering
+from analytics.recurrence.patterns import DEFINITIONS as PATTERNS
+from analytics.recurrence.patterns import DIMENSIONS
+from ui import cache, page, widgets
+from ui import recurrence_state as rstate
 
 con, filters, n = page.filtered_page("Recurrence")
 
@@ -12,22 +15,22 @@ c1, c2, c3 = st.columns(3)
 threshold = c1.slider("Title similarity threshold", 0.5, 1.0, rstate.default_threshold(con), 0.01,
                       key="rc_threshold", help="Normalised titles at least this similar (0–1) "
                       "merge into one cluster; 1.0 merges identical titles only.")
-k = c2.number_input("Problem candidate: at least k tickets", 2, 1000, recurrence.DEFAULT_MIN_TICKETS,
+k = c2.number_input("Problem candidate: at least k tickets", 2, 1000, clustering.DEFAULT_MIN_TICKETS,
                     key="rc_k")
-d = c3.number_input("… opened within d days", 1, 3650, recurrence.DEFAULT_WINDOW_DAYS, key="rc_d")
+d = c3.number_input("… opened within d days", 1, 3650, clustering.DEFAULT_WINDOW_DAYS, key="rc_d")
 
 try:
     everything = rstate.clusters(con, filters, threshold, d)
 except ValueError as exc:
     st.error(str(exc))
     st.stop()
-clusters = recurrence.recurring(everything)
-candidates = recurrence.problem_candidates(everything, k)
+clusters = clustering.recurring(everything)
+candidates = clustering.problem_candidates(everything, k)
 # The id and the lists are for the CSV and the drill-down; the figures come before the long texts,
 # so that a table wider than the page scrolls to the least needed columns.
 hidden = {"cluster_id": None, "ticket_ids": None, "services": None}
 dates = {"label": st.column_config.TextColumn("Cluster"), "example_title": st.column_config.TextColumn("Example title"),
-         "impact": st.column_config.NumberColumn("Impact", format="%,.1f", help=recurrence.DEFINITIONS["impact"]),
+         "impact": st.column_config.NumberColumn("Impact", format="%,.1f", help=clustering.DEFINITIONS["impact"]),
          "first_seen": st.column_config.DatetimeColumn("First seen (UTC)"),
          "last_seen": st.column_config.DatetimeColumn("Last seen (UTC)"),
          "span_days": st.column_config.NumberColumn("Span (days)", format="%,.1f"),
@@ -38,17 +41,17 @@ order = ["label", "service", "component", "tickets", "impact", "kind", "last_see
 
 m1, m2, m3 = st.columns(3)
 with m1:
-    widgets.metric("Recurring clusters", len(clusters), recurrence.DEFINITIONS["clusters"], key="rc_m_clusters")
+    widgets.metric("Recurring clusters", len(clusters), clustering.DEFINITIONS["clusters"], key="rc_m_clusters")
 with m2:
-    widgets.metric("Tickets in them", int(clusters["tickets"].sum()), recurrence.DEFINITIONS["clusters"],
+    widgets.metric("Tickets in them", int(clusters["tickets"].sum()), clustering.DEFINITIONS["clusters"],
                    key="rc_m_tickets")
 with m3:
-    widgets.metric("Problem candidates", len(candidates), recurrence.DEFINITIONS["candidates"],
+    widgets.metric("Problem candidates", len(candidates), clustering.DEFINITIONS["candidates"],
                    key="rc_m_candidates")
 
 tab_clusters, tab_candidates, tab_patterns = st.tabs(["Clusters", "Problem candidates", "Patterns"])
 with tab_clusters:
-    st.caption(widgets.escape_markdown(f"{recurrence.DEFINITIONS['clusters']} {recurrence.DEFINITIONS['impact']}"))
+    st.caption(widgets.escape_markdown(f"{clustering.DEFINITIONS['clusters']} {clustering.DEFINITIONS['impact']}"))
     shown = rstate.top_first(clusters, "recurring clusters", "rc_show_all")
     widgets.table(shown, alt="Recurrence clusters with at least 2 tickets, highest impact first", key="rc_clusters",
                   column_config=dates, column_order=order)
@@ -63,12 +66,12 @@ with tab_clusters:
         widgets.table(rstate.cluster_tickets(con, row["ticket_ids"]), alt="Tickets of the chosen cluster",
                       key="rc_members", column_config={"opened_at": st.column_config.DatetimeColumn("Opened (UTC)")})
     st.subheader("Kinds of incident per service")
-    st.caption(widgets.escape_markdown(recurrence.DEFINITIONS["kinds"]))
-    widgets.table(recurrence.kinds_by_service(everything), alt="Frequent, rare and new clusters per service",
+    st.caption(widgets.escape_markdown(clustering.DEFINITIONS["kinds"]))
+    widgets.table(clustering.kinds_by_service(everything), alt="Frequent, rare and new clusters per service",
                   key="rc_kinds")
 
 with tab_candidates:
-    st.caption(widgets.escape_markdown(f"{recurrence.DEFINITIONS['candidates']} k = {k}, d = {d}."))
+    st.caption(widgets.escape_markdown(f"{clustering.DEFINITIONS['candidates']} k = {k}, d = {d}."))
     widgets.table(rstate.top_first(candidates, "problem candidates", "rc_show_all_candidates"),
                   alt="Problem candidates, highest impact first", key="rc_candidates", column_config=dates,
                   column_order=order)

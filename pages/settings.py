@@ -5,9 +5,10 @@ from datetime import date
 
 import streamlit as st
 
-from analytics import audit, db, profiles
-from analytics.ingest import DEFAULT_MAX_UPLOAD_MB
-from analytics.auth import Permission
+from analytics.ingest import profiles
+from analytics.ingest.pipeline import DEFAULT_MAX_UPLOAD_MB
+from analytics.store import audit, db
+from analytics.store.auth import Permission
 from ui import auth as ui_auth
 from ui import cache, closure_editor, connection, page, policy_editor, role_editor, widgets
 
@@ -114,16 +115,16 @@ if upload is not None:
 
 # --- KPI targets (issue #4; owned by the KPI work) ---------------------------------------
 
-from analytics import kpi_registry  # noqa: E402
+from analytics.kpi import registry  # noqa: E402
 
 st.header("KPI targets")
 st.caption("Targets the Overview cards and KPI trends compare against. Defaults come from the "
            "hypercare seeds; clear a field to show a KPI without a target.")
-_targets = kpi_registry.targets(con)
+_targets = registry.targets(con)
 _may_targets = ui_auth.allowed(Permission.CHANGE_TARGETS)
 with st.form("kpi_targets_form"):
     _entered = {}
-    for _k in (k for k in kpi_registry.KPIS if k.kind not in ("count",)):
+    for _k in (k for k in registry.KPIS if k.kind not in ("count",)):
         _entered[_k.key] = st.text_input(
             f"{_k.name} ({_k.unit}, {_k.direction} is better)",
             value="" if _targets[_k.key] is None else f"{_targets[_k.key]:g}",
@@ -131,7 +132,7 @@ with st.form("kpi_targets_form"):
             help=f"Default: {_k.target_text or 'none'}. {_k.definition}")
     _outage = st.multiselect(
         "Severities counted as outages (availability, MTBF)", ["SEV-1", "SEV-2", "SEV-3", "SEV-4"],
-        default=list(kpi_registry.outage_severities(con)), key="set_kpi_outage")
+        default=list(registry.outage_severities(con)), key="set_kpi_outage")
     if st.form_submit_button("Save KPI targets", disabled=not _may_targets):
         _changes = {}
         for _key, _value in _entered.items():
@@ -142,7 +143,7 @@ with st.form("kpi_targets_form"):
                          f"{widgets.escape_markdown(_value)}", icon=":material/error:")
                 continue
             _changes[f"kpi_target.{_key}"] = _value.strip()
-        _changes[kpi_registry.OUTAGE_SETTING] = ",".join(_outage or ["SEV-1", "SEV-2"])
+        _changes[registry.OUTAGE_SETTING] = ",".join(_outage or ["SEV-1", "SEV-2"])
         with connection.writing() as w:
             audit.set_settings(w, _changes, ui_auth.actor())  # one transaction, one audit record per change
         cache.data_changed()

@@ -4,8 +4,10 @@ import functools
 
 import streamlit as st
 
-from analytics import sla_agreement, sla_breakdown, sla_charts, sla_policy
-from analytics import sla_compliance as comp
+from analytics.charts import sla
+from analytics.sla import agreement, breakdown
+from analytics.sla import compliance as comp
+from analytics.sla import policy as sla_policy
 from ui import cache, page, sla_state, widgets
 
 con, filters, n = page.filtered_page("SLA compliance")
@@ -23,14 +25,14 @@ st.caption(widgets.escape_markdown(
     f"as of {as_of:%Y-%m-%d %H:%M} UTC · policy versions used: {', '.join(versions) or 'none'} · "
     "edit policies on the Settings page."))
 
-widgets.chart(sla_charts.compliance_chart(table), sla_charts.describe_compliance(table), table,
+widgets.chart(sla.compliance_chart(table), sla.describe_compliance(table), table,
               key="sla_chart", definition=comp.DEFINITIONS["compliance"])
 widgets.table(comp.compliance_view(table), alt="Compliance per severity and clock", key="sla_table")
 
 grain = st.radio("Trend by", ["week", "month"], horizontal=True, key="sla_grain")
 trend = comp.compliance_trend(sla_state.counts(con, filters, as_of, grain=grain))
-widgets.chart(sla_charts.trend_chart(trend, policy.compliance_target_pct, grain),
-              sla_charts.describe_trend(trend, grain), trend,
+widgets.chart(sla.trend_chart(trend, policy.compliance_target_pct, grain),
+              sla.describe_trend(trend, grain), trend,
               key="sla_trend")
 
 lists = {
@@ -48,22 +50,22 @@ agreed = sla_state.agreement(con, filters, as_of, frame)
 if agreed is not None:
     summary, disagreeing = agreed
     st.subheader("Agreement with the source's own SLA verdict")
-    st.caption(widgets.escape_markdown(sla_agreement.DEFINITION))
-    widgets.table(sla_agreement.summary_view(summary), alt="Agreement with the source's SLA verdict per severity",
+    st.caption(widgets.escape_markdown(agreement.DEFINITION))
+    widgets.table(agreement.summary_view(summary), alt="Agreement with the source's SLA verdict per severity",
                   key="sla_agreement")
-    widgets.table(sla_agreement.disagreement_view(disagreeing), key="sla_disagreements",
+    widgets.table(agreement.disagreement_view(disagreeing), key="sla_disagreements",
                   alt="Tickets whose source verdict and Hypercare verdict differ, or that Hypercare cannot judge")
     # A partial, not a lambda: a lambda would keep this page's globals (the store's copy) alive.
-    widgets.download_csv(functools.partial(sla_agreement.iso_frame, disagreeing), "sla_agreement.csv",
+    widgets.download_csv(functools.partial(agreement.iso_frame, disagreeing), "sla_agreement.csv",
                          key="sla_agreement_csv", label="Download disagreements (CSV)")
 
-missing = sla_breakdown.not_measured(frame)
+missing = breakdown.not_measured(frame)
 with st.expander(f"Not measured ({int(missing['tickets'].sum()):,} clocks) and what paused the clocks"):
     st.caption("Clocks the compliance figures leave out, by reason (the same labels as the KPIs' exclusions).")
     widgets.table(missing, alt="Clocks not measured, by clock and reason", key="sla_not_measured")
     if st.toggle("Show the business time each waiting status paused", key="sla_paused_toggle"):
         paused = sla_state.paused_by(con, filters, as_of)
-        st.caption(widgets.escape_markdown(sla_breakdown.describe_paused_by(paused)))
+        st.caption(widgets.escape_markdown(breakdown.describe_paused_by(paused)))
         widgets.table(paused, alt="Business hours paused per clock and waiting status", key="sla_paused_by")
 
 st.subheader("Ticket timeline")
@@ -79,7 +81,7 @@ if picked:
         st.error(widgets.escape_markdown(exc), icon=":material/error:")
     else:
         clocks = comp.clock_summary(tl)
-        widgets.chart(sla_charts.timeline_chart(tl), sla_charts.describe_timeline(tl), clocks,
+        widgets.chart(sla.timeline_chart(tl), sla.describe_timeline(tl), clocks,
                       key="sla_timeline", definition="Status history, paused time and the periods each clock "
                       "counted (working time on its calendar, pauses removed); × marks the breach.")
         widgets.table(comp.history_table(tl), alt="Status history of the ticket", key="sla_history")

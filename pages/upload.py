@@ -7,12 +7,14 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
-from analytics import datasets, db, uploads
-from analytics.engagements import EngagementError
-from analytics.ingest import PREVIEW_XLSX_ROWS, IngestError, max_upload_bytes, stage_file
-from analytics.profiles import Profile, ProfileError, save_profile
-from analytics.schema import MAPPABLE_FIELDS, SEVERITIES, TIMESTAMP_FIELDS, UPDATED_FIELD
-from analytics.auth import Permission
+from analytics import uploads
+from analytics.ingest import datasets
+from analytics.ingest.pipeline import PREVIEW_XLSX_ROWS, IngestError, max_upload_bytes, stage_file
+from analytics.ingest.profiles import Profile, ProfileError, save_profile
+from analytics.store import db
+from analytics.store.auth import Permission
+from analytics.store.engagements import EngagementError
+from analytics.store.schema import MAPPABLE_FIELDS, SEVERITIES, TIMESTAMP_FIELDS, UPDATED_FIELD
 from ui import auth as ui_auth
 from ui import cache, connection, page, status_mapping, upload_target, widgets
 

@@ -1,4 +1,4 @@
-"""Write docs/metrics.md from the KPI registry (analytics/kpi_registry.py).
+"""Write docs/metrics.md from the KPI registry (analytics/kpi/registry.py).
 
     .venv/bin/python scripts/gen_metrics_doc.py          # rewrite docs/metrics.md
     .venv/bin/python scripts/gen_metrics_doc.py --check  # exit 1 when the file is out of date
@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from analytics import kpi_registry as reg  # noqa: E402
+from analytics.kpi import registry as reg  # noqa: E402
 
 DOC = ROOT / "docs" / "metrics.md"
 
@@ -30,7 +30,7 @@ def render() -> str:
     out = [
         "# KPI definitions",
         "",
-        "Generated from `analytics/kpi_registry.py` by `scripts/gen_metrics_doc.py`; do not edit "
+        "Generated from `analytics/kpi/registry.py` by `scripts/gen_metrics_doc.py`; do not edit "
         "by hand (a test checks it is up to date). Every KPI the app shows is listed here with "
         "the same text the app shows in its Definition popover.",
         "",

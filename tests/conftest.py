@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from analytics import db
-from analytics.auth import local_operator
+from analytics.store import db
+from analytics.store.auth import local_operator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,7 +57,7 @@ def con(tmp_path: Path):
 def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store holding the seeded 3,000-ticket demo, built once per run. Tests read it as it is;
     a test that writes copies it first."""
-    from analytics.demo_loader import load_demo
+    from analytics.demo.loader import load_demo
 
     path = tmp_path_factory.mktemp("demo3000") / "demo.duckdb"
     connection = db.connect(path)

@@ -12,7 +12,7 @@ Outcome whose `problems` lists every broken rule:
 - a variant with `stored` text (the formula kinds): the store holds it exactly as uploaded (in a
   ticket, its status history or a rejected row), and `sla --csv` runs no formula either;
 - the kind's expectation (accept / refuse / same store as the clean excerpt / min. rejects);
-- no stored timestamp outside analytics/time_range.py's span (such rows are to be rejected);
+- no stored timestamp outside analytics/store/time_range.py's span (such rows are to be rejected);
 - at most MAX_CPU_SECONDS of CPU (this process, DuckDB's threads included: other jobs on a
   shared machine do not count), MAX_SECONDS of wall time (a hang) and MAX_RSS_GROWTH_MB of
   peak-RSS growth for the upload.
@@ -36,9 +36,9 @@ from pathlib import Path
 
 import duckdb
 
-from analytics import time_range
-from analytics.csv_export import FORMULA_FIRST_CHARS
-from analytics.schema import TICKET_FIELDS, TIMESTAMP_FIELDS
+from analytics.store import time_range
+from analytics.store.csv_export import FORMULA_FIRST_CHARS
+from analytics.store.schema import TICKET_FIELDS, TIMESTAMP_FIELDS
 from tests.fuzz_files import ACCEPT, REFUSE, SAME, Variant
 
 MAX_CPU_SECONDS = 20.0

@@ -97,10 +97,10 @@ def _records(path: Path, skip: int, take: int) -> tuple[list[str], list[list[str
 
 def load_seeds(real_dir: Path | None, demo_dir: Path) -> dict[str, SeedFile]:
     """The seed excerpts: the demo's always, the real exports' when `real_dir` is given."""
-    from analytics import demo
+    from analytics.demo import generator
 
     seeds: dict[str, SeedFile] = {}
-    tickets, history = demo.write_csvs(demo_dir, 250, seed=43)
+    tickets, history = generator.write_csvs(demo_dir, 250, seed=43)
     for name, path in (("demo-tickets", tickets), ("demo-history", history)):
         header, rows = _records(path, 0, SEED_ROWS)
         ids, times, texts = DEMO[name]
@@ -122,10 +122,10 @@ def load_seeds(real_dir: Path | None, demo_dir: Path) -> dict[str, SeedFile]:
 
 def build_template(path: Path, seeds: dict[str, SeedFile], demo_tickets: int = 300) -> None:
     """The store each case starts from (closed when this returns, so it can be copied)."""
-    from analytics import db
-    from analytics.auth import local_operator
-    from analytics.demo_loader import load_demo
-    from analytics.ingest import ingest_file
+    from analytics.demo.loader import load_demo
+    from analytics.ingest.pipeline import ingest_file
+    from analytics.store import db
+    from analytics.store.auth import local_operator
 
     con = db.connect(path)
     try:

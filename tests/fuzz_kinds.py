@@ -15,8 +15,24 @@ import zipfile
 import zlib
 from dataclasses import replace
 
-from tests.fuzz_files import (ACCEPT, EITHER, FAR_YEARS, FORMULAS, REFUSE, SAME, cell, csv_bytes, grow, gzip_member,
-                              json_records, kind, set_cells, text_cell, to_csv, with_raw)
+from tests.fuzz_files import (
+    ACCEPT,
+    EITHER,
+    FAR_YEARS,
+    FORMULAS,
+    REFUSE,
+    SAME,
+    cell,
+    csv_bytes,
+    grow,
+    gzip_member,
+    json_records,
+    kind,
+    set_cells,
+    text_cell,
+    to_csv,
+    with_raw,
+)
 
 
 @kind("clean", SAME)

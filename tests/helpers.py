@@ -39,7 +39,7 @@ def app_using(path, demo: bool = False):
 
     import streamlit as st
 
-    from analytics import db
+    from analytics.store import db
 
     if not Path(path).exists():
         db.connect(path, held=False).close()

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from analytics import audit, datasets, db, ingest
-from analytics.auth import local_operator
-from analytics.sla_policy import PolicyError, default_policy, save_policy
+from analytics.ingest import datasets, pipeline
+from analytics.sla.policy import PolicyError, default_policy, save_policy
+from analytics.store import audit, db
+from analytics.store.auth import local_operator
 from tests.helpers import snapshot, write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,11 +185,11 @@ def test_protected_tables_are_only_read_or_appended_to():
     # Statements naming the tables must read (SELECT/FROM/WITH) — only the two owners insert —
     # and no collection of table names may include them (a delete looping over a list of tables
     # would escape the pattern above).
-    owners = {"analytics/audit.py", "analytics/signoff.py"}
+    owners = {"analytics/store/audit.py", "analytics/governance/signoff.py"}
     seen = set()
     for p in _sources():
         rel = str(p.relative_to(ROOT))
-        if rel == "analytics/schema.py":
+        if rel == "analytics/store/schema.py":
             continue  # the CREATE TABLE statements
         for text, in_collection in _strings(p):
             if not any(t in text for t in PROTECTED):
@@ -200,7 +201,7 @@ def test_protected_tables_are_only_read_or_appended_to():
             allowed = {"SELECT", "FROM", "WITH"} | ({"INSERT"} if rel in owners else set())
             assert verb in allowed, f"{rel}: {text!r}"
             seen.add((rel, verb))
-    assert ("analytics/audit.py", "INSERT") in seen and ("analytics/signoff.py", "INSERT") in seen
+    assert ("analytics/store/audit.py", "INSERT") in seen and ("analytics/governance/signoff.py", "INSERT") in seen
 
 
 # --- what writes the log ----------------------------------------------------------------
@@ -213,7 +214,7 @@ ROWS = [["A-1", "incident", "Login fails", "SEV-1", "Resolved", "2026-09-08T09:0
 def test_upload_records_who_loaded_what(con, tmp_path):
     path = tmp_path / "export.csv"
     write_csv(path, HEADER, ROWS)
-    r = ingest.ingest_file(con, path, uploaded_by=local_operator("alice"))
+    r = pipeline.ingest_file(con, path, uploaded_by=local_operator("alice"))
     t = audit.trail(con)
     assert len(t) == 1 and t.loc[0, "action"] == "upload" and t.loc[0, "actor"] == "alice"
     assert t.loc[0, "object"] == f"dataset:{r.dataset_id}"
@@ -221,7 +222,7 @@ def test_upload_records_who_loaded_what(con, tmp_path):
     assert detail["file_name"] == "export.csv" and detail["rows_read"] == 2 and detail["tickets_inserted"] == 2
     assert detail["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     # The very same file again writes nothing, so it records nothing either.
-    again = ingest.ingest_file(con, path, uploaded_by=local_operator("bob"))
+    again = pipeline.ingest_file(con, path, uploaded_by=local_operator("bob"))
     assert again.duplicate_of == r.dataset_id and len(audit.trail(con)) == 1
     assert audit.verify(con) == []
 
@@ -230,8 +231,8 @@ def test_refused_upload_leaves_no_audit_record(con, tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("external_id,opened_at\n", encoding="utf-8")  # header only
     before = snapshot(con)
-    with pytest.raises(ingest.IngestError):
-        ingest.ingest_file(con, path, uploaded_by=local_operator("alice"))
+    with pytest.raises(pipeline.IngestError):
+        pipeline.ingest_file(con, path, uploaded_by=local_operator("alice"))
     assert audit.trail(con).empty and snapshot(con) == before
 
 
@@ -244,9 +245,9 @@ def test_upload_failing_after_its_audit_record_rolls_both_back(con, tmp_path, mo
         real(cur, *args, **kwargs)  # the record is written on the upload's cursor …
         raise RuntimeError("disk full")  # … and the transaction then fails
 
-    monkeypatch.setattr(ingest.audit, "record", record_then_fail)
+    monkeypatch.setattr(pipeline.audit, "record", record_then_fail)
     with pytest.raises(RuntimeError):
-        ingest.ingest_file(con, path, uploaded_by=local_operator("alice"))
+        pipeline.ingest_file(con, path, uploaded_by=local_operator("alice"))
     assert audit.trail(con).empty and db.ticket_count(con) == 0
     assert con.execute("SELECT count(*) FROM datasets").fetchall()[0][0] == 0
 
@@ -254,7 +255,7 @@ def test_upload_failing_after_its_audit_record_rolls_both_back(con, tmp_path, mo
 def test_dataset_delete_is_recorded_and_a_missing_one_is_not(con, tmp_path):
     path = tmp_path / "export.csv"
     write_csv(path, HEADER, ROWS)
-    r = ingest.ingest_file(con, path, uploaded_by=local_operator("alice"))
+    r = pipeline.ingest_file(con, path, uploaded_by=local_operator("alice"))
     assert datasets.delete_dataset(con, r.dataset_id, actor=local_operator("bob")) == 2
     assert datasets.delete_dataset(con, 999, actor=local_operator("bob")) == 0
     t = audit.trail(con)

@@ -1,4 +1,4 @@
-"""Roles, the permission matrix, identities and role resolution (analytics/auth.py)."""
+"""Roles, the permission matrix, identities and role resolution (analytics/store/auth.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from analytics import audit, auth, cli_engagements, db
-from analytics.auth import Identity, Permission, PermissionDenied, RolePolicy, local_operator
+from analytics import cli_engagements
+from analytics.store import audit, auth, db
+from analytics.store.auth import Identity, Permission, PermissionDenied, RolePolicy, local_operator
 
 # The matrix as issue #7 words it, written out by hand (not derived from the code):
 # viewer reads and exports; analyst also uploads, edits mappings and deletes own datasets;

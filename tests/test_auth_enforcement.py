@@ -13,12 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from analytics import (audit, auth, closure_rules, datasets, engagement_roles, engagements, pir_register,
-                       profiles, signoff, uploads)
-from analytics.auth import Identity, PermissionDenied, local_operator
-from analytics.demo_loader import load_demo
-from analytics.ingest import apply_staged, ingest_file, stage_file
-from analytics.sla_policy import default_policy, policy_versions, save_policy
+from analytics import uploads
+from analytics.demo.loader import load_demo
+from analytics.governance import closure_rules, pir_register, signoff
+from analytics.ingest import datasets, profiles
+from analytics.ingest.pipeline import apply_staged, ingest_file, stage_file
+from analytics.sla.policy import default_policy, policy_versions, save_policy
+from analytics.store import audit, auth, engagements
+from analytics.store import roles as engagement_roles
+from analytics.store.auth import Identity, PermissionDenied, local_operator
 from tests.test_ingest import PROFILE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -219,38 +222,38 @@ def _store_writes(con) -> dict[str, object]:
             return apply(con, s, uploaded_by=a)
 
     return {
-        "ingest.ingest_file": lambda a: ingest_file(con, data=CSV.replace(b"T-1", b"T-2"), name="t.csv",
+        "pipeline.ingest_file": lambda a: ingest_file(con, data=CSV.replace(b"T-1", b"T-2"), name="t.csv",
                                                     profile=PROFILE, uploaded_by=a),
-        "ingest.apply_staged": staged,
+        "pipeline.apply_staged": staged,
         "uploads.load": lambda a: uploads.load(con, data=CSV.replace(b"T-1", b"T-3"), name="l.csv",
                                                profile=PROFILE, uploaded_by=a),
         "uploads.apply": lambda a: staged(a, uploads.apply, b"T-4"),
         "pir_register.ingest_register": lambda a: pir_register.ingest_register(con, data=REGISTER, name="p.csv",
                                                                               actor=a),
-        "demo_loader.load_demo": lambda a: load_demo(con, n_tickets=20, actor=a),
+        "loader.load_demo": lambda a: load_demo(con, n_tickets=20, actor=a),
         "datasets.delete_dataset": lambda a: datasets.delete_dataset(con, 1, a),
-        "sla_policy.save_policy": lambda a: save_policy(con, policy, a),
+        "policy.save_policy": lambda a: save_policy(con, policy, a),
         "audit.set_setting": lambda a: audit.set_setting(con, "go_live_date", "2026-09-01", a),
         "audit.set_settings": lambda a: audit.set_settings(con, {"max_upload_mb": "5"}, a),
         "closure_rules.save_rules": lambda a: closure_rules.save_rules(con, rules, a),
         "audit.save_role_map": lambda a: audit.save_role_map(con, {"vera@x.org": ["admin"]}, a),
-        "engagement_roles.save": lambda a: engagement_roles.save(con, {"vera@x.org": ["admin"]}, a),
+        "roles.save": lambda a: engagement_roles.save(con, {"vera@x.org": ["admin"]}, a),
         "signoff.record": lambda a: signoff.record(con, "Support Lead", "Dana", today, "", a),
         "signoff.revoke": lambda a: signoff.revoke(con, "IT Director", "changed mind", a),
     }
 
 
 def _public_writes() -> set[str]:
-    """Every public function of analytics/ taking an Identity (by its annotation), except the
+    """Every public function of analytics/ (module.function) taking an Identity (by its annotation), except the
     helpers of auth itself and the one that only reads how a person acts in an engagement."""
     found = set()
-    for path in sorted(REPO_ROOT.joinpath("analytics").glob("*.py")):
+    for path in sorted(REPO_ROOT.joinpath("analytics").rglob("*.py")):
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
             if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
                 if any(a.annotation is not None and ast.unparse(a.annotation) in ("Identity", "auth.Identity")
                        for a in [*node.args.args, *node.args.kwonlyargs]):
                     found.add(f"{path.stem}.{node.name}")
-    return found - {"auth.as_identity", "auth.require", "auth.require_delete", "engagement_roles.in_engagement"}
+    return found - {"auth.as_identity", "auth.require", "auth.require_delete", "roles.in_engagement"}
 
 
 STORE_WRITES = sorted(_store_writes(None))

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import audit, auth, ingest, reachability
-from analytics.auth import local_operator
+from analytics.ingest import pipeline
+from analytics.store import audit, auth, reachability
+from analytics.store.auth import local_operator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 AUTH = {
@@ -110,7 +111,7 @@ def test_signed_in_user_without_any_role_is_stopped_with_an_explanation():
 
 
 def test_roles_table_in_secrets_and_the_settings_role_map_apply(tmp_path, monkeypatch):
-    from analytics import db
+    from analytics.store import db
     from ui import connection
 
     monkeypatch.setenv("HYPERCARE_DB", str(tmp_path / "roles.duckdb"))
@@ -190,7 +191,7 @@ def test_current_identity_before_sign_in_may_do_nothing():
 
 def test_server_upload_limit_matches_the_core_default():
     config = tomllib.loads((REPO_ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
-    assert config["server"]["maxUploadSize"] == ingest.DEFAULT_MAX_UPLOAD_MB
+    assert config["server"]["maxUploadSize"] == pipeline.DEFAULT_MAX_UPLOAD_MB
     assert config["server"]["enableXsrfProtection"] is True
 
 
@@ -225,9 +226,8 @@ SAVE_BUTTONS = ["Save settings", "Save KPI targets", "Save as new version", "Sav
     (["admin"], SAVE_BUTTONS, []),
 ])
 def test_settings_page_disables_what_the_roles_do_not_allow(tmp_path, monkeypatch, roles, enabled, locks):
+    from analytics.store import db
     from ui import connection
-
-    from analytics import db
 
     # One engagement's store (a missing one would be a first start: a catalog with no engagement yet).
     db.connect(tmp_path / "settings.duckdb", held=False).close()
@@ -254,7 +254,7 @@ def test_settings_page_disables_what_the_roles_do_not_allow(tmp_path, monkeypatc
 
 @pytest.mark.parametrize("roles", [["viewer"], ["admin"]])
 def test_role_map_is_listed_for_everyone_and_edited_by_admins(tmp_path, monkeypatch, roles):
-    from analytics import audit
+    from analytics.store import audit
     from ui import connection
 
     monkeypatch.setenv("HYPERCARE_DB", str(tmp_path / "roles.duckdb"))

@@ -1,4 +1,4 @@
-"""Chart text contrast (WCAG 1.4.3) and chart colours (1.4.11): analytics.chart_contrast.
+"""Chart text contrast (WCAG 1.4.3) and chart colours (1.4.11): analytics.charts.contrast.
 
 The reference ratios are the published WebAIM / WCAG figures, not values from this code.
 """
@@ -12,12 +12,22 @@ import plotly.colors as pc
 import plotly.graph_objects as go
 import pytest
 
-from analytics import charts, kpi_charts, patterns, recurrence_charts as rc, sla_charts
-from analytics.auth import local_operator
-from analytics.chart_contrast import (BACKGROUND, HEATMAP_SCALE, HEATMAP_TEXT, TEXT_COLOUR,
-                                      contrast_ratio, label_colour_on, readable, relative_luminance)
-from analytics.demo_loader import load_demo
-from analytics.filters import Filters
+from analytics.charts import kpi, overview, sla
+from analytics.charts import recurrence as rc
+from analytics.charts.contrast import (
+    BACKGROUND,
+    HEATMAP_SCALE,
+    HEATMAP_TEXT,
+    TEXT_COLOUR,
+    contrast_ratio,
+    label_colour_on,
+    readable,
+    relative_luminance,
+)
+from analytics.demo.loader import load_demo
+from analytics.recurrence import patterns
+from analytics.store.auth import local_operator
+from analytics.store.filters import Filters
 
 
 @pytest.mark.parametrize("a,b,expected", [
@@ -53,7 +63,7 @@ def test_label_colour_on_a_fill(fill, patterned, expected):
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    from analytics import db
+    from analytics.store import db
     con = db.connect(tmp_path_factory.mktemp("contrast") / "c.duckdb")
     load_demo(con, n_tickets=600, actor=local_operator("demo"))
     yield con
@@ -61,7 +71,7 @@ def store(tmp_path_factory):
 
 
 def _compliance_table() -> pd.DataFrame:
-    from analytics import sla_compliance as comp
+    from analytics.sla import compliance as comp
 
     counted = pd.DataFrame([{"metric": m, "bucket": None, "grp": sev, "met": 8, "breached": 2, "open_breached": 0,
                              "not_applicable": 0} for m in comp.METRICS for sev in ("SEV-1", "SEV-2")])
@@ -89,14 +99,14 @@ def _figures(store) -> dict[str, go.Figure]:
         "clocks": {"resolution": {"breach_at": datetime(2026, 9, 7, 17)}},
     }
     return {
-        "volume": charts.volume_by_day_chart(volume),
-        "ageing": charts.ageing_chart(ageing),
-        "sla_trend": sla_charts.trend_chart(trend, 95.0, "week"),
-        "timeline": sla_charts.timeline_chart(timeline),
-        "hypercare": kpi_charts.hypercare_chart(daily, date(2026, 9, 7), 14),
-        "mix": charts.severity_mix_chart(pd.DataFrame({"severity": ["SEV-3", "SEV-4"], "tickets": [900, 1000],
+        "volume": overview.volume_by_day_chart(volume),
+        "ageing": overview.ageing_chart(ageing),
+        "sla_trend": sla.trend_chart(trend, 95.0, "week"),
+        "timeline": sla.timeline_chart(timeline),
+        "hypercare": kpi.hypercare_chart(daily, date(2026, 9, 7), 14),
+        "mix": overview.severity_mix_chart(pd.DataFrame({"severity": ["SEV-3", "SEV-4"], "tickets": [900, 1000],
                                                        "percent": [47.4, 52.6]})),
-        "compliance": sla_charts.compliance_chart(_compliance_table()),
+        "compliance": sla.compliance_chart(_compliance_table()),
         "pareto": rc.pareto_chart(patterns.pareto(store, f, "service", "tickets"), "service"),
         "heatmap": rc.heatmap_chart(patterns.weekday_hour(store, f, "UTC"), "UTC"),
         "reopens": rc.reopen_chart(patterns.reopen_hotspots(store, f), "service"),
@@ -163,9 +173,9 @@ def test_heatmap_cell_labels_read_on_every_colour_of_the_scale(store):
 
 def test_series_colours_stand_out_from_the_background():
     """WCAG 1.4.11: lines and bars that carry data have at least 3:1 against white."""
-    colours = {*charts.SEVERITY_COLOURS.values(), charts.PRIMARY, charts.OTHER_COLOUR,
-               *kpi_charts.GROUP_COLOURS, *rc.SERIES_COLOURS,
-               *(style[0] for style in sla_charts.CLOCK_STYLE.values())}
+    colours = {*overview.SEVERITY_COLOURS.values(), overview.PRIMARY, overview.OTHER_COLOUR,
+               *kpi.GROUP_COLOURS, *rc.SERIES_COLOURS,
+               *(style[0] for style in sla.CLOCK_STYLE.values())}
     low = {c: round(contrast_ratio(c, BACKGROUND), 2) for c in colours if contrast_ratio(c, BACKGROUND) < 3}
     assert not low, low
 

@@ -6,9 +6,9 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from analytics import recurrence_charts
-from analytics.auth import local_operator
-from analytics.chart_text import escape, inert
+from analytics.charts import recurrence
+from analytics.charts.text import escape, inert
+from analytics.store.auth import local_operator
 
 HOSTILE = '<a href="https://evil.example/phish">Payments</a>'
 SAFE = "&lt;a href=\"https://evil.example/phish\"&gt;Payments&lt;/a&gt;"
@@ -59,9 +59,9 @@ def test_every_data_property_is_escaped_and_our_templates_are_kept():
 def test_a_hostile_service_name_in_the_recurrence_pareto_is_plain_text(con):
     import json
 
-    from analytics import patterns
-    from analytics.filters import Filters
-    from analytics.ingest import ingest_file
+    from analytics.ingest.pipeline import ingest_file
+    from analytics.recurrence import patterns
+    from analytics.store.filters import Filters
 
     rows = [{"external_id": f"T-{i}", "title": "Login fails", "severity": "SEV-3", "status": "Open",
              "service": HOSTILE if i % 2 else "<b>Billing</b>", "opened_at": f"2026-09-0{i + 1}T10:00:00Z"}
@@ -70,6 +70,6 @@ def test_a_hostile_service_name_in_the_recurrence_pareto_is_plain_text(con):
                 uploaded_by=local_operator("local"))
     frame = patterns.pareto(con, Filters(), "service")
     assert HOSTILE in set(frame["value"])  # stored as it came
-    texts = _texts(inert(recurrence_charts.pareto_chart(frame, "service")))
+    texts = _texts(inert(recurrence.pareto_chart(frame, "service")))
     assert SAFE in texts and "&lt;b&gt;Billing&lt;/b&gt;" in texts
     assert not any("<a " in t or "<b>" in t for t in texts)

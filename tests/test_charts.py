@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from analytics import charts
+from analytics.charts import overview
 
 
 def _contrast(hex_colour: str, background: str) -> float:
@@ -47,7 +47,7 @@ def weekly() -> pd.DataFrame:
 
 
 def test_volume_by_day_chart(volume):
-    fig = charts.volume_by_day_chart(volume)
+    fig = overview.volume_by_day_chart(volume)
     assert fig.layout.title.text == "Daily ticket volume"
     assert [t.type for t in fig.data] == ["bar"]
     assert list(fig.data[0].y) == [5, 0, 12]
@@ -55,26 +55,26 @@ def test_volume_by_day_chart(volume):
 
 
 def test_ageing_chart_prints_counts(ageing):
-    fig = charts.ageing_chart(ageing)
+    fig = overview.ageing_chart(ageing)
     assert fig.layout.title.text == "Open backlog by age"
     assert list(fig.data[0].x) == list(ageing.bucket)
     assert list(fig.data[0].text) == ["3", "5", "0", "1,200", "2"]
 
 
 def test_severity_mix_chart_labels_each_bar(mix):
-    fig = charts.severity_mix_chart(mix)
+    fig = overview.severity_mix_chart(mix)
     assert fig.layout.title.text == "Severity mix"
     (bar,) = fig.data
     assert list(bar.y) == list(mix.severity)  # severity named on the axis, not only by colour
     assert list(bar.text) == ["1 (10.0 %)", "2 (20.0 %)", "3 (30.0 %)", "4 (40.0 %)", "0 (0.0 %)"]
-    assert list(bar.marker.color) == [charts.SEVERITY_COLOURS[s] for s in mix.severity]
+    assert list(bar.marker.color) == [overview.SEVERITY_COLOURS[s] for s in mix.severity]
     drawn = [p for p, n in zip(bar.marker.pattern.shape, mix.tickets) if n]
     assert len(set(drawn)) == 4  # each drawn bar its own pattern (the empty Unmapped bar has none to draw)
     assert fig.layout.xaxis.range[1] > 4  # room for the labels
 
 
 def test_weekly_chart_has_one_stacked_trace_per_severity(weekly):
-    fig = charts.weekly_severity_chart(weekly)
+    fig = overview.weekly_severity_chart(weekly)
     assert fig.layout.title.text == "Weekly ticket volume by severity"
     assert fig.layout.barmode == "stack"
     assert [t.name for t in fig.data] == ["SEV-1", "SEV-3", "Unmapped"]
@@ -85,15 +85,15 @@ def test_weekly_chart_has_one_stacked_trace_per_severity(weekly):
 
 def test_weekly_chart_with_many_weeks_uses_default_ticks():
     weeks = pd.date_range("2026-01-05", periods=30, freq="7D").date
-    fig = charts.weekly_severity_chart(pd.DataFrame({"week": weeks, "severity": "SEV-2", "tickets": 1}))
+    fig = overview.weekly_severity_chart(pd.DataFrame({"week": weeks, "severity": "SEV-2", "tickets": 1}))
     assert fig.layout.xaxis.tickvals is None
 
 
 @pytest.mark.parametrize("build,columns", [
-    (charts.volume_by_day_chart, ["day", "tickets"]),
-    (charts.ageing_chart, ["bucket", "tickets"]),
-    (charts.severity_mix_chart, ["severity", "tickets", "percent"]),
-    (charts.weekly_severity_chart, ["week", "severity", "tickets"]),
+    (overview.volume_by_day_chart, ["day", "tickets"]),
+    (overview.ageing_chart, ["bucket", "tickets"]),
+    (overview.severity_mix_chart, ["severity", "tickets", "percent"]),
+    (overview.weekly_severity_chart, ["week", "severity", "tickets"]),
 ], ids=["volume", "ageing", "mix", "weekly"])
 def test_charts_accept_empty_frames(build, columns):
     fig = build(pd.DataFrame({c: [] for c in columns}))
@@ -102,51 +102,51 @@ def test_charts_accept_empty_frames(build, columns):
 
 
 def test_palette_contrast_on_light_and_dark_backgrounds():
-    for colour in [*charts.SEVERITY_COLOURS.values(), charts.PRIMARY]:
+    for colour in [*overview.SEVERITY_COLOURS.values(), overview.PRIMARY]:
         assert _contrast(colour, "#FFFFFF") >= 3.0, colour
         assert _contrast(colour, "#0E1117") >= 3.0, colour
-    assert len(set(charts.SEVERITY_COLOURS.values())) == len(charts.SEVERITY_COLOURS)
+    assert len(set(overview.SEVERITY_COLOURS.values())) == len(overview.SEVERITY_COLOURS)
 
 
 def test_describe_volume(volume):
-    assert charts.describe_volume_by_day(volume) == (
+    assert overview.describe_volume_by_day(volume) == (
         "Daily ticket volume, 7 Sep 2026 to 9 Sep 2026: 17 tickets over 3 days; busiest day "
         "9 Sep 2026 with 12; average 5.7 per day."
     )
 
 
 def test_describe_ageing(ageing):
-    assert charts.describe_ageing(ageing) == (
+    assert overview.describe_ageing(ageing) == (
         "Open backlog by age: <1 d 3, 1–3 d 5, 3–7 d 0, 7–30 d 1,200, >30 d 2 (1,210 open)."
     )
 
 
 def test_describe_severity_mix(mix):
-    assert charts.describe_severity_mix(mix).startswith(
+    assert overview.describe_severity_mix(mix).startswith(
         "Severity mix of 10 tickets: SEV-1 1 (10.0 %), SEV-2 2 (20.0 %)")
 
 
 def test_describe_weekly(weekly):
-    assert charts.describe_weekly(weekly) == (
+    assert overview.describe_weekly(weekly) == (
         "Weekly ticket volume by severity, 2 weeks from 7 Sep 2026: 20 tickets; busiest week "
         "starting 7 Sep 2026 with 11."
     )
 
 
 @pytest.mark.parametrize("describe,frame", [
-    (charts.describe_volume_by_day, pd.DataFrame({"day": [], "tickets": []})),
-    (charts.describe_ageing, pd.DataFrame({"bucket": ["<1 d"], "tickets": [0]})),
-    (charts.describe_severity_mix, pd.DataFrame({"severity": [], "tickets": [], "percent": []})),
-    (charts.describe_weekly, pd.DataFrame({"week": [], "severity": [], "tickets": []})),
+    (overview.describe_volume_by_day, pd.DataFrame({"day": [], "tickets": []})),
+    (overview.describe_ageing, pd.DataFrame({"bucket": ["<1 d"], "tickets": [0]})),
+    (overview.describe_severity_mix, pd.DataFrame({"severity": [], "tickets": [], "percent": []})),
+    (overview.describe_weekly, pd.DataFrame({"week": [], "severity": [], "tickets": []})),
 ], ids=["volume", "ageing", "mix", "weekly"])
 def test_describe_nothing(describe, frame):
     assert describe(frame).endswith(": no tickets.") or describe(frame).endswith(": no open tickets.")
 
 
 def test_count_axes_use_whole_numbers(ageing):
-    small = charts.ageing_chart(pd.DataFrame({"bucket": ["<1 d", ">30 d"], "tickets": [0, 4]}))
+    small = overview.ageing_chart(pd.DataFrame({"bucket": ["<1 d", ">30 d"], "tickets": [0, 4]}))
     assert small.layout.yaxis.dtick == 1 and small.layout.yaxis.tickformat == ",d"
-    assert charts.ageing_chart(ageing).layout.yaxis.dtick is None
+    assert overview.ageing_chart(ageing).layout.yaxis.dtick is None
 
 
 # --- issue #15, checked by eye in docs/screenshots -------------------------------------------
@@ -162,11 +162,11 @@ def _daily(days: int, start: date = date(2010, 2, 8)) -> pd.DataFrame:
 def test_a_long_span_is_summed_per_week_or_month(days, grain, bars):
     """13 years of daily bars were a solid block (G): weeks, then months, and the title says so."""
     df = _daily(days)
-    fig = charts.volume_by_day_chart(df)
+    fig = overview.volume_by_day_chart(df)
     (bar,) = fig.data
-    assert charts.volume_grain(df) == grain and len(bar.x) == bars
+    assert overview.volume_grain(df) == grain and len(bar.x) == bars
     assert sum(bar.y) == df["tickets"].sum()  # nothing lost in the sums
-    text = charts.describe_volume_by_day(df)
+    text = overview.describe_volume_by_day(df)
     if grain == "day":
         assert fig.layout.title.text == "Daily ticket volume" and "summed" not in text
     else:
@@ -177,18 +177,18 @@ def test_a_long_span_is_summed_per_week_or_month(days, grain, bars):
 
 def test_weekly_buckets_start_on_monday_and_count_their_days():
     df = _daily(200, start=date(2026, 1, 1))  # a Thursday
-    weeks = charts.volume_at(df, "week")
+    weeks = overview.volume_at(df, "week")
     assert all(pd.Timestamp(d).weekday() == 0 for d in weeks["day"])
     assert weeks["days"].iloc[0] == 4 and weeks["days"].sum() == 200
 
 
 @pytest.mark.parametrize("build,frame,why", [
-    (charts.ageing_chart, pd.DataFrame({"bucket": ["<1 d", "1–3 d", "3–7 d", "7–30 d", ">30 d"], "tickets": [0] * 5}),
+    (overview.ageing_chart, pd.DataFrame({"bucket": ["<1 d", "1–3 d", "3–7 d", "7–30 d", ">30 d"], "tickets": [0] * 5}),
      "No ticket is open"),
-    (charts.volume_by_day_chart, pd.DataFrame({"day": [date(2026, 9, 1)], "tickets": [0]}), "No ticket was opened"),
-    (charts.severity_mix_chart, pd.DataFrame({"severity": ["SEV-1"], "tickets": [0], "percent": [0.0]}),
+    (overview.volume_by_day_chart, pd.DataFrame({"day": [date(2026, 9, 1)], "tickets": [0]}), "No ticket was opened"),
+    (overview.severity_mix_chart, pd.DataFrame({"severity": ["SEV-1"], "tickets": [0], "percent": [0.0]}),
      "No ticket"),
-    (charts.weekly_severity_chart, pd.DataFrame({"week": [date(2026, 9, 7)], "severity": ["SEV-1"], "tickets": [0]}),
+    (overview.weekly_severity_chart, pd.DataFrame({"week": [date(2026, 9, 7)], "severity": ["SEV-1"], "tickets": [0]}),
      "No ticket was opened"),
 ], ids=["ageing", "volume", "mix", "weekly"])
 def test_a_chart_with_nothing_to_show_says_why(build, frame, why):
@@ -201,21 +201,21 @@ def test_a_chart_with_nothing_to_show_says_why(build, frame, why):
 def test_severity_mix_labels_stay_in_the_plot_and_slivers_have_no_pattern():
     """ServiceNow's mix: "23,466 (94.2 %" was cut at the right edge; the 1.1 % SEV-1 bar's
     hatching drew as a zig-zag (D, S, G)."""
-    from analytics.chart_contrast import contrast_ratio
+    from analytics.charts.contrast import contrast_ratio
 
     mix = pd.DataFrame({"severity": ["SEV-1", "SEV-2", "SEV-3", "SEV-4", "Unmapped"],
                         "tickets": [270, 408, 23466, 774, 0], "percent": [1.1, 1.6, 94.2, 3.1, 0.0]})
-    (bar,) = charts.severity_mix_chart(mix).data
+    (bar,) = overview.severity_mix_chart(mix).data
     # The longest bar holds its label; the short ones have the room right of them.
     assert list(bar.textposition) == ["outside", "outside", "inside", "outside", "outside"]
     assert bar.insidetextanchor == "end"
     # SEV-1 and SEV-2 are slivers (under 4 % of the axis): solid, named by the axis and the label.
     assert list(bar.marker.pattern.shape) == ["", "", "", "", ""]
-    big = charts.severity_mix_chart(mix.assign(tickets=[270, 9000, 23466, 774, 0])).data[0]
+    big = overview.severity_mix_chart(mix.assign(tickets=[270, 9000, 23466, 774, 0])).data[0]
     assert list(big.marker.pattern.shape)[:2] == ["", "/"] and list(big.textposition)[1] == "outside"
     # An inside label reads on its bar: the pattern lies faintly over the bar's colour (not on the
     # page between its lines) and the label's halo, in that colour, hides it behind the text.
-    both = charts.severity_mix_chart(mix.assign(tickets=[10, 10, 900, 1000, 0])).data[0]
+    both = overview.severity_mix_chart(mix.assign(tickets=[10, 10, 900, 1000, 0])).data[0]
     assert both.marker.pattern.fillmode == "overlay" and both.marker.pattern.fgopacity < 0.5
     inside = [(c, p, f, h) for c, p, f, h, w in zip(both.marker.color, both.marker.pattern.shape, both.insidetextfont.color,
                                                    both.insidetextfont.shadow, both.textposition) if w == "inside"]
@@ -225,9 +225,9 @@ def test_severity_mix_labels_stay_in_the_plot_and_slivers_have_no_pattern():
 
 
 @pytest.mark.parametrize("build,frame,axis", [
-    (charts.volume_by_day_chart, pd.DataFrame({"day": [date(2026, 9, 7)], "tickets": [3]}), "y"),
-    (charts.severity_mix_chart, pd.DataFrame({"severity": ["SEV-1"], "tickets": [3], "percent": [100.0]}), "x"),
-    (charts.weekly_severity_chart, pd.DataFrame({"week": [date(2026, 9, 7)] * 2, "severity": ["SEV-1", "SEV-2"],
+    (overview.volume_by_day_chart, pd.DataFrame({"day": [date(2026, 9, 7)], "tickets": [3]}), "y"),
+    (overview.severity_mix_chart, pd.DataFrame({"severity": ["SEV-1"], "tickets": [3], "percent": [100.0]}), "x"),
+    (overview.weekly_severity_chart, pd.DataFrame({"week": [date(2026, 9, 7)] * 2, "severity": ["SEV-1", "SEV-2"],
                                                  "tickets": [1, 2]}), "y"),
 ], ids=["volume", "mix", "weekly"])
 def test_every_count_axis_has_whole_ticks(build, frame, axis):
@@ -240,11 +240,11 @@ def test_weekly_severity_over_years_is_summed_per_month():
     weeks = pd.date_range("2019-01-07", periods=300, freq="7D").date
     df = pd.DataFrame({"week": list(weeks) * 2, "severity": ["SEV-1"] * 300 + ["SEV-3"] * 300,
                        "tickets": [1] * 300 + [2] * 300})
-    fig = charts.weekly_severity_chart(df)
+    fig = overview.weekly_severity_chart(df)
     assert "Monthly" in fig.layout.title.text
     months = {d for t in fig.data for d in t.x}
     assert len(months) == len({(w.year, w.month) for w in weeks}) < 80
     assert sum(sum(t.y) for t in fig.data) == int(df["tickets"].sum())  # nothing lost
-    assert "months from Jan 2019" in charts.describe_weekly(df)
+    assert "months from Jan 2019" in overview.describe_weekly(df)
     short = df[df["week"] < weeks[20]]
-    assert charts.weekly_severity_chart(short).layout.title.text == charts.TITLES["weekly_by_severity"]
+    assert overview.weekly_severity_chart(short).layout.title.text == overview.TITLES["weekly_by_severity"]

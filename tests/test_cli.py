@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from analytics.cli import main
-from analytics.schema import TICKET_COLUMNS
+from analytics.store.schema import TICKET_COLUMNS
 from tests.helpers import write_csv
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,7 +38,7 @@ def test_ingest_json_and_tickets_json(tmp_path, capsys):
     assert (again["tickets_inserted"], again["tickets_updated"], again["tickets_unchanged"]) == (0, 0, 2)
 
     # Recurrence clusters followed the upload.
-    from analytics import db
+    from analytics.store import db
     con = db.connect(dbp)
     assert con.execute("SELECT count(*) FROM recurrence_signatures").fetchall()[0][0] == 2
     con.close()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from analytics import engagements
 from analytics.cli import main
+from analytics.store import engagements
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE = FIXTURES / "servicenow_event_log_sample.csv"

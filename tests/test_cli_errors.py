@@ -11,9 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from analytics import db
-from analytics.auth import local_operator
 from analytics.cli import main as cli
+from analytics.store import db
+from analytics.store.auth import local_operator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,7 +72,7 @@ def test_a_store_held_by_another_process_is_one_line(capsys, tmp_path):
 
 
 def test_an_internal_error_is_one_line_and_debug_shows_it(capsys, store, monkeypatch):
-    from analytics import tickets_export
+    from analytics.ingest import tickets_export
 
     def broken(*_a, **_k):
         raise KeyError("boom")
@@ -100,7 +100,7 @@ def _counts(path: Path) -> tuple[int, int, int]:
 def test_ctrl_c_during_an_ingest_stops_it_and_keeps_the_store_as_it_was(real_data, tmp_path, delay):
     path = tmp_path / "s.duckdb"
     con = db.connect(path)
-    from analytics.ingest import ingest_file
+    from analytics.ingest.pipeline import ingest_file
 
     ingest_file(con, real_data / "helpdesk-italian" / "helpdesk_finale.csv.gz", uploaded_by=local_operator("local"))
     con.close()

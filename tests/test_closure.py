@@ -9,12 +9,14 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from analytics import audit, closure, closure_metrics, db, signoff, sla_cache
-from analytics import closure_rules as cr
-from analytics.auth import local_operator
 from analytics.cli import main
-from analytics.filters import Filters
-from analytics.schema import TICKET_COLUMNS
+from analytics.governance import closure, closure_metrics, signoff
+from analytics.governance import closure_rules as cr
+from analytics.sla import cache
+from analytics.store import audit, db
+from analytics.store.auth import local_operator
+from analytics.store.filters import Filters
+from analytics.store.schema import TICKET_COLUMNS
 
 T = datetime(2026, 10, 15)  # the as-of moment of every crafted case
 H = timedelta(hours=1)
@@ -142,7 +144,7 @@ def test_sla_pass_fail_and_at_risk(con):
     # Two resolutions over 240 minutes: 38 of 40 = 95.0 % — at a 96 % target that fails.
     for tid in ev[ev["metric"] == "resolution"]["ticket_id"][:2]:
         con.execute("UPDATE tickets SET resolved_at = opened_at + INTERVAL 300 MINUTE WHERE ticket_id = ?", [tid])
-    sla_cache.clear()  # a direct UPDATE is not an upload: forget the judgements made before it
+    cache.clear()  # a direct UPDATE is not an upload: forget the judgements made before it
     s, detail, ev = status(con, "sla", rules=margin)
     assert s == closure.FAIL and "resolution 95.0 % (38 of 40 met" in detail
     assert list(ev["status"][:3]) == ["breached"] * 3  # breaches first
@@ -165,7 +167,7 @@ def test_sla_counts_only_clocks_stopped_in_the_window_before_as_of(con):
 def test_sla_not_measurable_without_clocks_or_policy(con, monkeypatch):
     s, detail, ev = status(con, "sla")
     assert s == closure.NOT_MEASURABLE and ev.empty and "No response or resolution clock" in detail
-    from analytics import sla_policy
+    from analytics.sla import policy as sla_policy
 
     monkeypatch.setattr(sla_policy, "policies", lambda c: (_ for _ in ()).throw(
         sla_policy.PolicyError("saved policy 'x': not valid TOML")))
@@ -392,7 +394,7 @@ def test_cli_closure_refuses_broken_saved_rules(tmp_path, capsys):
 
 
 def test_demo_data_gives_all_five_criteria(con):
-    from analytics.demo_loader import load_demo
+    from analytics.demo.loader import load_demo
 
     load_demo(con, n_tickets=1500, actor=local_operator("demo"))
     frame = closure.evaluate(con, datetime(2026, 10, 1))

@@ -10,12 +10,11 @@ import threading
 
 import pytest
 
-from analytics import demo
-from analytics.auth import local_operator
-from analytics.ingest import ingest_file
-from analytics.overview import summary
-from analytics.filters import Filters
-from analytics.overview import utc_now
+from analytics.demo import generator
+from analytics.ingest.pipeline import ingest_file
+from analytics.kpi.overview import summary, utc_now
+from analytics.store.auth import local_operator
+from analytics.store.filters import Filters
 
 pytestmark = pytest.mark.slow  # ./test.sh's quick run leaves it out; --all and CI run it
 
@@ -25,7 +24,7 @@ def test_parallel_uploads_and_reads_stay_consistent(con, tmp_path):
     for seed in (1, 2, 3):
         folder = tmp_path / f"s{seed}"
         folder.mkdir()
-        tickets_csv, _ = demo.write_csvs(folder, 400, seed=seed)
+        tickets_csv, _ = generator.write_csvs(folder, 400, seed=seed)
         # The same ids in every file: uploads overlap on purpose and must upsert, not duplicate.
         files.append(tickets_csv)
     errors: list[BaseException] = []

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.auth import local_operator
-from analytics.csv_export import neutralise_cell, to_csv_bytes
+from analytics.store.auth import local_operator
+from analytics.store.csv_export import neutralise_cell, to_csv_bytes
 
 
 @pytest.mark.parametrize(
@@ -111,9 +111,9 @@ def test_a_line_break_inside_a_cell_stays_inside_its_quoted_cell(title):
 def test_an_exported_title_with_a_carriage_return_loads_again(con, tmp_path):
     import json
 
-    from analytics import db
-    from analytics.ingest import ingest_file
-    from analytics.tickets_export import tickets_frame
+    from analytics.ingest.pipeline import ingest_file
+    from analytics.ingest.tickets_export import tickets_frame
+    from analytics.store import db
 
     title = "VPN slow\r@SUM(1+1)*cmd|' /C calc'!A0"
     rows = [{"external_id": "A-1", "title": title, "severity": "SEV-2", "status": "Open",

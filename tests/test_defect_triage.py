@@ -11,10 +11,11 @@ import holidays
 import pandas as pd
 import pytest
 
-from analytics import db, defect_triage as dt
-from analytics.auth import local_operator
-from analytics.filters import Filters
-from analytics.sla_policy import Calendar, Target, business_calendar, default_policy, save_policy
+from analytics.governance import defect_triage as dt
+from analytics.sla.policy import Calendar, Target, business_calendar, default_policy, save_policy
+from analytics.store import db
+from analytics.store.auth import local_operator
+from analytics.store.filters import Filters
 
 M = timedelta(minutes=1)
 H = timedelta(hours=1)

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from analytics import db
+from analytics.store import db
 from ui import connection
 
 REPO = Path(__file__).resolve().parents[1]

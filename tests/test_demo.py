@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 import duckdb
 import holidays
@@ -16,9 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics import demo
-from analytics.auth import local_operator
-from analytics.demo import (
+from analytics.demo import generator as demo
+from analytics.demo.generator import (
     DEFAULT_GO_LIVE,
     DEMO_COLUMNS,
     DEMO_TIMEZONE,
@@ -29,7 +28,8 @@ from analytics.demo import (
     to_servicenow_list,
     write_csvs,
 )
-from analytics.schema import SEVERITIES, TICKET_COLUMNS, TICKET_TYPES
+from analytics.store.auth import local_operator
+from analytics.store.schema import SEVERITIES, TICKET_COLUMNS, TICKET_TYPES
 
 N = 20_000
 # The realism checks hold for any seed; set HYPERCARE_DEMO_SEED to try another.
@@ -552,8 +552,8 @@ def test_write_csvs_rejects_unknown_arguments(tmp_path):
 @pytest.fixture(scope="module")
 def story():
     """The demo as the dashboard first loads it (5,000 tickets, seed 42), in a store of its own."""
-    from analytics import db
-    from analytics.demo_loader import load_demo
+    from analytics.demo.loader import load_demo
+    from analytics.store import db
 
     con = db.connect(":memory:")
     load_demo(con, actor=local_operator("demo"))
@@ -562,7 +562,7 @@ def story():
 
 
 def test_scorecard_tells_a_real_hypercare_story(story):
-    from analytics import closure, portfolio, signoff
+    from analytics.governance import closure, portfolio, signoff
 
     as_of = portfolio.governance_as_of(story)
     assert as_of == datetime.combine(DEFAULT_GO_LIVE + timedelta(days=demo.DEMO_WINDOW_DAYS), time.min)
@@ -580,9 +580,10 @@ def test_scorecard_tells_a_real_hypercare_story(story):
 
 
 def test_the_demo_signs_off_once_and_only_in_a_demo_store(con, tmp_path):
-    from analytics import db, engagements, signoff
-    from analytics.demo_loader import DEMO_SIGNOFFS, load_demo
-    from analytics.ingest import ingest_file
+    from analytics.demo.loader import DEMO_SIGNOFFS, load_demo
+    from analytics.governance import signoff
+    from analytics.ingest.pipeline import ingest_file
+    from analytics.store import db, engagements
 
     load_demo(con, n_tickets=100, actor=local_operator("demo"))
     load_demo(con, n_tickets=100, seed=2, actor=local_operator("demo"))  # a second load signs nothing more
@@ -601,7 +602,7 @@ def test_the_demo_signs_off_once_and_only_in_a_demo_store(con, tmp_path):
 
 def test_two_weeks_in_the_same_scorecard_fails(story):
     # The seed's 14-day window would have closed on the spike: that is why the demo's is longer.
-    from analytics import closure
+    from analytics.governance import closure
 
     status = closure.evaluate(story, datetime.combine(DEFAULT_GO_LIVE + timedelta(days=14), time.min)) \
         .set_index("key")["status"]

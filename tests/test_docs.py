@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from analytics.cli import _parser
-from analytics.profiles import builtin_profiles
+from analytics.ingest.profiles import builtin_profiles
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

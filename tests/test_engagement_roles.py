@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import audit, auth, engagement_roles, engagements, store
-from analytics.auth import Identity, Permission, local_operator
+from analytics.store import audit, auth, engagements, roles, sharing
+from analytics.store.auth import Identity, Permission, local_operator
 from tests.test_auth_ui import AUTH
 from tests.test_engagement_ui import catalog, two_engagements  # noqa: F401 - fixtures
 
@@ -14,29 +14,29 @@ ANA = Identity("Ana", "ana@x.org", frozenset({"analyst"}), mode="shared")
 
 
 def test_a_listed_person_gets_the_engagements_roles_instead():
-    assert engagement_roles.in_engagement(ANA, {"ana@x.org": frozenset({"viewer"})}).roles == {"viewer"}
-    assert engagement_roles.in_engagement(ANA, {"bo@x.org": frozenset({"viewer"})}).roles == {"analyst"}
-    assert engagement_roles.in_engagement(ANA, {}).roles == {"analyst"}
+    assert roles.in_engagement(ANA, {"ana@x.org": frozenset({"viewer"})}).roles == {"viewer"}
+    assert roles.in_engagement(ANA, {"bo@x.org": frozenset({"viewer"})}).roles == {"analyst"}
+    assert roles.in_engagement(ANA, {}).roles == {"analyst"}
 
 
 def test_an_installation_admin_stays_admin_and_an_unverified_email_counts_for_nothing():
     admin = Identity("Pat", "pat@x.org", frozenset({"admin"}), mode="shared")
-    assert engagement_roles.in_engagement(admin, {"pat@x.org": frozenset({"viewer"})}).roles == {"admin", "viewer"}
-    assert engagement_roles.in_engagement(ANA, {"ana@x.org": frozenset({"viewer"})},
+    assert roles.in_engagement(admin, {"pat@x.org": frozenset({"viewer"})}).roles == {"admin", "viewer"}
+    assert roles.in_engagement(ANA, {"ana@x.org": frozenset({"viewer"})},
                                           email_verified=False).roles == {"analyst"}
     local = auth.local_identity()
-    assert engagement_roles.in_engagement(local, {local.email or "": frozenset({"viewer"})}) == local
+    assert roles.in_engagement(local, {local.email or "": frozenset({"viewer"})}) == local
 
 
 def test_only_an_admin_may_change_an_engagements_list(tmp_path):
-    from analytics import db
+    from analytics.store import db
 
     con = db.connect(tmp_path / "e.duckdb", held=False)
     try:
         with pytest.raises(auth.PermissionDenied):
-            engagement_roles.save(con, {"ana@x.org": ["viewer"]}, ANA)
-        engagement_roles.save(con, {"Ana@X.org": ["viewer"]}, local_operator("cli:admin"))  # local operator: every role
-        assert engagement_roles.read(con) == {"ana@x.org": frozenset({"viewer"})}
+            roles.save(con, {"ana@x.org": ["viewer"]}, ANA)
+        roles.save(con, {"Ana@X.org": ["viewer"]}, local_operator("cli:admin"))  # local operator: every role
+        assert roles.read(con) == {"ana@x.org": frozenset({"viewer"})}
     finally:
         con.close()
 
@@ -65,23 +65,23 @@ def _roles_in(slug: str) -> str:
 
 
 def test_the_dashboard_gives_each_engagement_its_own_roles(catalog):  # noqa: F811
-    with store.writing(catalog) as cat:
+    with sharing.writing(catalog) as cat:
         audit.save_role_map(cat, {"ana@x.org": ["analyst"]}, local_operator("cli:admin"))
-    with store.writing(engagements.resolve(catalog, "sn").path) as sn:
-        engagement_roles.save(sn, {"ana@x.org": ["viewer"]}, local_operator("cli:admin"))
+    with sharing.writing(engagements.resolve(catalog, "sn").path) as sn:
+        roles.save(sn, {"ana@x.org": ["viewer"]}, local_operator("cli:admin"))
 
     assert _roles_in("demo") == "ROLES in demo: analyst"
     assert _roles_in("sn") == "ROLES in sn: viewer"
     # and the core refuses what the engagement's roles do not allow
-    viewer = engagement_roles.in_engagement(ANA, {"ana@x.org": frozenset({"viewer"})})
+    viewer = roles.in_engagement(ANA, {"ana@x.org": frozenset({"viewer"})})
     with pytest.raises(auth.PermissionDenied):
         auth.require(viewer, Permission.UPLOAD)
 
 
 def test_settings_shows_the_engagements_list_and_saves_it_for_an_admin(catalog):  # noqa: F811
-    from analytics import audit
+    from analytics.store import audit
 
-    with store.writing(catalog) as cat:
+    with sharing.writing(catalog) as cat:
         audit.save_role_map(cat, {"pat@x.org": ["admin"]}, local_operator("cli:admin"))
     at = AppTest.from_file("../app.py", default_timeout=120)
     at.secrets["auth"] = AUTH
@@ -93,6 +93,6 @@ def test_settings_shows_the_engagements_list_and_saves_it_for_an_admin(catalog):
     assert any("Roles in this engagement: ServiceNow 2016" in str(h.value) for h in at.subheader)
     at.button(key="eng_role_map_save").click().run()
     assert not at.exception, [e.message for e in at.exception]
-    with store.reading(engagements.resolve(catalog, "sn").path) as con:
+    with sharing.reading(engagements.resolve(catalog, "sn").path) as con:
         trail = audit.trail(con, action=audit.SETTING_CHANGE)
     assert trail[["actor", "object"]].values.tolist() == [["Pat <pat@x.org>", "setting:engagement_role_map"]]

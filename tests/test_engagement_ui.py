@@ -13,10 +13,12 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from analytics import audit, db, engagements, portfolio, store, uploads
-from analytics.auth import local_operator
-from analytics.demo import DEFAULT_GO_LIVE, DEMO_TIMEZONE
-from analytics.demo_loader import load_demo
+from analytics import uploads
+from analytics.demo.generator import DEFAULT_GO_LIVE, DEMO_TIMEZONE
+from analytics.demo.loader import load_demo
+from analytics.governance import portfolio
+from analytics.store import audit, db, engagements, sharing
+from analytics.store.auth import local_operator
 from tests.helpers import app_using
 from ui import engagement_state, upload_target
 
@@ -28,7 +30,7 @@ TIMEOUT = 180
 
 
 def _tickets(path: Path) -> int:
-    with store.reading(path) as con:
+    with sharing.reading(path) as con:
         return db.ticket_count(con)
 
 
@@ -62,10 +64,10 @@ def two_engagements(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("engagements") / "hypercare.duckdb"
     demo = engagements.create(path, "demo", "Demo", go_live=DEFAULT_GO_LIVE, timezone_name=DEMO_TIMEZONE,
                               is_demo=True, actor=local_operator("tester"))
-    with store.writing(demo.path) as con:
+    with sharing.writing(demo.path) as con:
         load_demo(con, n_tickets=300, seed=5, actor=local_operator("demo"))
     real = engagements.create(path, "sn", "ServiceNow 2016", go_live=date(2016, 2, 29), actor=local_operator("tester"))
-    with store.writing(real.path) as con:
+    with sharing.writing(real.path) as con:
         uploads.load(con, SAMPLE, uploaded_by=local_operator("tester"))
     return path
 
@@ -213,7 +215,7 @@ def test_upload_into_a_new_engagement_makes_it_with_the_go_live_from_the_file(ca
 
 
 def test_a_failed_upload_into_a_new_engagement_leaves_no_engagement_behind(catalog, monkeypatch):
-    from analytics import ingest
+    from analytics.ingest import pipeline as ingest
 
     before = [e.slug for e in engagements.list_engagements(catalog)]
 
@@ -231,7 +233,7 @@ def test_a_failed_upload_into_a_new_engagement_leaves_no_engagement_behind(catal
     assert [e.slug for e in engagements.list_engagements(catalog)] == before
     assert not (engagements.engagements_dir(catalog) / "never-made.duckdb").exists()
     assert at.query_params.get("engagement") != "never-made"
-    with store.reading(catalog) as con:
+    with sharing.reading(catalog) as con:
         discarded = con.execute("SELECT detail FROM audit_log WHERE action = ? AND object = ?",
                                 [audit.ENGAGEMENT_DELETE, "engagement:never-made"]).fetchall()
     assert len(discarded) == 1 and "its first upload failed" in discarded[0][0]
@@ -263,7 +265,7 @@ def test_deleting_the_demo_engagement_is_one_action_with_a_confirmation(catalog)
 
 def test_governance_defaults_to_the_window_end_or_last_event_with_the_data_range_beside(catalog):
     sn = engagements.resolve(catalog, "sn")
-    with store.reading(sn.path) as con:
+    with sharing.reading(sn.path) as con:
         as_of = portfolio.governance_as_of(con)
     at = _go(_app({"engagement": "sn"}), "pages/governance.py")
     shown = at.date_input(key="gov_as_of").value
@@ -279,9 +281,9 @@ def test_the_upload_limit_is_the_installations_and_the_go_live_the_engagements(c
     at.date_input(key="set_go_live").set_value(date(2026, 9, 8))
     next(b for b in at.button if b.label == "Save settings").click().run()
     assert not at.exception, [e.message for e in at.exception]
-    with store.reading(catalog) as con:
+    with sharing.reading(catalog) as con:
         assert db.get_setting(con, "max_upload_mb") == "321"
-    with store.reading(engagements.resolve(catalog, "demo").path) as con:
+    with sharing.reading(engagements.resolve(catalog, "demo").path) as con:
         assert db.get_setting(con, "max_upload_mb") is None
         assert db.get_setting(con, engagements.GO_LIVE_SETTING) == "2026-09-08"
     _go(at, "pages/upload.py")

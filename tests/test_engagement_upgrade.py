@@ -11,9 +11,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from analytics import audit, auth, db, engagement_upgrade, engagements, signoff, store
-from analytics.auth import local_operator
-from analytics.engagements import EngagementError
+from analytics import upgrade as engagement_upgrade
+from analytics.governance import signoff
+from analytics.store import audit, auth, db, engagements, sharing
+from analytics.store.auth import local_operator
+from analytics.store.engagements import EngagementError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "store-2026-12-06.duckdb.gz"
 
@@ -114,7 +116,7 @@ def test_upgrade_refuses_when_an_engagement_file_is_in_the_way(legacy):
 
 
 def test_a_store_with_only_demo_data_becomes_the_demo_engagement(tmp_path):
-    from analytics.demo_loader import load_demo
+    from analytics.demo.loader import load_demo
 
     path = tmp_path / "old.duckdb"
     con = db.connect(path)
@@ -130,6 +132,6 @@ def test_a_store_with_only_demo_data_becomes_the_demo_engagement(tmp_path):
 def test_an_upgraded_store_opens_like_any_engagement(legacy):
     engagement_upgrade.upgrade(legacy)
     demo = engagements.resolve(legacy, "demo")
-    with store.reading(demo.path) as con:
+    with sharing.reading(demo.path) as con:
         assert db.ticket_count(con) == 300
     assert engagement_upgrade.upgrade(legacy) is None  # nothing left to upgrade

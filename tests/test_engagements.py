@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from analytics import audit, auth, db, engagements, sla_policy, store
-from analytics.auth import local_operator
-from analytics.engagements import EngagementError
+from analytics.sla import policy
+from analytics.store import audit, auth, db, engagements, sharing
+from analytics.store.auth import local_operator
+from analytics.store.engagements import EngagementError
 
 
 @pytest.fixture
@@ -34,9 +35,9 @@ def test_a_new_engagement_gets_its_own_store_and_settings(catalog, monkeypatch):
     assert (d.go_live, d.timezone, d.window_days, d.cadence) == (date(2026, 3, 2), "Europe/Amsterdam", 30, "daily")
     assert d.window_end == date(2026, 4, 1)
     assert engagements.resolve(catalog) == e  # the only one
-    with store.reading(e.path) as con:
+    with sharing.reading(e.path) as con:
         assert audit.trail(con, action=audit.ENGAGEMENT_CREATE).shape[0] == 1
-    with store.reading(catalog) as con:
+    with sharing.reading(catalog) as con:
         assert audit.trail(con, action=audit.ENGAGEMENT_CREATE)["object"].tolist() == ["engagement:erp-wave-1"]
 
 
@@ -49,14 +50,14 @@ def test_defaults_come_from_the_seed(catalog):
 def test_copying_takes_policies_and_targets_but_not_identity(catalog):
     first = engagements.create(catalog, "first", "First", go_live=date(2026, 1, 5), timezone_name="Asia/Tokyo",
                                actor=local_operator("tester"))
-    with store.writing(first.path) as con:
-        sla_policy.save_policy(con, sla_policy.default_policy("Asia/Tokyo").model_copy(
+    with sharing.writing(first.path) as con:
+        policy.save_policy(con, policy.default_policy("Asia/Tokyo").model_copy(
             update={"version": "tokyo-v1"}), who=local_operator("tester"))
         audit.set_setting(con, "kpi_target.mttr", "240", local_operator("tester"))
     second = engagements.create(catalog, "second", "Second", go_live=date(2026, 6, 1), copy_from="first",
                                 actor=local_operator("tester"))
-    with store.reading(second.path) as con:
-        assert sla_policy.policy_versions(con)["version"].tolist() == ["tokyo-v1"]
+    with sharing.reading(second.path) as con:
+        assert policy.policy_versions(con)["version"].tolist() == ["tokyo-v1"]
         assert db.get_setting(con, "kpi_target.mttr") == "240"
         assert db.get_setting(con, engagements.SLUG_SETTING) == "second"
         assert db.ticket_count(con) == 0
@@ -130,7 +131,7 @@ def test_deleting_keeps_a_real_store_and_removes_the_demo(catalog):
     assert engagements.delete(catalog, "demo", actor=_who("analyst")) is None
     assert not demo.path.exists()
     assert engagements.list_engagements(catalog) == []
-    with store.reading(catalog) as con:
+    with sharing.reading(catalog) as con:
         assert audit.trail(con, action=audit.ENGAGEMENT_DELETE).shape[0] == 2
         assert audit.verify(con) == []
     with pytest.raises(EngagementError, match="no engagement 'real' to delete"):

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import datasets, store
-from analytics.auth import local_operator
-from analytics.demo_loader import load_demo
-from analytics.filters import MAX_DATE, MIN_DATE
-from analytics.ingest import ingest_file
+from analytics.demo.loader import load_demo
+from analytics.ingest import datasets
+from analytics.ingest.pipeline import ingest_file
+from analytics.store import sharing
+from analytics.store.auth import local_operator
+from analytics.store.filters import MAX_DATE, MIN_DATE
 from tests.helpers import app_using
 from tests.test_engagement_ui import catalog, two_engagements  # noqa: F401 (fixtures, shared)
 from ui import engagement_state
@@ -113,14 +114,14 @@ def test_a_chosen_day_outside_the_data_after_a_delete_is_kept(tmp_path):
     """The days stay (0 tickets), the pickers widen to them, nothing raises."""
     path = tmp_path / "one.duckdb"
     with app_using(path) as path:
-        with store.writing(path) as con:
+        with sharing.writing(path) as con:
             demo = {r.dataset_id for r in load_demo(con, n_tickets=300, seed=5, actor=local_operator("demo"))}
             ingest_file(con, SAMPLE, uploaded_by=local_operator("tester"))
         at = _app()
         assert _bounds(at) == (SAMPLE_MONTH[0], DEMO_MONTHS[1])
         at.date_input(key=FROM_KEY).set_value(date(2026, 10, 1))
         _run(at.date_input(key=TO_KEY).set_value(date(2026, 10, 31)).run())
-        with store.writing(path) as con:
+        with sharing.writing(path) as con:
             for dataset in demo:
                 datasets.delete_dataset(con, dataset, actor=local_operator("tester"))
         _run(at.run())

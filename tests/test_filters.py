@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analytics.filters import MAX_DATE, MIN_DATE, Filters, count_tickets, date_bounds, filter_options, picker_bounds
+from analytics.store.filters import (
+    MAX_DATE,
+    MIN_DATE,
+    Filters,
+    count_tickets,
+    date_bounds,
+    filter_options,
+    picker_bounds,
+)
 
 D1 = datetime(2026, 9, 7)
 D2 = datetime(2026, 11, 1)

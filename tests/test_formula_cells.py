@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 
 from analytics.cli import main
-from analytics.csv_export import FORMULA_FIRST_CHARS
+from analytics.store.csv_export import FORMULA_FIRST_CHARS
 from tests import fuzz_files
 from tests.helpers import write_csv
 from tests.test_readers import FORMULAS as READER_FORMULAS
@@ -111,11 +111,13 @@ def test_report_packs_neutralise_every_payload(store, tmp_path, capsys):
 
 def test_report_pdf_draws_payloads_as_text(store):
     """The PDF renders markup-free: no payload turns into a link or an action."""
-    from analytics import db, report, report_pdf
+    from analytics.report import builder
+    from analytics.report import pdf as report_pdf
+    from analytics.store import db
 
     con = db.connect(store[0])
     try:
-        rep = report.build(con, "2026-09", as_of=datetime(2026, 10, 1))
+        rep = builder.build(con, "2026-09", as_of=datetime(2026, 10, 1))
     finally:
         con.close()
     pdf = report_pdf.render(rep)

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import audit, closure, closure_rules, db, pir_register, portfolio, signoff
-from analytics.filters import Filters
+from analytics.governance import closure, closure_rules, pir_register, portfolio, signoff
+from analytics.store import audit, db
+from analytics.store.filters import Filters
 from tests.helpers import app_using
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -81,7 +82,7 @@ def test_every_tab_renders_and_only_the_open_one_runs(store):
         assert not at.exception, (tab, [e.message for e in at.exception])
     at.session_state["gov_tab"] = "Post-incident reviews"
     at.run()
-    summary = _read(store, lambda con: __import__("analytics.pir", fromlist=["summary"]).summary(
+    summary = _read(store, lambda con: __import__("analytics.governance.pir", fromlist=["summary"]).summary(
         con, Filters(), as_of))
     coverage = next(m for m in at.metric if m.label == "Coverage").value
     assert coverage == f"{summary['coverage_pct']:.1f} %"

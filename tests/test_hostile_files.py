@@ -1,6 +1,6 @@
 """Hostile uploads the reader refuses or bounds (issue #14): gzip checksums and bombs, headers over
 the sniffed head, stray delimiters before an empty last field, stray line breaks, and the
-bounds on columns and rows (analytics/file_limits.py). Each refusal is one line naming the file."""
+bounds on columns and rows (analytics/ingest/file_limits.py). Each refusal is one line naming the file."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import zipfile
 
 import pytest
 
-from analytics import csv_lines, file_limits, readers
-from analytics.readers import FileRejected, load_raw, load_raw_path
+from analytics.ingest import csv_lines, file_limits, readers
+from analytics.ingest.readers import FileRejected, load_raw, load_raw_path
 from tests.test_readers import cur, rejected, rows_of, xlsx_bytes  # noqa: F401 (cur: a fixture)
 
 MIB = 1024 * 1024

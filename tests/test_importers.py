@@ -11,15 +11,15 @@ import io
 import pandas as pd
 import pytest
 
-from analytics import demo
-from analytics.auth import local_operator
-from analytics.demo_formats import to_jira_csv, to_pagerduty_csv, to_servicenow_list
-from analytics.ingest import ingest_file, inspect_file
+from analytics.demo import generator
+from analytics.demo.formats import to_jira_csv, to_pagerduty_csv, to_servicenow_list
+from analytics.ingest.pipeline import ingest_file, inspect_file
+from analytics.store.auth import local_operator
 
 
 @pytest.fixture(scope="module")
 def tickets() -> pd.DataFrame:
-    t, _ = demo.generate(1500, seed=7)
+    t, _ = generator.generate(1500, seed=7)
     return t
 
 
@@ -95,13 +95,13 @@ def test_uploading_the_same_tickets_in_another_shape_upserts(con, tickets):
 
 
 def test_demo_csvs_load_with_history(con, tmp_path):
-    t_csv, h_csv = demo.write_csvs(tmp_path, 800, seed=3)
+    t_csv, h_csv = generator.write_csvs(tmp_path, 800, seed=3)
     tickets_result = ingest_file(con, t_csv, uploaded_by=local_operator("local"))
     history_result = ingest_file(con, h_csv, uploaded_by=local_operator("local"))
     assert tickets_result.profile_name == "hypercare-tickets"
     assert history_result.profile_name == "hypercare-history"
     assert tickets_result.tickets_inserted == 800 and history_result.rows_rejected == 0
-    frame, hist = demo.generate(800, seed=3)
+    frame, hist = generator.generate(800, seed=3)
     got = con.execute("SELECT external_id, severity, status_category, opened_at FROM tickets ORDER BY 1").df()
     want = frame.sort_values("external_id").reset_index(drop=True)
     assert (got["severity"].values == want["severity"].values).all()

@@ -7,12 +7,12 @@ from datetime import datetime
 
 import pytest
 
-from analytics import transform
-from analytics.auth import local_operator
-from analytics.datasets import data_quality, data_quality_rows, delete_dataset, list_datasets, rejects
-from analytics.ingest import IngestError, ingest_file, inspect_file
-from analytics.profiles import parse_profile
-from analytics.timeparse import guess_format
+from analytics.ingest import transform
+from analytics.ingest.datasets import data_quality, data_quality_rows, delete_dataset, list_datasets, rejects
+from analytics.ingest.pipeline import IngestError, ingest_file, inspect_file
+from analytics.ingest.profiles import parse_profile
+from analytics.ingest.timeparse import guess_format
+from analytics.store.auth import local_operator
 from tests.helpers import snapshot, write_csv
 
 HEADER = ["Ticket ID", "Title", "Priority", "Status", "Created", "Resolved", "Team"]
@@ -154,7 +154,7 @@ def test_failure_while_writing_rolls_everything_back(con, crafted, tmp_path, mon
     changed = [r[:] for r in ROWS] + [["T-5", "x", "P1", "Open", "2026-09-12 08:00", "", "Web"]]
     path = tmp_path / "v2.csv"
     write_csv(path, HEADER, changed)
-    import analytics.ingest as ingest_mod
+    import analytics.ingest.pipeline as ingest_mod
 
     real_write = ingest_mod._write
 
@@ -316,7 +316,7 @@ def test_a_damaged_gzip_upload_leaves_the_store_as_it_was(con):
 def test_inspecting_an_xlsx_reads_only_its_first_rows(con, tmp_path, monkeypatch):
     import openpyxl
 
-    from analytics import ingest_stage
+    from analytics.ingest import stage as ingest_stage
 
     monkeypatch.setattr(ingest_stage, "PREVIEW_XLSX_ROWS", 2)
     wb = openpyxl.Workbook()
@@ -463,7 +463,7 @@ def test_wrong_delimiter_is_explained_and_changes_nothing(con, crafted):
 
 
 def test_file_over_the_configured_limit_is_refused(con, crafted):
-    from analytics import db
+    from analytics.store import db
     db.set_setting(con, "max_upload_mb", "0.0001")
     before = snapshot(con)
     with pytest.raises(IngestError, match=r"crafted\.csv: the file is .* over the .* upload limit"):
@@ -477,7 +477,7 @@ def test_file_over_the_configured_limit_is_refused(con, crafted):
     ("type_map", "bug", "type_map values must be one of incident"),
 ])
 def test_profile_map_values_are_validated(section, value, message):
-    from analytics.profiles import ProfileError
+    from analytics.ingest.profiles import ProfileError
     with pytest.raises(ProfileError, match=message):
         parse_profile(f'[source]\nname="x"\n[columns]\nexternal_id="a"\nopened_at="b"\n[{section}]\nX="{value}"\n')
 
@@ -504,7 +504,8 @@ def test_null_tokens_become_missing_and_lookalikes_stay(con, tmp_path, extra_nul
 
 def test_old_stores_get_numeric_change_hashes(tmp_path):
     import duckdb
-    from analytics import db
+
+    from analytics.store import db
     path = tmp_path / "old.duckdb"
     old = duckdb.connect(str(path))
     old.execute("CREATE TABLE tickets (ticket_id VARCHAR, row_hash VARCHAR)")
@@ -512,6 +513,6 @@ def test_old_stores_get_numeric_change_hashes(tmp_path):
     old.close()
     con = db.connect(path)
     # The text hash is dropped and the ticket rehashed from its stored columns (row_hash.py).
-    from analytics import row_hash
+    from analytics.store import row_hash
     assert con.execute(f"SELECT typeof(row_hash), row_hash = {row_hash.ticket_sql()} FROM tickets").fetchall() \
         == [("UBIGINT", True)]

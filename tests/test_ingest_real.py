@@ -14,10 +14,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analytics import db
-from analytics.auth import local_operator
-from analytics.ingest import ingest_file, inspect_file
-from analytics.normalise import severity
+from analytics.ingest.normalise import severity
+from analytics.ingest.pipeline import ingest_file, inspect_file
+from analytics.store import db
+from analytics.store.auth import local_operator
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analytics.datasets import ack_equals_open_sources, data_quality
-from analytics.profiles import find_profile
+from analytics.ingest.datasets import ack_equals_open_sources, data_quality
+from analytics.ingest.profiles import find_profile
 from tests.test_ingest_real import FILES, _read, store  # noqa: F401 — the shared real-data store
 
 VOLVO_WAITS = {"Accepted-Wait - User": "user", "Accepted-Wait - Customer": "customer",

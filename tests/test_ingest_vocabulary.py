@@ -7,11 +7,11 @@ from datetime import datetime
 import duckdb
 import pytest
 
-from analytics import db
-from analytics.auth import local_operator
-from analytics.datasets import ack_equals_open_sources, data_quality, data_quality_rows, delete_dataset
-from analytics.ingest import ingest_file, inspect_file
-from analytics.profiles import ProfileError, parse_profile
+from analytics.ingest.datasets import ack_equals_open_sources, data_quality, data_quality_rows, delete_dataset
+from analytics.ingest.pipeline import ingest_file, inspect_file
+from analytics.ingest.profiles import ProfileError, parse_profile
+from analytics.store import db
+from analytics.store.auth import local_operator
 from tests.helpers import write_csv
 
 EVENT_PROFILE = """
@@ -196,7 +196,7 @@ def test_ack_at_opening_is_flagged_per_source(con, tmp_path):
 
 
 def test_ack_check_lists_the_rows_of_flagged_sources(con, monkeypatch, tmp_path):
-    from analytics import datasets
+    from analytics.ingest import datasets
     monkeypatch.setattr(datasets, "ACK_EQUALS_OPEN_MIN_TICKETS", 2)
     path = tmp_path / "a.csv"
     write_csv(path, ["id", "title", "status", "prio", "opened", "acked"],

@@ -29,8 +29,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from analytics import audit, db
-from analytics.auth import local_operator
+from analytics.store import audit, db
+from analytics.store.auth import local_operator
 from tests.fuzz_checks import rows_digest, table_digests
 
 pytestmark = pytest.mark.slow  # ./test.sh's quick run leaves it out; --all and CI run it
@@ -111,7 +111,7 @@ class Upload:
 
 @pytest.fixture(scope="module")
 def upload(real_data, tmp_path_factory) -> Upload:
-    from analytics.ingest import ingest_file
+    from analytics.ingest.pipeline import ingest_file
 
     work = tmp_path_factory.mktemp("kill")
     base = work / "base.duckdb"
@@ -165,7 +165,7 @@ WRITER = r"""
 import sys
 from datetime import date
 from analytics import db, signoff, sla_policy
-from analytics.auth import local_operator
+from analytics.store.auth import local_operator
 con = db.connect(sys.argv[1])
 kind = sys.argv[2]
 print("ready", flush=True)
@@ -233,10 +233,11 @@ def test_a_killed_policy_save_or_signoff_is_all_or_nothing(tmp_path, kind, sig):
 def test_ctrl_c_just_after_the_commit_tells_the_truth(tmp_path, capsys, monkeypatch):
     """The CLI's promise on Ctrl-C: "a file whose result was printed is stored, the one in progress
     is not". A Ctrl-C landing between the commit and the printing of the result must not break it."""
-    from analytics import demo, ingest
     from analytics.cli import main as cli
+    from analytics.demo import generator
+    from analytics.ingest import pipeline as ingest
 
-    tickets, _ = demo.write_csvs(tmp_path / "csv", 50, seed=3)
+    tickets, _ = generator.write_csvs(tmp_path / "csv", 50, seed=3)
     store = tmp_path / "s.duckdb"
     real = ingest._ingest
 

@@ -1,4 +1,4 @@
-"""The per-ticket KPI facts cache (analytics/kpi_facts.py): rebuilt whenever the store changes,
+"""The per-ticket KPI facts cache (analytics/kpi/facts.py): rebuilt whenever the store changes,
 and the same classification as the registry's SQL run straight on the tickets."""
 
 from __future__ import annotations
@@ -9,10 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics import datasets, kpi_facts, kpi_registry, kpis
-from analytics.auth import local_operator
-from analytics.demo_loader import load_demo
-from analytics.filters import Filters
+from analytics.demo.loader import load_demo
+from analytics.ingest import datasets
+from analytics.kpi import facts as kpi_facts
+from analytics.kpi import kpis, registry
+from analytics.store.auth import local_operator
+from analytics.store.filters import Filters
 
 AS_OF = datetime(2026, 11, 23, 12, 0)
 # The tickets with the derived columns the registry's SQL reads, written here independently:
@@ -46,7 +48,7 @@ def test_facts_classify_each_ticket_as_the_registry_says(con):
     load_demo(con, n_tickets=500, seed=8, actor=local_operator("demo"))
     facts = kpi_facts.query(con, Filters(), lambda where: f"SELECT * FROM facts WHERE {where}", []).df()
     assert len(facts) == 500
-    for k in kpi_registry.KPIS:
+    for k in registry.KPIS:
         if k.kind not in kpi_facts.FACT_KINDS or k.kind == "count":
             continue
         excl = [f"coalesce(({e.condition_sql}), false)" for e in k.exclusions]
@@ -70,7 +72,7 @@ def test_facts_classify_each_ticket_as_the_registry_says(con):
 def test_class_number_reads_back_every_classification_column(con):
     """cls_<cohort> packs the cohort's x_/h_ columns; decoded_sql gives each of them back."""
     load_demo(con, n_tickets=400, seed=9, actor=local_operator("demo"))
-    for cohort in (kpi_registry.OPENED, kpi_registry.RESOLVED):
+    for cohort in (registry.OPENED, registry.RESOLVED):
         columns = [c for c, *_ in kpi_facts._class_parts(cohort)]
         assert columns, cohort
         decoded = ", ".join(f"{kpi_facts.decoded_sql(cohort, c)} AS d_{c}" for c in columns)
@@ -81,7 +83,7 @@ def test_class_number_reads_back_every_classification_column(con):
         for c in columns:
             assert (got[c] == got[f"d_{c}"]).all(), c
     with pytest.raises(KeyError):
-        kpi_facts.decoded_sql(kpi_registry.OPENED, "x_mttr")  # a resolved-cohort column
+        kpi_facts.decoded_sql(registry.OPENED, "x_mttr")  # a resolved-cohort column
 
 
 def test_continuous_quantile_is_duckdbs_quantile_cont():
@@ -113,7 +115,7 @@ def test_quantiles_equal_quantile_cont_over_the_filtered_tickets(con, filters):
                 "(SELECT ticket_id FROM tickets ORDER BY ticket_id LIMIT 40)")
     kpi_facts.clear()  # a direct UPDATE is not an upload: forget the facts built before it
     lo, hi = datetime(2026, 9, 10), datetime(2026, 11, 1)
-    durations = [k for k in kpi_registry.KPIS if k.kind == "duration"]
+    durations = [k for k in registry.KPIS if k.kind == "duration"]
     got = kpi_facts.quantiles(con, [k.key for k in durations], filters, "opened_at >= ? AND opened_at < ?",
                               [lo, hi])
     clause, params = filters.where()

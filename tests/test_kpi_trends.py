@@ -9,12 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import app_using
-from analytics import db, engagements, kpi_charts, kpi_trends, kpis, overview
-from analytics.auth import local_operator
+from analytics.charts import kpi
 from analytics.cli import main
-from analytics.demo_loader import load_demo
-from analytics.filters import Filters
+from analytics.demo.loader import load_demo
+from analytics.kpi import kpis, overview, trends
+from analytics.store import db, engagements
+from analytics.store.auth import local_operator
+from analytics.store.filters import Filters
+from tests.helpers import app_using
 
 AS_OF = datetime(2026, 11, 23, 12, 0)
 MONDAY = date(2026, 9, 14)
@@ -34,7 +36,7 @@ def demo(tmp_path_factory):
                                  "availability", "response_sla"])
 def test_weekly_trend_equals_each_week_computed_alone(demo, key):
     con, _ = demo
-    df = kpi_trends.trend(con, WEEKS, key, "week", "none", AS_OF)
+    df = trends.trend(con, WEEKS, key, "week", "none", AS_OF)
     assert list(df["bucket"]) == [MONDAY + timedelta(days=7 * i) for i in range(4)]
     for _i, row in df.iterrows():
         week = Filters(date_from=row["bucket"], date_to=row["bucket"] + timedelta(days=6))
@@ -44,7 +46,7 @@ def test_weekly_trend_equals_each_week_computed_alone(demo, key):
         else:
             assert row["value"] == pytest.approx(alone.value), (key, row["bucket"])
     # The previous period is the four weeks before, aligned week by week.
-    before = kpi_trends.trend(con, Filters(date_from=MONDAY - timedelta(days=28),
+    before = trends.trend(con, Filters(date_from=MONDAY - timedelta(days=28),
                                            date_to=MONDAY - timedelta(days=1)), key, "week",
                               "none", AS_OF)
     np.testing.assert_allclose(df["previous"].to_numpy(float), before["value"].to_numpy(float))
@@ -52,7 +54,7 @@ def test_weekly_trend_equals_each_week_computed_alone(demo, key):
 
 def test_split_by_severity_equals_the_severity_filter(demo):
     con, _ = demo
-    df = kpi_trends.trend(con, WEEKS, "mtta", "month", "severity", AS_OF)
+    df = trends.trend(con, WEEKS, "mtta", "month", "severity", AS_OF)
     for (bucket, group), row in df.set_index(["bucket", "group"]).iterrows():
         if group not in ("SEV-1", "SEV-2"):
             continue
@@ -70,7 +72,7 @@ def test_split_by_severity_equals_the_severity_filter(demo):
     ([7.0], []),
 ])
 def test_xmr_limits(values, special):
-    out = kpi_trends.xmr(pd.Series(values, dtype="float64"))
+    out = trends.xmr(pd.Series(values, dtype="float64"))
     x = pd.Series(values, dtype="float64").dropna()
     mr = x.diff().abs().dropna()
     if len(x) >= 2:
@@ -84,9 +86,9 @@ def test_xmr_limits(values, special):
 def test_unknown_grain_and_split_are_refused(demo):
     con, _ = demo
     with pytest.raises(ValueError, match="grain"):
-        kpi_trends.trend(con, WEEKS, "mttr", "fortnight", "none", AS_OF)
+        trends.trend(con, WEEKS, "mttr", "fortnight", "none", AS_OF)
     with pytest.raises(ValueError, match="split"):
-        kpi_trends.trend(con, WEEKS, "mttr", "week", "title", AS_OF)
+        trends.trend(con, WEEKS, "mttr", "week", "title", AS_OF)
 
 
 def test_cli_kpis_json(demo, capsys):
@@ -125,33 +127,33 @@ def test_cli_kpis_text_and_nulls(con, tmp_path, capsys):
 def test_hypercare_daily(demo):
     con, _ = demo
     go_live = date(2026, 9, 7)
-    df = kpi_trends.hypercare_daily(overview.volume_by_day(con, Filters()), go_live)
+    df = trends.hypercare_daily(overview.volume_by_day(con, Filters()), go_live)
     assert df["day"].iloc[0] == go_live
     assert list(df["phase"][:14]) == ["hypercare"] * 14 and df["phase"].iloc[14] == "after"
     assert df["rolling_mean"].iloc[6] == pytest.approx(df["tickets"].iloc[:7].mean())
     assert df["tickets"].sum() == kpis.results(con, Filters(date_from=go_live), AS_OF,
                                                keys=("tickets",), previous=False)["tickets"].value
-    fig = kpi_charts.hypercare_chart(df, go_live, 14)
-    assert fig.layout.title.text and "2 weeks of hypercare" in kpi_charts.describe_hypercare(df, go_live, 14)
+    fig = kpi.hypercare_chart(df, go_live, 14)
+    assert fig.layout.title.text and "2 weeks of hypercare" in kpi.describe_hypercare(df, go_live, 14)
     # The engagement's window sets the phase; days stop where the data does (none invented).
-    long = kpi_trends.hypercare_daily(overview.volume_by_day(con, Filters()), go_live, 70)
+    long = trends.hypercare_daily(overview.volume_by_day(con, Filters()), go_live, 70)
     assert list(long["phase"][:70]) == ["hypercare"] * 70 and long["day"].iloc[-1] == df["day"].iloc[-1]
 
 
 def test_xmr_limits_stay_within_what_the_kpi_can_take():
     values = pd.Series([0.0, 50.0, 0.0, 50.0, 0.0, 100.0])
-    free = kpi_trends.xmr(values)
+    free = trends.xmr(values)
     assert free["lcl"].iloc[0] < 0 and free["ucl"].iloc[0] > 100
-    bounded = kpi_trends.xmr(values, 0.0, 100.0)
+    bounded = trends.xmr(values, 0.0, 100.0)
     assert bounded["lcl"].iloc[0] == 0.0 and bounded["ucl"].iloc[0] == 100.0
     assert list(bounded["special_cause"]) == list(free["special_cause"])
 
 
 def test_trend_chart_marks_target_and_special_causes_without_colour_alone(demo):
     con, _ = demo
-    df = kpi_trends.trend(con, Filters(), "tickets", "day", "none", AS_OF)
+    df = trends.trend(con, Filters(), "tickets", "day", "none", AS_OF)
     assert df["special_cause"].any()  # the go-live surge is outside the limits
-    fig = kpi_charts.trend_chart(df, "tickets", 40.0, "day")
+    fig = kpi.trend_chart(df, "tickets", 40.0, "day")
     special = [t for t in fig.data if "special cause" in (t.name or "")]
     assert special and special[0].marker.symbol == "diamond-open"
     # Named by the legend and the hover, not by text beside each point (those ran into each other).
@@ -162,54 +164,54 @@ def test_trend_chart_marks_target_and_special_causes_without_colour_alone(demo):
     # The legend lists only drawn lines: the demo has nothing before go-live, so no previous period.
     assert ("previous period" in {t.name for t in fig.data}) == bool(df["previous"].notna().any())
     assert all(pd.Series(t.y, dtype="float64").notna().any() for t in fig.data)
-    assert "special causes" in kpi_charts.describe_trend(df, "tickets", 40.0, "day")
+    assert "special causes" in kpi.describe_trend(df, "tickets", 40.0, "day")
 
 
 def test_a_partial_first_or_last_bucket_is_marked_and_never_a_special_cause(demo):
     con, _ = demo
-    df = kpi_trends.trend(con, Filters(), "tickets", "week", "none", AS_OF)
-    period = kpi_trends.period_of(con, Filters(), AS_OF)
-    spans = kpi_trends.buckets(period, "week")
+    df = trends.trend(con, Filters(), "tickets", "week", "none", AS_OF)
+    period = trends.period_of(con, Filters(), AS_OF)
+    spans = trends.buckets(period, "week")
     # independent: a week is partial when the period's start or end falls inside it
     expected = [(end - start) < timedelta(days=7) for _, start, end in spans]
     assert df["partial"].tolist() == expected and any(expected)
     assert not df.loc[df["partial"], "special_cause"].any()
     whole = df.loc[~df["partial"], "value"]
     assert df["mean"].iloc[0] == pytest.approx(whole.mean())  # the limits come from whole weeks only
-    fig = kpi_charts.trend_chart(df, "tickets", None, "week")
+    fig = kpi.trend_chart(df, "tickets", None, "week")
     marked = [t for t in fig.data if "partial week" in (t.name or "")]
     assert marked and marked[0].mode == "markers" and marked[0].marker.symbol == "circle-open"
     assert "partial week" in marked[0].hovertemplate
-    assert "partial weeks" in kpi_charts.describe_trend(df, "tickets", None, "week")
+    assert "partial weeks" in kpi.describe_trend(df, "tickets", None, "week")
 
 
 def test_card_texts(demo):
     con, _ = demo
     res = kpis.results(con, WEEKS, AS_OF, keys=("mttd", "mtta", "mtbf"))
-    c = kpi_charts.card(res["mttd"])
+    c = kpi.card(res["mttd"])
     assert c["status"] in ("met", "missed") and c["icon"].startswith(":material/")
     assert "target ≤ 5.0 min" == c["target"] and "vs previous period" in c["delta"]
-    mtta = kpi_charts.card(res["mtta"])
+    mtta = kpi.card(res["mtta"])
     assert "tickets without an acknowledgement excluded" in mtta["definition"]
     # over the first four weeks, where the demo's outages are: a service failing twice has an MTBF
     first = kpis.results(con, Filters(date_from=MONDAY - timedelta(days=7), date_to=MONDAY + timedelta(days=20)),
                          AS_OF, keys=("mtbf",))
-    assert "MTBSI" in kpi_charts.card(first["mtbf"])["footnote"]
-    assert kpi_charts.fmt(None, "hours") == "n/a" and kpi_charts.fmt(99.95, "%") == "99.95 %"
+    assert "MTBSI" in kpi.card(first["mtbf"])["footnote"]
+    assert kpi.fmt(None, "hours") == "n/a" and kpi.fmt(99.95, "%") == "99.95 %"
     drop = kpis.KpiResult(key="availability", value=92.2, n=3, unit="%", target=99.9,
                           status="missed", previous=100.0, change=-7.8)
-    c = kpi_charts.card(drop)  # st.metric reads the arrow from an ASCII "-"
+    c = kpi.card(drop)  # st.metric reads the arrow from an ASCII "-"
     # Availability is higher-is-better and fell: the text itself says "worse".
     assert c["delta"] == "-7.8 points vs previous period (worse)" and c["delta_colour"] == "normal"
     assert "small sample" in c["footnote"]
     # A change that shows as nothing gets no arrow (no green "+0.00"): the footnote says unchanged.
     still = kpis.KpiResult(key="availability", value=99.95, n=30, unit="%", target=99.9,
                            status="met", previous=99.947, change=0.003)
-    c = kpi_charts.card(still)
+    c = kpi.card(still)
     assert c["delta"] == "" and "unchanged vs previous period" in c["footnote"]
     moved = kpis.KpiResult(key="mttr", value=15.05, n=30, unit="hours", target=8.0, status="missed",
                            previous=13.0, change=2.05)
-    c = kpi_charts.card(moved)
+    c = kpi.card(moved)
     assert (c["value"], c["delta"]) == ("15 h 03 min", "+2 h 03 min vs previous period (worse)")
 
 
@@ -240,8 +242,8 @@ def test_overview_shows_kpi_cards_with_values_and_exclusions(app_db, demo):
     assert not at.exception
     shown = {m.label: m.value for m in at.metric}
     expected = kpis.results(con, Filters(), AS_OF, keys=("mtta", "mttr"))
-    assert shown["MTTA"] == kpi_charts.fmt(expected["mtta"].value, "minutes")
-    assert shown["MTTR"] == kpi_charts.fmt(expected["mttr"].value, "hours")
+    assert shown["MTTA"] == kpi.fmt(expected["mtta"].value, "minutes")
+    assert shown["MTTR"] == kpi.fmt(expected["mttr"].value, "hours")
     assert {"Tickets", "Open backlog", "SEV-1 + SEV-2 open"} <= set(shown)
     texts = " ".join(str(c.value) for c in at.caption).replace("\\", "")
     at.session_state["kpi_mtta_definition"] = True  # open MTTA's (lazy) definition popover
@@ -288,12 +290,12 @@ def test_settings_page_saves_kpi_targets(app_db, demo):
     assert not at.exception
     check = db.connect(app_db)
     try:
-        from analytics import kpi_registry
+        from analytics.kpi import registry
 
-        targets = kpi_registry.targets(check)
+        targets = registry.targets(check)
     finally:
         check.close()
-    for k in kpi_registry.KPIS:  # leave the module's store as the other tests expect it
+    for k in registry.KPIS:  # leave the module's store as the other tests expect it
         db.delete_setting(con, k.setting_key)
-    db.delete_setting(con, kpi_registry.OUTAGE_SETTING)
+    db.delete_setting(con, registry.OUTAGE_SETTING)
     assert targets["mttd"] == 2.5 and targets["mtta"] is None and targets["availability"] == 99.9

@@ -9,11 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics import datasets, db, kpi_registry, kpis
-from analytics.auth import local_operator
-from analytics.demo import DEFAULT_GO_LIVE
-from analytics.demo_loader import load_demo
-from analytics.filters import Filters
+from analytics.demo.generator import DEFAULT_GO_LIVE
+from analytics.demo.loader import load_demo
+from analytics.ingest import datasets
+from analytics.kpi import kpis, registry
+from analytics.store import db
+from analytics.store.auth import local_operator
+from analytics.store.filters import Filters
 
 AS_OF = datetime(2026, 11, 23, 12, 0)
 D0, D1 = date(2026, 9, 14), date(2026, 10, 25)
@@ -47,13 +49,13 @@ def _minutes(a: pd.Series, b: pd.Series) -> pd.Series:
 
 
 def test_registry_declares_each_kpi_once_with_its_texts():
-    keys = [k.key for k in kpi_registry.KPIS]
+    keys = [k.key for k in registry.KPIS]
     assert len(keys) == len(set(keys))
-    for k in kpi_registry.KPIS:
-        assert k.definition and k.how_to_fix and k.cohort in kpi_registry.COHORT_TEXT
-        assert k.direction in (kpi_registry.HIGHER, kpi_registry.LOWER)
-    assert kpi_registry.get("mttd").how_to_fix.startswith("MTTD needs an impact-start column")
-    defaults = {k.key: k.default_target for k in kpi_registry.KPIS}
+    for k in registry.KPIS:
+        assert k.definition and k.how_to_fix and k.cohort in registry.COHORT_TEXT
+        assert k.direction in (registry.HIGHER, registry.LOWER)
+    assert registry.get("mttd").how_to_fix.startswith("MTTD needs an impact-start column")
+    defaults = {k.key: k.default_target for k in registry.KPIS}
     assert defaults["availability"] == 99.9 and defaults["mttd"] == 5.0
     assert defaults["mttr_sev1"] == 4.0 and defaults["mtbf"] == 720.0
     assert defaults["response_sla"] == defaults["resolution_sla"] == 95.0
@@ -62,7 +64,7 @@ def test_registry_declares_each_kpi_once_with_its_texts():
 def test_targets_come_from_settings(con):
     db.set_setting(con, "kpi_target.mttd", "10")
     db.set_setting(con, "kpi_target.availability", "")
-    targets = kpi_registry.targets(con)
+    targets = registry.targets(con)
     assert targets["mttd"] == 10.0 and targets["availability"] is None
     assert targets["mttr_sev1"] == 4.0
 
@@ -237,7 +239,7 @@ def test_availability_and_mtbf_match_a_sweep(demo, f):
 
 def test_sla_compliance_matches_the_engine_rows(demo):
     """The cohort: clocks that stopped in the period, whenever opened; open and breached at its end."""
-    from analytics.sla_engine import evaluate
+    from analytics.sla.engine import evaluate
 
     con, tickets, _ = demo
     # The period ends on 22 September, 00:00 (Monday evening in New York, in the hypercare's
@@ -374,7 +376,7 @@ def test_outage_severities_are_configurable(con):
     _ticket(con, "b", severity="SEV-4", opened_at=T0 + 11 * H, resolved_at=T0 + 12 * H)
     none = kpis.results(con, DAY, AS_OF, keys=("availability",))["availability"]
     assert none.value == 100.0 and none.n == 0  # a service in scope without an outage is up
-    db.set_setting(con, kpi_registry.OUTAGE_SETTING, "SEV-1,SEV-2,SEV-3")
+    db.set_setting(con, registry.OUTAGE_SETTING, "SEV-1,SEV-2,SEV-3")
     got = kpis.results(con, DAY, AS_OF, keys=("availability",))
     assert got["availability"].value == pytest.approx(100 * (1 - 6 / 12))  # the data ends at T0 + 12 h
 
@@ -395,8 +397,8 @@ def test_no_change_is_shown_against_a_period_without_tickets(con):
     """Before go-live nothing happened: no previous value, so no 'change' (not 100 % availability)."""
     from datetime import datetime as _dt
 
-    from analytics.demo_loader import load_demo
-    from analytics.filters import Filters as _F
+    from analytics.demo.loader import load_demo
+    from analytics.store.filters import Filters as _F
     load_demo(con, n_tickets=600, seed=5, actor=local_operator("demo"))
     got = kpis.results(con, _F(), _dt(2026, 11, 23), keys=("availability", "mttr", "tickets"))
     assert all(r.previous is None and r.change is None for r in got.values())
@@ -435,7 +437,7 @@ def test_availability_reads_describes_outages_and_names_the_other_sources(con):
     assert got.extra["services_in_scope"] == 2
     assert got.value == pytest.approx(100 * (1 - 2 / (2 * 10)))
     assert got.extra["lowest_service"] == "Web" and got.extra["lowest_value"] == pytest.approx(100 * (1 - 2 / 10))
-    assert dict(got.excluded) == {kpi_registry.OUTAGE_EXCLUSIONS[0].label: 2}
+    assert dict(got.excluded) == {registry.OUTAGE_EXCLUSIONS[0].label: 2}
     only_sn = kpis.results(con, Filters(source=("servicenow",)), AS_OF, keys=("availability",))["availability"]
     assert only_sn.value is None and "servicenow does not describe service outages" in only_sn.reason
 
@@ -459,7 +461,7 @@ def test_availability_without_a_dataset_row_counts_only_hypercare_tickets(con):
     assert got.extra["services_in_scope"] == 2
     assert got.value == pytest.approx(100 * (1 - (2 + 9) / (2 * 10)))
     assert got.extra["lowest_service"] == "Desk" and got.extra["lowest_value"] == pytest.approx(100 * (1 - 9 / 10))
-    assert dict(got.excluded) == {kpi_registry.OUTAGE_EXCLUSIONS[0].label: 2}
+    assert dict(got.excluded) == {registry.OUTAGE_EXCLUSIONS[0].label: 2}
     only_script = kpis.results(con, Filters(source=("script",)), AS_OF, keys=("availability",))["availability"]
     assert only_script.value is None and "script does not describe service outages" in only_script.reason
 
@@ -468,7 +470,7 @@ def test_mtta_excludes_a_source_that_acknowledges_at_opening(con):
     """A source whose acknowledgement is its opening instant for >= 80 % of its acknowledged
     tickets, with at least 20 of them (ACK_AT_OPEN_MIN_TICKETS), has no MTTA: its tickets are an
     exclusion with that reason; other sources are still measured."""
-    from analytics.exclusions import ACK_AT_OPEN_MIN_TICKETS
+    from analytics.store.exclusions import ACK_AT_OPEN_MIN_TICKETS
 
     assert ACK_AT_OPEN_MIN_TICKETS == 20
     for i in range(10):  # 9 of 10 acknowledged at the opening instant, one after 30 h
@@ -480,7 +482,7 @@ def test_mtta_excludes_a_source_that_acknowledges_at_opening(con):
     for i in range(10, 20):  # 19 of 20 at the opening instant: 95 % >= 80 %
         _ticket(con, f"v{i}", source="volvo", acknowledged_at=T0 + H)
     got = kpis.results(con, DAY, AS_OF, keys=("mtta",))["mtta"]
-    label = kpi_registry.ACK_EXCLUSIONS[1].label
+    label = registry.ACK_EXCLUSIONS[1].label
     assert got.value is None and got.status == "not measurable" and dict(got.excluded) == {label: 20}
     assert label in got.reason
     for i in range(3):  # a source that acknowledges on its own (none at the opening instant)

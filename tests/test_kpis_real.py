@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from analytics import db, kpi_facts, kpi_registry, kpis
-from analytics.auth import local_operator
-from analytics.filters import Filters
-from analytics.ingest import ingest_file
-
 from test_kpis import _sweep_downtime
+
+from analytics.ingest.pipeline import ingest_file
+from analytics.kpi import facts, kpis, registry
+from analytics.store import db
+from analytics.store.auth import local_operator
+from analytics.store.filters import Filters
 
 AS_OF = datetime(2026, 11, 23)
 PROFILES = Path(__file__).resolve().parents[1] / "analytics" / "builtin_profiles"
@@ -138,7 +138,7 @@ def test_availability_only_where_the_source_describes_outages(store):
     assert got["availability"].value is not None and got["availability"].status != "not measurable"
     assert got["availability"].extra["services_in_scope"] == t["service"].fillna("(no service)").nunique()
     for key in ("availability", "mtbf"):
-        assert kpi_registry.OUTAGE_EXCLUSIONS[0].label not in dict(got[key].excluded)
+        assert registry.OUTAGE_EXCLUSIONS[0].label not in dict(got[key].excluded)
         assert not_outages not in (got[key].reason or "")
 
 
@@ -150,13 +150,13 @@ def test_availability_over_all_services(store):
     name, con, t = store
     before = con.execute("SELECT dataset_id, describes_outages FROM datasets").fetchall()
     con.execute("UPDATE datasets SET describes_outages = true")
-    kpi_facts.clear()  # not an upload: forget the facts built before the change
+    facts.clear()  # not an upload: forget the facts built before the change
     try:
         got = kpis.results(con, Filters(), AS_OF, keys=("availability", "mtbf"), previous=False)
     finally:
         con.executemany("UPDATE datasets SET describes_outages = ? WHERE dataset_id = ?",
                         [[says, dataset_id] for dataset_id, says in before])
-        kpi_facts.clear()
+        facts.clear()
     start, end = _period(t)
     data_end = t.attrs["last_event"]
     o = t[t["severity"].isin(["SEV-1", "SEV-2"]) & (t["status_category"] != "cancelled")

@@ -10,12 +10,15 @@ from datetime import date, datetime
 import pandas as pd
 import pytest
 
-from analytics import closure, db, kpis, overview, sla_compliance
-from analytics.auth import local_operator
-from analytics.filters import Filters
-from analytics.ingest import ingest_file
-from analytics.kpi_trends import period_of
-from analytics.sla_engine import evaluate
+from analytics.governance import closure
+from analytics.ingest.pipeline import ingest_file
+from analytics.kpi import kpis, overview
+from analytics.kpi.trends import period_of
+from analytics.sla import compliance
+from analytics.sla.engine import evaluate
+from analytics.store import db
+from analytics.store.auth import local_operator
+from analytics.store.filters import Filters
 
 AS_OF = datetime(2026, 11, 23)
 VOLVO = "bpi2013-volvo-incidents/VINST_incidents_ibm.csv.gz"
@@ -112,8 +115,8 @@ def test_servicenow_march_2016_compliance_is_the_stop_time_cohort(servicenow):
     con = servicenow
     march = Filters(date_from=date(2016, 3, 1), date_to=date(2016, 3, 31))
     start, end = datetime(2016, 3, 1), datetime(2016, 4, 1)
-    table = sla_compliance.compliance_table(
-        sla_compliance.counts(con, march, period_of(con, march, AS_OF), split="severity")).set_index(["metric", "severity"])
+    table = compliance.compliance_table(
+        compliance.counts(con, march, period_of(con, march, AS_OF), split="severity")).set_index(["metric", "severity"])
     ev = evaluate(con, as_of=AS_OF)
     for metric in ("response", "resolution"):
         st, stop = ev[f"{metric}_status"].astype(str), ev[f"{metric}_stopped_at"]

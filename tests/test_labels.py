@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analytics import labels
+from analytics.charts import labels
 
 
 @pytest.mark.parametrize(("column", "header"), [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.normalise import severity, status_category, ticket_type
+from analytics.ingest.normalise import severity, status_category, ticket_type
 
 
 @pytest.mark.parametrize("raw,expected", [

@@ -18,12 +18,12 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from analytics import audit, db
-from analytics.auth import local_operator
 from analytics.cli import main as cli
-from analytics.datasets import OLDER_KEY, data_quality, data_quality_rows, list_datasets
-from analytics.ingest import ingest_file
-from analytics.profiles import parse_profile
+from analytics.ingest.datasets import OLDER_KEY, data_quality, data_quality_rows, list_datasets
+from analytics.ingest.pipeline import ingest_file
+from analytics.ingest.profiles import parse_profile
+from analytics.store import audit, db
+from analytics.store.auth import local_operator
 from tests.helpers import snapshot, write_csv
 
 HEADER = ["Ticket ID", "Title", "Status", "Created", "Resolved", "Updated"]

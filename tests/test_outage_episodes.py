@@ -1,4 +1,4 @@
-"""analytics/outage_episodes.py against a plain minute-by-minute reading of the same rule."""
+"""analytics/kpi/outage_episodes.py against a plain minute-by-minute reading of the same rule."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics import outage_episodes
+from analytics.kpi import outage_episodes
 
 T0 = datetime(2026, 9, 1)
 windows = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 60), st.integers(1, 20)), max_size=25)

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from analytics import overview
-from analytics.filters import Filters
+from analytics.kpi import overview
+from analytics.store.filters import Filters
 
 AS_OF = datetime(2026, 10, 1, 12, 0)
 H = timedelta(hours=1)
@@ -228,7 +228,7 @@ def test_a_month_has_all_its_days_when_its_last_ones_have_no_ticket(con):
     got = overview.volume_by_day(con, SEPTEMBER, datetime(2026, 1, 1))
     assert list(got.day) == list(pd.date_range("2023-09-01", "2023-09-30").date)
     assert got.tickets.sum() == 3 and list(got.tickets.iloc[-3:]) == [0, 0, 0]
-    from analytics import charts
+    from analytics.charts import overview as charts
     assert "over 30 days" in charts.describe_volume_by_day(got) and "average 0.1 per day" in charts.describe_volume_by_day(got)
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from analytics.demo.loader import load_demo
+from analytics.store import db
+from analytics.store.auth import local_operator
 from tests.helpers import app_using
-from analytics import db
-from analytics.auth import local_operator
-from analytics.demo_loader import load_demo
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APP = REPO_ROOT / "app.py"

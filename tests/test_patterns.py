@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from analytics.charts import recurrence as rc
+from analytics.demo.loader import load_demo
+from analytics.recurrence import patterns
+from analytics.store import db
+from analytics.store.auth import local_operator
+from analytics.store.filters import Filters
 from tests.helpers import app_using
-from analytics import db, patterns
-from analytics import recurrence_charts as rc
-from analytics.auth import local_operator
-from analytics.demo_loader import load_demo
-from analytics.filters import Filters
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 

@@ -10,13 +10,15 @@ import holidays
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from analytics import db, pir
-from analytics.auth import local_operator
-from analytics.business_days import add_business_days, close_of_business, working_calendar
-from analytics.filters import Filters
-from analytics.sla_policy import ALWAYS, Calendar, business_calendar, default_policy, save_policy
+from analytics.governance import pir
+from analytics.sla.business_days import add_business_days, close_of_business, working_calendar
+from analytics.sla.policy import ALWAYS, Calendar, business_calendar, default_policy, save_policy
+from analytics.store import db
+from analytics.store.auth import local_operator
+from analytics.store.filters import Filters
 
 H = timedelta(hours=1)
 FRI = datetime(2026, 11, 27, 10)  # a Friday; Monday 30 Nov is a holiday in CAL
@@ -304,7 +306,7 @@ def test_demo_summary_matches_pandas(demo, filters):
 @pytest.mark.parametrize("export", ["servicenow-incident-event-log/incident_event_log.csv.gz",
                                     "helpdesk-italian/helpdesk_finale.csv.gz"], ids=["servicenow", "helpdesk"])
 def test_real_export_required_reviews_match_pandas(real_data, tmp_path, export):
-    from analytics.ingest import ingest_file
+    from analytics.ingest.pipeline import ingest_file
 
     path = real_data / export
     if not path.exists():

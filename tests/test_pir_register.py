@@ -8,11 +8,12 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from analytics import audit, pir, pir_register
-from analytics.auth import local_operator
-from analytics.filters import Filters
-from analytics.pir_register import RegisterError, ingest_register, parse_day
-from analytics.sla_policy import business_calendar, default_policy, save_policy
+from analytics.governance import pir, pir_register
+from analytics.governance.pir_register import RegisterError, ingest_register, parse_day
+from analytics.sla.policy import business_calendar, default_policy, save_policy
+from analytics.store import audit
+from analytics.store.auth import local_operator
+from analytics.store.filters import Filters
 
 FRI = datetime(2026, 11, 27, 10)  # due Fri 4 Dec for a SEV-1 (no holidays)
 AS_OF = datetime(2026, 12, 10, 12)

@@ -9,18 +9,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analytics import engagements, portfolio, signoff, store
-from analytics.auth import local_operator
-from analytics.demo import DEFAULT_GO_LIVE, DEMO_TIMEZONE
-from analytics.demo_loader import DEMO_SIGNOFFS, load_demo
-from analytics.ingest import ingest_file
+from analytics.demo.generator import DEFAULT_GO_LIVE, DEMO_TIMEZONE
+from analytics.demo.loader import DEMO_SIGNOFFS, load_demo
+from analytics.governance import portfolio, signoff
+from analytics.ingest.pipeline import ingest_file
+from analytics.store import engagements, sharing
+from analytics.store.auth import local_operator
 
 SAMPLE = Path(__file__).parent / "fixtures" / "servicenow_event_log_sample.csv"
 
 
 @contextmanager
 def _reading(e):
-    with store.reading(e.path) as con:
+    with sharing.reading(e.path) as con:
         yield con
 
 
@@ -29,11 +30,11 @@ def catalog(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("portfolio") / "hypercare.duckdb"
     demo = engagements.create(path, "demo", "Demo", go_live=DEFAULT_GO_LIVE, timezone_name=DEMO_TIMEZONE,
                               is_demo=True, actor=local_operator("tester"))
-    with store.writing(demo.path) as con:
+    with sharing.writing(demo.path) as con:
         load_demo(con, n_tickets=400, seed=3, actor=local_operator("demo"))
         signoff.record(con, "IT Director", "Ana", DEFAULT_GO_LIVE, "ok", actor=local_operator("tester"))
     real = engagements.create(path, "sn", "ServiceNow 2016", go_live=date(2016, 2, 29), actor=local_operator("tester"))
-    with store.writing(real.path) as con:
+    with sharing.writing(real.path) as con:
         ingest_file(con, SAMPLE, uploaded_by=local_operator("tester"))
     return path
 
@@ -43,7 +44,7 @@ def test_each_row_counts_only_its_own_engagement(catalog):
     assert list(df.index) == ["demo", "sn"]
     for slug in df.index:
         e = engagements.resolve(catalog, slug)
-        with store.reading(e.path) as con:
+        with sharing.reading(e.path) as con:
             assert df.loc[slug, "tickets"] == con.execute("SELECT count(*) FROM tickets").fetchall()[0][0]
     assert df.loc["demo", "tickets"] == 400 and df.loc["sn", "tickets"] == 2
     assert df.loc["sn", "go_live"] == date(2016, 2, 29)
@@ -55,12 +56,12 @@ def test_each_row_counts_only_its_own_engagement(catalog):
 
 def test_governance_as_of_is_the_window_end_or_the_last_event(catalog):
     demo = engagements.resolve(catalog, "demo")
-    with store.reading(demo.path) as con:
+    with sharing.reading(demo.path) as con:
         as_of = portfolio.governance_as_of(con)
         d = engagements.details(demo, con)
     assert as_of == datetime.combine(d.window_end, datetime.min.time())  # the demo runs past its window
     sn = engagements.resolve(catalog, "sn")
-    with store.reading(sn.path) as con:
+    with sharing.reading(sn.path) as con:
         last = con.execute("SELECT max(greatest(opened_at, coalesce(resolved_at, opened_at), "
                            "coalesce(closed_at, opened_at))) FROM tickets").fetchall()[0][0]
         history_last = con.execute("SELECT max(event_time) FROM status_history").fetchall()[0][0]
@@ -70,7 +71,7 @@ def test_governance_as_of_is_the_window_end_or_the_last_event(catalog):
 def test_open_sev12_matches_a_direct_count(catalog):
     demo = engagements.resolve(catalog, "demo")
     df = portfolio.table([demo], _reading)
-    with store.reading(demo.path) as con:
+    with sharing.reading(demo.path) as con:
         as_of = portfolio.governance_as_of(con)
         frame = con.execute("SELECT severity, opened_at, resolved_at, status_category FROM tickets").df()
     open_then = frame[frame["severity"].isin(["SEV-1", "SEV-2"]) & (frame["opened_at"] <= as_of)
@@ -82,13 +83,13 @@ def test_open_sev12_matches_a_direct_count(catalog):
 
 @pytest.mark.parametrize("slug", ["demo", "sn"])
 def test_each_engagements_monthly_report_names_it_and_counts_only_its_tickets(catalog, slug):
-    from analytics import report
+    from analytics.report import builder
 
     e = engagements.resolve(catalog, slug)
     with _reading(e) as con:
         month = f"{con.execute('SELECT min(opened_at) FROM tickets').fetchall()[0][0]:%Y-%m}"
-        rep = report.build(con, month)
-        start, end = report.month_range(month)
+        rep = builder.build(con, month)
+        start, end = builder.month_range(month)
         own = con.execute("SELECT count(*) FROM tickets WHERE opened_at >= $s AND opened_at < $e + INTERVAL 1 DAY",
                           {"s": start, "e": end}).fetchall()[0][0]
     cover = rep.section("provenance").blocks[0].data.set_index("item")["value"]
@@ -100,11 +101,11 @@ def test_each_engagements_monthly_report_names_it_and_counts_only_its_tickets(ca
 
 
 def test_a_store_without_an_engagement_has_no_engagement_on_the_cover(con):
-    from analytics import report
-    from analytics.demo_loader import load_demo
+    from analytics.demo.loader import load_demo
+    from analytics.report import builder
 
     load_demo(con, n_tickets=50, seed=1, actor=local_operator("demo"))
-    rep = report.build(con, f"{DEFAULT_GO_LIVE:%Y-%m}")
+    rep = builder.build(con, f"{DEFAULT_GO_LIVE:%Y-%m}")
     cover = rep.section("provenance").blocks[0].data
     assert "Engagement" not in set(cover["item"])
     assert rep.engagement == "" and rep.title.startswith("Hypercare monthly governance report — ")
@@ -133,7 +134,7 @@ def test_a_visit_recomputes_only_the_engagement_whose_store_changed(catalog, mon
     assert computed == []
     pd.testing.assert_frame_equal(first, again)
     sn = next(e for e in listed if e.slug == "sn")
-    with store.writing(sn.path) as con:
+    with sharing.writing(sn.path) as con:
         con.execute("DELETE FROM tickets WHERE ticket_id IN (SELECT ticket_id FROM tickets LIMIT 1)")
     third = portfolio_state.rows(listed)
     assert computed == ["sn"]
@@ -171,7 +172,8 @@ def test_a_row_whose_as_of_is_the_clock_is_recomputed_the_next_minute(catalog, m
 
 
 def test_the_table_writes_kpis_as_the_overview_does_and_defines_them_by_their_registry_names(catalog):
-    from analytics import kpi_charts, kpi_registry
+    from analytics.charts import kpi
+    from analytics.kpi import registry
     from ui import portfolio_state
 
     portfolio_state.forget_rows()
@@ -179,10 +181,10 @@ def test_the_table_writes_kpis_as_the_overview_does_and_defines_them_by_their_re
     shown = portfolio_state.shown(rows).set_index("engagement")
     demo = rows.set_index("slug").loc["demo"]
     assert shown.loc["Demo (demo data)", "mttr"] == (
-        f"{kpi_charts.fmt(demo['mttr_median_h'], 'hours')} (n {demo['mttr_n']:,})")  # "1 h 32 min", not "1.5 h"
-    assert shown.loc["Demo (demo data)", "resolution_sla"].startswith(kpi_charts.fmt(demo["resolution_sla_pct"], "%"))
+        f"{kpi.fmt(demo['mttr_median_h'], 'hours')} (n {demo['mttr_n']:,})")  # "1 h 32 min", not "1.5 h"
+    assert shown.loc["Demo (demo data)", "resolution_sla"].startswith(kpi.fmt(demo["resolution_sla_pct"], "%"))
     text = " ".join(f"{label}: {definition}" for label, definition in portfolio_state.definitions())
-    assert kpi_registry.get("mttr").name in text and kpi_registry.get("resolution_sla").name in text
+    assert registry.get("mttr").name in text and registry.get("resolution_sla").name in text
     assert "'mttr'" not in text and "resolution_sla" not in text  # no internal keys
     # counts through the table's default format ("3,932"), not a page's own unseparated "%d"
     formats = {c.get("type_config", {}).get("format") for c in portfolio_state.COLUMNS.values()}

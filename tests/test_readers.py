@@ -1,4 +1,4 @@
-"""analytics.readers: one upload -> a TEMP table of text columns, or one clear FileRejected."""
+"""analytics.ingest.readers: one upload -> a TEMP table of text columns, or one clear FileRejected."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import json
 import duckdb
 import pytest
 
-from analytics import readers
-from analytics.readers import FileRejected, load_raw, load_raw_path, read_bytes, sniff
+from analytics.ingest import readers
+from analytics.ingest.readers import FileRejected, load_raw, load_raw_path, read_bytes, sniff
 
 
 @pytest.fixture

@@ -12,11 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics import db, recurrence
+from analytics.charts.recurrence import cluster_choices, export_frame, to_json_records
 from analytics.cli import main
-from analytics.filters import Filters
-from analytics.recurrence_charts import cluster_choices, export_frame, to_json_records
-from analytics.title_normalise import display_label, field_signature, normalise_title
+from analytics.recurrence import clustering
+from analytics.recurrence.titles import display_label, field_signature, normalise_title
+from analytics.store import db
+from analytics.store.filters import Filters
 
 T0 = datetime(2026, 9, 7, 9, 0)
 
@@ -80,7 +81,7 @@ def test_same_failure_with_varying_ids_hosts_and_times_is_one_cluster(con):
         ticket("Refund rejected by bank for merchant 4411", hours=5),
         ticket("Refund rejected by bank for merchant 98", hours=70),
     ])
-    df = recurrence.clusters(con, threshold=0.85)
+    df = clustering.clusters(con, threshold=0.85)
     assert members(df) == [{"t:00000", "t:00001", "t:00002"}, {"t:00003", "t:00004"}]
     top = df.iloc[0]
     assert top["label"] == "payment gateway timeout on <host> (txn <n>)"
@@ -91,7 +92,7 @@ def test_same_failure_with_varying_ids_hosts_and_times_is_one_cluster(con):
 def test_other_services_never_share_a_cluster(con):
     add(con, [ticket("Login page times out", service=s, component="Web", hours=h)
               for h, s in enumerate(["Identity", "Identity", "Checkout Web"])])
-    df = recurrence.clusters(con, threshold=0.5)
+    df = clustering.clusters(con, threshold=0.5)
     assert sorted(df["tickets"]) == [1, 2]
     assert all(len(s) == 1 for s in df["services"])
 
@@ -101,7 +102,7 @@ def test_threshold_decides_a_crafted_near_miss(con, threshold, clusters):
     # token-sort similarity of the normalised titles is 0.882
     add(con, [ticket("Payment gateway timeout on pay-node-07", hours=0),
               ticket("Payment gateway timed out on pay-node-03", hours=1)])
-    assert len(recurrence.clusters(con, threshold=threshold)) == clusters
+    assert len(clustering.clusters(con, threshold=threshold)) == clusters
 
 
 def test_clusters_are_deterministic_whatever_the_row_order(tmp_path):
@@ -113,7 +114,7 @@ def test_clusters_are_deterministic_whatever_the_row_order(tmp_path):
         shuffled = rows[:]
         random.Random(seed).shuffle(shuffled)
         add(con, [dict(r, ticket_id=f"x:{r['hours'] if 'hours' in r else r['opened_at']}") for r in shuffled])
-        df = recurrence.clusters(con)
+        df = clustering.clusters(con)
         results.append(sorted(zip(df["cluster_id"], df["tickets"], df["label"], strict=True)))
         con.close()
     assert results[0] == results[1]
@@ -124,7 +125,7 @@ def test_untitled_tickets_group_by_category_and_component(con):
     add(con, [ticket(None, service="Category 53", category="Subcategory 7", component=None, hours=h)
               for h in range(3)] + [ticket(None, service="Category 53", category="Subcategory 9",
                                            component=None, hours=4)])
-    df = recurrence.clusters(con, threshold=0.5)
+    df = clustering.clusters(con, threshold=0.5)
     assert sorted(df["tickets"]) == [1, 3]
     big = df.iloc[0]
     # its service and fields' values, not "[no title] category=…"
@@ -152,7 +153,7 @@ def test_cluster_figures(con):
                impact_started_at=T0 + timedelta(hours=10), resolved_at=T0 + timedelta(hours=11)),
         ticket("Sync failed for batch 3", hours=40, severity="SEV-2", problem_id="PRB2"),
     ])
-    row = recurrence.clusters(con).iloc[0]
+    row = clustering.clusters(con).iloc[0]
     assert row["tickets"] == 3
     assert row["first_seen"] == T0 and row["last_seen"] == T0 + timedelta(hours=40)
     assert row["mtbf_hours"] == pytest.approx(20.0)  # gaps 10 h and 30 h
@@ -166,63 +167,63 @@ def test_problem_candidates_need_k_in_d_days_and_no_problem(con):
     add(con, [ticket("Queue backlog growing on mq-1", hours=24 * d) for d in (0, 5, 9)]  # 3 in 10 days
         + [ticket("Export job stuck", hours=24 * d) for d in (0, 40, 80)]  # 3, 40 days apart
         + [ticket("Cert expired on idp-2", hours=24 * d, problem_id="PRB9") for d in (0, 1, 2)])
-    thirty = recurrence.problem_candidates(recurrence.clusters(con, window_days=30), 3)
+    thirty = clustering.problem_candidates(clustering.clusters(con, window_days=30), 3)
     assert list(thirty["label"]) == ["queue backlog growing on <host>"]
-    ninety = recurrence.problem_candidates(recurrence.clusters(con, window_days=90), 3)
+    ninety = clustering.problem_candidates(clustering.clusters(con, window_days=90), 3)
     assert set(ninety["label"]) == {"queue backlog growing on <host>", "export job stuck"}
-    assert recurrence.problem_candidates(recurrence.clusters(con, window_days=30), 4).empty
+    assert clustering.problem_candidates(clustering.clusters(con, window_days=30), 4).empty
 
 
 def test_kinds_frequent_rare_new(con):
     add(con, [ticket("Old frequent failure", hours=24 * d) for d in range(0, 60, 6)]
         + [ticket("Old rare failure", hours=24 * d) for d in (1, 2)]
         + [ticket("Brand new failure", hours=24 * 55)])
-    kinds = dict(zip(recurrence.clusters(con)["label"], recurrence.clusters(con)["kind"], strict=True))
+    kinds = dict(zip(clustering.clusters(con)["label"], clustering.clusters(con)["kind"], strict=True))
     assert kinds == {"old frequent failure": "frequent", "old rare failure": "rare",
                      "brand new failure": "new"}
-    table = recurrence.kinds_by_service(recurrence.clusters(con))
+    table = clustering.kinds_by_service(clustering.clusters(con))
     assert table.iloc[0][["frequent", "rare", "new", "clusters"]].tolist() == [1, 1, 1, 3]
 
 
 def test_filters_restrict_the_tickets_not_the_grouping(con):
     add(con, [ticket("Disk full on db01", hours=h) for h in (0, 24 * 3)])
-    df = recurrence.clusters(con, Filters(date_from=(T0 + timedelta(days=1)).date()))
+    df = clustering.clusters(con, Filters(date_from=(T0 + timedelta(days=1)).date()))
     assert df["tickets"].tolist() == [1]
-    assert df["cluster_id"].tolist() == recurrence.clusters(con)["cluster_id"].tolist()
+    assert df["cluster_id"].tolist() == clustering.clusters(con)["cluster_id"].tolist()
 
 
 def test_incremental_update_matches_a_full_rebuild(con):
     add(con, [ticket("Payment gateway timeout on pay-node-07", hours=0),
               ticket("Refund rejected for merchant 7", hours=1)], dataset_id=1)
-    assert recurrence.update_clusters(con)["mode"] == "full"
-    assert recurrence.stored_is_current(con, recurrence.DEFAULT_THRESHOLD)
+    assert clustering.update_clusters(con)["mode"] == "full"
+    assert clustering.stored_is_current(con, clustering.DEFAULT_THRESHOLD)
     add(con, [ticket("Payment gateway timeout on pay-node-09", hours=5),  # known signature
               ticket("Payment gateway timeout (again) on pay-node-01", hours=6),  # fuzzy match
               ticket("Brand new failure on web-3", hours=7)], dataset_id=2)
-    assert not recurrence.stored_is_current(con, recurrence.DEFAULT_THRESHOLD)
-    result = recurrence.update_clusters(con, dataset_id=2)
+    assert not clustering.stored_is_current(con, clustering.DEFAULT_THRESHOLD)
+    result = clustering.update_clusters(con, dataset_id=2)
     assert result["mode"] == "incremental"
     assert result["keys_added"] == 3 and result["clusters_added"] == 1
-    assert recurrence.stored_is_current(con, recurrence.DEFAULT_THRESHOLD)
+    assert clustering.stored_is_current(con, clustering.DEFAULT_THRESHOLD)
     stored = con.execute("SELECT * FROM recurrence_signatures ORDER BY ALL").df()
-    fresh = recurrence.compute_map(con).sort_values(list(stored.columns), ignore_index=True)
+    fresh = clustering.compute_map(con).sort_values(list(stored.columns), ignore_index=True)
     pd.testing.assert_frame_equal(stored, fresh[list(stored.columns)], check_dtype=False)
-    assert sorted(recurrence.clusters(con)["tickets"]) == [1, 1, 3]
+    assert sorted(clustering.clusters(con)["tickets"]) == [1, 1, 3]
 
 
 def test_changing_the_threshold_rebuilds_everything(con):
     add(con, [ticket("Payment gateway timeout on pay-node-07"), ticket("Payment gateway timed out")])
-    recurrence.update_clusters(con, threshold=0.85)
-    assert recurrence.update_clusters(con, dataset_id=1, threshold=0.95)["mode"] == "full"
-    assert recurrence.stored_threshold(con) == 0.95
+    clustering.update_clusters(con, threshold=0.85)
+    assert clustering.update_clusters(con, dataset_id=1, threshold=0.95)["mode"] == "full"
+    assert clustering.stored_threshold(con) == 0.95
 
 
 def test_stored_and_live_paths_agree(con):
     add(con, [ticket(f"Sync failed for batch {i} on sync-{i % 3}", hours=i) for i in range(6)]
         + [ticket("Something else", hours=3)])
-    live = recurrence.clusters(con)
-    recurrence.update_clusters(con)
-    stored = recurrence.clusters(con)
+    live = clustering.clusters(con)
+    clustering.update_clusters(con)
+    stored = clustering.clusters(con)
     pd.testing.assert_frame_equal(live.drop(columns=["ticket_ids", "severities", "problem_ids", "services"]),
                                   stored.drop(columns=["ticket_ids", "severities", "problem_ids", "services"]))
 
@@ -230,19 +231,19 @@ def test_stored_and_live_paths_agree(con):
 @pytest.mark.parametrize("bad", [-0.1, 1.5])
 def test_threshold_outside_0_1_is_refused(con, bad):
     with pytest.raises(ValueError, match="between 0 and 1"):
-        recurrence.clusters(con, threshold=bad)
+        clustering.clusters(con, threshold=bad)
 
 
 def test_empty_store(con):
-    df = recurrence.clusters(con)
+    df = clustering.clusters(con)
     assert df.empty and "cluster_id" in df.columns
-    assert recurrence.problem_candidates(df).empty
-    assert recurrence.kinds_by_service(df).empty
+    assert clustering.problem_candidates(df).empty
+    assert clustering.kinds_by_service(df).empty
 
 
 def test_exports_and_choices(con):
     add(con, [ticket("=cmd|' /C calc'!A0 on web-1", hours=h) for h in range(2)])
-    df = recurrence.clusters(con)
+    df = clustering.clusters(con)
     flat = export_frame(df)
     assert flat.loc[0, "ticket_ids"] == "t:00000; t:00001"
     records = to_json_records(df)
@@ -271,7 +272,7 @@ def test_cli_recurrence_json(con, tmp_path, capsys):
 # --- similar failures group, different failures do not (issue #15) ---------------------------
 
 def test_titles_differing_only_by_host_time_or_reference_are_one_failure():
-    from analytics.title_normalise import normalise_title
+    from analytics.recurrence.titles import normalise_title
 
     same = ["Payment API timeout on pay-03 at 2026-03-09 10:12", "Payment API timeout on pay-01 (INC1001)",
             "Payment API timeout on pay-07 since 08:00", "payment api timeout on pay-02 - see PAY-123"]
@@ -279,7 +280,7 @@ def test_titles_differing_only_by_host_time_or_reference_are_one_failure():
 
 
 def test_http_status_codes_keep_failures_apart_even_when_the_rest_is_alike():
-    from analytics.title_normalise import codes, normalise_title
+    from analytics.recurrence.titles import codes, normalise_title
 
     a, b = normalise_title("HTTP 502 from gateway"), normalise_title("HTTP 404 from gateway")
     assert (a, b) == ("http 502 from gateway", "http 404 from gateway")
@@ -290,7 +291,7 @@ def test_http_status_codes_keep_failures_apart_even_when_the_rest_is_alike():
                          "signature": [normalise_title(t) for t in ("HTTP 502 from gateway", "HTTP 404 from gateway",
                                                                     "HTTP 502 from the gateway")],
                          "first_seen": pd.to_datetime(["2026-01-01", "2026-01-02", "2026-01-03"])})
-    mapping, _ = recurrence._assign(keys, 0.5)  # a low threshold: only the codes keep 404 apart
+    mapping, _ = clustering._assign(keys, 0.5)  # a low threshold: only the codes keep 404 apart
     by_title = dict(zip(mapping["title"], mapping["cluster_id"]))
     assert by_title["HTTP 502 from gateway"] == by_title["HTTP 502 from the gateway"]
     assert by_title["HTTP 404 from gateway"] != by_title["HTTP 502 from gateway"]
@@ -298,9 +299,9 @@ def test_http_status_codes_keep_failures_apart_even_when_the_rest_is_alike():
 
 def test_a_store_clustered_by_older_rules_is_rebuilt(con):
     add(con, [ticket("Payment API timeout on pay-03", hours=h) for h in range(3)])
-    recurrence.update_clusters(con)
-    assert recurrence.stored_threshold(con) is not None
-    con.execute("UPDATE settings SET value = '1' WHERE key = ?", [recurrence.RULES_SETTING])
-    assert recurrence.stored_threshold(con) is None  # made by other rules: not current
-    assert recurrence.update_clusters(con, dataset_id=1)["mode"] == "full"
-    assert db.get_setting(con, recurrence.RULES_SETTING) == str(recurrence.RULES_VERSION)
+    clustering.update_clusters(con)
+    assert clustering.stored_threshold(con) is not None
+    con.execute("UPDATE settings SET value = '1' WHERE key = ?", [clustering.RULES_SETTING])
+    assert clustering.stored_threshold(con) is None  # made by other rules: not current
+    assert clustering.update_clusters(con, dataset_id=1)["mode"] == "full"
+    assert db.get_setting(con, clustering.RULES_SETTING) == str(clustering.RULES_VERSION)

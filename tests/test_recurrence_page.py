@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import db, recurrence
-from analytics.filters import Filters
+from analytics.recurrence import clustering, rank
+from analytics.store import db
+from analytics.store.filters import Filters
 from tests.helpers import app_using
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -32,18 +33,18 @@ def _frame(at: AppTest, key: str):
 
 def test_top_twenty_first_then_all_in_the_cores_order(store):
     con = db.connect(store)
-    everything = recurrence.clusters(con, Filters(), window_days=recurrence.DEFAULT_WINDOW_DAYS)
+    everything = clustering.clusters(con, Filters(), window_days=clustering.DEFAULT_WINDOW_DAYS)
     con.close()
-    clusters = recurrence.recurring(everything)
-    candidates = recurrence.problem_candidates(everything, recurrence.DEFAULT_MIN_TICKETS)
-    assert len(candidates) > recurrence.TOP_CLUSTERS  # the demo has more: the test can see the cut
+    clusters = clustering.recurring(everything)
+    candidates = clustering.problem_candidates(everything, clustering.DEFAULT_MIN_TICKETS)
+    assert len(candidates) > rank.TOP_CLUSTERS  # the demo has more: the test can see the cut
     at = AppTest.from_file(APP, default_timeout=180).run()
     at.switch_page("pages/recurrence.py").run()
     assert not at.exception, [e.message for e in at.exception]
     for key, frame, toggle in (("rc_clusters", clusters, "rc_show_all"),
                                ("rc_candidates", candidates, "rc_show_all_candidates")):
         shown = _frame(at, key)
-        assert list(shown["cluster_id"]) == list(frame["cluster_id"].head(recurrence.TOP_CLUSTERS)), key
+        assert list(shown["cluster_id"]) == list(frame["cluster_id"].head(rank.TOP_CLUSTERS)), key
         at.toggle(key=toggle).set_value(True).run()
         assert list(_frame(at, key)["cluster_id"]) == list(frame["cluster_id"]), key
 
@@ -53,7 +54,7 @@ def test_kinds_per_service_name_the_tickets_without_a_service():
 
     frame = pd.DataFrame({"service": ["Actions", "", "  ", None, "Actions"],
                           "kind": ["rare", "frequent", "rare", "rare", "new"]})
-    kinds = recurrence.kinds_by_service(frame).set_index("service")
+    kinds = clustering.kinds_by_service(frame).set_index("service")
     assert list(kinds.index) == ["(no service)", "Actions"]  # never an empty name
     assert kinds.loc["(no service)", ["frequent", "rare", "clusters"]].tolist() == [1, 2, 3]
 

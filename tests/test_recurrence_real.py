@@ -10,10 +10,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analytics import recurrence
-from analytics.auth import local_operator
-from analytics.ingest import ingest_file
-from analytics.title_normalise import normalise_title
+from analytics.ingest.pipeline import ingest_file
+from analytics.recurrence import clustering
+from analytics.recurrence.titles import normalise_title
+from analytics.store.auth import local_operator
 
 KEYS = ["service", "title", "category", "component"]
 
@@ -34,7 +34,7 @@ def _assigned(con) -> pd.DataFrame:
         "SELECT ticket_id, coalesce(service, '') AS service, coalesce(title, '') AS title, "
         "coalesce(category, '') AS category, coalesce(component, '') AS component, "
         "nullif(trim(problem_id), '') AS problem_id FROM tickets").df()
-    out = tickets.merge(recurrence.compute_map(con), on=KEYS, how="left")
+    out = tickets.merge(clustering.compute_map(con), on=KEYS, how="left")
     assert out["cluster_id"].notna().all() and len(out) == len(tickets)
     return out
 
@@ -55,7 +55,7 @@ def test_servicenow_clusters_against_problem_ids(con, real_data):
     assert precision >= 5 * base
     assert precision >= 0.08 and recall >= 0.2
     # Deterministic: the same input gives the same clusters.
-    assert recurrence.compute_map(con).equals(recurrence.compute_map(con))
+    assert clustering.compute_map(con).equals(clustering.compute_map(con))
 
 
 def test_statuspage_clusters_against_component_and_normalised_name(con, real_data):
@@ -71,5 +71,5 @@ def test_statuspage_clusters_against_component_and_normalised_name(con, real_dat
     # recall 1); fuzzy merging may join near-identical names, which must stay rare.
     assert recall == pytest.approx(1.0)
     assert precision >= 0.9
-    strict = _pairs(df.merge(recurrence.compute_map(con, threshold=1.0), on=KEYS)["cluster_id_y"])
+    strict = _pairs(df.merge(clustering.compute_map(con, threshold=1.0), on=KEYS)["cluster_id_y"])
     assert strict <= _pairs(df["cluster_id"])  # a higher threshold never merges more

@@ -11,15 +11,16 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from analytics import db, report_pack
-from analytics.auth import local_operator
 from analytics.cli import main
-from analytics.filters import Filters
-from analytics.ingest import ingest_file
-from analytics.profiles import find_profile
-from analytics.report import build, default_as_of, month_range, split_values
-from analytics.report_model import Report, Section, Table, Text
-from analytics.report_sections import status_label
+from analytics.ingest.pipeline import ingest_file
+from analytics.ingest.profiles import find_profile
+from analytics.report import pack
+from analytics.report.builder import build, default_as_of, month_range, split_values
+from analytics.report.model import Report, Section, Table, Text
+from analytics.report.sections import status_label
+from analytics.store import db
+from analytics.store.auth import local_operator
+from analytics.store.filters import Filters
 from tests.helpers import write_csv
 
 AS_OF = datetime(2026, 11, 1)
@@ -96,7 +97,7 @@ def test_kpi_rows_count_the_months_tickets(demo, october):
     in_month = ((opened >= "2026-10-01") & (opened < "2026-11-01")).sum()
     kpis = october.section("kpis").tables[0].data.set_index("key")
     assert kpis.loc["tickets", "value"] == in_month
-    from analytics.kpi_registry import KPIS
+    from analytics.kpi.registry import KPIS
 
     assert list(kpis.index) == [k.key for k in KPIS]  # one row per registry KPI, in its order
 
@@ -120,20 +121,20 @@ def test_filters_reach_every_section(demo):
 
 
 def test_an_empty_store_still_gives_every_section(con):
-    from analytics import report_pdf
+    from analytics.report import pdf
 
     r = build(con, "2026-10", as_of=AS_OF)
     assert [s.key for s in r.sections] == SECTION_KEYS
     assert r.kpis["tickets"].value == 0 and r.kpis["mttr"].value is None
     assert "0 tickets" in r.caption
     assert r.section("provenance").tables[1].data.empty  # no dataset
-    assert report_pdf.render(r)[:5] == b"%PDF-"
-    assert len(zipfile.ZipFile(io.BytesIO(report_pack.to_csv_zip(r))).namelist()) > len(SECTION_KEYS)
+    assert pdf.render(r)[:5] == b"%PDF-"
+    assert len(zipfile.ZipFile(io.BytesIO(pack.to_csv_zip(r))).namelist()) > len(SECTION_KEYS)
 
 
 def test_cover_lists_datasets_with_their_file_hash(tmp_path):
     con = db.connect(tmp_path / "s.duckdb")
-    from analytics.demo import DEMO_COLUMNS
+    from analytics.demo.generator import DEMO_COLUMNS
 
     rows = []
     for i in range(4):
@@ -177,7 +178,7 @@ def test_fingerprint_follows_the_inputs_and_nothing_else(demo_path, tmp_path):
 
 
 def test_pir_section_lists_the_overdue_reviews(demo, october):
-    from analytics import pir
+    from analytics.governance import pir
 
     reviews = pir.reviews(demo, Filters(date_from=date(2026, 10, 1), date_to=date(2026, 10, 31)), AS_OF)
     tables = {t.name: t for t in october.section("pir").tables}
@@ -203,7 +204,7 @@ def test_defect_section_counts_the_months_defects(demo, october):
 
 
 def test_closure_section_has_the_scorecard_and_every_role(october):
-    from analytics.signoff import ROLES
+    from analytics.governance.signoff import ROLES
 
     tables = {t.name: t for t in october.section("closure").tables}
     assert len(tables["scorecard"].data) >= 5
@@ -215,7 +216,7 @@ def test_closure_section_has_the_scorecard_and_every_role(october):
 
 
 def test_csv_pack_has_a_file_per_section_and_an_honest_manifest(october):
-    z = zipfile.ZipFile(io.BytesIO(report_pack.to_csv_zip(october)))
+    z = zipfile.ZipFile(io.BytesIO(pack.to_csv_zip(october)))
     names = z.namelist()
     for number, key in enumerate(SECTION_KEYS):
         assert any(n.startswith(f"{number:02d}-{key}-") for n in names), key
@@ -231,13 +232,13 @@ def test_same_inputs_give_the_same_pack_bytes(demo):
     one = build(demo, "2026-10", severity=("SEV-1", "SEV-2"), as_of=AS_OF)
     two = build(demo, "2026-10", severity=("SEV-1", "SEV-2"), as_of=AS_OF)
     assert one.fingerprint == two.fingerprint
-    assert report_pack.to_csv_zip(one) == report_pack.to_csv_zip(two)
-    assert report_pack.to_xlsx(one) == report_pack.to_xlsx(two)
+    assert pack.to_csv_zip(one) == pack.to_csv_zip(two)
+    assert pack.to_xlsx(one) == pack.to_xlsx(two)
 
 
 def test_xlsx_has_one_sheet_per_section(october, tmp_path):
     path = tmp_path / "r.xlsx"
-    path.write_bytes(report_pack.to_xlsx(october))
+    path.write_bytes(pack.to_xlsx(october))
     wb = openpyxl.load_workbook(path)
     assert len(wb.sheetnames) == len(SECTION_KEYS)
     assert [wb[n]["A1"].value for n in wb.sheetnames] == [s.title for s in october.sections]
@@ -261,7 +262,7 @@ def _hostile_report() -> Report:
 
 def test_packs_never_hold_a_formula(tmp_path):
     r = _hostile_report()
-    z = zipfile.ZipFile(io.BytesIO(report_pack.to_csv_zip(r)))
+    z = zipfile.ZipFile(io.BytesIO(pack.to_csv_zip(r)))
     csv = pd.read_csv(z.open("00-cover-summary.csv"), keep_default_na=False)
     assert list(csv["title"][:4]) == ["'=HYPERLINK(\"http://x\")", "'+cmd|' /C calc'!A0", "'-2+3", "'@SUM(A1)"]
     assert list(csv["number"]) == [-2, 1, 2, 3, 4, 5]  # numbers stay numbers
@@ -269,7 +270,7 @@ def test_packs_never_hold_a_formula(tmp_path):
     notes = pd.read_csv(z.open("01-empty-notes.csv"))
     assert list(notes["text"]) == ["nothing to tabulate"]
     path = tmp_path / "h.xlsx"
-    path.write_bytes(report_pack.to_xlsx(r))
+    path.write_bytes(pack.to_xlsx(r))
     ws = openpyxl.load_workbook(path).worksheets[0]
     cells = [c for row in ws.iter_rows() for c in row if c.value is not None]
     assert not [c.coordinate for c in cells if c.data_type == "f"]
@@ -279,9 +280,9 @@ def test_packs_never_hold_a_formula(tmp_path):
 
 
 def test_chart_data_is_packed_once(october):
-    sla = report_pack.tables_of(october.section("sla"))
+    sla = pack.tables_of(october.section("sla"))
     assert [name for name, _, _ in sla] == ["compliance"]  # the chart's data is that same table
-    trends = [name for name, _, _ in report_pack.tables_of(october.section("trends"))]
+    trends = [name for name, _, _ in pack.tables_of(october.section("trends"))]
     assert trends == [c.name for c in october.section("trends").charts]
 
 

@@ -13,14 +13,16 @@ import plotly.graph_objects as go
 import pypdf
 import pytest
 
-from analytics import db, report_charts, report_pdf
-from analytics import kpi_registry as reg
+from analytics.charts.kpi import fmt
 from analytics.cli import main
-from analytics.filters import Filters
-from analytics.kpi_charts import fmt
-from analytics.recurrence import update_clusters
-from analytics.report import build
-from analytics.report_model import Chart, Report, Section, Table, Text
+from analytics.kpi import registry as reg
+from analytics.recurrence.clustering import update_clusters
+from analytics.report import charts as report_charts
+from analytics.report import pdf as report_pdf
+from analytics.report.builder import build
+from analytics.report.model import Chart, Report, Section, Table, Text
+from analytics.store import db
+from analytics.store.filters import Filters
 
 pytestmark = pytest.mark.slow  # ./test.sh's quick run leaves it out; --all and CI run it
 

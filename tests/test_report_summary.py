@@ -8,15 +8,16 @@ from datetime import date, datetime
 
 import pytest
 
-from analytics import closure, db, signoff
-from analytics import report_summary as summ
-from analytics.auth import local_operator
-from analytics.filters import Filters
-from analytics.kpis import results
-from analytics.report import build, month_filters
-from analytics.report_model import Spark
-from analytics.report_pdf import spark_svg
-from analytics.report_sections import month_on_month
+from analytics.governance import closure, signoff
+from analytics.kpi.kpis import results
+from analytics.report import summary as summ
+from analytics.report.builder import build, month_filters
+from analytics.report.model import Spark
+from analytics.report.pdf import spark_svg
+from analytics.report.sections import month_on_month
+from analytics.store import db
+from analytics.store.auth import local_operator
+from analytics.store.filters import Filters
 
 AS_OF = datetime(2026, 11, 1)
 

@@ -2,7 +2,7 @@
 every DuckDB version, and stores hashed with DuckDB's hash() are rehashed when opened.
 
 The reference hash is computed here in Python (hashlib) from the documented canonical text
-(analytics/row_hash.py), never read back from the SQL that computes it.
+(analytics/store/row_hash.py), never read back from the SQL that computes it.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from datetime import datetime
 import duckdb
 import pytest
 
-from analytics import db, row_hash
-from analytics.auth import local_operator
-from analytics.ingest import ingest_file
-from analytics.profiles import find_profile, parse_profile
-from analytics.report import store_digest
-from analytics.schema import TICKET_COLUMNS
+from analytics.ingest.pipeline import ingest_file
+from analytics.ingest.profiles import find_profile, parse_profile
+from analytics.report.builder import store_digest
+from analytics.store import db, row_hash
+from analytics.store.auth import local_operator
+from analytics.store.schema import TICKET_COLUMNS
 
 WHO = local_operator("local")
 TICKETS, HISTORY = find_profile("hypercare-tickets"), find_profile("hypercare-history")
@@ -63,7 +63,7 @@ LOG = [["E-1", "2026-09-07 08:00", "New", "Desk", "L1", "Printer jammed"],
 # --- the reference: the canonical text, in Python -----------------------------------------------
 
 def canonical(values) -> str:
-    """The canonical text of (value, DuckDB type) pairs, as documented in analytics/row_hash.py."""
+    """The canonical text of (value, DuckDB type) pairs, as documented in analytics/store/row_hash.py."""
     parts = []
     for value, typ in values:
         if value is None:

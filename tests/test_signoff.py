@@ -7,8 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from analytics import audit, signoff
-from analytics.auth import local_operator
+from analytics.governance import signoff
+from analytics.store import audit
+from analytics.store.auth import local_operator
 
 TODAY = datetime.now(timezone.utc).date()
 

@@ -17,16 +17,16 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import db
-from analytics import sla_agreement as agr
-from analytics.auth import local_operator
 from analytics.cli import main
-from analytics.filters import Filters
-from analytics.ingest import ingest_file
-from analytics.profiles import find_profile
-from analytics.schema import TICKET_COLUMNS
-from analytics.sla_engine import evaluate
-from analytics.sla_policy import default_policy
+from analytics.ingest.pipeline import ingest_file
+from analytics.ingest.profiles import find_profile
+from analytics.sla import agreement as agr
+from analytics.sla.engine import evaluate
+from analytics.sla.policy import default_policy
+from analytics.store import db
+from analytics.store.auth import local_operator
+from analytics.store.filters import Filters
+from analytics.store.schema import TICKET_COLUMNS
 from tests.helpers import app_using, write_csv
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

@@ -1,5 +1,5 @@
 """The SLA judgement cache: the same compliance as the engine run afresh, and rebuilt after every
-upload, policy save and dataset deletion (analytics/sla_cache.py)."""
+upload, policy save and dataset deletion (analytics/sla/cache.py)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,19 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import pytest
 
-from analytics import datasets, kpi_registry, kpis, sla_cache
-from analytics.auth import local_operator
-from analytics.demo_loader import demo_policy, load_demo
-from analytics.filters import Filters
-from analytics.kpi_sla import sla_rows
-from analytics.kpi_trends import period_of, undated
-from analytics.sla_engine import evaluate
-from analytics.sla_policy import save_policy
+from analytics.demo.loader import demo_policy, load_demo
+from analytics.ingest import datasets
+from analytics.kpi import kpis, registry
+from analytics.kpi.sla_kpis import sla_rows
+from analytics.kpi.trends import period_of, undated
+from analytics.sla import cache
+from analytics.sla.engine import evaluate
+from analytics.sla.policy import save_policy
+from analytics.store.auth import local_operator
+from analytics.store.filters import Filters
 
 AS_OF = datetime(2026, 11, 23, 12, 0)
-SLA_KPIS = [kpi_registry.get("response_sla"), kpi_registry.get("resolution_sla")]
+SLA_KPIS = [registry.get("response_sla"), registry.get("resolution_sla")]
 GRAIN = {"week": "W-SUN", "month": "M"}
 FILTERS = [Filters(), Filters(severity=("SEV-1", "SEV-2")), Filters(status=("open",)),
            Filters(date_from=date(2026, 10, 1), date_to=date(2026, 10, 31), team=("Service Desk",)),
@@ -72,7 +74,7 @@ def cached(con, f: Filters, as_of: datetime, grain: str | None = None, split: st
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from analytics import db
+    from analytics.store import db
 
     con = db.connect(tmp_path_factory.mktemp("sla_cache") / "demo.duckdb")
     load_demo(con, n_tickets=2500, seed=11, actor=local_operator("demo"))
@@ -81,7 +83,7 @@ def demo(tmp_path_factory):
 
 
 def test_same_compliance_as_the_engine_run_afresh(demo):
-    sla_cache.clear()
+    cache.clear()
     for f in FILTERS:
         assert cached(demo, f, AS_OF) == reference(demo, f, AS_OF), f
     assert cached(demo, FILTERS[0], AS_OF, "week", "severity") == \
@@ -91,35 +93,35 @@ def test_same_compliance_as_the_engine_run_afresh(demo):
 
 
 def test_a_later_as_of_rejudges_only_the_open_tickets_and_agrees(demo):
-    sla_cache.clear()
-    before = dict(sla_cache.stats)
+    cache.clear()
+    before = dict(cache.stats)
     times = [datetime(2026, 11, 10, 9, 0), datetime(2026, 11, 10, 9, 1), datetime(2026, 11, 18, 17, 30),
              AS_OF + timedelta(days=40)]
     for as_of in times:
         for f in (FILTERS[0], FILTERS[2], FILTERS[4]):
             assert cached(demo, f, as_of) == reference(demo, f, as_of), (as_of, f)
-    assert sla_cache.stats["builds"] - before["builds"] == 1  # one full judgement …
-    assert sla_cache.stats["live_builds"] - before["live_builds"] == len(times)  # … then only the rest
-    live = demo.execute(f"SELECT count(*) FROM tickets WHERE {sla_cache.LIVE_SQL}",
+    assert cache.stats["builds"] - before["builds"] == 1  # one full judgement …
+    assert cache.stats["live_builds"] - before["live_builds"] == len(times)  # … then only the rest
+    live = demo.execute(f"SELECT count(*) FROM tickets WHERE {cache.LIVE_SQL}",
                         [times[0]] * 4).fetchall()[0][0]
     assert live  # the demo has open tickets at that time: the split is exercised
 
 
 def test_an_earlier_as_of_rebuilds(demo):
-    sla_cache.clear()
+    cache.clear()
     cached(demo, FILTERS[0], AS_OF)
-    builds = sla_cache.stats["builds"]
+    builds = cache.stats["builds"]
     earlier = datetime(2026, 10, 15, 8, 0)
     assert cached(demo, FILTERS[0], earlier) == reference(demo, FILTERS[0], earlier)
-    assert sla_cache.stats["builds"] == builds + 1
+    assert cache.stats["builds"] == builds + 1
 
 
 def test_only_a_few_as_of_times_are_kept(demo):
-    sla_cache.clear()
-    for minute in range(sla_cache.LIVE_KEEP + 3):
+    cache.clear()
+    for minute in range(cache.LIVE_KEEP + 3):
         cached(demo, FILTERS[1], AS_OF + timedelta(minutes=minute))
-    entry = sla_cache._entries[demo]
-    assert len(entry.live) == sla_cache.LIVE_KEEP
+    entry = cache._entries[demo]
+    assert len(entry.live) == cache.LIVE_KEEP
     tables = {r[0] for r in entry.db.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     assert tables == {"settled", *entry.live.values()}
 
@@ -127,19 +129,19 @@ def test_only_a_few_as_of_times_are_kept(demo):
 def test_the_first_as_of_asked_again_after_later_ones_is_judged_again(demo):
     # Governance evaluates at the hypercare window's end, the other pages at now: the table made
     # for the earliest as-of must not be the one dropped as soon as it is made.
-    sla_cache.clear()
+    cache.clear()
     cached(demo, FILTERS[0], AS_OF)
-    for minute in range(1, sla_cache.LIVE_KEEP + 2):
+    for minute in range(1, cache.LIVE_KEEP + 2):
         cached(demo, FILTERS[0], AS_OF + timedelta(minutes=minute))
     assert cached(demo, FILTERS[0], AS_OF) == reference(demo, FILTERS[0], AS_OF)
-    assert AS_OF in sla_cache._entries[demo].live
+    assert AS_OF in cache._entries[demo].live
 
 
 def test_settled_tickets_are_judged_the_same_at_any_later_time(demo):
     """The premise of the split: a settled ticket's judgement does not move with as_of."""
     a0, a1 = datetime(2026, 11, 1), datetime(2026, 11, 23, 12)
-    first = evaluate(demo, as_of=a0, where=sla_cache.SETTLED_SQL, params=[a0] * 4)
-    later = evaluate(demo, as_of=a1, where=sla_cache.SETTLED_SQL, params=[a0] * 4)
+    first = evaluate(demo, as_of=a0, where=cache.SETTLED_SQL, params=[a0] * 4)
+    later = evaluate(demo, as_of=a1, where=cache.SETTLED_SQL, params=[a0] * 4)
     assert len(first) > 1000
     pd.testing.assert_frame_equal(first, later)
 
@@ -151,11 +153,11 @@ def _compliance(con, as_of=AS_OF):
 def test_rebuilt_after_an_upload(con):
     load_demo(con, n_tickets=400, seed=3, actor=local_operator("demo"))
     assert cached(con, Filters(), AS_OF) == reference(con, Filters(), AS_OF)
-    token, builds = sla_cache.data_token(con), sla_cache.stats["builds"]
+    token, builds = cache.data_token(con), cache.stats["builds"]
     load_demo(con, n_tickets=900, seed=4, actor=local_operator("demo"))  # more tickets, and changed ones
-    assert sla_cache.data_token(con) != token
+    assert cache.data_token(con) != token
     assert cached(con, Filters(), AS_OF) == reference(con, Filters(), AS_OF)
-    assert sla_cache.stats["builds"] == builds + 1
+    assert cache.stats["builds"] == builds + 1
     assert _compliance(con)["response_sla"].n > 400
 
 
@@ -183,19 +185,19 @@ def test_rebuilt_after_a_dataset_deletion(con):
 
 
 def test_an_engine_error_is_shown_as_the_reason(con, monkeypatch):
-    import analytics.sla_engine
+    import analytics.sla.engine
 
     def broken(*args, **kwargs):
         raise ValueError("the calendar has no working hours")
 
     con.execute("INSERT INTO tickets (ticket_id, severity, status_category, opened_at) "
                 "VALUES ('a', 'SEV-2', 'open', ?)", [AS_OF - timedelta(hours=3)])
-    monkeypatch.setattr(analytics.sla_engine, "evaluate", broken)
+    monkeypatch.setattr(analytics.sla.engine, "evaluate", broken)
     got = _compliance(con)["response_sla"]
     assert got.value is None and got.reason == "not computable: the calendar has no working hours"
 
 
 def test_the_token_is_cheap_and_changes_with_a_direct_insert(con):
-    token = sla_cache.data_token(con)
+    token = cache.data_token(con)
     con.execute("INSERT INTO tickets (ticket_id, opened_at) VALUES ('x', ?)", [AS_OF])
-    assert sla_cache.data_token(con) != token
+    assert cache.data_token(con) != token

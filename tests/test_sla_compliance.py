@@ -7,21 +7,21 @@ from datetime import date, datetime
 import pandas as pd
 import pytest
 
-from analytics import sla_charts
-from analytics import sla_compliance as comp
-from analytics.auth import local_operator
-from analytics.demo_loader import DEMO_POLICY_VERSION, load_demo
-from analytics.filters import Filters
-from analytics.kpi_trends import period_of
-from analytics.sla_engine import evaluate
-from analytics.sla_timeline import ticket_timeline
+from analytics.charts import sla
+from analytics.demo.loader import DEMO_POLICY_VERSION, load_demo
+from analytics.kpi.trends import period_of
+from analytics.sla import compliance as comp
+from analytics.sla.engine import evaluate
+from analytics.sla.timeline import ticket_timeline
+from analytics.store.auth import local_operator
+from analytics.store.filters import Filters
 
 AS_OF = datetime(2026, 11, 21, 5, 0)
 
 
 @pytest.fixture(scope="module")
 def frame(tmp_path_factory):
-    from analytics import db
+    from analytics.store import db
     con = db.connect(tmp_path_factory.mktemp("sla") / "s.duckdb")
     load_demo(con, n_tickets=3000, seed=11, actor=local_operator("demo"))
     yield con, evaluate(con, as_of=AS_OF)
@@ -111,38 +111,38 @@ def test_frame_selections_are_the_counted_cohort(frame):
 def test_charts_and_timeline(frame):
     con, f = frame
     table, period = _table(con)
-    fig = sla_charts.compliance_chart(table)
+    fig = sla.compliance_chart(table)
     assert fig.layout.title.text == "SLA compliance by severity" and len(fig.data) == 2
     # One row per severity, SEV-1 on top, each bar's label in its own row (issue #15: labels overlapped)
     assert all(b.orientation == "h" for b in fig.data) and list(fig.data[0].y)[-1] == "SEV-1"
     assert [a.text for a in fig.layout.annotations] == ["target 95 %"]
     nothing = table.assign(compliance_pct=None)
-    empty = sla_charts.compliance_chart(nothing)
+    empty = sla.compliance_chart(nothing)
     assert len(empty.data) == 0 and "No SLA clock has stopped" in empty.layout.annotations[0].text
-    assert "Overall compliance" in sla_charts.describe_compliance(table)
+    assert "Overall compliance" in sla.describe_compliance(table)
     view = comp.compliance_view(table)
     assert len(view) == len(table) and view["compliance (95 % range)"].str.contains("%|—").all()
     trend = comp.compliance_trend(comp.counts(con, Filters(), period, grain="week"))
-    assert len(sla_charts.trend_chart(trend, 95, "week").data) == 2
-    assert "Compliance trend" in sla_charts.describe_trend(trend, "week")
-    assert "No SLA clock" in sla_charts.describe_trend(trend.iloc[0:0], "week")
+    assert len(sla.trend_chart(trend, 95, "week").data) == 2
+    assert "Compliance trend" in sla.describe_trend(trend, "week")
+    assert "No SLA clock" in sla.describe_trend(trend.iloc[0:0], "week")
     paused = con.execute("SELECT ticket_id FROM status_history WHERE status = 'Awaiting Customer' LIMIT 1").fetchall()[0][0]
     tl = ticket_timeline(con, paused, AS_OF)
-    fig = sla_charts.timeline_chart(tl)
+    fig = sla.timeline_chart(tl)
     rows = {b.y[0] for b in fig.data if b.type == "bar"}
     assert {"Status", "Paused"} <= rows
     hist = comp.history_table(tl)
     assert hist["pauses_clock"].any() and len(hist) == len(tl["history"])
     summary = comp.clock_summary(tl)
     assert list(summary["clock"]) == ["response", "resolution"]
-    assert "status changes" in sla_charts.describe_timeline(tl)
+    assert "status changes" in sla.describe_timeline(tl)
 
 
 def test_no_clock_gives_no_data():
     table = comp.compliance_table(pd.DataFrame(columns=comp.COUNT_COLUMNS))
     assert set(table["status"]) == {"no data"} and table["n"].sum() == 0
     assert comp.compliance_trend(pd.DataFrame(columns=comp.COUNT_COLUMNS)).empty
-    assert "No SLA clock has stopped" in sla_charts.describe_compliance(table.iloc[0:0])
+    assert "No SLA clock has stopped" in sla.describe_compliance(table.iloc[0:0])
 
 
 @pytest.mark.parametrize("as_of", [AS_OF, datetime(2026, 10, 10, 7, 30)])
@@ -164,7 +164,7 @@ def test_numpy_and_sql_counts_agree(frame, as_of):
 
 def test_a_severity_without_a_target_says_so_not_no_data():
     """Issue #15: "no target set" (the policy sets none) and "no data" (no clock stopped) differ."""
-    from analytics import sla_policy
+    from analytics.sla import policy as sla_policy
 
     policy = sla_policy.Policy(version="t", targets=[
         sla_policy.Target(severity=s, metric=m, minutes=60) for s in ("SEV-1", "SEV-2", "SEV-3")
@@ -178,6 +178,6 @@ def test_a_severity_without_a_target_says_so_not_no_data():
     assert table.loc[("resolution", "SEV-4"), "status"] == comp.NO_TARGET == "no target set"
     assert table.loc[("resolution", "SEV-3"), "status"] == comp.NO_DATA  # a target, but no clock stopped
     assert table.loc[("response", "SEV-1"), "status"] == "missed"
-    fig = sla_charts.compliance_chart(table.reset_index())
+    fig = sla.compliance_chart(table.reset_index())
     labels = [t for trace in fig.data for t in trace.text]
     assert "no target set" in labels and "no data" in labels and "90.0 % missed" in labels

@@ -18,15 +18,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics import db
-from analytics.auth import local_operator
 from analytics.cli import main
-from analytics.filters import Filters
-from analytics.ingest import ingest_file
-from analytics.schema import TICKET_COLUMNS
-from analytics.sla_engine import COLUMNS, evaluate
-from analytics.sla_policy import Policy, Target, default_policy, save_policy
-from analytics.sla_timeline import ticket_timeline
+from analytics.ingest.pipeline import ingest_file
+from analytics.sla.engine import COLUMNS, evaluate
+from analytics.sla.policy import Policy, Target, default_policy, save_policy
+from analytics.sla.timeline import ticket_timeline
+from analytics.store import db
+from analytics.store.auth import local_operator
+from analytics.store.filters import Filters
+from analytics.store.schema import TICKET_COLUMNS
 from tests.test_business_time import ANCHORS, calendars
 
 T0 = datetime(2026, 9, 14, 10, 0)  # Monday 10:00 UTC
@@ -123,7 +123,7 @@ def test_paused_by_current_status_without_history(con):
 
 
 @pytest.mark.parametrize("ticket, reason, response_reason", [
-    # The KPIs' exclusion label, word for word (analytics/exclusions.py).
+    # The KPIs' exclusion label, word for word (analytics/store/exclusions.py).
     ({"severity": "SEV-1", "opened_at": T0, "status_category": "cancelled"}, "cancelled tickets", None),
     ({"severity": "SEV-1", "opened_at": None}, "no opened_at", None),
     ({"severity": None, "opened_at": T0}, "no severity mapped", None),

@@ -11,20 +11,22 @@ from datetime import date, datetime
 import pandas as pd
 import pytest
 
-from analytics import closure_metrics, kpis, sla_cache, sla_compliance
 from analytics.cli import main
-from analytics.closure_rules import ClosureRules
-from analytics.filters import Filters
-from analytics.kpi_trends import period_of
-from analytics.report_sections import sla_section
-from analytics.sla_engine import evaluate
+from analytics.governance import closure_metrics
+from analytics.governance.closure_rules import ClosureRules
+from analytics.kpi import kpis
+from analytics.kpi.trends import period_of
+from analytics.report.sections import sla_section
+from analytics.sla import cache, compliance
+from analytics.sla.engine import evaluate
+from analytics.store.filters import Filters
 
 SEPTEMBER = (datetime(2026, 9, 1), datetime(2026, 10, 1))
 
 
 @pytest.fixture(scope="module")
 def demo(demo_file):
-    from analytics import db
+    from analytics.store import db
 
     con = db.connect(demo_file)
     yield con
@@ -56,14 +58,14 @@ def reference(con, filters: Filters, as_of: datetime) -> dict[str, tuple[int, in
 @pytest.mark.parametrize("filters", [Filters(), Filters(severity=("SEV-2", "SEV-3")), Filters(team=("Service Desk",))],
                          ids=["all", "sev23", "desk"])
 def test_every_consumer_shows_the_one_cohort(demo, demo_file, capsys, as_of, filters):
-    sla_cache.clear()
+    cache.clear()
     month = filters.with_values(date_from=date(2026, 9, 1), date_to=date(2026, 9, 30))
     want = reference(demo, filters, as_of)
     assert want["resolution"][1] > 0 and want["response"][1] > 0
 
     cards = kpis.results(demo, month, as_of, keys=("response_sla", "resolution_sla"), previous=False)
-    page = sla_compliance.compliance_table(
-        sla_compliance.counts(demo, month, period_of(demo, month, as_of), split="severity")).set_index(["metric", "severity"])
+    page = compliance.compliance_table(
+        compliance.counts(demo, month, period_of(demo, month, as_of), split="severity")).set_index(["metric", "severity"])
     report = sla_section(demo, month, as_of)[0].tables[0].data.set_index(["metric", "severity"])
     for key, m in (("response_sla", "response"), ("resolution_sla", "resolution")):
         met, n, open_breached = want[m]
@@ -112,18 +114,18 @@ def test_open_and_breached_at_a_past_period_end_does_not_depend_on_the_as_of_tim
     judged that night, its business time equal to its target, breached at its deadline.) The
     period ends on Monday 14 September (New York): by the end of September the demo's team has
     settled and leaves too few overdue clocks to show both cases."""
-    from analytics.sla_engine import NO_ACK
+    from analytics.sla.engine import NO_ACK
 
     period = Filters(date_from=date(2026, 9, 1), date_to=date(2026, 9, 14))
     te, later_as_of = datetime(2026, 9, 15), datetime(2026, 11, 23)
-    later = sla_compliance.counts(demo, period, period_of(demo, period, later_as_of)).set_index("metric")["open_breached"]
-    at_end = sla_compliance.counts(demo, period, period_of(demo, period, te)).set_index("metric")["open_breached"]
+    later = compliance.counts(demo, period, period_of(demo, period, later_as_of)).set_index("metric")["open_breached"]
+    at_end = compliance.counts(demo, period, period_of(demo, period, te)).set_index("metric")["open_breached"]
     assert later["resolution"] == at_end["resolution"] > 0
     # The response clocks overdue at the period's end as judged then; those whose ticket was
     # resolved by the later as-of time and never acknowledged (read from the tickets, not the
     # engine) are the ones the later judgement no longer counts.
     then = evaluate(demo, as_of=te)
-    overdue = set(then.loc[sla_compliance.open_breached_at(then, "response", te), "ticket_id"])
+    overdue = set(then.loc[compliance.open_breached_at(then, "response", te), "ticket_id"])
     assert len(overdue) == at_end["response"]
     never_acked = {r[0] for r in demo.execute(
         "SELECT ticket_id FROM tickets WHERE acknowledged_at IS NULL AND resolved_at < ? "
@@ -131,7 +133,7 @@ def test_open_and_breached_at_a_past_period_end_does_not_depend_on_the_as_of_tim
     dropped = overdue & never_acked
     assert dropped and later["response"] == at_end["response"] - len(dropped) > 0
     now = evaluate(demo, as_of=later_as_of)
-    assert set(now.loc[sla_compliance.open_breached_at(now, "response", te), "ticket_id"]) == overdue - dropped
+    assert set(now.loc[compliance.open_breached_at(now, "response", te), "ticket_id"]) == overdue - dropped
     reasons = now.set_index("ticket_id").loc[sorted(dropped)]
     assert (reasons["response_status"].astype(str) == "not applicable").all()
     assert (reasons["response_reason"] == NO_ACK).all()

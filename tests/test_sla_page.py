@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from analytics.demo.loader import load_demo
+from analytics.ingest.pipeline import ingest_file
+from analytics.sla.policy import policy_versions
+from analytics.store import db
+from analytics.store.auth import local_operator
 from tests.helpers import app_using
-from analytics import db
-from analytics.auth import local_operator
-from analytics.demo_loader import load_demo
-from analytics.ingest import ingest_file
-from analytics.sla_policy import policy_versions
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 

@@ -6,12 +6,21 @@ from datetime import date
 
 import pytest
 
-from analytics import db
-from analytics.auth import local_operator
-from analytics.sla_policy import (
-    Calendar, PolicyError, SEED_VERSION, default_policy, pause_matcher, policies, policy_from_toml,
-    policy_in_force, policy_to_toml, policy_versions, save_policy,
+from analytics.sla.policy import (
+    SEED_VERSION,
+    Calendar,
+    PolicyError,
+    default_policy,
+    pause_matcher,
+    policies,
+    policy_from_toml,
+    policy_in_force,
+    policy_to_toml,
+    policy_versions,
+    save_policy,
 )
+from analytics.store import db
+from analytics.store.auth import local_operator
 
 GOOD = """
 version = "2026-10"

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from analytics import sla_policy as sp
-from analytics.auth import local_operator
-from analytics.sla_policy_form import policy_from_form, targets_frame
+from analytics.sla import policy as sp
+from analytics.sla.policy_form import policy_from_form, targets_frame
+from analytics.store.auth import local_operator
 
 
 def _form(frame, **over):

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics import db
-from analytics.sla_engine import evaluate
-from analytics.sla_policy import PauseReasons, Policy, Target
+from analytics.sla.engine import evaluate
+from analytics.sla.policy import PauseReasons, Policy, Target
+from analytics.store import db
 from tests.test_business_time import ANCHORS, calendars
 from tests.test_sla_engine import add
 

@@ -11,15 +11,18 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import pytest
 
-from analytics import db, kpi_registry as reg, kpis, sla_cache
-from analytics.auth import local_operator
-from analytics.filters import Filters
-from analytics.ingest import ingest_file
-from analytics.kpi_trends import period_of
-from analytics.sla_compliance import compliance_table, counts
-from analytics.sla_engine import evaluate
-from analytics.sla_policy import default_policy
-from analytics.sla_timeline import ticket_timeline
+from analytics.ingest.pipeline import ingest_file
+from analytics.kpi import kpis
+from analytics.kpi import registry as reg
+from analytics.kpi.trends import period_of
+from analytics.sla import cache
+from analytics.sla.compliance import compliance_table, counts
+from analytics.sla.engine import evaluate
+from analytics.sla.policy import default_policy
+from analytics.sla.timeline import ticket_timeline
+from analytics.store import db
+from analytics.store.auth import local_operator
+from analytics.store.filters import Filters
 
 AS_OF = datetime(2017, 3, 1)
 SNOW = "servicenow-incident-event-log/incident_event_log.csv.gz"
@@ -65,7 +68,7 @@ def _office_minutes(start: datetime, end: datetime) -> int:
 
 def _table(con) -> pd.DataFrame:
     """The SLA page's compliance table over the whole export (clocks stopped in the data's span)."""
-    sla_cache.clear()
+    cache.clear()
     period = period_of(con, Filters(), AS_OF)
     return compliance_table(counts(con, Filters(), period, split="severity")).set_index(["metric", "severity"])
 
@@ -112,7 +115,7 @@ def test_servicenow_sev1_figure_is_the_same_in_both_cohorts(snow):
     """Over the whole export, clocks that stopped (SLA page) and tickets opened (KPI card) are
     the same 270 SEV-1 incidents."""
     con, frame, _ = snow
-    sla_cache.clear()
+    cache.clear()
     f = Filters(severity=("SEV-1",), date_from=date(2016, 2, 1), date_to=date(2017, 2, 28))
     kpi = kpis.results(con, f, AS_OF, keys=("resolution_sla",), previous=False)["resolution_sla"]
     table = _table(con)

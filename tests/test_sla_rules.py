@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from analytics import kpi_registry as reg
-from analytics.sla_breakdown import describe_paused_by, not_measured, paused_by
-from analytics.sla_engine import evaluate
-from analytics.sla_policy import Calendar, PauseReasons, Target, policy_from_toml
-from analytics.sla_timeline import ticket_timeline
+from analytics.kpi import registry as reg
+from analytics.sla.breakdown import describe_paused_by, not_measured, paused_by
+from analytics.sla.engine import evaluate
+from analytics.sla.policy import Calendar, PauseReasons, Target, policy_from_toml
+from analytics.sla.timeline import ticket_timeline
 from tests.test_sla_engine import NAT, POLICY, T0, add, check, m, run
+
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
     """2026-09-<day> hh:mm UTC (14 = Monday)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analytics import db, store
+from analytics.store import db, sharing
 from ui import store_view
 
 
@@ -56,9 +56,9 @@ def test_a_bad_setting_still_keeps_at_least_one_copy(raw, monkeypatch):
 
 
 def test_a_copy_is_marked_as_one_and_its_data_token_is_read_once(stores, monkeypatch):
-    from analytics import sla_cache
+    from analytics.sla import cache as sla_cache
 
-    con, _ = store.snapshot(stores[0])
+    con, _ = sharing.snapshot(stores[0])
     assert con in db.copies
     first = sla_cache.data_token(con)
     monkeypatch.setattr(sla_cache, "_TOKEN_SQL", "SELECT error('read again')")

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from analytics import db, demo, store
 from analytics.cli import main as cli
+from analytics.demo import generator
+from analytics.store import db, sharing
 
 pytestmark = pytest.mark.slow  # ./test.sh's quick run leaves it out; --all and CI run it
 
@@ -44,7 +45,7 @@ def demo_csvs(tmp_path):
     for seed in (1, 2):
         folder = tmp_path / f"seed{seed}"
         folder.mkdir()
-        tickets, _ = demo.write_csvs(folder, 300, seed=seed)
+        tickets, _ = generator.write_csvs(folder, 300, seed=seed)
         renamed = folder / f"tickets-{seed}.csv"
         # Different ids per file, so both uploads add tickets.
         renamed.write_text(tickets.read_text().replace("HC-", f"S{seed}-"))
@@ -70,7 +71,7 @@ def test_a_read_waits_for_a_write_in_another_process_then_answers(tmp_path, caps
 def test_a_write_gives_up_after_the_wait_with_one_line(tmp_path, capsys, monkeypatch):
     path = tmp_path / "s.duckdb"
     db.connect(path).close()
-    monkeypatch.setenv(store.WAIT_ENV, "0.5")
+    monkeypatch.setenv(sharing.WAIT_ENV, "0.5")
     holder = _hold(path, write=False, seconds=3)
     try:
         code = cli(["demo", "--tickets", "100", "--db", str(path)])
@@ -107,7 +108,7 @@ def test_readers_keep_reading_while_uploads_land_and_a_writer_is_not_starved(tmp
     def reader():
         while not stop.is_set():
             try:
-                with store.reading(path) as con:
+                with sharing.reading(path) as con:
                     con.execute("SELECT count(*) FROM tickets").fetchall()
                 reads[0] += 1
             except BaseException as exc:  # noqa: BLE001 - any failure is the test's finding
@@ -135,14 +136,14 @@ def test_a_snapshot_is_a_full_copy_and_its_version_moves_with_each_write(tmp_pat
     con = db.connect(path)
     con.execute("INSERT INTO settings VALUES ('a', '1')")
     con.close()
-    mem, v1 = store.snapshot(path)
+    mem, v1 = sharing.snapshot(path)
     assert mem.cursor().execute("SELECT value FROM settings WHERE key = 'a'").fetchall() == [("1",)]
-    assert store.version(path) == v1
-    with store.writing(path) as w:
+    assert sharing.version(path) == v1
+    with sharing.writing(path) as w:
         w.execute("UPDATE settings SET value = '2' WHERE key = 'a'")
-    assert store.version(path) != v1
+    assert sharing.version(path) != v1
     assert mem.execute("SELECT value FROM settings WHERE key = 'a'").fetchall() == [("1",)]  # a copy, not a view
-    fresh, _ = store.snapshot(path)
+    fresh, _ = sharing.snapshot(path)
     assert fresh.execute("SELECT value FROM settings WHERE key = 'a'").fetchall() == [("2",)]
 
 
@@ -161,8 +162,8 @@ def test_a_dashboard_keeps_its_copy_instead_of_waiting_while_another_process_wri
     holder = _hold(path, write=True, seconds=3)
     try:
         started = time.monotonic()
-        with pytest.raises(store.StoreBusy):
-            store.snapshot(path, wait_s=0)
+        with pytest.raises(sharing.StoreBusy):
+            sharing.snapshot(path, wait_s=0)
         view.version = (0, 0, 0, 0)  # as when the file changed under the running write
         assert view.current() is first  # the last copy, at once
         assert time.monotonic() - started < 1.5
@@ -173,13 +174,13 @@ def test_a_dashboard_keeps_its_copy_instead_of_waiting_while_another_process_wri
 
 def test_a_new_or_old_store_is_created_or_upgraded_before_a_read(tmp_path):
     path = tmp_path / "new" / "s.duckdb"
-    with store.reading(path) as con:
+    with sharing.reading(path) as con:
         assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(0,)]
     raw = __import__("duckdb").connect(str(path))
     raw.execute("ALTER TABLE tickets DROP COLUMN source_sla_met")
     raw.close()
-    assert store.schema_outdated(path)
-    with store.reading(path) as con:
+    assert sharing.schema_outdated(path)
+    with sharing.reading(path) as con:
         names = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
                                            "WHERE table_name = 'tickets'").fetchall()}
     assert "source_sla_met" in names
@@ -222,11 +223,11 @@ def test_reading_and_checking_a_file_keep_no_other_writer_waiting(tmp_path, demo
         while not started.exists():
             assert slow.poll() is None and time.monotonic() < deadline, slow.communicate()
             time.sleep(0.05)
-        monkeypatch.setenv(store.WAIT_ENV, "10")  # far less than the stall: waiting for it would fail
-        small = _cli("ingest", str(demo_csvs[1]), "--db", str(path), "--json", env={store.WAIT_ENV: "10"})
+        monkeypatch.setenv(sharing.WAIT_ENV, "10")  # far less than the stall: waiting for it would fail
+        small = _cli("ingest", str(demo_csvs[1]), "--db", str(path), "--json", env={sharing.WAIT_ENV: "10"})
         out, err = small.communicate(timeout=120)
         assert small.returncode == 0, err
-        with store.writing(path, wait_s=10) as con:
+        with sharing.writing(path, wait_s=10) as con:
             db.set_setting(con, "default_timezone", "Europe/Amsterdam")
         assert slow.poll() is None  # still stalled: nobody waited for it
     finally:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from analytics.auth import local_operator
 from analytics.cli import main as cli
-from analytics.ingest import IngestError, ingest_file
+from analytics.ingest.pipeline import IngestError, ingest_file
+from analytics.store.auth import local_operator
 
 SAMPLE = Path(__file__).parent / "fixtures" / "servicenow_event_log_sample.csv"
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from analytics import units
+from analytics.store import units
 
 
 @pytest.mark.parametrize(("value", "unit", "text"), [

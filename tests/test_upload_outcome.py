@@ -16,13 +16,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analytics import db, recurrence
-from analytics.auth import local_operator
-from analytics.cli import main as cli
-from analytics.demo_loader import load_demo
-from analytics.ingest import IngestError
 from analytics import uploads
-from analytics.tickets_export import tickets_frame
+from analytics.cli import main as cli
+from analytics.demo.loader import load_demo
+from analytics.ingest.pipeline import IngestError
+from analytics.ingest.tickets_export import tickets_frame
+from analytics.recurrence import clustering as recurrence
+from analytics.store import db
+from analytics.store.auth import local_operator
 
 
 def _state(con) -> dict[str, object]:

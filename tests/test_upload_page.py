@@ -12,9 +12,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics.profiles import find_profile
-
-from tests.helpers import snapshot, app_using
+from analytics.ingest.profiles import find_profile
+from tests.helpers import app_using, snapshot
 from ui.connection import get_connection
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -194,9 +193,9 @@ def test_edited_waiting_states_and_traits_are_saved_and_loaded(store):
 
 
 def test_an_older_file_keeps_the_stored_tickets_unless_the_page_is_told_to_replace(store, tmp_path):
-    from analytics import demo
+    from analytics.demo import generator
 
-    tickets, _ = demo.write_csvs(tmp_path, 50, seed=5)
+    tickets, _ = generator.write_csvs(tmp_path, 50, seed=5)
     frame = pd.read_csv(tickets, dtype=str, keep_default_na=False)
     done = frame.index[frame.resolved_at != ""][:3]
     older = frame.copy()  # the same three tickets before they were resolved

@@ -1,7 +1,7 @@
 """Streamlit edge of sign-in: which mode, the sign-in gate, who is signed in.
 
 Shared mode when .streamlit/secrets.toml has an [auth] section (Streamlit's own OpenID Connect
-sign-in, `st.login`), else local mode. The roles themselves are decided in analytics/auth.py;
+sign-in, `st.login`), else local mode. The roles themselves are decided in analytics/store/auth.py;
 this module only reads `st.user` and the secrets and draws the gate, banner and sign-out.
 docs/auth.md explains both modes and the configuration.
 """
@@ -14,8 +14,8 @@ from typing import Any
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from analytics import auth, engagement_roles, reachability
-from analytics.auth import Identity
+from analytics.store import auth, reachability, roles
+from analytics.store.auth import Identity
 from ui import connection, engagement_state, widgets
 
 LOCAL_BANNER = ("Local mode: single local user, everything allowed — see docs/auth.md to "
@@ -69,11 +69,11 @@ def _role_map() -> tuple[dict[str, frozenset[str]], str | None]:
 
 
 def _engagement_map() -> dict[str, frozenset[str]]:
-    """The current engagement's own e-mail → roles list (analytics/engagement_roles.py)."""
+    """The current engagement's own e-mail → roles list (analytics/store/roles.py)."""
     if engagement_state.kind() not in ("catalog", "engagement") or engagement_state.current() is None:
         return {}
     try:
-        return engagement_roles.read(connection.get_connection())
+        return roles.read(connection.get_connection())
     except ValueError:  # an unreadable list grants nothing; Settings says so
         return {}
 
@@ -98,7 +98,7 @@ def current_identity() -> Identity:
         return Identity(name="not signed in", mode="shared")
     claims = _claims()
     me = auth.identity_from_claims(claims, role_policy(), _role_map()[0])
-    return engagement_roles.in_engagement(me, _engagement_map(), claims.get("email_verified") not in (False, "false"))
+    return roles.in_engagement(me, _engagement_map(), claims.get("email_verified") not in (False, "false"))
 
 
 def actor() -> Identity:
@@ -120,7 +120,7 @@ def can(permission: auth.Permission | str) -> bool:
 
 def allowed(permission: auth.Permission | str) -> bool:
     """`can`, and when not, a caption saying who lacks which role. The core refuses anyway
-    (analytics.auth.require): hiding a control is a courtesy, not the guard."""
+    (analytics.store.auth.require): hiding a control is a courtesy, not the guard."""
     me = current_identity()
     if me.can(permission):
         return True

@@ -17,9 +17,10 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from analytics import datasets, ingest, overview, profiles
-from analytics import filters as flt
-from analytics.filters import Filters
+from analytics.ingest import datasets, pipeline, profiles
+from analytics.kpi import overview
+from analytics.store import filters as flt
+from analytics.store.filters import Filters
 from ui.store_view import con_key
 
 BACKLOG_ROWS = 1000  # open tickets listed on the Overview (most severe, oldest first)
@@ -46,7 +47,7 @@ def _date_bounds(_con: duckdb.DuckDBPyConnection, con_key: int) -> tuple[date | 
 
 
 def date_bounds(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
-    """Cached `analytics.filters.date_bounds(con)`: the first and last opened day."""
+    """Cached `analytics.store.filters.date_bounds(con)`: the first and last opened day."""
     return _date_bounds(con, con_key(con))
 
 
@@ -79,7 +80,7 @@ _OVERVIEW_FUNCTIONS = {
 
 def overview_data(con: duckdb.DuckDBPyConnection, name: str, filters: Filters,
                   as_of: datetime | None = None) -> Any:
-    """Cached `analytics.overview.<name>(con, filters[, as_of])`."""
+    """Cached `analytics.kpi.overview.<name>(con, filters[, as_of])`."""
     if name not in _OVERVIEW_FUNCTIONS:
         raise KeyError(name)
     return _overview(con, con_key(con), name, filters, as_of)
@@ -100,7 +101,7 @@ def _dataset_data(_con: duckdb.DuckDBPyConnection, con_key: int, name: str,
 
 
 def dataset_data(con: duckdb.DuckDBPyConnection, name: str, *args: Any) -> pd.DataFrame:
-    """Cached `analytics.datasets.<name>(con, *args)`."""
+    """Cached `analytics.ingest.datasets.<name>(con, *args)`."""
     if name not in _DATASET_FUNCTIONS:
         raise KeyError(name)
     return _dataset_data(con, con_key(con), name, tuple(args))
@@ -109,15 +110,15 @@ def dataset_data(con: duckdb.DuckDBPyConnection, name: str, *args: Any) -> pd.Da
 @st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
 def _inspect(_con: duckdb.DuckDBPyConnection, con_key: int, file_id: str, name: str,
              _data: bytes, profile_toml: str | None, tz: str | None,
-             max_bytes: int, delimiter: str | None) -> ingest.Inspection:
+             max_bytes: int, delimiter: str | None) -> pipeline.Inspection:
     profile = profiles.parse_profile(profile_toml, origin="mapping") if profile_toml else None
-    return ingest.inspect_file(_con, data=_data, name=name, profile=profile, tz=tz,
+    return pipeline.inspect_file(_con, data=_data, name=name, profile=profile, tz=tz,
                                max_bytes=max_bytes, delimiter=delimiter)
 
 
 def inspect_upload(con: duckdb.DuckDBPyConnection, file_id: str, name: str, data: bytes,
                    profile: profiles.Profile | None, tz: str | None,
-                   max_bytes: int, delimiter: str | None = None) -> ingest.Inspection:
+                   max_bytes: int, delimiter: str | None = None) -> pipeline.Inspection:
     """Cached `inspect_file` of an uploaded file (keyed by its upload id, not its bytes)."""
     toml = profile.to_toml() if profile is not None else None
     return _inspect(con, con_key(con), file_id, name, data, toml, tz, max_bytes, delimiter)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import duckdb
 import streamlit as st
 
-from analytics import closure_rules as cr
-from analytics import kpi_registry
-from analytics.schema import SEVERITIES, TICKET_TYPES
-from analytics.signoff import ROLES
-from analytics.auth import Permission
+from analytics.governance import closure_rules as cr
+from analytics.governance.signoff import ROLES
+from analytics.kpi import registry
+from analytics.store.auth import Permission
+from analytics.store.schema import SEVERITIES, TICKET_TYPES
 from ui import auth as ui_auth
 from ui import cache, connection, widgets
 
@@ -19,7 +19,7 @@ def editor(con: duckdb.DuckDBPyConnection) -> None:
     st.caption("The rules the Governance page's closure scorecard applies (defaults from the hypercare "
                "plan). A change is recorded in the audit trail with your name.")
     rules = cr.load_rules(con)
-    kpi_names = {k.key: k.name for k in kpi_registry.KPIS}
+    kpi_names = {k.key: k.name for k in registry.KPIS}
     may_save = ui_auth.allowed(Permission.CHANGE_CLOSURE_RULES)
     with st.form("closure_rules_form"):
         st.markdown("**1. No open critical or high defects**")

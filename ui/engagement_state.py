@@ -18,9 +18,12 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from analytics import auth, db, demo, engagement_upgrade, engagements, overview, store
-from analytics.demo_loader import DEMO_OPERATOR, load_demo
-from analytics.engagements import Engagement, EngagementError
+from analytics import upgrade
+from analytics.demo import generator
+from analytics.demo.loader import DEMO_OPERATOR, load_demo
+from analytics.kpi import overview
+from analytics.store import auth, db, engagements, sharing
+from analytics.store.engagements import Engagement, EngagementError
 from ui import filter_bar, pages_folder, store_view, widgets
 
 QUERY_KEY = "engagement"  # the URL parameter holding the current engagement's slug
@@ -44,7 +47,7 @@ _known: dict[tuple[str, str], tuple[tuple[int, ...], Any]] = {}
 def _asked(what: str, path: Path, ask: Callable[[Path], Any]) -> Any:
     if db.connection_for(path) is not None:  # held by this process (a test): asking is cheap
         return ask(path)
-    version = store.version(path)
+    version = sharing.version(path)
     with _known_lock:
         hit = _known.get((what, str(path)))
     if hit is not None and hit[0] == version:
@@ -208,8 +211,8 @@ def demo_engagement(catalog: Path, actor: auth.Identity) -> Engagement:
         if e.is_demo:
             return e
     try:
-        return engagements.create(catalog, engagements.DEMO_SLUG, DEMO_NAME, go_live=demo.DEFAULT_GO_LIVE,
-                                  timezone_name=demo.DEMO_TIMEZONE, window_days=demo.DEMO_WINDOW_DAYS,
+        return engagements.create(catalog, engagements.DEMO_SLUG, DEMO_NAME, go_live=generator.DEFAULT_GO_LIVE,
+                                  timezone_name=generator.DEMO_TIMEZONE, window_days=generator.DEMO_WINDOW_DAYS,
                                   is_demo=True, actor=actor)
     except EngagementError:  # made by another process meanwhile
         made = [e for e in engagements.list_engagements(catalog) if e.slug == engagements.DEMO_SLUG and e.is_demo]
@@ -234,7 +237,7 @@ def _upgrade(path: Path) -> None:
     with _first_start_lock:
         try:
             with st.spinner("Upgrading the store to engagements…"):
-                result = engagement_upgrade.upgrade(path)
+                result = upgrade.upgrade(path)
         except EngagementError as exc:
             st.session_state[_UPGRADED] = ("error", widgets.escape_markdown(exc))
             return

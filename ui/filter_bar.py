@@ -5,8 +5,8 @@ from __future__ import annotations
 import duckdb
 import streamlit as st
 
-from analytics import filters as flt
-from analytics.filters import Filters
+from analytics.store import filters as flt
+from analytics.store.filters import Filters
 from ui import cache, pages_folder
 
 FILTER_KEYS: dict[str, str] = {field: f"f_{field}" for field in flt.FILTER_COLUMNS}  # -> widget key

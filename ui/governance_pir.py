@@ -8,9 +8,9 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from analytics import defect_triage, pir, pir_register
-from analytics.auth import Permission
-from analytics.filters import Filters
+from analytics.governance import defect_triage, pir, pir_register
+from analytics.store.auth import Permission
+from analytics.store.filters import Filters
 from ui import auth as ui_auth
 from ui import cache, connection, store_view, widgets
 

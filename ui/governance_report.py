@@ -8,9 +8,9 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from analytics import report, report_pack, report_pdf
-from analytics.filters import Filters
-from analytics.kpi_trends import period_of
+from analytics.kpi.trends import period_of
+from analytics.report import builder, pack, pdf
+from analytics.store.filters import Filters
 from ui import cache, engagement_state, page, widgets
 
 _FORMATS = {
@@ -60,14 +60,14 @@ def monthly_report(con: duckdb.DuckDBPyConnection, filters: Filters) -> None:
         ext, mime = _FORMATS[fmt]
         with st.spinner("Building the report (charts take a few seconds)…"):
             if ext == "pdf":  # Chromium (for the charts) starts while the figures are gathered
-                _rep, data, error = report_pdf.build_pdf(con, month, **used)
+                _rep, data, error = pdf.build_pdf(con, month, **used)
                 if error:
                     st.warning(widgets.escape_markdown(f"Charts could not be drawn ({error}); the PDF has "
                                                        "their data tables instead."), icon=":material/warning:")
             elif ext == "zip":
-                data = report_pack.to_csv_zip(report.build(con, month, **used))
+                data = pack.to_csv_zip(builder.build(con, month, **used))
             else:
-                data = report_pack.to_xlsx(report.build(con, month, **used))
+                data = pack.to_xlsx(builder.build(con, month, **used))
         st.session_state["gov_report_file"] = (_whose(), f"hypercare-report-{_whose()}{month}.{ext}", data, mime, fmt)
     built = st.session_state.get("gov_report_file")
     if built and built[0] == _whose():  # a report built for another engagement is not offered here

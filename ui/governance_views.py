@@ -12,9 +12,11 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from analytics import audit, closure, engagements, kpi_facts, portfolio, signoff
-from analytics.auth import Permission
-from analytics.filters import Filters
+from analytics.governance import closure, portfolio, signoff
+from analytics.kpi import facts
+from analytics.store import audit, engagements
+from analytics.store.auth import Permission
+from analytics.store.filters import Filters
 from ui import auth as ui_auth
 from ui import cache, connection, store_view, widgets
 
@@ -31,7 +33,7 @@ _STATUS_SYMBOL = {closure.PASS: "✓", closure.FAIL: "✗", closure.AT_RISK: "�
 @st.cache_data(show_spinner=False, max_entries=64, ttl=3600)
 def _default_as_of(_con: duckdb.DuckDBPyConnection, con_key: int, now: datetime) -> tuple[datetime, str]:
     """portfolio.governance_as_of and the text of the data's dates and hypercare window beside it."""
-    first, last = kpi_facts.data_span(_con, Filters())
+    first, last = facts.data_span(_con, Filters())
     d = engagements.details(None, _con)
     data = f"Data from {first:%Y-%m-%d} to {last:%Y-%m-%d}" if first and last else "No data yet"
     window = (f"hypercare window {d.go_live:%Y-%m-%d} – {d.window_end:%Y-%m-%d}" if d.go_live

@@ -1,4 +1,4 @@
-"""Streamlit edge for the KPI cards and trends: cached calls into analytics.kpis / kpi_trends."""
+"""Streamlit edge for the KPI cards and trends: cached calls into analytics.kpi.kpis / kpi_trends."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import datetime
 import duckdb
 import streamlit as st
 
-from analytics import kpi_registry, kpi_trends, kpis
-from analytics.filters import Filters
+from analytics.kpi import kpis, registry, trends
+from analytics.store.filters import Filters
 from ui.store_view import con_key
 
 _CACHE = {"show_spinner": False, "max_entries": 64, "ttl": 3600}
@@ -16,7 +16,7 @@ _CACHE = {"show_spinner": False, "max_entries": 64, "ttl": 3600}
 
 @st.cache_data(**_CACHE)
 def _results(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, as_of: datetime) -> dict:
-    return kpis.results(_con, filters, as_of, keys=kpi_registry.CARD_KEYS)
+    return kpis.results(_con, filters, as_of, keys=registry.CARD_KEYS)
 
 
 def card_results(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> dict:
@@ -27,7 +27,7 @@ def card_results(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: dateti
 @st.cache_data(**_CACHE)
 def _trend(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, key: str, grain: str, split: str,
            as_of: datetime):
-    return kpi_trends.trend(_con, filters, key, grain, split, as_of)
+    return trends.trend(_con, filters, key, grain, split, as_of)
 
 
 def trend(con: duckdb.DuckDBPyConnection, filters: Filters, key: str, grain: str, split: str, as_of: datetime):
@@ -36,7 +36,7 @@ def trend(con: duckdb.DuckDBPyConnection, filters: Filters, key: str, grain: str
 
 @st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
 def _targets(_con: duckdb.DuckDBPyConnection, con_key: int) -> dict:
-    return kpi_registry.targets(_con)
+    return registry.targets(_con)
 
 
 def targets(con: duckdb.DuckDBPyConnection) -> dict:

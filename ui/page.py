@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from analytics.filters import Filters
+from analytics.store.filters import Filters
 from ui import auth, cache, connection, engagement_state, filter_bar, pages_folder, widgets
 
 

@@ -10,11 +10,11 @@ import holidays
 import pandas as pd
 import streamlit as st
 
-from analytics import sla_policy as sp
-from analytics import units
-from analytics.schema import SEVERITIES, TICKET_TYPES
-from analytics.sla_policy_form import ANY_TYPE, KIND_LABELS, policy_from_form, targets_frame
-from analytics.auth import Permission
+from analytics.sla import policy as sp
+from analytics.sla.policy_form import ANY_TYPE, KIND_LABELS, policy_from_form, targets_frame
+from analytics.store import units
+from analytics.store.auth import Permission
+from analytics.store.schema import SEVERITIES, TICKET_TYPES
 from ui import auth as ui_auth
 from ui import cache, connection, widgets
 

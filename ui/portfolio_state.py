@@ -9,8 +9,11 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from analytics import db, engagements, kpi_charts, kpi_registry, portfolio, store, units
-from analytics.engagements import Engagement
+from analytics.charts import kpi as kpi_charts
+from analytics.governance import portfolio
+from analytics.kpi import registry
+from analytics.store import db, engagements, sharing, units
+from analytics.store.engagements import Engagement
 from ui import auth as ui_auth
 from ui import cache, engagement_state, store_view
 
@@ -21,8 +24,8 @@ COLUMNS = {
     "engagement": st.column_config.TextColumn("Engagement"),
     "tickets": st.column_config.NumberColumn("Tickets"),
     "open_sev12": st.column_config.NumberColumn("Open SEV-1/2"),
-    "resolution_sla": st.column_config.TextColumn(kpi_registry.get("resolution_sla").name),
-    "mttr": st.column_config.TextColumn(f"{kpi_registry.get('mttr').name} median"),
+    "resolution_sla": st.column_config.TextColumn(registry.get("resolution_sla").name),
+    "mttr": st.column_config.TextColumn(f"{registry.get('mttr').name} median"),
     "criteria": st.column_config.TextColumn("Criteria passing"),
     "signoffs": st.column_config.TextColumn("Sign-offs"),
     "go_live": st.column_config.DateColumn("Go-live", format="YYYY-MM-DD"),
@@ -53,14 +56,14 @@ def _row(e: Engagement, now: datetime) -> dict:
     if own is not None:  # a test or script holds the file: its connection, no copy, no cache
         return portfolio.row(e, own, now)
     fresh = store_view.view(e.path).fresh()
-    con, version = fresh if fresh is not None else (None, store.version(e.path))
+    con, version = fresh if fresh is not None else (None, sharing.version(e.path))
     key = (str(e.path), version, e.slug, e.name, e.is_demo, now.date())
     with _row_lock:
         hit = _row_cache.get(key)
     if hit is not None and (hit[0] == now or not portfolio.depends_on_now(hit[1], hit[0])):
         return hit[1]
     if con is None:
-        con, version = store.snapshot(e.path)
+        con, version = sharing.snapshot(e.path)
         key = (str(e.path), version, *key[2:])
         try:
             r = portfolio.row(e, con, now)
@@ -92,7 +95,7 @@ def _with_n(value, n: int, kpi: str) -> str:
     """The KPI's value as the Overview writes it ("21 h 48 min", "96.4 %") with its n beside it."""
     if value is None or pd.isna(value):
         return units.NONE_TEXT
-    return f"{kpi_charts.fmt(float(value), kpi_registry.get(kpi).unit)} (n {n:,})"
+    return f"{kpi_charts.fmt(float(value), registry.get(kpi).unit)} (n {n:,})"
 
 
 def _span(first, last) -> str:

@@ -8,8 +8,8 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from analytics import audit, auth, engagement_roles
-from analytics.auth import ROLES, Permission
+from analytics.store import audit, auth, roles
+from analytics.store.auth import ROLES, Permission
 from ui import auth as ui_auth
 from ui import connection, engagement_state, widgets
 
@@ -47,9 +47,9 @@ def render_engagement(con: duckdb.DuckDBPyConnection) -> None:
 
     def save(rows: dict[str, list[str]]) -> None:
         with connection.writing() as w:
-            engagement_roles.save(w, rows, ui_auth.actor())
+            roles.save(w, rows, ui_auth.actor())
 
-    _list_editor(lambda: engagement_roles.read(con), save, key="eng_role_map",
+    _list_editor(lambda: roles.read(con), save, key="eng_role_map",
                  button="Save this engagement's roles", what="This engagement's role list",
                  alt="E-mail addresses and their roles in this engagement",
                  saved="Saved; it applies at each person's next click.")

@@ -8,9 +8,12 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from analytics import sla_agreement, sla_breakdown, sla_compliance, sla_engine, sla_policy, sla_timeline
-from analytics.filters import Filters
-from analytics.kpi_trends import Period, period_of, undated
+from analytics.kpi.trends import Period, period_of, undated
+from analytics.sla import agreement as sla_agreement
+from analytics.sla import breakdown, compliance, engine
+from analytics.sla import policy as sla_policy
+from analytics.sla import timeline as sla_timeline
+from analytics.store.filters import Filters
 from ui.store_view import con_key
 
 _CACHE = {"show_spinner": False, "max_entries": 16, "ttl": 600}
@@ -24,7 +27,7 @@ def period(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) ->
 @st.cache_data(**_CACHE)
 def _counts(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, as_of: datetime,
             grain: str | None, split: str | None) -> pd.DataFrame:
-    return sla_compliance.counts(_con, filters, period_of(_con, filters, as_of), grain=grain, split=split)
+    return compliance.counts(_con, filters, period_of(_con, filters, as_of), grain=grain, split=split)
 
 
 def counts(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime, *, grain: str | None = None,
@@ -35,7 +38,7 @@ def counts(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime, *,
 
 @st.cache_data(**_CACHE)
 def _versions(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, as_of: datetime) -> list[str]:
-    return sla_compliance.versions_used(_con, filters, period_of(_con, filters, as_of))
+    return compliance.versions_used(_con, filters, period_of(_con, filters, as_of))
 
 
 def versions(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> list[str]:
@@ -47,7 +50,7 @@ def versions(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) 
 def _evaluate(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, as_of: datetime) -> pd.DataFrame:
     clause, params = undated(filters).where()
     end = period_of(_con, filters, as_of).end
-    return sla_engine.evaluate(_con, as_of=as_of, where=f"({clause}) AND opened_at < ?", params=[*params, end])
+    return engine.evaluate(_con, as_of=as_of, where=f"({clause}) AND opened_at < ?", params=[*params, end])
 
 
 def evaluation(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> pd.DataFrame:
@@ -73,7 +76,7 @@ def agreement(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime,
 @st.cache_data(**_CACHE)
 def _paused_by(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, as_of: datetime) -> pd.DataFrame:
     clause, params = filters.where()
-    return sla_breakdown.paused_by(_con, as_of=as_of, where=clause, params=params)
+    return breakdown.paused_by(_con, as_of=as_of, where=clause, params=params)
 
 
 def paused_by(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> pd.DataFrame:

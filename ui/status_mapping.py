@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analytics import normalise
-from analytics.profiles import SEVERITY_GUESS_WARNING, Profile
-from analytics.schema import PAUSE_REASONS, STATUS_CATEGORIES
+from analytics.ingest import normalise
+from analytics.ingest.profiles import SEVERITY_GUESS_WARNING, Profile
+from analytics.store.schema import PAUSE_REASONS, STATUS_CATEGORIES
 from ui import widgets
 
 NOT_WAITING = "not waiting"

@@ -2,7 +2,7 @@
 an in-memory copy per file, taken again when the file has changed, and the turn-taking write
 that every page's change goes through.
 
-No dashboard process keeps the file open (analytics/store.py says why), so the CLI, scheduled
+No dashboard process keeps the file open (analytics/store/sharing.py says why), so the CLI, scheduled
 jobs and other dashboard processes behind a proxy can read and write the same store. A
 process that already holds the file itself (a test, a script that opened it with db.connect)
 is read directly instead.
@@ -22,8 +22,7 @@ from pathlib import Path
 import duckdb
 import streamlit as st
 
-from analytics import db, store
-
+from analytics.store import db, sharing
 
 # How many stores' copies this process keeps in memory at most (most recently used first), and
 # after how long unused a copy is dropped: each engagement's copy with its caches holds roughly
@@ -63,7 +62,7 @@ class StoreView:
             return own
         self.used = time.monotonic()
         con = self.con
-        if con is None or store.version(self.path) != self.version:
+        if con is None or sharing.version(self.path) != self.version:
             con = self.refresh(wait=con is None)
         _evict(keep=self)
         return con
@@ -72,7 +71,7 @@ class StoreView:
         """The copy in service and its version if it is of the file as it is now, else None (no
         copy is taken)."""
         con, version = self.con, self.version
-        return (con, version) if con is not None and store.version(self.path) == version else None
+        return (con, version) if con is not None and sharing.version(self.path) == version else None
 
     def drop(self) -> None:
         """Let go of the copy; a page still running on it keeps it until it finishes."""
@@ -83,11 +82,11 @@ class StoreView:
         """Take a new copy if the file changed, and return the copy in service; without `wait`,
         a write under way elsewhere leaves the last copy in service (the next run tries again)."""
         with self._lock:
-            if self.con is not None and store.version(self.path) == self.version:
+            if self.con is not None and sharing.version(self.path) == self.version:
                 return self.con
             try:
-                con, taken = store.snapshot(self.path, wait_s=None if wait else 0)
-            except store.StoreBusy:
+                con, taken = sharing.snapshot(self.path, wait_s=None if wait else 0)
+            except sharing.StoreBusy:
                 if self.con is None:
                     raise
                 return self.con
@@ -150,6 +149,6 @@ def writing(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
     if own is not None:
         yield own
         return
-    with store.writing(current.path) as con:
+    with sharing.writing(current.path) as con:
         yield con
     current.refresh()

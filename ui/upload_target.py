@@ -12,12 +12,13 @@ from datetime import date
 import duckdb
 import streamlit as st
 
-from analytics import db, engagements, timeparse
-from analytics.demo_loader import load_demo
-from analytics.engagements import DEFAULT_WINDOW_DAYS, Engagement
-from analytics.ingest import Inspection
-from ui import cache, connection, engagement_state, store_view
+from analytics.demo.loader import load_demo
+from analytics.ingest import timeparse
+from analytics.ingest.pipeline import Inspection
+from analytics.store import db, engagements
+from analytics.store.engagements import DEFAULT_WINDOW_DAYS, Engagement
 from ui import auth as ui_auth
+from ui import cache, connection, engagement_state, store_view
 
 CURRENT, NEW = "current", "new"
 DEMO_REFUSAL = ("The Demo engagement holds only the generated demo data: choose or create an engagement "

@@ -14,8 +14,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import chart_contrast, chart_text, labels, units
-from analytics.csv_export import to_csv_bytes
+from analytics.charts import contrast, labels
+from analytics.charts import text as chart_text
+from analytics.store import units
+from analytics.store.csv_export import to_csv_bytes
 
 UPLOAD_PAGE = "pages/upload.py"
 MAX_TABLE_ROWS = 10_000
@@ -150,7 +152,7 @@ def chart(fig: go.Figure, summary: str, data: pd.DataFrame, key: str,
     Its labels get colours with WCAG AA contrast (Streamlit's chart theme draws them in a grey
     with 3.7:1 on white).
     """
-    st.plotly_chart(chart_contrast.readable(chart_text.inert(fig)), key=key, alt=summary, config={"displaylogo": False})
+    st.plotly_chart(contrast.readable(chart_text.inert(fig)), key=key, alt=summary, config={"displaylogo": False})
     st.caption(escape_markdown(definition or summary))
     # Lazy: the table is built only while its expander is open, so a filter change does not
     # serialise and send a table per chart that nobody has opened.

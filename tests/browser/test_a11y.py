@@ -27,7 +27,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from analytics.chart_contrast import BACKGROUND, contrast_ratio
+from analytics.charts.contrast import BACKGROUND, contrast_ratio
 from tests.browser.driving import nav_link, open_list, wait_until_idle
 
 pytestmark = pytest.mark.browser

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
-from analytics import engagements
+from analytics.store import engagements
 from tests.browser.conftest import REPO_ROOT, launch_streamlit, page_factory
 from tests.browser.driving import assert_no_exception, go_to, open_app, wait_until_idle
 from tests.browser.test_app_browser import into_new_engagement, name_new_engagement, tickets_value
@@ -35,9 +35,9 @@ def _cli(db: Path, *argv: str) -> subprocess.CompletedProcess:
 
 def _distinct_tickets(db: Path, slug: str) -> int:
     """The engagement's tickets, counted on its own store file (not through the app)."""
-    from analytics import store
+    from analytics.store import sharing
 
-    with store.reading(engagements.resolve(db, slug).path) as con:
+    with sharing.reading(engagements.resolve(db, slug).path) as con:
         return con.execute("SELECT count(*) FROM tickets").fetchall()[0][0]
 
 

@@ -20,9 +20,9 @@ import pytest
 import werkzeug.serving
 from playwright.sync_api import Page, expect
 
-from analytics import db
-from analytics.auth import local_operator
-from analytics.demo_loader import load_demo
+from analytics.demo.loader import load_demo
+from analytics.store import db
+from analytics.store.auth import local_operator
 from tests.browser.conftest import launch_streamlit, page_factory
 from tests.browser.driving import open_list, wait_until_idle
 

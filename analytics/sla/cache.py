@@ -1,0 +1,201 @@
+"""Per-ticket SLA judgements kept in memory per store version, so a filter change only aggregates.
+
+Why here and not at the Streamlit edge: the judgement of a ticket depends on the data, the SLA
+policies and the as-of time, never on the filters, and it is the expensive part (the SLA engine
+over a million tickets takes seconds). The Overview, KPI trends and the CLI all ask for filtered
+SLA compliance; each answer is a filtered aggregate over this cache (`query`).
+
+What invalidates it: `data_token` reads cheap counters from the store (datasets: count, newest
+id, newest upload; tickets: count, newest loaded_at; status_history: count; sla_policies:
+versions and newest save). An upload, a dataset deletion, a demo load or a policy save changes
+one of them, so the next `query` rebuilds. (An in-place UPDATE of ticket rows that changes none
+of them is not seen; the app never writes tickets that way.)
+
+The as-of time: a ticket whose clocks have stopped — cancelled, or resolved/closed with its
+opening, acknowledgement, resolution and every history event at or before the as-of time —
+gets the same judgement at any later as-of time ("settled"). The cache judges all tickets
+once at the first as-of time A0, and for a later as-of time re-judges only the others (the
+open ones, a few percent): the table `settled` (judged at A0) plus a `live_<n>` table judged at
+that time, both in a private in-memory DuckDB. An as-of time before A0 rebuilds from it.
+At a million tickets: the first judgement ~5 s (once per upload or policy save), each new
+as-of minute ~0.5 s, each filtered aggregate ~10–20 ms. analytics.sla.compliance.counts is the
+one reader: the SLA-compliance cohort is defined there.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import weakref
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from analytics.sla import engine
+from analytics.store import db
+
+# Per ticket: the filter columns (so Filters.where() applies unchanged), the two judgements as
+# codes into sla_engine.STATUS_TEXT (0 = not applicable, 1 = met, 2 = breached, 3 = running,
+# 4 = paused), when each clock stopped by the as-of time (the engine's stopped_at, not today's
+# status: a ticket resolved after the as-of time was still running then; NULL while running)
+# and when it breached or will (the engine's breach_at); the policy version that judged it.
+FILTER_COLUMNS = ("opened_at", "severity", "service", "team", "source", "type", "status_category")
+JUDGEMENT_COLUMNS = tuple(f"{m}_{c}" for m in ("response", "resolution")
+                          for c in ("status", "stopped_at", "breach_at"))
+COLUMNS = (*FILTER_COLUMNS, *JUDGEMENT_COLUMNS, "policy_version")
+LIVE_KEEP = 4  # as-of times whose live rows are kept (the page moves on by the minute)
+
+# A ticket whose judgement no later as-of time can change (see the module docstring). Bound
+# parameters: the as-of time A0, four times.
+SETTLED_SQL = """coalesce(opened_at IS NULL OR status_category = 'cancelled'
+    OR (status_category IN ('resolved', 'closed') AND opened_at <= ?
+        AND coalesce(acknowledged_at <= ?, true) AND coalesce(resolved_at <= ?, true)
+        AND ticket_id NOT IN (SELECT ticket_id FROM status_history WHERE event_time > ?)), false)"""
+LIVE_SQL = f"NOT {SETTLED_SQL}"
+
+_TOKEN_SQL = """SELECT * FROM
+    (SELECT count(*), max(dataset_id), max(uploaded_at) FROM datasets),
+    (SELECT count(*), max(loaded_at) FROM tickets), (SELECT count(*) FROM status_history),
+    (SELECT list(version ORDER BY version), max(saved_at) FROM sla_policies)"""
+
+
+_copy_tokens: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # store copy -> its token
+
+
+def data_token(con: duckdb.DuckDBPyConnection) -> tuple:
+    """A cheap value that changes with every upload, deletion, demo load and policy save; read
+    once for a store's in-memory copy (db.copies), which never changes."""
+    if con in db.copies:
+        token = _copy_tokens.get(con)
+        if token is None:
+            token = _copy_tokens[con] = tuple(con.cursor().execute(_TOKEN_SQL).fetchall()[0])
+        return token
+    return tuple(con.cursor().execute(_TOKEN_SQL).fetchall()[0])
+
+
+@dataclass
+class _Entry:
+    token: tuple
+    base_as_of: datetime
+    db: duckdb.DuckDBPyConnection  # in-memory: table `settled` (judged at base_as_of), live_<n>
+    live: dict[datetime, str] = field(default_factory=dict)  # as-of time -> its live table
+    arrays: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # table -> columns (`arrays`)
+
+
+_lock = threading.Lock()
+_entries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # store connection -> _Entry
+_names = itertools.count()
+stats = {"builds": 0, "live_builds": 0}  # how often the engine ran (tests and the benchmark read it)
+
+
+def _judged(con: duckdb.DuckDBPyConnection, as_of: datetime, where_sql: str, params: list) -> pa.Table:
+    """COLUMNS for the tickets matching `where_sql`, judged by the SLA engine at `as_of`."""
+    ev = engine.evaluate(con, as_of=as_of, where=where_sql, params=params)
+    judged = pa.table({"ticket_id": pa.Array.from_pandas(ev["ticket_id"]),
+                       **{f"{m}_status": pa.array(ev[f"{m}_status"].cat.codes.to_numpy().astype(np.uint8))
+                          for m in ("response", "resolution")},
+                       **{f"{m}_{c}": pa.Array.from_pandas(ev[f"{m}_{c}"].astype("datetime64[us]"))
+                          for m in ("response", "resolution") for c in ("stopped_at", "breach_at")},
+                       "policy_version": pa.array(ev["policy_version"].astype(object), pa.string(), from_pandas=True)})
+    cur = con.cursor()
+    cur.register("_sla_judged", judged)
+    cols_sql = ", ".join([*(f"t.{c}" for c in FILTER_COLUMNS), *(f"j.{c}" for c in COLUMNS[len(FILTER_COLUMNS):])])
+    return cur.sql(f"SELECT {cols_sql} FROM tickets t JOIN _sla_judged j "
+                   "USING (ticket_id) ORDER BY t.opened_at").to_arrow_table()
+
+
+def _store(mem: duckdb.DuckDBPyConnection, name_table: str, rows: pa.Table) -> None:
+    cur = mem.cursor()
+    cur.register("_rows", rows)
+    cur.execute(f"CREATE TABLE {name_table} AS SELECT * FROM _rows")
+
+
+def store_compressed(mem: duckdb.DuckDBPyConnection, name_table: str, rows: pa.Table) -> None:
+    """`rows` as the relation `name_table` of the in-memory database `mem`, kept compressed
+    (table kept.<name_table>, a view under the plain name). In memory, only a database attached
+    with COMPRESS and checkpointed keeps its text dictionary-compressed, which makes the
+    filters' comparisons over a million rows 2-3x cheaper."""
+    cur = mem.cursor()
+    cur.register("_rows", rows)
+    cur.execute("ATTACH IF NOT EXISTS ':memory:' AS kept (COMPRESS)")
+    cur.execute(f"CREATE TABLE kept.{name_table} AS SELECT * FROM _rows")
+    cur.execute("CHECKPOINT kept")
+    cur.execute(f"CREATE VIEW {name_table} AS SELECT * FROM kept.{name_table}")
+
+
+def _entry(con: duckdb.DuckDBPyConnection, as_of: datetime) -> tuple[_Entry, str]:
+    """The cache entry for the store's current version, and the name of its live table at `as_of`."""
+    token = data_token(con)
+    with _lock:
+        entry = _entries.get(con)
+        if entry is None or entry.token != token or as_of < entry.base_as_of:
+            mem = duckdb.connect()
+            store_compressed(mem, "settled", _judged(con, as_of, SETTLED_SQL, [as_of] * 4))
+            entry = _Entry(token, as_of, mem)
+            _entries[con] = entry  # the old entry's database goes with its last reader
+            stats["builds"] += 1
+        live_table = entry.live.pop(as_of, None)
+        if live_table is not None:
+            entry.live[as_of] = live_table  # the most recently used goes last
+        else:
+            live_table = f"live_{next(_names)}"
+            _store(entry.db, live_table, _judged(con, as_of, LIVE_SQL, [entry.base_as_of] * 4))
+            entry.live[as_of] = live_table
+            # The least recently used go, not the earliest as-of: that may be the one just made
+            # (Governance evaluates at the window's end, other pages at now).
+            for old in list(entry.live)[:-LIVE_KEEP]:
+                dropped = entry.live.pop(old)
+                entry.arrays.pop(dropped, None)
+                entry.db.execute(f"DROP TABLE {dropped}")
+            stats["live_builds"] += 1
+    return entry, live_table
+
+
+def query(con: duckdb.DuckDBPyConnection, as_of: datetime, body_sql: str, params: list) -> duckdb.DuckDBPyConnection:
+    """Run `body_sql` over the relation `tickets` = one row per ticket with COLUMNS as the SLA
+    engine judges it at `as_of`. Returns the executed cursor (then .fetchall() / .df())."""
+    entry, live_table = _entry(con, as_of)
+    return entry.db.cursor().execute(
+        f"WITH tickets AS (SELECT * FROM settled UNION ALL SELECT * FROM {live_table}) {body_sql}", params)
+
+
+NEVER = np.iinfo(np.int64).max  # an instant that never came: a clock not stopped, a breach not due
+# The judgement columns as numpy (statuses; instants as microseconds since 1970, NULL = NEVER).
+_ARRAYS_SQL = ", ".join(
+    [f"{m}_status" for m in ("response", "resolution")]
+    + [f"coalesce(epoch_us({c}), {NEVER}) AS {c}" for c in ("opened_at", *JUDGEMENT_COLUMNS) if c.endswith("_at")])
+
+
+def arrays(con: duckdb.DuckDBPyConnection, as_of: datetime, where_sql: str = "TRUE",
+           params: list | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The judgement columns of every ticket at `as_of` as numpy arrays (statuses; instants as
+    microseconds since 1970, NULL = NEVER; settled rows, then the live ones; built once per
+    store version and as-of time), and per ticket whether `where_sql` (over COLUMNS) holds."""
+    entry, live_table = _entry(con, as_of)
+    with _lock:
+        both = entry.arrays.get(live_table)
+        if both is None:
+            parts = []
+            for table in ("settled", live_table):
+                got = entry.arrays.get(table) if table == "settled" else None
+                if got is None:
+                    got = {k: np.asarray(v) for k, v in
+                           entry.db.cursor().execute(f"SELECT {_ARRAYS_SQL} FROM {table}").fetchnumpy().items()}
+                    if table == "settled":
+                        entry.arrays["settled"] = got
+                parts.append(got)
+            both = entry.arrays[live_table] = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    cur = entry.db.cursor()
+    flags = np.concatenate([np.asarray(cur.execute(f"SELECT coalesce(({where_sql}), false) AS m FROM {table}",
+                                                   params or []).fetchnumpy()["m"], dtype=bool)
+                            for table in ("settled", live_table)])
+    return both, flags
+
+
+def clear() -> None:
+    """Forget every cached judgement (tests; never needed for correctness)."""
+    with _lock:
+        _entries.clear()

@@ -1,0 +1,156 @@
+"""Opening the DuckDB file and serialising writes.
+
+One connection per process: DuckDB allows a single read-write handle to a file, and a
+connection is not safe across threads, so callers take `con.cursor()` per query and wrap
+every write in `write_lock` (Streamlit runs each browser session on its own thread).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from pathlib import Path
+
+import duckdb
+
+from analytics.store import row_hash
+from analytics.store.schema import DDL, UPGRADE_COLUMNS, VERSION_BACKFILL, VERSION_FIELD
+
+DEFAULT_DB = Path(__file__).resolve().parents[2] / "data" / "hypercare.duckdb"
+
+write_lock = threading.RLock()
+# Every connection this process opened, so a Ctrl-C can interrupt the query that is running.
+open_connections: weakref.WeakSet = weakref.WeakSet()
+# In-memory copies of a store (analytics.store.sharing.snapshot): nothing writes to them, so what is
+# derived from one holds for its life.
+copies: weakref.WeakSet = weakref.WeakSet()
+# Connections opened with connect() and kept by their owner (tests, scripts) -> resolved path;
+# analytics.store.sharing's short-lived ones are not listed.
+_held: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def default_db_path() -> Path:
+    """The database file: HYPERCARE_DB if set, else data/hypercare.duckdb."""
+    return Path(os.environ.get("HYPERCARE_DB") or DEFAULT_DB)
+
+
+def connect(path: str | os.PathLike | None = None, *, held: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the store at `path` and make sure the schema exists.
+
+    `held`: the caller keeps it open for a while (a test, a script): `connection_for` finds it."""
+    target = str(path) if path is not None else str(default_db_path())
+    if target != ":memory:":
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(target)
+    open_connections.add(con)
+    if held and target != ":memory:":
+        _held[con] = str(Path(target).resolve())
+    # Stored timestamps mean UTC; make every TIMESTAMPTZ conversion agree with that.
+    con.execute("SET TimeZone = 'UTC'")
+    init_schema(con)
+    return con
+
+
+def connection_for(path: str | os.PathLike) -> duckdb.DuckDBPyConnection | None:
+    """An open read-write connection of this process to `path` from connect(), if any: while
+    one exists, DuckDB refuses every other way of opening that file in this process."""
+    wanted = str(Path(path).resolve())
+    for con, where in list(_held.items()):
+        if where == wanted:
+            try:
+                con.execute("SELECT 1")
+                return con
+            except duckdb.Error:  # closed
+                _held.pop(con, None)
+    return None
+
+
+def interrupt_all() -> None:
+    """Interrupt whatever query runs on any connection of this process (it raises, and its
+    transaction rolls back)."""
+    for con in list(open_connections):
+        try:
+            con.interrupt()
+        except duckdb.Error:  # closed meanwhile
+            pass
+
+
+# settings key: the store format's version. Stores made before engagements (issue #13) have none:
+# they are upgraded into an installation (analytics/upgrade.py), never served as is.
+SCHEMA_VERSION_SETTING = "schema_version"
+SCHEMA_VERSION = "2"
+
+
+def init_schema(con: duckdb.DuckDBPyConnection) -> None:
+    with write_lock:
+        new = not con.execute("SELECT 1 FROM information_schema.tables WHERE table_name = 'settings'").fetchall()
+        for statement in DDL:
+            con.execute(statement)
+        # Stores made before row_hash became a number: the old text hashes are dropped, and
+        # recomputed below with the rest.
+        kind = con.execute("SELECT data_type FROM information_schema.columns WHERE table_name = 'tickets' "
+                           "AND column_name = 'row_hash'").fetchall()
+        if kind and kind[0][0] != "UBIGINT":
+            con.execute("ALTER TABLE tickets ALTER row_hash SET DATA TYPE UBIGINT USING NULL")
+        # Stores made before a column existed get it as an empty column.
+        for table, fields in UPGRADE_COLUMNS.items():
+            have = {r[0] for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()}
+            for name, typ in fields:
+                if name not in have:
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {typ}")
+                    if (table, name) == ("tickets", VERSION_FIELD[0]):
+                        # Without it the first older upload after the upgrade would revert tickets.
+                        # (The lifecycle columns came earlier in this loop; a store too old to
+                        # know its tickets' uploads gets those alone.)
+                        for statement in VERSION_BACKFILL[:None if "dataset_id" in have else 1]:
+                            con.execute(statement)
+        if kind and not row_hash.is_current(con):  # (a hand-made store may lack the column)
+            _rehash(con)
+        if new:
+            con.execute("INSERT INTO settings VALUES (?, ?)", [SCHEMA_VERSION_SETTING, SCHEMA_VERSION])
+
+
+def _rehash(con: duckdb.DuckDBPyConnection) -> None:
+    """Recompute the stored tickets' row_hash in the stable format (analytics/store/row_hash.py)."""
+    # Stores made before it hold DuckDB's hash(), which a DuckDB upgrade may change: compared
+    # with an upload's hashes, every re-uploaded ticket would look updated. Recomputed from the
+    # stored tickets and histories as their uploads compute them, all or nothing (an empty or
+    # new store only gets the mark).
+    con.execute("BEGIN TRANSACTION")
+    try:
+        row_hash.rehash(con)
+        con.execute("COMMIT")
+    except BaseException:  # Ctrl-C included: the store keeps its old hashes and is rehashed next time
+        con.execute("ROLLBACK")
+        raise
+
+
+def get_setting(con: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:
+    row = con.cursor().execute("SELECT value FROM settings WHERE key = ?", [key]).fetchall()
+    return row[0][0] if row else default
+
+
+def get_settings(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, str]:
+    """The stored values of those of `keys` that are set, in one query."""
+    rows = con.cursor().execute("SELECT key, value FROM settings WHERE list_contains(?, key)",
+                                [list(keys)]).fetchall()
+    return dict(rows)
+
+
+def set_setting(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    with write_lock:
+        con.cursor().execute(
+            "INSERT INTO settings VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )
+
+
+def delete_setting(con: duckdb.DuckDBPyConnection, key: str) -> None:
+    with write_lock:
+        con.cursor().execute("DELETE FROM settings WHERE key = ?", [key])
+
+
+def ticket_count(con: duckdb.DuckDBPyConnection) -> int:
+    return con.cursor().execute("SELECT count(*) FROM tickets").fetchall()[0][0]
