@@ -159,6 +159,7 @@ def app_store(tmp_path):
         yield path
 
 
+@pytest.mark.slow
 def test_recurrence_page_threshold_and_drill_down(app_store):
     at = AppTest.from_file(APP, default_timeout=30).run()
     at.switch_page("pages/recurrence.py").run()

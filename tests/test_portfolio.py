@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analytics.demo.generator import DEFAULT_GO_LIVE, DEMO_TIMEZONE
+from analytics.demo.calendar import DEMO_TIMEZONE
+from analytics.demo.generator import DEFAULT_GO_LIVE
 from analytics.demo.loader import DEMO_SIGNOFFS, load_demo
 from analytics.governance import portfolio, signoff
 from analytics.ingest.pipeline import ingest_file
@@ -113,6 +114,7 @@ def test_a_store_without_an_engagement_has_no_engagement_on_the_cover(con):
 
 # --- the page's rows: cached per store version, each computed on a copy let go of afterwards ----
 
+@pytest.mark.slow
 def test_a_visit_recomputes_only_the_engagement_whose_store_changed(catalog, monkeypatch):
     from ui import portfolio_state, store_view
 
@@ -143,6 +145,7 @@ def test_a_visit_recomputes_only_the_engagement_whose_store_changed(catalog, mon
     assert by_slug.loc["demo", "tickets"] == first.set_index("slug").loc["demo", "tickets"]
 
 
+@pytest.mark.slow
 def test_a_row_whose_as_of_is_the_clock_is_recomputed_the_next_minute(catalog, monkeypatch):
     """A window and data reaching past now bind the as-of to the clock: that row lives a minute."""
     from ui import cache, portfolio_state

@@ -155,6 +155,7 @@ def test_cover_lists_datasets_with_their_file_hash(tmp_path):
     assert build(con, "2026-09", as_of=AS_OF).section("provenance").tables[1].data["tickets_in_report"].iloc[0] == 0
 
 
+@pytest.mark.slow
 def test_fingerprint_follows_the_inputs_and_nothing_else(demo_path, tmp_path):
     import shutil
 
@@ -228,6 +229,7 @@ def test_csv_pack_has_a_file_per_section_and_an_honest_manifest(october):
         assert len(pd.read_csv(io.BytesIO(body))) == row.rows
 
 
+@pytest.mark.slow
 def test_same_inputs_give_the_same_pack_bytes(demo):
     one = build(demo, "2026-10", severity=("SEV-1", "SEV-2"), as_of=AS_OF)
     two = build(demo, "2026-10", severity=("SEV-1", "SEV-2"), as_of=AS_OF)
@@ -289,6 +291,7 @@ def test_chart_data_is_packed_once(october):
 # --- CLI --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_writes_each_format(demo_path, tmp_path, capsys):
     zpath, xpath = tmp_path / "pack.zip", tmp_path / "pack.xlsx"
     assert main(["report", "--db", str(demo_path), "--month", "2026-10", "--as-of", "2026-11-01T00:00:00Z",

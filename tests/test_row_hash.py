@@ -234,6 +234,7 @@ def test_the_same_exports_twice_are_unchanged(con, tmp_path):
     ("history.csv", HISTORY, [HIST[0], HIST[1][:4] + ["L2"]]),
     ("log.csv", EVENTS, [LOG[0], LOG[1][:3] + ["Desk"] + LOG[1][4:], *LOG[2:]]),
 ])
+@pytest.mark.slow
 def test_a_changed_value_or_history_is_an_update(con, tmp_path, name, profile, rows):
     for n, p, r in UPLOADS:
         _upload(con, tmp_path, n, p, r)
@@ -267,6 +268,7 @@ def _old_store(tmp_path, monkeypatch):
     return path, hashes
 
 
+@pytest.mark.slow
 def test_a_store_with_old_hashes_is_rehashed_on_open_and_a_reupload_changes_nothing(tmp_path, monkeypatch):
     path, old = _old_store(tmp_path, monkeypatch)
     con = db.connect(path)
@@ -280,6 +282,7 @@ def test_a_store_with_old_hashes_is_rehashed_on_open_and_a_reupload_changes_noth
     con.close()
 
 
+@pytest.mark.slow
 def test_without_the_rehash_an_old_store_would_report_every_ticket_updated(tmp_path, monkeypatch):
     path, _ = _old_store(tmp_path, monkeypatch)
     raw = duckdb.connect(str(path))
@@ -289,6 +292,7 @@ def test_without_the_rehash_an_old_store_would_report_every_ticket_updated(tmp_p
     assert [_counts(_upload(con, tmp_path, n, p, r))[1] for n, p, r in UPLOADS] == [2, 0, 2]
 
 
+@pytest.mark.slow
 def test_a_failed_rehash_leaves_the_old_hashes(tmp_path, monkeypatch):
     path, old = _old_store(tmp_path, monkeypatch)
     backup = tmp_path / "backup.duckdb"

@@ -402,6 +402,7 @@ def test_servicenow_pauses_match_an_independent_computation(con, real_data):
 @given(calendar=calendars(), anchor=st.sampled_from(ANCHORS), offset=st.integers(-3 * 1440, 3 * 1440),
        length=st.integers(1, 5 * 1440), target=st.integers(1, 900),
        pauses=st.lists(st.tuples(st.integers(0, 5 * 1440), st.integers(1, 2 * 1440)), max_size=3))
+@pytest.mark.slow
 def test_engine_matches_minute_walk(calendar, anchor, offset, length, target, pauses):
     opened = anchor + timedelta(minutes=offset)
     resolved = opened + timedelta(minutes=length)
