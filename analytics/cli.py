@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from contextlib import contextmanager
@@ -16,9 +17,10 @@ from analytics.cli_parser import parser as _parser
 from analytics.demo import loader
 from analytics.governance import closure, closure_rules
 from analytics.ingest import tickets_export
-from analytics.ingest.pipeline import IngestError, stage_file, upload_settings
 from analytics.ingest.profiles import ProfileError, all_profiles, load_profile
+from analytics.ingest.stage import IngestError, stage_file, upload_settings
 from analytics.kpi import trends
+from analytics.kpi.facts import period_of
 from analytics.recurrence import clustering
 from analytics.report import builder, pack, pdf
 from analytics.sla import agreement, compliance, engine
@@ -26,6 +28,11 @@ from analytics.sla import policy as sla_policy
 from analytics.store import csv_export, sharing
 from analytics.store.engagements import EngagementError
 from analytics.store.filters import Filters
+
+log = logging.getLogger(__name__)
+# The traceback of a failed command goes to whatever logging the caller set up (a scheduled job's),
+# not to the terminal: without a handler here, logging's last resort would print it to stderr.
+log.addHandler(logging.NullHandler())
 
 
 def _resolve_profile(value: str | None):
@@ -152,10 +159,10 @@ def cmd_sla_agreement(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.csv:
-        sys.stdout.buffer.write(csv_export.to_csv_bytes(agreement.iso_frame(rows)))
+        sys.stdout.buffer.write(csv_export.to_csv_bytes(engine.iso_frame(rows)))
     elif args.json:
         json.dump({"as_of": f"{as_of:%Y-%m-%dT%H:%M:%SZ}", "definition": agreement.DEFINITION,
-                   "summary": agreement.records(summary), "disagreements": agreement.records(rows)},
+                   "summary": engine.to_json_records(summary), "disagreements": engine.to_json_records(rows)},
                   sys.stdout)
         sys.stdout.write("\n")
     else:
@@ -166,7 +173,7 @@ def cmd_sla_agreement(args) -> int:
 
 
 def _sla_summary(args, con, filters, as_of) -> int:
-    period = trends.period_of(con, filters, as_of)
+    period = period_of(con, filters, as_of)
     policy = sla_policy.policy_in_force(sla_policy.policies(con), as_of.date())
     table = compliance.compliance_table(compliance.counts(con, filters, period, split="severity"),
                                             policy.compliance_target_pct, sla_policy.untargeted(policy))
@@ -288,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `… | head` closed the pipe: nothing more to say
         sys.stderr.close()
         return 0
-    except Exception as exc:
+    except Exception as exc:  # broad on purpose: the terminal gets one line, never a traceback
+        log.exception("%s failed", args.command)
         print(f"error: {cli_errors.describe(exc)}", file=sys.stderr)
         if os.environ.get("HYPERCARE_DEBUG"):
             raise

@@ -7,9 +7,11 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from analytics import upgrade
 from analytics.demo import generator
+from analytics.demo.calendar import DEMO_TIMEZONE
 from analytics.store import auth, db, engagements
 from analytics.store.engagements import EngagementError
 
@@ -41,7 +43,7 @@ def store_for(args) -> Path | None:
     if args.command == "demo" and slug and kind in ("missing", "catalog"):
         if kind == "missing" or slug not in {e.slug for e in engagements.list_engagements(path)}:
             engagements.create(path, slug, "Demo" if slug == engagements.DEMO_SLUG else slug,
-                               go_live=generator.DEFAULT_GO_LIVE, timezone_name=generator.DEMO_TIMEZONE,
+                               go_live=generator.DEFAULT_GO_LIVE, timezone_name=DEMO_TIMEZONE,
                                window_days=generator.DEMO_WINDOW_DAYS, is_demo=True, actor=operator())
     found = upgrade.resolve(path, slug)
     if args.command == "ingest" and found.is_demo:
@@ -88,7 +90,7 @@ def cmd_engagements(args) -> int:
     if kind == "missing":
         raise EngagementError(f"no store at {path}: create an engagement (`engagements create SLUG`) first")
     found = [engagements.own(path)] if kind == "engagement" else engagements.list_engagements(path)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for e in found:
         d = engagements.details(e)
         rows.append({"slug": e.slug, "name": e.name, "demo": e.is_demo,

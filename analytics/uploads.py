@@ -6,7 +6,8 @@ from __future__ import annotations
 import duckdb
 
 from analytics.ingest import pipeline
-from analytics.ingest.pipeline import IngestResult, Staged
+from analytics.ingest.pipeline import IngestResult
+from analytics.ingest.stage import Staged
 from analytics.recurrence import clustering
 from analytics.store import auth
 

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kpis import BROWSER_TARGET_MS, TARGET_MS, filters, line, load, overview_page, p50_p95  # noqa: E402
 
-from analytics.demo.generator import DEMO_TIMEZONE  # noqa: E402
+from analytics.demo.calendar import DEMO_TIMEZONE  # noqa: E402
 from analytics.demo.loader import load_demo  # noqa: E402
 from analytics.store import db, engagements, sharing  # noqa: E402
 from analytics.store.auth import local_operator  # noqa: E402

@@ -71,7 +71,7 @@ def write(out: Path) -> None:
 
 
 def inspect(path: Path) -> None:
-    from analytics.ingest.pipeline import IngestError, inspect_file
+    from analytics.ingest.stage import IngestError, inspect_file
     from analytics.store import db
 
     with tempfile.TemporaryDirectory() as tmp:

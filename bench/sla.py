@@ -23,10 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analytics.demo import generator  # noqa: E402
+from analytics.demo.calendar import DEMO_HOLIDAY_COUNTRY, DEMO_TIMEZONE  # noqa: E402
 from analytics.demo.loader import DEMO_OPERATOR, load_demo  # noqa: E402
+from analytics.sla.calendar import Calendar  # noqa: E402
 from analytics.sla.engine import evaluate  # noqa: E402
-from analytics.sla.policy import Calendar, default_policy  # noqa: E402
+from analytics.sla.policy import default_policy  # noqa: E402
 from analytics.store import db
 
 TARGET_SECONDS = 10.0
@@ -34,8 +35,8 @@ TARGET_SECONDS = 10.0
 
 def policy():
     """The seed policy with its business calendar in the demo's zone and with US holidays."""
-    base = default_policy(generator.DEMO_TIMEZONE)
-    cal = Calendar(**{**base.calendars[0].model_dump(), "country": generator.DEMO_HOLIDAY_COUNTRY})
+    base = default_policy(DEMO_TIMEZONE)
+    cal = Calendar(**{**base.calendars[0].model_dump(), "country": DEMO_HOLIDAY_COUNTRY})
     return base.model_copy(update={"calendars": [cal]})
 
 

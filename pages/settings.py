@@ -6,7 +6,7 @@ from datetime import date
 import streamlit as st
 
 from analytics.ingest import profiles
-from analytics.ingest.pipeline import DEFAULT_MAX_UPLOAD_MB
+from analytics.ingest.stage import DEFAULT_MAX_UPLOAD_MB
 from analytics.store import audit, db
 from analytics.store.auth import Permission
 from ui import auth as ui_auth

@@ -5,7 +5,7 @@ import functools
 import streamlit as st
 
 from analytics.charts import sla
-from analytics.sla import agreement, breakdown
+from analytics.sla import agreement, breakdown, engine
 from analytics.sla import compliance as comp
 from analytics.sla import policy as sla_policy
 from ui import cache, page, sla_state, widgets
@@ -56,7 +56,7 @@ if agreed is not None:
     widgets.table(agreement.disagreement_view(disagreeing), key="sla_disagreements",
                   alt="Tickets whose source verdict and Hypercare verdict differ, or that Hypercare cannot judge")
     # A partial, not a lambda: a lambda would keep this page's globals (the store's copy) alive.
-    widgets.download_csv(functools.partial(agreement.iso_frame, disagreeing), "sla_agreement.csv",
+    widgets.download_csv(functools.partial(engine.iso_frame, disagreeing), "sla_agreement.csv",
                          key="sla_agreement_csv", label="Download disagreements (CSV)")
 
 missing = breakdown.not_measured(frame)

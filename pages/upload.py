@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from analytics import uploads
 from analytics.ingest import datasets
-from analytics.ingest.pipeline import PREVIEW_XLSX_ROWS, IngestError, max_upload_bytes, stage_file
 from analytics.ingest.profiles import Profile, ProfileError, save_profile
+from analytics.ingest.stage import PREVIEW_XLSX_ROWS, IngestError, max_upload_bytes, stage_file
 from analytics.store import db
 from analytics.store.auth import Permission
 from analytics.store.engagements import EngagementError
@@ -295,7 +295,7 @@ if upload is not None:
                     result = uploads.apply(w, staged, uploaded_by=ui_auth.actor(), replace_newer=replace_newer)
         except (IngestError, EngagementError) as exc:
             remember("error", str(exc), [])
-        except Exception as exc:  # a defect, not the file: the transaction rolled back
+        except Exception as exc:  # broad on purpose: a defect (the write rolled back), told and logged
             log.exception("upload of %s failed", upload.name)
             remember("error", f"{upload.name}: the upload failed and nothing was stored "
                      f"({type(exc).__name__}: {exc}). Please report this.", [])

@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from analytics.kpi import registry as reg  # noqa: E402
+from analytics.sla import definitions  # noqa: E402
+from analytics.store import exclusions  # noqa: E402
 
 DOC = ROOT / "docs" / "metrics.md"
 
@@ -48,14 +50,14 @@ def render() -> str:
         "\"not measurable\" with the reason and how to fix it, never 0.",
         "- Status: **met** when the value is at or better than the target, **missed** otherwise, "
         "**not measurable** without a value, **no target** when none is set (Settings → KPI "
-        f"targets). n < 5 is flagged as a small sample (SLA compliance: n < {reg.SLA_SMALL_N}, "
+        f"targets). n < 5 is flagged as a small sample (SLA compliance: n < {definitions.SLA_SMALL_N}, "
         "the one threshold of the SLA page, the cards, the closure criterion and the report); "
         "durations show mean, median and p90.",
-        f"- SLA compliance is one cohort everywhere: {reg.SLA_COMPLIANCE_TEXT}",
+        f"- SLA compliance is one cohort everywhere: {definitions.SLA_COMPLIANCE_TEXT}",
         f"- Open backlog is one definition everywhere (Overview, KPI trends, closure criteria): "
         f"{reg.BACKLOG_TEXT}",
         f"- MTTA is not measurable for a source that records the acknowledgement at the opening "
-        f"instant for at least {reg.ACK_AT_OPEN_SHARE * 100:g} % of its acknowledged tickets (the "
+        f"instant for at least {exclusions.ACK_AT_OPEN_SHARE * 100:g} % of its acknowledged tickets (the "
         "Volvo VINST export: 84.6 %; ServiceNow 24.5 %, the Italian help desk 1.7 %): its tickets "
         "are an exclusion with that label, and with nothing left the card says not measurable.",
         "- Availability, MTBF and MTBSI are measured only for sources whose SEV-1/SEV-2 tickets "

@@ -200,3 +200,169 @@ def test_sql_values_are_bound_not_interpolated():
         "pass values as bound parameters (?), or quote identifiers with qident() and name "
         f"SQL fragments *_sql / *_clause: {offenders}"
     )
+
+
+# --- one write path: BEGIN / COMMIT / ROLLBACK only in the one transaction helper -------------
+#
+# db.transaction, which writers use as audit.transaction (it sits in db so that db's own schema
+# upgrade can use it too). A string handed to execute()/sql()/… that starts a transaction
+# statement, such a statement anywhere as a bare string, or DuckDB's begin()/commit()/rollback().
+
+TRANSACTION_HELPER = ("analytics/store/db.py", "transaction")
+_STARTS_TRANSACTION = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|ABORT|START\s+TRANSACTION|END\s+TRANSACTION)\b", re.I)
+# A bare string only in capitals (as the code writes SQL): "end" and "begin" are ordinary keys too.
+_IS_TRANSACTION = re.compile(r"\s*((BEGIN|COMMIT|ROLLBACK|ABORT)(\s+TRANSACTION)?|END\s+TRANSACTION)\s*;?\s*")
+
+
+def _leading_text(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
+        return str(node.values[0].value)
+    return None
+
+
+def transaction_statements(source: str) -> list[tuple[int, str, str]]:
+    """(line, enclosing function, statement) for each transaction statement `source` executes."""
+    hits: list[tuple[int, str, str]] = []
+
+    def scan(node: ast.AST, where: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                scan(child, child.name)
+                continue
+            if isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute):
+                name, text = child.func.attr, _leading_text(child.args[0]) if child.args else None
+                if name in {"begin", "commit", "rollback"} and not child.args:
+                    hits.append((child.lineno, where, f".{name}()"))
+                elif name in SQL_METHODS and text is not None and _STARTS_TRANSACTION.match(text):
+                    hits.append((child.lineno, where, text.strip()))
+                    continue  # (its string is this hit, not another)
+            elif isinstance(child, ast.Constant) and isinstance(child.value, str) \
+                    and _IS_TRANSACTION.fullmatch(child.value):
+                hits.append((child.lineno, where, child.value.strip()))
+            scan(child, where)
+
+    scan(ast.parse(source), "<module>")
+    return hits
+
+
+def transaction_offenders(paths: list[Path], root: Path = REPO_ROOT) -> list[str]:
+    """Transaction statements outside the helper, as 'file:line in function: statement'."""
+    return [f"{p.relative_to(root)}:{line} in {fn}: {text}"
+            for p in paths for line, fn, text in transaction_statements(p.read_text(encoding="utf-8"))
+            if (str(p.relative_to(root)), fn) != TRANSACTION_HELPER]
+
+
+@pytest.mark.parametrize("source, found", [
+    ('def f(cur):\n    cur.execute("BEGIN TRANSACTION")', ["BEGIN TRANSACTION"]),
+    ("def f(cur):\n    cur.execute('  commit')", ["commit"]),
+    ("def f(con):\n    con.sql(f'ROLLBACK {x}')", ["ROLLBACK"]),
+    ('STMT = "COMMIT;"\ndef f(cur):\n    cur.execute(STMT)', ["COMMIT;"]),
+    ("def f(con):\n    con.begin()\n    con.rollback()", [".begin()", ".rollback()"]),
+    ("def f(cur):\n    cur.execute(\"SELECT 'BEGIN'\")\n    cur.execute('CHECKPOINT')", []),
+    ('def f():\n    """BEGIN here: a docstring, not a statement."""\n    return {"begin": 1, "end": 2}', []),
+], ids=["begin", "lower-case", "f-string", "via-a-name", "duckdb-methods", "not-leading", "prose"])
+def test_transaction_check_itself(source: str, found: list[str]):
+    assert [text for _, _, text in transaction_statements(source)] == found
+
+
+def test_a_planted_transaction_is_found(tmp_path):
+    planted = tmp_path / "analytics" / "ingest" / "planted.py"
+    planted.parent.mkdir(parents=True)
+    planted.write_text('def write(cur):\n    cur.execute("BEGIN TRANSACTION")\n    cur.execute("COMMIT")\n')
+    helper = tmp_path / TRANSACTION_HELPER[0]
+    helper.parent.mkdir(parents=True)
+    helper.write_text((REPO_ROOT / TRANSACTION_HELPER[0]).read_text(encoding="utf-8"))
+    assert transaction_statements(helper.read_text()), "the helper's own statements are not seen"
+    assert transaction_offenders([planted, helper], root=tmp_path) == [
+        "analytics/ingest/planted.py:2 in write: BEGIN TRANSACTION",
+        "analytics/ingest/planted.py:3 in write: COMMIT"]
+
+
+def test_every_transaction_goes_through_the_one_helper():
+    from analytics.store import audit, db
+
+    offenders = transaction_offenders(python_files("analytics"))
+    assert not offenders, ("write through analytics.store.audit.transaction (db.transaction; new_cursor=False "
+                           f"runs it on a cursor you set up) instead: {offenders}")
+    assert audit.transaction is db.transaction
+
+
+# --- errors: no broad handler that turns a bug into "not computable" --------------------------
+#
+# A broad handler (bare except, except Exception / BaseException, contextlib.suppress of them)
+# catches programming errors too. Only the ones below may, each for its reason; a handler that
+# cleans up and re-raises (its last statement a bare `raise`, no return) needs no entry.
+
+ALLOWED_BROAD_HANDLERS = {
+    "analytics/cli.py:main": "the command line's boundary: one line and an exit code, traceback logged",
+    "analytics/cli_errors.py:interruptible": "re-raises, as KeyboardInterrupt when the Ctrl-C caused it",
+    "analytics/report/charts.py:EarlyBrowser._main": "hands the browser thread's outcome to the waiting caller",
+    "pages/upload.py:<module>": "the upload's guard: a defect is told as a message and logged, not a traceback",
+}
+_BROAD = {"Exception", "BaseException"}
+
+
+def _is_broad(node: ast.expr | None) -> bool:
+    if node is None:
+        return True
+    if isinstance(node, ast.Tuple):
+        return any(_is_broad(e) for e in node.elts)
+    name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
+    return name in _BROAD
+
+
+def _reraises(handler: ast.ExceptHandler) -> bool:
+    """Cleans up and re-raises: ends with a bare `raise`, and neither returns nor raises another."""
+    inner = [n for stmt in handler.body for n in ast.walk(stmt)]
+    return (isinstance(handler.body[-1], ast.Raise) and handler.body[-1].exc is None
+            and not any(isinstance(n, ast.Return) or (isinstance(n, ast.Raise) and n.exc is not None)
+                        for n in inner))
+
+
+def broad_handlers(source: str) -> list[tuple[int, str]]:
+    """(line, enclosing Class.function or '<module>') of each broad handler that does not re-raise."""
+    found: list[tuple[int, str]] = []
+
+    def scan(node: ast.AST, where: list[str]) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                scan(child, [*where, child.name])
+                continue
+            if isinstance(child, ast.ExceptHandler) and _is_broad(child.type) and not _reraises(child):
+                found.append((child.lineno, ".".join(where) or "<module>"))
+            elif isinstance(child, ast.Call) and (getattr(child.func, "attr", None) == "suppress"
+                                                  or getattr(child.func, "id", None) == "suppress") \
+                    and any(_is_broad(a) for a in child.args):
+                found.append((child.lineno, ".".join(where) or "<module>"))
+            scan(child, where)
+
+    scan(ast.parse(source), [])
+    return found
+
+
+@pytest.mark.parametrize("source, found", [
+    ("def f():\n    try:\n        g()\n    except Exception:\n        return None", ["f"]),
+    ("def f():\n    try:\n        g()\n    except:\n        pass", ["f"]),
+    ("class C:\n    def m(self):\n        try:\n            g()\n        except (ValueError, BaseException):\n"
+     "            pass", ["C.m"]),
+    ("def f():\n    with contextlib.suppress(Exception):\n        g()", ["f"]),
+    ("def f():\n    try:\n        g()\n    except Exception as e:\n        raise ValueError(str(e)) from e", ["f"]),
+    ("try:\n    g()\nexcept Exception:\n    log()", ["<module>"]),
+    ("def f():\n    try:\n        g()\n    except BaseException:\n        cleanup()\n        raise", []),
+    ("def f():\n    try:\n        g()\n    except (ValueError, OSError):\n        return None", []),
+], ids=["returns-a-fallback", "bare", "in-a-tuple", "suppress", "converted", "page-level", "cleanup-and-reraise",
+        "narrow"])
+def test_broad_handler_check_itself(source: str, found: list[str]):
+    assert [where for _, where in broad_handlers(source)] == found
+
+
+def test_no_broad_except_outside_the_allowed_boundaries():
+    seen = {f"{rel(p)}:{where}": line for p in python_files("analytics", "ui", "pages", "app.py")
+            for line, where in broad_handlers(p.read_text(encoding="utf-8"))}
+    new = sorted(f"{key} (line {line})" for key, line in seen.items() if key not in ALLOWED_BROAD_HANDLERS)
+    assert not new, ("catch the exceptions the code expects (duckdb.Error, ValueError, OSError, the project's "
+                     f"errors…), so a bug propagates; or, at a boundary, log it and list it here: {new}")
+    gone = sorted(set(ALLOWED_BROAD_HANDLERS) - set(seen))
+    assert not gone, f"no longer broad: take them off ALLOWED_BROAD_HANDLERS: {gone}"

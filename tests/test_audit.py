@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from analytics.ingest import datasets, pipeline
+from analytics.ingest.stage import IngestError
 from analytics.sla.policy import PolicyError, default_policy, save_policy
 from analytics.store import audit, db
 from analytics.store.auth import local_operator
@@ -231,7 +232,7 @@ def test_refused_upload_leaves_no_audit_record(con, tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("external_id,opened_at\n", encoding="utf-8")  # header only
     before = snapshot(con)
-    with pytest.raises(pipeline.IngestError):
+    with pytest.raises(IngestError):
         pipeline.ingest_file(con, path, uploaded_by=local_operator("alice"))
     assert audit.trail(con).empty and snapshot(con) == before
 
@@ -245,7 +246,7 @@ def test_upload_failing_after_its_audit_record_rolls_both_back(con, tmp_path, mo
         real(cur, *args, **kwargs)  # the record is written on the upload's cursor …
         raise RuntimeError("disk full")  # … and the transaction then fails
 
-    monkeypatch.setattr(pipeline.audit, "record", record_then_fail)
+    monkeypatch.setattr(audit, "record", record_then_fail)
     with pytest.raises(RuntimeError):
         pipeline.ingest_file(con, path, uploaded_by=local_operator("alice"))
     assert audit.trail(con).empty and db.ticket_count(con) == 0

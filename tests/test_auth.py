@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 
 import pytest
@@ -110,7 +111,7 @@ def test_local_operator_needs_a_name():
 
 def test_the_cli_acts_as_a_named_local_operator(monkeypatch):
     monkeypatch.delenv("HYPERCARE_OPERATOR", raising=False)
-    monkeypatch.setattr(auth.getpass, "getuser", lambda: "root")
+    monkeypatch.setattr(getpass, "getuser", lambda: "root")
     who = cli_engagements.operator()
     assert isinstance(who, Identity) and who.label == "cli:root" and who.roles == set(EXPECTED)
     monkeypatch.setenv("HYPERCARE_OPERATOR", "Night Ops")
@@ -143,13 +144,13 @@ def test_local_identity_uses_the_operator_name(monkeypatch):
     assert me.label == "Ops Night Shift" and me.roles == set(EXPECTED) and me.mode == "local"
     assert me == local_operator("Ops Night Shift")
     monkeypatch.delenv("HYPERCARE_OPERATOR")
-    monkeypatch.setattr(auth.getpass, "getuser", lambda: "jdoe")
+    monkeypatch.setattr(getpass, "getuser", lambda: "jdoe")
     assert auth.local_identity().name == "local:jdoe"
     assert auth.operator_name("cli") == "cli:jdoe"
 
     def no_login():
         raise OSError("no user")
-    monkeypatch.setattr(auth.getpass, "getuser", no_login)
+    monkeypatch.setattr(getpass, "getuser", no_login)
     assert auth.operator_name() == "local:unknown"
 
 

@@ -17,7 +17,8 @@ from analytics import uploads
 from analytics.demo.loader import load_demo
 from analytics.governance import closure_rules, pir_register, signoff
 from analytics.ingest import datasets, profiles
-from analytics.ingest.pipeline import apply_staged, ingest_file, stage_file
+from analytics.ingest.pipeline import apply_staged, ingest_file
+from analytics.ingest.stage import stage_file
 from analytics.sla.policy import default_policy, policy_versions, save_policy
 from analytics.store import audit, auth, engagements
 from analytics.store import roles as engagement_roles

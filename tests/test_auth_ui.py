@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics.ingest import pipeline
+from analytics.ingest.stage import DEFAULT_MAX_UPLOAD_MB
 from analytics.store import audit, auth, reachability
 from analytics.store.auth import local_operator
 
@@ -191,7 +191,7 @@ def test_current_identity_before_sign_in_may_do_nothing():
 
 def test_server_upload_limit_matches_the_core_default():
     config = tomllib.loads((REPO_ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
-    assert config["server"]["maxUploadSize"] == pipeline.DEFAULT_MAX_UPLOAD_MB
+    assert config["server"]["maxUploadSize"] == DEFAULT_MAX_UPLOAD_MB
     assert config["server"]["enableXsrfProtection"] is True
 
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analytics.sla.business_time import build, business_minutes, from_us, register, scalar_us, working_intervals
-from analytics.sla.policy import WEEKDAYS, Calendar
+from analytics.sla.calendar import WEEKDAYS, Calendar
 
 NY, LONDON, AMSTERDAM = "America/New_York", "Europe/London", "Europe/Amsterdam"
 WEEK = WEEKDAYS[:5]

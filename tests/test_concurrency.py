@@ -12,9 +12,10 @@ import pytest
 
 from analytics.demo import generator
 from analytics.ingest.pipeline import ingest_file
-from analytics.kpi.overview import summary, utc_now
+from analytics.kpi.overview import summary
 from analytics.store.auth import local_operator
 from analytics.store.filters import Filters
+from analytics.store.periods import utc_now
 
 pytestmark = pytest.mark.slow  # ./test.sh's quick run leaves it out; --all and CI run it
 

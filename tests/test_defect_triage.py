@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from analytics.governance import defect_triage as dt
-from analytics.sla.policy import Calendar, Target, business_calendar, default_policy, save_policy
+from analytics.sla.calendar import Calendar
+from analytics.sla.policy import Target, business_calendar, default_policy, save_policy
 from analytics.store import db
 from analytics.store.auth import local_operator
 from analytics.store.filters import Filters

@@ -17,17 +17,9 @@ import pandas as pd
 import pytest
 
 from analytics.demo import generator as demo
-from analytics.demo.generator import (
-    DEFAULT_GO_LIVE,
-    DEMO_COLUMNS,
-    DEMO_TIMEZONE,
-    HISTORY_COLUMNS,
-    generate,
-    to_jira_csv,
-    to_pagerduty_csv,
-    to_servicenow_list,
-    write_csvs,
-)
+from analytics.demo.calendar import DEMO_TIMEZONE
+from analytics.demo.formats import to_jira_csv, to_pagerduty_csv, to_servicenow_list
+from analytics.demo.generator import DEFAULT_GO_LIVE, DEMO_COLUMNS, HISTORY_COLUMNS, generate, write_csvs
 from analytics.store.auth import local_operator
 from analytics.store.schema import SEVERITIES, TICKET_COLUMNS, TICKET_TYPES
 
@@ -563,20 +555,21 @@ def story():
 
 def test_scorecard_tells_a_real_hypercare_story(story):
     from analytics.governance import closure, portfolio, signoff
+    from analytics.governance import closure_rules as cr
 
     as_of = portfolio.governance_as_of(story)
     assert as_of == datetime.combine(DEFAULT_GO_LIVE + timedelta(days=demo.DEMO_WINDOW_DAYS), time.min)
     card = closure.evaluate(story, as_of).set_index("key")
     status = card["status"]
-    assert closure.NOT_MEASURABLE not in set(status), card["detail"].to_dict()
-    assert (status == closure.PASS).sum() >= 3 and (status == closure.AT_RISK).sum() >= 1
-    assert (status == closure.FAIL).sum() == 1, card["detail"].to_dict()
+    assert cr.NOT_MEASURABLE not in set(status), card["detail"].to_dict()
+    assert (status == cr.PASS).sum() >= 3 and (status == cr.AT_RISK).sum() >= 1
+    assert (status == cr.FAIL).sum() == 1, card["detail"].to_dict()
     # a good criterion and a bad one, each for a reason a first-time user can read
-    assert status["open_defects"] == status["sla"] == closure.PASS, card["detail"].to_dict()
-    assert status["enhancements"] == closure.FAIL and "without a target release" in card.loc["enhancements", "detail"]
-    assert status["signoff"] == closure.AT_RISK
+    assert status["open_defects"] == status["sla"] == cr.PASS, card["detail"].to_dict()
+    assert status["enhancements"] == cr.FAIL and "without a target release" in card.loc["enhancements", "detail"]
+    assert status["signoff"] == cr.AT_RISK
     signed = signoff.current(story, as_of)["state"].eq(signoff.SIGNED).sum()
-    assert 0 < signed < len(closure.load_rules(story).required_roles)
+    assert 0 < signed < len(cr.load_rules(story).required_roles)
 
 
 def test_the_demo_signs_off_once_and_only_in_a_demo_store(con, tmp_path):
@@ -603,10 +596,11 @@ def test_the_demo_signs_off_once_and_only_in_a_demo_store(con, tmp_path):
 def test_two_weeks_in_the_same_scorecard_fails(story):
     # The seed's 14-day window would have closed on the spike: that is why the demo's is longer.
     from analytics.governance import closure
+    from analytics.governance import closure_rules as cr
 
     status = closure.evaluate(story, datetime.combine(DEFAULT_GO_LIVE + timedelta(days=14), time.min)) \
         .set_index("key")["status"]
-    assert status["sla"] == status["kpis"] == closure.FAIL
+    assert status["sla"] == status["kpis"] == cr.FAIL
 
 
 def test_the_spike_settles(story):

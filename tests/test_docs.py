@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from analytics.cli import _parser
+from analytics.cli_parser import parser
 from analytics.ingest.profiles import builtin_profiles
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +29,6 @@ def test_every_builtin_profile_is_documented():
 
 
 def test_every_cli_command_is_in_the_readme():
-    sub = next(a for a in _parser()._actions if a.dest == "command")
+    sub = next(a for a in parser()._actions if a.dest == "command")
     for command in sub.choices:
         assert f"-m analytics {command}" in README, f"`{command}` not shown in the README"

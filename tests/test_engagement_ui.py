@@ -14,7 +14,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from analytics import uploads
-from analytics.demo.generator import DEFAULT_GO_LIVE, DEMO_TIMEZONE
+from analytics.demo.calendar import DEMO_TIMEZONE
+from analytics.demo.generator import DEFAULT_GO_LIVE
 from analytics.demo.loader import load_demo
 from analytics.governance import portfolio
 from analytics.store import audit, db, engagements, sharing
@@ -216,11 +217,12 @@ def test_upload_into_a_new_engagement_makes_it_with_the_go_live_from_the_file(ca
 
 def test_a_failed_upload_into_a_new_engagement_leaves_no_engagement_behind(catalog, monkeypatch):
     from analytics.ingest import pipeline as ingest
+    from analytics.ingest.stage import IngestError
 
     before = [e.slug for e in engagements.list_engagements(catalog)]
 
     def fails(*_args, **_kwargs):
-        raise ingest.IngestError("helpdesk.csv: row 7: the write failed (a test's stand-in)")
+        raise IngestError("helpdesk.csv: row 7: the write failed (a test's stand-in)")
 
     monkeypatch.setattr(ingest, "apply_staged", fails)
     at = _go(_app(), "pages/upload.py")

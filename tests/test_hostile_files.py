@@ -13,7 +13,8 @@ import zipfile
 import pytest
 
 from analytics.ingest import csv_lines, file_limits, readers
-from analytics.ingest.readers import FileRejected, load_raw, load_raw_path
+from analytics.ingest.file_limits import FileRejected
+from analytics.ingest.readers import load_raw, load_raw_path
 from tests.test_readers import cur, rejected, rows_of, xlsx_bytes  # noqa: F401 (cur: a fixture)
 
 MIB = 1024 * 1024

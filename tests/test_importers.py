@@ -13,7 +13,8 @@ import pytest
 
 from analytics.demo import generator
 from analytics.demo.formats import to_jira_csv, to_pagerduty_csv, to_servicenow_list
-from analytics.ingest.pipeline import ingest_file, inspect_file
+from analytics.ingest.pipeline import ingest_file
+from analytics.ingest.stage import inspect_file
 from analytics.store.auth import local_operator
 
 

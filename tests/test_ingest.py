@@ -9,8 +9,9 @@ import pytest
 
 from analytics.ingest import transform
 from analytics.ingest.datasets import data_quality, data_quality_rows, delete_dataset, list_datasets, rejects
-from analytics.ingest.pipeline import IngestError, ingest_file, inspect_file
+from analytics.ingest.pipeline import ingest_file
 from analytics.ingest.profiles import parse_profile
+from analytics.ingest.stage import IngestError, inspect_file
 from analytics.ingest.timeparse import guess_format
 from analytics.store.auth import local_operator
 from tests.helpers import snapshot, write_csv

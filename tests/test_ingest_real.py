@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from analytics.ingest.normalise import severity
-from analytics.ingest.pipeline import ingest_file, inspect_file
+from analytics.ingest.pipeline import ingest_file
+from analytics.ingest.stage import inspect_file
 from analytics.store import db
 from analytics.store.auth import local_operator
 

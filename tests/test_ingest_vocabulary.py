@@ -8,8 +8,9 @@ import duckdb
 import pytest
 
 from analytics.ingest.datasets import ack_equals_open_sources, data_quality, data_quality_rows, delete_dataset
-from analytics.ingest.pipeline import ingest_file, inspect_file
+from analytics.ingest.pipeline import ingest_file
 from analytics.ingest.profiles import ProfileError, parse_profile
+from analytics.ingest.stage import inspect_file
 from analytics.store import db
 from analytics.store.auth import local_operator
 from tests.helpers import write_csv

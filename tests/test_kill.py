@@ -164,7 +164,9 @@ def test_a_killed_upload_leaves_the_store_before_or_after(upload: Upload, tmp_pa
 WRITER = r"""
 import sys
 from datetime import date
-from analytics import db, signoff, sla_policy
+from analytics.governance import signoff
+from analytics.sla import policy as sla_policy
+from analytics.store import db
 from analytics.store.auth import local_operator
 con = db.connect(sys.argv[1])
 kind = sys.argv[2]

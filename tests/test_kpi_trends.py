@@ -13,9 +13,11 @@ from analytics.charts import kpi
 from analytics.cli import main
 from analytics.demo.loader import load_demo
 from analytics.kpi import kpis, overview, trends
+from analytics.kpi.facts import period_of
 from analytics.store import db, engagements
 from analytics.store.auth import local_operator
 from analytics.store.filters import Filters
+from analytics.store.periods import buckets
 from tests.helpers import app_using
 
 AS_OF = datetime(2026, 11, 23, 12, 0)
@@ -170,8 +172,8 @@ def test_trend_chart_marks_target_and_special_causes_without_colour_alone(demo):
 def test_a_partial_first_or_last_bucket_is_marked_and_never_a_special_cause(demo):
     con, _ = demo
     df = trends.trend(con, Filters(), "tickets", "week", "none", AS_OF)
-    period = trends.period_of(con, Filters(), AS_OF)
-    spans = trends.buckets(period, "week")
+    period = period_of(con, Filters(), AS_OF)
+    spans = buckets(period, "week")
     # independent: a week is partial when the period's start or end falls inside it
     expected = [(end - start) < timedelta(days=7) for _, start, end in spans]
     assert df["partial"].tolist() == expected and any(expected)

@@ -13,7 +13,7 @@ from analytics.demo.generator import DEFAULT_GO_LIVE
 from analytics.demo.loader import load_demo
 from analytics.ingest import datasets
 from analytics.kpi import kpis, registry
-from analytics.store import db
+from analytics.store import db, exclusions
 from analytics.store.auth import local_operator
 from analytics.store.filters import Filters
 
@@ -482,7 +482,7 @@ def test_mtta_excludes_a_source_that_acknowledges_at_opening(con):
     for i in range(10, 20):  # 19 of 20 at the opening instant: 95 % >= 80 %
         _ticket(con, f"v{i}", source="volvo", acknowledged_at=T0 + H)
     got = kpis.results(con, DAY, AS_OF, keys=("mtta",))["mtta"]
-    label = registry.ACK_EXCLUSIONS[1].label
+    label = exclusions.ACK_EXCLUSIONS[1].label
     assert got.value is None and got.status == "not measurable" and dict(got.excluded) == {label: 20}
     assert label in got.reason
     for i in range(3):  # a source that acknowledges on its own (none at the opening instant)

@@ -10,13 +10,13 @@ from datetime import date, datetime
 import pandas as pd
 import pytest
 
-from analytics.governance import closure
+from analytics.governance import closure, closure_rules
 from analytics.ingest.pipeline import ingest_file
 from analytics.kpi import kpis, overview
-from analytics.kpi.trends import period_of
+from analytics.kpi.facts import period_of
 from analytics.sla import compliance
 from analytics.sla.engine import evaluate
-from analytics.store import db
+from analytics.store import db, exclusions
 from analytics.store.auth import local_operator
 from analytics.store.filters import Filters
 
@@ -53,7 +53,7 @@ def test_volvo_default_period_spans_the_data(volvo):
     final = raw.groupby("SR Number")["Activity"].last()
     resolved = set(raw.loc[raw["Activity"].isin(RESOLVING), "SR Number"]) - set(final[final == "Completed-Cancelled"].index)
     assert got["mttr"].n + sum(c for _, c in got["mttr"].excluded) == len(resolved) == 7545
-    assert dict(got["mttr"].excluded) == {kpis.reg.RESOLVE_EXCLUSIONS[1].label: 1}
+    assert dict(got["mttr"].excluded) == {exclusions.RESOLVE_EXCLUSIONS[1].label: 1}
 
 
 def test_volvo_open_backlog_is_what_the_export_ends_with(volvo):
@@ -67,7 +67,7 @@ def test_volvo_open_backlog_is_what_the_export_ends_with(volvo):
     listed = overview.backlog(con, Filters(), AS_OF)
     assert {t.split(":", 1)[1] for t in listed["ticket_id"]} == still_open
     assert overview.summary(con, Filters(), AS_OF)["open_backlog"] == 8
-    card = closure.evidence(con, "open_defects", AS_OF, rules=closure.load_rules(con))
+    card = closure.evidence(con, "open_defects", AS_OF, rules=closure_rules.load_rules(con))
     sev12 = con.execute("SELECT count(*) FROM tickets WHERE severity IN ('SEV-1', 'SEV-2') AND status_category = 'open'"
                         ).fetchall()[0][0]
     assert (card["finding"] == "open").sum() == sev12
@@ -92,10 +92,10 @@ def test_volvo_mtta_is_not_measurable(volvo):
     opened = raw.groupby("SR Number")["t"].min()
     ack = raw[raw["Activity"] == "Accepted-In Progress"].groupby("SR Number")["t"].min()
     share = (ack == opened.reindex(ack.index)).mean()
-    assert share == pytest.approx(6372 / 7536) and share >= kpis.reg.ACK_AT_OPEN_SHARE
+    assert share == pytest.approx(6372 / 7536) and share >= exclusions.ACK_AT_OPEN_SHARE
     got = kpis.results(con, Filters(), AS_OF, keys=("mtta",), previous=False)["mtta"]
     assert got.value is None and got.status == "not measurable" and got.stats["median"] is None
-    label = kpis.reg.ACK_EXCLUSIONS[1].label
+    label = exclusions.ACK_EXCLUSIONS[1].label
     cancelled = raw.groupby("SR Number")["Activity"].last().eq("Completed-Cancelled").sum()
     assert dict(got.excluded)[label] == raw["SR Number"].nunique() - cancelled
     assert label in got.reason

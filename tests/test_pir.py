@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from analytics.governance import pir
 from analytics.sla.business_days import add_business_days, close_of_business, working_calendar
-from analytics.sla.policy import ALWAYS, Calendar, business_calendar, default_policy, save_policy
+from analytics.sla.calendar import ALWAYS, Calendar
+from analytics.sla.policy import business_calendar, default_policy, save_policy
 from analytics.store import db
 from analytics.store.auth import local_operator
 from analytics.store.filters import Filters

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from analytics.charts.recurrence import cluster_choices, export_frame, to_json_records
 from analytics.cli import main
 from analytics.recurrence import clustering
-from analytics.recurrence.titles import display_label, field_signature, normalise_title
+from analytics.recurrence.titles import RULES_VERSION, display_label, field_signature, normalise_title
 from analytics.store import db
 from analytics.store.filters import Filters
 
@@ -304,4 +304,4 @@ def test_a_store_clustered_by_older_rules_is_rebuilt(con):
     con.execute("UPDATE settings SET value = '1' WHERE key = ?", [clustering.RULES_SETTING])
     assert clustering.stored_threshold(con) is None  # made by other rules: not current
     assert clustering.update_clusters(con, dataset_id=1)["mode"] == "full"
-    assert db.get_setting(con, clustering.RULES_SETTING) == str(clustering.RULES_VERSION)
+    assert db.get_setting(con, clustering.RULES_SETTING) == str(RULES_VERSION)

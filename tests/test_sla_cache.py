@@ -11,13 +11,14 @@ import pytest
 from analytics.demo.loader import demo_policy, load_demo
 from analytics.ingest import datasets
 from analytics.kpi import kpis, registry
+from analytics.kpi.facts import period_of
 from analytics.kpi.sla_kpis import sla_rows
-from analytics.kpi.trends import period_of, undated
 from analytics.sla import cache
 from analytics.sla.engine import evaluate
 from analytics.sla.policy import save_policy
 from analytics.store.auth import local_operator
 from analytics.store.filters import Filters
+from analytics.store.periods import undated
 
 AS_OF = datetime(2026, 11, 23, 12, 0)
 SLA_KPIS = [registry.get("response_sla"), registry.get("resolution_sla")]

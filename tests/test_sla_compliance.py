@@ -9,8 +9,9 @@ import pytest
 
 from analytics.charts import sla
 from analytics.demo.loader import DEMO_POLICY_VERSION, load_demo
-from analytics.kpi.trends import period_of
+from analytics.kpi.facts import period_of
 from analytics.sla import compliance as comp
+from analytics.sla.definitions import SLA_SMALL_N
 from analytics.sla.engine import evaluate
 from analytics.sla.timeline import ticket_timeline
 from analytics.store.auth import local_operator
@@ -73,7 +74,7 @@ def test_compliance_table_matches_pandas(frame, days):
             if met + breached:
                 assert row["compliance_pct"] == pytest.approx(100 * met / (met + breached), abs=0.01)
                 assert row["status"] == ("met" if row["compliance_pct"] >= 95 else "missed")
-                assert row["small_sample"] == (met + breached < comp.SMALL_N)
+                assert row["small_sample"] == (met + breached < SLA_SMALL_N)
             open_b = status.isin(["breached", "running"]) & (stop.isna() | (stop >= te)) & (breach < te) & of_sev
             assert row["open_breached"] == int(open_b.sum())
             assert row["not_applicable"] == int((opened & of_sev & (status == "not applicable")).sum())

@@ -15,7 +15,7 @@ from analytics.cli import main
 from analytics.governance import closure_metrics
 from analytics.governance.closure_rules import ClosureRules
 from analytics.kpi import kpis
-from analytics.kpi.trends import period_of
+from analytics.kpi.facts import period_of
 from analytics.report.sections import sla_section
 from analytics.sla import cache, compliance
 from analytics.sla.engine import evaluate

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
+from analytics.sla.calendar import Calendar
 from analytics.sla.policy import (
     SEED_VERSION,
-    Calendar,
     PolicyError,
     default_policy,
     pause_matcher,

@@ -13,8 +13,7 @@ import pytest
 
 from analytics.ingest.pipeline import ingest_file
 from analytics.kpi import kpis
-from analytics.kpi import registry as reg
-from analytics.kpi.trends import period_of
+from analytics.kpi.facts import period_of
 from analytics.sla import cache
 from analytics.sla.compliance import compliance_table, counts
 from analytics.sla.engine import evaluate
@@ -22,6 +21,7 @@ from analytics.sla.policy import default_policy
 from analytics.sla.timeline import ticket_timeline
 from analytics.store import db
 from analytics.store.auth import local_operator
+from analytics.store.exclusions import RESOLVE_EXCLUSIONS
 from analytics.store.filters import Filters
 
 AS_OF = datetime(2017, 3, 1)
@@ -155,7 +155,7 @@ def test_github_legacy_imports_are_left_out_as_mttr_leaves_them_out(tmp_path, re
     legacy = set("statuspage:" + raw.loc[raw["created_at"] == raw["resolved_at"], "id"])
     assert len(legacy) == 839  # the README's bulk import
     frame = evaluate(con, as_of=datetime(2024, 1, 1), policies=[default_policy()]).set_index("ticket_id")
-    label = next(x.label for x in reg.RESOLVE_EXCLUSIONS if x.condition_sql == "resolved_at = opened_at")
+    label = next(x.label for x in RESOLVE_EXCLUSIONS if x.condition_sql == "resolved_at = opened_at")
     for m in ("response", "resolution"):
         assert set(frame.index[frame[f"{m}_reason"].astype(str) == label]) == legacy
     mttr = kpis.results(con, Filters(date_from=date(2010, 1, 1), date_to=date(2023, 12, 31)), datetime(2024, 1, 1),

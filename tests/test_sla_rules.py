@@ -12,11 +12,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from analytics.kpi import registry as reg
 from analytics.sla.breakdown import describe_paused_by, not_measured, paused_by
+from analytics.sla.calendar import Calendar
 from analytics.sla.engine import evaluate
-from analytics.sla.policy import Calendar, PauseReasons, Target, policy_from_toml
+from analytics.sla.policy import PauseReasons, Target, policy_from_toml
 from analytics.sla.timeline import ticket_timeline
+from analytics.store.exclusions import ACK_EXCLUSIONS, RESOLVE_EXCLUSIONS
 from tests.test_sla_engine import NAT, POLICY, T0, add, check, m, run
 
 
@@ -244,7 +245,7 @@ def test_mttr_exclusions_leave_both_clocks_with_the_kpi_label(con):
         {"external_id": "ack", "severity": "SEV-2", "opened_at": T0, "acknowledged_at": m(-1), "resolved_at": m(60),
          "status_category": "closed"})
     r = run(con, as_of=m(100))
-    labels = {x.condition_sql: x.label for x in (*reg.RESOLVE_EXCLUSIONS, *reg.ACK_EXCLUSIONS)}
+    labels = {x.condition_sql: x.label for x in (*RESOLVE_EXCLUSIONS, *ACK_EXCLUSIONS)}
     for key, cond in (("zero", "resolved_at = opened_at"), ("back", "resolved_at < opened_at")):
         check(r[key], response_status="not applicable", resolution_status="not applicable",
               response_reason=labels[cond], resolution_reason=labels[cond])

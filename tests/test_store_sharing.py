@@ -29,8 +29,8 @@ def _cli(*argv: str, env: dict | None = None) -> subprocess.Popen:
 
 def _hold(path: Path, write: bool, seconds: float) -> subprocess.Popen:
     """Another process holding the store's turn for `seconds`."""
-    code = ("import sys, time; from analytics import store; "
-            f"ctx = store.writing(sys.argv[1]) if {write} else store.reading(sys.argv[1]); "
+    code = ("import sys, time; from analytics.store import sharing; "
+            f"ctx = sharing.writing(sys.argv[1]) if {write} else sharing.reading(sys.argv[1]); "
             "con = ctx.__enter__(); print('holding', flush=True); "
             f"time.sleep({seconds}); ctx.__exit__(None, None, None)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(path)], cwd=REPO_ROOT, text=True,
@@ -190,7 +190,7 @@ def test_a_new_or_old_store_is_created_or_upgraded_before_a_read(tmp_path):
 
 _STALLED_UPLOAD = """
 import pathlib, sys, time
-from analytics import ingest_stage
+from analytics.ingest import stage as ingest_stage
 from analytics.cli import main
 
 file, db_path, stage, started, release = sys.argv[1:]

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from analytics.cli import main as cli
-from analytics.ingest.pipeline import IngestError, ingest_file
+from analytics.ingest.pipeline import ingest_file
+from analytics.ingest.stage import IngestError
 from analytics.store.auth import local_operator
 
 SAMPLE = Path(__file__).parent / "fixtures" / "servicenow_event_log_sample.csv"

@@ -19,7 +19,7 @@ import pytest
 from analytics import uploads
 from analytics.cli import main as cli
 from analytics.demo.loader import load_demo
-from analytics.ingest.pipeline import IngestError
+from analytics.ingest.stage import IngestError
 from analytics.ingest.tickets_export import tickets_frame
 from analytics.recurrence import clustering as recurrence
 from analytics.store import db

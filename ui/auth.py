@@ -147,7 +147,7 @@ def _request_headers() -> Mapping[str, str]:
     """This session's request headers (empty outside a served session, e.g. in AppTest)."""
     try:
         return dict(st.context.headers)
-    except Exception:  # noqa: BLE001 - no request behind the script run
+    except RuntimeError:  # "Runtime hasn't been created": a script run with no server (AppTest)
         return {}
 
 

@@ -17,10 +17,11 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from analytics.ingest import datasets, pipeline, profiles
+from analytics.ingest import datasets, profiles, stage
 from analytics.kpi import overview
 from analytics.store import filters as flt
 from analytics.store.filters import Filters
+from analytics.store.periods import utc_now
 from ui.store_view import con_key
 
 BACKLOG_ROWS = 1000  # open tickets listed on the Overview (most severe, oldest first)
@@ -110,15 +111,15 @@ def dataset_data(con: duckdb.DuckDBPyConnection, name: str, *args: Any) -> pd.Da
 @st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
 def _inspect(_con: duckdb.DuckDBPyConnection, con_key: int, file_id: str, name: str,
              _data: bytes, profile_toml: str | None, tz: str | None,
-             max_bytes: int, delimiter: str | None) -> pipeline.Inspection:
+             max_bytes: int, delimiter: str | None) -> stage.Inspection:
     profile = profiles.parse_profile(profile_toml, origin="mapping") if profile_toml else None
-    return pipeline.inspect_file(_con, data=_data, name=name, profile=profile, tz=tz,
+    return stage.inspect_file(_con, data=_data, name=name, profile=profile, tz=tz,
                                max_bytes=max_bytes, delimiter=delimiter)
 
 
 def inspect_upload(con: duckdb.DuckDBPyConnection, file_id: str, name: str, data: bytes,
                    profile: profiles.Profile | None, tz: str | None,
-                   max_bytes: int, delimiter: str | None = None) -> pipeline.Inspection:
+                   max_bytes: int, delimiter: str | None = None) -> stage.Inspection:
     """Cached `inspect_file` of an uploaded file (keyed by its upload id, not its bytes)."""
     toml = profile.to_toml() if profile is not None else None
     return _inspect(con, con_key(con), file_id, name, data, toml, tz, max_bytes, delimiter)
@@ -126,7 +127,7 @@ def inspect_upload(con: duckdb.DuckDBPyConnection, file_id: str, name: str, data
 
 def as_of_now() -> datetime:
     """Now (naive UTC) to the minute, so cached as-of results live for a minute."""
-    return overview.utc_now().replace(second=0, microsecond=0)
+    return utc_now().replace(second=0, microsecond=0)
 
 
 # --- the forms' lists ---------------------------------------------------------------------

@@ -20,10 +20,11 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from analytics import upgrade
 from analytics.demo import generator
+from analytics.demo.calendar import DEMO_TIMEZONE
 from analytics.demo.loader import DEMO_OPERATOR, load_demo
-from analytics.kpi import overview
 from analytics.store import auth, db, engagements, sharing
 from analytics.store.engagements import Engagement, EngagementError
+from analytics.store.periods import utc_now
 from ui import filter_bar, pages_folder, store_view, widgets
 
 QUERY_KEY = "engagement"  # the URL parameter holding the current engagement's slug
@@ -212,7 +213,7 @@ def demo_engagement(catalog: Path, actor: auth.Identity) -> Engagement:
             return e
     try:
         return engagements.create(catalog, engagements.DEMO_SLUG, DEMO_NAME, go_live=generator.DEFAULT_GO_LIVE,
-                                  timezone_name=generator.DEMO_TIMEZONE, window_days=generator.DEMO_WINDOW_DAYS,
+                                  timezone_name=DEMO_TIMEZONE, window_days=generator.DEMO_WINDOW_DAYS,
                                   is_demo=True, actor=actor)
     except EngagementError:  # made by another process meanwhile
         made = [e for e in engagements.list_engagements(catalog) if e.slug == engagements.DEMO_SLUG and e.is_demo]
@@ -228,7 +229,7 @@ def load_demo_data(e: Engagement, actor: auth.Identity, n_tickets: int = 5000, f
             return []
         results = load_demo(w, n_tickets=n_tickets, actor=actor)
         if first_start:
-            db.set_setting(w, "demo_autoloaded", overview.utc_now().isoformat(timespec="seconds"))
+            db.set_setting(w, "demo_autoloaded", utc_now().isoformat(timespec="seconds"))
     return results
 
 

@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from analytics.kpi.trends import period_of
+from analytics.kpi.facts import period_of
 from analytics.report import builder, pack, pdf
 from analytics.store.filters import Filters
 from ui import cache, engagement_state, page, widgets
@@ -21,7 +21,7 @@ _FORMATS = {
 
 
 def _months(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Every month of the data's span (kpi_trends.period_of: first to last event of any kind),
+    """Every month of the data's span (kpi_facts.period_of: first to last event of any kind),
     latest first: a month with resolutions but no openings has a report too."""
     if not con.cursor().execute("SELECT count(opened_at) FROM tickets").fetchall()[0][0]:
         return []

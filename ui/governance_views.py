@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics.governance import closure, portfolio, signoff
+from analytics.governance.closure_rules import AT_RISK, FAIL, NOT_MEASURABLE, PASS
 from analytics.kpi import facts
 from analytics.store import audit, engagements
 from analytics.store.auth import Permission
@@ -22,12 +23,12 @@ from ui import cache, connection, store_view, widgets
 
 # Status words with an icon each, so a status never rests on colour alone.
 STATUS_ICONS = {
-    closure.PASS: ":material/check_circle:",
-    closure.FAIL: ":material/cancel:",
-    closure.AT_RISK: ":material/warning:",
-    closure.NOT_MEASURABLE: ":material/help:",
+    PASS: ":material/check_circle:",
+    FAIL: ":material/cancel:",
+    AT_RISK: ":material/warning:",
+    NOT_MEASURABLE: ":material/help:",
 }
-_STATUS_SYMBOL = {closure.PASS: "✓", closure.FAIL: "✗", closure.AT_RISK: "⚠", closure.NOT_MEASURABLE: "?"}
+_STATUS_SYMBOL = {PASS: "✓", FAIL: "✗", AT_RISK: "⚠", NOT_MEASURABLE: "?"}
 
 
 @st.cache_data(show_spinner=False, max_entries=64, ttl=3600)

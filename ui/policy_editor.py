@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics.sla import policy as sp
+from analytics.sla.calendar import ALWAYS
 from analytics.sla.policy_form import ANY_TYPE, KIND_LABELS, policy_from_form, targets_frame
 from analytics.store import units
 from analytics.store.auth import Permission
@@ -28,7 +29,7 @@ TARGET_COLUMNS = {
     "severity": st.column_config.SelectboxColumn("Severity", options=list(SEVERITIES), required=True),
     "ticket type": st.column_config.SelectboxColumn("Ticket type", options=[ANY_TYPE, *TICKET_TYPES], required=True),
     "clock": st.column_config.SelectboxColumn("Clock", options=["response", "resolution"], required=True),
-    "calendar": st.column_config.SelectboxColumn("Calendar", options=[sp.ALWAYS, sp.BUSINESS], required=True),
+    "calendar": st.column_config.SelectboxColumn("Calendar", options=[ALWAYS, sp.BUSINESS], required=True),
     "kind": st.column_config.SelectboxColumn("Kind", options=list(KIND_LABELS.values()), required=True),
     "amount": st.column_config.NumberColumn(
         "Amount", min_value=0, help="Minutes or business days, as the kind says; none for same business day "

@@ -8,19 +8,20 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from analytics.kpi.trends import Period, period_of, undated
+from analytics.kpi.facts import period_of
 from analytics.sla import agreement as sla_agreement
 from analytics.sla import breakdown, compliance, engine
 from analytics.sla import policy as sla_policy
 from analytics.sla import timeline as sla_timeline
 from analytics.store.filters import Filters
+from analytics.store.periods import Period, undated
 from ui.store_view import con_key
 
 _CACHE = {"show_spinner": False, "max_entries": 16, "ttl": 600}
 
 
 def period(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> Period:
-    """The period the filters select (kpi_trends.period_of: the data's span without dates)."""
+    """The period the filters select (kpi_facts.period_of: the data's span without dates)."""
     return period_of(con, filters, as_of)
 
 

@@ -14,7 +14,7 @@ import streamlit as st
 
 from analytics.demo.loader import load_demo
 from analytics.ingest import timeparse
-from analytics.ingest.pipeline import Inspection
+from analytics.ingest.stage import Inspection
 from analytics.store import db, engagements
 from analytics.store.engagements import DEFAULT_WINDOW_DAYS, Engagement
 from ui import auth as ui_auth
@@ -154,7 +154,8 @@ def writing(new: NewEngagement | None) -> Iterator[duckdb.DuckDBPyConnection]:
             yield w
     except BaseException:
         # A failed upload leaves the installation as it was: the engagement it made goes too.
-        with contextlib.suppress(Exception):  # the upload's own error is the one to tell
+        # The upload's own error is the one to tell; a store that can't be discarded is not (a bug is).
+        with contextlib.suppress(engagements.EngagementError, duckdb.Error, OSError):
             engagements.discard_empty(engagement_state.installation_path(), e.slug, ui_auth.actor(),
                                       "its first upload failed")
         raise

@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-# The demo's on-call zone (same as analytics.demo.generator.DEMO_TIMEZONE). Defined here because
-# analytics.demo.generator re-exports these renderers, so this module must not import demo.
+# The demo's on-call zone (same as analytics.demo.calendar.DEMO_TIMEZONE). Defined here because
+# analytics.demo.generator imports this module, so this module must not import demo.
 PAGERDUTY_TZ = "America/New_York"
 
 Column = str | Callable[[pd.DataFrame], pd.Series]

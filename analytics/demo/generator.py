@@ -21,13 +21,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analytics.demo.calendar import BUSINESS_HOURS, DEMO_HOLIDAY_COUNTRY, DEMO_TIMEZONE, Calendar, demo_holidays  # noqa: F401 (API)
+from analytics.demo.calendar import Calendar
 from analytics.demo.formats import arrow_concat as _join  # Arrow column building
 from analytics.demo.formats import arrow_int_strings as _int_str
 from analytics.demo.formats import arrow_null_unless as _where
 from analytics.demo.formats import arrow_strings as _strings
 from analytics.demo.formats import arrow_values as _arrow
-from analytics.demo.formats import canonical_csv_writer, to_jira_csv, to_pagerduty_csv, to_servicenow_list  # noqa: F401 (API)
+from analytics.demo.formats import canonical_csv_writer
 from analytics.store.schema import TICKET_COLUMNS
 
 DEFAULT_GO_LIVE = date(2026, 9, 7)  # a Monday (and US Labor Day: a skeleton-staff go-live)
@@ -346,8 +346,8 @@ def _chunks(n_tickets: int, seed: int, go_live: date = DEFAULT_GO_LIVE,
         raise ValueError("days must be at least 1")
     cal = Calendar(go_live, days)
     out = _outages(np.random.default_rng([seed, 2]), cal)
-    d = np.arange(days)
-    w = (1 + SPIKE * np.exp(-d / TAU_DAYS)) * np.where(
+    day_index = np.arange(days)
+    w = (1 + SPIKE * np.exp(-day_index / TAU_DAYS)) * np.where(
         cal.holiday[:days], HOLIDAY_FACTOR, np.array(WEEKDAY_FACTOR)[cal.weekday[:days]])
     counts = np.random.default_rng([seed, 0]).multinomial(n_tickets, w / w.sum())
     start, acc, first, k = 0, 0, 1, 0

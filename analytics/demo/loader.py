@@ -9,6 +9,7 @@ from pathlib import Path
 
 from analytics import uploads
 from analytics.demo import generator
+from analytics.demo.calendar import DEMO_HOLIDAY_COUNTRY, DEMO_TIMEZONE
 from analytics.governance import signoff
 from analytics.ingest.pipeline import IngestResult
 from analytics.ingest.profiles import find_profile
@@ -37,8 +38,8 @@ def demo_policy():
     """The seed targets on the demo's own business calendar (New York hours, US holidays):
     the generator schedules its responders on that calendar, so its breaches fall where a
     real team's would — around weekends and US public holidays."""
-    calendar = business_calendar(generator.DEMO_TIMEZONE).model_copy(update={"country": generator.DEMO_HOLIDAY_COUNTRY})
-    return default_policy(generator.DEMO_TIMEZONE).model_copy(
+    calendar = business_calendar(DEMO_TIMEZONE).model_copy(update={"country": DEMO_HOLIDAY_COUNTRY})
+    return default_policy(DEMO_TIMEZONE).model_copy(
         update={"version": DEMO_POLICY_VERSION, "effective_from": date(1970, 1, 1), "calendars": [calendar]})
 
 

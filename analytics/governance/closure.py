@@ -28,20 +28,16 @@ from analytics.governance.closure_rules import (
     FAIL,
     NOT_MEASURABLE,
     PASS,
-    STATUSES,
     ClosureRules,
     Outcome,
     definition,
     load_rules,
 )
 from analytics.kpi import backlog
-from analytics.kpi.overview import normalise_as_of
-from analytics.kpi.trends import undated
 from analytics.store.filters import Filters
+from analytics.store.periods import normalise_as_of, undated
 
-__all__ = ["PASS", "FAIL", "AT_RISK", "NOT_MEASURABLE", "STATUSES", "COLUMNS", "evaluate", "evidence", "verdict",
-           "READY", "NOT_YET", "AT_RISK_VERDICT",
-           "cli_records"]
+__all__ = ["COLUMNS", "evaluate", "evidence", "verdict", "READY", "NOT_YET", "AT_RISK_VERDICT", "cli_records"]
 COLUMNS = ["key", "criterion", "status", "detail", "evidence_count", "definition"]
 
 # Open at T (analytics.kpi.backlog), and resolved or closed without a time to read: relations
@@ -222,7 +218,10 @@ def evidence(con, key: str, as_of: datetime | None = None, filters: Filters = Fi
              rules: ClosureRules | None = None) -> pd.DataFrame:
     """The rows behind one criterion: tickets (open defects, enhancements), stopped SLA clocks,
     KPI figures per service, or the required roles' sign-off state."""
-    return _outcome(con, key, as_of, filters, rules).evidence.reset_index(drop=True)
+    rows = _outcome(con, key, as_of, filters, rules).evidence
+    if rows is None:  # every check builds its rows when asked to (rows=True, the default)
+        raise RuntimeError(f"closure criterion '{key}' returned no evidence rows")
+    return rows.reset_index(drop=True)
 
 
 def cli_records(con, as_of: datetime | None = None) -> list[dict]:

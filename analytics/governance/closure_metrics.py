@@ -1,7 +1,7 @@
 """Closure criteria that rest on measures: SLA compliance (SLA engine) and KPI targets (KPI engine).
 
 Both are evaluated as of a moment T over a window that ends at the end of the data or at T,
-whichever is earlier (the default period's end, kpi_trends.period_of: an export that ended
+whichever is earlier (the default period's end, kpi_facts.period_of: an export that ended
 long ago is judged over its last weeks, not over empty ones): the SLA engine stops no clock
 after T, SLA compliance is the one cohort of analytics.sla.compliance.counts, and the KPI
 engine runs over the window. Rules and their exact wording: analytics/governance/closure_rules.py.
@@ -16,13 +16,14 @@ import pandas as pd
 from analytics.charts.kpi import fmt
 from analytics.governance.closure_rules import AT_RISK, FAIL, NOT_MEASURABLE, PASS, ClosureRules, Outcome
 from analytics.kpi import registry as reg
+from analytics.kpi.facts import period_of
 from analytics.kpi.kpis import MET, MISSED, status_of
 from analytics.kpi.kpis import frame as kpi_frame
-from analytics.kpi.trends import Period, period_of, undated
 from analytics.sla import engine, policy
 from analytics.sla.compliance import counts, in_cohort, wilson
 from analytics.store import db
 from analytics.store.filters import Filters
+from analytics.store.periods import Period, undated
 
 METRICS = ("response", "resolution")
 SLA_EVIDENCE = ["ticket_id", "metric", "status", "severity", "type", "opened_at", "stopped_at",

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from analytics.governance.signoff import ROLES
 from analytics.kpi.registry import BY_KEY as KPI_BY_KEY
-from analytics.kpi.registry import SLA_SMALL_N
+from analytics.sla.definitions import SLA_SMALL_N
 from analytics.store import audit, auth, db
 from analytics.store.schema import SEVERITIES, TICKET_TYPES
 
@@ -118,7 +118,11 @@ class Outcome:
 
     @property
     def evidence_count(self) -> int:
-        return self.count if self.count is not None else len(self.evidence)
+        if self.count is not None:
+            return self.count
+        if self.evidence is None:
+            raise ValueError(f"closure outcome {self.status!r} has neither evidence rows nor their count")
+        return len(self.evidence)
 
 
 def definition(key: str, rules: ClosureRules) -> str:
@@ -196,7 +200,7 @@ def rules_to_toml(rules: ClosureRules) -> str:
 
 def save_rules(con, rules: ClosureRules | dict, actor: auth.Identity) -> bool:
     """Validate and save the rules with an audit record of what changed; False when unchanged."""
-    actor = auth.require(actor, auth.Permission.CHANGE_CLOSURE_RULES).label
+    label = auth.require(actor, auth.Permission.CHANGE_CLOSURE_RULES).label
     new = validate_rules(rules)
     old = load_rules(con)
     if new == old and db.get_setting(con, SETTING) is not None:
@@ -206,5 +210,5 @@ def save_rules(con, rules: ClosureRules | dict, actor: auth.Identity) -> bool:
     with audit.transaction(con) as cur:
         cur.execute("INSERT INTO settings VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     [SETTING, rules_to_toml(new)])
-        audit.record(cur, actor, audit.CLOSURE_RULES_SAVE, SETTING, {"changes": changes})
+        audit.record(cur, label, audit.CLOSURE_RULES_SAVE, SETTING, {"changes": changes})
     return True

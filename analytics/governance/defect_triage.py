@@ -28,11 +28,11 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from analytics.kpi.overview import normalise_as_of
 from analytics.sla.business_days import close_of_business, policy_index, working_calendar
 from analytics.sla.policy import policies as saved_policies
 from analytics.store import db
 from analytics.store.filters import Filters
+from analytics.store.periods import normalise_as_of
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,8 @@ def evaluate(con, filters: Filters, as_of: datetime | None = None) -> pd.DataFra
         "fix_due_at": fix_due, "fix_met": _met(resolved, fix_due, lost, now),
         "scheduled": t["scheduled"].astype(bool),
         "schedule_met": pd.array(np.where(schedule & is_open, t["scheduled"], None), dtype=object),
-        "open": is_open, "excluded": np.where(excluded == "", None, excluded),
+        # numpy's stubs leave None out of ArrayLike; np.where takes it as an object scalar.
+        "open": is_open, "excluded": np.where(excluded == "", None, excluded),  # type: ignore[call-overload]
     }, columns=list(COLUMNS))
     for col in ("class", "ack_target", "fix_target", "excluded"):
         out[col] = out[col].astype(object).where(out[col].notna(), None)

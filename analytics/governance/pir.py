@@ -25,12 +25,11 @@ import numpy as np
 import pandas as pd
 
 from analytics.governance.pir_actions import action_frame
-from analytics.kpi.overview import normalise_as_of
-from analytics.kpi.trends import undated
 from analytics.sla.business_days import add_business_days, local_dates, policy_index, working_calendar
 from analytics.sla.policy import policies as saved_policies
 from analytics.store import db
 from analytics.store.filters import Filters
+from analytics.store.periods import normalise_as_of, undated
 
 STATES = ("done on time", "done late", "overdue", "not yet due")
 SOURCE_COLUMN = "ticket column pir_completed_at"
@@ -197,8 +196,9 @@ def _judge(con, t: pd.DataFrame, pol: PirPolicy, as_of: datetime) -> pd.DataFram
     use_reg = ~np.isnat(reg_day) & (reg_day <= today)
     use_col = ~use_reg & ~np.isnat(done_col) & (done_col <= today)
     done = np.where(use_reg, reg_day, np.where(use_col, done_col, np.datetime64("NaT", "D")))
+    # numpy's stubs leave None out of ArrayLike; np.where takes it as an object scalar.
     source = np.where(use_reg, "register " + t["reg_file"].fillna("").astype(str),
-                      np.where(use_col, SOURCE_COLUMN, None))
+                      np.where(use_col, SOURCE_COLUMN, None))  # type: ignore[call-overload]
     has_done = ~np.isnat(done)
     late_by = (done - due).astype("timedelta64[D]").astype("float64")
     over_by = (today - due).astype("timedelta64[D]").astype("float64")

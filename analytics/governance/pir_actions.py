@@ -16,12 +16,12 @@ from datetime import datetime, time, timedelta
 import numpy as np
 import pandas as pd
 
-from analytics.kpi.trends import undated
 from analytics.sla.business_days import local_dates, working_calendar
 from analytics.sla.policy import policies as saved_policies
 from analytics.sla.policy import policy_in_force
 from analytics.store import db
 from analytics.store.filters import Filters
+from analytics.store.periods import undated
 
 STATES = ("open", "overdue", "closed")
 COLUMNS = ("ticket_id", "ticket_ref", "register_id", "register_file", "row_number", "action", "owner",

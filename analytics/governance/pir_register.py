@@ -29,8 +29,9 @@ from datetime import date, datetime, timezone
 
 import pandas as pd
 
-from analytics.ingest.pipeline import formula_warnings, max_upload_bytes
-from analytics.ingest.readers import FileRejected, load_raw, read_bytes
+from analytics.ingest.file_limits import FileRejected
+from analytics.ingest.readers import load_raw, read_bytes
+from analytics.ingest.stage import formula_warnings, max_upload_bytes
 from analytics.ingest.transform import qident
 from analytics.store import audit, auth, db
 
@@ -171,12 +172,12 @@ def _check_row(cell: dict[str, str | None], dayfirst: bool) -> dict:
     if cell.get("ticket_ref") is None:
         raise ValueError("no ticket id")
     for f, limit in _MAX_LEN.items():
-        if cell.get(f) is not None and len(cell[f]) > limit:
+        if (value := cell.get(f)) is not None and len(value) > limit:
             raise ValueError(f"{f.replace('_', ' ')} is longer than {limit} characters")
     rec: dict = {"ticket_ref": cell["ticket_ref"], "action": cell.get("action"), "owner": cell.get("owner")}
     for f in ("completed_on", "due_on", "closed_on"):
         try:
-            rec[f] = parse_day(cell[f], dayfirst) if cell.get(f) else None
+            rec[f] = parse_day(day, dayfirst) if (day := cell.get(f)) else None
         except ValueError as exc:
             raise ValueError(f"{f.replace('_', ' ')}: {exc}") from None
     if not rec["action"] and any(cell.get(f) for f in ("owner", "due_on", "closed_on")):
@@ -187,7 +188,7 @@ def _check_row(cell: dict[str, str | None], dayfirst: bool) -> dict:
 def ingest_register(con, path=None, *, data: bytes | None = None, name: str | None = None,
                     actor: auth.Identity) -> RegisterResult:
     """Load one PIR register into the store (see the module docstring)."""
-    actor = auth.require(actor, auth.Permission.UPLOAD).label
+    label = auth.require(actor, auth.Permission.UPLOAD).label
     if data is None and path is None:
         raise RegisterError("no register file given")
     display, raw = read_bytes(data if data is not None else path, name)
@@ -210,7 +211,7 @@ def ingest_register(con, path=None, *, data: bytes | None = None, name: str | No
             rows = cur.execute(f"SELECT __row, * EXCLUDE (__row) FROM {qident(table)} ORDER BY __row").fetchall()
         finally:
             cur.execute(f"DROP TABLE IF EXISTS {qident(table)}")
-        result = _store(con, cur, display, sha, rf.columns, rows, cols, actor)
+        result = _store(con, cur, display, sha, rf.columns, rows, cols, label)
         result.messages += formula_warnings(rf.formula_cells)
         return result
 

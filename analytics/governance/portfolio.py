@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from datetime import datetime, time, timedelta
 
 import duckdb
 import pandas as pd
 
 from analytics.governance import closure, signoff
-from analytics.governance.closure_rules import load_rules
+from analytics.governance.closure_rules import PASS, load_rules
 from analytics.kpi import facts, kpis, registry
-from analytics.kpi.overview import normalise_as_of
 from analytics.store import engagements
 from analytics.store.engagements import Engagement
 from analytics.store.filters import Filters
+from analytics.store.periods import normalise_as_of
 
 COLUMNS = ["slug", "name", "is_demo", "go_live", "days_since_go_live", "data_from", "data_to", "tickets",
            "open_sev12", "resolution_sla_pct", "resolution_sla_n", "mttr_median_h", "mttr_n",
@@ -78,12 +79,13 @@ def row(e: Engagement, con: duckdb.DuckDBPyConnection, now: datetime | None = No
         "resolution_sla_pct": sla.value if sla else None, "resolution_sla_n": sla.n if sla else 0,
         "mttr_median_h": mttr.stats.get("median") if mttr else None,
         "mttr_n": mttr.n if mttr else 0,
-        "criteria_passing": int((scorecard["status"] == closure.PASS).sum()), "criteria_total": len(scorecard),
+        "criteria_passing": int((scorecard["status"] == PASS).sum()), "criteria_total": len(scorecard),
         "signoffs_signed": signed, "signoffs_required": len(required), "as_of": as_of,
     }
 
 
-def table(found: Iterable[Engagement], open_store: Callable[[Engagement], object],
+def table(found: Iterable[Engagement],
+          open_store: Callable[[Engagement], AbstractContextManager[duckdb.DuckDBPyConnection]],
           now: datetime | None = None) -> pd.DataFrame:
     """One row per engagement; `open_store(e)` is a context manager yielding its store connection."""
     rows = []

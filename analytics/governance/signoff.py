@@ -13,6 +13,7 @@ decides: "signed", "revoked", or "not signed" when none.
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from typing import Any
 
 import pandas as pd
 
@@ -75,7 +76,7 @@ def record(con, role: str, name: str, signed_on: date, comment: str, actor: auth
     A later sign-off for the same role supersedes the earlier one (both stay in the history).
     Raises ValueError with a message for the user: unknown role, empty name, date in the future;
     auth.PermissionDenied when the actor is not an approver."""
-    actor = _who(actor)
+    who = _who(actor)
     _check_role(role)
     name = _text(name, "The signer's name", MAX_NAME, required=True)
     comment = _text(comment, "The comment", MAX_COMMENT, required=False)
@@ -87,8 +88,8 @@ def record(con, role: str, name: str, signed_on: date, comment: str, actor: auth
         raise ValueError(f"The sign-off date {signed_on:%Y-%m-%d} is in the future; a sign-off records "
                          "something that has happened")
     with audit.transaction(con) as cur:
-        event_id = _append(cur, role, SIGNED, name, signed_on, comment, actor)
-        audit.record(cur, actor, audit.SIGNOFF_RECORD, f"signoff:{role}",
+        event_id = _append(cur, role, SIGNED, name, signed_on, comment, who)
+        audit.record(cur, who, audit.SIGNOFF_RECORD, f"signoff:{role}",
                      {"event_id": event_id, "role": role, "name": name, "signed_on": signed_on,
                       "comment": comment})
     return event_id
@@ -96,7 +97,7 @@ def record(con, role: str, name: str, signed_on: date, comment: str, actor: auth
 
 def revoke(con, role: str, reason: str, actor: auth.Identity) -> int:
     """Revoke the current sign-off of `role`, giving a reason; returns the event id."""
-    actor = _who(actor)
+    who = _who(actor)
     _check_role(role)
     reason = _text(reason, "A reason for the revocation", MAX_COMMENT, required=True)
     with audit.transaction(con) as cur:
@@ -104,8 +105,8 @@ def revoke(con, role: str, reason: str, actor: auth.Identity) -> int:
         if latest is None or latest[0] != SIGNED:
             state = "was revoked already" if latest else "has never been signed"
             raise ValueError(f"There is no current sign-off for {role} to revoke: it {state}.")
-        event_id = _append(cur, role, REVOKED, latest[1], None, reason, actor)
-        audit.record(cur, actor, audit.SIGNOFF_REVOKE, f"signoff:{role}",
+        event_id = _append(cur, role, REVOKED, latest[1], None, reason, who)
+        audit.record(cur, who, audit.SIGNOFF_REVOKE, f"signoff:{role}",
                      {"event_id": event_id, "role": role, "name": latest[1], "signed_on": latest[2],
                       "reason": reason})
     return event_id
@@ -134,7 +135,7 @@ def current(con, as_of: datetime | None = None) -> pd.DataFrame:
         last[r[1]] = r
         if r[2] == SIGNED:
             last_signed[r[1]] = r
-    out = []
+    out: list[dict[str, Any]] = []
     for role in ROLES:
         ev = last.get(role)
         if ev is None:

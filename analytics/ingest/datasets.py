@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analytics.ingest.events import restamp_resolution
-from analytics.store import audit, auth, db
+from analytics.store import audit, auth
 from analytics.store.csv_export import formula_start_sql
 from analytics.store.exclusions import ACK_AT_OPEN_MIN_TICKETS, ACK_AT_OPEN_SHARE
 from analytics.store.schema import TICKET_FIELDS
@@ -176,31 +176,24 @@ def delete_dataset(con, dataset_id: int, actor: auth.Identity) -> int:
     that does not exist changes nothing and records nothing. Its uploader needs the
     delete-own permission (analyst), anyone else delete-any (admin): auth.PermissionDenied."""
     auth.require(actor, auth.Permission.DELETE_OWN_DATASETS)
-    with db.write_lock:
-        cur = con.cursor()
-        cur.execute("BEGIN TRANSACTION")
-        try:
-            n = cur.execute("SELECT count(*) FROM tickets WHERE dataset_id = ?", [dataset_id]).fetchall()[0][0]
-            found = cur.execute("SELECT file_name, sha256, source, uploaded_by FROM datasets WHERE dataset_id = ?",
-                                [dataset_id]).fetchall()
-            if found:
-                actor = auth.require_delete(actor, found[0][3])
-                audit.record(cur, actor, audit.DATASET_DELETE, f"dataset:{dataset_id}", {
-                    "file_name": found[0][0], "sha256": found[0][1], "source": found[0][2],
-                    "uploaded_by": found[0][3], "tickets_removed": int(n)})
-            # Tickets of other uploads that lose this upload's history get their export's
-            # resolution time back.
-            cur.execute("CREATE OR REPLACE TEMP TABLE _bereft AS SELECT DISTINCT ticket_id FROM status_history "
-                        "WHERE dataset_id = ?", [dataset_id])
-            cur.execute(
-                "DELETE FROM status_history WHERE ticket_id IN (SELECT ticket_id FROM tickets WHERE dataset_id = ?) "
-                "OR dataset_id = ?", [dataset_id, dataset_id])
-            for table in ("tickets", "rejects", "duplicate_ids", "older_tickets", "datasets"):
-                cur.execute(f"DELETE FROM {table} WHERE dataset_id = ?", [dataset_id])
-            restamp_resolution(cur, "ticket_id IN (SELECT ticket_id FROM _bereft)")
-            cur.execute("DROP TABLE _bereft")
-            cur.execute("COMMIT")
-        except Exception:
-            cur.execute("ROLLBACK")
-            raise
-        return n
+    with audit.transaction(con) as cur:
+        n = cur.execute("SELECT count(*) FROM tickets WHERE dataset_id = ?", [dataset_id]).fetchall()[0][0]
+        found = cur.execute("SELECT file_name, sha256, source, uploaded_by FROM datasets WHERE dataset_id = ?",
+                            [dataset_id]).fetchall()
+        if found:
+            actor = auth.require_delete(actor, found[0][3])
+            audit.record(cur, actor, audit.DATASET_DELETE, f"dataset:{dataset_id}", {
+                "file_name": found[0][0], "sha256": found[0][1], "source": found[0][2],
+                "uploaded_by": found[0][3], "tickets_removed": int(n)})
+        # Tickets of other uploads that lose this upload's history get their export's
+        # resolution time back.
+        cur.execute("CREATE OR REPLACE TEMP TABLE _bereft AS SELECT DISTINCT ticket_id FROM status_history "
+                    "WHERE dataset_id = ?", [dataset_id])
+        cur.execute(
+            "DELETE FROM status_history WHERE ticket_id IN (SELECT ticket_id FROM tickets WHERE dataset_id = ?) "
+            "OR dataset_id = ?", [dataset_id, dataset_id])
+        for table in ("tickets", "rejects", "duplicate_ids", "older_tickets", "datasets"):
+            cur.execute(f"DELETE FROM {table} WHERE dataset_id = ?", [dataset_id])
+        restamp_resolution(cur, "ticket_id IN (SELECT ticket_id FROM _bereft)")
+        cur.execute("DROP TABLE _bereft")
+    return n

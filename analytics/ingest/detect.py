@@ -115,4 +115,5 @@ def guess_generic(header: list[str], name: str = "generic") -> Profile:
     if "opened_at" not in columns:
         # The layout needs an opened time; point it at a column so the page can show the gap.
         columns["opened_at"] = next((c for c in header if c not in taken), header[0] if header else "opened_at")
-    return Profile(source=SourceSpec(name=name, layout="tickets"), columns=columns)
+    # A copy typed as Profile's columns (dict is invariant: a dict[str, str] is not a dict[str, str | list[str]]).
+    return Profile(source=SourceSpec(name=name, layout="tickets"), columns=dict(columns))

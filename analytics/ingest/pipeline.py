@@ -24,23 +24,8 @@ import duckdb
 import pyarrow as pa
 
 from analytics.ingest import compare
-from analytics.ingest.detect import Detection
 from analytics.ingest.events import restamp_resolution
-from analytics.ingest.stage import (
-    DEFAULT_MAX_UPLOAD_MB,
-    PREVIEW_XLSX_ROWS,
-    IngestError,
-    Inspection,
-    Staged,
-    formula_warnings,
-    inspect_file,
-    max_upload_bytes,
-    nothing_loads,
-    stage_file,
-    timed,
-    upload_settings,
-)
-from analytics.ingest.timeparse import TimestampGuess
+from analytics.ingest.stage import Staged, nothing_loads, stage_file, timed, upload_settings
 from analytics.ingest.transform import qident
 from analytics.store import audit, auth, db
 from analytics.store.schema import DERIVED_TICKET_COLUMNS, TICKET_COLUMNS, VERSION_FIELD
@@ -127,13 +112,13 @@ def apply_staged(con, staged: Staged, *, uploaded_by: auth.Identity,
 
     `replace_newer`: tickets whose stored version is newer than the file's take the file's
     anyway (on purpose, e.g. to undo a bad upload); recorded on the dataset and in the audit."""
-    uploaded_by = auth.require(uploaded_by, auth.Permission.UPLOAD).label
+    label = auth.require(uploaded_by, auth.Permission.UPLOAD).label
     start = time.perf_counter()
     with db.write_lock:
         cur = con.cursor()  # its temp tables and registered Arrow tables go with it
         try:
             cur.execute("SET TimeZone = 'UTC'")
-            return _ingest(cur, staged, uploaded_by, replace_newer, derive)
+            return _ingest(cur, staged, label, replace_newer, derive)
         finally:
             cur.close()
             staged.timings["store"] = round(time.perf_counter() - start, 4)
@@ -183,24 +168,19 @@ def _ingest(cur, staged: Staged, uploaded_by: str, replace_newer: bool, derive: 
     if previous and inserted == 0 and updated == 0:
         result.dataset_id = result.duplicate_of = previous[0][0]
         return result
-    with timed(timings, "write"):
-        cur.execute("BEGIN TRANSACTION")
-        try:
-            result.dataset_id = _write(cur, raw, profile, staged.zone, uploaded_by, result, layout)
-            # Same cursor, same transaction: a rolled-back upload leaves no audit record.
-            audit.record(cur, uploaded_by, audit.UPLOAD, f"dataset:{result.dataset_id}", {
-                "file_name": raw.name, "sha256": raw.sha256, "source": result.source,
-                "profile": result.profile_name, "rows_read": result.rows_read,
-                "rows_loaded": result.rows_loaded, "rows_rejected": result.rows_rejected,
-                "tickets_inserted": result.tickets_inserted, "tickets_updated": result.tickets_updated,
-                "tickets_unchanged": result.tickets_unchanged, "tickets_older": result.tickets_older,
-                "replace_newer": replace_newer})
-            if derive is not None and layout != "history":
-                derive(cur, result)
-            cur.execute("COMMIT")
-        except BaseException:  # Ctrl-C included: the store stays as it was
-            cur.execute("ROLLBACK")
-            raise
+    # On `cur` itself: the staged tables are registered on it. Ctrl-C rolls back too.
+    with timed(timings, "write"), audit.transaction(cur, new_cursor=False):
+        result.dataset_id = _write(cur, raw, profile, staged.zone, uploaded_by, result, layout)
+        # Same cursor, same transaction: a rolled-back upload leaves no audit record.
+        audit.record(cur, uploaded_by, audit.UPLOAD, f"dataset:{result.dataset_id}", {
+            "file_name": raw.name, "sha256": raw.sha256, "source": result.source,
+            "profile": result.profile_name, "rows_read": result.rows_read,
+            "rows_loaded": result.rows_loaded, "rows_rejected": result.rows_rejected,
+            "tickets_inserted": result.tickets_inserted, "tickets_updated": result.tickets_updated,
+            "tickets_unchanged": result.tickets_unchanged, "tickets_older": result.tickets_older,
+            "replace_newer": replace_newer})
+        if derive is not None and layout != "history":
+            derive(cur, result)
     return result
 
 
@@ -250,6 +230,4 @@ def _write(cur, raw, profile, zone: str, who: str, r: IngestResult, layout: str)
     return dataset_id
 
 
-__all__ = ["DEFAULT_MAX_UPLOAD_MB", "Derive", "Detection", "IngestError", "IngestResult", "Inspection", "Staged",
-           "TimestampGuess", "apply_staged", "inspect_file", "ingest_file", "max_upload_bytes", "stage_file",
-           "upload_settings", "PREVIEW_XLSX_ROWS", "formula_warnings"]
+__all__ = ["Derive", "IngestResult", "apply_staged", "ingest_file"]

@@ -118,10 +118,13 @@ class Profile(BaseModel):
     @field_validator("severity_map", "status_map", "type_map", "waiting")
     @classmethod
     def _map_values(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
-        allowed = _MAP_VALUES[info.field_name]
+        name = info.field_name
+        if name is None:  # pydantic names the field for a field validator; None is for model validators
+            raise TypeError("_map_values validates the named map fields only")
+        allowed = _MAP_VALUES[name]
         bad = {k: v for k, v in value.items() if v not in allowed}
         if bad:
-            raise ValueError(f"{info.field_name} values must be one of {', '.join(allowed)}: {bad}")
+            raise ValueError(f"{name} values must be one of {', '.join(allowed)}: {bad}")
         return value
 
     @field_validator("events")

@@ -47,7 +47,7 @@ from analytics.ingest import file_limits as fl
 from analytics.ingest.file_limits import FileRejected
 from analytics.store.csv_export import formula_start_sql
 
-__all__ = ["FileRejected", "RawFile", "load_raw", "load_raw_path", "read_bytes", "sniff"]
+__all__ = ["RawFile", "load_raw", "load_raw_path", "read_bytes", "sniff"]
 
 MIB = fl.MIB
 _SHOWN = 3  # problems named in one message; the rest are counted

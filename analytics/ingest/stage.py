@@ -24,8 +24,9 @@ import pyarrow as pa
 from analytics.ingest import compare
 from analytics.ingest.detect import Detection, detect, guess_generic, unnamed_required
 from analytics.ingest.events import build_stage_events, build_stage_history
+from analytics.ingest.file_limits import FileRejected
 from analytics.ingest.profiles import Profile, ProfileError, all_profiles
-from analytics.ingest.readers import FileRejected, RawFile, load_raw, load_raw_path, read_bytes
+from analytics.ingest.readers import RawFile, load_raw, load_raw_path, read_bytes
 from analytics.ingest.timeparse import TimestampFormatError, TimestampGuess, check_timezone
 from analytics.ingest.transform import (
     Plan,

@@ -9,9 +9,10 @@ guess is day-first and flagged `ambiguous` so the Upload page asks.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # "iso" is ISO 8601 with or without an offset ("Z", "+01:00", "+0000"), read by DuckDB's cast.
 ISO = "iso"
@@ -62,8 +63,9 @@ class TimestampGuess:
     total: int
     ambiguous: bool = False
     has_offset: bool = False
-    examples: list[str] = field(default_factory=list)  # up to 3 sampled values that parse
-    unparsed: list[str] = field(default_factory=list)  # up to 3 that do not
+    # dataclasses.field in full: the attribute `field` above hides the bare name in this class body.
+    examples: list[str] = dataclasses.field(default_factory=list)  # up to 3 sampled values that parse
+    unparsed: list[str] = dataclasses.field(default_factory=list)  # up to 3 that do not
 
     @property
     def share(self) -> float:

@@ -6,6 +6,9 @@ import datetime as dt
 import io
 import re
 import threading
+import zipfile
+import zlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from analytics.ingest import file_limits
@@ -24,31 +27,28 @@ def xlsx_table(name: str, data: bytes, max_rows: int | None = None):
     as their "=..." text; blank rows are skipped."""
     import openpyxl  # lazily: ~0.3 s to import, and most uploads are CSV
 
+    with _unreadable(name), _size_from_head():
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     try:
-        with _size_from_head():
-            wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-        try:
+        with _unreadable(name):
             ws = wb.worksheets[0]
             declared = ws.max_row
             ws.reset_dimensions()  # else every row is padded to the declared width: "A1:XFD1" is 16,384 cells
-            rows = (_sheet_row(name, r) for r in ws.iter_rows(values_only=True))
-            header = next((r for r in rows if r), None)
-            if header is None:
-                raise FileRejected(f"{name}: the file is empty")
-            limit = file_limits.MAX_ROWS if max_rows is None else max_rows
-            body, whole = [], True
-            for r in rows:
-                if r and len(body) >= limit:
-                    whole = False
-                    break
-                if r:
-                    body.append(r)
-        finally:
-            wb.close()
-    except FileRejected:
-        raise
-    except Exception as exc:  # openpyxl fails with zip, XML and KeyError flavours alike
-        raise FileRejected(f"{name}: cannot read this Excel file ({type(exc).__name__}: {exc})") from None
+        rows = _rows(name, ws)
+        header = next((r for r in rows if r), None)
+        if header is None:
+            raise FileRejected(f"{name}: the file is empty")
+        limit = file_limits.MAX_ROWS if max_rows is None else max_rows
+        body: list[list[str | None]] = []
+        whole = True
+        for r in rows:
+            if r and len(body) >= limit:
+                whole = False
+                break
+            if r:
+                body.append(r)
+    finally:
+        wb.close()
     if max_rows is None and not whole:
         check_rows(name, file_limits.MAX_ROWS + 1)
     width = max(len(r) for r in [header, *body])
@@ -79,6 +79,34 @@ def _size_from_head():
             yield
         finally:
             excel.ReadOnlyWorksheet = original
+
+
+# What openpyxl raises on a broken file (seen on corrupted workbooks): the zip's errors, a part
+# missing from it (KeyError), its XML's (ParseError, a SyntaxError), a value its typed
+# attributes refuse (TypeError, ValueError), no sheet (IndexError). Raised by our code, a bug.
+_BROKEN_FILE = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, KeyError, SyntaxError,
+                TypeError, ValueError, OverflowError, IndexError)
+
+
+@contextmanager
+def _unreadable(name: str) -> Iterator[None]:
+    """openpyxl's failures on a broken file, inside the block, as FileRejected."""
+    try:
+        yield
+    except _BROKEN_FILE as exc:
+        raise FileRejected(f"{name}: cannot read this Excel file ({type(exc).__name__}: {exc})") from None
+
+
+def _rows(name: str, ws) -> Iterator[list[str | None]]:
+    """The sheet's rows as text (_sheet_row), openpyxl's reading of each under `_unreadable`."""
+    with _unreadable(name):
+        cells = iter(ws.iter_rows(values_only=True))
+    while True:
+        with _unreadable(name):
+            row = next(cells, None)
+        if row is None:
+            return
+        yield _sheet_row(name, row)
 
 
 def _sheet_row(name: str, cells: tuple) -> list[str | None]:

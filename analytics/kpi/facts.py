@@ -48,6 +48,7 @@ import pyarrow.compute as pc
 from analytics.ingest.transform import qident
 from analytics.kpi import registry as reg
 from analytics.sla.cache import FILTER_COLUMNS, data_token, store_compressed
+from analytics.store.exclusions import ACK_AT_OPEN_SQL
 from analytics.store.filters import Filters
 from analytics.store.periods import Period
 
@@ -130,7 +131,7 @@ def facts_sql(outage_source_sql: str) -> str:
     return f"""WITH {_ESC_SQL},
 ev AS (SELECT ticket_id, min(event_time) AS first_event, max(event_time) AS last_event
        FROM status_history GROUP BY 1),
-ack_src AS ({reg.ACK_AT_OPEN_SQL}),
+ack_src AS ({ACK_AT_OPEN_SQL}),
 f AS (SELECT tk.*, CASE WHEN tk.tier IS NULL THEN esc.lvl ELSE {_LEVEL.format('tk.tier')} END AS esc_level,
              coalesce(tk.source IN (SELECT source FROM ack_src), false) AS ack_at_open_source,
              {_FIRST_SQL} AS first_event_at, {_LAST_SQL} AS last_event_at,

@@ -21,12 +21,12 @@ from analytics.kpi import backlog, facts
 from analytics.kpi import registry as reg
 from analytics.kpi.outages import outage_rows
 from analytics.kpi.sla_kpis import sla_rows
-from analytics.sla.compliance import SMALL_N as SLA_SMALL_N
+from analytics.sla.definitions import SLA_SMALL_N
 from analytics.store.filters import Filters
 from analytics.store.periods import COMPARE, Period, bucket_sql, normalise_as_of, split_sql, undated, windows
 
 MET, MISSED, NOT_MEASURABLE, NO_TARGET = "met", "missed", "not measurable", "no target"
-SMALL_N = 5  # durations and rates; SLA compliance flags n < sla_compliance.SMALL_N
+SMALL_N = 5  # durations and rates; SLA compliance flags n < SLA_SMALL_N
 
 
 def small_n(key: str) -> int:

@@ -3,10 +3,9 @@
 Every function takes the connection and the global `Filters` and returns plain values or
 DataFrames; the definitions the UI shows next to each figure live in `DEFINITIONS`.
 Timestamps in the store are naive UTC, so `as_of` is a naive UTC datetime as well
-(analytics.store.periods' `utc_now` and `normalise_as_of`, imported here too for the callers that
-read them from this module). The open backlog is analytics.kpi.backlog's one definition, at the end
-of the filters' period (kpi_facts.period_of: the data's span without a date filter), or the
-as-of time if earlier.
+(analytics.store.periods' `utc_now` and `normalise_as_of`). The open backlog is
+analytics.kpi.backlog's one definition, at the end of the filters' period (kpi_facts.period_of: the
+data's span without a date filter), or the as-of time if earlier.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from analytics.kpi import facts
 from analytics.kpi.registry import BACKLOG_TEXT
 from analytics.kpi.trends import hypercare_daily
 from analytics.store.filters import UNMAPPED, Filters
-from analytics.store.periods import Period, normalise_as_of, utc_now  # noqa: F401
+from analytics.store.periods import Period, normalise_as_of
 from analytics.store.schema import SEVERITIES
 
 # One definition per figure: start, end, statistic, cohort, exclusions. The page shows these.

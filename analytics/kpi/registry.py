@@ -5,7 +5,7 @@
 written by us (never user values); they run over the `tickets` columns plus derived ones:
 `esc_level` (highest support tier number reached, from tickets.tier or status_history.tier),
 `ack_at_open_source` (the ticket's source records its acknowledgement at the opening instant,
-ACK_AT_OPEN_SQL) and `t` (the cohort time).
+analytics.store.exclusions.ACK_AT_OPEN_SQL) and `t` (the cohort time).
 """
 
 from __future__ import annotations
@@ -14,12 +14,9 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-# SLA compliance's words (analytics.sla.definitions), which callers read from here too.
-from analytics.sla.definitions import OPEN_BREACHED_TEXT, SLA_COMPLIANCE_TEXT, SLA_SMALL_N  # noqa: F401
+from analytics.sla.definitions import SLA_COMPLIANCE_TEXT
 from analytics.store import db
-from analytics.store.exclusions import (  # noqa: F401
-    ACK_AT_OPEN_SHARE,
-    ACK_AT_OPEN_SQL,
+from analytics.store.exclusions import (
     ACK_EXCLUSIONS,
     CANCELLED,
     CLOSED_NO_RESOLUTION,

@@ -16,10 +16,10 @@ from analytics.store.periods import ALL, Period
 
 def sla_rows(con, filters: Filters, period: Period, kpis: list[reg.Kpi], grain: str | None,
              split: str | None) -> list[dict[str, Any]]:
-    base = {"mean": None, "median": None, "p90": None, "excluded": (), "extra": {}, "n": 0}
+    base: dict[str, Any] = {"mean": None, "median": None, "p90": None, "excluded": (), "extra": {}, "n": 0}
     try:
         recs = counts(con, filters, period, grain=grain, split=split).to_dict("records")
-    except Exception as exc:  # e.g. no policy saved: say so
+    except ValueError as exc:  # a policy that cannot judge (PolicyError, none saved): say so; a bug propagates
         return [{**base, "bucket": None, "group": ALL, "key": k.key, "value": None,
                  "reason": f"not computable: {exc}"} for k in kpis]
     rows = []

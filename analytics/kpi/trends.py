@@ -1,7 +1,6 @@
 """KPI trends: XmR control limits, the trend table, the CLI's table and the hypercare view.
 
-Periods, grains and splits are analytics.store.periods', the default period kpi_facts.period_of;
-their names are imported here too, for the callers that read them from this module.
+Periods, grains and splits are analytics.store.periods', the default period kpi_facts.period_of.
 """
 
 from __future__ import annotations
@@ -18,20 +17,7 @@ from analytics.kpi import kpis
 from analytics.kpi import registry as reg
 from analytics.kpi.facts import period_of
 from analytics.store.filters import Filters
-from analytics.store.periods import (  # noqa: F401
-    ALL,
-    COMPARE,
-    GRAINS,
-    SPLITS,
-    Period,
-    bucket_sql,
-    buckets,
-    next_bucket,
-    normalise_as_of,
-    split_sql,
-    undated,
-    windows,
-)
+from analytics.store.periods import ALL, buckets, next_bucket, normalise_as_of
 
 XMR_FACTOR = 2.66  # 3 / d2 with d2 = 1.128 for moving ranges of two points
 

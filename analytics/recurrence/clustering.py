@@ -37,7 +37,7 @@ from analytics.recurrence.titles import (
     is_field_signature,
     normalise_many,
 )
-from analytics.store import db
+from analytics.store import audit, db
 from analytics.store.filters import UNMAPPED, Filters
 
 DEFAULT_THRESHOLD = 0.85
@@ -195,19 +195,8 @@ def stored_is_current(con: duckdb.DuckDBPyConnection, threshold: float) -> bool:
 def update_clusters(con: duckdb.DuckDBPyConnection, dataset_id: int | None = None,
                     threshold: float | None = None) -> dict[str, Any]:
     """Bring the stored cluster assignment up to date in its own transaction (see `update_in`)."""
-    with db.write_lock:
-        cur = con.cursor()
-        try:
-            cur.execute("BEGIN TRANSACTION")
-            try:
-                result = update_in(cur, dataset_id, threshold)
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-        finally:
-            cur.close()
-    return result
+    with audit.transaction(con) as cur:  # derived from the tickets: no audit record of its own
+        return update_in(cur, dataset_id, threshold)
 
 
 def update_in(cur: duckdb.DuckDBPyConnection, dataset_id: int | None = None,
@@ -227,6 +216,7 @@ def update_in(cur: duckdb.DuckDBPyConnection, dataset_id: int | None = None,
     if full:
         mapping, new = _assign(_distinct_keys(cur, "TRUE", []), threshold)
     else:
+        assert dataset_id is not None  # not `full`, so an upload's dataset was given
         keys = _distinct_keys(
             cur, f"dataset_id = ? AND NOT EXISTS (SELECT 1 FROM recurrence_signatures r "
             f"WHERE {_JOIN_SQL.replace('f.', 't.')})", [int(dataset_id)])

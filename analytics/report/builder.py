@@ -30,7 +30,6 @@ import duckdb
 import pandas as pd
 
 from analytics.governance import closure
-from analytics.kpi.overview import normalise_as_of, utc_now
 from analytics.report import governance as gov
 from analytics.report import sections as sec
 from analytics.report import summary as summ
@@ -38,6 +37,7 @@ from analytics.report.model import Block, Report, Section, Table, Text
 from analytics.sla import policy
 from analytics.store import db, engagements
 from analytics.store.filters import Filters, count_tickets
+from analytics.store.periods import normalise_as_of, utc_now
 from analytics.store.row_hash import row_sql
 
 REPORT_FORMAT = 1  # bump when the report's layout or content changes
@@ -267,7 +267,8 @@ def build(con: duckdb.DuckDBPyConnection, month: str, *, severity=(), service=()
         done["defects"], gov.closure_section(con, filters, as_of, card), sec.appendix_section(results),
         _provenance(filters, as_of, n, versions, datasets, policies, settings, digest, described),
     )
-    return Report(month=month, start=filters.date_from, end=filters.date_to, as_of=as_of, filters=filters,
+    start, end = month_range(month)  # = the filters' dates (month_filters)
+    return Report(month=month, start=start, end=end, as_of=as_of, filters=filters,
                   caption=filters.caption(n), tool_version=tool_version(), fingerprint=digest,
                   policy_versions=versions, sections=sections, kpis=results, engagement=name)
 

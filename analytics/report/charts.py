@@ -47,6 +47,15 @@ def for_print(fig: go.Figure) -> go.Figure:
     return out
 
 
+def _browser_failures() -> tuple[type[Exception], ...]:
+    """What a missing, failing or stuck browser raises; a bug in the figures is not among them."""
+    # Evaluated only when something was raised, so kaleido is imported only then (as in _serve).
+    from choreographer.protocol import DevtoolsProtocolError
+    from kaleido._kaleido_tab import KaleidoError  # (not exported at kaleido's top)
+
+    return (RuntimeError, OSError, TimeoutError, KaleidoError, DevtoolsProtocolError)
+
+
 class EarlyBrowser:
     """A Chromium started now, on a daemon thread with its own event loop (the caller may run
     one already: Streamlit, pytest), that renders the figures handed to `render` later, so its
@@ -90,7 +99,7 @@ class EarlyBrowser:
                 return list(self._images.result(timeout=wait)), None
             except FutureTimeout:
                 raise TimeoutError(f"chart images not ready after {wait} s") from None
-        except Exception as exc:  # a missing or stuck browser must not cost the report: say why
+        except _browser_failures() as exc:  # a missing or stuck browser must not cost the report: say why
             return [None] * len(figures), f"{type(exc).__name__}: {exc}".strip()
 
     def __enter__(self) -> EarlyBrowser:

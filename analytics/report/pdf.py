@@ -22,12 +22,13 @@ from time import perf_counter
 import numpy as np
 import pandas as pd
 from fpdf import FPDF, FontFace
+from fpdf.fonts import TTFFont
 
-from analytics.kpi.overview import utc_now
 from analytics.report.builder import build
 from analytics.report.charts import EarlyBrowser
 from analytics.report.charts import render as render_charts
 from analytics.report.model import Chart, Report, Section, Spark, Table, Text
+from analytics.store.periods import utc_now
 
 FONT_CANDIDATES = (  # Debian/Ubuntu, Arch, Fedora
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -118,7 +119,10 @@ class _Document(FPDF):
         if font.unicode:
             self.add_font(font.family, "", font.regular)
             self.add_font(font.family, "B", font.bold)
-            glyphs = frozenset(self.fonts[f"{font.family}"].cmap)
+            added = self.fonts[f"{font.family}"]
+            if not isinstance(added, TTFFont):  # add_font keeps a core font's name for the core font
+                raise ValueError(f"the report font {font.family!r} names a built-in PDF font, not a TrueType file")
+            glyphs = frozenset(added.cmap)
             self.face = Font(font.family, True, font.regular, font.bold, glyphs)
         self.set_margins(16, 16, 16)
         self.set_auto_page_break(True, margin=16)
@@ -275,8 +279,9 @@ def spark_svg(spark: Spark, width: float = 60, height: float = 9) -> bytes | Non
                          'r="1" fill="#1f4e79"/>')
             run = []
     last = len(spark.values) - 1
-    if spark.values[last] is not None:  # the report's month, when it has a value
-        parts.append(f'<circle cx="{round(pad + last * step, 2)}" cy="{y(spark.values[last])}" r="1.6" '
+    final = spark.values[last]
+    if final is not None:  # the report's month, when it has a value
+        parts.append(f'<circle cx="{round(pad + last * step, 2)}" cy="{y(final)}" r="1.6" '
                      'fill="#1f4e79"/>')
     if spark.target is not None:
         parts.insert(0, f'<line x1="0" y1="{y(spark.target)}" x2="{width}" y2="{y(spark.target)}" '

@@ -8,7 +8,7 @@ the dashboard show the same numbers) and returns it as text, tables and charts
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import duckdb
 import pandas as pd
@@ -18,7 +18,7 @@ from analytics.charts import overview as charts
 from analytics.charts.kpi import fmt
 from analytics.kpi import overview, trends
 from analytics.kpi import registry as reg
-from analytics.kpi.facts import data_span
+from analytics.kpi.facts import data_span, period_of
 from analytics.kpi.kpis import KpiResult
 from analytics.kpi.kpis import results as kpi_results
 from analytics.recurrence import clustering
@@ -39,6 +39,14 @@ def status_label(status: object) -> str:
     base = text.split(" (")[0]
     symbol = STATUS_SYMBOL.get(base)
     return f"{symbol} {text}" if symbol else text
+
+
+def month_start(filters: Filters) -> date:
+    """The first day of the report's month: `filters.date_from`, which report.builder.month_filters sets."""
+    if filters.date_from is None:
+        raise ValueError("a report section needs the month's filters (report.builder.month_filters), "
+                         "not filters without a start date")
+    return filters.date_from
 
 
 # --- KPI summary ------------------------------------------------------------------------
@@ -138,9 +146,9 @@ def sla_section(con: duckdb.DuckDBPyConnection, filters: Filters,
                 as_of: datetime) -> tuple[Section, pd.DataFrame | None, tuple[str, ...]]:
     """Compliance per severity and clock over the month's cohort (and its weekly counts, reused
     by the trends), as on the SLA page: sla_compliance.counts."""
-    policy = sla_policy.policy_in_force(sla_policy.policies(con), filters.date_from)
+    policy = sla_policy.policy_in_force(sla_policy.policies(con), month_start(filters))
     target = policy.compliance_target_pct
-    period = trends.period_of(con, filters, as_of)
+    period = period_of(con, filters, as_of)
     try:
         table = comp.compliance_table(comp.counts(con, filters, period, split="severity"), target,
                                       sla_policy.untargeted(policy))
@@ -216,7 +224,7 @@ def trends_section(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: date
               kpi.describe_trend(mttr, "mttr", target, "week"), mttr, _mttr_table(mttr)),
     ]
     if sla_weekly is not None:
-        sla_target = sla_policy.policy_in_force(sla_policy.policies(con), filters.date_from).compliance_target_pct
+        sla_target = sla_policy.policy_in_force(sla_policy.policies(con), month_start(filters)).compliance_target_pct
         trend = comp.compliance_trend(sla_weekly)
         blocks.append(Chart("sla_weekly", sla.trend_chart(trend, sla_target, "week"),
                             sla.describe_trend(trend, "week"), trend, _sla_trend_table(trend)))

@@ -18,14 +18,14 @@ from analytics.charts.kpi import fmt
 from analytics.governance import closure, pir, signoff
 from analytics.kpi import backlog
 from analytics.kpi import registry as reg
-from analytics.kpi.facts import data_span
+from analytics.kpi.facts import data_span, period_of
 from analytics.kpi.kpis import KpiResult
 from analytics.kpi.kpis import frame as kpi_frame
-from analytics.kpi.trends import period_of, undated
 from analytics.report.model import Block, Section, Spark, Table, Text
-from analytics.report.sections import change_words, status_label
+from analytics.report.sections import change_words, month_start, status_label
 from analytics.sla import compliance as comp
 from analytics.store.filters import Filters
+from analytics.store.periods import undated
 
 TREND_MONTHS = 6  # the report's month and the five before it
 RISK_TICKETS = 3  # open SEV-1/SEV-2 tickets named on the page (all are counted)
@@ -205,7 +205,7 @@ def summary_section(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: dat
     """The first page (see the module docstring). `results`: report_sections.month_on_month's,
     `no_change`: why they hold no change, if they do not."""
     headline, why = verdict_text(card)
-    months = trend_months(filters.date_from, data_from=data_span(con, filters)[0])
+    months = trend_months(month_start(filters), data_from=data_span(con, filters)[0])
     history = kpi_history(con, filters, as_of, months)
     sign = signoff.current(con, as_of)
     danger = risks(con, filters, as_of)

@@ -12,8 +12,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from analytics.sla.engine import evaluate, iso_frame  # noqa: F401  (re-exported: the page and CLI use it)
-from analytics.sla.engine import to_json_records as records  # noqa: F401
+from analytics.sla.engine import evaluate
 from analytics.store import units
 from analytics.store.filters import UNMAPPED, Filters
 from analytics.store.schema import SEVERITIES

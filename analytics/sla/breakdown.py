@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from analytics.sla.business_time import US_PER_MIN
-from analytics.sla.engine import METRICS, judge, load_batch
-from analytics.sla.load import drop_temp
+from analytics.sla.engine import METRICS, judge
+from analytics.sla.load import drop_temp, load_batch
 from analytics.sla.policy import Policy
 from analytics.sla.policy import policies as saved_policies
 

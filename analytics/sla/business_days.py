@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from analytics.sla.business_time import build, to_us
-from analytics.sla.policy import ALWAYS, BUSINESS, Calendar, Policy, business_calendar
+from analytics.sla.calendar import ALWAYS, Calendar
+from analytics.sla.policy import BUSINESS, Policy, business_calendar
 
 _NAT = np.datetime64("NaT", "D")
 
@@ -27,8 +28,10 @@ def working_calendar(policy: Policy, preferred: str | None = None, tz: str = "UT
     """The policy's calendar named `preferred`, else the one named "business", else its first;
     Mon–Fri 09:00–17:00 in `tz` when the policy has no working-hours calendar at all."""
     for name in (preferred, BUSINESS):
-        if name and name != ALWAYS and any(c.name == name for c in policy.calendars):
-            return policy.calendar(name)
+        if name and name != ALWAYS:
+            found = next((c for c in policy.calendars if c.name == name), None)
+            if found is not None:
+                return found
     return policy.calendars[0] if policy.calendars else business_calendar(tz)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.ingest.transform import qident
-from analytics.sla.policy import Calendar
+from analytics.sla.calendar import Calendar
 
 US_PER_MIN = 60_000_000.0
 US_PER_DAY = 86_400_000_000
@@ -143,10 +143,10 @@ def build(calendar: Calendar | None, first: date, last: date) -> WorkingTime:
     rows_day, rows_a, rows_b = [], [], []
     for wd in range(7):  # one pass per weekday and span, not per day
         sel = np.flatnonzero(working & (weekday == wd))
-        for a, b in calendar.spans(wd):
+        for span_start, span_end in calendar.spans(wd):
             rows_day.append(sel)
-            rows_a.append(np.full(len(sel), a))
-            rows_b.append(np.full(len(sel), b))
+            rows_a.append(np.full(len(sel), span_start))
+            rows_b.append(np.full(len(sel), span_end))
     if not rows_day:
         empty = np.array([], dtype=np.float64)
         return WorkingTime(calendar.name, empty, empty, empty, np.array([], "datetime64[D]"), empty, empty)

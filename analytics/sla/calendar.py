@@ -1,7 +1,7 @@
 """Working-hours calendars of an SLA policy: weekday spans in one time zone, minus holidays.
 
 Only the model and its validation; analytics/sla/business_time.py turns a calendar into working
-intervals. analytics/sla/policy.py re-exports everything here.
+intervals. analytics/sla/policy.py holds the calendars of a policy.
 """
 
 from __future__ import annotations

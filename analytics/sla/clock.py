@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from analytics.sla.business_time import US_PER_MIN, WorkingTime, build
-from analytics.sla.policy import ALWAYS, Policy, Target
+from analytics.sla.calendar import ALWAYS
+from analytics.sla.policy import Policy, Target
 from analytics.store.schema import SEVERITIES, TICKET_TYPES
 
 NA, MET, BREACHED, RUNNING, PAUSED = 0, 1, 2, 3, 4
@@ -203,7 +204,10 @@ def clock(j: Judgement, metric: str, sel: np.ndarray, b: Batch, p: Policy, targe
         deadline = f_start + target.minutes * US_PER_MIN
     elif target.business_days is not None and not target.end_of_day:
         # A duration on the schedule: N working days' worth of business time.
-        deadline = f_start + target.business_days * p.calendar(target.calendar).day_minutes() * US_PER_MIN
+        cal = p.calendar(target.calendar)
+        if cal is None:  # Policy's validation refuses business_days on the 24x7 calendar
+            raise ValueError(f"{target.label}: business_days needs a working-hours calendar, not {target.calendar}")
+        deadline = f_start + target.business_days * cal.day_minutes() * US_PER_MIN
     elif target.business_days is not None or target.same_business_day:
         deadline = wt.business_days_deadline(start, target.business_days or 0)
     elif p.release_date is None:

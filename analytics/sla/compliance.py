@@ -141,8 +141,8 @@ def _counts_sql(con: duckdb.DuckDBPyConnection, filters: Filters, period: Period
     return query(con, period.as_of, body_sql, [*params, period.start, period.end] * 2).df()[COUNT_COLUMNS]
 
 
-def _stopped_sql(metric: str, statuses: str) -> str:
-    """The cohort: a clock judged `statuses` (codes) that stopped in [?, ?)."""
+def _stopped_sql(metric: str, statuses: int | str) -> str:
+    """The cohort: a clock judged `statuses` (one code, or codes joined by commas) that stopped in [?, ?)."""
     return (f"{metric}_status IN ({statuses}) AND {metric}_stopped_at >= ? "
             f"AND {metric}_stopped_at < ?")
 

@@ -39,13 +39,13 @@ import pandas as pd
 
 from analytics.sla.business_time import US_PER_MIN, from_us, scalar_us
 from analytics.sla.clock import NA, Batch, Judgement, clock, span, target_table
-from analytics.sla.load import CLOSEDISH, EXCLUDED, drop_temp, load_batch
+from analytics.sla.load import EXCLUDED, drop_temp, load_batch
 from analytics.sla.policy import Policy, pause_matcher
 from analytics.sla.policy import policies as saved_policies
 from analytics.store.exclusions import ACK_AT_OPEN, ACK_BEFORE_OPEN, CANCELLED
 from analytics.store.schema import SEVERITIES, STATUS_CATEGORIES, TICKET_TYPES
 
-__all__ = ["CLOSEDISH", "COLUMNS", "METRICS", "STATUS_TEXT", "evaluate", "frame", "judge", "load_batch"]
+__all__ = ["COLUMNS", "METRICS", "STATUS_TEXT", "evaluate", "frame", "judge"]
 
 METRICS = ("response", "resolution")
 STATUS_TEXT = ["not applicable", "met", "breached", "running", "paused"]
@@ -116,7 +116,8 @@ def judge(b: Batch, pols: list[Policy], as_of: datetime) -> Judgement:
             j.set_reason(m, mask, text)  # reversed: the first matching check is written last and wins
         j.seg_pause[m] = np.zeros(len(b.seg_rn), bool)
         j.seg_paused[m] = np.zeros(len(b.seg_rn))
-    reason_of = np.append(np.array(b.reasons, dtype=object), None)
+    # numpy's stubs leave None out of ArrayLike; at run time it is one more object element.
+    reason_of = np.append(np.array(b.reasons, dtype=object), None)  # type: ignore[call-overload]
     for pi, p in enumerate(ordered):
         in_p = j.policy_index == pi
         pausing = pause_matcher(p.pause_statuses)

@@ -15,12 +15,11 @@ from typing import Literal
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from analytics.sla.calendar import ALWAYS, WEEKDAYS, Calendar
 from analytics.store import audit, auth, db
 from analytics.store.schema import SEVERITIES, TICKET_TYPES
-
-__all__ = ["ALWAYS", "WEEKDAYS", "Calendar"]  # re-exported: callers read the calendar model from here
 
 BUSINESS = "business"  # the default policy's working-hours calendar
 DEFAULT_PAUSE_STATUSES = ["Awaiting*", "On Hold", "Pending*", "Waiting for*"]
@@ -253,7 +252,7 @@ def validate_policy(data: dict | Policy, origin: str = "policy") -> Policy:
         raise PolicyError(f"{origin}: " + "; ".join(_error_text(e) for e in exc.errors())) from exc
 
 
-def _error_text(err: dict) -> str:
+def _error_text(err: ErrorDetails) -> str:
     where = ""
     for part in err["loc"]:
         where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
@@ -268,7 +267,7 @@ def save_policy(con, policy: Policy, who: auth.Identity) -> Policy:
     """Validate and append `policy` as a new version; refuses a version name already saved."""
     actor = auth.require(who, auth.Permission.CHANGE_POLICIES)
     # A version carries its business calendars, so saving one changes both.
-    who = auth.require(actor, auth.Permission.CHANGE_CALENDARS).label
+    label = auth.require(actor, auth.Permission.CHANGE_CALENDARS).label
     policy = validate_policy(policy, f"policy '{policy.version}'")
     if policy.version == SEED_VERSION:
         raise PolicyError(f"'{SEED_VERSION}' names the built-in defaults; choose another version name")
@@ -280,9 +279,9 @@ def save_policy(con, policy: Policy, who: auth.Identity) -> Policy:
         text = policy.to_toml()
         cur.execute(
             "INSERT INTO sla_policies (version, effective_from, policy_toml, saved_by, saved_at) VALUES (?, ?, ?, ?, ?)",
-            [policy.version, policy.effective_from, text, who, datetime.now(timezone.utc).replace(tzinfo=None)],
+            [policy.version, policy.effective_from, text, label, datetime.now(timezone.utc).replace(tzinfo=None)],
         )
-        audit.record(cur, who, audit.POLICY_SAVE, f"policy:{policy.version}", {
+        audit.record(cur, label, audit.POLICY_SAVE, f"policy:{policy.version}", {
             "version": policy.version, "effective_from": policy.effective_from,
             "compliance_target_pct": policy.compliance_target_pct, "targets": len(policy.targets),
             "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()})

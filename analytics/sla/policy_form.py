@@ -11,6 +11,7 @@ from datetime import date
 import pandas as pd
 
 from analytics.sla import policy as sp
+from analytics.sla.calendar import ALWAYS, WEEKDAYS
 
 ANY_TYPE = "any"
 # "business days (by end of day)" is a business_days target with business_days_rule = "end_of_day".
@@ -44,7 +45,7 @@ def policy_from_form(base: sp.Policy, version: str, effective: date, targets: pd
         kind = kinds.get(r.get("kind"))
         if kind is None:
             raise sp.PolicyError(f"targets row {i + 1}: choose a kind ({', '.join(KIND_LABELS.values())})")
-        row = {"severity": r["severity"], "metric": r["clock"], "calendar": r["calendar"] or sp.ALWAYS,
+        row = {"severity": r["severity"], "metric": r["clock"], "calendar": r["calendar"] or ALWAYS,
                "ticket_type": None if r["ticket type"] in (None, ANY_TYPE) else r["ticket type"]}
         if kind in ("minutes", "business_days", END_OF_DAY):
             if r.get("amount") is None or pd.isna(r["amount"]):
@@ -61,7 +62,7 @@ def policy_from_form(base: sp.Policy, version: str, effective: date, targets: pd
     day_hours = [tuple(x.strip() for x in span.split("-", 1)) for span in spans]
     if any(len(h) != 2 for h in day_hours):
         raise sp.PolicyError("working hours: write spans like 09:00-12:00, 13:00-17:00")
-    calendar = {"name": sp.BUSINESS, "timezone": tz, "hours": {d: day_hours for d in sp.WEEKDAYS[:5]},
+    calendar = {"name": sp.BUSINESS, "timezone": tz, "hours": {d: day_hours for d in WEEKDAYS[:5]},
                 "country": country or None, "subdivision": subdivision or None}
     data = {**base.model_dump(), "version": version.strip(), "effective_from": effective, "targets": rows,
             "calendars": [calendar], "compliance_target_pct": compliance,

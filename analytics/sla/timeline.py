@@ -14,8 +14,8 @@ import pandas as pd
 
 from analytics.sla.business_time import US_PER_MIN, WorkingTime, from_us, scalar_us
 from analytics.sla.clock import NA, RES_HISTORY, RES_NONE, RES_WHY, span
-from analytics.sla.engine import METRICS, frame, judge, load_batch, to_json_records
-from analytics.sla.load import drop_temp, has_column
+from analytics.sla.engine import METRICS, frame, judge, to_json_records
+from analytics.sla.load import drop_temp, has_column, load_batch
 from analytics.sla.policy import Policy
 from analytics.sla.policy import policies as saved_policies
 
@@ -43,9 +43,9 @@ def ticket_timeline(con, ticket_id: str, as_of: datetime, policies: list[Policy]
     cur = con.cursor()
     try:
         batch = load_batch(cur, "ticket_id = ?", [ticket_id], pols)
-        reason = "pause_reason" if has_column(cur, "status_history", "pause_reason") else "NULL"
+        reason_sql = "pause_reason" if has_column(cur, "status_history", "pause_reason") else "NULL"
         history = cur.execute(
-            f"SELECT event_time, seq, status, team, tier, {reason} FROM status_history WHERE ticket_id = ? "
+            f"SELECT event_time, seq, status, team, tier, {reason_sql} FROM status_history WHERE ticket_id = ? "
             "ORDER BY event_time, seq", [ticket_id]).fetchall()
     finally:
         drop_temp(cur)

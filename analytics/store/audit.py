@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -86,8 +85,8 @@ def record(cur, actor: auth.Identity | str, action: str, obj: str | None = None,
     `actor` is who did it: the Identity a write checked (its label is recorded), or that label.
     This is the log itself, not a write that needs a permission: it grants nothing and checks
     nothing, so the write that calls it has already called auth.require on a typed Identity."""
-    actor = getattr(actor, "label", actor)
-    if not str(actor or "").strip():
+    label = actor.label if isinstance(actor, auth.Identity) else actor
+    if not str(label or "").strip():
         raise ValueError("an audit record needs an actor (who did it)")
     if not str(action or "").strip():
         raise ValueError("an audit record needs an action")
@@ -95,26 +94,17 @@ def record(cur, actor: auth.Identity | str, action: str, obj: str | None = None,
     seq, prev = (last[0][0] + 1, last[0][1]) if last else (1, GENESIS)
     at = _now()
     text = None if detail is None else _json(detail)
-    digest = _hash(prev, seq, at, actor, action, obj, text)
+    digest = _hash(prev, seq, at, label, action, obj, text)
     cur.execute(
         "INSERT INTO audit_log (seq, recorded_at, actor, action, object, detail, prev_hash, hash) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [seq, at, actor, action, obj, text, prev, digest])
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [seq, at, label, action, obj, text, prev, digest])
     _upsert(cur, HEAD_SETTING, f"{seq}:{digest}")
     return int(seq)
 
 
-@contextmanager
-def transaction(con) -> Iterator[Any]:
-    """A cursor in one transaction under the write lock: committed on success, else rolled back."""
-    with db.write_lock:
-        cur = con.cursor()
-        cur.execute("BEGIN TRANSACTION")
-        try:
-            yield cur
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
+# The one write transaction (defined in db, below this module, so that db's own schema upgrade
+# can use it too): a cursor under the write lock, committed on success, else rolled back.
+transaction = db.transaction
 
 
 def append(con, actor: auth.Identity | str, action: str, obj: str | None = None, detail: dict | None = None) -> int:
@@ -137,7 +127,7 @@ def set_settings(con, values: Mapping[str, str | None], actor: auth.Identity) ->
     who = auth.as_identity(actor)
     for key in values:
         auth.require(who, auth.setting_permission(key))
-    actor = who.label
+    label = who.label
     changed: list[str] = []
     with transaction(con) as cur:
         for key, value in values.items():
@@ -151,7 +141,7 @@ def set_settings(con, values: Mapping[str, str | None], actor: auth.Identity) ->
             else:
                 _upsert(cur, key, after)
             if key not in UNAUDITED_SETTINGS:
-                record(cur, actor, SETTING_CHANGE, f"setting:{key}", {"key": key, "old": before, "new": after})
+                record(cur, label, SETTING_CHANGE, f"setting:{key}", {"key": key, "old": before, "new": after})
             changed.append(key)
     return changed
 
@@ -171,7 +161,8 @@ def save_role_map(con, mapping: Mapping[str, Iterable[str]], actor: auth.Identit
 
 def trail(con, limit: int | None = None, action: str | None = None, actor: str | None = None) -> pd.DataFrame:
     """Audit records, newest first (columns TRAIL_COLUMNS); optionally one action or actor only."""
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[str | int] = []
     if action:
         clauses.append("action = ?")
         params.append(action)

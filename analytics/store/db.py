@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 import threading
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import overload
 
 import duckdb
 
@@ -82,6 +85,30 @@ SCHEMA_VERSION_SETTING = "schema_version"
 SCHEMA_VERSION = "2"
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection, *, new_cursor: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor in one transaction under `write_lock`: committed on success, else rolled back.
+
+    The code's one BEGIN / COMMIT / ROLLBACK (tests/test_architecture.py); writers use it as
+    `audit.transaction` and write their audit record on its cursor (`audit.record`), so a write
+    that rolls back leaves no record. `new_cursor=False` runs it on `con` itself: a cursor the
+    caller set up (its temp and registered tables) and keeps, or the connection during
+    init_schema. A cursor opened here is closed after."""
+    with write_lock:
+        cur = con.cursor() if new_cursor else con
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException:  # Ctrl-C included: the store stays as it was
+                cur.execute("ROLLBACK")
+                raise
+        finally:
+            if new_cursor:
+                cur.close()
+
+
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     with write_lock:
         new = not con.execute("SELECT 1 FROM information_schema.tables WHERE table_name = 'settings'").fetchall()
@@ -117,17 +144,20 @@ def _rehash(con: duckdb.DuckDBPyConnection) -> None:
     # Stores made before it hold DuckDB's hash(), which a DuckDB upgrade may change: compared
     # with an upload's hashes, every re-uploaded ticket would look updated. Recomputed from the
     # stored tickets and histories as their uploads compute them, all or nothing (an empty or
-    # new store only gets the mark).
-    con.execute("BEGIN TRANSACTION")
-    try:
-        row_hash.rehash(con)
-        con.execute("COMMIT")
-    except BaseException:  # Ctrl-C included: the store keeps its old hashes and is rehashed next time
-        con.execute("ROLLBACK")
-        raise
+    # new store only gets the mark). On `con` itself, as the rest of init_schema. Ctrl-C rolls
+    # back too: the store keeps its old hashes and is rehashed next time.
+    with transaction(con, new_cursor=False) as cur:
+        row_hash.rehash(cur)
+
+
+@overload
+def get_setting(con: duckdb.DuckDBPyConnection, key: str, default: str) -> str: ...
+@overload
+def get_setting(con: duckdb.DuckDBPyConnection, key: str, default: None = None) -> str | None: ...
 
 
 def get_setting(con: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:
+    """The stored value of `key` (settings.value is NOT NULL), else `default`."""
     row = con.cursor().execute("SELECT value FROM settings WHERE key = ?", [key]).fetchall()
     return row[0][0] if row else default
 

@@ -185,10 +185,10 @@ def resolve(path: str | os.PathLike | None = None, slug: str | None = None) -> E
                               "export into a new engagement (`python -m analytics ingest FILE --engagement SLUG "
                               "--create`)")
     if kind == "engagement":
-        found = own(path)
-        if slug and slug != found.slug:
-            raise EngagementError(f"{path} is the store of the one engagement '{found.slug}', not '{slug}'")
-        return found
+        only = own(path)
+        if slug and slug != only.slug:
+            raise EngagementError(f"{path} is the store of the one engagement '{only.slug}', not '{slug}'")
+        return only
     found = list_engagements(path)
     if slug:
         for e in found:
@@ -205,13 +205,16 @@ def resolve(path: str | os.PathLike | None = None, slug: str | None = None) -> E
                           f"{ENV}): {_listing(found)}")
 
 
-def details(e: Engagement | str | os.PathLike, con=None) -> Details:
-    """The engagement's go-live, time zone, window and cadence (from its store, or `con`)."""
+def details(e: Engagement | str | os.PathLike | None, con=None) -> Details:
+    """The engagement's go-live, time zone, window and cadence (from its store, or `con`; with
+    `con` the engagement `e` may be None)."""
     def read(c) -> dict[str, str]:
         return db.get_settings(c, [GO_LIVE_SETTING, TIMEZONE_SETTING, WINDOW_SETTING, CADENCE_SETTING])
 
     if con is not None:
         values = read(con)
+    elif e is None:
+        raise TypeError("engagements.details needs an engagement or a store connection (con)")
     else:
         with sharing.reading(e.path if isinstance(e, Engagement) else Path(e)) as c:
             values = read(c)
@@ -277,10 +280,10 @@ def create(catalog: str | os.PathLike, slug: str, name: str, *, go_live: date | 
             raise EngagementError(f"there is already an engagement '{slug}'")
         source = None
         if copy_from:
-            row = cat.cursor().execute("SELECT file FROM engagements WHERE slug = ?", [copy_from]).fetchall()
-            if not row:
+            match = cat.cursor().execute("SELECT file FROM engagements WHERE slug = ?", [copy_from]).fetchall()
+            if not match:
                 raise EngagementError(f"no engagement '{copy_from}' to copy the settings from")
-            source = catalog.parent / row[0][0]
+            source = catalog.parent / match[0][0]
         relative = Path(engagements_dir(catalog).name) / f"{slug}.duckdb"
         path = catalog.parent / relative
         if path.exists():

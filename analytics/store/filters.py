@@ -160,7 +160,7 @@ class Filters:
 
     @classmethod
     def from_query_params(cls, params: Mapping[str, Any]) -> Filters:
-        """Read filters from URL query parameters; never raises.
+        """Read filters from URL query parameters; no URL text makes it raise (a bug still does).
 
         Unknown keys, unparsable or out-of-range dates and values outside a fixed vocabulary
         (severity, status) are ignored; a reversed date range is swapped.
@@ -177,7 +177,7 @@ class Filters:
                     continue
                 kwargs[name] = _parse_values(name, raw)
             return cls(date_from=date_from, date_to=date_to, **kwargs)
-        except Exception:  # a hostile or broken URL must never break the page
+        except ValueError:  # text the parsers did not foresee: a hostile URL must never break the page
             return cls()
 
     def with_values(self, **changes: Any) -> Filters:
