@@ -8,8 +8,8 @@ import streamlit as st
 from pydantic import ValidationError
 
 from analytics import uploads
-from analytics.ingest import datasets
-from analytics.ingest.profiles import Profile, ProfileError, save_profile
+from analytics.ingest import datasets, profiles
+from analytics.ingest.profiles import ProfileError
 from analytics.ingest.stage import PREVIEW_XLSX_ROWS, IngestError, max_upload_bytes, stage_file
 from analytics.store import db
 from analytics.store.auth import Permission
@@ -60,22 +60,6 @@ def show_upload(dataset_id: int | None) -> None:
 
 def percent(share: float) -> str:
     return f"{round(share * 100)} %"
-
-
-def corrected_profile(base: Profile, columns: dict, formats: dict, tz: str,
-                      severity_map: dict, **edits) -> Profile:
-    """The base profile with the user's mapping; raises ValidationError when unusable.
-
-    `edits` may set status_map, waiting, and [source] traits (describes_outages, severity_guess)."""
-    data = base.model_dump()
-    data["columns"] = columns
-    data["timestamps"] = {**data["timestamps"], "timezone": tz,
-                          "formats": {**data["timestamps"]["formats"], **formats}}
-    data["severity_map"] = severity_map
-    for key in ("status_map", "waiting"):
-        data[key] = edits.get(key, data[key])
-    data["source"].update({k: v for k, v in edits.items() if k in ("describes_outages", "severity_guess")})
-    return Profile.model_validate(data)
 
 
 show_outcome()
@@ -199,7 +183,7 @@ if upload is not None:
         formats[field] = typed.strip() or "auto"
 
     try:
-        mapped = corrected_profile(base.profile, columns, formats, tz, base.profile.severity_map)
+        mapped = profiles.corrected(base.profile, columns, formats, tz, base.profile.severity_map)
         checked = cache.inspect_upload(con, upload.file_id, upload.name, data, mapped, tz, limit, delimiter)
         problem = None
     except (ValidationError, ProfileError, IngestError) as exc:
@@ -269,7 +253,7 @@ if upload is not None:
     final = None
     if problem is None:
         try:
-            final = corrected_profile(base.profile, columns, formats, tz, severity_map, status_map=status_map,
+            final = profiles.corrected(base.profile, columns, formats, tz, severity_map, status_map=status_map,
                                       waiting=waiting, describes_outages=outages, severity_guess=severity_guess)
         except ValidationError as exc:
             problem = exc
@@ -322,13 +306,8 @@ if upload is not None:
         if st.button("Save mapping as profile", key="upload_save_profile",
                      disabled=final is None or not ui_auth.can(Permission.EDIT_MAPPINGS)):
             try:
-                named = final.model_copy(update={
-                    "source": final.source.model_validate(
-                        {**final.source.model_dump(), "name": name.strip(),
-                         "label": final.source.source_label}),
-                    "match": final.match.model_validate({"header": list(base.columns)}),
-                })
-                path = save_profile(named, actor=ui_auth.actor())
+                path = profiles.save_profile(profiles.renamed(final, name, list(base.columns)),
+                                             actor=ui_auth.actor())
             except (ValidationError, ProfileError, OSError) as exc:
                 st.error(widgets.escape_markdown(f"Not saved: {exc}"), icon=":material/error:")
             else:

@@ -218,6 +218,28 @@ class Profile(BaseModel):
         return tomli_w.dumps(data)
 
 
+def corrected(base: Profile, columns: dict, formats: dict, tz: str, severity_map: dict, **edits) -> Profile:
+    """`base` with a person's mapping (the Upload page's corrections); ValidationError when unusable.
+
+    `edits` may set status_map, waiting, and the [source] traits describes_outages and severity_guess."""
+    data = base.model_dump()
+    data["columns"] = columns
+    data["timestamps"] = {**data["timestamps"], "timezone": tz,
+                          "formats": {**data["timestamps"]["formats"], **formats}}
+    data["severity_map"] = severity_map
+    for key in ("status_map", "waiting"):
+        data[key] = edits.get(key, data[key])
+    data["source"].update({k: v for k, v in edits.items() if k in ("describes_outages", "severity_guess")})
+    return Profile.model_validate(data)
+
+
+def renamed(profile: Profile, name: str, header: list[str]) -> Profile:
+    """`profile` under a new name, matching files with this `header` (to save a corrected mapping)."""
+    source = profile.source.model_validate({**profile.source.model_dump(), "name": name.strip(),
+                                            "label": profile.source.source_label})
+    return profile.model_copy(update={"source": source, "match": profile.match.model_validate({"header": header})})
+
+
 def parse_profile(text: str, origin: str = "profile") -> Profile:
     """Read a profile from TOML text; errors name the origin and the offending key."""
     try:
