@@ -51,6 +51,7 @@ def test_a_store_from_before_engagements_is_upgraded_and_each_engagement_read_al
     assert len(demo) == 300 and len(default) == 2 and not demo & default
 
 
+@pytest.mark.slow
 def test_ingest_into_a_new_engagement_and_refuse_the_demo(capsys, legacy, monkeypatch):
     code, _, err = _run(capsys, "ingest", str(SAMPLE), "--db", str(legacy), "--engagement", "demo")
     assert code == 2 and "only the generated demo data" in err
@@ -100,6 +101,7 @@ def test_a_new_file_without_an_engagement_is_one_engagement_store(capsys, tmp_pa
     assert code == 2 and "store of the one engagement 'one'" in err
 
 
+@pytest.mark.slow
 def test_demo_into_a_named_engagement_of_a_new_catalog(capsys, tmp_path):
     cat = tmp_path / "cat.duckdb"
     code, _, err = _run(capsys, "demo", "--tickets", "120", "--db", str(cat), "--engagement", "demo")

@@ -24,13 +24,19 @@ D = timedelta(days=1)
 _n = iter(range(1, 10_000))
 
 
+def write(con, sql: str, params: list | None = None) -> None:
+    """A crafted change, through the one write path (db.transaction), so the caches follow."""
+    with audit.transaction(con) as cur:
+        cur.execute(sql, params or [])
+
+
 def add(con, **fields) -> str:
     """Insert one ticket; unspecified fields are NULL. Returns its ticket_id."""
     ext = fields.pop("id", None) or f"T-{next(_n)}"
     row = {"ticket_id": f"test:{ext}", "source": "test", "external_id": ext, "type": "incident",
            "status_category": "open", "title": f"ticket {ext}", **fields}
     cols = [c for c in TICKET_COLUMNS if c in row]
-    con.execute(f"INSERT INTO tickets ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+    write(con, f"INSERT INTO tickets ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
                 [row[c] for c in cols])
     return row["ticket_id"]
 
@@ -143,7 +149,7 @@ def test_sla_pass_fail_and_at_risk(con):
     assert s == cr.AT_RISK and "response 97.5 % (39 of 40 met" in detail and "closure rules" in detail
     # Two resolutions over 240 minutes: 38 of 40 = 95.0 % — at a 96 % target that fails.
     for tid in ev[ev["metric"] == "resolution"]["ticket_id"][:2]:
-        con.execute("UPDATE tickets SET resolved_at = opened_at + INTERVAL 300 MINUTE WHERE ticket_id = ?", [tid])
+        write(con, "UPDATE tickets SET resolved_at = opened_at + INTERVAL 300 MINUTE WHERE ticket_id = ?", [tid])
     cache.clear()  # a direct UPDATE is not an upload: forget the judgements made before it
     s, detail, ev = status(con, "sla", rules=margin)
     assert s == cr.FAIL and "resolution 95.0 % (38 of 40 met" in detail
@@ -220,7 +226,7 @@ def test_kpis_availability_over_the_window_from_go_live(con):
     assert "one failure" in ev.loc[("MTBF", "Payments"), "note"]
     # The data ends with the outage's resolution: no uptime is counted after it (9 days + 1 h
     # observed in a window that ends at the end of its last day), whatever the as-of time.
-    con.execute("DELETE FROM tickets WHERE severity = 'SEV-4'")
+    write(con, "DELETE FROM tickets WHERE severity = 'SEV-4'")
     db.set_setting(con, "go_live_date", "")
     ev = closure.evidence(con, "kpis", T + 30 * D, rules=rules).set_index(["kpi", "service"])
     assert ev.loc[("Availability", "all"), "value"] == pytest.approx(100 * (1 - 1 / (9 * 24 + 1)))
@@ -263,7 +269,7 @@ def test_enhancements_each_state(con):
     a = add(con, type="enhancement", severity="SEV-4", opened_at=T - 9 * D)
     s, detail, _ = status(con, "enhancements")
     assert s == cr.NOT_MEASURABLE and "no enhancement ticket carries a target release" in detail
-    con.execute("UPDATE tickets SET target_release = 'Release 3' WHERE ticket_id = ?", [a])
+    write(con, "UPDATE tickets SET target_release = 'Release 3' WHERE ticket_id = ?", [a])
     b = add(con, type="enhancement", priority_raw="Low", opened_at=T - 8 * D, due_at=T + 9 * D)
     s, detail, ev = status(con, "enhancements")
     assert s == cr.PASS and set(ev["ticket_id"]) == {a, b} and set(ev["finding"]) == {"scheduled"}
@@ -274,7 +280,7 @@ def test_enhancements_each_state(con):
     assert dict(zip(ev["ticket_id"], ev["finding"]))[c] == "no priority, not scheduled"
     assert dict(zip(ev["ticket_id"], ev["finding"]))[d] == "not scheduled"
     assert list(ev["ticket_id"][:2]) == [c, d] or list(ev["ticket_id"][:2]) == [d, c]  # problems first
-    con.execute("DELETE FROM tickets WHERE ticket_id IN (?, ?)", [c, d])
+    write(con, "DELETE FROM tickets WHERE ticket_id IN (?, ?)", [c, d])
     e = add(con, type="enhancement", severity="SEV-4", opened_at=T - 30 * D, due_at=T - D,
             resolved_at=T + D, status_category="resolved")  # done today, but open and overdue at as_of
     s, detail, ev = status(con, "enhancements")

@@ -572,6 +572,7 @@ def test_scorecard_tells_a_real_hypercare_story(story):
     assert 0 < signed < len(cr.load_rules(story).required_roles)
 
 
+@pytest.mark.slow
 def test_the_demo_signs_off_once_and_only_in_a_demo_store(con, tmp_path):
     from analytics.demo.loader import DEMO_SIGNOFFS, load_demo
     from analytics.governance import signoff

@@ -94,6 +94,7 @@ def fresh(tmp_path, monkeypatch):
     st.cache_data.clear()
 
 
+@pytest.mark.slow
 def test_first_start_makes_a_catalog_with_a_demo_engagement_holding_the_demo(fresh):
     at = _app()
     assert engagements.kind_of(fresh) == "catalog"
@@ -121,6 +122,7 @@ def test_first_start_without_demo_points_every_page_but_upload_to_the_upload_pag
     assert [i.value for i in at.info if "No engagement yet" in i.value]
 
 
+@pytest.mark.slow
 def test_a_store_made_before_engagements_is_upgraded_on_open(tmp_path):
     path = tmp_path / "hypercare.duckdb"
     with gzip.open(FIXTURES / "store-2026-12-06.duckdb.gz") as src, path.open("wb") as out:
@@ -173,6 +175,7 @@ def test_switching_on_settings_shows_the_other_engagements_settings(catalog):
     assert "Engagement: ServiceNow 2016 · Stored in the engagement's store" in _texts(at)
 
 
+@pytest.mark.slow
 def test_the_address_opens_its_engagement_and_an_unknown_one_falls_back_with_a_warning(catalog):
     at = _app({"engagement": "sn"})
     assert at.selectbox(key=engagement_state.PICK_KEY).value == "sn" and _metric(at, "Tickets") == "2"
@@ -195,6 +198,7 @@ def test_upload_into_the_demo_engagement_is_refused(catalog):
     assert _tickets(demo.path) == 300 and len(engagements.list_engagements(catalog)) == 2
 
 
+@pytest.mark.slow
 def test_upload_into_a_new_engagement_makes_it_with_the_go_live_from_the_file(catalog):
     at = _go(_app(), "pages/upload.py")
     at.selectbox(key="eng_target").set_value(upload_target.NEW).run()
@@ -215,6 +219,7 @@ def test_upload_into_a_new_engagement_makes_it_with_the_go_live_from_the_file(ca
     assert _tickets(engagements.resolve(catalog, "demo").path) == 300  # the demo is untouched
 
 
+@pytest.mark.slow
 def test_a_failed_upload_into_a_new_engagement_leaves_no_engagement_behind(catalog, monkeypatch):
     from analytics.ingest import pipeline as ingest
     from analytics.ingest.stage import IngestError
@@ -252,6 +257,7 @@ def test_portfolio_lists_each_engagement_with_its_own_figures_and_a_link(catalog
     assert links == [("overview", "engagement=demo"), ("overview", "engagement=sn")]
 
 
+@pytest.mark.slow
 def test_deleting_the_demo_engagement_is_one_action_with_a_confirmation(catalog):
     demo = engagements.resolve(catalog, "demo")
     at = _go(_app(), "pages/portfolio.py")

@@ -110,6 +110,7 @@ def test_clear_filters_empties_both_days(catalog):
     assert "Filters: none (all tickets) · 300 tickets" in _caption(at)
 
 
+@pytest.mark.slow
 def test_a_chosen_day_outside_the_data_after_a_delete_is_kept(tmp_path):
     """The days stay (0 tickets), the pickers widen to them, nothing raises."""
     path = tmp_path / "one.duckdb"

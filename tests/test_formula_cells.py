@@ -90,6 +90,7 @@ def test_sla_csv_holds_no_formula(store, capsysbinary):
     assert len(records) == len(PAYLOADS) + 3 + 1 and not _formula_cells(records)
 
 
+@pytest.mark.slow
 def test_report_packs_neutralise_every_payload(store, tmp_path, capsys):
     db = store[0]
     pack, book = tmp_path / "pack.zip", tmp_path / "pack.xlsx"
@@ -109,6 +110,7 @@ def test_report_packs_neutralise_every_payload(store, tmp_path, capsys):
     assert {c.value for c in cells} & {"'" + p for p in PAYLOADS}
 
 
+@pytest.mark.slow
 def test_report_pdf_draws_payloads_as_text(store):
     """The PDF renders markup-free: no payload turns into a link or an action."""
     from analytics.report import builder

@@ -88,6 +88,7 @@ def test_every_tab_renders_and_only_the_open_one_runs(store):
     assert coverage == f"{summary['coverage_pct']:.1f} %"
 
 
+@pytest.mark.slow
 def test_sign_off_and_revocation_through_the_forms_reach_the_audit_trail(store):
     at = _page("Sign-off")
     at.selectbox(key="gov_so_role").set_value("Operations Lead")
@@ -112,6 +113,7 @@ def test_sign_off_and_revocation_through_the_forms_reach_the_audit_trail(store):
     assert _read(store, audit.verify) == []
 
 
+@pytest.mark.slow
 def test_pir_register_upload_through_the_page_is_idempotent(store):
     ids = _read(store, lambda con: [r[0] for r in con.execute(
         "SELECT external_id FROM tickets WHERE severity = 'SEV-1' ORDER BY external_id LIMIT 2").fetchall()])
@@ -132,6 +134,7 @@ def test_pir_register_upload_through_the_page_is_idempotent(store):
     assert "nothing was written" in messages[1]
 
 
+@pytest.mark.slow
 def test_csv_pack_builds_and_downloads_from_the_page(store):
     at = _page("Monthly report")
     months = at.selectbox(key="gov_report_month").options
@@ -148,6 +151,7 @@ def test_csv_pack_builds_and_downloads_from_the_page(store):
         assert len(first.columns) >= 1
 
 
+@pytest.mark.slow
 def test_closure_rules_editor_saves_through_the_audit_log(store):
     at = AppTest.from_file(APP, default_timeout=180).run()
     at.switch_page("pages/settings.py").run()

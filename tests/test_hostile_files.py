@@ -89,6 +89,7 @@ def test_a_small_very_repetitive_gzip_still_loads(cur):
 
 # --- the header ----------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_header_longer_than_the_sniffed_head_is_read_whole(cur):
     names = [f"custom_field_{i:03d}_" + "x" * 130 for i in range(500)]
     text = ";".join(["id", *names]) + "\n" + "A1;" + ";".join(["v"] * 500) + "\n"

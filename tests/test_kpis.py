@@ -13,7 +13,7 @@ from analytics.demo.generator import DEFAULT_GO_LIVE
 from analytics.demo.loader import load_demo
 from analytics.ingest import datasets
 from analytics.kpi import kpis, registry
-from analytics.store import db, exclusions
+from analytics.store import audit, db, exclusions
 from analytics.store.auth import local_operator
 from analytics.store.filters import Filters
 
@@ -282,7 +282,8 @@ H = timedelta(hours=1)
 
 def _insert(con, **row):
     cols = ", ".join(row)
-    con.execute(f"INSERT INTO tickets ({cols}) VALUES ({', '.join('?' for _ in row)})", list(row.values()))
+    with audit.transaction(con) as cur:  # the one write path: the cached facts follow
+        cur.execute(f"INSERT INTO tickets ({cols}) VALUES ({', '.join('?' for _ in row)})", list(row.values()))
 
 
 def _ticket(con, tid, **kw):

@@ -19,7 +19,7 @@ from analytics.store.auth import local_operator
 from analytics.store.filters import Filters
 
 AS_OF = datetime(2026, 11, 23)
-PROFILES = Path(__file__).resolve().parents[1] / "analytics" / "builtin_profiles"
+PROFILES = Path(__file__).resolve().parents[1] / "analytics" / "ingest" / "builtin_profiles"
 FILES = {
     "servicenow": "servicenow-incident-event-log/incident_event_log.csv.gz",
     "helpdesk": "helpdesk-italian/helpdesk_finale.csv.gz",

@@ -16,7 +16,9 @@ from analytics.kpi.sla_kpis import sla_rows
 from analytics.sla import cache
 from analytics.sla.engine import evaluate
 from analytics.sla.policy import save_policy
+from analytics.store import audit, db
 from analytics.store.auth import local_operator
+from analytics.store.cache import version_of
 from analytics.store.filters import Filters
 from analytics.store.periods import undated
 
@@ -75,8 +77,6 @@ def cached(con, f: Filters, as_of: datetime, grain: str | None = None, split: st
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from analytics.store import db
-
     con = db.connect(tmp_path_factory.mktemp("sla_cache") / "demo.duckdb")
     load_demo(con, n_tickets=2500, seed=11, actor=local_operator("demo"))
     yield con
@@ -108,12 +108,17 @@ def test_a_later_as_of_rejudges_only_the_open_tickets_and_agrees(demo):
     assert live  # the demo has open tickets at that time: the split is exercised
 
 
-def test_an_earlier_as_of_rebuilds(demo):
+def test_an_earlier_as_of_gets_a_base_of_its_own_and_the_later_one_stays(demo):
     cache.clear()
     cached(demo, FILTERS[0], AS_OF)
     builds = cache.stats["builds"]
     earlier = datetime(2026, 10, 15, 8, 0)
     assert cached(demo, FILTERS[0], earlier) == reference(demo, FILTERS[0], earlier)
+    assert cache.stats["builds"] == builds + 1
+    # Back to the later time (a page at now after Governance at a window's end): no new judgement.
+    assert cached(demo, FILTERS[0], AS_OF) == reference(demo, FILTERS[0], AS_OF)
+    assert cached(demo, FILTERS[0], AS_OF + timedelta(minutes=5)) == reference(demo, FILTERS[0],
+                                                                               AS_OF + timedelta(minutes=5))
     assert cache.stats["builds"] == builds + 1
 
 
@@ -121,7 +126,7 @@ def test_only_a_few_as_of_times_are_kept(demo):
     cache.clear()
     for minute in range(cache.LIVE_KEEP + 3):
         cached(demo, FILTERS[1], AS_OF + timedelta(minutes=minute))
-    entry = cache._entries[demo]
+    entry, _ = cache._entry(demo, AS_OF + timedelta(minutes=cache.LIVE_KEEP + 2))
     assert len(entry.live) == cache.LIVE_KEEP
     tables = {r[0] for r in entry.db.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     assert tables == {"settled", *entry.live.values()}
@@ -135,7 +140,7 @@ def test_the_first_as_of_asked_again_after_later_ones_is_judged_again(demo):
     for minute in range(1, cache.LIVE_KEEP + 2):
         cached(demo, FILTERS[0], AS_OF + timedelta(minutes=minute))
     assert cached(demo, FILTERS[0], AS_OF) == reference(demo, FILTERS[0], AS_OF)
-    assert AS_OF in cache._entries[demo].live
+    assert AS_OF in cache._entry(demo, AS_OF)[0].live
 
 
 def test_settled_tickets_are_judged_the_same_at_any_later_time(demo):
@@ -154,9 +159,9 @@ def _compliance(con, as_of=AS_OF):
 def test_rebuilt_after_an_upload(con):
     load_demo(con, n_tickets=400, seed=3, actor=local_operator("demo"))
     assert cached(con, Filters(), AS_OF) == reference(con, Filters(), AS_OF)
-    token, builds = cache.data_token(con), cache.stats["builds"]
+    token, builds = version_of(con), cache.stats["builds"]
     load_demo(con, n_tickets=900, seed=4, actor=local_operator("demo"))  # more tickets, and changed ones
-    assert cache.data_token(con) != token
+    assert version_of(con) != token
     assert cached(con, Filters(), AS_OF) == reference(con, Filters(), AS_OF)
     assert cache.stats["builds"] == builds + 1
     assert _compliance(con)["response_sla"].n > 400
@@ -198,7 +203,28 @@ def test_an_engine_error_is_shown_as_the_reason(con, monkeypatch):
     assert got.value is None and got.reason == "not computable: the calendar has no working hours"
 
 
-def test_the_token_is_cheap_and_changes_with_a_direct_insert(con):
-    token = cache.data_token(con)
-    con.execute("INSERT INTO tickets (ticket_id, opened_at) VALUES ('x', ?)", [AS_OF])
-    assert cache.data_token(con) != token
+def test_the_version_changes_with_every_committed_write_and_only_then(con):
+    token = version_of(con)
+    with audit.transaction(con) as cur:
+        cur.execute("INSERT INTO tickets (ticket_id, opened_at) VALUES ('x', ?)", [AS_OF])
+    assert version_of(con) == token + 1
+    with pytest.raises(RuntimeError), audit.transaction(con) as cur:
+        cur.execute("UPDATE tickets SET severity = 'SEV-1'")
+        raise RuntimeError("rolled back")
+    assert version_of(con) == token + 1
+    # Outside the one write path (which no code of the app takes) a change is not seen.
+    con.execute("INSERT INTO tickets (ticket_id, opened_at) VALUES ('y', ?)", [AS_OF])
+    assert version_of(con) == token + 1
+
+
+def test_an_update_in_place_is_judged_again(tmp_path):
+    """Counts and timestamps stay the same when a ticket's severity is corrected in place; the
+    store version does not, so the cached judgements follow."""
+    con = db.connect(tmp_path / "s.duckdb")
+    load_demo(con, n_tickets=300, seed=5, actor=local_operator("demo"))
+    before = cached(con, FILTERS[0], AS_OF, split="severity")
+    with audit.transaction(con) as cur:
+        cur.execute("UPDATE tickets SET severity = 'SEV-1' WHERE severity = 'SEV-3'")
+    after = cached(con, FILTERS[0], AS_OF, split="severity")
+    assert after == reference(con, FILTERS[0], AS_OF, split="severity") and after != before
+    con.close()

@@ -54,6 +54,7 @@ def test_servicenow_awaiting_states_pause_the_clock_in_the_timeline(store, real_
     assert paused > 0
 
 
+@pytest.mark.slow
 def test_policy_editor_saves_a_new_version_and_explains_errors(store):
     con = db.connect(store)
     load_demo(con, n_tickets=300, actor=local_operator("demo"))
@@ -73,6 +74,7 @@ def test_policy_editor_saves_a_new_version_and_explains_errors(store):
     assert list(versions["version"]) == ["demo-us-business-hours", "v2-eight-to-four"]
 
 
+@pytest.mark.slow
 def test_not_measured_and_paused_by_are_shown(store):
     con = db.connect(store)
     load_demo(con, n_tickets=300, actor=local_operator("demo"))

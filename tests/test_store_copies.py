@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.store import db, sharing
+from analytics.store import cache, db, sharing
 from ui import store_view
 
 
@@ -55,16 +55,18 @@ def test_a_bad_setting_still_keeps_at_least_one_copy(raw, monkeypatch):
     assert store_view.keep_copies() == (1 if raw != "many" else store_view.DEFAULT_KEEP_COPIES)
 
 
-def test_a_copy_is_marked_as_one_and_its_data_token_is_read_once(stores, monkeypatch):
-    from analytics.sla import cache as sla_cache
-
+def test_a_copy_is_marked_as_one_and_its_version_is_read_once(stores, monkeypatch):
     con, _ = sharing.snapshot(stores[0])
     assert con in db.copies
-    first = sla_cache.data_token(con)
-    monkeypatch.setattr(sla_cache, "_TOKEN_SQL", "SELECT error('read again')")
-    assert sla_cache.data_token(con) == first
+    first = cache.version_of(con)
+
+    def read_again(_con):
+        raise RuntimeError("read again")
+
+    monkeypatch.setattr(db, "store_version", read_again)
+    assert cache.version_of(con) == first
     own = db.connect(stores[1])
     assert own not in db.copies
-    with pytest.raises(Exception, match="read again"):
-        sla_cache.data_token(own)
+    with pytest.raises(RuntimeError, match="read again"):
+        cache.version_of(own)
     own.close()

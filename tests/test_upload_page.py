@@ -192,6 +192,7 @@ def test_edited_waiting_states_and_traits_are_saved_and_loaded(store):
     assert con.cursor().execute("SELECT describes_outages FROM datasets").fetchall() == [(True,)]
 
 
+@pytest.mark.slow
 def test_an_older_file_keeps_the_stored_tickets_unless_the_page_is_told_to_replace(store, tmp_path):
     from analytics.demo import generator
 
@@ -221,6 +222,7 @@ def _count_open(source: str) -> int:
         "SELECT count(*) FROM tickets WHERE source = ? AND status_category = 'open'", [source]).fetchall()[0][0]
 
 
+@pytest.mark.slow
 def test_after_a_load_the_rejected_rows_and_quality_selectors_show_that_upload(store):
     """Issue #15: they stayed one upload behind (their session value was the upload before)."""
     def csv(n: int, bad: int) -> bytes:

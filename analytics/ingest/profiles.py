@@ -1,7 +1,7 @@
 """Mapping profiles: how one export's columns become canonical ticket fields.
 
 A profile is a TOML file (see docs/profiles.md). Built-in profiles live in
-analytics/builtin_profiles/; profiles a user saves from the Upload page or writes by hand live
+analytics/ingest/builtin_profiles/; profiles a user saves from the Upload page or writes by hand live
 in the profiles folder (HYPERCARE_PROFILES, default data/profiles/).
 """
 

@@ -4,8 +4,8 @@ The cohort KPIs (count, duration and rate kinds in analytics.kpi.registry) class
 the same way whatever the filter: in scope or not, which exclusion applies (the first that
 matches), the measured duration, whether it counts for the rate. Those CASE expressions, the
 tier-number regex and the status-history lookup for tickets without a tier cost more than the
-aggregate itself, so they run once per store version (same token as analytics.sla.cache: any
-upload, deletion or demo load rebuilds) into the table `facts` of a private in-memory DuckDB.
+aggregate itself, so they run once per store version (db.store_version, bumped by every committed
+write) into the table `facts` of a private in-memory DuckDB.
 Each filter change then runs `query`: plain comparisons of small integers.
 
 Columns of `facts`: the filter columns, each text one with an integer twin <column>__code
@@ -36,7 +36,6 @@ first use in a database of its own.
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 
@@ -47,7 +46,8 @@ import pyarrow.compute as pc
 
 from analytics.ingest.transform import qident
 from analytics.kpi import registry as reg
-from analytics.sla.cache import FILTER_COLUMNS, data_token, store_compressed
+from analytics.sla.cache import FILTER_COLUMNS, store_compressed
+from analytics.store.cache import PerVersion
 from analytics.store.exclusions import ACK_AT_OPEN_SQL
 from analytics.store.filters import Filters
 from analytics.store.periods import Period
@@ -165,8 +165,8 @@ COMBOS_SQL = f"""SELECT {', '.join(CODED)}, {', '.join(f'{c}__code' for c in COD
     min(first_event_at) AS first_event_at, max(last_event_at) AS last_event_at, count(*) AS n
 FROM kept.facts GROUP BY ALL"""
 
-_lock = threading.Lock()
-_entries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # store -> (token, in-memory db)
+_lock = threading.Lock()  # the parts each entry builds on first use
+_entries: PerVersion[tuple[duckdb.DuckDBPyConnection, dict]] = PerVersion()  # (in-memory db, its parts)
 stats = {"builds": 0}
 
 
@@ -199,29 +199,26 @@ def _copy(con: duckdb.DuckDBPyConnection, mem: duckdb.DuckDBPyConnection, name_t
     return codes
 
 
-def _entry(con: duckdb.DuckDBPyConnection) -> tuple[object, duckdb.DuckDBPyConnection, dict]:
-    """(store version, in-memory database with `facts` and `combos`, its other cached parts)
-    of the store's current version, built when the store has changed."""
-    token = data_token(con)
-    with _lock:
-        found = _entries.get(con)
-        if found is None or found[0] != token:
-            mem = duckdb.connect()
-            outage_sql = reg.outage_source_sql(con)
-            codes = _copy(con, mem, "facts", facts_sql(outage_sql), [], coded=CODED)
-            mem.execute(f"CREATE TABLE combos AS {COMBOS_SQL}")
-            ends = mem.execute("SELECT source, max(last_event_at) FROM combos GROUP BY 1").fetchall()
-            found = (token, mem, {"codes": codes, "outage_sql": outage_sql,
-                                  "data_end": ([s for s, _ in ends], [e for _, e in ends])})
-            _entries[con] = found
-            stats["builds"] += 1
-    return found
+def _build(con: duckdb.DuckDBPyConnection) -> tuple[duckdb.DuckDBPyConnection, dict]:
+    mem = duckdb.connect()
+    outage_sql = reg.outage_source_sql(con)
+    codes = _copy(con, mem, "facts", facts_sql(outage_sql), [], coded=CODED)
+    mem.execute(f"CREATE TABLE combos AS {COMBOS_SQL}")
+    ends = mem.execute("SELECT source, max(last_event_at) FROM combos GROUP BY 1").fetchall()
+    stats["builds"] += 1
+    return mem, {"codes": codes, "outage_sql": outage_sql, "data_end": ([s for s, _ in ends], [e for _, e in ends])}
+
+
+def _entry(con: duckdb.DuckDBPyConnection) -> tuple[duckdb.DuckDBPyConnection, dict]:
+    """(in-memory database with `facts` and `combos`, its other cached parts) of the store's
+    current version, built when the store has changed."""
+    return _entries.get(con, None, lambda _: _build(con))
 
 
 def _facts_db(con: duckdb.DuckDBPyConnection, severities: tuple[str, ...] | None = None) -> duckdb.DuckDBPyConnection:
     """The in-memory database with `facts` (severities None) or the incidents of `severities`
     as `tickets` (a database of its own, so OUTAGE_SQL runs unchanged)."""
-    _, mem, cache = _entry(con)
+    mem, cache = _entry(con)
     if severities is None:
         return mem
     with _lock:
@@ -241,7 +238,7 @@ def _table_db(con: duckdb.DuckDBPyConnection, name_table: str,
     """The in-memory database holding `name_table` = the rows of the SELECT and parameters
     `select(con)` gives, coded like `facts`; built on first use per store version, in a database
     of its own (a checkpoint there never waits for readers of `facts`)."""
-    _, _, cache = _entry(con)
+    _, cache = _entry(con)
     with _lock:
         found = cache.get(("table", name_table))
         if found is None:
@@ -288,7 +285,7 @@ def quantiles(con: duckdb.DuckDBPyConnection, keys: list[str], filters: Filters,
               params: list, probs: tuple[float, ...] = (0.5, 0.9)) -> dict[str, tuple[float | None, ...]]:
     """Per duration KPI in `keys`: its `probs` quantiles (quantile_cont) over the facts rows the
     filters and `also_sql` (with `params`) keep, of the tickets that count for the KPI."""
-    _, mem, cache = _entry(con)  # one version for the codes, the flags and the order
+    mem, cache = _entry(con)  # one version for the codes, the flags and the order
     clause, where_params = filters.where(codes=cache["codes"])
     # One flag per facts row, in row order (a plain scan keeps insertion order = rowid).
     chosen = np.asarray(mem.cursor().execute(
@@ -307,7 +304,7 @@ def query(con: duckdb.DuckDBPyConnection, filters: Filters, body_sql: Callable[[
     """Run `body_sql(where)` over the relation `facts` (see the module docstring) of the store's
     current version, `where` being the filters' clause over the coded columns; its parameters
     come first, then `params`. Returns the executed cursor (then .df() / .fetchall())."""
-    _, mem, cache = _entry(con)  # one version for the codes and the rows
+    mem, cache = _entry(con)  # one version for the codes and the rows
     clause, where_params = filters.where(codes=cache["codes"])
     return mem.cursor().execute(body_sql(clause), [*where_params, *params])
 
@@ -323,7 +320,7 @@ def query_table(con: duckdb.DuckDBPyConnection, name_table: str, select: Select,
 def query_combos(con: duckdb.DuckDBPyConnection, filters: Filters, body_sql: Callable[[str], str],
                  params: list) -> duckdb.DuckDBPyConnection:
     """As `query`, over the relation `combos` (see COMBOS_SQL); `filters` must be undated."""
-    _, mem, cache = _entry(con)
+    mem, cache = _entry(con)
     clause, where_params = filters.where(codes=cache["codes"])
     return mem.cursor().execute(body_sql(clause), [*where_params, *params])
 
@@ -332,7 +329,7 @@ def data_span(con: duckdb.DuckDBPyConnection, filters: Filters):
     """(first, last) event instant of the tickets the filters select, their dates left aside
     (None, None without tickets): every lifecycle timestamp and status change counts."""
     undated = filters.with_values(date_from=None, date_to=None)
-    _, _, cache = _entry(con)
+    _, cache = _entry(con)
     known = cache.setdefault("data_span", {})  # per filter; a few hundred at most are kept
     found = known.get(undated)
     if found is None:
@@ -369,5 +366,4 @@ def outage_query(con: duckdb.DuckDBPyConnection, severities: tuple[str, ...], bo
 
 def clear() -> None:
     """Forget the cached facts (tests; never needed for correctness)."""
-    with _lock:
-        _entries.clear()
+    _entries.clear()

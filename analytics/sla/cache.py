@@ -5,28 +5,25 @@ policies and the as-of time, never on the filters, and it is the expensive part 
 over a million tickets takes seconds). The Overview, KPI trends and the CLI all ask for filtered
 SLA compliance; each answer is a filtered aggregate over this cache (`query`).
 
-What invalidates it: `data_token` reads cheap counters from the store (datasets: count, newest
-id, newest upload; tickets: count, newest loaded_at; status_history: count; sla_policies:
-versions and newest save). An upload, a dataset deletion, a demo load or a policy save changes
-one of them, so the next `query` rebuilds. (An in-place UPDATE of ticket rows that changes none
-of them is not seen; the app never writes tickets that way.)
+What invalidates it: the store's version (db.store_version), which every committed write bumps
+in its own transaction (db.transaction): an upload, a deletion, a policy save, any update in
+place. The next `query` after a write rebuilds.
 
 The as-of time: a ticket whose clocks have stopped — cancelled, or resolved/closed with its
 opening, acknowledgement, resolution and every history event at or before the as-of time —
 gets the same judgement at any later as-of time ("settled"). The cache judges all tickets
 once at the first as-of time A0, and for a later as-of time re-judges only the others (the
 open ones, a few percent): the table `settled` (judged at A0) plus a `live_<n>` table judged at
-that time, both in a private in-memory DuckDB. An as-of time before A0 rebuilds from it.
-At a million tickets: the first judgement ~5 s (once per upload or policy save), each new
-as-of minute ~0.5 s, each filtered aggregate ~10–20 ms. analytics.sla.compliance.counts is the
-one reader: the SLA-compliance cohort is defined there.
+that time, both in a private in-memory DuckDB. An as-of time before A0 gets a base of its own
+(analytics/store/cache.py keeps a few), and each later as-of time uses the latest base before
+it. docs/benchmarks.md has what each step costs at a million tickets.
+analytics.sla.compliance.counts is the one reader: the SLA-compliance cohort is defined there.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -35,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 
 from analytics.sla import engine
-from analytics.store import db
+from analytics.store.cache import PerVersion
 
 # Per ticket: the filter columns (so Filters.where() applies unchanged), the two judgements as
 # codes into sla_engine.STATUS_TEXT (0 = not applicable, 1 = met, 2 = breached, 3 = running,
@@ -56,37 +53,19 @@ SETTLED_SQL = """coalesce(opened_at IS NULL OR status_category = 'cancelled'
         AND ticket_id NOT IN (SELECT ticket_id FROM status_history WHERE event_time > ?)), false)"""
 LIVE_SQL = f"NOT {SETTLED_SQL}"
 
-_TOKEN_SQL = """SELECT * FROM
-    (SELECT count(*), max(dataset_id), max(uploaded_at) FROM datasets),
-    (SELECT count(*), max(loaded_at) FROM tickets), (SELECT count(*) FROM status_history),
-    (SELECT list(version ORDER BY version), max(saved_at) FROM sla_policies)"""
-
-
-_copy_tokens: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # store copy -> its token
-
-
-def data_token(con: duckdb.DuckDBPyConnection) -> tuple:
-    """A cheap value that changes with every upload, deletion, demo load and policy save; read
-    once for a store's in-memory copy (db.copies), which never changes."""
-    if con in db.copies:
-        token = _copy_tokens.get(con)
-        if token is None:
-            token = _copy_tokens[con] = tuple(con.cursor().execute(_TOKEN_SQL).fetchall()[0])
-        return token
-    return tuple(con.cursor().execute(_TOKEN_SQL).fetchall()[0])
-
-
 @dataclass
 class _Entry:
-    token: tuple
     base_as_of: datetime
     db: duckdb.DuckDBPyConnection  # in-memory: table `settled` (judged at base_as_of), live_<n>
     live: dict[datetime, str] = field(default_factory=dict)  # as-of time -> its live table
     arrays: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # table -> columns (`arrays`)
 
 
-_lock = threading.Lock()
-_entries: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # store connection -> _Entry
+_lock = threading.Lock()  # the entries' live tables and arrays
+# Per store version, the judgements at a few base as-of times: an earlier as-of time gets a
+# base of its own and leaves the later one in place (Governance asks at a window's end, the
+# other pages at now).
+_entries: PerVersion[_Entry] = PerVersion(keep=3)
 _names = itertools.count()
 stats = {"builds": 0, "live_builds": 0}  # how often the engine ran (tests and the benchmark read it)
 
@@ -126,17 +105,18 @@ def store_compressed(mem: duckdb.DuckDBPyConnection, name_table: str, rows: pa.T
     cur.execute(f"CREATE VIEW {name_table} AS SELECT * FROM kept.{name_table}")
 
 
+def _build(con: duckdb.DuckDBPyConnection, base_as_of: datetime) -> _Entry:
+    mem = duckdb.connect()
+    store_compressed(mem, "settled", _judged(con, base_as_of, SETTLED_SQL, [base_as_of] * 4))
+    stats["builds"] += 1
+    return _Entry(base_as_of, mem)
+
+
 def _entry(con: duckdb.DuckDBPyConnection, as_of: datetime) -> tuple[_Entry, str]:
-    """The cache entry for the store's current version, and the name of its live table at `as_of`."""
-    token = data_token(con)
+    """The cache entry for the store's current version with the latest base at or before
+    `as_of`, and the name of its live table at `as_of`."""
+    entry = _entries.get(con, as_of, lambda base: _build(con, base), usable=lambda base: base <= as_of)
     with _lock:
-        entry = _entries.get(con)
-        if entry is None or entry.token != token or as_of < entry.base_as_of:
-            mem = duckdb.connect()
-            store_compressed(mem, "settled", _judged(con, as_of, SETTLED_SQL, [as_of] * 4))
-            entry = _Entry(token, as_of, mem)
-            _entries[con] = entry  # the old entry's database goes with its last reader
-            stats["builds"] += 1
         live_table = entry.live.pop(as_of, None)
         if live_table is not None:
             entry.live[as_of] = live_table  # the most recently used goes last
@@ -197,5 +177,4 @@ def arrays(con: duckdb.DuckDBPyConnection, as_of: datetime, where_sql: str = "TR
 
 def clear() -> None:
     """Forget every cached judgement (tests; never needed for correctness)."""
-    with _lock:
-        _entries.clear()
+    _entries.clear()

@@ -85,6 +85,14 @@ SCHEMA_VERSION_SETTING = "schema_version"
 SCHEMA_VERSION = "2"
 
 
+BUMP_VERSION_SQL = "UPDATE store_version SET version = version + 1"
+
+
+def store_version(con: duckdb.DuckDBPyConnection) -> int:
+    """How many writes have committed to this store (0 for a new one): changes with every write."""
+    return con.cursor().execute("SELECT version FROM store_version").fetchall()[0][0]
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection, *, new_cursor: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
     """A cursor in one transaction under `write_lock`: committed on success, else rolled back.
@@ -100,6 +108,7 @@ def transaction(con: duckdb.DuckDBPyConnection, *, new_cursor: bool = True) -> I
             cur.execute("BEGIN TRANSACTION")
             try:
                 yield cur
+                cur.execute(BUMP_VERSION_SQL)  # in the write's own transaction: both or neither
                 cur.execute("COMMIT")
             except BaseException:  # Ctrl-C included: the store stays as it was
                 cur.execute("ROLLBACK")
@@ -114,6 +123,7 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
         new = not con.execute("SELECT 1 FROM information_schema.tables WHERE table_name = 'settings'").fetchall()
         for statement in DDL:
             con.execute(statement)
+        con.execute("INSERT INTO store_version SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM store_version)")
         # Stores made before row_hash became a number: the old text hashes are dropped, and
         # recomputed below with the rest.
         kind = con.execute("SELECT data_type FROM information_schema.columns WHERE table_name = 'tickets' "
@@ -170,16 +180,16 @@ def get_settings(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, s
 
 
 def set_setting(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
-    with write_lock:
-        con.cursor().execute(
-            "INSERT INTO settings VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [key, value],
-        )
+    """A setting the code keeps for itself (a marker, the demo's dates), unaudited; a person's
+    change goes through audit.set_setting."""
+    with transaction(con) as cur:
+        cur.execute("INSERT INTO settings VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    [key, value])
 
 
 def delete_setting(con: duckdb.DuckDBPyConnection, key: str) -> None:
-    with write_lock:
-        con.cursor().execute("DELETE FROM settings WHERE key = ?", [key])
+    with transaction(con) as cur:
+        cur.execute("DELETE FROM settings WHERE key = ?", [key])
 
 
 def ticket_count(con: duckdb.DuckDBPyConnection) -> int:

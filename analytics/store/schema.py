@@ -179,6 +179,11 @@ DDL: tuple[str, ...] = (
     key VARCHAR PRIMARY KEY,
     value VARCHAR NOT NULL
 )""",
+    # One row: how many writes have committed (db.transaction bumps it in each), the key of
+    # every in-memory cache of what the store holds (analytics/store/cache.py).
+    """CREATE TABLE IF NOT EXISTS store_version (
+    version BIGINT NOT NULL
+)""",
     # SLA policy versions (analytics/sla/policy.py): append-only, so a ticket is always judged
     # by the goals in force when it opened, never by a later edit.
     """CREATE TABLE IF NOT EXISTS sla_policies (
