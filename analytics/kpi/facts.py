@@ -19,8 +19,8 @@ database attached with COMPRESS (dictionary-compressed text).
 
 `quantiles` gives the median and p90 of duration KPIs over one set of facts rows without a
 sort per filter change: each KPI's included rows are ordered by their measure once per store
-version, so a filter change only marks its rows and reads the order statistics (about 4 ms at a
-million tickets where DuckDB's quantile_cont takes about 20 ms per KPI).
+version, so a filter change only marks its rows and reads the order statistics, a fraction of
+what DuckDB's quantile_cont costs per KPI (docs/benchmarks.md).
 
 `outage_query` does the same for availability / MTBF: kpi_registry.OUTAGE_SQL runs unchanged
 over a table `tickets` that holds only the incidents of the outage severities (the rows its

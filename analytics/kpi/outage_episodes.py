@@ -7,9 +7,9 @@ earlier ones; an episode runs from its first start to the latest end. Per bucket
 downtime = the episode time inside [b0, observed end of the bucket), failures = episodes that
 start in the bucket.
 
-Numpy rather than SQL window functions: at a million tickets (some 80,000 SEV-1/SEV-2 windows)
-DuckDB's two window passes and their sort took about 45 ms per filter change; a running maximum
-over the sorted windows takes a few.
+Numpy rather than SQL window functions: DuckDB's two window passes and their sort cost an order
+of magnitude more per filter change than a running maximum over the sorted windows
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
