@@ -17,10 +17,10 @@ def _clusters(cur: duckdb.DuckDBPyConnection, result: IngestResult) -> None:
 
 
 def load(con, path=None, *, uploaded_by: auth.Identity, **options) -> IngestResult:
-    """ingest.ingest_file with the clusters updated; `options` are ingest_file's (data, name, profile, …)."""
+    """ingest.pipeline.ingest_file with the clusters updated; `options` are ingest_file's (data, name, profile, …)."""
     return pipeline.ingest_file(con, path, uploaded_by=uploaded_by, derive=_clusters, **options)
 
 
 def apply(con, staged: Staged, *, uploaded_by: auth.Identity, replace_newer: bool = False) -> IngestResult:
-    """ingest.apply_staged with the clusters updated: the part of an upload to run in the store's write turn."""
+    """ingest.pipeline.apply_staged with the clusters updated: the part of an upload to run in the store's write turn."""
     return pipeline.apply_staged(con, staged, uploaded_by=uploaded_by, replace_newer=replace_newer, derive=_clusters)

@@ -6,7 +6,7 @@
 1. The catalog: N engagements, each its own store holding tickets/N seeded demo tickets (seed
    + i, so each go-live's data differs), built once into --cache and reused.
 2. Analytics, per engagement, as one dashboard process serves it: the engagement's in-memory
-   copy (store.snapshot), its first Overview (caches built), then the 24 filter changes of
+   copy (store.sharing.snapshot), its first Overview (caches built), then the 24 filter changes of
    bench/kpis.py timed on the Overview (everything the page computes). p50/p95 over all
    engagements' changes, and the worst engagement's p95. Target: p95 ≤ 200 ms.
 3. Memory of that process as it goes through every engagement: a dashboard keeps the copies

@@ -14,7 +14,7 @@
      from), the twelve KPI cards (SLA cards included) with the previous period, the hypercare
      series, the open-backlog table (its first 1,000 rows, as the page lists);
    - of which the KPI cards, and of which the two SLA cards;
-   - KPI trends: kpi_trends.trend for a rotating KPI (SLA ones included), grain and split.
+   - KPI trends: kpi.trends.trend for a rotating KPI (SLA ones included), grain and split.
    Also printed: the one-off cost of the first request after an upload or a policy save (the
    caches are built) and of the first request in a new as-of minute (open tickets re-judged).
    --runs N repeats the timed pass N times and prints the median of each run's p50 and p95.

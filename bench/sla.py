@@ -5,7 +5,7 @@
     python bench/sla.py --db existing.duckdb # reuse a store that already holds the demo
 
 Loads the seeded demo (tickets + status history) into a temp DuckDB file, then times
-`sla_engine.evaluate` with the seed policy on a business calendar (America/New_York, US public
+`sla.engine.evaluate` with the seed policy on a business calendar (America/New_York, US public
 holidays) and the history's pauses, against `SELECT ticket_id, date_diff('minute', opened_at,
 coalesce(resolved_at, ?)) FROM tickets` fetched as a DataFrame. Prints the medians, their
 ratio, and the target (≤ 10 s for a million tickets on a 2-core machine).

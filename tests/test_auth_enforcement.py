@@ -315,7 +315,7 @@ WRITES = {"ingest_file": ("uploaded_by", None, None), "apply_staged": ("uploaded
 
 
 # The app's own bookkeeping, done for nobody in particular: the first start makes the catalog
-# (as local_operator("hypercare")) and loads the demo (as demo_loader.DEMO_OPERATOR, "demo");
+# (as local_operator("hypercare")) and loads the demo (as demo.loader.DEMO_OPERATOR, "demo");
 # engagement_state's helpers pass on the `actor` they are given (checked where they are called).
 APP_WRITES = {("ui/engagement_state.py", "create_catalog"), ("ui/engagement_state.py", "create"),
               ("ui/engagement_state.py", "load_demo")}

@@ -15,7 +15,7 @@ from analytics.store import units
 
 
 def _trend(values, start="2010-01-04", previous=np.nan) -> pd.DataFrame:
-    """A one-group trend as kpi_trends.trend returns it, with its XmR limits."""
+    """A one-group trend as kpi.trends.trend returns it, with its XmR limits."""
     buckets = pd.date_range(start, periods=len(values), freq="7D").date
     df = pd.DataFrame({"bucket": buckets, "group": "All", "value": pd.Series(values, dtype="float64"),
                        "n": 1, "previous": previous, "reason": None, "partial": False})

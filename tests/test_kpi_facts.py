@@ -107,7 +107,7 @@ FILTER_CASES = [Filters(), Filters(severity=("SEV-1", "SEV-2")), Filters(severit
 
 @pytest.mark.parametrize("filters", FILTER_CASES, ids=lambda f: f.caption())
 def test_quantiles_equal_quantile_cont_over_the_filtered_tickets(con, filters):
-    """kpi_facts.quantiles (coded filter columns, ordered measures) = DuckDB's quantile_cont of
+    """kpi.facts.quantiles (coded filter columns, ordered measures) = DuckDB's quantile_cont of
     the registry's measure over the same tickets of the store, filtered by text (up to the last
     bits of a double: DuckDB's interpolation rounds differently in rare cases)."""
     load_demo(con, n_tickets=1500, seed=11, actor=local_operator("demo"))

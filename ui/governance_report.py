@@ -21,7 +21,7 @@ _FORMATS = {
 
 
 def _months(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Every month of the data's span (kpi_facts.period_of: first to last event of any kind),
+    """Every month of the data's span (kpi.facts.period_of: first to last event of any kind),
     latest first: a month with resolutions but no openings has a report too."""
     if not con.cursor().execute("SELECT count(opened_at) FROM tickets").fetchall()[0][0]:
         return []

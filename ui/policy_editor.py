@@ -20,7 +20,7 @@ from ui import auth as ui_auth
 from ui import cache, connection, widgets
 
 # A policy's default start: the earliest version applies to every day before the next one anyway
-# (sla_policy.policy_in_force), so this date means "from the start", not a day in 1970.
+# (sla.policy.policy_in_force), so this date means "from the start", not a day in 1970.
 NO_START = sp.Policy.model_fields["effective_from"].default
 FROM_THE_START = "the start (no start date)"
 # The targets editor: headers as words like every other table; an amount left empty (same business

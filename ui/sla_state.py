@@ -21,7 +21,7 @@ _CACHE = {"show_spinner": False, "max_entries": 16, "ttl": 600}
 
 
 def period(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> Period:
-    """The period the filters select (kpi_facts.period_of: the data's span without dates)."""
+    """The period the filters select (kpi.facts.period_of: the data's span without dates)."""
     return period_of(con, filters, as_of)
 
 
@@ -33,7 +33,7 @@ def _counts(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, as_
 
 def counts(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime, *, grain: str | None = None,
            split: str | None = None) -> pd.DataFrame:
-    """Cached `sla_compliance.counts` over the filters' period (the one SLA-compliance cohort)."""
+    """Cached `sla.compliance.counts` over the filters' period (the one SLA-compliance cohort)."""
     return _counts(con, con_key(con), filters, as_of, grain, split)
 
 
@@ -43,7 +43,7 @@ def _versions(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, a
 
 
 def versions(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> list[str]:
-    """Cached `sla_compliance.versions_used` of the filters' period."""
+    """Cached `sla.compliance.versions_used` of the filters' period."""
     return _versions(con, con_key(con), filters, as_of)
 
 
@@ -55,7 +55,7 @@ def _evaluate(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, a
 
 
 def evaluation(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> pd.DataFrame:
-    """Cached `sla_engine.evaluate` of the filtered tickets (as_of is to the minute)."""
+    """Cached `sla.engine.evaluate` of the filtered tickets (as_of is to the minute)."""
     return _evaluate(con, con_key(con), filters, as_of)
 
 
@@ -69,7 +69,7 @@ def _agreement(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, 
 
 def agreement(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime,
               frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """Cached `sla_agreement.agreement` from the page's evaluation `frame` (the same filters and
+    """Cached `sla.agreement.agreement` from the page's evaluation `frame` (the same filters and
     as_of); None when no filtered ticket carries the source's own verdict."""
     return _agreement(con, con_key(con), filters, as_of, frame)
 
@@ -81,7 +81,7 @@ def _paused_by(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, 
 
 
 def paused_by(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> pd.DataFrame:
-    """Cached `sla_breakdown.paused_by` of the filtered tickets."""
+    """Cached `sla.breakdown.paused_by` of the filtered tickets."""
     return _paused_by(con, con_key(con), filters, as_of)
 
 

@@ -131,7 +131,7 @@ def bounds(unit: str) -> tuple[float, float | None]:
 
 
 def shown(df: pd.DataFrame, key: str) -> pd.DataFrame:
-    """The trend (kpi_trends.trend) as the chart draws it: only the buckets from the first to
+    """The trend (kpi.trends.trend) as the chart draws it: only the buckets from the first to
     the last with a value (the axis and the centre line start where the points do), and the
     XmR limits clipped to the KPI's possible values (no −2 h control limit)."""
     if df.empty:
@@ -158,7 +158,7 @@ def _marks(fig: go.Figure, rows: pd.DataFrame, name: str, symbol: str, colour: s
 
 
 def trend_chart(df: pd.DataFrame, key: str, target: float | None, grain: str) -> go.Figure:
-    """Lines per group (df from kpi_trends.trend), previous period dotted, the target dashed,
+    """Lines per group (df from kpi.trends.trend), previous period dotted, the target dashed,
     XmR centre and limits for a single group, special causes as diamonds in the legend."""
     k = reg.get(key)
     title = f"{k.name} per {grain}"

@@ -2,7 +2,7 @@
 generator builds its columns with, and vendor-shaped renderings of demo tickets (for importer
 round-trip tests and sample uploads).
 
-Each renderer takes the canonical tickets frame (from `demo.generate` or the store) and returns
+Each renderer takes the canonical tickets frame (from `demo.generator.generate` or the store) and returns
 the frame a vendor's CSV export of the same tickets would hold. They are table-driven: an
 ordered mapping of output column → canonical column or a function of the frame, plus the value
 maps. Times are UTC in the canonical frame; `tz` renders them as an exporting user would see

@@ -1,7 +1,7 @@
 """Closure criteria that rest on measures: SLA compliance (SLA engine) and KPI targets (KPI engine).
 
 Both are evaluated as of a moment T over a window that ends at the end of the data or at T,
-whichever is earlier (the default period's end, kpi_facts.period_of: an export that ended
+whichever is earlier (the default period's end, kpi.facts.period_of: an export that ended
 long ago is judged over its last weeks, not over empty ones): the SLA engine stops no clock
 after T, SLA compliance is the one cohort of analytics.sla.compliance.counts, and the KPI
 engine runs over the window. Rules and their exact wording: analytics/governance/closure_rules.py.
@@ -60,7 +60,7 @@ def sla_window(con, at: datetime, filters: Filters, rules: ClosureRules) -> Peri
 
 def sla_clocks(con, at: datetime, filters: Filters, rules: ClosureRules,
                rows: bool = True) -> tuple[dict[str, tuple[int, int]], pd.DataFrame | None]:
-    """The SLA-compliance cohort of the SLA window (sla_compliance.counts): (met, n) per metric,
+    """The SLA-compliance cohort of the SLA window (sla.compliance.counts): (met, n) per metric,
     and with `rows` one row per clock (SLA_EVIDENCE), breaches first. Building the rows costs
     many times the counts at a million tickets, so the scorecard asks for counts only."""
     period = sla_window(con, at, filters, rules)

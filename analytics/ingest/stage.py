@@ -82,7 +82,7 @@ class Inspection:
 
 @dataclass
 class Staged:
-    """A read and checked upload, ready for the store (ingest.apply_staged); close() it after."""
+    """A read and checked upload, ready for the store (ingest.pipeline.apply_staged); close() it after."""
 
     raw: RawFile  # its table lives on `con`
     profile: Profile

@@ -313,7 +313,7 @@ def _field_expr(fld: str, pl: Plan, params: list, profile: Profile) -> str:
         return _field_expr("resolved_at", pl, params, profile)
     if fld == "resolved_at_basis":
         # Without a history the export's column is all there is; a history loaded later
-        # re-stamps the ticket (transform_events.restamp_resolution).
+        # re-stamps the ticket (ingest.events.restamp_resolution).
         params.append(RESOLVED_FROM_COLUMN)
         return f"CASE WHEN {_field_expr('resolved_at', pl, [], profile)} IS NOT NULL THEN ? END"
     if fld == "pause_reason":

@@ -1,13 +1,13 @@
 """The open backlog: when each ticket was open, read once per store version, asked at any moment.
 
-One definition (kpi_registry.BACKLOG_TEXT) for the Overview, the KPI registry's backlog KPIs and
+One definition (kpi.registry.BACKLOG_TEXT) for the Overview, the KPI registry's backlog KPIs and
 the closure criteria: a ticket is open at T when it was opened before T and was not resolved,
 closed or cancelled at T. A ticket with a status history is read from it: its spans of being
 open run from the opening to its first resolved/closed/cancelled status, and from each later
 return to an open status (a reopen) to the next such status. A ticket without history is open
 from its opening to the earlier of resolved_at and closed_at (a cancelled one to closed_at; one
 open today has no end: its older resolution was undone by a reopen); without any of those times
-it is an exclusion (kpi_registry.BACKLOG_EXCLUSIONS, `why` 1 or 2).
+it is an exclusion (kpi.registry.BACKLOG_EXCLUSIONS, `why` 1 or 2).
 
 The spans are built by `spans_sql` and kept by analytics.kpi.facts (table `spans`, coded like
 `facts`) and read by `query_spans`: `counts`, `open_frame` and `open_tickets` ask them about one
@@ -84,7 +84,7 @@ FROM s JOIN t USING (ticket_id) WHERE s.span_until IS NULL OR s.span_until > s.s
 
 def query_spans(con: duckdb.DuckDBPyConnection, filters: Filters, body_sql: Callable[[str], str],
                 params: list) -> duckdb.DuckDBPyConnection:
-    """As kpi_facts.query, over the relation `spans` (see the module docstring)."""
+    """As kpi.facts.query, over the relation `spans` (see the module docstring)."""
     return facts.query_table(con, "spans", spans_sql, filters, body_sql, params)
 
 

@@ -11,7 +11,7 @@ Each filter change then runs `query`: plain comparisons of small integers.
 Columns of `facts`: the filter columns, each text one with an integer twin <column>__code
 (`query` filters on those: Filters.where(codes=...), a fraction of the cost of IN over text),
 resolved_at, first_event_at / last_event_at (the ticket's first and last event of any kind,
-status history included), outage_source (kpi_registry.outage_source_sql), and per cohort KPI: x_<key> (-1 out of scope, i = the i-th exclusion, 0 included),
+status history included), outage_source (kpi.registry.outage_source_sql), and per cohort KPI: x_<key> (-1 out of scope, i = the i-th exclusion, 0 included),
 v_<key> (duration KPIs: the measure) and h_<key> (rate KPIs: the numerator holds); per cohort,
 cls_<cohort> packs all of its x_/h_ columns into one number (class_sql, decoded_sql), so
 counting tickets per classification groups by one integer. The table lives in an in-memory
@@ -22,7 +22,7 @@ sort per filter change: each KPI's included rows are ordered by their measure on
 version, so a filter change only marks its rows and reads the order statistics, a fraction of
 what DuckDB's quantile_cont costs per KPI (docs/benchmarks.md).
 
-`outage_query` does the same for availability / MTBF: kpi_registry.OUTAGE_SQL runs unchanged
+`outage_query` does the same for availability / MTBF: kpi.registry.OUTAGE_SQL runs unchanged
 over a table `tickets` that holds only the incidents of the outage severities (the rows its
 static conditions keep; a few percent of all) with the end of their source's data, per store
 version and severity list; its windows are then merged by analytics.kpi.outage_episodes.
@@ -123,7 +123,7 @@ _LAST_SQL = f"greatest({', '.join(f'tk.{c}' for c in EVENT_COLUMNS)}, ev.last_ev
 
 
 def facts_sql(outage_source_sql: str) -> str:
-    """The facts table's SELECT; `outage_source_sql` (kpi_registry.outage_source_sql) says, over
+    """The facts table's SELECT; `outage_source_sql` (kpi.registry.outage_source_sql) says, over
     the ticket `tk` and its dataset `d`, whether its source describes service outages. A
     ticket's classification over all KPIs of a cohort is one number (cls_opened,
     cls_resolved): counting tickets per class takes a quarter of the time grouping by eight

@@ -105,7 +105,7 @@ def _cohort_frame(con, filters: Filters, period: Period, kpis: list[reg.Kpi], co
     grain "compare": two buckets, "current" (the period) and "previous" (the one before);
     median and p90 only for the current one (the previous period shows its headline value).
     Where they are wanted for one bucket and group only (the KPI cards), they come from
-    kpi_facts.quantiles (same values, no sort per filter change)."""
+    kpi.facts.quantiles (same values, no sort per filter change)."""
     time_col = "opened_at" if cohort == reg.OPENED else "resolved_at"
     one_group = stats and grain in (COMPARE, None) and split in (None, "none")
     quantiles_sql = None if one_group or not stats else ("bucket = 'current'" if grain == COMPARE else "true")

@@ -71,7 +71,7 @@ def per_bucket(group: np.ndarray, start: np.ndarray, end: np.ndarray,
 
 
 def frame(windows: dict[str, np.ndarray], buckets: Sequence[tuple[datetime, datetime, datetime]]) -> pd.DataFrame:
-    """Availability inputs from the windows of kpi_registry.OUTAGE_SQL (numpy columns grp,
+    """Availability inputs from the windows of kpi.registry.OUTAGE_SQL (numpy columns grp,
     service, why, s_ms, e_ms): one row per (bucket, grp, service) with downtime hours and
     failures (why 0), and one per (grp, why) counting the excluded windows (why > 0, bucket
     and service None). Columns bucket, grp, service, why, down, n."""

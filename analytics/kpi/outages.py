@@ -1,6 +1,6 @@
 """Availability, MTBF and MTBSI rows for analytics.kpi.kpis.frame, from merged outage episodes.
 
-SQL (kpi_registry.OUTAGE_SQL over kpi_facts' incidents) selects and classifies the impact
+SQL (kpi.registry.OUTAGE_SQL over kpi_facts' incidents) selects and classifies the impact
 windows; analytics.kpi.outage_episodes merges each service's windows into episodes, clips them to
 each bucket and counts failures = episodes starting in it. The services in scope and the
 sources that do not describe outages come from kpi_facts' `combos` (no scan of the tickets).

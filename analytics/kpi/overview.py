@@ -4,7 +4,7 @@ Every function takes the connection and the global `Filters` and returns plain v
 DataFrames; the definitions the UI shows next to each figure live in `DEFINITIONS`.
 Timestamps in the store are naive UTC, so `as_of` is a naive UTC datetime as well
 (analytics.store.periods' `utc_now` and `normalise_as_of`). The open backlog is
-analytics.kpi.backlog's one definition, at the end of the filters' period (kpi_facts.period_of: the
+analytics.kpi.backlog's one definition, at the end of the filters' period (kpi.facts.period_of: the
 data's span without a date filter), or the as-of time if earlier.
 """
 
@@ -215,7 +215,7 @@ def volume_from(c: pd.DataFrame) -> pd.DataFrame:
 
 
 def hypercare_from(volume: pd.DataFrame, go_live: date, window_days: int) -> pd.DataFrame:
-    """kpi_trends.hypercare_daily of the daily volume, its phase by the engagement's hypercare
+    """kpi.trends.hypercare_daily of the daily volume, its phase by the engagement's hypercare
     window (engagements.details(...).window_days) instead of a fixed 14 days."""
     return hypercare_daily(volume, go_live, window_days)
 

@@ -1,6 +1,6 @@
 """KPI trends: XmR control limits, the trend table, the CLI's table and the hypercare view.
 
-Periods, grains and splits are analytics.store.periods', the default period kpi_facts.period_of.
+Periods, grains and splits are analytics.store.periods', the default period kpi.facts.period_of.
 """
 
 from __future__ import annotations

@@ -175,7 +175,7 @@ RULES_SETTING = "recurrence_rules_version"
 
 def stored_threshold(con: duckdb.DuckDBPyConnection) -> float | None:
     """The threshold of the stored assignment, None when nothing is stored or when it was made
-    by other normalisation rules (title_normalise.RULES_VERSION): then it is rebuilt."""
+    by other normalisation rules (recurrence.titles.RULES_VERSION): then it is rebuilt."""
     if db.get_setting(con, RULES_SETTING) != str(RULES_VERSION):
         return None
     rows = con.cursor().execute("SELECT min(threshold) FROM recurrence_clusters").fetchall()

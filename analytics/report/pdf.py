@@ -302,7 +302,7 @@ def _blocks(pdf: _Document, section: Section, images: dict[int, bytes | None], e
 
 def render(report: Report, images: Sequence[bytes | None] | None = None, error: str | None = None,
            font: Font | None = None) -> bytes:
-    """The PDF bytes; `images` are the PNGs of `report.charts` in order (from report_charts)."""
+    """The PDF bytes; `images` are the PNGs of `report.builder.charts` in order (from report_charts)."""
     pdf = _Document(report, font or find_font())
     _metadata(pdf, report)
     by_chart = {id(c): img for c, img in zip(report.charts, images or [None] * len(report.charts), strict=True)}
@@ -324,7 +324,7 @@ def render(report: Report, images: Sequence[bytes | None] | None = None, error: 
 
 
 def to_pdf(report: Report, browser=None) -> tuple[bytes, str | None]:
-    """Charts rendered (one browser session; `browser`: a report_charts.EarlyBrowser already
+    """Charts rendered (one browser session; `browser`: a report.charts.EarlyBrowser already
     starting) and the PDF built: (bytes, chart error or None)."""
     images, error = render_charts([c.figure for c in report.charts], browser=browser)
     return render(report, images, error), error
@@ -333,7 +333,7 @@ def to_pdf(report: Report, browser=None) -> tuple[bytes, str | None]:
 def build_pdf(con, month: str, *, timings: dict[str, float] | None = None,
               **options) -> tuple[Report, bytes, str | None]:
     """Gather the report and draw its PDF, Chromium starting while the figures are gathered:
-    (report, PDF bytes, chart error or None). `options`: as for report.build."""
+    (report, PDF bytes, chart error or None). `options`: as for report.builder.build."""
     with EarlyBrowser() as browser:
         t0 = perf_counter()
         report = build(con, month, timings=timings, **options)

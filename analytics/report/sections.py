@@ -42,7 +42,7 @@ def status_label(status: object) -> str:
 
 
 def month_start(filters: Filters) -> date:
-    """The first day of the report's month: `filters.date_from`, which report.builder.month_filters sets."""
+    """The first day of the report's month: `filters.date_from`, which report.builder.builder.month_filters sets."""
     if filters.date_from is None:
         raise ValueError("a report section needs the month's filters (report.builder.month_filters), "
                          "not filters without a start date")
@@ -145,7 +145,7 @@ def kpi_section(con: duckdb.DuckDBPyConnection, filters: Filters,
 def sla_section(con: duckdb.DuckDBPyConnection, filters: Filters,
                 as_of: datetime) -> tuple[Section, pd.DataFrame | None, tuple[str, ...]]:
     """Compliance per severity and clock over the month's cohort (and its weekly counts, reused
-    by the trends), as on the SLA page: sla_compliance.counts."""
+    by the trends), as on the SLA page: sla.compliance.counts."""
     policy = sla_policy.policy_in_force(sla_policy.policies(con), month_start(filters))
     target = policy.compliance_target_pct
     period = period_of(con, filters, as_of)

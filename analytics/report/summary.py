@@ -202,7 +202,7 @@ def signoff_text(sign: pd.DataFrame) -> str:
 
 def summary_section(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime,
                     results: dict[str, KpiResult], card: pd.DataFrame, no_change: str | None = None) -> Section:
-    """The first page (see the module docstring). `results`: report_sections.month_on_month's,
+    """The first page (see the module docstring). `results`: report.sections.month_on_month's,
     `no_change`: why they hold no change, if they do not."""
     headline, why = verdict_text(card)
     months = trend_months(month_start(filters), data_from=data_span(con, filters)[0])

@@ -38,7 +38,7 @@ def working_calendar(policy: Policy, preferred: str | None = None, tz: str = "UT
 def policy_index(pols: list[Policy], days: np.ndarray) -> tuple[list[Policy], np.ndarray]:
     """(versions sorted by effective_from, index of the version in force on each UTC day).
 
-    Same rule as sla_policy.policy_in_force: the latest effective_from on or before the day (a
+    Same rule as sla.policy.policy_in_force: the latest effective_from on or before the day (a
     later save wins a tie); days before every version get the earliest. Missing days get 0."""
     ordered = [p for _, p in sorted(enumerate(pols), key=lambda ip: (ip[1].effective_from, ip[0]))]
     starts = np.array([p.effective_from for p in ordered], dtype="datetime64[D]")

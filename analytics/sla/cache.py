@@ -35,7 +35,7 @@ from analytics.sla import engine
 from analytics.store.cache import PerVersion
 
 # Per ticket: the filter columns (so Filters.where() applies unchanged), the two judgements as
-# codes into sla_engine.STATUS_TEXT (0 = not applicable, 1 = met, 2 = breached, 3 = running,
+# codes into sla.engine.STATUS_TEXT (0 = not applicable, 1 = met, 2 = breached, 3 = running,
 # 4 = paused), when each clock stopped by the as-of time (the engine's stopped_at, not today's
 # status: a ticket resolved after the as-of time was still running then; NULL while running)
 # and when it breached or will (the engine's breach_at); the policy version that judged it.

@@ -58,7 +58,7 @@ class Batch:
     cur_reason: np.ndarray  # the ticket's own pause_reason, as a code into `reasons`
     reported: np.ndarray  # the export's resolved_at
     res_source: np.ndarray  # RES_* code: where `resolved` came from
-    excluded: np.ndarray  # 0, or 1 + index into sla_load.EXCLUDED (MTTR's exclusions)
+    excluded: np.ndarray  # 0, or 1 + index into sla.load.EXCLUDED (MTTR's exclusions)
     ack_excluded: np.ndarray  # 1: its source records no acknowledgement of its own, 2: acknowledged before opened
 
     @property

@@ -1,6 +1,6 @@
 """SLA compliance: the one cohort every consumer counts, and the figures the SLA page and reports show.
 
-`counts` is the one definition (sla_definitions.SLA_COMPLIANCE_TEXT): per metric, the clocks that
+`counts` is the one definition (sla.definitions.SLA_COMPLIANCE_TEXT): per metric, the clocks that
 stopped in the period (met or breached, whenever the ticket was opened; ServiceNow's formula)
 and beside them the clocks open and breached at the period's end (or the as-of time, if
 earlier), over the SLA judgements cached per store version (analytics.sla.cache). The SLA page,
@@ -155,7 +155,7 @@ def _open_breached_sql(metric: str, code: dict[str, int]) -> str:
 
 
 def in_cohort(frame: pd.DataFrame, metric: str, start: datetime, end: datetime) -> pd.Series:
-    """The rows of an evaluation frame (sla_engine.evaluate) whose `metric` clock is in the
+    """The rows of an evaluation frame (sla.engine.evaluate) whose `metric` clock is in the
     cohort of [start, end): the pandas twin of _stopped_sql."""
     stopped = pd.to_datetime(frame[f"{metric}_stopped_at"])
     return frame[f"{metric}_status"].astype(str).isin(["met", "breached"]) & (stopped >= start) & (stopped < end)
@@ -184,7 +184,7 @@ def compliance_table(counted: pd.DataFrame, target_pct: float = 95.0,
     """One row per metric × severity (plus "All") from `counts(..., split="severity")` for one
     period: met, breached, n, %, Wilson range, status, small sample, open breached, no target.
     `untargeted`: the (metric, severity) pairs the policy sets no target for
-    (sla_policy.untargeted): their status is NO_TARGET, not NO_DATA."""
+    (sla.policy.untargeted): their status is NO_TARGET, not NO_DATA."""
     rows = []
     for metric in METRICS:
         mine = counted[(counted["metric"] == metric) & counted["bucket"].isna()]

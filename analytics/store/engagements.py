@@ -173,7 +173,7 @@ def resolve(path: str | os.PathLike | None = None, slug: str | None = None) -> E
     """The engagement a command works on: `slug`, else HYPERCARE_ENGAGEMENT, else the only one.
 
     A missing store is an error (the CLI says how to start), and so is a legacy one:
-    engagement_upgrade.resolve upgrades it first."""
+    upgrade.resolve upgrades it first."""
     path = Path(path) if path is not None else db.default_db_path()
     slug = slug or os.environ.get(ENV) or None
     kind = kind_of(path)

@@ -3,7 +3,7 @@
 A period is a half-open UTC interval [start, end). Without a date filter it spans the data: from
 the day of the first to the day after the last event of any kind (opened, impact start,
 detection, acknowledgement, mitigation, resolution, closure, status change) of the filtered
-tickets, capped at the as-of time; kpi_facts.period_of is the one place that chooses it (pages,
+tickets, capped at the as-of time; kpi.facts.period_of is the one place that chooses it (pages,
 CLI, closure criteria, report). The previous period is the interval of the same length just
 before it. Timestamps in the store are naive UTC, so the as-of time is a naive UTC datetime too.
 """
