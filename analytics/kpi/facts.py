@@ -50,7 +50,7 @@ from analytics.sla.cache import FILTER_COLUMNS, store_compressed
 from analytics.store.cache import PerVersion
 from analytics.store.exclusions import ACK_AT_OPEN_SQL
 from analytics.store.filters import Filters
-from analytics.store.periods import Period
+from analytics.store.periods import Period, undated
 
 FACT_KINDS = ("count", "duration", "rate")
 # Filter columns of text kept with integer twins (Filters.where(codes=...)); dates stay as they are.
@@ -328,17 +328,17 @@ def query_combos(con: duckdb.DuckDBPyConnection, filters: Filters, body_sql: Cal
 def data_span(con: duckdb.DuckDBPyConnection, filters: Filters):
     """(first, last) event instant of the tickets the filters select, their dates left aside
     (None, None without tickets): every lifecycle timestamp and status change counts."""
-    undated = filters.with_values(date_from=None, date_to=None)
+    key = undated(filters)
     _, cache = _entry(con)
     known = cache.setdefault("data_span", {})  # per filter; a few hundred at most are kept
-    found = known.get(undated)
+    found = known.get(key)
     if found is None:
-        found = tuple(query_combos(con, undated, lambda where: (
+        found = tuple(query_combos(con, key, lambda where: (
             f"SELECT min(first_event_at), max(last_event_at) FROM combos WHERE {where}"), []).fetchall()[0])
         with _lock:
             if len(known) >= 256:
                 known.pop(next(iter(known)))
-            known[undated] = found
+            known[key] = found
     return found
 
 

@@ -21,7 +21,7 @@ from analytics.kpi import facts
 from analytics.kpi.registry import BACKLOG_TEXT
 from analytics.kpi.trends import hypercare_daily
 from analytics.store.filters import UNMAPPED, Filters
-from analytics.store.periods import Period, normalise_as_of
+from analytics.store.periods import Period, normalise_as_of, undated
 from analytics.store.schema import SEVERITIES
 
 # One definition per figure: start, end, statistic, cohort, exclusions. The page shows these.
@@ -113,7 +113,7 @@ def cube(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime | Non
                count(*) AS n, min(opened_at) AS first_opened, max(opened_at) AS last_opened
         FROM f GROUP BY ALL""", params).df()
     cases, bucket_params = _age_cases()
-    open_now = open_backlog.query_spans(con, filters.with_values(date_from=None, date_to=None), lambda where: f"""
+    open_now = open_backlog.query_spans(con, undated(filters), lambda where: f"""
         WITH s AS (SELECT * FROM spans WHERE ({where}) AND {open_backlog.OPEN_AT_SQL}),
         a AS (SELECT severity, date_diff('second', opened_at, ?::TIMESTAMP) / 86400.0 AS age FROM s)
         SELECT 'open' AS kind, NULL::DATE AS day, severity, CASE {cases} END AS age_bucket, count(*) AS n,
