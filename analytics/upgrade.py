@@ -50,11 +50,11 @@ def _keep_only(path: Path, keep: set[int], slug: str, name: str, installation: l
                 datasets.delete_dataset(con, dataset_id, actor=auth.local_operator(ACTOR))
         clustering.update_clusters(con)
         with audit.transaction(con) as cur:
-            cur.execute("DELETE FROM settings WHERE list_contains(?, key)", [installation])
+            cur.execute("DELETE FROM settings WHERE list_contains($installation, key)", {"installation": installation})
             values = {engagements.SLUG_SETTING: slug, engagements.NAME_SETTING: name,
                       db.SCHEMA_VERSION_SETTING: db.SCHEMA_VERSION}
             if slug == engagements.DEMO_SLUG and not cur.execute(
-                    "SELECT 1 FROM settings WHERE key = ?", [engagements.WINDOW_SETTING]).fetchall():
+                    "SELECT 1 FROM settings WHERE key = $window_setting", {"window_setting": engagements.WINDOW_SETTING}).fetchall():
                 values[engagements.WINDOW_SETTING] = str(generator.DEMO_WINDOW_DAYS)  # the window its story is told in
             for key, value in values.items():
                 audit._upsert(cur, key, value)
@@ -74,7 +74,7 @@ def _write_catalog(path: Path, rows: list[tuple], installation: dict[str, str]) 
             for key, value in installation.items():
                 audit._upsert(cur, key, value)
             for row in rows:
-                cur.execute("INSERT INTO engagements VALUES (?, ?, ?, ?, ?, ?)", list(row))
+                cur.execute(engagements.INSERT_SQL, dict(zip(engagements.COLUMNS, row, strict=True)))
             audit.record(cur, ACTOR, audit.STORE_UPGRADE, "catalog",
                          {"from_schema": "1", "to_schema": db.SCHEMA_VERSION,
                           "engagements": [r[0] for r in rows], "installation_settings": sorted(installation)})
@@ -129,8 +129,8 @@ def _upgrade(path: Path, folder: Path, scratch: Path) -> UpgradeResult:
     try:
         con.execute("CHECKPOINT")
         uploads = con.execute("SELECT dataset_id, file_name, profile_name FROM datasets").fetchall()
-        installation = dict(con.execute("SELECT key, value FROM settings WHERE list_contains(?, key)",
-                                        [list(engagements.INSTALLATION_SETTINGS)]).fetchall())
+        installation = dict(con.execute("SELECT key, value FROM settings WHERE list_contains($installation_settings, key)",
+                                        {"installation_settings": list(engagements.INSTALLATION_SETTINGS)}).fetchall())
     finally:
         con.close()
     demo_ids = {d for d, f, p in uploads if loader.is_demo_upload(f, p)}

@@ -26,44 +26,47 @@ D2 = datetime(2026, 11, 1)
 @pytest.mark.parametrize(
     "filters,expected_sql,expected_params",
     [
-        (Filters(), "TRUE", []),
-        (Filters(date_from=date(2026, 9, 7)), "opened_at >= ?", [D1]),
-        (Filters(date_to=date(2026, 10, 31)), "opened_at < ?", [D2]),
+        (Filters(), "TRUE", {}),
+        (Filters(date_from=date(2026, 9, 7)), "opened_at >= $f_from", {"f_from": D1}),
+        (Filters(date_to=date(2026, 10, 31)), "opened_at < $f_to", {"f_to": D2}),
         (
             Filters(date_from=date(2026, 9, 7), date_to=date(2026, 10, 31)),
-            "opened_at >= ? AND opened_at < ?",
-            [D1, D2],
+            "opened_at >= $f_from AND opened_at < $f_to",
+            {"f_from": D1, "f_to": D2},
         ),
-        (Filters(severity=("SEV-1", "SEV-2")), "severity IN (?, ?)", ["SEV-1", "SEV-2"]),
-        (Filters(severity=("Unmapped",)), "severity IS NULL", []),
+        (Filters(severity=("SEV-1", "SEV-2")), "severity IN ($f_severity_0, $f_severity_1)",
+         {"f_severity_0": "SEV-1", "f_severity_1": "SEV-2"}),
+        (Filters(severity=("Unmapped",)), "severity IS NULL", {}),
         (
             Filters(severity=("SEV-1", "Unmapped")),
-            "(severity IN (?) OR severity IS NULL)",
-            ["SEV-1"],
+            "(severity IN ($f_severity_0) OR severity IS NULL)",
+            {"f_severity_0": "SEV-1"},
         ),
-        (Filters(service=("Payments API",)), "service IN (?)", ["Payments API"]),
-        (Filters(team=("A", "B")), "team IN (?, ?)", ["A", "B"]),
-        (Filters(source=("jira",)), "source IN (?)", ["jira"]),
-        (Filters(type=("incident",)), "type IN (?)", ["incident"]),
-        (Filters(status=("open", "resolved")), "status_category IN (?, ?)", ["open", "resolved"]),
+        (Filters(service=("Payments API",)), "service IN ($f_service_0)", {"f_service_0": "Payments API"}),
+        (Filters(team=("A", "B")), "team IN ($f_team_0, $f_team_1)", {"f_team_0": "A", "f_team_1": "B"}),
+        (Filters(source=("jira",)), "source IN ($f_source_0)", {"f_source_0": "jira"}),
+        (Filters(type=("incident",)), "type IN ($f_type_0)", {"f_type_0": "incident"}),
+        (Filters(status=("open", "resolved")), "status_category IN ($f_status_0, $f_status_1)",
+         {"f_status_0": "open", "f_status_1": "resolved"}),
         (
             Filters(date_from=date(2026, 9, 7), severity=("SEV-1",), service=("x'; DROP TABLE t;--",),
                     status=("open",)),
-            "opened_at >= ? AND severity IN (?) AND service IN (?) AND status_category IN (?)",
-            [D1, "SEV-1", "x'; DROP TABLE t;--", "open"],
+            "opened_at >= $f_from AND severity IN ($f_severity_0) AND service IN ($f_service_0) "
+            "AND status_category IN ($f_status_0)",
+            {"f_from": D1, "f_severity_0": "SEV-1", "f_service_0": "x'; DROP TABLE t;--", "f_status_0": "open"},
         ),
     ],
     ids=["empty", "from", "to-inclusive", "range", "severity", "unmapped-only",
          "severity-and-unmapped", "service", "team", "source", "type", "status", "combined"],
 )
-def test_where(filters: Filters, expected_sql: str, expected_params: list):
+def test_where(filters: Filters, expected_sql: str, expected_params: dict):
     assert filters.where() == (expected_sql, expected_params)
 
 
-def test_where_with_alias():
-    sql, params = Filters(date_from=date(2026, 9, 7), severity=("SEV-1", "Unmapped")).where("t")
-    assert sql == "t.opened_at >= ? AND (t.severity IN (?) OR t.severity IS NULL)"
-    assert params == [D1, "SEV-1"]
+def test_where_with_alias_and_name():
+    sql, params = Filters(date_from=date(2026, 9, 7), severity=("SEV-1", "Unmapped")).where("t", name="prev")
+    assert sql == "t.opened_at >= $prev_from AND (t.severity IN ($prev_severity_0) OR t.severity IS NULL)"
+    assert params == {"prev_from": D1, "prev_severity_0": "SEV-1"}
 
 
 CODES = {"severity": {"SEV-1": 0, "SEV-2": 1}, "service": {"Payments": 0, "Portal": 1}}
@@ -72,21 +75,29 @@ CODES = {"severity": {"SEV-1": 0, "SEV-2": 1}, "service": {"Payments": 0, "Porta
 @pytest.mark.parametrize(
     "filters,expected_sql,expected_params",
     [
-        (Filters(severity=("SEV-2", "SEV-1")), "severity__code IN (?, ?)", [1, 0]),
-        (Filters(severity=("SEV-1", "Unmapped")), "(severity__code IN (?) OR severity__code IS NULL)", [0]),
-        (Filters(severity=("Unmapped",)), "severity__code IS NULL", []),
-        (Filters(service=("Portal", "Nowhere")), "service__code IN (?)", [1]),
-        (Filters(service=("Nowhere",)), "FALSE", []),
-        (Filters(severity=("SEV-4",), team=("Ops",)), "FALSE AND team IN (?)", ["Ops"]),
-        (Filters(date_from=date(2026, 9, 7), service=("Payments",)), "opened_at >= ? AND service__code IN (?)",
-         [D1, 0]),
+        (Filters(severity=("SEV-2", "SEV-1")), "severity__code IN ($f_severity_0, $f_severity_1)",
+         {"f_severity_0": 1, "f_severity_1": 0}),
+        (Filters(severity=("SEV-1", "Unmapped")), "(severity__code IN ($f_severity_0) OR severity__code IS NULL)",
+         {"f_severity_0": 0}),
+        (Filters(severity=("Unmapped",)), "severity__code IS NULL", {}),
+        (Filters(service=("Portal", "Nowhere")), "service__code IN ($f_service_0)", {"f_service_0": 1}),
+        (Filters(service=("Nowhere",)), "FALSE", {}),
+        (Filters(severity=("SEV-4",), team=("Ops",)), "FALSE AND team IN ($f_team_0)", {"f_team_0": "Ops"}),
+        (Filters(date_from=date(2026, 9, 7), service=("Payments",)),
+         "opened_at >= $f_from AND service__code IN ($f_service_0)", {"f_from": D1, "f_service_0": 0}),
     ],
     ids=["codes", "code-or-null", "null-only", "unknown-value-dropped", "nothing-known", "uncoded-column",
          "with-date"],
 )
-def test_where_with_codes(filters: Filters, expected_sql: str, expected_params: list):
+def test_where_with_codes(filters: Filters, expected_sql: str, expected_params: dict):
     """Coded columns compare integer twins; a value the data does not hold matches nothing."""
     assert filters.where(codes=CODES) == (expected_sql, expected_params)
+
+
+@pytest.mark.parametrize("name", ["f; DROP", "1f", "a.b", ""])
+def test_where_rejects_bad_parameter_name(name: str):
+    with pytest.raises(ValueError):
+        Filters().where(name=name)
 
 
 @pytest.mark.parametrize("alias", ["t; DROP TABLE x", "1t", "a.b", "t "])

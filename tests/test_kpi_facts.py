@@ -46,7 +46,7 @@ def test_facts_classify_each_ticket_as_the_registry_says(con):
     """Each x_/v_/h_ column equals its registry SQL evaluated row by row in plain SQL on the
     tickets (escalation level from tickets.tier only: the demo gives every ticket a tier)."""
     load_demo(con, n_tickets=500, seed=8, actor=local_operator("demo"))
-    facts = kpi_facts.query(con, Filters(), lambda where: f"SELECT * FROM facts WHERE {where}", []).df()
+    facts = kpi_facts.query(con, Filters(), lambda where: f"SELECT * FROM facts WHERE {where}", {}).df()
     assert len(facts) == 500
     for k in registry.KPIS:
         if k.kind not in kpi_facts.FACT_KINDS or k.kind == "count":
@@ -78,7 +78,7 @@ def test_class_number_reads_back_every_classification_column(con):
         decoded = ", ".join(f"{kpi_facts.decoded_sql(cohort, c)} AS d_{c}" for c in columns)
         got = kpi_facts.query(con, Filters(), lambda where, cohort=cohort, decoded=decoded, columns=columns: (
             f"SELECT {', '.join(columns)}, {decoded} FROM (SELECT *, cls_{cohort} AS cls FROM facts "
-            f"WHERE {where})"), []).df()
+            f"WHERE {where})"), {}).df()
         assert len(got) == 400
         for c in columns:
             assert (got[c] == got[f"d_{c}"]).all(), c
@@ -116,16 +116,16 @@ def test_quantiles_equal_quantile_cont_over_the_filtered_tickets(con, filters):
     kpi_facts.clear()  # a direct UPDATE is not an upload: forget the facts built before it
     lo, hi = datetime(2026, 9, 10), datetime(2026, 11, 1)
     durations = [k for k in registry.KPIS if k.kind == "duration"]
-    got = kpi_facts.quantiles(con, [k.key for k in durations], filters, "opened_at >= ? AND opened_at < ?",
-                              [lo, hi])
+    got = kpi_facts.quantiles(con, [k.key for k in durations], filters, "opened_at >= $lo AND opened_at < $hi",
+                              {"lo": lo, "hi": hi})
     clause, params = filters.where()
     for k in durations:
         excl = " OR ".join(f"coalesce(({e.condition_sql}), false)" for e in k.exclusions) or "false"
         scope = f"coalesce(({k.scope_sql}), false)" if k.scope_sql else "true"
         want = con.execute(
             f"SELECT quantile_cont(({k.measure_sql})::DOUBLE, [0.5, 0.9]) FROM {DERIVED} "
-            f"WHERE ({clause}) AND opened_at >= ? AND opened_at < ? AND {scope} AND NOT ({excl})",
-            [*params, lo, hi]).fetchall()[0][0]
+            f"WHERE ({clause}) AND opened_at >= $lo AND opened_at < $hi AND {scope} AND NOT ({excl})",
+            {**params, "lo": lo, "hi": hi}).fetchall()[0][0]
         if want is None:
             assert got[k.key] == (None, None), k.key
         else:

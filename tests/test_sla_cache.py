@@ -104,7 +104,7 @@ def test_a_later_as_of_rejudges_only_the_open_tickets_and_agrees(demo):
     assert cache.stats["builds"] - before["builds"] == 1  # one full judgement …
     assert cache.stats["live_builds"] - before["live_builds"] == len(times)  # … then only the rest
     live = demo.execute(f"SELECT count(*) FROM tickets WHERE {cache.LIVE_SQL}",
-                        [times[0]] * 4).fetchall()[0][0]
+                        {"a0": times[0]}).fetchall()[0][0]
     assert live  # the demo has open tickets at that time: the split is exercised
 
 
@@ -146,8 +146,8 @@ def test_the_first_as_of_asked_again_after_later_ones_is_judged_again(demo):
 def test_settled_tickets_are_judged_the_same_at_any_later_time(demo):
     """The premise of the split: a settled ticket's judgement does not move with as_of."""
     a0, a1 = datetime(2026, 11, 1), datetime(2026, 11, 23, 12)
-    first = evaluate(demo, as_of=a0, where=cache.SETTLED_SQL, params=[a0] * 4)
-    later = evaluate(demo, as_of=a1, where=cache.SETTLED_SQL, params=[a0] * 4)
+    first = evaluate(demo, as_of=a0, where=cache.SETTLED_SQL, params={"a0": a0})
+    later = evaluate(demo, as_of=a1, where=cache.SETTLED_SQL, params={"a0": a0})
     assert len(first) > 1000
     pd.testing.assert_frame_equal(first, later)
 

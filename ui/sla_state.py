@@ -51,7 +51,7 @@ def versions(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) 
 def _evaluate(_con: duckdb.DuckDBPyConnection, con_key: int, filters: Filters, as_of: datetime) -> pd.DataFrame:
     clause, params = undated(filters).where()
     end = period_of(_con, filters, as_of).end
-    return engine.evaluate(_con, as_of=as_of, where=f"({clause}) AND opened_at < ?", params=[*params, end])
+    return engine.evaluate(_con, as_of=as_of, where=f"({clause}) AND opened_at < $end", params={**params, "end": end})
 
 
 def evaluation(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime) -> pd.DataFrame:

@@ -47,10 +47,11 @@ _DONE_UNKNOWN_SQL = "ticket_id IN (SELECT ticket_id FROM _unknown)"
 _TICKET_COLS = "ticket_id, title, type, severity, priority_raw, status, service, team, opened_at"
 
 
-def _scoped(filters: Filters) -> tuple[str, list]:
+def _scoped(filters: Filters) -> tuple[str, dict]:
+    """The tickets a criterion reads: the filters' (undated), opened by $at, of the $types."""
     clause, params = undated(filters).where()
-    return (f"({clause}) AND opened_at <= ? AND (status_category IS DISTINCT FROM 'cancelled' OR {_OPEN_SQL}) "
-            "AND list_contains(?::VARCHAR[], coalesce(type, 'incident'))"), params
+    return (f"({clause}) AND opened_at <= $at AND (status_category IS DISTINCT FROM 'cancelled' OR {_OPEN_SQL}) "
+            "AND list_contains($types::VARCHAR[], coalesce(type, 'incident'))"), params
 
 
 def _open_at(con, at: datetime, filters: Filters):
@@ -69,24 +70,24 @@ def _open_at(con, at: datetime, filters: Filters):
 def _open_defects(con, at: datetime, filters: Filters, rules: ClosureRules, rows: bool = True) -> Outcome:
     scope_sql, params = _scoped(filters)
     query_sql = f"""WITH t AS (SELECT {_TICKET_COLS}, mitigated_at, resolved_at, closed_at,
-            list_contains(?::VARCHAR[], severity) AS blocking,
-            CASE WHEN {_OPEN_SQL} THEN CASE WHEN mitigated_at <= ? THEN 'mitigated, not resolved' ELSE 'open' END
+            list_contains($severities::VARCHAR[], severity) AS blocking,
+            CASE WHEN {_OPEN_SQL} THEN CASE WHEN mitigated_at <= $at THEN 'mitigated, not resolved' ELSE 'open' END
                  WHEN {_DONE_UNKNOWN_SQL} THEN 'resolved, time unknown'
                  ELSE 'resolved' END AS state
         FROM tickets WHERE {scope_sql})
     SELECT * FROM t"""
     cur = _open_at(con, at, filters)
-    base = [list(rules.blocking_severities), at, *params, at, list(rules.blocking_types)]
+    base = {**params, "severities": list(rules.blocking_severities), "at": at, "types": list(rules.blocking_types)}
     counts = cur.execute(
         f"SELECT state, blocking, severity IS NULL AS unmapped, count(*) FROM ({query_sql}) GROUP BY ALL",
         base).fetchall()
     ev = cur.execute(
         f"SELECT ticket_id, CASE WHEN blocking THEN state ELSE 'open, no severity mapped' END AS finding, "
         f"severity, type, title, status, opened_at, mitigated_at, resolved_at, service, team, "
-        f"round(date_diff('minute', opened_at, ?) / 1440.0, 1) AS days_open_at_as_of FROM ({query_sql}) "
+        f"round(date_diff('minute', opened_at, $at) / 1440.0, 1) AS days_open_at_as_of FROM ({query_sql}) "
         "WHERE (blocking AND state IN ('open', 'mitigated, not resolved')) OR (severity IS NULL AND state = 'open') "
         "ORDER BY blocking DESC, state = 'open' DESC, severity, opened_at",
-        [at, *base]).df()
+        base).df()
 
     def n(state=None, blocking=None, unmapped=None) -> int:
         return sum(c for s, b, u, c in counts if (state is None or s == state)
@@ -121,7 +122,7 @@ def _open_defects(con, at: datetime, filters: Filters, rules: ClosureRules, rows
 
 def _enhancements(con, at: datetime, filters: Filters, rules: ClosureRules, rows: bool = True) -> Outcome:
     scope_sql, params = _scoped(filters)
-    base = [*params, at, list(rules.scheduled_types)]
+    base = {**params, "at": at, "types": list(rules.scheduled_types)}
     query_sql = f"""SELECT {_TICKET_COLS}, target_release, due_at,
             severity IS NOT NULL OR nullif(trim(priority_raw), '') IS NOT NULL AS has_priority,
             nullif(trim(target_release), '') IS NOT NULL OR due_at IS NOT NULL AS has_schedule,
@@ -136,11 +137,11 @@ def _enhancements(con, at: datetime, filters: Filters, rules: ClosureRules, rows
                 WHEN NOT has_priority AND NOT has_schedule THEN 'no priority, not scheduled'
                 WHEN NOT has_priority THEN 'no priority'
                 WHEN NOT has_schedule THEN 'not scheduled'
-                WHEN due_at < ? THEN 'overdue' ELSE 'scheduled' END AS finding,
+                WHEN due_at < $at THEN 'overdue' ELSE 'scheduled' END AS finding,
             type, title, severity, priority_raw, target_release, due_at, status, opened_at, service, team
         FROM ({query_sql}) WHERE is_open
-        ORDER BY has_priority AND has_schedule, coalesce(due_at < ?, false) DESC, due_at, opened_at""",
-        [at, *base, at]).df()
+        ORDER BY has_priority AND has_schedule, coalesce(due_at < $at, false) DESC, due_at, opened_at""",
+        base).df()
     types = "/".join(rules.scheduled_types)
     when = f"at {stamp(at)}"
     if total == 0:

@@ -70,7 +70,7 @@ def sla_clocks(con, at: datetime, filters: Filters, rules: ClosureRules,
     if not rows:
         return found, None
     clause, params = undated(filters).where()
-    ev = engine.evaluate(con, as_of=at, where=f"({clause}) AND opened_at < ?", params=[*params, period.end])
+    ev = engine.evaluate(con, as_of=at, where=f"({clause}) AND opened_at < $end", params={**params, "end": period.end})
     parts = []
     for m in METRICS:
         status = ev[f"{m}_status"].astype(str)

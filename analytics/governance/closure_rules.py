@@ -208,7 +208,7 @@ def save_rules(con, rules: ClosureRules | dict, actor: auth.Identity) -> bool:
     changes = {k: {"old": getattr(old, k), "new": v} for k, v in new.model_dump().items()
                if getattr(old, k) != v}
     with audit.transaction(con) as cur:
-        cur.execute("INSERT INTO settings VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    [SETTING, rules_to_toml(new)])
+        cur.execute("INSERT INTO settings VALUES ($key, $value) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    {"key": SETTING, "value": rules_to_toml(new)})
         audit.record(cur, label, audit.CLOSURE_RULES_SAVE, SETTING, {"changes": changes})
     return True

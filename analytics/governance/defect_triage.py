@@ -216,7 +216,7 @@ def tag_split(con, filters: Filters, as_of: datetime | None = None) -> pd.DataFr
     resolution time has passed (or closed without one); cancelled by its status."""
     as_of = normalise_as_of(as_of)
     where, params = filters.where()
-    done_sql = ("(status_category <> 'cancelled' AND (resolved_at <= ? OR (resolved_at IS NULL "
+    done_sql = ("(status_category <> 'cancelled' AND (resolved_at <= $as_of OR (resolved_at IS NULL "
                 "AND status_category IN ('resolved', 'closed'))))")
     open_sql = f"(status_category IS DISTINCT FROM 'cancelled' AND NOT coalesce({done_sql}, false))"
     got = con.cursor().execute(
@@ -225,8 +225,8 @@ def tag_split(con, filters: Filters, as_of: datetime | None = None) -> pd.DataFr
         "count(*) FILTER (WHERE status_category = 'cancelled') AS cancelled, "
         f"count(*) FILTER (WHERE {open_sql} AND (coalesce(trim(target_release), '') <> '' "
         "OR due_at IS NOT NULL)) AS open_scheduled "
-        f"FROM tickets WHERE {where} AND type IN ('defect', 'enhancement', 'question') AND opened_at <= ? "
-        "GROUP BY 1", [as_of, as_of, as_of, *params, as_of]).df()
+        f"FROM tickets WHERE {where} AND type IN ('defect', 'enhancement', 'question') AND opened_at <= $as_of "
+        "GROUP BY 1", {**params, "as_of": as_of}).df()
     out = pd.DataFrame({"tag": list(TAGS.values())}).merge(
         got.assign(tag=got["type"].map(TAGS)).drop(columns="type"), on="tag", how="left")
     counts = ["tickets", "open", "resolved", "cancelled", "open_scheduled"]

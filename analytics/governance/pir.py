@@ -88,11 +88,11 @@ COLUMNS = ("ticket_id", "external_id", "severity", "title", "resolved_at", "dura
 
 _CANDIDATES_SQL = """
 SELECT ticket_id, external_id, severity, title, status_category, opened_at, resolved_at,
-       date_diff('second', coalesce(impact_started_at, opened_at), least(coalesce(resolved_at, ?), ?)) / 3600.0
+       date_diff('second', coalesce(impact_started_at, opened_at), least(coalesce(resolved_at, $as_of), $as_of)) / 3600.0
            AS duration_hours,
        coalesce(pir_required, false) AS pir_required, pir_completed_at, pir_url
 FROM tickets
-WHERE {where} AND (severity IN ('SEV-1', 'SEV-2') OR pir_required) AND opened_at <= ?
+WHERE {where} AND (severity IN ('SEV-1', 'SEV-2') OR pir_required) AND opened_at <= $end
 """
 
 _REGISTER_SQL = """
@@ -138,7 +138,7 @@ def _candidates(con, filters: Filters, as_of: datetime, pol: PirPolicy) -> pd.Da
     the reason each one is (or is not) in the cohort."""
     start, end = period_bounds(filters, as_of)
     where, params = undated(filters).where()
-    t = con.cursor().execute(_CANDIDATES_SQL.format(where=where), [as_of, as_of, *params, end]).df()
+    t = con.cursor().execute(_CANDIDATES_SQL.format(where=where), {**params, "as_of": as_of, "end": end}).df()
     sev = t["severity"].astype(object)
     by_policy = (sev == "SEV-1") | ((sev == "SEV-2") & (t["duration_hours"] > pol.sev2_min_hours))
     t["by_policy"] = by_policy

@@ -28,7 +28,7 @@ COLUMNS = ("ticket_id", "ticket_ref", "register_id", "register_file", "row_numbe
            "due_on", "closed_on", "state", "age_days")
 
 _ACTIONS_SQL = """
-WITH f AS (SELECT ticket_id, external_id, resolved_at FROM tickets WHERE {where} AND opened_at <= ? {range_clause}),
+WITH f AS (SELECT ticket_id, external_id, resolved_at FROM tickets WHERE {where} AND opened_at <= $as_of {range_clause}),
 k AS (SELECT ticket_id, upper(ticket_id) AS key FROM f
       UNION SELECT ticket_id, upper(external_id) FROM f WHERE external_id IS NOT NULL),
 m AS (SELECT k.ticket_id, r.register_id, r.completed_on FROM pir_reviews r JOIN k ON upper(trim(r.ticket_ref)) = k.key),
@@ -52,18 +52,17 @@ def action_frame(con, filters: Filters, as_of: datetime, pol) -> pd.DataFrame:
     if not con.cursor().execute("SELECT EXISTS (SELECT 1 FROM pir_actions)").fetchall()[0][0]:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})  # no register yet: skip the scan
     where, params = undated(filters).where()
-    range_clause, extra = "", []
+    range_clause, extra = "", {}
     if filters.date_from or filters.date_to:
-        range_clause += " AND resolved_at <= ?"
-        extra.append(as_of)
+        range_clause += " AND resolved_at <= $as_of"
     if filters.date_from:
-        range_clause += " AND resolved_at >= ?"
-        extra.append(datetime.combine(filters.date_from, time.min))
+        range_clause += " AND resolved_at >= $resolved_from"
+        extra["resolved_from"] = datetime.combine(filters.date_from, time.min)
     if filters.date_to:
-        range_clause += " AND resolved_at < ?"
-        extra.append(datetime.combine(filters.date_to + timedelta(days=1), time.min))
+        range_clause += " AND resolved_at < $resolved_to"
+        extra["resolved_to"] = datetime.combine(filters.date_to + timedelta(days=1), time.min)
     a = con.cursor().execute(_ACTIONS_SQL.format(where=where, range_clause=range_clause),
-                             [*params, as_of, *extra]).df()
+                             {**params, "as_of": as_of, **extra}).df()
     tz_default = db.get_setting(con, "default_timezone", "UTC") or "UTC"
     cal = working_calendar(policy_in_force(saved_policies(con), as_of.date()), pol.calendar, tz_default)
     today = local_dates([as_of], cal.timezone)[0]

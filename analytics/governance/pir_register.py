@@ -196,7 +196,7 @@ def ingest_register(con, path=None, *, data: bytes | None = None, name: str | No
     with db.write_lock:
         cur = con.cursor()
         same = cur.execute("SELECT register_id, rows_read, rows_loaded, rows_rejected FROM pir_registers "
-                           "WHERE sha256 = ? ORDER BY register_id LIMIT 1", [sha]).fetchall()
+                           "WHERE sha256 = $sha ORDER BY register_id LIMIT 1", {"sha": sha}).fetchall()
         if same:
             rid, n_read, n_loaded, n_rej = same[0]
             return RegisterResult(None, display, n_read, n_loaded, n_rej, unchanged=True, duplicate_of=rid,
@@ -232,9 +232,10 @@ def _store(con, cur, display: str, sha: str, header: list[str], rows: list[tuple
         result.messages.append(f"{len(unknown)} ticket reference(s) match no ticket in the store (kept): {shown}")
     with audit.transaction(con) as tx:
         rid = tx.execute("SELECT coalesce(max(register_id), 0) + 1 FROM pir_registers").fetchall()[0][0]
-        tx.execute("INSERT INTO pir_registers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                   [rid, display, sha, actor, datetime.now(timezone.utc).replace(tzinfo=None), result.rows_read,
-                    result.rows_loaded, result.rows_rejected])
+        tx.execute("INSERT INTO pir_registers VALUES ($rid, $name, $sha, $actor, $at, $read, $loaded, $rejected)",
+                   {"rid": rid, "name": display, "sha": sha, "actor": actor,
+                    "at": datetime.now(timezone.utc).replace(tzinfo=None), "read": result.rows_read,
+                    "loaded": result.rows_loaded, "rejected": result.rows_rejected})
         _insert(tx, "pir_reviews", ["register_id", "ticket_ref", "completed_on"],
                 [(rid, ref, done) for ref, done in review_rows])
         _insert(tx, "pir_actions", ["register_id", "row_number", "ticket_ref", "action", "owner", "due_on",
@@ -262,9 +263,9 @@ def _known_refs(cur, refs: list[str]) -> set[str]:
     """The upper-cased references among `refs` that name a ticket (ticket_id or external id)."""
     keys = sorted({r.upper() for r in refs})
     found = cur.execute(
-        "SELECT DISTINCT k FROM unnest(?::VARCHAR[]) AS u(k) WHERE EXISTS (SELECT 1 FROM tickets t WHERE "
+        "SELECT DISTINCT k FROM unnest($keys::VARCHAR[]) AS u(k) WHERE EXISTS (SELECT 1 FROM tickets t WHERE "
         "upper(t.ticket_id) = u.k) OR EXISTS (SELECT 1 FROM tickets t WHERE upper(t.external_id) = u.k)",
-        [keys]).fetchall()
+        {"keys": keys}).fetchall()
     return {r[0] for r in found}
 
 
@@ -279,5 +280,5 @@ def registers(con) -> pd.DataFrame:
 
 def rejects(con, register_id: int) -> pd.DataFrame:
     """The rows of one register that could not be loaded: row_number, reason, raw (JSON of the row)."""
-    return con.cursor().execute("SELECT row_number, reason, raw FROM pir_rejects WHERE register_id = ? "
-                                "ORDER BY row_number", [register_id]).df()
+    return con.cursor().execute("SELECT row_number, reason, raw FROM pir_rejects WHERE register_id = $register_id "
+                                "ORDER BY row_number", {"register_id": register_id}).df()

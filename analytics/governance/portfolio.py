@@ -61,9 +61,9 @@ def row(e: Engagement, con: duckdb.DuckDBPyConnection, now: datetime | None = No
     as_of = _as_of(d, last, now)
     n = con.cursor().execute("SELECT count(*) FROM tickets").fetchall()[0][0]
     open_hi = con.cursor().execute(
-        "SELECT count(*) FROM tickets WHERE severity IN ('SEV-1', 'SEV-2') AND opened_at <= ? "
-        "AND (resolved_at IS NULL OR resolved_at > ?) AND coalesce(status_category, '') <> 'cancelled'",
-        [as_of, as_of]).fetchall()[0][0]
+        "SELECT count(*) FROM tickets WHERE severity IN ('SEV-1', 'SEV-2') AND opened_at <= $as_of "
+        "AND (resolved_at IS NULL OR resolved_at > $as_of) AND coalesce(status_category, '') <> 'cancelled'",
+        {"as_of": as_of}).fetchall()[0][0]
     found = kpis.results(con, Filters(), last + timedelta(seconds=1) if last else None,
                          keys=("resolution_sla", "mttr"), previous=False) if n else {}
     sla, mttr = found.get("resolution_sla"), found.get("mttr")

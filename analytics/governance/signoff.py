@@ -57,16 +57,17 @@ def _who(actor: auth.Identity) -> str:
 
 
 def _latest(cur, role: str) -> tuple | None:
-    rows = cur.execute("SELECT kind, name, signed_on, comment FROM signoff_events WHERE role = ? "
-                       "ORDER BY event_id DESC LIMIT 1", [role]).fetchall()
+    rows = cur.execute("SELECT kind, name, signed_on, comment FROM signoff_events WHERE role = $role "
+                       "ORDER BY event_id DESC LIMIT 1", {"role": role}).fetchall()
     return rows[0] if rows else None
 
 
 def _append(cur, role: str, kind: str, name: str, signed_on: date | None, comment: str, actor: str) -> int:
     event_id = cur.execute("SELECT coalesce(max(event_id), 0) + 1 FROM signoff_events").fetchall()[0][0]
     cur.execute("INSERT INTO signoff_events (event_id, role, kind, name, signed_on, comment, recorded_by, "
-                "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [event_id, role, kind, name, signed_on, comment, actor, _now()])
+                "recorded_at) VALUES ($event_id, $role, $kind, $name, $signed_on, $comment, $actor, $now)",
+                {"event_id": event_id, "role": role, "kind": kind, "name": name, "signed_on": signed_on,
+                 "comment": comment, "actor": actor, "now": _now()})
     return int(event_id)
 
 
@@ -127,8 +128,8 @@ def current(con, as_of: datetime | None = None) -> pd.DataFrame:
     at = as_of or _now()
     rows = con.cursor().execute(
         "SELECT event_id, role, kind, name, signed_on, comment, recorded_by, recorded_at FROM signoff_events "
-        "WHERE recorded_at <= ? OR (kind = ? AND signed_on <= ?) ORDER BY event_id",
-        [at, SIGNED, at.date()]).fetchall()
+        "WHERE recorded_at <= $at OR (kind = $signed AND signed_on <= $day) ORDER BY event_id",
+        {"at": at, "signed": SIGNED, "day": at.date()}).fetchall()
     last: dict[str, tuple] = {}
     last_signed: dict[str, tuple] = {}
     for r in rows:

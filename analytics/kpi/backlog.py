@@ -17,7 +17,7 @@ moment or many.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -32,8 +32,8 @@ from analytics.store.filters import Filters
 from analytics.store.periods import undated
 
 DONE = ("resolved", "closed", "cancelled")
-# Open at `te` (a bound parameter, three times): the span of one ticket that holds that moment.
-OPEN_AT_SQL = "why = 0 AND opened_at < ? AND span_from <= ? AND (span_until IS NULL OR span_until > ?)"
+# Open at $te: the span of one ticket that holds that moment.
+OPEN_AT_SQL = "why = 0 AND opened_at < $te AND span_from <= $te AND (span_until IS NULL OR span_until > $te)"
 
 
 def history_categories(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, str, str]]:
@@ -50,14 +50,14 @@ def history_categories(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, str, s
     return [(d, s, normalise.status_category(s, maps.get(d))) for d, s in pairs]
 
 
-def spans_sql(con: duckdb.DuckDBPyConnection) -> tuple[str, list]:
+def spans_sql(con: duckdb.DuckDBPyConnection) -> tuple[str, dict[str, Any]]:
     """SELECT of the open spans (filter columns, ticket_id, title, status, span_from, span_until,
     why) and its parameters (the history's statuses and whether each one ends a span)."""
     cats = history_categories(con)
     done_sql = " ".join(f"WHEN {e.condition_sql} THEN {i}" for i, e in enumerate(reg.BACKLOG_EXCLUSIONS, 1))
     cols = ", ".join(f"t.{c}" for c in FILTER_COLUMNS)
-    return f"""WITH hc AS (SELECT unnest(?::INTEGER[]) AS dataset_id, unnest(?::VARCHAR[]) AS status,
-                     unnest(?::BOOLEAN[]) AS done),
+    return f"""WITH hc AS (SELECT unnest($datasets::INTEGER[]) AS dataset_id, unnest($statuses::VARCHAR[]) AS status,
+                     unnest($done::BOOLEAN[]) AS done),
 h AS MATERIALIZED (SELECT h.ticket_id, h.event_time, h.seq, hc.done FROM status_history h
       JOIN hc ON hc.dataset_id IS NOT DISTINCT FROM h.dataset_id AND hc.status = h.status),
 ch AS (SELECT *, coalesce(lag(done) OVER (PARTITION BY ticket_id ORDER BY event_time, seq), false) AS prev FROM h),
@@ -78,12 +78,13 @@ s AS (SELECT t.ticket_id, t.opened_at AS span_from, fd.t1 AS span_until, 0 AS wh
              CASE {done_sql} ELSE 0 END
       FROM t WHERE NOT has_history)
 SELECT {cols}, t.ticket_id, t.title, t.status, s.span_from, s.span_until, s.why::TINYINT AS why
-FROM s JOIN t USING (ticket_id) WHERE s.span_until IS NULL OR s.span_until > s.span_from OR s.why > 0""", [
-        [d for d, _, _ in cats], [s for _, s, _ in cats], [c in DONE for _, _, c in cats]]
+FROM s JOIN t USING (ticket_id) WHERE s.span_until IS NULL OR s.span_until > s.span_from OR s.why > 0""", {
+        "datasets": [d for d, _, _ in cats], "statuses": [s for _, s, _ in cats],
+        "done": [c in DONE for _, _, c in cats]}
 
 
 def query_spans(con: duckdb.DuckDBPyConnection, filters: Filters, body_sql: Callable[[str], str],
-                params: list) -> duckdb.DuckDBPyConnection:
+                params: Mapping[str, Any]) -> duckdb.DuckDBPyConnection:
     """As kpi.facts.query, over the relation `spans` (see the module docstring)."""
     return facts.query_table(con, "spans", spans_sql, filters, body_sql, params)
 
@@ -95,13 +96,13 @@ def counts(con: duckdb.DuckDBPyConnection, filters: Filters, ends: list[datetime
     that BACKLOG_EXCLUSIONS leave out). The filters' dates are not used."""
     return query_spans(con, undated(filters), lambda where: f"""
         WITH s AS (SELECT * FROM spans WHERE {where}),
-        e AS (SELECT unnest(?::INTEGER[]) AS bucket, unnest(?::TIMESTAMP[]) AS te)
+        e AS (SELECT unnest($buckets::INTEGER[]) AS bucket, unnest($ends::TIMESTAMP[]) AS te)
         SELECT e.bucket, {group_sql} AS grp,
             count(*) FILTER (WHERE {_open('te')}) AS n,
             median(date_diff('second', opened_at, te) / 86400.0) FILTER (WHERE {_open('te')}) AS age,
             count(*) FILTER (WHERE why = 1) AS x1, count(*) FILTER (WHERE why = 2) AS x2
         FROM e JOIN s ON s.opened_at < e.te GROUP BY ALL""",
-        [list(range(len(ends))), list(ends)]).df()
+        {"buckets": list(range(len(ends))), "ends": list(ends)}).df()
 
 
 def _open(te: str) -> str:
@@ -116,14 +117,15 @@ def open_frame(con: duckdb.DuckDBPyConnection, filters: Filters, te: datetime, l
     return query_spans(con, undated(filters), lambda where: f"""
         WITH s AS (SELECT ticket_id, severity, title, service, team, status, opened_at FROM spans
                    WHERE ({where}) AND {OPEN_AT_SQL})
-        SELECT *, date_diff('second', opened_at, ?::TIMESTAMP) / 86400.0 AS age_days
-        FROM s ORDER BY coalesce(severity, 'SEV-9'), opened_at, ticket_id LIMIT ?""", [te, te, te, te, limit]).df()
+        SELECT *, date_diff('second', opened_at, $te::TIMESTAMP) / 86400.0 AS age_days
+        FROM s ORDER BY coalesce(severity, 'SEV-9'), opened_at, ticket_id LIMIT $limit""",
+        {"te": te, "limit": limit}).df()
 
 
 def open_tickets(con: duckdb.DuckDBPyConnection, filters: Filters, te: datetime) -> tuple[set[str], set[str]]:
     """(ids open at `te`, ids opened before it whose state cannot be read: BACKLOG_EXCLUSIONS)."""
     rows = query_spans(con, undated(filters), lambda where: f"""
-        SELECT ticket_id, why FROM spans WHERE ({where}) AND opened_at < ?
-            AND (why > 0 OR (span_from <= ? AND (span_until IS NULL OR span_until > ?)))""",
-        [te, te, te]).fetchall()
+        SELECT ticket_id, why FROM spans WHERE ({where}) AND opened_at < $te
+            AND (why > 0 OR (span_from <= $te AND (span_until IS NULL OR span_until > $te)))""",
+        {"te": te}).fetchall()
     return {t for t, w in rows if w == 0}, {t for t, w in rows if w > 0}

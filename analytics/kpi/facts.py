@@ -36,8 +36,9 @@ first use in a database of its own.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, time, timedelta
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -153,9 +154,9 @@ def incidents_sql(outage_source_sql: str) -> str:
     return f"""SELECT {', '.join(f'tk.{c}' for c in FILTER_COLUMNS)}, tk.impact_started_at, tk.mitigated_at,
     tk.resolved_at, coalesce({outage_source_sql}, false) AS outage_source, e.data_end
 FROM tickets tk LEFT JOIN datasets d ON d.dataset_id = tk.dataset_id
-LEFT JOIN (SELECT unnest(?::VARCHAR[]) AS source, unnest(?::TIMESTAMP[]) AS data_end) e
+LEFT JOIN (SELECT unnest($sources::VARCHAR[]) AS source, unnest($data_ends::TIMESTAMP[]) AS data_end) e
     ON e.source IS NOT DISTINCT FROM tk.source
-WHERE list_contains(?::VARCHAR[], tk.severity) AND coalesce(tk.type, 'incident') = 'incident'"""
+WHERE list_contains($severities::VARCHAR[], tk.severity) AND coalesce(tk.type, 'incident') = 'incident'"""
 
 
 # One row per combination of the filter columns' values (a few thousand at most): the first
@@ -171,7 +172,7 @@ stats = {"builds": 0}
 
 
 def _copy(con: duckdb.DuckDBPyConnection, mem: duckdb.DuckDBPyConnection, name_table: str,
-          select_sql: str, params: list, coded: tuple[str, ...] = (),
+          select_sql: str, params: Mapping[str, Any], coded: tuple[str, ...] = (),
           dictionaries: dict[str, dict[str, int]] | None = None, compress: bool = True) -> dict[str, dict[str, int]]:
     """Copy the rows of `select_sql` into `name_table` of `mem`; each text column in `coded`
     gets a twin `<column>__code` (its value's number in a dictionary; NULL stays NULL), from
@@ -202,7 +203,7 @@ def _copy(con: duckdb.DuckDBPyConnection, mem: duckdb.DuckDBPyConnection, name_t
 def _build(con: duckdb.DuckDBPyConnection) -> tuple[duckdb.DuckDBPyConnection, dict]:
     mem = duckdb.connect()
     outage_sql = reg.outage_source_sql(con)
-    codes = _copy(con, mem, "facts", facts_sql(outage_sql), [], coded=CODED)
+    codes = _copy(con, mem, "facts", facts_sql(outage_sql), {}, coded=CODED)
     mem.execute(f"CREATE TABLE combos AS {COMBOS_SQL}")
     ends = mem.execute("SELECT source, max(last_event_at) FROM combos GROUP BY 1").fetchall()
     stats["builds"] += 1
@@ -226,11 +227,13 @@ def _facts_db(con: duckdb.DuckDBPyConnection, severities: tuple[str, ...] | None
         if incidents is None:
             incidents = cache[severities] = duckdb.connect()
             _copy(con, incidents, "tickets", incidents_sql(cache["outage_sql"]),
-                  [*cache["data_end"], list(severities)])
+                  {"sources": cache["data_end"][0], "data_ends": cache["data_end"][1],
+                   "severities": list(severities)})
     return incidents
 
 
-Select = Callable[[duckdb.DuckDBPyConnection], tuple[str, list]]  # a SELECT over the store and its parameters
+# a SELECT over the store and its named parameters
+Select = Callable[[duckdb.DuckDBPyConnection], tuple[str, Mapping[str, Any]]]
 
 
 def _table_db(con: duckdb.DuckDBPyConnection, name_table: str,
@@ -282,7 +285,7 @@ def continuous_quantile(ordered: np.ndarray, q: float) -> float | None:
 
 
 def quantiles(con: duckdb.DuckDBPyConnection, keys: list[str], filters: Filters, also_sql: str,
-              params: list, probs: tuple[float, ...] = (0.5, 0.9)) -> dict[str, tuple[float | None, ...]]:
+              params: Mapping[str, Any], probs: tuple[float, ...] = (0.5, 0.9)) -> dict[str, tuple[float | None, ...]]:
     """Per duration KPI in `keys`: its `probs` quantiles (quantile_cont) over the facts rows the
     filters and `also_sql` (with `params`) keep, of the tickets that count for the KPI."""
     mem, cache = _entry(con)  # one version for the codes, the flags and the order
@@ -290,7 +293,7 @@ def quantiles(con: duckdb.DuckDBPyConnection, keys: list[str], filters: Filters,
     # One flag per facts row, in row order (a plain scan keeps insertion order = rowid).
     chosen = np.asarray(mem.cursor().execute(
         f"SELECT coalesce(({clause}) AND ({also_sql}), false) AS m FROM kept.facts",
-        [*where_params, *params]).fetchnumpy()["m"], dtype=bool)
+        {**where_params, **params}).fetchnumpy()["m"], dtype=bool)
     out = {}
     for key in keys:
         pos, values = _ordered(mem, cache, key)
@@ -300,29 +303,30 @@ def quantiles(con: duckdb.DuckDBPyConnection, keys: list[str], filters: Filters,
 
 
 def query(con: duckdb.DuckDBPyConnection, filters: Filters, body_sql: Callable[[str], str],
-          params: list) -> duckdb.DuckDBPyConnection:
+          params: Mapping[str, Any]) -> duckdb.DuckDBPyConnection:
     """Run `body_sql(where)` over the relation `facts` (see the module docstring) of the store's
-    current version, `where` being the filters' clause over the coded columns; its parameters
-    come first, then `params`. Returns the executed cursor (then .df() / .fetchall())."""
+    current version, `where` being the filters' clause over the coded columns, with its named
+    parameters and `params` (named apart from the filters' `f_…`). Returns the executed cursor
+    (then .df() / .fetchall())."""
     mem, cache = _entry(con)  # one version for the codes and the rows
     clause, where_params = filters.where(codes=cache["codes"])
-    return mem.cursor().execute(body_sql(clause), [*where_params, *params])
+    return mem.cursor().execute(body_sql(clause), {**where_params, **params})
 
 
 def query_table(con: duckdb.DuckDBPyConnection, name_table: str, select: Select, filters: Filters,
-                body_sql: Callable[[str], str], params: list) -> duckdb.DuckDBPyConnection:
+                body_sql: Callable[[str], str], params: Mapping[str, Any]) -> duckdb.DuckDBPyConnection:
     """As `query`, over the relation `name_table` built from `select` (see _table_db)."""
     mem, cache = _table_db(con, name_table, select)
     clause, where_params = filters.where(codes=cache["codes"])
-    return mem.cursor().execute(body_sql(clause), [*where_params, *params])
+    return mem.cursor().execute(body_sql(clause), {**where_params, **params})
 
 
 def query_combos(con: duckdb.DuckDBPyConnection, filters: Filters, body_sql: Callable[[str], str],
-                 params: list) -> duckdb.DuckDBPyConnection:
+                 params: Mapping[str, Any]) -> duckdb.DuckDBPyConnection:
     """As `query`, over the relation `combos` (see COMBOS_SQL); `filters` must be undated."""
     mem, cache = _entry(con)
     clause, where_params = filters.where(codes=cache["codes"])
-    return mem.cursor().execute(body_sql(clause), [*where_params, *params])
+    return mem.cursor().execute(body_sql(clause), {**where_params, **params})
 
 
 def data_span(con: duckdb.DuckDBPyConnection, filters: Filters):
@@ -334,7 +338,7 @@ def data_span(con: duckdb.DuckDBPyConnection, filters: Filters):
     found = known.get(key)
     if found is None:
         found = tuple(query_combos(con, key, lambda where: (
-            f"SELECT min(first_event_at), max(last_event_at) FROM combos WHERE {where}"), []).fetchall()[0])
+            f"SELECT min(first_event_at), max(last_event_at) FROM combos WHERE {where}"), {}).fetchall()[0])
         with _lock:
             if len(known) >= 256:
                 known.pop(next(iter(known)))
@@ -359,7 +363,7 @@ def period_of(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime)
 
 
 def outage_query(con: duckdb.DuckDBPyConnection, severities: tuple[str, ...], body_sql: str,
-                 params: list) -> duckdb.DuckDBPyConnection:
+                 params: Mapping[str, Any]) -> duckdb.DuckDBPyConnection:
     """Run `body_sql` over `tickets` = the store's incidents of `severities` (see INCIDENTS_SQL)."""
     return _facts_db(con, tuple(severities)).cursor().execute(body_sql, params)
 

@@ -122,18 +122,19 @@ def _cohort_frame(con, filters: Filters, period: Period, kpis: list[reg.Kpi], co
     # NOT MATERIALIZED: x may be read twice (quantiles), and a million-row copy costs more than two scans.
     def body_sql(clause: str) -> str:
         return f"""WITH f AS NOT MATERIALIZED (SELECT *, {time_col} AS t FROM facts
-          WHERE ({clause}) AND {time_col} >= ? AND {time_col} < ?),
+          WHERE ({clause}) AND {time_col} >= $lo AND {time_col} < $end),
     x AS NOT MATERIALIZED (SELECT *, {_bucket(grain)} AS bucket, {split_sql(split)} AS grp FROM f),
     n AS (SELECT bucket, grp, cls_{cohort} AS cls, count(*) AS n{sums_sql} FROM x GROUP BY ALL),
     m AS (SELECT {decoded_sql} FROM n),
     c AS (SELECT bucket, grp, {folds_sql} FROM m GROUP BY ALL){q_cte}
     {q_join}"""
     lo = period.previous().start if grain == COMPARE else period.start
-    cut = [period.start] if grain == COMPARE else []
-    df = facts.query(con, undated(filters), body_sql, [lo, period.end, *cut]).df()
+    cut = {"cut": period.start} if grain == COMPARE else {}
+    df = facts.query(con, undated(filters), body_sql, {"lo": lo, "end": period.end, **cut}).df()
     if one_group and timed:
-        q = facts.quantiles(con, [k.key for k in timed], undated(filters), f"{time_col} >= ? AND {time_col} < ?",
-                                [period.start, period.end])
+        q = facts.quantiles(con, [k.key for k in timed], undated(filters),
+                            f"{time_col} >= $start AND {time_col} < $end",
+                            {"start": period.start, "end": period.end})
         current = (df["bucket"] == "current") if grain == COMPARE else pd.Series(True, index=df.index)
         for key in q:
             df[f"{key}__q"] = pd.Series([q[key] if now else None for now in current], index=df.index,
@@ -142,7 +143,7 @@ def _cohort_frame(con, filters: Filters, period: Period, kpis: list[reg.Kpi], co
 
 
 def _bucket(grain: str | None) -> str:
-    return "CASE WHEN t >= ? THEN 'current' ELSE 'previous' END" if grain == COMPARE else \
+    return "CASE WHEN t >= $cut THEN 'current' ELSE 'previous' END" if grain == COMPARE else \
         bucket_sql(grain)
 
 
@@ -281,8 +282,8 @@ def results(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime | 
 def _no_tickets(con: duckdb.DuckDBPyConnection, filters: Filters, period: Period) -> bool:
     clause, params = undated(filters).where()
     return not con.cursor().execute(
-        f"SELECT 1 FROM tickets WHERE ({clause}) AND opened_at >= ? AND opened_at < ? LIMIT 1",
-        [*params, period.start, period.end]).fetchall()
+        f"SELECT 1 FROM tickets WHERE ({clause}) AND opened_at >= $start AND opened_at < $end LIMIT 1",
+        {**params, "start": period.start, "end": period.end}).fetchall()
 
 
 def _nothing(k: reg.Kpi) -> dict[str, Any]:

@@ -26,7 +26,7 @@ def scope(con, filters: Filters, split: str | None) -> dict[Any, tuple[int, list
             count(DISTINCT coalesce(service, '(no service)')) FILTER (WHERE outage_source) AS services,
             list(DISTINCT coalesce(source, '(no source)') ORDER BY coalesce(source, '(no source)'))
                 FILTER (WHERE NOT outage_source) AS others
-        FROM combos WHERE {where} GROUP BY ALL""", []).fetchall()
+        FROM combos WHERE {where} GROUP BY ALL""", {}).fetchall()
     return {g: (int(n), list(o or [])) for g, n, o in rows}
 
 
@@ -45,8 +45,9 @@ def outage_rows(con, filters: Filters, period: Period, kpis: list[reg.Kpi], grai
     observed = [max(b0, min(b1, period.as_of, data_end)) for _, b0, b1 in wins]
     clause, params = undated(filters).where()
     query_sql = reg.OUTAGE_SQL.format(group_sql=split_sql(split), clause=clause)
-    found = facts.outage_query(con, severities, query_sql, [
-        period.as_of, *params, list(severities), period.end, period.as_of, period.start]).fetchnumpy()
+    found = facts.outage_query(con, severities, query_sql, {
+        **params, "as_of": period.as_of, "severities": list(severities), "start": period.start,
+        "end": period.end}).fetchnumpy()
     df = outage_episodes.frame(found, [(w[1], w[2], obs) for w, obs in zip(wins, observed, strict=True)])
     sev_text = "/".join(severities)
     in_scope = scope(con, filters, split)

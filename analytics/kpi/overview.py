@@ -74,7 +74,7 @@ AGE_BUCKETS: tuple[tuple[str, float, float | None], ...] = (
 SEVERITY_ORDER: tuple[str, ...] = (*SEVERITIES, UNMAPPED)
 
 
-def _filtered(filters: Filters) -> tuple[str, list[Any]]:
+def _filtered(filters: Filters) -> tuple[str, dict[str, Any]]:
     clause, params = filters.where()
     return f"WITH f AS (SELECT * FROM tickets WHERE {clause})", params
 
@@ -115,26 +115,26 @@ def cube(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: datetime | Non
     cases, bucket_params = _age_cases()
     open_now = open_backlog.query_spans(con, undated(filters), lambda where: f"""
         WITH s AS (SELECT * FROM spans WHERE ({where}) AND {open_backlog.OPEN_AT_SQL}),
-        a AS (SELECT severity, date_diff('second', opened_at, ?::TIMESTAMP) / 86400.0 AS age FROM s)
+        a AS (SELECT severity, date_diff('second', opened_at, $te::TIMESTAMP) / 86400.0 AS age FROM s)
         SELECT 'open' AS kind, NULL::DATE AS day, severity, CASE {cases} END AS age_bucket, count(*) AS n,
                NULL::TIMESTAMP AS first_opened, NULL::TIMESTAMP AS last_opened
-        FROM a GROUP BY ALL""", [te, te, te, te, *bucket_params]).df()
+        FROM a GROUP BY ALL""", {"te": te, **bucket_params}).df()
     parts = [p for p in (opened, open_now) if len(p)]
     out = pd.concat(parts, ignore_index=True) if parts else opened
     return out.assign(backlog_at=pd.Timestamp(te), first_day=first_day, last_day=last_day)
 
 
-def _age_cases() -> tuple[str, list[Any]]:
+def _age_cases() -> tuple[str, dict[str, Any]]:
     """CASE branches (over `age` in days) naming each AGE_BUCKETS bucket, and their params."""
     cases: list[str] = []
-    params: list[Any] = []
-    for label, lo, hi in AGE_BUCKETS:
+    params: dict[str, Any] = {}
+    for i, (label, lo, hi) in enumerate(AGE_BUCKETS):
+        params.update({f"age_lo_{i}": lo, f"age_label_{i}": label})
         if hi is None:
-            cases.append("WHEN age >= ? THEN ?")
-            params += [lo, label]
+            cases.append(f"WHEN age >= $age_lo_{i} THEN $age_label_{i}")
         else:
-            cases.append("WHEN age >= ? AND age < ? THEN ?")
-            params += [lo, hi, label]
+            cases.append(f"WHEN age >= $age_lo_{i} AND age < $age_hi_{i} THEN $age_label_{i}")
+            params[f"age_hi_{i}"] = hi
     return " ".join(cases), params
 
 
@@ -284,14 +284,14 @@ def weekly_volume_by_severity(con: duckdb.DuckDBPyConnection, filters: Filters) 
     df = con.cursor().execute(
         f"""{cte},
         g AS (SELECT date_trunc('week', opened_at)::DATE AS week,
-                     coalesce(severity, ?) AS severity, count(*) AS n
+                     coalesce(severity, $unmapped) AS severity, count(*) AS n
               FROM f WHERE opened_at IS NOT NULL GROUP BY 1, 2),
         weeks AS (SELECT unnest(generate_series(min(week), max(week), INTERVAL 7 DAY))::DATE
                          AS week FROM g)
         SELECT weeks.week, s.severity, coalesce(g.n, 0)::BIGINT AS tickets
         FROM weeks CROSS JOIN (SELECT DISTINCT severity FROM g) s
         LEFT JOIN g ON g.week = weeks.week AND g.severity = s.severity""",
-        [*params, UNMAPPED],
+        {**params, "unmapped": UNMAPPED},
     ).df()
     rank = df["severity"].map({s: i for i, s in enumerate(SEVERITY_ORDER)}).fillna(99)
     df = df.assign(_rank=rank).sort_values(["week", "_rank", "severity"])
@@ -307,8 +307,8 @@ def top_titles(con: duckdb.DuckDBPyConnection, filters: Filters, limit: int = 10
         SELECT title, count(*) AS tickets, min(opened_at) AS first_opened,
                max(opened_at) AS last_opened
         FROM f WHERE title IS NOT NULL AND trim(title) <> ''
-        GROUP BY title ORDER BY tickets DESC, title LIMIT ?""",
-        [*params, int(limit)],
+        GROUP BY title ORDER BY tickets DESC, title LIMIT $limit""",
+        {**params, "limit": int(limit)},
     ).df()
     return _typed(df, {"tickets": "int64"})
 

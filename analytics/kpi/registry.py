@@ -231,18 +231,18 @@ KPIS: tuple[Kpi, ...] = (
 # or before the running end of the earlier ones joins their episode), clipped to each bucket;
 # failures = episodes starting in the bucket. The SQL selects and classifies the windows over
 # kpi_facts' incidents (with outage_source and data_end: the last event of the ticket's
-# source); analytics.kpi.outage_episodes merges and clips them. Parameters: as-of time, the
-# filters' values, severities, period end, as-of time, period start.
+# source); analytics.kpi.outage_episodes merges and clips them. Parameters: the filters'
+# values, $as_of, $severities, the period's $start and $end.
 OUTAGE_WHY = ("", *(e.label for e in OUTAGE_EXCLUSIONS))
 OUTAGE_SQL = """WITH w AS (
     SELECT {group_sql} AS grp, coalesce(service, '(no service)') AS service,
         coalesce(impact_started_at, opened_at) AS s,
-        CASE WHEN status_category = 'open' THEN coalesce(mitigated_at, resolved_at, least(data_end, ?))
+        CASE WHEN status_category = 'open' THEN coalesce(mitigated_at, resolved_at, least(data_end, $as_of))
              ELSE coalesce(mitigated_at, resolved_at) END AS e, status_category, outage_source
-    FROM tickets WHERE {clause} AND list_contains(?::VARCHAR[], severity)
+    FROM tickets WHERE {clause} AND list_contains($severities::VARCHAR[], severity)
         AND coalesce(type, 'incident') = 'incident'
-        AND coalesce(impact_started_at, opened_at) < ?
-        AND coalesce(mitigated_at, resolved_at, least(data_end, ?)) >= ?),
+        AND coalesce(impact_started_at, opened_at) < $end
+        AND coalesce(mitigated_at, resolved_at, least(data_end, $as_of)) >= $start),
 c AS (SELECT *, CASE WHEN NOT outage_source THEN 1 WHEN status_category = 'cancelled' THEN 2
                      WHEN e IS NULL THEN 3 WHEN e <= s THEN 4 ELSE 0 END AS why FROM w)
 SELECT grp, service, why, epoch_ms(s) AS s_ms, coalesce(epoch_ms(e), 0) AS e_ms FROM c"""

@@ -100,7 +100,7 @@ def check_threshold(threshold: float) -> float:
 # --- assignment -------------------------------------------------------------------------
 
 
-def _distinct_keys(cur: duckdb.DuckDBPyConnection, where_sql: str, params: list[Any]) -> pd.DataFrame:
+def _distinct_keys(cur: duckdb.DuckDBPyConnection, where_sql: str, params: dict[str, Any]) -> pd.DataFrame:
     """Distinct (service, title, category, component) with first opening, with signatures."""
     keys = cur.execute(
         f"SELECT {_KEY_SQL}, min(opened_at) AS first_seen FROM tickets t WHERE {where_sql} "
@@ -166,7 +166,7 @@ def _assign(keys: pd.DataFrame, threshold: float,
 
 def compute_map(con: duckdb.DuckDBPyConnection, threshold: float = DEFAULT_THRESHOLD) -> pd.DataFrame:
     """The assignment of every ticket key to a cluster, computed from scratch (not stored)."""
-    keys = _distinct_keys(con.cursor(), "TRUE", [])
+    keys = _distinct_keys(con.cursor(), "TRUE", {})
     return _assign(keys, check_threshold(threshold))[0]
 
 
@@ -214,12 +214,12 @@ def update_in(cur: duckdb.DuckDBPyConnection, dataset_id: int | None = None,
     full = dataset_id is None or stored_threshold(cur) != threshold
     new: list[tuple[str, str, str]] = []
     if full:
-        mapping, new = _assign(_distinct_keys(cur, "TRUE", []), threshold)
+        mapping, new = _assign(_distinct_keys(cur, "TRUE", {}), threshold)
     else:
         assert dataset_id is not None  # not `full`, so an upload's dataset was given
         keys = _distinct_keys(
-            cur, f"dataset_id = ? AND NOT EXISTS (SELECT 1 FROM recurrence_signatures r "
-            f"WHERE {_JOIN_SQL.replace('f.', 't.')})", [int(dataset_id)])
+            cur, f"dataset_id = $dataset_id AND NOT EXISTS (SELECT 1 FROM recurrence_signatures r "
+            f"WHERE {_JOIN_SQL.replace('f.', 't.')})", {"dataset_id": int(dataset_id)})
         mapping = pd.DataFrame(columns=_MAP_COLUMNS, dtype=object)
         if len(keys):  # an upload that brings no new key (e.g. only status changes) has nothing to assign
             mapping, new = _assign_incremental(cur, keys, threshold)
@@ -227,8 +227,9 @@ def update_in(cur: duckdb.DuckDBPyConnection, dataset_id: int | None = None,
         cur.execute("DELETE FROM recurrence_signatures")
         cur.execute("DELETE FROM recurrence_clusters")
         # On `cur`, inside the caller's transaction (db.set_setting would take another cursor).
-        cur.execute("INSERT INTO settings VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    [RULES_SETTING, str(RULES_VERSION)])
+        cur.execute("INSERT INTO settings VALUES ($rules_setting, $rules_version) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    {"rules_setting": RULES_SETTING, "rules_version": str(RULES_VERSION)})
     if len(mapping):
         cur.register("rc_new_map", mapping)
         cur.execute(f"INSERT INTO recurrence_signatures SELECT {', '.join(_MAP_COLUMNS)} FROM rc_new_map")
@@ -240,7 +241,7 @@ def update_in(cur: duckdb.DuckDBPyConnection, dataset_id: int | None = None,
         clusters["created_seq"] = range(seq + 1, seq + 1 + len(new))
         cur.register("rc_new_clusters", clusters)
         cur.execute("INSERT INTO recurrence_clusters SELECT cluster_id, service, component, "
-                    "representative, ?, created_seq FROM rc_new_clusters", [threshold])
+                    "representative, $threshold, created_seq FROM rc_new_clusters", {"threshold": threshold})
         cur.unregister("rc_new_clusters")
     return {"mode": "full" if full else "incremental", "keys_added": len(mapping),
             "clusters_added": len(new), "threshold": threshold}
@@ -297,14 +298,14 @@ def clusters(con: duckdb.DuckDBPyConnection, filters: Filters = Filters(),
     df = cur.execute(
         f"""WITH m AS (
             SELECT r.cluster_id, r.representative, r.signature, f.ticket_id, f.title, r.service, r.component,
-                   coalesce(f.severity, ?) AS severity, nullif(trim(f.problem_id), '') AS problem_id,
+                   coalesce(f.severity, $unmapped) AS severity, nullif(trim(f.problem_id), '') AS problem_id,
                    f.opened_at,
                    greatest(date_diff('second', f.impact_started_at,
                             coalesce(f.mitigated_at, f.resolved_at)), 0) / 3600.0 AS down_h
             FROM tickets f JOIN {map_sql} r ON {_JOIN_SQL} WHERE {clause}),
         w AS (SELECT cluster_id, max(n) AS max_in_window FROM (
                 SELECT cluster_id, count(*) OVER (PARTITION BY cluster_id ORDER BY opened_at
-                    RANGE BETWEEN CURRENT ROW AND to_days(CAST(? AS INTEGER)) FOLLOWING) AS n
+                    RANGE BETWEEN CURRENT ROW AND to_days(CAST($window_days AS INTEGER)) FOLLOWING) AS n
                 FROM m WHERE opened_at IS NOT NULL) GROUP BY cluster_id)
         SELECT m.cluster_id, any_value(representative) AS label, min(title) AS example_title,
                any_value(service) AS service, any_value(component) AS component, count(*) AS tickets, min(opened_at) AS first_seen,
@@ -317,9 +318,9 @@ def clusters(con: duckdb.DuckDBPyConnection, filters: Filters = Filters(),
                         FILTER (WHERE problem_id IS NOT NULL), []) AS problem_ids,
                list(ticket_id ORDER BY opened_at NULLS LAST, ticket_id) AS ticket_ids
         FROM m LEFT JOIN w USING (cluster_id)
-        GROUP BY m.cluster_id HAVING count(*) >= ?
+        GROUP BY m.cluster_id HAVING count(*) >= $min_tickets
         ORDER BY tickets DESC, first_seen NULLS LAST, m.cluster_id""",
-        [UNMAPPED, *params, int(window_days), int(min_tickets)],
+        {**params, "unmapped": UNMAPPED, "window_days": int(window_days), "min_tickets": int(min_tickets)},
     ).df()
     return _finish(df, threshold)
 

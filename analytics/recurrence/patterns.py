@@ -50,7 +50,7 @@ DEFINITIONS: dict[str, str] = {
 }
 
 
-def _cte(filters: Filters) -> tuple[str, list[Any]]:
+def _cte(filters: Filters) -> tuple[str, dict[str, Any]]:
     clause, params = filters.where()
     return f"WITH f AS (SELECT * FROM tickets WHERE {clause})", params
 
@@ -73,10 +73,10 @@ def pareto(con: duckdb.DuckDBPyConnection, filters: Filters, dimension: str = "s
     cte, params = _cte(filters)
     df = con.cursor().execute(
         f"""{cte}
-        SELECT coalesce(nullif(trim({column}), ''), ?) AS value, count(*) AS tickets,
+        SELECT coalesce(nullif(trim({column}), ''), $none) AS value, count(*) AS tickets,
                coalesce(sum({_DOWNTIME_SQL}), 0) AS downtime_hours
         FROM f GROUP BY 1""",
-        [*params, NONE_LABEL],
+        {**params, "none": NONE_LABEL},
     ).df()
     df["tickets"] = df["tickets"].astype("int64")
     df["downtime_hours"] = df["downtime_hours"].astype("float64")
@@ -104,9 +104,9 @@ def weekday_hour(con: duckdb.DuckDBPyConnection, filters: Filters, tz: str | Non
     cte, params = _cte(filters)
     rows = con.cursor().execute(
         f"""{cte},
-        l AS (SELECT timezone(?, opened_at::TIMESTAMPTZ) AS t FROM f WHERE opened_at IS NOT NULL)
+        l AS (SELECT timezone($tz, opened_at::TIMESTAMPTZ) AS t FROM f WHERE opened_at IS NOT NULL)
         SELECT isodow(t) - 1, hour(t), count(*) FROM l GROUP BY 1, 2""",
-        [*params, tz],
+        {**params, "tz": tz},
     ).fetchall()
     counts = {(int(d), int(h)): int(n) for d, h, n in rows}
     grid = [(d, WEEKDAYS[d], h, counts.get((d, h), 0)) for d in range(7) for h in range(24)]
@@ -119,17 +119,17 @@ def repeat_offenders(con: duckdb.DuckDBPyConnection, filters: Filters, top_n: in
     cte, params = _cte(filters)
     df = con.cursor().execute(
         f"""{cte},
-        top AS (SELECT coalesce(nullif(trim(service), ''), ?) AS service, count(*) AS n FROM f
-                GROUP BY 1 ORDER BY n DESC, service LIMIT ?),
+        top AS (SELECT coalesce(nullif(trim(service), ''), $none) AS service, count(*) AS n FROM f
+                GROUP BY 1 ORDER BY n DESC, service LIMIT $top_n),
         g AS (SELECT date_trunc('week', opened_at)::DATE AS week,
-                     coalesce(nullif(trim(service), ''), ?) AS service, count(*) AS n
+                     coalesce(nullif(trim(service), ''), $none) AS service, count(*) AS n
               FROM f WHERE opened_at IS NOT NULL GROUP BY 1, 2),
         weeks AS (SELECT unnest(generate_series(min(week), max(week), INTERVAL 7 DAY))::DATE AS week
                   FROM g)
         SELECT weeks.week, top.service, coalesce(g.n, 0)::BIGINT AS tickets, top.n AS total
         FROM weeks CROSS JOIN top LEFT JOIN g ON g.week = weeks.week AND g.service = top.service
         ORDER BY total DESC, top.service, weeks.week""",
-        [*params, NONE_LABEL, int(top_n), NONE_LABEL],
+        {**params, "none": NONE_LABEL, "top_n": int(top_n)},
     ).df()
     df = df.drop(columns="total")
     df["tickets"] = df["tickets"].astype("int64")
@@ -142,9 +142,9 @@ def root_causes(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFram
     cte, params = _cte(filters)
     df = con.cursor().execute(
         f"""{cte}
-        SELECT coalesce(nullif(trim(root_cause), ''), ?) AS root_cause, count(*) AS tickets
+        SELECT coalesce(nullif(trim(root_cause), ''), $not_recorded) AS root_cause, count(*) AS tickets
         FROM f GROUP BY 1 ORDER BY tickets DESC, root_cause""",
-        [*params, NOT_RECORDED],
+        {**params, "not_recorded": NOT_RECORDED},
     ).df()
     df["tickets"] = df["tickets"].astype("int64")
     total = int(df["tickets"].sum())
@@ -160,11 +160,11 @@ def reopen_hotspots(con: duckdb.DuckDBPyConnection, filters: Filters, dimension:
     cte, params = _cte(filters)
     df = con.cursor().execute(
         f"""{cte}
-        SELECT coalesce(nullif(trim({column}), ''), ?) AS value, count(*) AS tickets,
+        SELECT coalesce(nullif(trim({column}), ''), $none) AS value, count(*) AS tickets,
                count(*) FILTER (WHERE reopen_count > 0) AS reopened,
                coalesce(sum(reopen_count), 0) AS reopens
         FROM f GROUP BY 1""",
-        [*params, NONE_LABEL],
+        {**params, "none": NONE_LABEL},
     ).df()
     for col in ("tickets", "reopened", "reopens"):
         df[col] = df[col].astype("int64")

@@ -93,7 +93,7 @@ def tool_version() -> str:
 
 def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(con.cursor().execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchall()[0][0])
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = $table", {"table": table}).fetchall()[0][0])
 
 
 def datasets_used(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
@@ -150,9 +150,9 @@ def store_digest(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     for table in ("tickets", "status_history", "recurrence_signatures"):
         # A stable hash of each row's canonical text, summed: equal content gives an equal digest
         # in any DuckDB version and whatever order upgrades added the columns in (read by name).
-        fields = cur.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
+        fields = cur.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $table "
                              "AND table_catalog = current_database() AND table_schema = 'main' ORDER BY 1",
-                             [table]).fetchall()
+                             {"table": table}).fetchall()
         n, total = cur.execute(f"SELECT count(*), sum({row_sql(fields)}::HUGEINT) FROM {table}").fetchall()[0]
         out[table] = [str(n), str(total or 0)]
     return out

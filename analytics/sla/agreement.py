@@ -43,7 +43,7 @@ DISAGREEMENT_COLUMNS = ("ticket_id", "severity", "source_verdict", "hypercare_ve
                         "resolution_stopped_at", "resolution_breach_at")
 _ENGINE_COLUMNS = ["ticket_id", "resolution_status", "resolution_reason", "resolution_business_minutes",
                    "resolution_target_minutes", "resolution_breach_at", "resolution_stopped_at"]
-_TICKETS_SQL = ("SELECT ticket_id, coalesce(severity, ?) AS severity, source_sla_met, resolved_at, closed_at, "
+_TICKETS_SQL = ("SELECT ticket_id, coalesce(severity, $unmapped) AS severity, source_sla_met, resolved_at, closed_at, "
                 "coalesce(reopen_count, 0) AS reopen_count FROM tickets WHERE source_sla_met IS NOT NULL AND ")
 
 
@@ -62,7 +62,7 @@ def agreement(con, filters: Filters, as_of: datetime, *, frame: pd.DataFrame | N
     already has it (the SLA page); otherwise they are evaluated here with `policies` (None: the
     saved versions). The disagreements are every ticket whose kind is not "agree"."""
     clause, params = filters.where()
-    tickets = con.cursor().execute(f"{_TICKETS_SQL}({clause})", [UNMAPPED, *params]).df()
+    tickets = con.cursor().execute(f"{_TICKETS_SQL}({clause})", {**params, "unmapped": UNMAPPED}).df()
     if frame is None:
         frame = evaluate(con, as_of=as_of, where=f"source_sla_met IS NOT NULL AND ({clause})", params=params,
                          policies=policies)

@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,7 +35,8 @@ def not_measured(frame: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["clock", "tickets"], ascending=[True, False], kind="stable").reset_index(drop=True)
 
 
-def paused_by(con, *, as_of: datetime, where: str = "TRUE", params=(), policies: list[Policy] | None = None,
+def paused_by(con, *, as_of: datetime, where: str = "TRUE", params: Mapping[str, Any] | None = None,
+              policies: list[Policy] | None = None,
               per_ticket: bool = False) -> pd.DataFrame:
     """Business time each waiting status took off each clock, for the tickets matching `where`.
 
@@ -43,7 +46,7 @@ def paused_by(con, *, as_of: datetime, where: str = "TRUE", params=(), policies:
     pols = list(policies) if policies is not None else saved_policies(con)
     cur = con.cursor()
     try:
-        b = load_batch(cur, where, params, pols)
+        b = load_batch(cur, where, params or {}, pols)
     finally:
         drop_temp(cur)
     j = judge(b, pols, as_of)

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -46,11 +48,11 @@ COLUMNS = (*FILTER_COLUMNS, *JUDGEMENT_COLUMNS, "policy_version")
 LIVE_KEEP = 4  # as-of times whose live rows are kept (the page moves on by the minute)
 
 # A ticket whose judgement no later as-of time can change (see the module docstring). Bound
-# parameters: the as-of time A0, four times.
+# parameter: the as-of time $a0.
 SETTLED_SQL = """coalesce(opened_at IS NULL OR status_category = 'cancelled'
-    OR (status_category IN ('resolved', 'closed') AND opened_at <= ?
-        AND coalesce(acknowledged_at <= ?, true) AND coalesce(resolved_at <= ?, true)
-        AND ticket_id NOT IN (SELECT ticket_id FROM status_history WHERE event_time > ?)), false)"""
+    OR (status_category IN ('resolved', 'closed') AND opened_at <= $a0
+        AND coalesce(acknowledged_at <= $a0, true) AND coalesce(resolved_at <= $a0, true)
+        AND ticket_id NOT IN (SELECT ticket_id FROM status_history WHERE event_time > $a0)), false)"""
 LIVE_SQL = f"NOT {SETTLED_SQL}"
 
 @dataclass
@@ -70,7 +72,8 @@ _names = itertools.count()
 stats = {"builds": 0, "live_builds": 0}  # how often the engine ran (tests and the benchmark read it)
 
 
-def _judged(con: duckdb.DuckDBPyConnection, as_of: datetime, where_sql: str, params: list) -> pa.Table:
+def _judged(con: duckdb.DuckDBPyConnection, as_of: datetime, where_sql: str,
+            params: Mapping[str, Any]) -> pa.Table:
     """COLUMNS for the tickets matching `where_sql`, judged by the SLA engine at `as_of`."""
     ev = engine.evaluate(con, as_of=as_of, where=where_sql, params=params)
     judged = pa.table({"ticket_id": pa.Array.from_pandas(ev["ticket_id"]),
@@ -107,7 +110,7 @@ def store_compressed(mem: duckdb.DuckDBPyConnection, name_table: str, rows: pa.T
 
 def _build(con: duckdb.DuckDBPyConnection, base_as_of: datetime) -> _Entry:
     mem = duckdb.connect()
-    store_compressed(mem, "settled", _judged(con, base_as_of, SETTLED_SQL, [base_as_of] * 4))
+    store_compressed(mem, "settled", _judged(con, base_as_of, SETTLED_SQL, {"a0": base_as_of}))
     stats["builds"] += 1
     return _Entry(base_as_of, mem)
 
@@ -122,7 +125,7 @@ def _entry(con: duckdb.DuckDBPyConnection, as_of: datetime) -> tuple[_Entry, str
             entry.live[as_of] = live_table  # the most recently used goes last
         else:
             live_table = f"live_{next(_names)}"
-            _store(entry.db, live_table, _judged(con, as_of, LIVE_SQL, [entry.base_as_of] * 4))
+            _store(entry.db, live_table, _judged(con, as_of, LIVE_SQL, {"a0": entry.base_as_of}))
             entry.live[as_of] = live_table
             # The least recently used go, not the earliest as-of: that may be the one just made
             # (Governance evaluates at the window's end, other pages at now).
@@ -134,7 +137,8 @@ def _entry(con: duckdb.DuckDBPyConnection, as_of: datetime) -> tuple[_Entry, str
     return entry, live_table
 
 
-def query(con: duckdb.DuckDBPyConnection, as_of: datetime, body_sql: str, params: list) -> duckdb.DuckDBPyConnection:
+def query(con: duckdb.DuckDBPyConnection, as_of: datetime, body_sql: str,
+          params: Mapping[str, Any]) -> duckdb.DuckDBPyConnection:
     """Run `body_sql` over the relation `tickets` = one row per ticket with COLUMNS as the SLA
     engine judges it at `as_of`. Returns the executed cursor (then .fetchall() / .df())."""
     entry, live_table = _entry(con, as_of)
@@ -150,7 +154,7 @@ _ARRAYS_SQL = ", ".join(
 
 
 def arrays(con: duckdb.DuckDBPyConnection, as_of: datetime, where_sql: str = "TRUE",
-           params: list | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+           params: Mapping[str, Any] | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The judgement columns of every ticket at `as_of` as numpy arrays (statuses; instants as
     microseconds since 1970, NULL = NEVER; settled rows, then the live ones; built once per
     store version and as-of time), and per ticket whether `where_sql` (over COLUMNS) holds."""
@@ -170,7 +174,7 @@ def arrays(con: duckdb.DuckDBPyConnection, as_of: datetime, where_sql: str = "TR
             both = entry.arrays[live_table] = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     cur = entry.db.cursor()
     flags = np.concatenate([np.asarray(cur.execute(f"SELECT coalesce(({where_sql}), false) AS m FROM {table}",
-                                                   params or []).fetchnumpy()["m"], dtype=bool)
+                                                   params or {}).fetchnumpy()["m"], dtype=bool)
                             for table in ("settled", live_table)])
     return both, flags
 

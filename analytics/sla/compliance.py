@@ -112,21 +112,21 @@ def _counts_sql(con: duckdb.DuckDBPyConnection, filters: Filters, period: Period
     code = _codes()
     clause, params = undated(filters).where()
     if grain in (None, COMPARE):
-        aggs, agg_params = [], []
+        aggs: list[str] = []
+        agg_params: dict[str, datetime] = {}
         wins = windows(period, grain)
         for i, (_, b0, b1) in enumerate(wins):
-            te = max(b0, min(b1, period.as_of))
+            agg_params.update({f"b0_{i}": b0, f"b1_{i}": b1, f"te_{i}": max(b0, min(b1, period.as_of))})
             for m in METRICS:
-                for name, cond, p in (
-                        ("met", _stopped_sql(m, code["met"]), [b0, b1]),
-                        ("breached", _stopped_sql(m, code["breached"]), [b0, b1]),
-                        ("open_breached", _open_breached_sql(m, code), [te, te]),
+                for name, cond in (
+                        ("met", _stopped_sql(m, code["met"], f"b0_{i}", f"b1_{i}")),
+                        ("breached", _stopped_sql(m, code["breached"], f"b0_{i}", f"b1_{i}")),
+                        ("open_breached", _open_breached_sql(m, code, f"te_{i}")),
                         ("not_applicable", f"{m}_status = {code['not applicable']} "
-                                           "AND opened_at >= ? AND opened_at < ?", [b0, b1])):
+                                           f"AND opened_at >= $b0_{i} AND opened_at < $b1_{i}")):
                     aggs.append(f"count(*) FILTER (WHERE {cond}) AS {name}__{m}__{i}")
-                    agg_params += p
         body_sql = f"SELECT {split_sql(split)} AS grp, {', '.join(aggs)} FROM tickets WHERE ({clause}) GROUP BY ALL"
-        wide = query(con, period.as_of, body_sql, [*agg_params, *params]).df()
+        wide = query(con, period.as_of, body_sql, {**agg_params, **params}).df()
         rows = [{"bucket": label, "grp": r["grp"], "metric": m,
                  **{c: int(r[f"{c}__{m}__{i}"]) for c in COUNT_COLUMNS[3:]}}
                 for r in wide.to_dict("records") for i, (label, _, _) in enumerate(wins) for m in METRICS]
@@ -138,20 +138,22 @@ def _counts_sql(con: duckdb.DuckDBPyConnection, filters: Filters, period: Period
         FROM tickets WHERE ({clause}) AND {_stopped_sql(m, f"{code['met']}, {code['breached']}")} GROUP BY ALL"""
              for m in METRICS]
     body_sql = " UNION ALL ".join(parts) + " ORDER BY bucket, grp, metric"
-    return query(con, period.as_of, body_sql, [*params, period.start, period.end] * 2).df()[COUNT_COLUMNS]
+    return query(con, period.as_of, body_sql,
+                 {**params, "start": period.start, "end": period.end}).df()[COUNT_COLUMNS]
 
 
-def _stopped_sql(metric: str, statuses: int | str) -> str:
-    """The cohort: a clock judged `statuses` (one code, or codes joined by commas) that stopped in [?, ?)."""
-    return (f"{metric}_status IN ({statuses}) AND {metric}_stopped_at >= ? "
-            f"AND {metric}_stopped_at < ?")
+def _stopped_sql(metric: str, statuses: int | str, lo: str = "start", hi: str = "end") -> str:
+    """The cohort: a clock judged `statuses` (one code, or codes joined by commas) that stopped
+    in [$lo, $hi) (the parameters' names)."""
+    return (f"{metric}_status IN ({statuses}) AND {metric}_stopped_at >= ${lo} "
+            f"AND {metric}_stopped_at < ${hi}")
 
 
-def _open_breached_sql(metric: str, code: dict[str, int]) -> str:
-    """Open and breached at ? (twice): not stopped before it, its breach instant before it."""
+def _open_breached_sql(metric: str, code: dict[str, int], te: str = "te") -> str:
+    """Open and breached at $te (the parameter's name): not stopped before it, its breach instant before it."""
     overdue = ", ".join(str(code[s]) for s in _OVERDUE)
-    return (f"{metric}_status IN ({overdue}) AND ({metric}_stopped_at IS NULL OR {metric}_stopped_at >= ?) "
-            f"AND {metric}_breach_at < ?")
+    return (f"{metric}_status IN ({overdue}) AND ({metric}_stopped_at IS NULL OR {metric}_stopped_at >= ${te}) "
+            f"AND {metric}_breach_at < ${te}")
 
 
 def in_cohort(frame: pd.DataFrame, metric: str, start: datetime, end: datetime) -> pd.Series:
@@ -294,7 +296,7 @@ def versions_used(con: duckdb.DuckDBPyConnection, filters: Filters, period: Peri
                              for m in METRICS)
     rows = query(con, period.as_of, f"SELECT DISTINCT policy_version FROM tickets WHERE ({clause}) "
                  f"AND policy_version IS NOT NULL AND ({either_sql}) ORDER BY 1",
-                 [*params, *[period.start, period.end, te, te] * len(METRICS)]).fetchall()
+                 {**params, "start": period.start, "end": period.end, "te": te}).fetchall()
     return [r[0] for r in rows]
 
 

@@ -32,7 +32,9 @@ as categoricals.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -68,10 +70,11 @@ def _recode(codes: np.ndarray, values: list, vocabulary: tuple[str, ...]) -> np.
     return lookup[codes]
 
 
-def evaluate(con, *, as_of: datetime, where: str = "TRUE", params=(), policies: list[Policy] | None = None) -> pd.DataFrame:
+def evaluate(con, *, as_of: datetime, where: str = "TRUE", params: Mapping[str, Any] | None = None,
+             policies: list[Policy] | None = None) -> pd.DataFrame:
     """One row per ticket matching `where`, ordered by opened_at (columns: COLUMNS; docs/sla.md).
 
-    `where`/`params`: a parameterised clause over `tickets`, e.g. Filters.where(). `as_of`
+    `where`/`params`: a clause over `tickets` and its named parameters, e.g. Filters.where(). `as_of`
     (naive = UTC) is when open clocks stop. Timestamps come back as naive UTC datetime64,
     minutes as floats, text columns as categoricals; null where not applicable."""
     pols = list(policies) if policies is not None else saved_policies(con)
@@ -79,7 +82,7 @@ def evaluate(con, *, as_of: datetime, where: str = "TRUE", params=(), policies: 
         raise ValueError("no SLA policy to judge by: pass at least one, or none for the saved ones")
     cur = con.cursor()
     try:
-        batch = load_batch(cur, where, params, pols)
+        batch = load_batch(cur, where, params or {}, pols)
     finally:
         drop_temp(cur)
     return frame(batch, judge(batch, pols, as_of))

@@ -24,6 +24,8 @@ order by seq) go through a window over their rows.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pyarrow.compute as pc
@@ -43,7 +45,7 @@ _EXCLUDED_SQL = "CASE " + " ".join(f"WHEN {x.condition_sql} THEN {i + 1}" for i,
 # (may pause a clock). _sla_f holds the flags per (dataset, status); {reason} is the row's
 # pause_reason, or NULL in a store without that column.
 _ROWS_SQL = """SELECT t.rn, h.event_time, h.seq, h.status, {reason} AS reason, coalesce(f.stop, false) AS stop,
-    coalesce(f.cand OR list_contains(?::VARCHAR[], {reason}), false) AS cand
+    coalesce(f.cand OR list_contains($reasons::VARCHAR[], {reason}), false) AS cand
     FROM status_history h JOIN (SELECT rowid AS rn, ticket_id FROM _sla_t) t USING (ticket_id)
     LEFT JOIN _sla_f f ON f.ds = coalesce(h.dataset_id, -1) AND f.status = h.status"""
 # Per ticket: its first resolved/closed event, whether the history ends in one, and whether it
@@ -79,8 +81,8 @@ def _codes(column, vocabulary: list) -> np.ndarray:
 
 
 def has_column(cur, table: str, column: str) -> bool:
-    return bool(cur.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
-                            [table, column]).fetchall()[0][0])
+    return bool(cur.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = $t AND column_name = $c",
+                            {"t": table, "c": column}).fetchall()[0][0])
 
 
 def _status_flags(cur, pols: list[Policy]) -> list[str]:
@@ -98,16 +100,16 @@ def _status_flags(cur, pols: list[Policy]) -> list[str]:
                 maps[ds] = dict(tomllib.loads(text).get("status_map", {})) if text else {}
             except tomllib.TOMLDecodeError:  # a hand-edited profile: the shared vocabulary still applies
                 maps[ds] = {}
-        flags.append([ds, status, normalise.status_category(status, maps[ds]) in CLOSEDISH,
-                      any(m.match(status) for m in matchers)])
+        flags.append({"ds": ds, "status": status, "stop": normalise.status_category(status, maps[ds]) in CLOSEDISH,
+                      "cand": any(m.match(status) for m in matchers)})
     cur.execute("CREATE OR REPLACE TEMP TABLE _sla_f (ds INTEGER, status VARCHAR, stop BOOLEAN, cand BOOLEAN)")
     if flags:
-        cur.executemany("INSERT INTO _sla_f VALUES (?, ?, ?, ?)", flags)
+        cur.executemany("INSERT INTO _sla_f VALUES ($ds, $status, $stop, $cand)", flags)
     return sorted({r[1] for r in rows})
 
 
-def load_batch(cur, where: str, params, pols: list[Policy]) -> Batch:
-    """Tickets matching `where` (a parameterised clause over tickets) and their stop segments.
+def load_batch(cur, where: str, params: Mapping[str, Any], pols: list[Policy]) -> Batch:
+    """Tickets matching `where` (a clause over tickets with the named `params`) and their stop segments.
 
     Rows are ordered by opened_at, ticket_id. Leaves temp tables (_sla_t, _sla_f, _sla_a) on
     `cur`; `drop_temp` removes them."""
@@ -124,7 +126,7 @@ def load_batch(cur, where: str, params, pols: list[Policy]) -> Batch:
         # 1: the source records no acknowledgement of its own (exclusions.ACK_AT_OPEN), 2: before opened
         f"CASE WHEN source IN ({ACK_AT_OPEN_SQL}) THEN 1 WHEN {ACK_BEFORE_OPEN.condition_sql} THEN 2 ELSE 0 END "
         f"AS ack_excluded FROM tickets WHERE {where} ORDER BY opened_at, ticket_id",
-        list(params),
+        dict(params),
     )
     t = cur.sql(
         "SELECT ticket_id, severity, type, status, status_category, epoch_us(opened_at)::DOUBLE AS o, "
@@ -134,7 +136,7 @@ def load_batch(cur, where: str, params, pols: list[Policy]) -> Batch:
     n = t.num_rows
     statuses = _status_flags(cur, pols)
     reasons_any = sorted({r for p in pols for m in ("response", "resolution") for r in p.pause_reasons.of(m)})
-    cur.execute(_SUMMARY_SQL.format(reason=reason_h), [reasons_any])
+    cur.execute(_SUMMARY_SQL.format(reason=reason_h), {"reasons": reasons_any})
     a = cur.sql("SELECT rn, first_stop, ends_stop FROM _sla_a").to_arrow_table()
     a_rn = a["rn"].to_numpy().astype(np.int64)
     has_history = np.zeros(n, bool)
@@ -142,7 +144,7 @@ def load_batch(cur, where: str, params, pols: list[Policy]) -> Batch:
     hist = np.full(n, np.nan)
     ends = a["ends_stop"].to_numpy().astype(bool)
     hist[a_rn[ends]] = a["first_stop"].to_numpy().astype(np.float64)[ends]
-    seg = cur.sql(_SEGMENTS_SQL.format(reason=reason_h), params=[reasons_any]).to_arrow_table()
+    seg = cur.sql(_SEGMENTS_SQL.format(reason=reason_h), params={"reasons": reasons_any}).to_arrow_table()
     order = np.lexsort((seg["k"].to_numpy(), seg["rn"].to_numpy()))
     rn = seg["rn"].to_numpy().astype(np.int64)[order]
     flag = {c: seg[c].to_numpy().astype(bool)[order]

@@ -272,14 +272,16 @@ def save_policy(con, policy: Policy, who: auth.Identity) -> Policy:
     if policy.version == SEED_VERSION:
         raise PolicyError(f"'{SEED_VERSION}' names the built-in defaults; choose another version name")
     with audit.transaction(con) as cur:  # the version and its audit record, or neither
-        taken = cur.execute("SELECT count(*) FROM sla_policies WHERE version = ?", [policy.version]).fetchall()
+        taken = cur.execute("SELECT count(*) FROM sla_policies WHERE version = $version", {"version": policy.version}).fetchall()
         if taken[0][0]:
             raise PolicyError(f"version '{policy.version}' is already saved; versions are never "
                               "overwritten, so history keeps the goals it was judged by — save a new version")
         text = policy.to_toml()
         cur.execute(
-            "INSERT INTO sla_policies (version, effective_from, policy_toml, saved_by, saved_at) VALUES (?, ?, ?, ?, ?)",
-            [policy.version, policy.effective_from, text, label, datetime.now(timezone.utc).replace(tzinfo=None)],
+            "INSERT INTO sla_policies (version, effective_from, policy_toml, saved_by, saved_at) "
+            "VALUES ($version, $effective_from, $policy_toml, $saved_by, $saved_at)",
+            {"version": policy.version, "effective_from": policy.effective_from, "policy_toml": text,
+             "saved_by": label, "saved_at": datetime.now(timezone.utc).replace(tzinfo=None)},
         )
         audit.record(cur, label, audit.POLICY_SAVE, f"policy:{policy.version}", {
             "version": policy.version, "effective_from": policy.effective_from,

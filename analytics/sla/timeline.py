@@ -42,11 +42,11 @@ def ticket_timeline(con, ticket_id: str, as_of: datetime, policies: list[Policy]
     pols = list(policies) if policies is not None else saved_policies(con)
     cur = con.cursor()
     try:
-        batch = load_batch(cur, "ticket_id = ?", [ticket_id], pols)
+        batch = load_batch(cur, "ticket_id = $ticket", {"ticket": ticket_id}, pols)
         reason_sql = "pause_reason" if has_column(cur, "status_history", "pause_reason") else "NULL"
         history = cur.execute(
-            f"SELECT event_time, seq, status, team, tier, {reason_sql} FROM status_history WHERE ticket_id = ? "
-            "ORDER BY event_time, seq", [ticket_id]).fetchall()
+            f"SELECT event_time, seq, status, team, tier, {reason_sql} FROM status_history WHERE ticket_id = $ticket "
+            "ORDER BY event_time, seq", {"ticket": ticket_id}).fetchall()
     finally:
         drop_temp(cur)
     if batch.n == 0:

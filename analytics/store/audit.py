@@ -97,7 +97,7 @@ def record(cur, actor: auth.Identity | str, action: str, obj: str | None = None,
     digest = _hash(prev, seq, at, label, action, obj, text)
     cur.execute(
         "INSERT INTO audit_log (seq, recorded_at, actor, action, object, detail, prev_hash, hash) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [seq, at, label, action, obj, text, prev, digest])
+        "VALUES ($seq, $at, $label, $action, $obj, $text, $prev, $digest)", {"seq": seq, "at": at, "label": label, "action": action, "obj": obj, "text": text, "prev": prev, "digest": digest})
     _upsert(cur, HEAD_SETTING, f"{seq}:{digest}")
     return int(seq)
 
@@ -114,8 +114,8 @@ def append(con, actor: auth.Identity | str, action: str, obj: str | None = None,
 
 
 def _upsert(cur, key: str, value: str) -> None:
-    cur.execute("INSERT INTO settings VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [key, value])
+    cur.execute("INSERT INTO settings VALUES ($key, $value) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                {"key": key, "value": value})
 
 
 def set_settings(con, values: Mapping[str, str | None], actor: auth.Identity) -> list[str]:
@@ -131,13 +131,13 @@ def set_settings(con, values: Mapping[str, str | None], actor: auth.Identity) ->
     changed: list[str] = []
     with transaction(con) as cur:
         for key, value in values.items():
-            old = cur.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchall()
+            old = cur.execute("SELECT value FROM settings WHERE key = $key", {"key": key}).fetchall()
             before = old[0][0] if old else None
             after = None if value is None else str(value)
             if before == after:
                 continue
             if after is None:
-                cur.execute("DELETE FROM settings WHERE key = ?", [key])
+                cur.execute("DELETE FROM settings WHERE key = $key", {"key": key})
             else:
                 _upsert(cur, key, after)
             if key not in UNAUDITED_SETTINGS:
@@ -162,17 +162,17 @@ def save_role_map(con, mapping: Mapping[str, Iterable[str]], actor: auth.Identit
 def trail(con, limit: int | None = None, action: str | None = None, actor: str | None = None) -> pd.DataFrame:
     """Audit records, newest first (columns TRAIL_COLUMNS); optionally one action or actor only."""
     clauses: list[str] = []
-    params: list[str | int] = []
+    params: dict[str, str | int] = {}
     if action:
-        clauses.append("action = ?")
-        params.append(action)
+        clauses.append("action = $action")
+        params["action"] = action
     if actor:
-        clauses.append("actor = ?")
-        params.append(actor)
+        clauses.append("actor = $actor")
+        params["actor"] = actor
     where_sql = " AND ".join(clauses) or "TRUE"
-    limit_sql = "LIMIT ?" if limit is not None else ""
+    limit_sql = "LIMIT $limit" if limit is not None else ""
     if limit is not None:
-        params.append(int(limit))
+        params["limit"] = int(limit)
     return con.cursor().execute(
         f"SELECT seq, recorded_at, actor, action, object, detail FROM audit_log WHERE {where_sql} "
         f"ORDER BY seq DESC {limit_sql}", params).df()

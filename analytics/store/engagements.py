@@ -27,6 +27,10 @@ from analytics.store import audit, auth, db, sharing
 ENV = "HYPERCARE_ENGAGEMENT"
 KIND_SETTING = "store_kind"  # "catalog" in a catalog; absent in an engagement's store
 SLUG_SETTING, NAME_SETTING = "engagement_slug", "engagement_name"
+# The catalog's engagements table, column by column (analytics.store.schema).
+COLUMNS = ("slug", "name", "file", "is_demo", "created_at", "created_by")
+INSERT_SQL = f"INSERT INTO engagements VALUES ({', '.join('$' + c for c in COLUMNS)})"
+_POLICY_COLUMNS = ("version", "effective_from", "policy_toml", "saved_by", "saved_at")
 GO_LIVE_SETTING, TIMEZONE_SETTING = "go_live_date", "default_timezone"
 WINDOW_SETTING, CADENCE_SETTING = "hypercare_window_days", "review_cadence"
 DEFAULT_WINDOW_DAYS = 14  # seed 000: "hypercare period of 14 days after go-live"
@@ -122,8 +126,8 @@ def kind_in(con) -> str:
     """`kind_of` for an open store."""
     if not con.execute("SELECT 1 FROM information_schema.tables WHERE table_name = 'settings'").fetchall():
         return "engagement" if not con.execute("SELECT 1 FROM information_schema.tables").fetchall() else "legacy"
-    values = dict(con.execute("SELECT key, value FROM settings WHERE list_contains(?, key)",
-                              [[KIND_SETTING, db.SCHEMA_VERSION_SETTING]]).fetchall())
+    values = dict(con.execute("SELECT key, value FROM settings WHERE list_contains($keys, key)",
+                              {"keys": [KIND_SETTING, db.SCHEMA_VERSION_SETTING]}).fetchall())
     if values.get(KIND_SETTING) == "catalog":
         return "catalog"
     return "engagement" if db.SCHEMA_VERSION_SETTING in values else "legacy"
@@ -248,7 +252,8 @@ def _copied(source: Path) -> tuple[list[tuple], list[tuple]]:
     with sharing.reading(source) as con:
         settings = [r for r in con.cursor().execute("SELECT key, value FROM settings ORDER BY key").fetchall()
                     if r[0] not in _OWN_SETTINGS]
-        policies = con.cursor().execute("SELECT * FROM sla_policies ORDER BY effective_from, version").fetchall()
+        policies = con.cursor().execute(f"SELECT {', '.join(_POLICY_COLUMNS)} FROM sla_policies "
+                                        "ORDER BY effective_from, version").fetchall()
     return settings, policies
 
 
@@ -280,7 +285,7 @@ def create(catalog: str | os.PathLike, slug: str, name: str, *, go_live: date | 
             raise EngagementError(f"there is already an engagement '{slug}'")
         source = None
         if copy_from:
-            match = cat.cursor().execute("SELECT file FROM engagements WHERE slug = ?", [copy_from]).fetchall()
+            match = cat.cursor().execute("SELECT file FROM engagements WHERE slug = $copy_from", {"copy_from": copy_from}).fetchall()
             if not match:
                 raise EngagementError(f"no engagement '{copy_from}' to copy the settings from")
             source = catalog.parent / match[0][0]
@@ -301,11 +306,12 @@ def create(catalog: str | os.PathLike, slug: str, name: str, *, go_live: date | 
                     for key, value in [*settings, *own_values.items()]:
                         audit._upsert(cur, key, value)
                     for row in policies:
-                        cur.execute(f"INSERT INTO sla_policies VALUES ({', '.join('?' * len(row))})", list(row))
+                        cur.execute("INSERT INTO sla_policies VALUES ($version, $effective_from, $policy_toml, "
+                                    "$saved_by, $saved_at)", dict(zip(_POLICY_COLUMNS, row, strict=True)))
                     audit.record(cur, who, audit.ENGAGEMENT_CREATE, f"engagement:{slug}", detail)
             with audit.transaction(cat) as cur:
-                cur.execute("INSERT INTO engagements VALUES (?, ?, ?, ?, ?, ?)",
-                            [slug, name, str(relative), is_demo, _now(), who.label])
+                cur.execute(INSERT_SQL, {"slug": slug, "name": name, "file": str(relative), "is_demo": is_demo,
+                                         "created_at": _now(), "created_by": who.label})
                 audit.record(cur, who, audit.ENGAGEMENT_CREATE, f"engagement:{slug}", detail)
         except BaseException:
             _remove_files(path)
@@ -349,7 +355,7 @@ def _remove(catalog: Path, e: Engagement, who: auth.Identity, kept: Path | None,
         moved = False
         try:
             with audit.transaction(cat) as cur:
-                cur.execute("DELETE FROM engagements WHERE slug = ?", [e.slug])
+                cur.execute("DELETE FROM engagements WHERE slug = $slug", {"slug": e.slug})
                 audit.record(cur, who, audit.ENGAGEMENT_DELETE, f"engagement:{e.slug}",
                              {"slug": e.slug, "name": e.name, "store_kept_at": str(kept) if kept else None,
                               **details})

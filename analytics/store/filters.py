@@ -80,34 +80,38 @@ class Filters:
 
     # --- SQL ----------------------------------------------------------------------------
 
-    def where(self, alias: str = "", codes: Mapping[str, Mapping[str, int]] | None = None
-              ) -> tuple[str, list[Any]]:
-        """A parameterised boolean SQL clause over `tickets` (or `alias`), and its params.
+    def where(self, alias: str = "", codes: Mapping[str, Mapping[str, int]] | None = None,
+              name: str = "f") -> tuple[str, dict[str, Any]]:
+        """A boolean SQL clause over `tickets` (or `alias`) with named parameters, and their values.
 
         Dates filter `opened_at`: from the start of `date_from` up to the end of `date_to`
         (inclusive of the whole day). "TRUE" when no filter is set.
         `codes` (column -> value -> integer code): for a table that also holds each of those
         columns as `<column>__code` (analytics.kpi.facts), compare the codes instead: an IN
         over integers costs a fraction of one over text. A value without a code matches nothing.
+        `name` prefixes every parameter (`$f_from`, `$f_severity_0`, …): a statement holding two
+        different filters names them apart; the same filters twice (two aliases) share values.
         """
         if alias and not _ALIAS.match(alias):
             raise ValueError(f"not a SQL alias: {alias!r}")
+        if not _ALIAS.match(name):
+            raise ValueError(f"not a parameter name: {name!r}")
         prefix = f"{alias}." if alias else ""
         clauses: list[str] = []
-        params: list[Any] = []
+        params: dict[str, Any] = {}
         if self.date_from is not None:
-            clauses.append(f"{prefix}opened_at >= ?")
-            params.append(datetime.combine(self.date_from, time.min))
+            clauses.append(f"{prefix}opened_at >= ${name}_from")
+            params[f"{name}_from"] = datetime.combine(self.date_from, time.min)
         if self.date_to is not None:
-            clauses.append(f"{prefix}opened_at < ?")
-            params.append(datetime.combine(self.date_to + timedelta(days=1), time.min))
-        for name, column in FILTER_COLUMNS.items():
-            values = list(getattr(self, name))
+            clauses.append(f"{prefix}opened_at < ${name}_to")
+            params[f"{name}_to"] = datetime.combine(self.date_to + timedelta(days=1), time.min)
+        for field_name, column in FILTER_COLUMNS.items():
+            values = list(getattr(self, field_name))
             if not values:
                 continue
             col = f"{prefix}{column}"
-            want_null = name == "severity" and UNMAPPED in values
-            values = [v for v in values if not (name == "severity" and v == UNMAPPED)]
+            want_null = field_name == "severity" and UNMAPPED in values
+            values = [v for v in values if not (field_name == "severity" and v == UNMAPPED)]
             parts = []
             if codes is not None and column in codes:
                 col = f"{col}__code"
@@ -115,8 +119,10 @@ class Filters:
                 if not values and not want_null:
                     parts.append("FALSE")
             if values:
-                parts.append(f"{col} IN ({', '.join('?' for _ in values)})")
-                params.extend(values)
+                # One parameter per value: an IN over constants keeps DuckDB's plan for a literal list.
+                keys = [f"{name}_{field_name}_{i}" for i in range(len(values))]
+                parts.append(f"{col} IN ({', '.join('$' + k for k in keys)})")
+                params.update(zip(keys, values, strict=True))
             if want_null:
                 parts.append(f"{col} IS NULL")
             clauses.append(parts[0] if len(parts) == 1 else f"({' OR '.join(parts)})")
@@ -225,8 +231,8 @@ def date_bounds(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | Non
     # pickers to year 1 or 9999; the filter treats such days as typos too.
     lo, hi = con.cursor().execute(
         "SELECT min(opened_at)::DATE, max(opened_at)::DATE FROM tickets "
-        "WHERE opened_at >= ? AND opened_at < ?",
-        [datetime.combine(MIN_DATE, time.min), datetime.combine(MAX_DATE + timedelta(days=1), time.min)],
+        "WHERE opened_at >= $lo AND opened_at < $hi",
+        {"lo": datetime.combine(MIN_DATE, time.min), "hi": datetime.combine(MAX_DATE + timedelta(days=1), time.min)},
     ).fetchall()[0]
     return lo, hi
 
