@@ -87,10 +87,10 @@ def proposed_go_live(con: duckdb.DuckDBPyConnection, found: Inspection) -> date 
         if guess.field not in ("opened_at", "event_time") or guess.column not in found.preview.columns:
             continue
         values = [str(v) for v in found.preview[guess.column].dropna() if str(v).strip()]
-        params: list = []
+        params: dict = {}
         expr = timeparse.sql_parse("v", guess.format, guess.has_offset, "UTC", params)
-        day = con.cursor().execute(f"SELECT CAST(min({expr}) AS DATE) FROM unnest(?::VARCHAR[]) x(v)",
-                                   [*params, values]).fetchall()[0][0]
+        day = con.cursor().execute(f"SELECT CAST(min({expr}) AS DATE) FROM unnest($values::VARCHAR[]) x(v)",
+                                   {**params, "values": values}).fetchall()[0][0]
         if day is not None:
             days.append(day)
     return min(days) if days else None

@@ -33,7 +33,7 @@ def duplicates(cur, layout: str) -> tuple[int, int]:
 
 
 def has(cur, table: str) -> bool:
-    return bool(cur.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [table]).fetchall())
+    return bool(cur.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = $table", {"table": table}).fetchall())
 
 
 def ticket_counts(cur, replace_newer: bool = False) -> Counts:
@@ -74,7 +74,8 @@ def _judge(cur, replace_newer: bool) -> Counts:
     not replaced on purpose: the write leaves it alone); returns the counts."""
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _cmp AS SELECT *, coalesce(old_hash IS DISTINCT FROM row_hash "
-        "AND stored_version > file_version, FALSE) AS older, older AND NOT ? AS keep FROM _cmp", [replace_newer])
+        "AND stored_version > file_version, FALSE) AS older, older AND NOT $replace_newer AS keep FROM _cmp",
+        {"replace_newer": replace_newer})
     return cur.execute(
         "SELECT count(*) FILTER (WHERE old_hash IS NULL), "
         "count(*) FILTER (WHERE old_hash IS NOT NULL AND old_hash <> row_hash AND NOT keep), "

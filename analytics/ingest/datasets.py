@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -90,7 +91,8 @@ def ack_equals_open_sources(con, dataset_id: int | None = None, min_share: float
     rows = con.cursor().execute(
         "SELECT source, count(*) FILTER (WHERE acknowledged_at = opened_at) / count(*) AS share FROM tickets "
         f"WHERE acknowledged_at IS NOT NULL AND opened_at IS NOT NULL AND {scope} GROUP BY source "
-        "HAVING count(*) >= ? AND share >= ? ORDER BY share DESC, source", params + [min_tickets, min_share]).fetchall()
+        "HAVING count(*) >= $min_tickets AND share >= $min_share ORDER BY share DESC, source",
+        {**params, "min_tickets": min_tickets, "min_share": min_share}).fetchall()
     return {source: float(share) for source, share in rows}
 
 
@@ -104,12 +106,13 @@ def list_datasets(con) -> pd.DataFrame:
 
 def rejects(con, dataset_id: int) -> pd.DataFrame:
     return con.cursor().execute(
-        "SELECT row_number, reason, raw FROM rejects WHERE dataset_id = ? ORDER BY row_number", [dataset_id]
+        "SELECT row_number, reason, raw FROM rejects WHERE dataset_id = $dataset_id ORDER BY row_number",
+        {"dataset_id": dataset_id}
     ).df()
 
 
-def _scope(dataset_id: int | None) -> tuple[str, list]:
-    return ("dataset_id = ?", [dataset_id]) if dataset_id is not None else ("TRUE", [])
+def _scope(dataset_id: int | None) -> tuple[str, dict[str, Any]]:
+    return ("dataset_id = $dataset_id", {"dataset_id": dataset_id}) if dataset_id is not None else ("TRUE", {})
 
 
 def data_quality(con, dataset_id: int | None = None) -> pd.DataFrame:
@@ -131,7 +134,7 @@ def data_quality(con, dataset_id: int | None = None) -> pd.DataFrame:
                  "versions on purpose (replaced = true)."))
     flagged = ack_equals_open_sources(con, dataset_id)
     n_ack = cur.execute(f"SELECT count(*) FROM tickets WHERE {scope} AND acknowledged_at = opened_at "
-                        "AND list_contains(?, source)", params + [list(flagged)]).fetchall()[0][0]
+                        "AND list_contains($flagged, source)", {**params, "flagged": list(flagged)}).fetchall()[0][0]
     shares = ", ".join(f"{s} {round(v * 100)} %" for s, v in flagged.items()) or "none"
     rows.append((ACK_KEY, ACK_LABEL, int(n_ack),
                  f"Sources whose acknowledgement equals the opened time on at least "
@@ -147,25 +150,25 @@ def data_quality_rows(con, check: str, dataset_id: int | None = None, limit: int
     if check == DUPLICATES_KEY:
         return cur.execute(
             f"SELECT dataset_id, external_id, row_numbers FROM duplicate_ids WHERE {scope} "
-            "ORDER BY dataset_id, external_id LIMIT ?", params + [limit]
+            "ORDER BY dataset_id, external_id LIMIT $limit", {**params, "limit": limit}
         ).df()
     if check == OLDER_KEY:
         return cur.execute(
             "SELECT * FROM (SELECT o.dataset_id, o.ticket_id, o.stored_version_at, o.file_version_at, "
             "coalesce(d.replace_newer, FALSE) AS replaced FROM older_tickets o JOIN datasets d USING (dataset_id)) "
-            f"WHERE {scope} ORDER BY dataset_id, ticket_id LIMIT ?", params + [limit]).df()
+            f"WHERE {scope} ORDER BY dataset_id, ticket_id LIMIT $limit", {**params, "limit": limit}).df()
     found = next((c for c in (*CHECKS, FORMULA_CHECK) if c.key == check), None)
     columns = found.columns if found else ROW_COLUMNS
     if check == ACK_KEY:
-        where, extra = "acknowledged_at = opened_at AND list_contains(?, source)", [list(ack_equals_open_sources(
-            con, dataset_id))]
+        where, extra = "acknowledged_at = opened_at AND list_contains($flagged, source)", {
+            "flagged": list(ack_equals_open_sources(con, dataset_id))}
     elif found is None:
         raise ValueError(f"unknown data-quality check '{check}'")
     else:
-        where, extra = found.where, []
+        where, extra = found.where, {}
     return cur.execute(
         f"SELECT {columns}, dataset_id FROM tickets WHERE {where} AND {scope} "
-        "ORDER BY opened_at LIMIT ?", extra + params + [limit]
+        "ORDER BY opened_at LIMIT $limit", {**extra, **params, "limit": limit}
     ).df()
 
 
@@ -177,9 +180,10 @@ def delete_dataset(con, dataset_id: int, actor: auth.Identity) -> int:
     delete-own permission (analyst), anyone else delete-any (admin): auth.PermissionDenied."""
     auth.require(actor, auth.Permission.DELETE_OWN_DATASETS)
     with audit.transaction(con) as cur:
-        n = cur.execute("SELECT count(*) FROM tickets WHERE dataset_id = ?", [dataset_id]).fetchall()[0][0]
-        found = cur.execute("SELECT file_name, sha256, source, uploaded_by FROM datasets WHERE dataset_id = ?",
-                            [dataset_id]).fetchall()
+        scope = {"dataset_id": dataset_id}
+        n = cur.execute("SELECT count(*) FROM tickets WHERE dataset_id = $dataset_id", scope).fetchall()[0][0]
+        found = cur.execute("SELECT file_name, sha256, source, uploaded_by FROM datasets "
+                            "WHERE dataset_id = $dataset_id", scope).fetchall()
         if found:
             actor = auth.require_delete(actor, found[0][3])
             audit.record(cur, actor, audit.DATASET_DELETE, f"dataset:{dataset_id}", {
@@ -188,12 +192,12 @@ def delete_dataset(con, dataset_id: int, actor: auth.Identity) -> int:
         # Tickets of other uploads that lose this upload's history get their export's
         # resolution time back.
         cur.execute("CREATE OR REPLACE TEMP TABLE _bereft AS SELECT DISTINCT ticket_id FROM status_history "
-                    "WHERE dataset_id = ?", [dataset_id])
+                    "WHERE dataset_id = $dataset_id", scope)
         cur.execute(
-            "DELETE FROM status_history WHERE ticket_id IN (SELECT ticket_id FROM tickets WHERE dataset_id = ?) "
-            "OR dataset_id = ?", [dataset_id, dataset_id])
+            "DELETE FROM status_history WHERE ticket_id IN "
+            "(SELECT ticket_id FROM tickets WHERE dataset_id = $dataset_id) OR dataset_id = $dataset_id", scope)
         for table in ("tickets", "rejects", "duplicate_ids", "older_tickets", "datasets"):
-            cur.execute(f"DELETE FROM {table} WHERE dataset_id = ?", [dataset_id])
+            cur.execute(f"DELETE FROM {table} WHERE dataset_id = $dataset_id", scope)
         restamp_resolution(cur, "ticket_id IN (SELECT ticket_id FROM _bereft)")
         cur.execute("DROP TABLE _bereft")
     return n

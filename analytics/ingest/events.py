@@ -19,9 +19,10 @@ Rules, stated once (docs/data-model.md repeats them):
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from analytics.ingest.profiles import Profile
-from analytics.ingest.timeparse import TimestampGuess
+from analytics.ingest.timeparse import TimestampGuess, bind
 from analytics.ingest.transform import Plan, _field_expr, _joined, create_stage, qident
 from analytics.store import row_hash
 from analytics.store.schema import (
@@ -36,9 +37,9 @@ _DERIVABLE = ("acknowledged_at", "detected_at", "mitigated_at", "resolved_at", "
 _CLOSEDISH = "('resolved', 'closed')"
 
 
-def _status_in(params: list, statuses: list[str], col: str = "f_status") -> str:
-    params.append(list(statuses))
-    return f"list_contains(?, {col})"
+def _status_in(statuses: str, col: str = "f_status") -> str:
+    """Whether `col` is one of the bound list `statuses` (a placeholder, e.g. `$closed_at_statuses`)."""
+    return f"list_contains({statuses}, {col})"
 
 
 def build_stage_events(cur, profile: Profile, pl: Plan) -> None:
@@ -64,7 +65,7 @@ def build_stage_events(cur, profile: Profile, pl: Plan) -> None:
     )
     cur.execute("DROP TABLE _ev")
 
-    params: list = []
+    params: dict[str, Any] = {}
     aggs = ["f_external_id"]
     agg_plan = copy.deepcopy(pl)
     for fld in pl.columns:
@@ -97,10 +98,11 @@ def build_stage_events(cur, profile: Profile, pl: Plan) -> None:
         elif fld == "opened_at":
             derived = "min(t_event_time)"
         elif rule and fld == "closed_at":
-            derived = (f"max(t_event_time) FILTER (WHERE {_status_in(params, rule)} AND "
-                       f"(_prev_status IS NULL OR NOT {_status_in(params, rule, '_prev_status')}))")
+            statuses = bind(params, f"{fld}_statuses", list(rule))
+            derived = (f"max(t_event_time) FILTER (WHERE {_status_in(statuses)} AND "
+                       f"(_prev_status IS NULL OR NOT {_status_in(statuses, '_prev_status')}))")
         elif rule:
-            derived = f"min(t_event_time) FILTER (WHERE {_status_in(params, rule)})"
+            derived = f"min(t_event_time) FILTER (WHERE {_status_in(bind(params, f'{fld}_statuses', list(rule)))})"
         elif fld == "closed_at" and "status" in pl.columns:
             derived = ("max(t_event_time) FILTER (WHERE _cat = 'closed' AND "
                        "(_prev_cat IS NULL OR _prev_cat <> 'closed'))")
@@ -126,8 +128,9 @@ def build_stage_events(cur, profile: Profile, pl: Plan) -> None:
         params,
     )
 
-    sparams: list = [profile.source.source_label, profile.source.source_label]
-    exprs = ["? || ':' || f_external_id AS ticket_id", "? AS source", "f_external_id AS external_id"]
+    sparams: dict[str, Any] = {}
+    label = bind(sparams, "source_label", profile.source.source_label)
+    exprs = [f"{label} || ':' || f_external_id AS ticket_id", f"{label} AS source", "f_external_id AS external_id"]
     cols = _agg_cols(cur)
     for fld in TICKET_COLUMNS[3:]:
         if fld == "status_category":
@@ -139,8 +142,8 @@ def build_stage_events(cur, profile: Profile, pl: Plan) -> None:
         exprs.append(f"{_field_expr(fld, agg_plan, sparams, profile)} AS {qident(fld)}")
     if history_resolution:
         reported = "t_resolved_at_reported" if "t_resolved_at_reported" in cols else "CAST(NULL AS TIMESTAMP)"
-        sparams.append(RESOLVED_FROM_HISTORY)
-        exprs += [f"{reported} AS resolved_at_reported", "CAST(? AS VARCHAR) AS resolved_at_basis"]
+        basis = bind(sparams, "resolved_from_history", RESOLVED_FROM_HISTORY)
+        exprs += [f"{reported} AS resolved_at_reported", f"CAST({basis} AS VARCHAR) AS resolved_at_basis"]
     else:
         exprs += [f"{_field_expr(f, agg_plan, sparams, profile)} AS {f}"
                   for f in ("resolved_at_reported", "resolved_at_basis")]
@@ -149,15 +152,14 @@ def build_stage_events(cur, profile: Profile, pl: Plan) -> None:
     create_stage(cur, f"SELECT {', '.join(exprs)} FROM {_joined('_agg', agg_plan)}", sparams)
     cur.execute("DROP TABLE _agg")
 
-    hp = [profile.source.source_label]
     tier = "f_tier" if "tier" in pl.columns else "CAST(NULL AS VARCHAR)"
     cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _hist AS SELECT ? || ':' || f_external_id AS ticket_id, "
+        "CREATE OR REPLACE TEMP TABLE _hist AS SELECT $label || ':' || f_external_id AS ticket_id, "
         "t_event_time AS event_time, "
         "CAST(row_number() OVER (PARTITION BY f_external_id ORDER BY _ord) AS INTEGER) AS seq, "
         f"CAST({status} AS VARCHAR) AS status, CAST({team} AS VARCHAR) AS team, CAST({tier} AS VARCHAR) AS tier, "
         "_cat AS status_category, _pause AS pause_reason FROM _ev2",
-        hp,
+        {"label": profile.source.source_label},
     )
     cur.execute("DROP TABLE _ev2")
     # The history belongs to the ticket: a changed history is a changed ticket. (db's migration
@@ -184,24 +186,27 @@ def build_stage_history(cur, profile: Profile, pl: Plan) -> None:
     cat, pause, join = ("st.val", "st.pause", "LEFT JOIN _statmap st ON st.raw = g.f_status") if "status" in pl.columns \
         else ("CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)", "")
     cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _hist AS SELECT ? || ':' || f_external_id AS ticket_id, "
+        "CREATE OR REPLACE TEMP TABLE _hist AS SELECT $label || ':' || f_external_id AS ticket_id, "
         "t_event_time AS event_time, CAST(row_number() OVER (PARTITION BY f_external_id "
         f"ORDER BY t_event_time, {seq}, __row) AS INTEGER) AS seq, CAST({status} AS VARCHAR) AS status, "
         f"CAST({team} AS VARCHAR) AS team, CAST({tier} AS VARCHAR) AS tier, {cat} AS status_category, "
         f"{pause} AS pause_reason FROM _rows g {join} WHERE _reason IS NULL",
-        [label],
+        {"label": label},
     )
 
 
-def restamp_resolution(cur, scope: str, params: list | None = None) -> None:
+def restamp_resolution(cur, scope: str, params: dict[str, Any] | None = None) -> None:
     """Set resolved_at of the stored tickets in `scope` (a ticket_id condition) from their history.
 
     The same rule as for event logs: the first event of the final resolved/closed stretch of
     the stored history (its status_category), basis 'history'; a ticket with no categorised
     history gets its export's value back (resolved_at_reported), basis 'export column'. Used
     when a history file arrives after its tickets, when tickets are re-loaded under a stored
-    history, and when a history upload is deleted."""
-    params = list(params or [])
+    history, and when a history upload is deleted. `params` are the named values `scope` uses;
+    the names $restamp_history and $restamp_column are this function's own."""
+    params = dict(params or {})
+    if clash := {"restamp_history", "restamp_column"} & {k.lower() for k in params}:
+        raise ValueError(f"restamp_resolution: parameter names reserved: {sorted(clash)}")
     # Two hash aggregates rather than windows: no sort of the whole history. The key orders
     # events as the history does (time, then seq).
     cur.execute(
@@ -211,11 +216,12 @@ def restamp_resolution(cur, scope: str, params: list | None = None) -> None:
         "lo AS (SELECT ticket_id, max(k) FILTER (WHERE NOT done) AS last_open FROM h GROUP BY ticket_id) "
         "SELECT ticket_id, min(event_time) FILTER (WHERE done AND (last_open IS NULL OR k > last_open)) AS res "
         "FROM h JOIN lo USING (ticket_id) GROUP BY ticket_id", params)
-    cur.execute("UPDATE tickets SET resolved_at = r.res, resolved_at_basis = ? FROM _restamp r "
+    cur.execute("UPDATE tickets SET resolved_at = r.res, resolved_at_basis = $restamp_history FROM _restamp r "
                 "WHERE tickets.ticket_id = r.ticket_id AND (tickets.resolved_at IS DISTINCT FROM r.res "
-                "OR tickets.resolved_at_basis IS DISTINCT FROM ?)", [RESOLVED_FROM_HISTORY] * 2)
+                "OR tickets.resolved_at_basis IS DISTINCT FROM $restamp_history)",
+                {"restamp_history": RESOLVED_FROM_HISTORY})
     cur.execute(f"UPDATE tickets SET resolved_at = resolved_at_reported, resolved_at_basis = CASE WHEN "
-                f"resolved_at_reported IS NOT NULL THEN ? END WHERE ({scope}) AND resolved_at_basis = ? "
-                "AND ticket_id NOT IN (SELECT ticket_id FROM _restamp)", [RESOLVED_FROM_COLUMN] + params
-                + [RESOLVED_FROM_HISTORY])
+                f"resolved_at_reported IS NOT NULL THEN $restamp_column END WHERE ({scope}) "
+                "AND resolved_at_basis = $restamp_history AND ticket_id NOT IN (SELECT ticket_id FROM _restamp)",
+                {**params, "restamp_column": RESOLVED_FROM_COLUMN, "restamp_history": RESOLVED_FROM_HISTORY})
     cur.execute("DROP TABLE _restamp")

@@ -249,7 +249,7 @@ def _read_csv_into(cur, name, src, table, names, delim, skip: bool):
             f"{skip_option}header = true, auto_detect = false, columns = {columns}, delim = {_lit(delim)}, "
             f"quote = '\"', escape = '\"', encoding = 'utf-8', nullstr = {_lit('__hc_null_' + tag)}, "
             f"strict_mode = true, store_rejects = true, rejects_table = {_lit(rejects)}, "
-            f"rejects_scan = {_lit(scans)}) LIMIT ?", [fl.MAX_ROWS + 1]
+            f"rejects_scan = {_lit(scans)}) LIMIT $max_rows", {"max_rows": fl.MAX_ROWS + 1}
         )
         errors = cur.execute(
             f"SELECT line, min(line_byte_position), list(DISTINCT error_type::VARCHAR), "

@@ -109,10 +109,11 @@ class Staged:
         cur = self.con  # not a cursor: _rows and the raw table are its temp tables
         cur.register("_missing", ticket_ids)
         return cur.sql(
-            f"SELECT x.__row AS row_number, ? || x.f_external_id || ? AS reason, to_json(r) AS raw FROM _rows x "
-            f"JOIN {qident(self.raw.table)} r ON r.__row = x.__row WHERE x._reason IS NULL "
-            "AND ? || ':' || x.f_external_id IN (SELECT ticket_id FROM _missing)",
-            params=[f"no ticket {label}:", " in the store; upload the tickets file first", label]).to_arrow_table()
+            f"SELECT x.__row AS row_number, $no_ticket || x.f_external_id || $not_stored AS reason, "
+            f"to_json(r) AS raw FROM _rows x JOIN {qident(self.raw.table)} r ON r.__row = x.__row "
+            "WHERE x._reason IS NULL AND $label || ':' || x.f_external_id IN (SELECT ticket_id FROM _missing)",
+            params={"no_ticket": f"no ticket {label}:", "not_stored": " in the store; upload the tickets file first",
+                    "label": label}).to_arrow_table()
 
     def close(self) -> None:
         if self.con is not None:
@@ -335,6 +336,6 @@ def _unmapped(cur, pl: Plan, layout: str) -> dict[str, int]:
     else:
         rows = cur.execute(
             "SELECT f_severity, count(DISTINCT f_external_id) FROM _rows WHERE _reason IS NULL "
-            "AND list_contains(?, f_severity) GROUP BY 1 ORDER BY 2 DESC", [bad]
+            "AND list_contains($bad, f_severity) GROUP BY 1 ORDER BY 2 DESC", {"bad": bad}
         ).fetchall()
     return {r[0]: r[1] for r in rows}

@@ -13,6 +13,7 @@ import dataclasses
 import re
 import zoneinfo
 from dataclasses import dataclass
+from typing import Any
 
 # "iso" is ISO 8601 with or without an offset ("Z", "+01:00", "+0000"), read by DuckDB's cast.
 ISO = "iso"
@@ -50,8 +51,30 @@ _ISO_RE = re.compile(
 _OFFSET_RE = re.compile(r"(Z|[+-]\d{2}(:?\d{2})?)$")
 
 
+_NOT_NAME = re.compile(r"[^a-z0-9_]")
+
+
 class TimestampFormatError(ValueError):
     pass
+
+
+def bind(params: dict[str, Any], hint: str, value: Any) -> str:
+    """Add `value` to `params` under a new name made from `hint`; returns its placeholder `$name`.
+
+    The SQL builders of ingest (here, transform, events) compose statements from fragments that
+    each bind their own values into one dict. DuckDB's parameter names are identifiers and
+    case-insensitive, and hints come from profile field names: the hint is lower-cased, any
+    other character becomes '_', and a name already in `params` gets a number (_2, _3, …).
+    """
+    base = _NOT_NAME.sub("_", hint.lower())
+    if not base or base[0].isdigit():
+        base = "p_" + base
+    name, n = base, 1
+    while name in params:
+        n += 1
+        name = f"{base}_{n}"
+    params[name] = value
+    return "$" + name
 
 
 @dataclass
@@ -87,11 +110,11 @@ def parses(cur, fmt: str, values: list[str]) -> list[bool]:
         shaped = [_ISO_RE.match(v) is not None for v in values]
         if not any(shaped):
             return shaped
-        cast = cur.execute("SELECT list_transform(?::VARCHAR[], lambda v: TRY_CAST(v AS TIMESTAMPTZ) IS NOT NULL)",
-                           [values]).fetchall()[0][0]
+        cast = cur.execute("SELECT list_transform($values::VARCHAR[], "
+                           "lambda v: TRY_CAST(v AS TIMESTAMPTZ) IS NOT NULL)", {"values": values}).fetchall()[0][0]
         return [s and ok for s, ok in zip(shaped, cast)]
-    return cur.execute("SELECT list_transform(?::VARCHAR[], lambda v: try_strptime(v, ?) IS NOT NULL)",
-                       [values, fmt]).fetchall()[0][0]
+    return cur.execute("SELECT list_transform($values::VARCHAR[], lambda v: try_strptime(v, $fmt) IS NOT NULL)",
+                       {"values": values, "fmt": fmt}).fetchall()[0][0]
 
 
 def count_parsed(cur, fmt: str, values: list[str]) -> int:
@@ -135,25 +158,19 @@ def has_offset(fmt: str, sample: list[str]) -> bool:
     return "%z" in fmt or "%Z" in fmt
 
 
-def sql_parse(expr: str, fmt: str, offset: bool, tz: str, params: list) -> str:
+def sql_parse(expr: str, fmt: str, offset: bool, tz: str, params: dict[str, Any], name: str = "ts") -> str:
     """SQL turning text `expr` into a naive UTC TIMESTAMP (NULL where it does not parse).
 
     Values with an offset are converted by it; naive values are read as wall-clock time in `tz`
-    (DST-aware through ICU). Parameters are appended to `params` in order.
+    (DST-aware through ICU). The format and zone are bound into `params` under names made from
+    `name` (`$ts_fmt`, `$ts_tz`; see bind).
     """
-    own: list = []
     if fmt == ISO:
         parsed = f"TRY_CAST({expr} AS TIMESTAMPTZ)" if offset else f"TRY_CAST({expr} AS TIMESTAMP)"
     else:
-        own.append(fmt)
-        parsed = f"try_strptime({expr}, ?)"
+        parsed = f"try_strptime({expr}, {bind(params, name + '_fmt', fmt)})"
     if offset:
-        sql = f"timezone('UTC', {parsed})"
-    elif tz == "UTC":
-        sql = f"CAST({parsed} AS TIMESTAMP)"
-    else:
-        # The zone's placeholder comes first in the text, so it is bound first.
-        own.insert(0, tz)
-        sql = f"timezone('UTC', timezone(?, CAST({parsed} AS TIMESTAMP)))"
-    params.extend(own)
-    return sql
+        return f"timezone('UTC', {parsed})"
+    if tz == "UTC":
+        return f"CAST({parsed} AS TIMESTAMP)"
+    return f"timezone('UTC', timezone({bind(params, name + '_tz', tz)}, CAST({parsed} AS TIMESTAMP)))"

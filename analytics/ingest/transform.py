@@ -2,8 +2,9 @@
 
 Everything here is set-based SQL over the staging table that `readers` created, so a file of a
 million rows is one pass per step, never a Python loop per row. Values that come from the file
-or the profile (null tokens, formats, map entries, messages) are bound parameters; only column
-identifiers, quoted, are written into the SQL text.
+or the profile (null tokens, formats, map entries, messages) are bound parameters, named
+(`$name`, one dict per statement: timeparse.bind); only column identifiers, quoted, are written
+into the SQL text.
 
 Temp tables made on the cursor: _cfg, _sevmap, _statmap (raw status → category and pause
 reason), _typemap, _rows (one row per source
@@ -16,10 +17,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from analytics.ingest import normalise
 from analytics.ingest.profiles import SEVERITY_GUESS_WARNING, Profile
-from analytics.ingest.timeparse import TimestampGuess, checked, guess_format, sql_parse
+from analytics.ingest.timeparse import TimestampGuess, bind, checked, guess_format, sql_parse
 from analytics.store import row_hash, time_range
 from analytics.store.schema import (
     BOOLEAN_FIELDS,
@@ -68,7 +70,9 @@ def _clean(expr: str) -> str:
             f"WHEN {expr} LIKE ' %' OR {expr} LIKE '% ' THEN trim({expr}) ELSE {expr} END")
 
 
-def _text_expr(spec: str, params: list) -> str:
+def _text_expr(spec: str, params: dict[str, Any], name: str) -> str:
+    """The cleaned text of source column (or template) `spec`; a template's literal pieces are
+    bound into `params` as `$<name>_lit0`, `$<name>_lit2`, … (by their place in the template)."""
     parts = _TEMPLATE.split(spec)
     if len(parts) == 1:
         return _clean(qident(spec))
@@ -78,8 +82,7 @@ def _text_expr(spec: str, params: list) -> str:
         if i % 2:
             pieces.append(_clean(qident(piece)))
         elif piece:
-            params.append(piece)
-            pieces.append("?")
+            pieces.append(bind(params, f"{name}_lit{i}", piece))
     return "(" + " || ".join(pieces) + ")"
 
 
@@ -97,15 +100,15 @@ def plan(cur, raw: str, header: list[str], profile: Profile, tz: str) -> Plan:
         col = p.columns.get(fld)
         if col is None:
             continue
-        params: list = []
-        expr = _text_expr(col, params)
+        params: dict[str, Any] = {}
+        expr = _text_expr(col, params, "v")
         # The file's head plus a reservoir sample of the whole column: a late "13/10" still
         # gets a say in day-first versus month-first without a full DISTINCT over the file.
         sample = [r[0] for r in cur.execute(
             f"SELECT DISTINCT v FROM (SELECT * FROM (SELECT {expr} AS v FROM {qident(raw)} CROSS JOIN _cfg "
             f"LIMIT {SAMPLE_SIZE}) UNION ALL SELECT * FROM (SELECT {expr} AS v FROM (SELECT * FROM {qident(raw)} "
             f"USING SAMPLE reservoir({SAMPLE_SIZE} ROWS) REPEATABLE (7)) CROSS JOIN _cfg)) WHERE v IS NOT NULL",
-            params + params,
+            params,
         ).fetchall()]
         fmt = profile.timestamp_format(fld)
         if fmt == "auto":
@@ -114,8 +117,8 @@ def plan(cur, raw: str, header: list[str], profile: Profile, tz: str) -> Plan:
             p.timestamps[fld] = checked(cur, fmt, sample, fld, col)
     sev_col = p.columns.get("severity")
     if sev_col:
-        params = []
-        expr = _text_expr(sev_col, params)
+        params = {}
+        expr = _text_expr(sev_col, params, "v")
         values = [r[0] for r in cur.execute(
             f"SELECT DISTINCT v FROM (SELECT {expr} AS v FROM {qident(raw)} CROSS JOIN _cfg) WHERE v IS NOT NULL",
             params,
@@ -132,12 +135,15 @@ def make_cfg(cur, profile: Profile) -> None:
     # [lo, hi) byte ranges, one per first character; unused slots are empty ranges.
     slots = [(c, chr(ord(c) + 1)) for c in firsts][:_TOKEN_SLOTS]
     slots += [("", "")] * (_TOKEN_SLOTS - len(slots))
-    cols = ", ".join(f"?::VARCHAR AS lo{i}, ?::VARCHAR AS hi{i}" for i in range(_TOKEN_SLOTS))
-    cur.execute(f"CREATE OR REPLACE TEMP TABLE _cfg AS SELECT ?::VARCHAR[] AS nulls, ? AS k, ? AS any_first, {cols}",
-                [profile.null_values, longest, len(firsts) > _TOKEN_SLOTS, *[v for pair in slots for v in pair]])
+    cols = ", ".join(f"$lo{i}::VARCHAR AS lo{i}, $hi{i}::VARCHAR AS hi{i}" for i in range(_TOKEN_SLOTS))
+    params: dict[str, Any] = {"nulls": profile.null_values, "k": longest, "any_first": len(firsts) > _TOKEN_SLOTS}
+    for i, (lo, hi) in enumerate(slots):
+        params[f"lo{i}"], params[f"hi{i}"] = lo, hi
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE _cfg AS SELECT $nulls::VARCHAR[] AS nulls, $k AS k, "
+                f"$any_first AS any_first, {cols}", params)
 
 
-RowsQuery = tuple[str, list]  # (SELECT over the staging table, its bound parameters)
+RowsQuery = tuple[str, dict[str, Any]]  # (SELECT over the staging table, its named parameters)
 
 
 def build_rows(cur, raw: str, profile: Profile, pl: Plan, tz: str, slim: bool = False) -> RowsQuery:
@@ -148,42 +154,47 @@ def build_rows(cur, raw: str, profile: Profile, pl: Plan, tz: str, slim: bool = 
     straight from the returned query instead of materialising a second full copy of the file.
     """
     make_cfg(cur, profile)
-    inner_params: list = []
+    # One dict for the whole query; each fragment names its values after its field (bind):
+    # $f_<field>_lit<i>, $f_<field>_split, $t_<field>_fmt, $t_<field>_tz, $reason_….
+    params: dict[str, Any] = {}
     inner = ["__row"]
     for fld, spec in pl.columns.items():
-        expr = _text_expr(spec, inner_params)
+        expr = _text_expr(spec, params, "f_" + fld)
         if fld in profile.split:
-            inner_params.append(profile.split[fld])
-            expr = f"nullif(trim(split_part({expr}, ?, 1)), '')"
+            expr = f"nullif(trim(split_part({expr}, {bind(params, f'f_{fld}_split', profile.split[fld])}, 1)), '')"
         inner.append(f"{expr} AS {qident('f_' + fld)}")
-    outer_params: list = []
     outer = ["*"]
     reasons: list[str] = []
     for fld, guess in pl.timestamps.items():
         f_col = qident("f_" + fld)
-        outer.append(f"{sql_parse(f_col, guess.format, guess.has_offset, tz, outer_params)} AS {qident('t_' + fld)}")
+        parsed = sql_parse(f_col, guess.format, guess.has_offset, tz, params, "t_" + fld)
+        outer.append(f"{parsed} AS {qident('t_' + fld)}")
     # Reject reasons, in the order a user would fix them.
-    reason_params: list = []
     id_col = pl.columns.get("external_id", "")
-    reason_params.append(f"missing ticket id (column '{id_col}')")
-    reasons.append("CASE WHEN f_external_id IS NULL THEN ? END")
+    missing_id = bind(params, "reason_missing_id", f"missing ticket id (column '{id_col}')")
+    reasons.append(f"CASE WHEN f_external_id IS NULL THEN {missing_id} END")
     required_time = "event_time" if profile.source.layout != "tickets" else "opened_at"
     if required_time in pl.columns:
-        reason_params.append(f"missing {required_time.replace('_', ' ')} (column '{pl.columns[required_time]}')")
-        reasons.append(f"CASE WHEN {qident('f_' + required_time)} IS NULL THEN ? END")
+        missing_time = bind(params, "reason_missing_time",
+                            f"missing {required_time.replace('_', ' ')} (column '{pl.columns[required_time]}')")
+        reasons.append(f"CASE WHEN {qident('f_' + required_time)} IS NULL THEN {missing_time} END")
     for fld, guess in pl.timestamps.items():
         fmt = "ISO 8601" if guess.format == "iso" else guess.format
-        reason_params += [f"column '{guess.column}': '", f"' is not a timestamp in format {fmt}"]
+        name = f"reason_{fld}"
+        before = bind(params, f"{name}_value", f"column '{guess.column}': '")
+        not_parsed = bind(params, f"{name}_format", f"' is not a timestamp in format {fmt}")
         reasons.append(
             f"CASE WHEN {qident('f_' + fld)} IS NOT NULL AND {qident('t_' + fld)} IS NULL "
-            f"THEN ? || {qident('f_' + fld)} || ? END"
+            f"THEN {before} || {qident('f_' + fld)} || {not_parsed} END"
         )
         # Far-off dates (year 1, 9999) overflow the date arithmetic downstream: a rejected row.
-        reason_params += [time_range.EARLIEST, time_range.LATEST, f"column '{guess.column}': '",
-                          f"' is outside the range Hypercare accepts, {time_range.RANGE_TEXT}"]
+        earliest = bind(params, f"{name}_earliest", time_range.EARLIEST)
+        latest = bind(params, f"{name}_latest", time_range.LATEST)
+        out_of_range = bind(params, f"{name}_range", f"' is outside the range Hypercare accepts, "
+                                                     f"{time_range.RANGE_TEXT}")
         reasons.append(
-            f"CASE WHEN NOT {qident('t_' + fld)} BETWEEN ?::TIMESTAMP AND ?::TIMESTAMP "
-            f"THEN ? || {qident('f_' + fld)} || ? END"
+            f"CASE WHEN NOT {qident('t_' + fld)} BETWEEN {earliest}::TIMESTAMP AND {latest}::TIMESTAMP "
+            f"THEN {before} || {qident('f_' + fld)} || {out_of_range} END"
         )
     reason_sql = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
     query = (
@@ -191,7 +202,6 @@ def build_rows(cur, raw: str, profile: Profile, pl: Plan, tz: str, slim: bool = 
         f"SELECT {', '.join(outer)} FROM ("
         f"SELECT {', '.join(inner)} FROM {qident(raw)} CROSS JOIN _cfg))"
     )
-    params = reason_params + outer_params + inner_params
     keep = "*"
     if slim:
         keep = ", ".join(["__row", "f_external_id", "_reason"]
@@ -205,7 +215,7 @@ def build_maps(cur, profile: Profile, pl: Plan) -> None:
     sev = pl.severity_values
     cur.execute("CREATE OR REPLACE TEMP TABLE _sevmap (raw VARCHAR, sev VARCHAR)")
     if sev:
-        cur.executemany("INSERT INTO _sevmap VALUES (?, ?)", list(sev.items()))
+        cur.executemany("INSERT INTO _sevmap VALUES ($raw, $sev)", [{"raw": r, "sev": v} for r, v in sev.items()])
     default_type = profile.defaults.get("type", "incident")
     vocab = profile.status_vocabulary()
     for name, fld, fn in (
@@ -219,7 +229,8 @@ def build_maps(cur, profile: Profile, pl: Plan) -> None:
                 f"SELECT DISTINCT {qident('f_' + fld)} FROM _rows WHERE {qident('f_' + fld)} IS NOT NULL"
             ).fetchall()]
             if values:
-                cur.executemany(f"INSERT INTO {name} VALUES (?, ?, ?)", [(v, *fn(v)) for v in values])
+                cur.executemany(f"INSERT INTO {name} VALUES ($raw, $val, $pause)",
+                                [dict(zip(("raw", "val", "pause"), (v, *fn(v)), strict=True)) for v in values])
 
 
 def plan_warnings(profile: Profile, pl: Plan) -> list[str]:
@@ -238,11 +249,11 @@ def status_values(cur, raw: str, pl: Plan, profile: Profile, limit: int = 500) -
     if not col:
         return {}
     make_cfg(cur, profile)
-    params: list = []
-    expr = _text_expr(col, params)
+    params: dict[str, Any] = {}
+    expr = _text_expr(col, params, "v")
     rows = cur.execute(
         f"SELECT v FROM (SELECT {expr} AS v FROM {qident(raw)} CROSS JOIN _cfg) WHERE v IS NOT NULL "
-        "GROUP BY v ORDER BY count(*) DESC, v LIMIT ?", params + [limit]).fetchall()
+        f"GROUP BY v ORDER BY count(*) DESC, v LIMIT {bind(params, 'limit', limit)}", params).fetchall()
     vocab = profile.status_vocabulary()
     return {r[0]: (normalise.status_category(r[0], vocab), normalise.pause_reason(r[0], profile.waiting))
             for r in rows}
@@ -262,7 +273,7 @@ def version_sql(pl: Plan) -> str:
     return f"coalesce(t_{UPDATED_FIELD}, {lifecycle})" if UPDATED_FIELD in pl.timestamps else lifecycle
 
 
-def _value_sql(fld: str, pl: Plan, params: list, defaults: dict[str, str]) -> str:
+def _value_sql(fld: str, pl: Plan, params: dict[str, Any], defaults: dict[str, str]) -> str:
     """The canonical value of a text/integer/boolean field for one (deduplicated) row `g`."""
     col = qident("f_" + fld)
     if fld in pl.columns:
@@ -270,8 +281,7 @@ def _value_sql(fld: str, pl: Plan, params: list, defaults: dict[str, str]) -> st
     else:
         base = "NULL"
     if fld in defaults:
-        params.append(defaults[fld])
-        base = f"coalesce({base}, ?)"
+        base = f"coalesce({base}, {bind(params, 'default_' + fld, defaults[fld])})"
     if fld in INTEGER_FIELDS:
         return f"TRY_CAST(TRY_CAST({base} AS DOUBLE) AS INTEGER)"
     if fld in BOOLEAN_FIELDS:
@@ -283,8 +293,9 @@ def stage_tickets_query(profile: Profile, pl: Plan, rows: RowsQuery, has_dups: b
                         has_rejects: bool = True) -> RowsQuery:
     """The staged tickets of a tickets layout, straight from the rows query (no second full copy
     of the file is materialised): one per id, the last row of an id wins."""
-    params: list = [profile.source.source_label, profile.source.source_label]
-    exprs = ["? || ':' || f_external_id AS ticket_id", "? AS source", "f_external_id AS external_id"]
+    params = dict(rows[1])  # the rows query's names; bind names these apart from them
+    label = bind(params, "source_label", profile.source.source_label)
+    exprs = [f"{label} || ':' || f_external_id AS ticket_id", f"{label} AS source", "f_external_id AS external_id"]
     for fld in TICKET_COLUMNS[3:] + DERIVED_TICKET_COLUMNS:
         exprs.append(f"{_field_expr(fld, pl, params, profile)} AS {qident(fld)}")
     exprs.append(f"{version_sql(pl)} AS version_at")
@@ -293,7 +304,7 @@ def stage_tickets_query(profile: Profile, pl: Plan, rows: RowsQuery, has_dups: b
     latest_filter = ("WHERE _reason IS NULL " if has_rejects else "") + (
         "QUALIFY row_number() OVER (PARTITION BY f_external_id ORDER BY __row DESC) = 1" if has_dups else "")
     latest = f"(SELECT * FROM ({rows[0]}) {latest_filter})"
-    return stage_query(f"SELECT {', '.join(exprs)} FROM {_joined(latest, pl)}"), params + rows[1]
+    return stage_query(f"SELECT {', '.join(exprs)} FROM {_joined(latest, pl)}"), params
 
 
 def _joined(table: str, pl: Plan) -> str:
@@ -308,14 +319,15 @@ def _joined(table: str, pl: Plan) -> str:
     return sql
 
 
-def _field_expr(fld: str, pl: Plan, params: list, profile: Profile) -> str:
+def _field_expr(fld: str, pl: Plan, params: dict[str, Any], profile: Profile) -> str:
+    """The canonical value of field `fld` over a row `g`; its values bound into `params`."""
     if fld == "resolved_at_reported":
         return _field_expr("resolved_at", pl, params, profile)
     if fld == "resolved_at_basis":
         # Without a history the export's column is all there is; a history loaded later
         # re-stamps the ticket (ingest.events.restamp_resolution).
-        params.append(RESOLVED_FROM_COLUMN)
-        return f"CASE WHEN {_field_expr('resolved_at', pl, [], profile)} IS NOT NULL THEN ? END"
+        basis = bind(params, "resolved_from_column", RESOLVED_FROM_COLUMN)
+        return f"CASE WHEN {_field_expr('resolved_at', pl, params, profile)} IS NOT NULL THEN {basis} END"
     if fld == "pause_reason":
         return "st.pause" if "status" in pl.columns else "CAST(NULL AS VARCHAR)"
     if fld in TIMESTAMP_FIELDS:
@@ -327,14 +339,14 @@ def _field_expr(fld: str, pl: Plan, params: list, profile: Profile) -> str:
             "f_severity" if "severity" in pl.columns else "NULL")
         return f"CAST({src} AS VARCHAR)"
     if fld == "type":
-        params.append(profile.defaults.get("type", "incident"))
-        return "coalesce(tm.val, ?)" if "type" in pl.columns else "CAST(? AS VARCHAR)"
+        default = bind(params, "default_type", profile.defaults.get("type", "incident"))
+        return f"coalesce(tm.val, {default})" if "type" in pl.columns else f"CAST({default} AS VARCHAR)"
     if fld == "status_category":
         # Without a status column, the timestamps say how far the ticket got.
         derived = ("CASE WHEN closed_at_ IS NOT NULL THEN 'closed' WHEN resolved_at_ IS NOT NULL "
                    "THEN 'resolved' ELSE 'open' END")
-        derived = derived.replace("closed_at_", _field_expr("closed_at", pl, [], profile)).replace(
-            "resolved_at_", _field_expr("resolved_at", pl, [], profile))
+        derived = derived.replace("closed_at_", _field_expr("closed_at", pl, params, profile)).replace(
+            "resolved_at_", _field_expr("resolved_at", pl, params, profile))
         return f"coalesce(st.val, {derived})" if "status" in pl.columns else derived
     return _value_sql(fld, pl, params, profile.defaults)
 
@@ -345,5 +357,5 @@ def stage_query(select_sql: str) -> str:
     return f"SELECT *, {row_hash.ticket_sql()} AS row_hash FROM ({select_sql})"
 
 
-def create_stage(cur, select_sql: str, params: list) -> None:
+def create_stage(cur, select_sql: str, params: dict[str, Any]) -> None:
     cur.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS {stage_query(select_sql)}", params)
