@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from analytics import cli_engagements, cli_errors, uploads
+from analytics import cli_engagements, cli_errors, cli_sync, uploads
 from analytics.charts import recurrence as recurrence_charts
 from analytics.cli_engagements import waiting
 from analytics.cli_parser import parser as _parser
@@ -258,14 +258,14 @@ def cmd_report(args) -> int:
     return 0
 
 
-WRITING = ("demo",)  # ingest takes its own turns (cmd_ingest); the other commands only read the store
+WRITING = ("demo",)  # ingest and sync take their own turns; the other commands only read the store
 
 
 @contextmanager
 def _store(args):
     """The store for this command: read-write for the length of a writing command, read-only
     otherwise; either waits its turn while another process writes (analytics/store/sharing.py)."""
-    if args.command in ("profiles", "engagements", "ingest"):
+    if args.command in ("profiles", "engagements", "ingest", "sync"):
         yield None
         return
     opener = sharing.writing if args.command in WRITING else sharing.reading
@@ -275,7 +275,7 @@ def _store(args):
 
 COMMANDS = {"ingest": cmd_ingest, "tickets": cmd_tickets, "demo": cmd_demo, "profiles": cmd_profiles,
             "sla": cmd_sla, "sla-agreement": cmd_sla_agreement, "kpis": cmd_kpis, "recurrence": cmd_recurrence, "closure": cmd_closure,
-            "report": cmd_report, "engagements": cli_engagements.cmd_engagements}
+            "report": cmd_report, "engagements": cli_engagements.cmd_engagements, "sync": cli_sync.cmd_sync}
 
 
 def main(argv: list[str] | None = None) -> int:

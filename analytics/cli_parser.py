@@ -9,6 +9,7 @@ from analytics.store import time_range
 from analytics.store.time_range import RANGE_TEXT
 
 SOURCES = ("auto", "servicenow", "jira", "pagerduty", "statuspage", "generic")
+LIVE_SOURCES = ("servicenow", "jira", "pagerduty", "statuspage")  # analytics.connectors.sync.CONNECTORS
 
 
 def parser() -> argparse.ArgumentParser:
@@ -35,6 +36,10 @@ def parser() -> argparse.ArgumentParser:
     ing.add_argument("--replace-newer", action="store_true",
                      help="load tickets whose stored version is newer than the file's over it, on purpose (e.g. to "
                           "undo a bad upload); by default they keep the stored version and are counted and listed")
+
+    syn = with_db(sub.add_parser("sync", help="pull the configured live sources (docs/connectors.md); one JSON "
+                                            "object per source on stdout"))
+    syn.add_argument("--source", choices=LIVE_SOURCES, help="only this source (default: every configured one)")
 
     tick = with_db(sub.add_parser("tickets", help="print the canonical tickets"))
     fmt = tick.add_mutually_exclusive_group()

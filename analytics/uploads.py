@@ -3,6 +3,8 @@ brought up to date in the upload's own transaction, so its rows and their cluste
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import duckdb
 
 from analytics.ingest import pipeline
@@ -24,3 +26,9 @@ def load(con, path=None, *, uploaded_by: auth.Identity, **options) -> IngestResu
 def apply(con, staged: Staged, *, uploaded_by: auth.Identity, replace_newer: bool = False) -> IngestResult:
     """ingest.pipeline.apply_staged with the clusters updated: the part of an upload to run in the store's write turn."""
     return pipeline.apply_staged(con, staged, uploaded_by=uploaded_by, replace_newer=replace_newer, derive=_clusters)
+
+
+def apply_all(con, staged: Sequence[Staged], *, uploaded_by: auth.Identity,
+              also: pipeline.Also | None = None) -> list[IngestResult]:
+    """ingest.pipeline.apply_all with the clusters updated: several files (and `also`) as one outcome."""
+    return pipeline.apply_all(con, staged, uploaded_by=uploaded_by, derive=_clusters, also=also)

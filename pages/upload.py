@@ -16,7 +16,7 @@ from analytics.store.auth import Permission
 from analytics.store.engagements import EngagementError
 from analytics.store.schema import MAPPABLE_FIELDS, SEVERITIES, TIMESTAMP_FIELDS, UPDATED_FIELD
 from ui import auth as ui_auth
-from ui import cache, connection, page, status_mapping, upload_target, widgets
+from ui import cache, connect_source, connection, page, status_mapping, upload_target, widgets
 
 NOT_MAPPED = "— not mapped —"
 UNMAPPED = "unmapped"
@@ -313,6 +313,14 @@ if upload is not None:
             else:
                 st.success(widgets.escape_markdown(f"Saved profile '{name.strip()}' to {path}."),
                            icon=":material/check_circle:")
+
+# --- live sources (docs/connectors.md) ---------------------------------------------------
+try:
+    connect_source.section(con)
+except Exception as exc:  # broad on purpose: a defect in a sync (its write rolled back), told and logged
+    log.exception("Connect a source failed")
+    st.error(f"Connect a source: an unexpected {type(exc).__name__} stopped it (a sync writes all or nothing); "
+             "the server's log has the details. Please report this.", icon=":material/error:")
 
 # --- demo data --------------------------------------------------------------------------
 st.header("Demo data")

@@ -197,9 +197,53 @@ def test_sql_values_are_bound_not_interpolated():
         for line, name in interpolated_arguments(path.read_text(encoding="utf-8"))
     ]
     assert not offenders, (
-        "pass values as bound parameters (?), or quote identifiers with qident() and name "
+        "pass values as named bound parameters ($name), or quote identifiers with qident() and name "
         f"SQL fragments *_sql / *_clause: {offenders}"
     )
+
+
+# --- SQL: named parameters only ---------------------------------------------------------------
+#
+# Composed SQL names its values ($name with a dict) instead of threading positional `?` lists
+# through nested builders. A `?` after a space, "(", "," or an operator and before a space, ",",
+# ")", "::" or the end of a string literal is a positional placeholder; "ready to exit?" is not.
+
+_POSITIONAL = re.compile(r"(^|[\s(,=<>|])\?(?=$|[\s,)]|::[A-Za-z])")
+
+
+def positional_placeholders(source: str) -> list[int]:
+    """Lines of string literals (f-strings' text included) holding a positional `?` placeholder."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value != "?"
+                and _POSITIONAL.search(node.value)):  # "?" alone: a symbol for "unknown" on a page
+            lines.append(node.lineno)
+    return sorted(set(lines))
+
+
+@pytest.mark.parametrize(
+    "source, found",
+    [
+        ("con.execute('SELECT * FROM t WHERE a = ?', [x])", [1]),
+        ("con.execute(f'SELECT {c} FROM t WHERE a IN (?, ?)', [x, y])", [1]),
+        ("sql = 'list_contains(?::VARCHAR[], s)'", [1]),
+        ("sql = 'coalesce(x, ?)'", [1]),
+        ("con.execute('SELECT * FROM t WHERE a = $a', {'a': x})", []),
+        ("title = 'Ready to exit hypercare?'", []),
+        ("symbol = '?'", []),
+        ("pattern = r'(?:a|b)?'", []),
+        ("pattern = r'(?:\\.\\d{1,3}){3}(?::\\d{1,5})?'", []),
+    ],
+    ids=["bare", "in-f-string", "cast", "in-call", "named", "question", "symbol", "regex", "regex-port"],
+)
+def test_positional_placeholder_check_itself(source: str, found: list[int]):
+    assert positional_placeholders(source) == found
+
+
+def test_composed_sql_uses_named_parameters():
+    offenders = [f"{rel(path)}:{line}" for path in python_files("analytics", "ui", "pages", "app.py")
+                 for line in positional_placeholders(path.read_text(encoding="utf-8"))]
+    assert not offenders, f"name the SQL parameters ($name with a dict of values), not `?`: {offenders}"
 
 
 # --- one write path: BEGIN / COMMIT / ROLLBACK only in the one transaction helper -------------
@@ -299,7 +343,7 @@ ALLOWED_BROAD_HANDLERS = {
     "analytics/cli.py:main": "the command line's boundary: one line and an exit code, traceback logged",
     "analytics/cli_errors.py:interruptible": "re-raises, as KeyboardInterrupt when the Ctrl-C caused it",
     "analytics/report/charts.py:EarlyBrowser._main": "hands the browser thread's outcome to the waiting caller",
-    "pages/upload.py:<module>": "the upload's guard: a defect is told as a message and logged, not a traceback",
+    "pages/upload.py:<module>": "the upload's and the live sources' guards: a defect is told as a message and logged, not a traceback",
 }
 _BROAD = {"Exception", "BaseException"}
 

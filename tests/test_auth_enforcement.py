@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from analytics import uploads
+from analytics.connectors import statuspage, sync
+from analytics.connectors.base import Watermark
 from analytics.demo.loader import load_demo
 from analytics.governance import closure_rules, pir_register, signoff
 from analytics.ingest import datasets, profiles
-from analytics.ingest.pipeline import apply_staged, ingest_file
+from analytics.ingest.pipeline import apply_all, apply_staged, ingest_file
 from analytics.ingest.stage import stage_file
 from analytics.sla.policy import default_policy, policy_versions, save_policy
 from analytics.store import audit, auth, engagements
@@ -213,6 +215,28 @@ def _engagement_writes(tmp_path) -> dict[str, tuple]:
     }
 
 
+class _StatusPage:
+    """A Statuspage public API answering one resolved incident `incident_id` (a sync without a server)."""
+
+    def __init__(self, incident_id: str):
+        at = "2026-09-07T09:00:00.000Z"
+        self.body = {"page": {"name": "Status"}, "incidents": [{
+            "id": incident_id, "name": "API down", "status": "resolved", "impact": "major", "created_at": at,
+            "updated_at": at, "started_at": at, "resolved_at": at, "monitoring_at": None, "shortlink": "",
+            "components": [{"name": "API"}], "incident_updates": [{
+                "id": f"{incident_id}-u", "status": "resolved", "body": "fixed", "incident_id": incident_id,
+                "created_at": at, "updated_at": at, "display_at": at, "affected_components": None}]}]}
+
+    def get_json(self, path, params=None):
+        return self.body
+
+    def post_json(self, path, body):
+        raise AssertionError("not used")
+
+
+STATUSPAGE = {"base_url": "http://status.invalid"}
+
+
 def _store_writes(con) -> dict[str, object]:
     """Writes on a store, each with arguments that an identity with every role gets through."""
     policy = default_policy("UTC").model_copy(update={"version": "v2", "effective_from": date(2026, 1, 1)})
@@ -222,6 +246,13 @@ def _store_writes(con) -> dict[str, object]:
         with stage_file(data=CSV.replace(b"T-1", name), name="u.csv", profile=PROFILE) as s:
             return apply(con, s, uploaded_by=a)
 
+    def staged_all(a, apply, name):
+        with stage_file(data=CSV.replace(b"T-1", name), name="all.csv", profile=PROFILE) as s:
+            return apply(con, [s], uploaded_by=a)
+
+    def pulled(incident_id: str):
+        return statuspage.CONNECTOR.pull(_StatusPage(incident_id), STATUSPAGE, Watermark(None, None))
+
     return {
         "pipeline.ingest_file": lambda a: ingest_file(con, data=CSV.replace(b"T-1", b"T-2"), name="t.csv",
                                                     profile=PROFILE, uploaded_by=a),
@@ -229,6 +260,13 @@ def _store_writes(con) -> dict[str, object]:
         "uploads.load": lambda a: uploads.load(con, data=CSV.replace(b"T-1", b"T-3"), name="l.csv",
                                                profile=PROFILE, uploaded_by=a),
         "uploads.apply": lambda a: staged(a, uploads.apply, b"T-4"),
+        "pipeline.apply_all": lambda a: staged_all(a, apply_all, b"T-5"),
+        "uploads.apply_all": lambda a: staged_all(a, uploads.apply_all, b"T-6"),
+        "sync.sync": lambda a: sync.sync(con, "statuspage", started_by=a, client=_StatusPage("sp-1"),
+                                         config=STATUSPAGE),
+        "sync.apply": lambda a: sync.apply(con, pulled("sp-2"), started_by=a,
+                                           result=sync.begin("statuspage", local_operator("setup"))),
+        "sync.reset_watermark": lambda a: sync.reset_watermark(con, "statuspage", actor=a),
         "pir_register.ingest_register": lambda a: pir_register.ingest_register(con, data=REGISTER, name="p.csv",
                                                                               actor=a),
         "loader.load_demo": lambda a: load_demo(con, n_tickets=20, actor=a),
@@ -254,7 +292,8 @@ def _public_writes() -> set[str]:
                 if any(a.annotation is not None and ast.unparse(a.annotation) in ("Identity", "auth.Identity")
                        for a in [*node.args.args, *node.args.kwonlyargs]):
                     found.add(f"{path.stem}.{node.name}")
-    return found - {"auth.as_identity", "auth.require", "auth.require_delete", "roles.in_engagement"}
+    # sync.begin only checks that the identity may upload; the write is sync.apply's.
+    return found - {"auth.as_identity", "auth.require", "auth.require_delete", "roles.in_engagement", "sync.begin"}
 
 
 STORE_WRITES = sorted(_store_writes(None))
@@ -271,6 +310,8 @@ def filled(con):
     """A store with an upload and a current sign-off, so each write would have work to do."""
     ingest_file(con, data=CSV, name="t.csv", profile=PROFILE, uploaded_by=local_operator("setup"))
     signoff.record(con, "IT Director", "Dana", date.today(), "", local_operator("setup"))
+    # A source synced once, so that its watermark can be reset.
+    sync.sync(con, "statuspage", started_by=local_operator("setup"), client=_StatusPage("sp-0"), config=STATUSPAGE)
     return con
 
 

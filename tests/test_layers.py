@@ -15,13 +15,14 @@ LAYERS: list[tuple[str, ...]] = [
     ("ingest",),  # files into tickets: readers, profiles, detection, normalisation, the pipeline
     ("sla", "recurrence"),  # SLA clocks and compliance; clusters of similar tickets
     ("kpi", "uploads"),  # every KPI, its facts, trends and the overview; an upload with its clusters
+    ("connectors",),  # live sources: vendor APIs rendered as their exports, synced like an upload
     ("charts",),  # figures and their text alternatives
     ("governance",),  # closure criteria, sign-off, PIRs, defect triage, the portfolio
     ("report",),  # the monthly report: model, sections, PDF, data pack
     ("demo",),  # the seeded demo data and its loading
     ("app",),  # the command line and the store upgrade
 ]
-APP = {"cli", "cli_engagements", "cli_errors", "cli_parser", "upgrade", "__main__"}
+APP = {"cli", "cli_engagements", "cli_errors", "cli_parser", "cli_sync", "upgrade", "__main__"}
 
 
 def unit_of(module: str) -> str:

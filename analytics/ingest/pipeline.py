@@ -16,7 +16,7 @@ with the stored tickets and writes, and is the only part that needs the store's 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
@@ -124,6 +124,36 @@ def apply_staged(con, staged: Staged, *, uploaded_by: auth.Identity,
             staged.timings["store"] = round(time.perf_counter() - start, 4)
 
 
+# What goes with several staged files in their one transaction: also(cursor, results), after them all.
+Also = Callable[[duckdb.DuckDBPyConnection, list[IngestResult]], None]
+
+
+def apply_all(con, staged: Sequence[Staged], *, uploaded_by: auth.Identity, replace_newer: bool = False,
+              derive: Derive | None = None, also: Also | None = None) -> list[IngestResult]:
+    """apply_staged for several files (a tickets file, then its history files) on one cursor in
+    one transaction: a later file sees the tickets an earlier one wrote, and a failure in any,
+    or in `also`, leaves the store as it was. Each file that writes is its own dataset and
+    audit record, as uploaded one by one."""
+    label = auth.require(uploaded_by, auth.Permission.UPLOAD).label
+    start = time.perf_counter()
+    results: list[IngestResult] = []
+    with db.write_lock:
+        cur = con.cursor()
+        try:
+            cur.execute("SET TimeZone = 'UTC'")
+            # Each file's own audit.transaction in _ingest joins this one (db.transaction).
+            with audit.transaction(cur, new_cursor=False):
+                for one in staged:
+                    results.append(_ingest(cur, one, label, replace_newer, derive))
+                if also is not None:
+                    also(cur, results)
+            return results
+        finally:
+            cur.close()
+            for one in staged:
+                one.timings["store"] = round(time.perf_counter() - start, 4)
+
+
 def _attach_history(cur, staged: Staged) -> int:
     """A history file's rows of tickets the store does not hold become rejects (_rejects);
     _hist keeps the rest. Returns how many rows that rejected."""
@@ -154,8 +184,8 @@ def _ingest(cur, staged: Staged, uploaded_by: str, replace_newer: bool, derive: 
                   else compare.ticket_counts(cur, replace_newer))
     inserted, updated, unchanged, older = counts
     previous = cur.execute(
-        "SELECT dataset_id FROM datasets WHERE sha256 = ? AND profile_name = ? ORDER BY dataset_id LIMIT 1",
-        [raw.sha256, profile.source.name],
+        "SELECT dataset_id FROM datasets WHERE sha256 = $sha256 AND profile_name = $name ORDER BY dataset_id LIMIT 1",
+        {"sha256": raw.sha256, "name": profile.source.name},
     ).fetchall()
     result = IngestResult(
         dataset_id=None, file_name=raw.name, source=profile.source.source_label, profile_name=profile.source.name,
@@ -202,32 +232,32 @@ def _write(cur, raw, profile, zone: str, who: str, r: IngestResult, layout: str)
                         "OR c.file_version > c.stored_version)")
         cur.execute(
             f"INSERT INTO tickets ({cols}, row_hash, dataset_id, loaded_at) "
-            f"SELECT {cols}, row_hash, ?, ? FROM _stage WHERE {only_changed}",
-            [dataset_id, now],
+            f"SELECT {cols}, row_hash, $dataset_id, $now FROM _stage WHERE {only_changed}",
+            {"dataset_id": dataset_id, "now": now},
         )
     if layout != "tickets":
         if not all_new:
             cur.execute(f"DELETE FROM status_history WHERE {only_changed}")
-        cur.execute(f"INSERT INTO status_history BY NAME SELECT *, ? AS dataset_id FROM _hist WHERE {only_changed}",
-                    [dataset_id])
+        cur.execute("INSERT INTO status_history BY NAME SELECT *, $dataset_id AS dataset_id FROM _hist "
+                    f"WHERE {only_changed}", {"dataset_id": dataset_id})
     if layout != "event_log" and not all_new:  # event logs took resolved_at from their history already
         restamp_resolution(cur, f"ticket_id IN ({changed})")
-    cur.execute("INSERT INTO rejects SELECT ?, row_number, reason, raw FROM _rejects", [dataset_id])
-    cur.execute("INSERT INTO duplicate_ids SELECT ?, external_id, row_numbers FROM _dups", [dataset_id])
+    ids = {"dataset_id": dataset_id}
+    cur.execute("INSERT INTO rejects SELECT $dataset_id, row_number, reason, raw FROM _rejects", ids)
+    cur.execute("INSERT INTO duplicate_ids SELECT $dataset_id, external_id, row_numbers FROM _dups", ids)
     if not all_new:
-        cur.execute("INSERT INTO older_tickets SELECT ?, ticket_id, stored_version, file_version FROM _cmp "
-                    "WHERE older", [dataset_id])
-    cur.execute(
-        "INSERT INTO datasets (dataset_id, file_name, sha256, source, profile_name, profile_toml, timezone, "
-        "uploaded_by, uploaded_at, rows_read, rows_loaded, rows_rejected, tickets_inserted, tickets_updated, "
-        "tickets_unchanged, duplicate_rows, describes_outages, tickets_older, replace_newer, formula_cells) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [dataset_id, raw.name, raw.sha256, r.source, profile.source.name, profile.to_toml(), zone, who, now,
-         r.rows_read, r.rows_loaded, r.rows_rejected, r.tickets_inserted, r.tickets_updated,
-         r.tickets_unchanged, r.duplicate_rows, profile.source.describes_outages, r.tickets_older, r.replace_newer,
-         sum(r.formula_cells.values())],
-    )
+        cur.execute("INSERT INTO older_tickets SELECT $dataset_id, ticket_id, stored_version, file_version FROM _cmp "
+                    "WHERE older", {"dataset_id": dataset_id})
+    row = {"dataset_id": dataset_id, "file_name": raw.name, "sha256": raw.sha256, "source": r.source,
+           "profile_name": profile.source.name, "profile_toml": profile.to_toml(), "timezone": zone,
+           "uploaded_by": who, "uploaded_at": now, "rows_read": r.rows_read, "rows_loaded": r.rows_loaded,
+           "rows_rejected": r.rows_rejected, "tickets_inserted": r.tickets_inserted,
+           "tickets_updated": r.tickets_updated, "tickets_unchanged": r.tickets_unchanged,
+           "duplicate_rows": r.duplicate_rows, "describes_outages": profile.source.describes_outages,
+           "tickets_older": r.tickets_older, "replace_newer": r.replace_newer,
+           "formula_cells": sum(r.formula_cells.values())}
+    cur.execute(f"INSERT INTO datasets ({', '.join(row)}) VALUES ({', '.join('$' + k for k in row)})", row)
     return dataset_id
 
 
-__all__ = ["Derive", "IngestResult", "apply_staged", "ingest_file"]
+__all__ = ["Also", "Derive", "IngestResult", "apply_all", "apply_staged", "ingest_file"]

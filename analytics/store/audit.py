@@ -37,9 +37,10 @@ PIR_REGISTER_UPLOAD = "pir_register.upload"
 ENGAGEMENT_CREATE = "engagement.create"
 ENGAGEMENT_DELETE = "engagement.delete"
 STORE_UPGRADE = "store.upgrade"
+SOURCE_SYNC = "sync"
 ACTIONS: tuple[str, ...] = (UPLOAD, DATASET_DELETE, POLICY_SAVE, SETTING_CHANGE, SIGNOFF_RECORD,
                             SIGNOFF_REVOKE, CLOSURE_RULES_SAVE, PIR_REGISTER_UPLOAD, ENGAGEMENT_CREATE,
-                            ENGAGEMENT_DELETE, STORE_UPGRADE)
+                            ENGAGEMENT_DELETE, STORE_UPGRADE, SOURCE_SYNC)
 ACTION_TEXT: dict[str, str] = {
     UPLOAD: "an export was loaded (a re-upload that changed nothing writes nothing and is not recorded)",
     DATASET_DELETE: "a dataset and the tickets it last wrote were deleted",
@@ -52,6 +53,7 @@ ACTION_TEXT: dict[str, str] = {
     ENGAGEMENT_CREATE: "an engagement (one go-live and its hypercare) was created",
     ENGAGEMENT_DELETE: "an engagement and its store were deleted",
     STORE_UPGRADE: "a store made by an earlier version was upgraded into engagements",
+    SOURCE_SYNC: "a live source (ServiceNow, Jira, PagerDuty, Statuspage) was synced: what it read and changed",
 }
 GENESIS = "0" * 64
 HEAD_SETTING = "audit_head"  # "<seq>:<hash>" of the newest record

@@ -86,6 +86,8 @@ SCHEMA_VERSION = "2"
 
 
 BUMP_VERSION_SQL = "UPDATE store_version SET version = version + 1"
+# id() of the cursors in an open transaction(): touched only under write_lock, by the thread holding it.
+_open: set[int] = set()
 
 
 def store_version(con: duckdb.DuckDBPyConnection) -> int:
@@ -94,25 +96,39 @@ def store_version(con: duckdb.DuckDBPyConnection) -> int:
 
 
 @contextmanager
-def transaction(con: duckdb.DuckDBPyConnection, *, new_cursor: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+def transaction(con: duckdb.DuckDBPyConnection, *, new_cursor: bool = True,
+                bump_version: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
     """A cursor in one transaction under `write_lock`: committed on success, else rolled back.
 
     The code's one BEGIN / COMMIT / ROLLBACK (tests/test_architecture.py); writers use it as
     `audit.transaction` and write their audit record on its cursor (`audit.record`), so a write
     that rolls back leaves no record. `new_cursor=False` runs it on `con` itself: a cursor the
     caller set up (its temp and registered tables) and keeps, or the connection during
-    init_schema. A cursor opened here is closed after."""
+    init_schema. A cursor opened here is closed after.
+
+    With `new_cursor=False` on a cursor already in one of these transactions it joins that one
+    (several uploads as one outcome, pipeline.apply_all): no BEGIN or COMMIT of its own, and the
+    outer transaction commits, bumps the version once, or rolls back all of it.
+    `bump_version=False`: bookkeeping nothing derived reads (a sync's last outcome), which need
+    not make every cache of the store stale."""
     with write_lock:
+        if not new_cursor and id(con) in _open:
+            yield con
+            return
         cur = con.cursor() if new_cursor else con
         try:
             cur.execute("BEGIN TRANSACTION")
+            _open.add(id(cur))
             try:
                 yield cur
-                cur.execute(BUMP_VERSION_SQL)  # in the write's own transaction: both or neither
+                if bump_version:
+                    cur.execute(BUMP_VERSION_SQL)  # in the write's own transaction: both or neither
                 cur.execute("COMMIT")
             except BaseException:  # Ctrl-C included: the store stays as it was
                 cur.execute("ROLLBACK")
                 raise
+            finally:
+                _open.discard(id(cur))
         finally:
             if new_cursor:
                 cur.close()
@@ -133,7 +149,8 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
         # Stores made before a column existed get it as an empty column.
         for table, fields in UPGRADE_COLUMNS.items():
             have = {r[0] for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()}
+                "SELECT column_name FROM information_schema.columns WHERE table_name = $table",
+                {"table": table}).fetchall()}
             for name, typ in fields:
                 if name not in have:
                     con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {typ}")
@@ -146,7 +163,8 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
         if kind and not row_hash.is_current(con):  # (a hand-made store may lack the column)
             _rehash(con)
         if new:
-            con.execute("INSERT INTO settings VALUES (?, ?)", [SCHEMA_VERSION_SETTING, SCHEMA_VERSION])
+            con.execute("INSERT INTO settings VALUES ($key, $value)",
+                        {"key": SCHEMA_VERSION_SETTING, "value": SCHEMA_VERSION})
 
 
 def _rehash(con: duckdb.DuckDBPyConnection) -> None:
@@ -168,14 +186,14 @@ def get_setting(con: duckdb.DuckDBPyConnection, key: str, default: None = None) 
 
 def get_setting(con: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:
     """The stored value of `key` (settings.value is NOT NULL), else `default`."""
-    row = con.cursor().execute("SELECT value FROM settings WHERE key = ?", [key]).fetchall()
+    row = con.cursor().execute("SELECT value FROM settings WHERE key = $key", {"key": key}).fetchall()
     return row[0][0] if row else default
 
 
 def get_settings(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, str]:
     """The stored values of those of `keys` that are set, in one query."""
-    rows = con.cursor().execute("SELECT key, value FROM settings WHERE list_contains(?, key)",
-                                [list(keys)]).fetchall()
+    rows = con.cursor().execute("SELECT key, value FROM settings WHERE list_contains($keys, key)",
+                                {"keys": list(keys)}).fetchall()
     return dict(rows)
 
 
@@ -183,13 +201,13 @@ def set_setting(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
     """A setting the code keeps for itself (a marker, the demo's dates), unaudited; a person's
     change goes through audit.set_setting."""
     with transaction(con) as cur:
-        cur.execute("INSERT INTO settings VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    [key, value])
+        cur.execute("INSERT INTO settings VALUES ($key, $value) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value", {"key": key, "value": value})
 
 
 def delete_setting(con: duckdb.DuckDBPyConnection, key: str) -> None:
     with transaction(con) as cur:
-        cur.execute("DELETE FROM settings WHERE key = ?", [key])
+        cur.execute("DELETE FROM settings WHERE key = $key", {"key": key})
 
 
 def ticket_count(con: duckdb.DuckDBPyConnection) -> int:
