@@ -8,6 +8,7 @@ as they were), 2 for a usage error or when no source is configured.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 
 from analytics import cli_engagements
@@ -17,9 +18,19 @@ from analytics.connectors import sync
 from analytics.store import sharing
 
 
-def _progress(name: str) -> Callable[[int, int | None], None]:
+def _progress(name: str, every: float = 2.0) -> Callable[[int, int | None], None]:
+    """Progress on stderr: one line rewritten in place on a terminal, else a line every `every` s."""
+    tty = sys.stderr.isatty()
+    last = [-every]
+
     def show(done: int, total: int | None) -> None:
-        print(f"{name}: {done:,}{f' of {total:,}' if total else ''} records read", file=sys.stderr)
+        now = time.monotonic()
+        if now - last[0] < every and not (total and done >= total):
+            return
+        last[0] = now
+        share = f" ({100 * done // total} %)" if total else ""
+        text = f"{name}: {done:,}{f' of {total:,}' if total else ''} records read{share}"
+        print(f"\r{text}" if tty else text, end="" if tty else "\n", file=sys.stderr, flush=True)
     return show
 
 
@@ -59,7 +70,7 @@ def cmd_sync(args) -> int:
         except sync.FAILURES as exc:
             with sharing.writing(args.db, on_wait=waiting) as con:
                 sync.fail(con, result, exc)
-        print(result.summary(), file=sys.stderr)
+        print(("\n" if sys.stderr.isatty() else "") + result.summary(), file=sys.stderr)
         print(result.to_json(), flush=True)
         failed += not result.ok
     return 1 if failed else 0

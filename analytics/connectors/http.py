@@ -66,8 +66,15 @@ class HttpClient:
         self.last_headers: Mapping[str, str] = {}  # the last successful response's headers (paging, totals)
 
     def url(self, path: str) -> str:
-        """`path` under the base URL; an absolute URL (a next-page link) as it is."""
-        return path if urlsplit(path).scheme else urljoin(self.base_url, path.lstrip("/"))
+        """`path` under the base URL; an absolute URL (a next-page link) as it is, if on the same site."""
+        if not urlsplit(path).scheme:
+            return urljoin(self.base_url, path.lstrip("/"))
+        # A link elsewhere would carry the credentials (every request sends them) to another host.
+        mine, theirs = urlsplit(self.base_url), urlsplit(path)
+        if (theirs.scheme, theirs.netloc) != (mine.scheme, mine.netloc):
+            raise SourceError(f"{self.name or 'source'}: a link points away from {mine.scheme}://{mine.netloc} "
+                              f"(to {theirs.scheme}://{theirs.netloc}); not followed")
+        return path
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self._request("GET", path, params=params)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from analytics import cli_parser
+from analytics import cli_parser, cli_sync
 from analytics.cli import main
 from analytics.connectors import config, statuspage, sync
 from analytics.store import db
@@ -122,3 +122,13 @@ def test_as_a_subprocess_a_failure_is_one_line_and_exit_1(env, tmp_path):
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     assert "not complete JSON" in json.loads(done.stdout)["error"]
+
+
+def test_progress_is_throttled_and_ends_with_the_total(capsys):
+    """A long first sync prints a line every few seconds, not one per page, and always the last."""
+    show = cli_sync._progress("jira", every=3600)
+    for done in range(100, 1000, 100):
+        show(done, 1000)
+    show(1000, 1000)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["jira: 100 of 1,000 records read (10 %)", "jira: 1,000 of 1,000 records read (100 %)"]

@@ -106,6 +106,14 @@ def test_an_absolute_url_is_used_as_it_is(server, api):
     assert api.seen[0]["path"] == "/other/next?cursor=abc"
 
 
+@pytest.mark.parametrize("link", ["http://elsewhere.invalid/api/next", "https://127.0.0.1/api/next"])
+def test_a_link_to_another_site_is_not_followed(server, api, link):
+    """A next-page link on another host or scheme would carry the credentials there."""
+    with pytest.raises(SourceError, match="points away from") as caught:
+        client(server).get_json(link)
+    assert api.seen == [] and SECRET not in str(caught.value)
+
+
 def test_429_waits_as_retry_after_says_in_seconds(server, api):
     api.script = [(429, {"Retry-After": "7"}, b"{}", ""), ok({"done": True})]
     sleeps: list[float] = []
