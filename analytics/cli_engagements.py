@@ -46,9 +46,10 @@ def store_for(args) -> Path | None:
                                go_live=generator.DEFAULT_GO_LIVE, timezone_name=DEMO_TIMEZONE,
                                window_days=generator.DEMO_WINDOW_DAYS, is_demo=True, actor=operator())
     found = upgrade.resolve(path, slug)
-    if args.command == "ingest" and found.is_demo:
-        raise EngagementError(f"the engagement '{found.slug}' holds only the generated demo data: upload real "
-                              "exports into another one (--engagement SLUG --create)")
+    if args.command in ("ingest", "sync") and found.is_demo:
+        what = "upload real exports" if args.command == "ingest" else "sync live sources"
+        raise EngagementError(f"the engagement '{found.slug}' holds only the generated demo data: {what} "
+                              "into another one (--engagement SLUG; `ingest --create` makes one)")
     return found.path
 
 

@@ -132,3 +132,14 @@ def test_progress_is_throttled_and_ends_with_the_total(capsys):
     show(1000, 1000)
     lines = capsys.readouterr().err.splitlines()
     assert lines == ["jira: 100 of 1,000 records read (10 %)", "jira: 1,000 of 1,000 records read (100 %)"]
+
+
+def test_the_demo_engagement_is_refused(env, tmp_path, capsys):
+    """Like ingest: the Demo engagement holds only generated data, so no source syncs into it."""
+    _, path = env
+    catalog = tmp_path / "installation.duckdb"
+    assert main(["demo", "--db", str(catalog), "--engagement", "demo", "--tickets", "20"]) == 0
+    capsys.readouterr()
+    assert main(["sync", "--db", str(catalog), "--engagement", "demo"]) == 2
+    err = capsys.readouterr().err
+    assert "only the generated demo data: sync live sources into another one" in err and "Traceback" not in err
