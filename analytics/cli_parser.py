@@ -40,6 +40,9 @@ def parser() -> argparse.ArgumentParser:
     syn = with_db(sub.add_parser("sync", help="pull the configured live sources (docs/connectors.md); one JSON "
                                             "object per source on stdout"))
     syn.add_argument("--source", choices=LIVE_SOURCES, help="only this source (default: every configured one)")
+    syn.add_argument("--full", action="store_true",
+                     help="read everything again, not only what changed since the last sync (catches edits a "
+                          "source does not report as changes, e.g. a PagerDuty title; docs/connectors.md)")
 
     tick = with_db(sub.add_parser("tickets", help="print the canonical tickets"))
     fmt = tick.add_mutually_exclusive_group()

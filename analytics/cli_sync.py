@@ -15,6 +15,7 @@ from analytics import cli_engagements
 from analytics.cli_engagements import waiting
 from analytics.connectors import config as connector_config
 from analytics.connectors import sync
+from analytics.connectors.base import Watermark
 from analytics.store import sharing
 
 
@@ -62,7 +63,7 @@ def cmd_sync(args) -> int:
         result = sync.begin(name, who)
         # The network is read without the store's turn; only the write takes it.
         with sharing.reading(args.db, on_wait=waiting) as con:
-            since = sync.watermark(con, name)
+            since = Watermark(None, None) if args.full else sync.watermark(con, name)
         try:
             pulled = sync.pull(name, since, config=values, progress=_progress(name))
             with sharing.writing(args.db, on_wait=waiting) as con:

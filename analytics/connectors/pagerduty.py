@@ -11,7 +11,12 @@ resolved later would never be listed again. Changes show in the account-wide log
 - Later pulls: every log entry since the watermark less OVERLAP (any type: a reassignment or a
   note changes an incident too), each with its incident embedded (`include[]=incidents`); for
   an incident created before that window, its own overview log (`/incidents/{id}/log_entries`),
-  because an uploaded history replaces a ticket's whole stored history.
+  because an uploaded history replaces a ticket's whole stored history. No documented log entry
+  type records an edit of the title or the priority (urgency and field changes have theirs), and
+  `/incidents` cannot select by update time: such an edit shows at the incident's next logged
+  action, or after a watermark reset.
+- The history file holds the status changes with PagerDuty's status words (triggered,
+  acknowledged, resolved) beside the entry type.
 - `/log_entries` serves at most 10,000 records per query (offset + limit): a window holding more
   (`total=true` says so on its first page) is cut into shorter windows.
 - 960 requests a minute per key: one every `min_interval` seconds (config, default 60/960).
@@ -45,12 +50,15 @@ MAX_RECORDS = 10_000  # offset + limit beyond this: HTTP 400 on /log_entries
 MAX_PAGES = 10_000  # a list that never ends is a broken server
 MAX_PASSES = 3
 MIN_INTERVAL = 60 / 960
-# The log entry types that change an incident's status (the history file holds these).
-STATUS_TYPES = ("trigger_log_entry", "acknowledge_log_entry", "unacknowledge_log_entry", "resolve_log_entry")
+# The log entry types that change an incident's status (the history file holds these), and the
+# incident status each leaves (PagerDuty's own words: an unacknowledged incident is triggered again).
+STATUS_OF = {"trigger_log_entry": "triggered", "acknowledge_log_entry": "acknowledged",
+             "unacknowledge_log_entry": "triggered", "resolve_log_entry": "resolved"}
+STATUS_TYPES = tuple(STATUS_OF)
 INCIDENT_COLUMNS = ("id", "incident_number", "title", "description", "status", "urgency", "priority",
                     "service_name", "escalation_policy", "team_names", "assigned_to", "created_on",
                     "acknowledged_on", "resolved_on", "seconds_to_first_ack", "seconds_to_resolve")
-ENTRY_COLUMNS = ("id", "type", "created_at", "incident_id", "incident_number", "agent", "summary")
+ENTRY_COLUMNS = ("id", "type", "status", "created_at", "incident_id", "incident_number", "agent", "summary")
 
 Record = Mapping[str, Any]
 
@@ -103,13 +111,14 @@ def incident_row(incident: Record, entries: list[Record]) -> dict[str, Any]:
 
 
 def entry_rows(incident: Record, entries: list[Record]) -> list[dict[str, Any]]:
-    """The log-entries-file rows of one incident: its status changes, oldest first."""
+    """The log-entries-file rows of one incident: its status changes, oldest first, each with the
+    status it leaves the incident in (`status`) beside the entry's type."""
     rank = {t: i for i, t in enumerate(STATUS_TYPES)}
     kept = sorted((e for e in entries if e.get("type") in rank),
                   key=lambda e: (_at(e), rank[e["type"]], e["id"]))
-    return [{"id": e["id"], "type": e["type"], "created_at": e["created_at"], "incident_id": incident["id"],
-             "incident_number": incident["incident_number"], "agent": _name(e.get("agent")),
-             "summary": e.get("summary")} for e in kept]
+    return [{"id": e["id"], "type": e["type"], "status": STATUS_OF[e["type"]], "created_at": e["created_at"],
+             "incident_id": incident["id"], "incident_number": incident["incident_number"],
+             "agent": _name(e.get("agent")), "summary": e.get("summary")} for e in kept]
 
 
 def render(incidents: list[Record], entries: Mapping[str, list[Record]]) -> list[RenderedFile]:

@@ -45,6 +45,10 @@ def test_sync_prints_one_json_object_per_source(env, capsys):
         first = capsys.readouterr()
         assert main(["sync", "--db", str(path), "--source", "statuspage"]) == 0
         second = capsys.readouterr()
+        assert main(["sync", "--db", str(path), "--full"]) == 0
+        full = json.loads(capsys.readouterr().out)
+    # --full reads every incident again (found unchanged); the incremental one only its overlap.
+    assert full["ok"] and full["tickets_unchanged"] == 30 and full["tickets_inserted"] == 0
     lines = first.out.splitlines()
     assert len(lines) == 1
     result = json.loads(lines[0])

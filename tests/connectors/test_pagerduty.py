@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import csv
 import io
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -111,7 +111,8 @@ def _seconds(start: datetime, end: datetime | None) -> str:
 
 def export_files(account: Account) -> tuple[bytes, bytes]:
     """PagerDuty's incidents CSV export (times with New York's offset, as an exporting user sees
-    them) and a log-entries CSV of the status changes (Amsterdam's offset), by csv.DictWriter."""
+    them) and a log-entries CSV of the status changes (Amsterdam's offset) with the status each
+    leaves the incident in, by csv.DictWriter."""
     incidents = io.StringIO()
     writer = csv.DictWriter(incidents, ["id", "incident_number", "title", "description", "status", "urgency",
                                         "priority", "service_name", "escalation_policy", "team_names",
@@ -129,14 +130,16 @@ def export_files(account: Account) -> tuple[bytes, bytes]:
             "seconds_to_first_ack": _seconds(inc.created, inc.acked),
             "seconds_to_resolve": _seconds(inc.created, inc.resolved)})
     entries = io.StringIO()
-    writer = csv.DictWriter(entries, ["id", "type", "created_at", "incident_id", "incident_number", "agent",
-                                      "summary"])
+    writer = csv.DictWriter(entries, ["id", "type", "status", "created_at", "incident_id", "incident_number",
+                                      "agent", "summary"])
     writer.writeheader()
-    status_changes = ("trigger_log_entry", "acknowledge_log_entry", "unacknowledge_log_entry", "resolve_log_entry")
+    status_after = {"trigger_log_entry": "triggered", "acknowledge_log_entry": "acknowledged",
+                    "unacknowledge_log_entry": "triggered", "resolve_log_entry": "resolved"}
     for e in account.entries:
-        if e.type in status_changes:
+        if e.type in status_after:
             inc = account.incidents[e.number]
-            writer.writerow({"id": e.id, "type": e.type, "created_at": _local(e.at, "Europe/Amsterdam"),
+            writer.writerow({"id": e.id, "type": e.type, "status": status_after[e.type],
+                             "created_at": _local(e.at, "Europe/Amsterdam"),
                              "incident_id": inc.id, "incident_number": e.number,
                              "agent": e.agent or inc.service, "summary": e.type.split("_")[0]})
     return incidents.getvalue().encode(), entries.getvalue().encode()
@@ -176,6 +179,9 @@ def test_a_sync_gives_what_uploading_the_export_files_gives(new_store, server, a
     statuses = dict(synced.execute("SELECT status, count(*) FROM tickets GROUP BY 1").fetchall())
     assert statuses == {"resolved": 927, "triggered": 57}
     assert synced.execute("SELECT count(*) FROM tickets WHERE acknowledged_at IS NOT NULL").fetchone()[0] == 676
+    # The history speaks PagerDuty's incident statuses, not its log entry types.
+    history = dict(synced.execute("SELECT status, status_category FROM status_history GROUP BY ALL").fetchall())
+    assert history == {"triggered": "open", "acknowledged": "open", "resolved": "resolved"}
     assert _kpis(synced) == _kpis(uploaded)
     verdicts = _verdicts(synced)
     pd.testing.assert_frame_equal(verdicts, _verdicts(uploaded))
@@ -307,6 +313,24 @@ def test_incidents_changing_while_a_sync_pages_are_read_as_they_end(new_store, s
     _same_store(con, fresh)
 
 
+
+def test_a_title_or_priority_edit_waits_for_a_logged_action_or_a_watermark_reset(new_store, small_server, small,
+                                                                               operator):
+    """PagerDuty writes no log entry for an edit of the title or the priority (docs/connectors.md,
+    Limits): later syncs miss it; after a watermark reset the next sync reads it."""
+    con = new_store()
+    assert _sync(con, small_server, operator).ok
+    inc = next(i for i in small.incidents.values() if i.priority != "P1")
+    small.now += timedelta(minutes=10)
+    inc.title, inc.priority, inc.updated = "Edited title", "P1", small.now
+    missed = _sync(con, small_server, operator)
+    assert missed.ok and missed.tickets_updated == 0
+    sync.reset_watermark(con, "pagerduty", actor=operator)
+    again = _sync(con, small_server, operator)
+    assert again.ok and (again.tickets_inserted, again.tickets_updated) == (0, 1)
+    stored = con.execute("SELECT title, priority_raw FROM tickets WHERE external_id = $n", {"n": str(inc.number)})
+    assert stored.fetchone() == ("Edited title", "P1")
+
 # --- settings --------------------------------------------------------------------------------------
 def test_service_and_team_filters(shared, small_account):
     inc: Incident = small_account.incidents[min(small_account.incidents)]
@@ -330,3 +354,15 @@ def test_check_and_the_client(shared, small_account):
     assert client.base_url == "https://api.pagerduty.com/" and client.min_interval == 60 / 960
     assert client.session.headers["Authorization"] == "Token token=k"
     assert client.session.headers["Accept"] == "application/vnd.pagerduty+json;version=2"
+
+
+def test_history_rows_carry_the_status_each_entry_leaves():
+    """Unacknowledged (an acknowledgement timed out) is triggered again; other entries are left out."""
+    incident = {"id": "Q1", "incident_number": 7}
+    kinds = ("trigger", "notify", "acknowledge", "unacknowledge", "annotate", "acknowledge", "resolve")
+    entries = [{"id": f"R{k}", "type": f"{kind}_log_entry", "created_at": f"2017-01-02T10:0{k}:00Z",
+                "summary": kind} for k, kind in enumerate(kinds)]
+    rows = pagerduty.entry_rows(incident, entries[::-1])
+    assert [(r["type"].removesuffix("_log_entry"), r["status"]) for r in rows] == [
+        ("trigger", "triggered"), ("acknowledge", "acknowledged"), ("unacknowledge", "triggered"),
+        ("acknowledge", "acknowledged"), ("resolve", "resolved")]
