@@ -1,14 +1,19 @@
 """Jira Cloud: issues by JQL (the enhanced search, token paging) and their status changes from the
-changelog (bulk fetch), rendered as the Public Jira Dataset export and a status history.
+changelog (bulk fetch), rendered as Jira's issue CSV export (or the Public Jira Dataset's
+extract) and a status history keyed the same way (analytics.connectors.jira_render).
 
 Config `[connectors.jira]`: site_url (https://acme.atlassian.net), email and api_token (basic
 auth with an Atlassian API token), jql (the project filter, e.g. `project = ABC`, without ORDER
-BY), optional page_size (issues per search page, default 100) and instance (the export's
-repo_name, part of every ticket id; default the site's first host label, e.g. "acme").
+BY), optional page_size (issues per search page, default 100), export_shape ("jira-csv", the
+default: tickets keyed by issue key, as an upload of Jira's CSV export; or "public-dataset")
+and instance (public-dataset only: the extract's repo_name, part of every ticket id; default
+the site's first host label, e.g. "acme").
 
 JQL compares `updated` to the minute and reads the date in the account's time zone (GET
 /myself), so the pull asks from the watermark less OVERLAP, floored to the minute in that zone;
-the upload path counts what it re-reads as unchanged.
+the upload path counts what it re-reads as unchanged. Paging is checked against Jira's
+approximate count: fewer issues than it counted means a page was lost, so the search is read
+again, and still fewer fails the pull.
 """
 
 from __future__ import annotations
@@ -74,6 +79,14 @@ def page_size(config: Mapping[str, str]) -> int:
     return max(1, min(size, MAX_PAGE_SIZE))
 
 
+def export_shape(config: Mapping[str, str]) -> render.Shape:
+    """The shape the issues are written in (export_shape, default jira-csv)."""
+    name = (config.get("export_shape") or "").strip() or render.DEFAULT_SHAPE
+    if name not in render.SHAPES:
+        raise SourceError(f"{LABEL}: export_shape must be one of {', '.join(render.SHAPES)}, not '{name}'")
+    return render.SHAPES[name]
+
+
 def instance(config: Mapping[str, str]) -> str:
     """The export's repo_name for this site: the setting, else the site's first host label."""
     host = urlsplit(_setting(config, "site_url")).hostname or "jira"
@@ -110,12 +123,13 @@ def search_jql(config: Mapping[str, str], since: Watermark, zone: ZoneInfo | Non
     return where + " ORDER BY updated ASC, key ASC"
 
 
-def _issues(client: JsonClient, jql: str, size: int, total: int | None, progress: Progress | None) -> list[dict]:
+def _issues(client: JsonClient, jql: str, fields: tuple[str, ...], size: int, total: int | None,
+            progress: Progress | None) -> list[dict]:
     issues: list[dict] = []
     token: str | None = None
     seen: set[str] = set()
     while True:
-        body: dict[str, Any] = {"jql": jql, "fields": list(render.FIELDS), "maxResults": size}
+        body: dict[str, Any] = {"jql": jql, "fields": list(fields), "maxResults": size}
         if token:
             body["nextPageToken"] = token
         page = client.post_json(SEARCH, body)
@@ -179,12 +193,12 @@ def _changelogs(client: JsonClient, ids: list[str]) -> dict[str, list[dict]]:
 
 def _approximate_count(client: JsonClient, config: Mapping[str, str], since: Watermark,
                        zone: ZoneInfo | None) -> int | None:
-    """How many issues the pull will read, for the progress bar; None when the site cannot say."""
+    """About how many issues the pull will read (Jira's estimate); None when the site cannot say."""
     jql = search_jql(config, since, zone).rsplit(" ORDER BY ", 1)[0]
     try:
         answer = client.post_json(COUNT, {"jql": jql})
     except SourceError:
-        return None  # an older site without the endpoint: the bar runs without a total
+        return None  # an older site without the endpoint: no total for the bar, no check of the pages
     count = answer.get("count") if isinstance(answer, Mapping) else None
     return count if isinstance(count, int) else None
 
@@ -215,39 +229,58 @@ class JiraCloud:
     def pull(self, client: JsonClient, config: Mapping[str, str], since: Watermark,
              progress: Progress | None = None) -> Pull:
         zone = account_zone(client.get_json(MYSELF))
-        jql, repo = search_jql(config, since, zone), instance(config)
-        total = _approximate_count(client, config, since, zone) if progress is not None else None
-        passes = [_issues(client, jql, page_size(config), total, progress)]
-        for _ in range(CATCH_UP_PASSES):
-            moved = _moved(passes[-1])
-            if moved is None:
-                break
-            # An issue changed while being paged moved behind the pages read, and the pages
-            # after its old place may have shifted past us: read again from there.
-            again, done = search_jql(config, Watermark(moved), zone), sum(map(len, passes))
-            counted = None if progress is None else (lambda n, _total, done=done: progress(done + n, None))
-            passes.append(_issues(client, again, page_size(config), None, counted))
-        # An issue changed while being paged comes twice: its newer self wins.
-        issues = keep_newest([i for one in passes for i in one], key=lambda i: str(i["id"]), updated=_updated)
+        shape, repo = export_shape(config), instance(config)
+        total = _approximate_count(client, config, since, zone)
+        issues = _read(client, config, since, zone, shape, total, progress, 0)
+        if total is not None and len(issues) < total:
+            # Issues only move forward in `updated`, so fewer than counted means a page was lost
+            # (skipped, or one served instead of another): read again. (Or issues left the JQL's
+            # selection, or the estimate lags: then the next sync's count agrees.)
+            again = _read(client, config, since, zone, shape, None, progress, len(issues))
+            issues = keep_newest(issues + again, key=lambda i: str(i["id"]), updated=_updated)
+            if len(issues) < total:
+                raise _fail(SEARCH, f"Jira counted about {total:,} issues but the pages held {len(issues):,}, "
+                                    "twice; nothing was loaded (the next sync reads again)")
         if not issues:
             return Pull(files=[], records_read=0, watermark=since)
         logs = _changelogs(client, [str(i["id"]) for i in issues])
         watermark = since
         ticket_rows, history_rows = [], []
         for issue in issues:
-            fields = issue.get("fields") or {}
-            watermark = watermark.advance(render.jira_time(fields.get("updated")), str(issue.get("key") or issue["id"]))
-            ticket_rows.append(render.issue_row(repo, issue))
-            history_rows += render.history_rows(repo, issue, logs.get(str(issue["id"]), []))
-        files = [RenderedFile(render.ISSUE_PROFILE, f"{render.ISSUE_PROFILE}-sync.csv",
-                              csv_bytes(render.ISSUE_COLUMNS, ticket_rows)),
-                 RenderedFile(render.HISTORY_PROFILE, f"{render.HISTORY_PROFILE}-sync.csv",
-                              csv_bytes(render.HISTORY_COLUMNS, history_rows))]
+            watermark = watermark.advance(_updated(issue), str(issue.get("key") or issue["id"]))
+            ticket_rows.append(shape.issue_row(repo, issue))
+            history_rows += render.history_rows(shape.issue_ids(repo, issue), issue, logs.get(str(issue["id"]), []))
+        files = [RenderedFile(shape.issue_profile, f"{shape.issue_profile}-sync.csv",
+                              csv_bytes(shape.issue_columns, ticket_rows)),
+                 RenderedFile(shape.history_profile, f"{shape.history_profile}-sync.csv",
+                              csv_bytes(shape.history_columns, history_rows))]
         changes = len(history_rows) - len(issues)  # the first row of each issue is no changelog entry
         return Pull(files=files, records_read=len(issues) + changes, watermark=watermark)
 
 
+def _read(client: JsonClient, config: Mapping[str, str], since: Watermark, zone: ZoneInfo | None,
+          shape: render.Shape, total: int | None, progress: Progress | None, done: int) -> list[Mapping[str, Any]]:
+    """Every issue the search selects since `since`, each once at its newest (`done`: issues
+    already read, for the progress bar)."""
+    size = page_size(config)
+
+    def counted(start: int, of: int | None) -> Progress | None:
+        return None if progress is None else (lambda n, _total: progress(start + n, of))
+
+    passes = [_issues(client, search_jql(config, since, zone), shape.fields, size, total, counted(done, total))]
+    for _ in range(CATCH_UP_PASSES):
+        moved = _moved(passes[-1])
+        if moved is None:
+            break
+        # An issue changed while being paged moved behind the pages read, and the pages
+        # after its old place may have shifted past us: read again from there.
+        again, read = search_jql(config, Watermark(moved), zone), done + sum(map(len, passes))
+        passes.append(_issues(client, again, shape.fields, size, None, counted(read, None)))
+    # An issue changed while being paged comes twice: its newer self wins.
+    return keep_newest([i for one in passes for i in one], key=lambda i: str(i["id"]), updated=_updated)
+
+
 CONNECTOR = JiraCloud()
 
-__all__ = ["CONNECTOR", "JiraCloud", "account_zone", "instance", "jql_minute", "page_size", "project_filter",
-           "search_jql"]
+__all__ = ["CONNECTOR", "JiraCloud", "account_zone", "export_shape", "instance", "jql_minute", "page_size",
+           "project_filter", "search_jql"]

@@ -1,6 +1,7 @@
 """The Jira Cloud connector against tests/connectors/jira_server.py, which serves the Apache issues
-of the real Public Jira Dataset subset: a sync gives the tickets, KPIs and SLA verdicts the export
-gives as a file, its changelog a history consistent with them; incremental syncs; faults."""
+of the real Public Jira Dataset subset: a sync gives the tickets, history, KPIs and SLA verdicts
+of the same issues uploaded as Jira's CSV export (the default shape) or as the dataset's extract
+(export_shape public-dataset); incremental syncs. Faults: test_jira_faults.py."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ import pytest
 from analytics import uploads
 from analytics.connectors import jira, sync
 from analytics.connectors.base import OVERLAP, SourceError, Watermark
-from analytics.connectors.jira_render import HISTORY_PROFILE, ISSUE_COLUMNS
-from analytics.kpi import kpis
+from analytics.connectors.jira_render import PUBLIC_COLUMNS, SHAPES
+from analytics.kpi import kpis, trends
 from analytics.kpi.facts import period_of
 from analytics.sla import cache
 from analytics.sla.compliance import counts
@@ -29,8 +30,10 @@ from tests.connectors.conftest import snapshot, table
 from tests.connectors.jira_server import JiraServer, parse_time, utc
 
 SUBSET = "jira-public-dataset-subset/jira_issues_timeestimate_subset.csv.gz"
+PUBLIC = {"export_shape": "public-dataset"}
 INSTANCE = "Apache"  # one Jira instance of the export = one site
 AS_OF = datetime(2022, 6, 1)
+ZONE = "America/Chicago"  # the server's account zone
 TIME_COLUMNS = ("created", "updated", "resolutiondate")
 LISTED_TIMES = ("comment_datetime", "updated_datetime")
 
@@ -52,8 +55,14 @@ def site(export):
 
 @pytest.fixture(scope="module")
 def first(site):
-    """A first pull from `site`, clean."""
+    """A first pull from `site`, clean, in the default shape (Jira's CSV export)."""
     return pull(site)
+
+
+@pytest.fixture(scope="module")
+def public(site):
+    """A first pull from `site`, clean, in the Public Jira Dataset's shape."""
+    return pull(site, **PUBLIC)
 
 
 @pytest.fixture
@@ -94,10 +103,10 @@ def _instants(value: str) -> list[datetime]:
     return [utc(t.strip()) for t in text.split(",") if t.strip()]
 
 
-def test_rendered_issues_are_the_export_rows(first, export):
+def test_rendered_issues_are_the_public_dataset_rows(public, export):
     header, rows = export
-    got = {r["id"]: r for r in _rows(first.files[0].data)}
-    assert list(ISSUE_COLUMNS) == header and len(got) == len(rows)
+    got = {r["id"]: r for r in _rows(public.files[0].data)}
+    assert list(PUBLIC_COLUMNS) == header and len(got) == len(rows)
     for want in rows:
         row = got[want["id"]]
         for col in header:
@@ -120,6 +129,90 @@ def _sla(con):
     return frame, compliance.sort_values(list(compliance.columns[:2])).reset_index(drop=True)
 
 
+def _jira_export(server: JiraServer, when=lambda text: text or "") -> bytes:
+    """The server's issues as Jira's "Export CSV (all fields)" writes them: some of its columns,
+    a multi-valued field repeated per value as Jira does; times (Jira's own text) through `when`."""
+    header = ["Summary", "Issue key", "Issue id", "Issue Type", "Status", "Project key", "Project name", "Priority",
+              "Resolution", "Assignee", "Reporter", "Created", "Updated", "Resolved", "Fix Version/s",
+              "Fix Version/s", "Component/s", "Component/s", "Due Date"]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for issue in server.issues.values():
+        f = issue["fields"]
+        versions, components = ([v["name"] for v in f[k]] + ["", ""] for k in ("fixVersions", "components"))
+        writer.writerow([f["summary"], issue["key"], issue["id"], f["issuetype"]["name"], f["status"]["name"],
+                         f["project"]["key"], f["project"]["name"], (f["priority"] or {}).get("name"),
+                         (f["resolution"] or {}).get("name"), (f["assignee"] or {}).get("displayName"),
+                         (f["reporter"] or {}).get("displayName"), when(f["created"]), when(f["updated"]),
+                         when(f["resolutiondate"]), *versions[:2], *components[:2], f["duedate"]])
+    return out.getvalue().encode()
+
+
+def _changelog(server: JiraServer) -> bytes:
+    """The server's changelogs as status-history rows by issue key (profile jira-changelog-keys):
+    the status each issue was created in, then every status change."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, ["Issue key", "seq", "changelog_id", "created", "author_id", "from_status",
+                                  "to_status"])
+    writer.writeheader()
+    for issue in server.issues.values():
+        f, key = issue["fields"], issue["key"]
+        changes = [(h, i) for h in server.histories[issue["id"]] for i in h["items"] if i["field"] == "status"]
+        first = changes[0][1]["fromString"] if changes else f["status"]["name"]
+        writer.writerow({"Issue key": key, "seq": 0, "created": f["created"], "to_status": first,
+                         "author_id": (f["creator"] or {}).get("accountId")})
+        writer.writerows({"Issue key": key, "seq": n, "changelog_id": h["id"], "created": h["created"],
+                          "author_id": h["author"]["accountId"], "from_status": i["fromString"],
+                          "to_status": i["toString"]} for n, (h, i) in enumerate(changes, 1))
+    return out.getvalue().encode()
+
+
+def _minute(text: str | None) -> str:
+    """A Jira time as its CSV export writes it by default: dd/MMM/yy h:mm a, in the account's zone."""
+    return "" if not text else parse_time(text).astimezone(ZoneInfo(ZONE)).strftime("%d/%b/%y %-I:%M %p")
+
+
+def test_sync_gives_the_tickets_history_kpis_and_sla_of_a_jira_csv_export(site, first, new_store, operator):
+    """The default shape. The export here keeps Jira's times to the millisecond with their offset
+    (the API's precision; a site's date format may); in Jira's default format, to the minute in
+    the exporter's zone, the same issues are the same tickets, older than the synced ones."""
+    uploaded, synced = new_store("uploaded"), new_store("synced")
+    tickets = uploads.load(uploaded, data=_jira_export(site), name="jira.csv", tz=ZONE, uploaded_by=operator)
+    history = uploads.load(uploaded, data=_changelog(site), name="changelog.csv", tz=ZONE, uploaded_by=operator)
+    n = len(site.issues)
+    assert (tickets.profile_name, history.profile_name) == ("jira-csv", "jira-changelog-keys")  # detected
+    assert (tickets.rows_loaded, tickets.rows_rejected, history.rows_rejected) == (n, 0, 0)
+    result = run_sync(synced, site, operator)
+    assert result.ok, result.error
+    assert [f["profile"] for f in result.files] == ["jira-csv", "jira-changelog-keys"]
+    assert [f.name for f in first.files] == ["jira-csv-sync.csv", "jira-changelog-keys-sync.csv"]
+    assert (result.tickets_inserted, result.rows_rejected) == (n, 0)
+
+    assert table(synced, "tickets", "ticket_id") == table(uploaded, "tickets", "ticket_id")
+    assert table(synced, "status_history", "ticket_id, seq") == table(uploaded, "status_history", "ticket_id, seq")
+    keys = {f"jira:{k}" for k in site.issues}
+    assert {r[0] for r in synced.execute("SELECT DISTINCT ticket_id FROM status_history").fetchall()} == keys
+    filled = synced.execute("SELECT count(*) FILTER (ticket_id IN (SELECT unnest($k))), count(title), count(status), "
+                            "count(component), count(target_release), count(due_at) FROM tickets",
+                            {"k": sorted(keys)}).fetchall()[0]
+    assert filled[:3] == (n, n, n) and all(0 < c < n for c in filled[3:]), filled
+    assert {k: (t, s) for k, t, s in synced.execute("SELECT external_id, title, status FROM tickets").fetchall()} == \
+        {k: (i["fields"]["summary"], i["fields"]["status"]["name"]) for k, i in site.issues.items()}
+    assert _kpis(synced) == _kpis(uploaded)
+    assert trends.cli_table(synced, Filters(), AS_OF) == trends.cli_table(uploaded, Filters(), AS_OF)
+    (sla_s, comp_s), (sla_u, comp_u) = _sla(synced), _sla(uploaded)
+    assert sla_s.equals(sla_u) and comp_s.equals(comp_u)
+
+    # Only an issue updated on the minute is no older in the default format: it takes the export's times.
+    held = {row[0]: row for row in table(synced, "tickets", "ticket_id")}
+    default = uploads.load(synced, data=_jira_export(site, _minute), name="jira-default.csv", tz=ZONE,
+                           uploaded_by=operator)
+    assert (default.profile_name, default.rows_rejected, default.tickets_inserted) == ("jira-csv", 0, 0)
+    moved = {row[0] for row in table(synced, "tickets", "ticket_id") if row != held[row[0]]}
+    assert moved == {f"jira:{k}" for k, i in site.issues.items() if utc(i["fields"]["updated"]).second == 0}
+
+
 def _reopened(con) -> set[str]:
     """Tickets whose history leaves a resolved or closed status for an open one."""
     return {r[0] for r in con.execute(
@@ -128,7 +221,8 @@ def _reopened(con) -> set[str]:
         "WHERE status_category = 'open' AND before IN ('resolved', 'closed')").fetchall()}
 
 
-def test_sync_gives_the_tickets_kpis_and_sla_of_the_export(site, first, export, tmp_path: Path, new_store, operator):
+def test_public_dataset_shape_gives_the_tickets_kpis_and_sla_of_the_extract(site, public, export, tmp_path: Path,
+                                                                             new_store, operator):
     header, rows = export
     path = tmp_path / "jira-apache.csv"
     with path.open("w", encoding="utf-8", newline="") as out:
@@ -137,7 +231,7 @@ def test_sync_gives_the_tickets_kpis_and_sla_of_the_export(site, first, export, 
         writer.writerows(rows)
     uploaded, synced = new_store("uploaded"), new_store("synced")
     assert uploads.load(uploaded, path, source="jira-public-dataset", uploaded_by=operator).rows_loaded == len(rows)
-    result = run_sync(synced, site, operator)
+    result = run_sync(synced, site, operator, **PUBLIC)
     assert result.ok, result.error
     assert (result.tickets_inserted, result.rows_rejected) == (len(rows), 0)
 
@@ -178,8 +272,9 @@ def test_sync_gives_the_tickets_kpis_and_sla_of_the_export(site, first, export, 
     assert moved["resolution_stopped_at"].equals(before["resolution_stopped_at"])
     assert (moved["resolution_business_minutes"].fillna(0) <= before["resolution_business_minutes"].fillna(0)).all()
     # Uploading the export and then the rendered changelog as files gives exactly what the sync gave.
-    history = first.files[1]
-    uploads.load(uploaded, data=history.data, name=history.name, source=HISTORY_PROFILE, uploaded_by=operator)
+    history = public.files[1]
+    assert history.profile == SHAPES["public-dataset"].history_profile == "jira-changelog"
+    uploads.load(uploaded, data=history.data, name=history.name, source=history.profile, uploaded_by=operator)
     assert table(synced, "tickets", "ticket_id") == table(uploaded, "tickets", "ticket_id")
     assert table(synced, "status_history", "ticket_id, seq") == table(uploaded, "status_history", "ticket_id, seq")
     sla_f, comp_f = _sla(uploaded)
@@ -206,7 +301,7 @@ def test_incremental_sync_reads_and_updates_only_what_changed(fresh, new_store, 
     assert (result.tickets_updated, result.tickets_unchanged) == (4, len(overlap))
     after = {r[0]: r for r in table(con, "tickets", "ticket_id")}
     changed = {t for t in after if after[t] != before[t]}
-    ids = {f"jira:{INSTANCE}-{server.issues[k]['id']}": k for k in resolved + still_open}
+    ids = {f"jira:{k}": k for k in resolved + still_open}  # the default shape: ids are issue keys
     assert changed == set(ids) and len(after) == len(before)
     got = dict(con.execute("SELECT ticket_id, resolved_at FROM tickets WHERE ticket_id IN (SELECT unnest($t))",
                            {"t": list(ids)}).fetchall())
@@ -221,65 +316,6 @@ def test_incremental_sync_reads_and_updates_only_what_changed(fresh, new_store, 
     assert {k: v for k, v in snapshot(con).items() if k != "settings"} == \
         {k: v for k, v in held.items() if k != "settings"}
     assert sync.watermark(con, "jira") == Watermark(at.replace(tzinfo=None), sync.watermark(con, "jira").last_id)
-
-
-def test_an_issue_changed_between_pages_is_neither_lost_nor_doubled(fresh):
-    server = fresh
-    first_page = sorted(server.issues.values(), key=lambda i: parse_time(i["fields"]["updated"]))[0]["key"]
-    late = datetime(2023, 1, 1, tzinfo=timezone.utc)
-    # Before page 3: an issue of page 1 changes, moves behind the last page, and every page
-    # after its old place shifts by one (a token that counts positions skips an issue).
-    server.before_page[3] = lambda: server.change([first_page], late)
-    got = {r["id"]: r for r in _rows(pull(server, page_size="100").files[0].data)}
-    assert len(got) == len(server.issues)
-    assert utc(got[server.issues[first_page]["id"]]["updated"]) == late.replace(tzinfo=None)
-
-
-def test_unauthorised_names_the_path_and_status_never_the_token(site, new_store, operator):
-    con = new_store()
-    bad = settings(site, api_token="wrong-token-987")
-    with pytest.raises(SourceError) as raised:
-        jira.CONNECTOR.pull(client(bad), bad, Watermark())
-    message = str(raised.value)
-    assert "/rest/api/3/myself" in message and "401" in message
-    assert "wrong-token-987" not in message and site.token not in message and site.email not in message
-    held = snapshot(con)
-    result = sync.sync(con, "jira", started_by=operator, client=client(bad), config=bad)
-    assert not result.ok and "401" in (result.error or "") and "wrong-token-987" not in (result.error or "")
-    assert snapshot(con)["tickets"] == held["tickets"] and sync.watermark(con, "jira") == Watermark()
-
-
-def test_refusals_fail_at_once(site):
-    site.fail(403, "/rest/api/3/changelog/bulkfetch")
-    with pytest.raises(SourceError, match="/rest/api/3/changelog/bulkfetch: HTTP 403"):
-        pull(site)
-    config = settings(site, site_url=site.site_url + "/jira")  # not where the site is
-    with pytest.raises(SourceError, match="/jira/rest/api/3/myself: HTTP 404"):
-        jira.CONNECTOR.check(client(config), config)
-
-
-def test_rate_limits_and_server_errors_are_waited_out(site, first):
-    clean = first.files
-    sleeps: list[float] = []
-    site.fail(429, "/rest/api/3/search/jql", skip=2)  # the third page: Retry-After 1
-    site.fail(500, "/rest/api/3/changelog/bulkfetch")
-    assert pull(site, sleeps=sleeps).files == clean
-    assert 1.0 in sleeps and len(sleeps) == 2
-
-
-def test_truncated_page_leaves_store_and_watermark_as_they_were(fresh, new_store, operator):
-    con, server = new_store(), fresh
-    assert run_sync(con, server, operator).ok
-    server.change([next(iter(server.issues))], datetime(2023, 1, 1, tzinfo=timezone.utc))
-    held, mark = snapshot(con), sync.watermark(con, "jira")
-    server.fail("truncated", "/rest/api/3/changelog/bulkfetch")
-    failed = run_sync(con, server, operator)
-    assert not failed.ok and "/rest/api/3/changelog/bulkfetch" in (failed.error or "")
-    assert {k: v for k, v in snapshot(con).items() if k != "settings"} == \
-        {k: v for k, v in held.items() if k != "settings"}
-    assert sync.watermark(con, "jira") == mark
-    retried = run_sync(con, server, operator)
-    assert retried.ok and retried.tickets_updated == 1
 
 
 def test_small_pages_give_the_same_pull_and_order_by_is_refused(site, first):
@@ -328,3 +364,7 @@ def test_config_is_checked():
         jira.page_size({**base, "page_size": "ten"})
     with pytest.raises(SourceError, match="jql"):
         jira.project_filter({**base, "jql": ""})
+    assert jira.export_shape(base).issue_profile == "jira-csv"
+    assert jira.export_shape({**base, "export_shape": " public-dataset "}).history_profile == "jira-changelog"
+    with pytest.raises(SourceError, match="export_shape must be one of jira-csv, public-dataset, not 'csv'"):
+        jira.export_shape({**base, "export_shape": "csv"})
