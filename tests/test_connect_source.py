@@ -95,7 +95,7 @@ def test_not_configured_names_the_keys_it_needs_and_no_value(store, monkeypatch)
                         ("Statuspage", "statuspage")):
         assert any(line.startswith(f"**{label}** · :material/cancel: not configured — set `[connectors.{name}]` in "
                                    f"`.streamlit/secrets.toml` or `HYPERCARE_{name.upper()}_<KEY>`") for line in shown), (label, shown)
-    needs = [c for c in lines(at, "caption") if c.startswith("Keys it needs")]
+    needs = [c for c in lines(at, "markdown") if c.startswith("Keys it needs")]
     assert "Keys it needs: `base_url` — or `api_key` and `page_id`. Still missing: `page_id`." in needs
     assert "Keys it needs: `api_key`." in needs  # PagerDuty
     assert not [b for b in at.button if b.key and b.key.startswith("connect_")]
