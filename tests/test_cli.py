@@ -92,10 +92,11 @@ def test_profiles_and_demo(tmp_path, capsys):
     assert "300 inserted" in out
 
 
-@pytest.mark.parametrize("content,reason", [
+@pytest.mark.parametrize("content,reason", [  # each a subprocess: the first in the quick run, all in --all
     (b"", "the file is empty"),
-    (b"\x00\x01\x02\x03binary\x00" * 50, "binary"),
-    (b"number,short_description,priority,state,opened_at\n", "header but no data rows"),
+    pytest.param(b"\x00\x01\x02\x03binary\x00" * 50, "binary", marks=pytest.mark.slow),
+    pytest.param(b"number,short_description,priority,state,opened_at\n", "header but no data rows",
+                 marks=pytest.mark.slow),
 ])
 def test_unreadable_file_exits_non_zero_with_one_line(tmp_path, content, reason):
     f = tmp_path / "bad.csv"
@@ -107,6 +108,7 @@ def test_unreadable_file_exits_non_zero_with_one_line(tmp_path, content, reason)
     assert len(lines) == 1 and lines[0].startswith("error: bad.csv") and reason in lines[0]
 
 
+@pytest.mark.slow  # seconds: in ./test.sh --all, not the quick run
 def test_help_lists_the_commands():
     proc = subprocess.run([sys.executable, "-m", "analytics", "--help"], cwd=REPO, capture_output=True,
                           text=True, timeout=120)

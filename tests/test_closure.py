@@ -184,6 +184,7 @@ def test_sla_not_measurable_without_clocks_or_policy(con, monkeypatch):
 # --- 3. KPI targets ---------------------------------------------------------------------
 
 
+@pytest.mark.slow  # seconds: in ./test.sh --all, not the quick run
 def test_kpis_mttr_sev1_each_state(con):
     rules = cr.ClosureRules(kpi_keys=["mttr_sev1"], kpi_min_sample=3)
     s, detail, ev = status(con, "kpis", rules=rules)
@@ -263,6 +264,7 @@ def test_kpis_at_risk_when_one_is_not_computable(con):
 # --- 4. enhancements prioritised and scheduled ------------------------------------------
 
 
+@pytest.mark.slow  # seconds: in ./test.sh --all, not the quick run
 def test_enhancements_each_state(con):
     s, detail, _ = status(con, "enhancements")
     assert s == cr.NOT_MEASURABLE and "No enhancement ticket" in detail
@@ -304,6 +306,7 @@ def _utc_soon() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(minutes=1)
 
 
+@pytest.mark.slow  # seconds: in ./test.sh --all, not the quick run
 def test_signoff_each_state(con):
     now = _utc_soon()
     s, detail, ev = status(con, "signoff", as_of=now)
@@ -399,6 +402,7 @@ def test_cli_closure_refuses_broken_saved_rules(tmp_path, capsys):
     assert "sla_window_days" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # seconds: in ./test.sh --all, not the quick run
 def test_demo_data_gives_all_five_criteria(con):
     from analytics.demo.loader import load_demo
 

@@ -151,6 +151,7 @@ def test_a_store_that_cannot_be_upgraded_is_one_line_and_nothing_else(tmp_path, 
         assert engagements.kind_of(path) == "legacy"
 
 
+@pytest.mark.slow  # seconds of AppTest: in ./test.sh --all, not the quick run
 def test_switching_engagement_switches_the_figures_and_clears_the_filters(catalog):
     at = _app()
     assert at.selectbox(key=engagement_state.PICK_KEY).value == "demo"
@@ -189,6 +190,7 @@ def test_the_address_opens_its_engagement_and_an_unknown_one_falls_back_with_a_w
     assert _metric(at, "Tickets") == "300" and at.query_params["engagement"] == "demo"
 
 
+@pytest.mark.slow  # seconds of AppTest: in ./test.sh --all, not the quick run
 def test_upload_into_the_demo_engagement_is_refused(catalog):
     demo = engagements.resolve(catalog, "demo")
     at = _go(_app(), "pages/upload.py")
@@ -246,6 +248,7 @@ def test_a_failed_upload_into_a_new_engagement_leaves_no_engagement_behind(catal
     assert len(discarded) == 1 and "its first upload failed" in discarded[0][0]
 
 
+@pytest.mark.slow  # seconds of AppTest: in ./test.sh --all, not the quick run
 def test_portfolio_lists_each_engagement_with_its_own_figures_and_a_link(catalog):
     at = _go(_app(), "pages/portfolio.py")
     table = at.dataframe[0].value
@@ -283,6 +286,7 @@ def test_governance_defaults_to_the_window_end_or_last_event_with_the_data_range
     assert f"as of {as_of:%Y-%m-%d %H:%M} UTC" in _texts(at)  # the scorecard is evaluated at it
 
 
+@pytest.mark.slow  # seconds of AppTest: in ./test.sh --all, not the quick run
 def test_the_upload_limit_is_the_installations_and_the_go_live_the_engagements(catalog):
     at = _go(_app(), "pages/settings.py")
     at.number_input(key="set_max_upload_mb").set_value(321)

@@ -77,6 +77,7 @@ def test_upgrade_splits_demo_from_the_rest_and_keeps_settings(legacy):
     assert _read(found["default"].path, "SELECT count(*) FROM settings WHERE key = 'max_upload_mb'") == [(0,)]
 
 
+@pytest.mark.slow  # seconds: in ./test.sh --all, not the quick run
 def test_resolve_upgrades_then_asks_which_engagement(legacy, monkeypatch):
     monkeypatch.delenv(engagements.ENV, raising=False)
     with pytest.raises(EngagementError, match="2 engagements .*--engagement SLUG.*Default \\(default\\)"):

@@ -55,6 +55,7 @@ def _read(path, fn, *args):
         con.close()
 
 
+@pytest.mark.slow  # seconds: in ./test.sh --all, not the quick run
 def test_every_tab_renders_and_only_the_open_one_runs(store):
     at = _page()
     assert [t.label for t in at.tabs] == TABS

@@ -31,6 +31,7 @@ def _frame(at: AppTest, key: str):
     return next(d for d in at.dataframe if d.proto.alt.startswith(ALT[key])).value
 
 
+@pytest.mark.slow  # seconds: in ./test.sh --all, not the quick run
 def test_top_twenty_first_then_all_in_the_cores_order(store):
     con = db.connect(store)
     everything = clustering.clusters(con, Filters(), window_days=clustering.DEFAULT_WINDOW_DAYS)

@@ -132,6 +132,7 @@ def test_an_empty_store_still_gives_every_section(con):
     assert len(zipfile.ZipFile(io.BytesIO(pack.to_csv_zip(r))).namelist()) > len(SECTION_KEYS)
 
 
+@pytest.mark.slow  # seconds: in ./test.sh --all, not the quick run
 def test_cover_lists_datasets_with_their_file_hash(tmp_path):
     con = db.connect(tmp_path / "s.duckdb")
     from analytics.demo.generator import DEMO_COLUMNS

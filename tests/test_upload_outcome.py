@@ -77,7 +77,9 @@ def test_an_updated_export_with_no_new_key_loads_with_its_clusters(demo_store, t
         again.close()
 
 
-@pytest.mark.parametrize("variant", ["crlf", "fewer rows", "same rows, other order"])
+# The first in ./test.sh's quick run; all of them in ./test.sh --all.
+@pytest.mark.parametrize("variant", ["crlf", *(pytest.param(v, marks=pytest.mark.slow)
+                                               for v in ("fewer rows", "same rows, other order"))])
 def test_variants_of_a_loaded_export_change_nothing_and_never_fail(demo_store, variant):
     con = demo_store
     frame = tickets_frame(con)

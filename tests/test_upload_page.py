@@ -90,6 +90,7 @@ def test_bad_file_shows_a_clear_message_and_changes_nothing(store, name, content
     assert snapshot(get_connection()) == before
 
 
+@pytest.mark.slow  # seconds: in ./test.sh --all, not the quick run
 def test_formula_like_text_loads_with_a_note_and_is_flagged_in_data_quality(store):
     """OWASP: store it, flag it, neutralise it on the way out; a real '- printer jammed' must not
     cost the whole export."""
@@ -166,6 +167,7 @@ def test_guessed_severity_order_is_warned_before_and_after_loading(store, real_d
     assert any(guess in w.value.replace("\\", "") for w in at.warning), [w.value for w in at.warning]
 
 
+@pytest.mark.slow  # seconds: in ./test.sh --all, not the quick run
 def test_edited_waiting_states_and_traits_are_saved_and_loaded(store):
     content = (b"Ticket,Summary,Priority,Status,Created\n"
                b"A-1,Printer down,High,Pending Vendor,2026-09-07 09:15\n"

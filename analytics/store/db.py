@@ -136,21 +136,28 @@ def transaction(con: duckdb.DuckDBPyConnection, *, new_cursor: bool = True,
 
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     with write_lock:
-        new = not con.execute("SELECT 1 FROM information_schema.tables WHERE table_name = 'settings'").fetchall()
+        # Every column the store had before the DDL, read once (one catalog query instead of one
+        # per table: opening a store is on every CLI command's and test's path). A table the DDL
+        # creates has every column already.
+        before: dict[str, dict[str, str]] = {}
+        for table, column, data_type in con.execute(
+                "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+                "WHERE database_name = current_database() AND schema_name = 'main'").fetchall():
+            before.setdefault(table, {})[column] = data_type
+        new = "settings" not in before
         for statement in DDL:
             con.execute(statement)
         con.execute("INSERT INTO store_version SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM store_version)")
         # Stores made before row_hash became a number: the old text hashes are dropped, and
         # recomputed below with the rest.
-        kind = con.execute("SELECT data_type FROM information_schema.columns WHERE table_name = 'tickets' "
-                           "AND column_name = 'row_hash'").fetchall()
-        if kind and kind[0][0] != "UBIGINT":
+        kind = before.get("tickets", {"row_hash": "UBIGINT"}).get("row_hash")
+        if kind and kind != "UBIGINT":
             con.execute("ALTER TABLE tickets ALTER row_hash SET DATA TYPE UBIGINT USING NULL")
         # Stores made before a column existed get it as an empty column.
         for table, fields in UPGRADE_COLUMNS.items():
-            have = {r[0] for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = $table",
-                {"table": table}).fetchall()}
+            if table not in before:
+                continue
+            have = set(before[table])
             for name, typ in fields:
                 if name not in have:
                     con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {typ}")

@@ -37,6 +37,7 @@ def configure(monkeypatch, server) -> None:
         monkeypatch.setenv(f"HYPERCARE_STATUSPAGE_{key.upper()}", value)
 
 
+@pytest.mark.slow  # seconds: in ./test.sh --all, not the quick run
 def test_sync_prints_one_json_object_per_source(env, capsys):
     monkeypatch, path = env
     with serve(INCIDENTS) as server:
