@@ -235,3 +235,18 @@ def test_next_run_says_when_the_schedule_has_stopped():
     assert "overdue since" in connect_source._next_text(every, {"started_at": long_ago})
     assert "overdue" not in connect_source._next_text(every, {"started_at": recent})
     assert "not a number" in connect_source._next_text({"interval_minutes": "soon"}, {"started_at": recent})
+
+
+def test_a_warning_of_the_pull_is_shown_with_the_result(store, server, monkeypatch):
+    """What a source could not read (ServiceNow's history without sys_audit) is said after the counts."""
+    real_pull = sync.pull
+
+    def pull_with_a_warning(*args, **kwargs):
+        pulled = real_pull(*args, **kwargs)
+        pulled.warnings.append("the history was not readable (HTTP 403)")
+        return pulled
+
+    monkeypatch.setattr(sync, "pull", pull_with_a_warning)
+    at = click(page(), "connect_sync_statuspage")
+    said = lines(at, "warning")
+    assert any(f"{N} inserted" in w and "Note: the history was not readable (HTTP 403)" in w for w in said), said

@@ -109,6 +109,8 @@ def _show_outcome(name: str) -> None:
         st.success(shown, icon=":material/check_circle:")
     elif kind == "info":
         st.info(shown, icon=":material/info:")
+    elif kind == "warning":  # synced, with something the user should know (e.g. no history readable)
+        st.warning(shown, icon=":material/warning:")
     else:
         st.error(shown, icon=":material/error:")
 
@@ -143,8 +145,10 @@ def _sync(con: duckdb.DuckDBPyConnection, name: str, source: Connector, values: 
     bar.progress(1.0, text=f"{source.label}: done")
     if result.ok:
         wrote = bool(result.dataset_ids)
-        st.session_state[OUTCOME] = (name, "success" if wrote else "info", f"{source.label}: synced — "
-                                     + _counts(result.to_dict()) + ("" if wrote else " (nothing new)"))
+        kind = "warning" if result.warnings else "success" if wrote else "info"
+        st.session_state[OUTCOME] = (name, kind, f"{source.label}: synced — " + _counts(result.to_dict())
+                                     + ("" if wrote else " (nothing new)")
+                                     + "".join(f" Note: {w}" for w in result.warnings))
         if wrote:  # the rejected-rows and data-quality selectors show the synced tickets file (as after a load)
             st.session_state.pop("dq_check", None)
             st.session_state["rejects_dataset"] = st.session_state["dq_scope"] = result.dataset_ids[0]
