@@ -17,15 +17,15 @@ import base64
 import hashlib
 import json
 import re
-import threading
 from dataclasses import dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from tests.connectors.jira_data import API, IssueData, jira_time, parse_time, utc
+from tests.connectors.serving import LocalServer
 
 SEARCH_CAP = 100  # Jira returns fewer issues per page than asked when many fields are requested
 BULK_ISSUES = 1000  # documented limits of changelog/bulkfetch
@@ -46,7 +46,7 @@ class Fault:
     skip: int = 0  # let this many matching requests through first
 
 
-class JiraServer(IssueData):
+class JiraServer(IssueData, LocalServer):
     """Start with `with JiraServer(rows) as server:`; `server.site_url` is the site to configure."""
 
     def __init__(self, rows: list[dict[str, str]], *, email: str = "ops@example.com",
@@ -59,8 +59,7 @@ class JiraServer(IssueData):
         self.before_page: dict[int, Callable[[], None]] = {}  # search request number (1-based) -> run first
         self._tokens = 0  # tokens handed out: each one differs, as Jira's opaque tokens do
         self._last_page: tuple[int, dict] = (0, {})  # the last search page's offset and answer
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._listen(_handler(self))
 
     def clone(self) -> JiraServer:
         """A server of its own holding this one's issues and changelogs as they are now."""
@@ -151,19 +150,9 @@ class JiraServer(IssueData):
             out["nextPageToken"] = str(offset + len(page))
         return out
 
-    # -- lifecycle --------------------------------------------------------------------------
     @property
     def site_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self) -> JiraServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
+        return self.url
 
     def _fault(self, path: str) -> int | str | None:
         with self.lock:

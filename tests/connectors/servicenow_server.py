@@ -29,9 +29,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.connectors.serving import LocalServer
 
 API = "/api/now/table/"
 MAX_LIMIT = 10_000
@@ -91,7 +93,7 @@ class Fault:
     retry_after: str | None = None
 
 
-class ServiceNowServer:
+class ServiceNowServer(LocalServer):
     """Start with `with ServiceNowServer(rows) as server:`; `server.url` is the instance URL."""
 
     def __init__(self, rows: Iterable[dict[str, str]], *, username: str = "hypercare.sync",
@@ -113,8 +115,7 @@ class ServiceNowServer:
         for number, chain in self.chains.items():
             chain.sort(key=lambda r: (log_time(r["sys_updated_at"]), int(r["sys_mod_count"]), int(r["__row"])))
             self._build(number, 0)
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._listen(_handler(self))
 
     # -- data --------------------------------------------------------------------------------
     def internal(self, row: dict[str, str]) -> dict[str, str]:
@@ -213,18 +214,6 @@ class ServiceNowServer:
                     return fault
         return None
 
-    # -- lifecycle ---------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self) -> ServiceNowServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 # -- the encoded query ---------------------------------------------------------------------------
